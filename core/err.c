@@ -1,0 +1,43 @@
+/* err.c — thread-local error message (see err.h). */
+#include "core/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define LM_ERR_CAP 1024
+static _Thread_local char g_msg[LM_ERR_CAP];
+
+static void set_v(const char *fmt, va_list ap) { vsnprintf(g_msg, sizeof g_msg, fmt, ap); }
+
+int lm_err_set(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    set_v(fmt, ap);
+    va_end(ap);
+    return LM_EFAIL;
+}
+
+int lm_err_code(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    set_v(fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int lm_err_prefix(const char *fmt, ...) {
+    char ctx[LM_ERR_CAP], old[LM_ERR_CAP];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_msg, sizeof old);
+    if (old[0])
+        snprintf(g_msg, sizeof g_msg, "%s: %s", ctx, old);
+    else
+        snprintf(g_msg, sizeof g_msg, "%s", ctx);
+    return LM_EFAIL;
+}
+
+const char *lm_err_msg(void) { return g_msg; }
+void lm_err_clear(void) { g_msg[0] = 0; }

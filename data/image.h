@@ -1,0 +1,25 @@
+/* image.h — image decode (PNG via libpng, JPEG via libjpeg-turbo) and PNG encode.
+ * Pixels are interleaved HWC uint8. 8/16-bit, gray, gray+alpha, RGB, RGBA and palette
+ * inputs are converted to the channel count asked for (3: RGB, alpha dropped;
+ * 1: grayscale with the ITU-R 601 luma weights, as PIL's convert('L')). */
+#ifndef LM_IMAGE_H
+#define LM_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lm_image {
+    int w, h, c;   /* c = 1 or 3 */
+    uint8_t *data; /* (h, w, c), owned */
+} lm_image;
+
+/* Reads PNG or JPEG (detected from the bytes, not the extension). Errors name the file. */
+int lm_image_read(lm_image *out, const char *path, int channels);
+/* Decodes from memory; name is used in messages. */
+int lm_image_decode(lm_image *out, const void *bytes, size_t n, int channels, const char *name);
+/* Writes an 8-bit PNG (gray or RGB); atomic: temp file then rename. */
+int lm_image_write_png(const char *path, const lm_image *img);
+int lm_image_alloc(lm_image *out, int w, int h, int c);
+void lm_image_free(lm_image *img); /* accepts NULL and zeroed images */
+
+#endif

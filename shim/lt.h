@@ -1,0 +1,220 @@
+/* lt.h — the C API over libtorch (implemented in lt.cpp, the only C++ file).
+ *
+ * Conventions (DESIGN.md §2):
+ * - lt_tensor is an opaque handle. Every op returns a NEW handle; inputs are borrowed.
+ * - Ownership: a handle created while a scope is open (lt_scope_push) belongs to the
+ *   innermost scope and is freed by lt_scope_pop. lt_keep() takes a handle out of its
+ *   scope: the caller then owns it and frees it with lt_free(). Handles created with no
+ *   scope open are owned by the caller. lt_live_count() counts live handles (leak tests).
+ * - Errors: a failing op returns NULL (or a negative int) and sets a one-line message,
+ *   read with lt_error(). An op given a NULL input returns NULL at once and keeps the
+ *   message of the first failure, so chains check once at the end:
+ *       y = lt_relu(lt_batch_norm(lt_conv2d(x, w, NULL, 1, 1, 1, 1), ...)); if (!y) ...
+ * - Shapes and index lists are (const int64_t *p, int n). Square kernels: stride,
+ *   padding and dilation are single ints (LaMa uses no other).
+ * - Dtypes and devices are parameters (LT_F32, LT_CPU, LT_CUDA + i).
+ * Thread safety: scopes, no-grad state and the error message are per thread. */
+#ifndef LT_H
+#define LT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lt_tensor lt_tensor;
+
+typedef enum lt_dtype {
+    LT_F32 = 0, LT_F64, LT_F16, LT_BF16, LT_I64, LT_I32, LT_U8, LT_BOOL, LT_C64
+} lt_dtype;
+
+/* A device: LT_CPU, or LT_CUDA + i for cuda:i. */
+typedef int lt_device;
+enum { LT_CPU = 0, LT_CUDA = 1 };
+
+typedef enum lt_pad_mode { LT_PAD_CONSTANT = 0, LT_PAD_REFLECT, LT_PAD_REPLICATE } lt_pad_mode;
+typedef enum lt_interp_mode { LT_NEAREST = 0, LT_BILINEAR } lt_interp_mode; /* align_corners=False */
+typedef enum lt_fft_norm { LT_FFT_BACKWARD = 0, LT_FFT_ORTHO, LT_FFT_FORWARD } lt_fft_norm;
+
+/* ---- errors, handles, scopes ------------------------------------------------------------ */
+const char *lt_error(void);          /* last message of this thread (borrowed) */
+void lt_error_clear(void);
+void lt_set_error(const char *msg);  /* lets C callers report through the same channel */
+long lt_live_count(void);            /* live handles, all threads */
+void lt_scope_push(void);
+void lt_scope_pop(void);             /* frees every handle the scope still owns */
+int lt_scope_depth(void);
+lt_tensor *lt_keep(lt_tensor *t);    /* detach t from its scope; the caller owns it; NULL-safe */
+void lt_free(lt_tensor *t);          /* accepts NULL; also fine for a handle inside a scope */
+
+/* ---- creation and conversion ------------------------------------------------------------- */
+lt_tensor *lt_empty(const int64_t *shape, int n, lt_dtype dt, lt_device dev);
+lt_tensor *lt_zeros(const int64_t *shape, int n, lt_dtype dt, lt_device dev);
+lt_tensor *lt_ones(const int64_t *shape, int n, lt_dtype dt, lt_device dev);
+lt_tensor *lt_full(const int64_t *shape, int n, double value, lt_dtype dt, lt_device dev);
+lt_tensor *lt_rand(const int64_t *shape, int n, lt_dtype dt, lt_device dev);  /* U[0,1) */
+lt_tensor *lt_randn(const int64_t *shape, int n, lt_dtype dt, lt_device dev); /* N(0,1) */
+lt_tensor *lt_uniform_(lt_tensor *t, double lo, double hi);                   /* in place */
+lt_tensor *lt_arange(double start, double end, double step, lt_dtype dt, lt_device dev);
+lt_tensor *lt_scalar(double v, lt_dtype dt, lt_device dev);                   /* 0-dim */
+/* Copies bytes (native little-endian layout of dt) into a new contiguous CPU tensor. */
+lt_tensor *lt_from_buffer(const void *data, const int64_t *shape, int n, lt_dtype dt);
+/* Copies t (any device, any layout) into out; dtype must equal t's; bytes must equal
+ * numel * element size. Returns 0 or -1. */
+int lt_to_buffer(lt_tensor *t, void *out, size_t bytes);
+/* Pointer to the data of a contiguous CPU tensor (NULL + error otherwise). */
+void *lt_data(lt_tensor *t);
+double lt_item(lt_tensor *t);        /* single-element tensor -> double (NaN + error on failure) */
+lt_tensor *lt_to_dtype(lt_tensor *t, lt_dtype dt);
+lt_tensor *lt_to_device(lt_tensor *t, lt_device dev);
+lt_tensor *lt_clone(lt_tensor *t);
+lt_tensor *lt_detach(lt_tensor *t);
+lt_tensor *lt_contiguous(lt_tensor *t);
+lt_tensor *lt_alias(lt_tensor *t);   /* a second handle on the same tensor */
+
+/* ---- information -------------------------------------------------------------------------- */
+int lt_dim(lt_tensor *t);                          /* -1 on NULL */
+int64_t lt_size(lt_tensor *t, int d);              /* negative d counts from the end */
+int lt_shape(lt_tensor *t, int64_t *out, int cap); /* returns dim, fills up to cap sizes */
+int64_t lt_numel(lt_tensor *t);
+lt_dtype lt_type(lt_tensor *t);
+lt_device lt_device_of(lt_tensor *t);
+size_t lt_dtype_size(lt_dtype dt);
+const char *lt_dtype_name(lt_dtype dt);            /* "F32", "F16", ... (safetensors names) */
+int lt_same_shape(lt_tensor *a, lt_tensor *b);
+/* "(2, 3, 4) F32 cpu" into buf; returns buf. */
+char *lt_describe(lt_tensor *t, char *buf, size_t cap);
+
+/* ---- elementwise arithmetic (broadcasting) ---------------------------------------------- */
+lt_tensor *lt_add(lt_tensor *a, lt_tensor *b);
+lt_tensor *lt_sub(lt_tensor *a, lt_tensor *b);
+lt_tensor *lt_mul(lt_tensor *a, lt_tensor *b);
+lt_tensor *lt_div(lt_tensor *a, lt_tensor *b);
+lt_tensor *lt_add_scalar(lt_tensor *a, double s);
+lt_tensor *lt_mul_scalar(lt_tensor *a, double s);
+lt_tensor *lt_rsub_scalar(lt_tensor *a, double s); /* s - a */
+lt_tensor *lt_neg(lt_tensor *a);
+lt_tensor *lt_abs(lt_tensor *a);
+lt_tensor *lt_exp(lt_tensor *a);
+lt_tensor *lt_log(lt_tensor *a);
+lt_tensor *lt_sqrt(lt_tensor *a);
+lt_tensor *lt_pow_scalar(lt_tensor *a, double p);
+lt_tensor *lt_clamp(lt_tensor *a, double lo, double hi);
+lt_tensor *lt_floor(lt_tensor *a);
+lt_tensor *lt_round(lt_tensor *a);
+lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b);
+
+/* ---- in-place updates (return t, or NULL on failure) ------------------------------------ */
+lt_tensor *lt_copy_(lt_tensor *t, lt_tensor *src);          /* t[...] = src (broadcast, cast) */
+lt_tensor *lt_zero_(lt_tensor *t);
+lt_tensor *lt_fill_(lt_tensor *t, double v);
+lt_tensor *lt_add_(lt_tensor *t, lt_tensor *o, double alpha); /* t += alpha * o */
+lt_tensor *lt_add_scalar_(lt_tensor *t, double s);
+lt_tensor *lt_mul_scalar_(lt_tensor *t, double s);
+lt_tensor *lt_addcmul_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v); /* t += v*a*b */
+lt_tensor *lt_addcdiv_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v); /* t += v*a/b */
+
+/* ---- neural-network primitives (NCHW) ------------------------------------------------------ */
+/* w: (Cout, Cin/groups, k, k); b may be NULL (meaning no bias, not an error). */
+lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, int stride, int padding,
+                     int dilation, int groups);
+/* w: (Cin, Cout/groups, k, k) as PyTorch stores ConvTranspose2d weights. */
+lt_tensor *lt_conv_transpose2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, int stride,
+                               int padding, int output_padding, int groups, int dilation);
+/* training=1 normalises with batch statistics and updates running_mean/var in place
+ * (unbiased variance, momentum); weight/bias/running stats may be NULL. */
+lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *weight, lt_tensor *bias,
+                         lt_tensor *running_mean, lt_tensor *running_var, int training,
+                         double momentum, double eps);
+lt_tensor *lt_relu(lt_tensor *x);
+lt_tensor *lt_leaky_relu(lt_tensor *x, double slope);
+lt_tensor *lt_sigmoid(lt_tensor *x);
+lt_tensor *lt_tanh(lt_tensor *x);
+lt_tensor *lt_softplus(lt_tensor *x);              /* log(1 + exp(x)), beta 1 */
+/* pad: (left, right, top, bottom) for 4-D NCHW, as torch.nn.functional.pad. */
+lt_tensor *lt_pad(lt_tensor *x, const int64_t *pad, int n, lt_pad_mode mode, double value);
+lt_tensor *lt_avg_pool2d(lt_tensor *x, int kernel, int stride, int padding, int ceil_mode,
+                         int count_include_pad);
+lt_tensor *lt_max_pool2d(lt_tensor *x, int kernel, int stride, int padding, int dilation,
+                         int ceil_mode);
+lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t oh, int64_t ow);
+lt_tensor *lt_interpolate(lt_tensor *x, int64_t oh, int64_t ow, lt_interp_mode mode);
+lt_tensor *lt_mse_loss(lt_tensor *a, lt_tensor *b); /* mean reduction */
+lt_tensor *lt_l1_loss(lt_tensor *a, lt_tensor *b);  /* mean reduction */
+
+/* ---- shape ---------------------------------------------------------------------------------- */
+lt_tensor *lt_cat(lt_tensor *const *ts, int n, int dim);
+lt_tensor *lt_stack(lt_tensor *const *ts, int n, int dim);
+/* Splits along dim into pieces of `sizes` (n of them, summing to the size); fills out[n]. */
+int lt_split(lt_tensor *x, const int64_t *sizes, int n, int dim, lt_tensor **out);
+lt_tensor *lt_narrow(lt_tensor *x, int dim, int64_t start, int64_t length);
+lt_tensor *lt_reshape(lt_tensor *x, const int64_t *shape, int n);
+lt_tensor *lt_permute(lt_tensor *x, const int64_t *dims, int n);
+lt_tensor *lt_transpose(lt_tensor *x, int d0, int d1);
+lt_tensor *lt_repeat(lt_tensor *x, const int64_t *reps, int n);
+lt_tensor *lt_expand(lt_tensor *x, const int64_t *shape, int n);
+lt_tensor *lt_unsqueeze(lt_tensor *x, int dim);
+lt_tensor *lt_squeeze(lt_tensor *x, int dim);
+lt_tensor *lt_flatten(lt_tensor *x, int start_dim, int end_dim);
+lt_tensor *lt_flip(lt_tensor *x, const int64_t *dims, int n);
+
+/* ---- FFT and complex ------------------------------------------------------------------------ */
+/* Computed in float32 (a half input is promoted), as LaMa's FourierUnit requires. */
+lt_tensor *lt_rfftn(lt_tensor *x, const int64_t *dims, int n, lt_fft_norm norm);
+/* s: output sizes along dims (n of them). */
+lt_tensor *lt_irfftn(lt_tensor *x, const int64_t *s, const int64_t *dims, int n, lt_fft_norm norm);
+lt_tensor *lt_complex(lt_tensor *re, lt_tensor *im);
+lt_tensor *lt_real(lt_tensor *z);
+lt_tensor *lt_imag(lt_tensor *z);
+lt_tensor *lt_view_as_real(lt_tensor *z);          /* (..., 2) */
+lt_tensor *lt_view_as_complex(lt_tensor *x);       /* last dim 2 */
+
+/* ---- reductions ------------------------------------------------------------------------------- */
+lt_tensor *lt_sum(lt_tensor *x);                   /* all elements, 0-dim */
+lt_tensor *lt_mean(lt_tensor *x);
+lt_tensor *lt_max(lt_tensor *x);
+lt_tensor *lt_min(lt_tensor *x);
+lt_tensor *lt_sum_dims(lt_tensor *x, const int64_t *dims, int n, int keepdim);
+lt_tensor *lt_mean_dims(lt_tensor *x, const int64_t *dims, int n, int keepdim);
+lt_tensor *lt_norm(lt_tensor *x, double p);        /* p-norm of all elements */
+int lt_all_finite(lt_tensor *x);                   /* 1 yes, 0 no, -1 error */
+
+/* ---- comparison and selection ------------------------------------------------------------- */
+lt_tensor *lt_gt_scalar(lt_tensor *x, double s);   /* bool */
+lt_tensor *lt_lt_scalar(lt_tensor *x, double s);
+lt_tensor *lt_gt(lt_tensor *a, lt_tensor *b);
+lt_tensor *lt_eq(lt_tensor *a, lt_tensor *b);
+lt_tensor *lt_where(lt_tensor *cond, lt_tensor *a, lt_tensor *b);
+
+/* ---- autograd --------------------------------------------------------------------------------- */
+int lt_set_requires_grad(lt_tensor *t, int on);    /* leaf tensors */
+int lt_requires_grad(lt_tensor *t);
+int lt_backward(lt_tensor *loss);                  /* accumulates into .grad of leaves */
+/* d(sum of outputs)/d(inputs): fills grads[n_in] with new handles. create_graph=1 keeps
+ * the graph so the result can be differentiated again (R1 penalty). A non-differentiable
+ * input gets a zero tensor. Returns 0 or -1. */
+int lt_grad(lt_tensor *const *outputs, int n_out, lt_tensor *const *inputs, int n_in,
+            int create_graph, lt_tensor **grads);
+int lt_has_grad(lt_tensor *t);                     /* .grad defined? */
+lt_tensor *lt_grad_of(lt_tensor *t);               /* new handle on .grad (NULL + error if none) */
+int lt_zero_grad(lt_tensor *t);                    /* sets .grad undefined */
+void lt_no_grad_push(void);                        /* nestable no-grad region (this thread) */
+void lt_no_grad_pop(void);
+int lt_grad_enabled(void);
+
+/* ---- random generator, threads, devices ----------------------------------------------------- */
+void lt_manual_seed(uint64_t seed);                /* CPU and CUDA default generators */
+/* Default CPU generator state: returns its size in bytes; copies it into buf if cap allows. */
+long lt_rng_state(void *buf, size_t cap);
+int lt_rng_set_state(const void *buf, size_t size);
+void lt_set_num_threads(int n);
+int lt_get_num_threads(void);
+int lt_cuda_device_count(void);                    /* 0 without CUDA */
+const char *lt_backend_info(void);                 /* libtorch version, BLAS, CUDA */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

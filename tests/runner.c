@@ -1,0 +1,45 @@
+/* runner.c — the one Check runner. Every tests/check_<name>.c defines
+ *     Suite *check_<name>_suite(void);
+ * and CMake lists them in build/gen/suites.inc. `lamac_tests` runs all suites,
+ * `lamac_tests NAME...` only those named (CTest registers one test per suite).
+ * Runs in CK_NOFORK mode unless CK_FORK is set: libtorch and OpenMP do not survive fork. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.inc" /* generated: LM_SUITES(X) */
+
+#define DECLARE(name) Suite *check_##name##_suite(void);
+LM_SUITES(DECLARE)
+#undef DECLARE
+
+typedef struct { const char *name; Suite *(*make)(void); } suite_entry;
+#define ENTRY(name) {#name, check_##name##_suite},
+static const suite_entry g_suites[] = {LM_SUITES(ENTRY){NULL, NULL}};
+#undef ENTRY
+
+int main(int argc, char **argv) {
+    SRunner *sr = NULL;
+    int added = 0;
+    for (int i = 0; g_suites[i].name; i++) {
+        int want = argc < 2;
+        for (int a = 1; a < argc; a++)
+            if (!strcmp(argv[a], g_suites[i].name)) want = 1;
+        if (!want) continue;
+        if (!sr)
+            sr = srunner_create(g_suites[i].make());
+        else
+            srunner_add_suite(sr, g_suites[i].make());
+        added++;
+    }
+    if (!added) {
+        fprintf(stderr, "lamac_tests: no suite matches\n");
+        return 2;
+    }
+    if (!getenv("CK_FORK")) srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
