@@ -32,10 +32,17 @@ int lm_err_prefix(const char *fmt, ...) {
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
     memcpy(old, g_msg, sizeof old);
-    if (old[0])
-        snprintf(g_msg, sizeof g_msg, "%s: %s", ctx, old);
-    else
-        snprintf(g_msg, sizeof g_msg, "%s", ctx);
+    /* "<ctx>: <old>", truncated to the buffer */
+    size_t n = strlen(ctx);
+    memcpy(g_msg, ctx, n + 1);
+    if (old[0] && n + 2 < sizeof g_msg) {
+        memcpy(g_msg + n, ": ", 3);
+        n += 2;
+        size_t m = strlen(old);
+        if (m > sizeof g_msg - 1 - n) m = sizeof g_msg - 1 - n;
+        memcpy(g_msg + n, old, m);
+        g_msg[n + m] = 0;
+    }
     return LM_EFAIL;
 }
 

@@ -150,6 +150,7 @@ lt_tensor *lt_stack(lt_tensor *const *ts, int n, int dim);
 /* Splits along dim into pieces of `sizes` (n of them, summing to the size); fills out[n]. */
 int lt_split(lt_tensor *x, const int64_t *sizes, int n, int dim, lt_tensor **out);
 lt_tensor *lt_narrow(lt_tensor *x, int dim, int64_t start, int64_t length);
+lt_tensor *lt_select(lt_tensor *x, int dim, int64_t index);  /* drops dim */
 lt_tensor *lt_reshape(lt_tensor *x, const int64_t *shape, int n);
 lt_tensor *lt_permute(lt_tensor *x, const int64_t *dims, int n);
 lt_tensor *lt_transpose(lt_tensor *x, int d0, int d1);

@@ -1,0 +1,608 @@
+// lt.cpp — the C API over libtorch declared in lt.h; the only C++ file of lamac.
+//
+// Mechanical by design: each function forwards to one ATen/autograd call. LT_TRY turns
+// every C++ exception into a one-line thread-local message and a NULL / -1 result.
+// A handle is a heap box around an at::Tensor plus its position in the scope that owns it.
+#include "shim/lt.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/version.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct lt_tensor {
+    at::Tensor t;
+    long scope; // index of the owning scope on this thread's stack, -1 = caller-owned
+    size_t slot; // position inside that scope's vector
+};
+
+namespace {
+
+thread_local std::string g_err;
+std::atomic<long> g_live{0};
+thread_local std::vector<std::vector<lt_tensor *>> g_scopes;
+thread_local std::vector<bool> g_grad_stack;
+
+void set_err(const char *m) {
+    std::string s(m ? m : "unknown error");
+    size_t nl = s.find('\n'); // one line: drop C++ backtraces and notes
+    if (nl != std::string::npos) s.resize(nl);
+    g_err = s;
+}
+
+lt_tensor *wrap(at::Tensor t) {
+    lt_tensor *h = new lt_tensor{std::move(t), -1, 0};
+    g_live++;
+    if (!g_scopes.empty()) {
+        h->scope = (long)g_scopes.size() - 1;
+        h->slot = g_scopes.back().size();
+        g_scopes.back().push_back(h);
+    }
+    return h;
+}
+
+void destroy(lt_tensor *h) {
+    delete h;
+    g_live--;
+}
+
+at::ScalarType to_st(lt_dtype d) {
+    switch (d) {
+    case LT_F32: return at::kFloat;
+    case LT_F64: return at::kDouble;
+    case LT_F16: return at::kHalf;
+    case LT_BF16: return at::kBFloat16;
+    case LT_I64: return at::kLong;
+    case LT_I32: return at::kInt;
+    case LT_U8: return at::kByte;
+    case LT_BOOL: return at::kBool;
+    case LT_C64: return at::kComplexFloat;
+    }
+    throw std::runtime_error("unknown lt_dtype " + std::to_string((int)d));
+}
+
+lt_dtype from_st(at::ScalarType s) {
+    switch (s) {
+    case at::kFloat: return LT_F32;
+    case at::kDouble: return LT_F64;
+    case at::kHalf: return LT_F16;
+    case at::kBFloat16: return LT_BF16;
+    case at::kLong: return LT_I64;
+    case at::kInt: return LT_I32;
+    case at::kByte: return LT_U8;
+    case at::kBool: return LT_BOOL;
+    case at::kComplexFloat: return LT_C64;
+    default: throw std::runtime_error(std::string("unsupported dtype ") + c10::toString(s));
+    }
+}
+
+at::Device to_dev(lt_device d) {
+    if (d == LT_CPU) return at::Device(at::kCPU);
+    if (d >= LT_CUDA) return at::Device(at::kCUDA, (c10::DeviceIndex)(d - LT_CUDA));
+    throw std::runtime_error("invalid lt_device " + std::to_string(d));
+}
+
+at::TensorOptions opts(lt_dtype dt, lt_device dev) {
+    return at::TensorOptions().dtype(to_st(dt)).device(to_dev(dev));
+}
+
+at::IntArrayRef ar(const int64_t *p, int n) {
+    if (n < 0 || (n > 0 && !p)) throw std::runtime_error("invalid int array argument");
+    return at::IntArrayRef(p, (size_t)n);
+}
+
+// An optional tensor argument: NULL means absent.
+c10::optional<at::Tensor> opt(lt_tensor *h) {
+    if (!h) return c10::nullopt;
+    return h->t;
+}
+
+bool null_in(std::initializer_list<const lt_tensor *> hs) {
+    for (const lt_tensor *h : hs)
+        if (!h) {
+            if (g_err.empty()) g_err = "NULL tensor argument";
+            return true;
+        }
+    return false;
+}
+
+} // namespace
+
+// Runs body; converts any exception into the thread's message and returns `fail`.
+#define LT_TRY(fail, ...)                                                                      \
+    try {                                                                                       \
+        __VA_ARGS__                                                                             \
+    } catch (const c10::Error &e) {                                                             \
+        set_err(e.what_without_backtrace());                                                    \
+    } catch (const std::exception &e) {                                                         \
+        set_err(e.what());                                                                      \
+    } catch (...) {                                                                             \
+        set_err("unknown C++ exception");                                                       \
+    }                                                                                           \
+    return fail;
+
+// A tensor op: NULL when any listed input is NULL, else wrap(expr).
+#define LT_OP(inputs, ...)                                                                     \
+    if (null_in(inputs)) return nullptr;                                                        \
+    LT_TRY(nullptr, return wrap(__VA_ARGS__);)
+
+#define IN(...) {__VA_ARGS__}
+
+extern "C" {
+
+// ---- errors, handles, scopes ------------------------------------------------------------------
+const char *lt_error(void) { return g_err.c_str(); }
+void lt_error_clear(void) { g_err.clear(); }
+void lt_set_error(const char *msg) { set_err(msg); }
+long lt_live_count(void) { return g_live.load(); }
+void lt_scope_push(void) { g_scopes.emplace_back(); }
+int lt_scope_depth(void) { return (int)g_scopes.size(); }
+
+void lt_scope_pop(void) {
+    if (g_scopes.empty()) return;
+    std::vector<lt_tensor *> owned = std::move(g_scopes.back());
+    g_scopes.pop_back();
+    for (lt_tensor *h : owned)
+        if (h) destroy(h);
+}
+
+static void unlink_scope(lt_tensor *h) {
+    if (h->scope >= 0 && (size_t)h->scope < g_scopes.size()) {
+        auto &v = g_scopes[(size_t)h->scope];
+        if (h->slot < v.size() && v[h->slot] == h) v[h->slot] = nullptr;
+    }
+    h->scope = -1;
+}
+
+lt_tensor *lt_keep(lt_tensor *t) {
+    if (t) unlink_scope(t);
+    return t;
+}
+
+void lt_free(lt_tensor *t) {
+    if (!t) return;
+    unlink_scope(t);
+    destroy(t);
+}
+
+// ---- creation and conversion -----------------------------------------------------------------
+lt_tensor *lt_empty(const int64_t *s, int n, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::empty(ar(s, n), opts(dt, dev)));)
+}
+lt_tensor *lt_zeros(const int64_t *s, int n, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::zeros(ar(s, n), opts(dt, dev)));)
+}
+lt_tensor *lt_ones(const int64_t *s, int n, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::ones(ar(s, n), opts(dt, dev)));)
+}
+lt_tensor *lt_full(const int64_t *s, int n, double v, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::full(ar(s, n), v, opts(dt, dev)));)
+}
+lt_tensor *lt_rand(const int64_t *s, int n, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::rand(ar(s, n), opts(dt, dev)));)
+}
+lt_tensor *lt_randn(const int64_t *s, int n, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::randn(ar(s, n), opts(dt, dev)));)
+}
+lt_tensor *lt_uniform_(lt_tensor *t, double lo, double hi) {
+    if (null_in(IN(t))) return nullptr;
+    LT_TRY(nullptr, {
+        at::NoGradGuard g;
+        t->t.uniform_(lo, hi);
+        return t;
+    })
+}
+lt_tensor *lt_arange(double a, double b, double step, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::arange(a, b, step, opts(dt, dev)));)
+}
+lt_tensor *lt_scalar(double v, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, return wrap(at::scalar_tensor(v, opts(dt, dev)));)
+}
+
+lt_tensor *lt_from_buffer(const void *data, const int64_t *s, int n, lt_dtype dt) {
+    LT_TRY(nullptr, {
+        at::Tensor t = at::empty(ar(s, n), opts(dt, LT_CPU));
+        size_t bytes = (size_t)t.numel() * t.element_size();
+        if (bytes && !data) throw std::runtime_error("lt_from_buffer: NULL data");
+        if (bytes) std::memcpy(t.data_ptr(), data, bytes);
+        return wrap(t);
+    })
+}
+
+int lt_to_buffer(lt_tensor *h, void *out, size_t bytes) {
+    if (null_in(IN(h))) return -1;
+    LT_TRY(-1, {
+        at::Tensor t = h->t.detach().to(at::kCPU).contiguous();
+        size_t have = (size_t)t.numel() * t.element_size();
+        if (have != bytes)
+            throw std::runtime_error("lt_to_buffer: tensor holds " + std::to_string(have) +
+                                     " bytes, buffer " + std::to_string(bytes));
+        if (bytes) std::memcpy(out, t.data_ptr(), bytes);
+        return 0;
+    })
+}
+
+void *lt_data(lt_tensor *h) {
+    if (null_in(IN(h))) return nullptr;
+    LT_TRY(nullptr, {
+        if (!h->t.device().is_cpu() || !h->t.is_contiguous())
+            throw std::runtime_error("lt_data: tensor is not a contiguous CPU tensor");
+        return h->t.data_ptr();
+    })
+}
+
+double lt_item(lt_tensor *h) {
+    if (null_in(IN(h))) return NAN;
+    LT_TRY(NAN, return h->t.item().toDouble();)
+}
+
+lt_tensor *lt_to_dtype(lt_tensor *t, lt_dtype dt) { LT_OP(IN(t), t->t.to(to_st(dt))) }
+lt_tensor *lt_to_device(lt_tensor *t, lt_device d) { LT_OP(IN(t), t->t.to(to_dev(d))) }
+lt_tensor *lt_clone(lt_tensor *t) { LT_OP(IN(t), t->t.clone()) }
+lt_tensor *lt_detach(lt_tensor *t) { LT_OP(IN(t), t->t.detach()) }
+lt_tensor *lt_contiguous(lt_tensor *t) { LT_OP(IN(t), t->t.contiguous()) }
+lt_tensor *lt_alias(lt_tensor *t) { LT_OP(IN(t), t->t) }
+
+// ---- information ---------------------------------------------------------------------------------
+int lt_dim(lt_tensor *t) { return t ? (int)t->t.dim() : -1; }
+int64_t lt_size(lt_tensor *t, int d) {
+    if (null_in(IN(t))) return -1;
+    LT_TRY(-1, return t->t.size(d);)
+}
+int lt_shape(lt_tensor *t, int64_t *out, int cap) {
+    if (null_in(IN(t))) return -1;
+    int d = (int)t->t.dim();
+    for (int i = 0; i < d && i < cap; i++) out[i] = t->t.size(i);
+    return d;
+}
+int64_t lt_numel(lt_tensor *t) { return t ? t->t.numel() : -1; }
+lt_dtype lt_type(lt_tensor *t) {
+    if (null_in(IN(t))) return LT_F32;
+    LT_TRY(LT_F32, return from_st(t->t.scalar_type());)
+}
+lt_device lt_device_of(lt_tensor *t) {
+    if (!t || t->t.device().is_cpu()) return LT_CPU;
+    return LT_CUDA + t->t.device().index();
+}
+size_t lt_dtype_size(lt_dtype dt) {
+    LT_TRY(0, return c10::elementSize(to_st(dt));)
+}
+const char *lt_dtype_name(lt_dtype dt) {
+    static const char *names[] = {"F32", "F64", "F16", "BF16", "I64", "I32", "U8", "BOOL", "C64"};
+    return (dt >= LT_F32 && dt <= LT_C64) ? names[dt] : "?";
+}
+int lt_same_shape(lt_tensor *a, lt_tensor *b) { return a && b && a->t.sizes() == b->t.sizes(); }
+
+char *lt_describe(lt_tensor *t, char *buf, size_t cap) {
+    if (!cap) return buf;
+    if (!t) {
+        snprintf(buf, cap, "(null)");
+        return buf;
+    }
+    std::string s = "(";
+    for (int64_t i = 0; i < t->t.dim(); i++) s += (i ? ", " : "") + std::to_string(t->t.size(i));
+    s += ") ";
+    try {
+        s += lt_dtype_name(from_st(t->t.scalar_type()));
+    } catch (...) {
+        s += c10::toString(t->t.scalar_type());
+    }
+    s += " " + t->t.device().str();
+    snprintf(buf, cap, "%s", s.c_str());
+    return buf;
+}
+
+// ---- elementwise -----------------------------------------------------------------------------
+lt_tensor *lt_add(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), a->t + b->t) }
+lt_tensor *lt_sub(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), a->t - b->t) }
+lt_tensor *lt_mul(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), a->t * b->t) }
+lt_tensor *lt_div(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), a->t / b->t) }
+lt_tensor *lt_add_scalar(lt_tensor *a, double s) { LT_OP(IN(a), a->t + s) }
+lt_tensor *lt_mul_scalar(lt_tensor *a, double s) { LT_OP(IN(a), a->t * s) }
+lt_tensor *lt_rsub_scalar(lt_tensor *a, double s) { LT_OP(IN(a), at::rsub(a->t, s)) }
+lt_tensor *lt_neg(lt_tensor *a) { LT_OP(IN(a), -a->t) }
+lt_tensor *lt_abs(lt_tensor *a) { LT_OP(IN(a), a->t.abs()) }
+lt_tensor *lt_exp(lt_tensor *a) { LT_OP(IN(a), a->t.exp()) }
+lt_tensor *lt_log(lt_tensor *a) { LT_OP(IN(a), a->t.log()) }
+lt_tensor *lt_sqrt(lt_tensor *a) { LT_OP(IN(a), a->t.sqrt()) }
+lt_tensor *lt_pow_scalar(lt_tensor *a, double p) { LT_OP(IN(a), a->t.pow(p)) }
+lt_tensor *lt_clamp(lt_tensor *a, double lo, double hi) { LT_OP(IN(a), a->t.clamp(lo, hi)) }
+lt_tensor *lt_floor(lt_tensor *a) { LT_OP(IN(a), a->t.floor()) }
+lt_tensor *lt_round(lt_tensor *a) { LT_OP(IN(a), a->t.round()) }
+lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), at::matmul(a->t, b->t)) }
+
+// ---- in place --------------------------------------------------------------------------------
+#define LT_INPLACE(inputs, ...)                                                                \
+    if (null_in(inputs)) return nullptr;                                                        \
+    LT_TRY(nullptr, __VA_ARGS__; return t;)
+
+lt_tensor *lt_copy_(lt_tensor *t, lt_tensor *s) { LT_INPLACE(IN(t, s), t->t.copy_(s->t)) }
+lt_tensor *lt_zero_(lt_tensor *t) { LT_INPLACE(IN(t), t->t.zero_()) }
+lt_tensor *lt_fill_(lt_tensor *t, double v) { LT_INPLACE(IN(t), t->t.fill_(v)) }
+lt_tensor *lt_add_(lt_tensor *t, lt_tensor *o, double alpha) {
+    LT_INPLACE(IN(t, o), t->t.add_(o->t, alpha))
+}
+lt_tensor *lt_add_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.add_(s)) }
+lt_tensor *lt_mul_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.mul_(s)) }
+lt_tensor *lt_addcmul_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v) {
+    LT_INPLACE(IN(t, a, b), t->t.addcmul_(a->t, b->t, v))
+}
+lt_tensor *lt_addcdiv_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v) {
+    LT_INPLACE(IN(t, a, b), t->t.addcdiv_(a->t, b->t, v))
+}
+
+// ---- nn primitives ---------------------------------------------------------------------------
+lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, int stride, int padding,
+                     int dilation, int groups) {
+    LT_OP(IN(x, w), at::conv2d(x->t, w->t, opt(b), {stride, stride}, {padding, padding},
+                               {dilation, dilation}, groups))
+}
+lt_tensor *lt_conv_transpose2d(lt_tensor *x, lt_tensor *w, lt_tensor *b, int stride,
+                               int padding, int output_padding, int groups, int dilation) {
+    LT_OP(IN(x, w), at::conv_transpose2d(x->t, w->t, opt(b), {stride, stride}, {padding, padding},
+                                         {output_padding, output_padding}, groups,
+                                         {dilation, dilation}))
+}
+lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *w, lt_tensor *b, lt_tensor *rm, lt_tensor *rv,
+                         int training, double momentum, double eps) {
+    LT_OP(IN(x), at::batch_norm(x->t, opt(w), opt(b), opt(rm), opt(rv), training != 0, momentum,
+                                eps, at::globalContext().userEnabledCuDNN()))
+}
+lt_tensor *lt_relu(lt_tensor *x) { LT_OP(IN(x), at::relu(x->t)) }
+lt_tensor *lt_leaky_relu(lt_tensor *x, double s) { LT_OP(IN(x), at::leaky_relu(x->t, s)) }
+lt_tensor *lt_sigmoid(lt_tensor *x) { LT_OP(IN(x), at::sigmoid(x->t)) }
+lt_tensor *lt_tanh(lt_tensor *x) { LT_OP(IN(x), at::tanh(x->t)) }
+lt_tensor *lt_softplus(lt_tensor *x) { LT_OP(IN(x), at::softplus(x->t, 1, 20)) }
+
+lt_tensor *lt_pad(lt_tensor *x, const int64_t *pad, int n, lt_pad_mode mode, double value) {
+    if (null_in(IN(x))) return nullptr;
+    LT_TRY(nullptr, {
+        at::IntArrayRef p = ar(pad, n);
+        switch (mode) {
+        case LT_PAD_CONSTANT: return wrap(at::constant_pad_nd(x->t, p, value));
+        case LT_PAD_REFLECT:
+            if (n != 4) throw std::runtime_error("reflection pad needs 4 values (l, r, t, b)");
+            return wrap(at::reflection_pad2d(x->t, p));
+        case LT_PAD_REPLICATE:
+            if (n != 4) throw std::runtime_error("replication pad needs 4 values (l, r, t, b)");
+            return wrap(at::replication_pad2d(x->t, p));
+        }
+        throw std::runtime_error("unknown pad mode");
+    })
+}
+lt_tensor *lt_avg_pool2d(lt_tensor *x, int k, int s, int p, int ceil_mode, int cip) {
+    LT_OP(IN(x), at::avg_pool2d(x->t, {k, k}, {s, s}, {p, p}, ceil_mode != 0, cip != 0))
+}
+lt_tensor *lt_max_pool2d(lt_tensor *x, int k, int s, int p, int d, int ceil_mode) {
+    LT_OP(IN(x), at::max_pool2d(x->t, {k, k}, {s, s}, {p, p}, {d, d}, ceil_mode != 0))
+}
+lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t oh, int64_t ow) {
+    LT_OP(IN(x), at::adaptive_avg_pool2d(x->t, {oh, ow}))
+}
+lt_tensor *lt_interpolate(lt_tensor *x, int64_t oh, int64_t ow, lt_interp_mode mode) {
+    if (null_in(IN(x))) return nullptr;
+    LT_TRY(nullptr, {
+        if (mode == LT_NEAREST) return wrap(at::upsample_nearest2d(x->t, {oh, ow}));
+        return wrap(at::upsample_bilinear2d(x->t, {oh, ow}, false));
+    })
+}
+lt_tensor *lt_mse_loss(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), at::mse_loss(a->t, b->t)) }
+lt_tensor *lt_l1_loss(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), at::l1_loss(a->t, b->t)) }
+
+// ---- shape ---------------------------------------------------------------------------------------
+static std::vector<at::Tensor> gather(lt_tensor *const *ts, int n) {
+    if (n <= 0 || !ts) throw std::runtime_error("empty tensor list");
+    std::vector<at::Tensor> v;
+    for (int i = 0; i < n; i++) {
+        if (!ts[i]) throw std::runtime_error("NULL tensor in list");
+        v.push_back(ts[i]->t);
+    }
+    return v;
+}
+static bool null_list(lt_tensor *const *ts, int n) {
+    for (int i = 0; ts && i < n; i++)
+        if (!ts[i]) return null_in(IN(ts[i]));
+    return false;
+}
+lt_tensor *lt_cat(lt_tensor *const *ts, int n, int dim) {
+    if (null_list(ts, n)) return nullptr;
+    LT_TRY(nullptr, return wrap(at::cat(gather(ts, n), dim));)
+}
+lt_tensor *lt_stack(lt_tensor *const *ts, int n, int dim) {
+    if (null_list(ts, n)) return nullptr;
+    LT_TRY(nullptr, return wrap(at::stack(gather(ts, n), dim));)
+}
+int lt_split(lt_tensor *x, const int64_t *sizes, int n, int dim, lt_tensor **out) {
+    for (int i = 0; i < n; i++) out[i] = nullptr;
+    if (null_in(IN(x))) return -1;
+    LT_TRY(-1, {
+        std::vector<at::Tensor> parts = at::split_with_sizes(x->t, ar(sizes, n), dim);
+        for (int i = 0; i < n; i++) out[i] = wrap(parts[(size_t)i]);
+        return 0;
+    })
+}
+lt_tensor *lt_narrow(lt_tensor *x, int dim, int64_t start, int64_t len) {
+    LT_OP(IN(x), x->t.narrow(dim, start, len))
+}
+lt_tensor *lt_select(lt_tensor *x, int dim, int64_t i) { LT_OP(IN(x), x->t.select(dim, i)) }
+lt_tensor *lt_reshape(lt_tensor *x, const int64_t *s, int n) { LT_OP(IN(x), x->t.reshape(ar(s, n))) }
+lt_tensor *lt_permute(lt_tensor *x, const int64_t *d, int n) { LT_OP(IN(x), x->t.permute(ar(d, n))) }
+lt_tensor *lt_transpose(lt_tensor *x, int d0, int d1) { LT_OP(IN(x), x->t.transpose(d0, d1)) }
+lt_tensor *lt_repeat(lt_tensor *x, const int64_t *r, int n) { LT_OP(IN(x), x->t.repeat(ar(r, n))) }
+lt_tensor *lt_expand(lt_tensor *x, const int64_t *s, int n) { LT_OP(IN(x), x->t.expand(ar(s, n))) }
+lt_tensor *lt_unsqueeze(lt_tensor *x, int dim) { LT_OP(IN(x), x->t.unsqueeze(dim)) }
+lt_tensor *lt_squeeze(lt_tensor *x, int dim) { LT_OP(IN(x), x->t.squeeze(dim)) }
+lt_tensor *lt_flatten(lt_tensor *x, int s, int e) { LT_OP(IN(x), x->t.flatten(s, e)) }
+lt_tensor *lt_flip(lt_tensor *x, const int64_t *d, int n) { LT_OP(IN(x), x->t.flip(ar(d, n))) }
+
+// ---- FFT -----------------------------------------------------------------------------------------
+static const char *norm_name(lt_fft_norm n) {
+    switch (n) {
+    case LT_FFT_BACKWARD: return "backward";
+    case LT_FFT_ORTHO: return "ortho";
+    case LT_FFT_FORWARD: return "forward";
+    }
+    throw std::runtime_error("unknown fft norm");
+}
+lt_tensor *lt_rfftn(lt_tensor *x, const int64_t *dims, int n, lt_fft_norm norm) {
+    if (null_in(IN(x))) return nullptr;
+    LT_TRY(nullptr, {
+        at::Tensor in = x->t;
+        if (in.scalar_type() == at::kHalf || in.scalar_type() == at::kBFloat16) in = in.to(at::kFloat);
+        return wrap(at::fft_rfftn(in, c10::nullopt, ar(dims, n), std::string(norm_name(norm))));
+    })
+}
+lt_tensor *lt_irfftn(lt_tensor *x, const int64_t *s, const int64_t *dims, int n, lt_fft_norm norm) {
+    LT_OP(IN(x), at::fft_irfftn(x->t, ar(s, n), ar(dims, n), std::string(norm_name(norm))))
+}
+lt_tensor *lt_complex(lt_tensor *re, lt_tensor *im) { LT_OP(IN(re, im), at::complex(re->t, im->t)) }
+lt_tensor *lt_real(lt_tensor *z) { LT_OP(IN(z), at::real(z->t)) }
+lt_tensor *lt_imag(lt_tensor *z) { LT_OP(IN(z), at::imag(z->t)) }
+lt_tensor *lt_view_as_real(lt_tensor *z) { LT_OP(IN(z), at::view_as_real(z->t)) }
+lt_tensor *lt_view_as_complex(lt_tensor *x) { LT_OP(IN(x), at::view_as_complex(x->t)) }
+
+// ---- reductions ----------------------------------------------------------------------------------
+lt_tensor *lt_sum(lt_tensor *x) { LT_OP(IN(x), x->t.sum()) }
+lt_tensor *lt_mean(lt_tensor *x) { LT_OP(IN(x), x->t.mean()) }
+lt_tensor *lt_max(lt_tensor *x) { LT_OP(IN(x), x->t.max()) }
+lt_tensor *lt_min(lt_tensor *x) { LT_OP(IN(x), x->t.min()) }
+lt_tensor *lt_sum_dims(lt_tensor *x, const int64_t *d, int n, int keep) {
+    LT_OP(IN(x), x->t.sum(ar(d, n), keep != 0))
+}
+lt_tensor *lt_mean_dims(lt_tensor *x, const int64_t *d, int n, int keep) {
+    LT_OP(IN(x), x->t.mean(ar(d, n), keep != 0))
+}
+lt_tensor *lt_norm(lt_tensor *x, double p) { LT_OP(IN(x), x->t.norm(p)) }
+int lt_all_finite(lt_tensor *x) {
+    if (null_in(IN(x))) return -1;
+    LT_TRY(-1, return at::isfinite(x->t).all().item<bool>() ? 1 : 0;)
+}
+
+// ---- comparison ---------------------------------------------------------------------------------
+lt_tensor *lt_gt_scalar(lt_tensor *x, double s) { LT_OP(IN(x), x->t.gt(s)) }
+lt_tensor *lt_lt_scalar(lt_tensor *x, double s) { LT_OP(IN(x), x->t.lt(s)) }
+lt_tensor *lt_gt(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), a->t.gt(b->t)) }
+lt_tensor *lt_eq(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), a->t.eq(b->t)) }
+lt_tensor *lt_where(lt_tensor *c, lt_tensor *a, lt_tensor *b) {
+    LT_OP(IN(c, a, b), at::where(c->t, a->t, b->t))
+}
+
+// ---- autograd ------------------------------------------------------------------------------------
+int lt_set_requires_grad(lt_tensor *t, int on) {
+    if (null_in(IN(t))) return -1;
+    LT_TRY(-1, t->t.requires_grad_(on != 0); return 0;)
+}
+int lt_requires_grad(lt_tensor *t) { return t ? (int)t->t.requires_grad() : -1; }
+int lt_backward(lt_tensor *loss) {
+    if (null_in(IN(loss))) return -1;
+    LT_TRY(-1, loss->t.backward(); return 0;)
+}
+int lt_grad(lt_tensor *const *outputs, int n_out, lt_tensor *const *inputs, int n_in,
+            int create_graph, lt_tensor **grads) {
+    for (int i = 0; i < n_in; i++) grads[i] = nullptr;
+    if (null_list(outputs, n_out) || null_list(inputs, n_in)) return -1;
+    LT_TRY(-1, {
+        std::vector<at::Tensor> outs = gather(outputs, n_out), ins = gather(inputs, n_in);
+        std::vector<at::Tensor> g = torch::autograd::grad(outs, ins, {}, create_graph != 0,
+                                                          create_graph != 0, true);
+        for (int i = 0; i < n_in; i++) {
+            at::Tensor gi = g[(size_t)i];
+            grads[i] = wrap(gi.defined() ? gi : at::zeros_like(ins[(size_t)i]));
+        }
+        return 0;
+    })
+}
+int lt_has_grad(lt_tensor *t) { return t && t->t.grad().defined(); }
+lt_tensor *lt_grad_of(lt_tensor *t) {
+    if (null_in(IN(t))) return nullptr;
+    LT_TRY(nullptr, {
+        if (!t->t.grad().defined()) throw std::runtime_error("tensor has no gradient");
+        return wrap(t->t.grad());
+    })
+}
+int lt_zero_grad(lt_tensor *t) {
+    if (null_in(IN(t))) return -1;
+    LT_TRY(-1, t->t.mutable_grad().reset(); return 0;)
+}
+void lt_no_grad_push(void) {
+    g_grad_stack.push_back(c10::GradMode::is_enabled());
+    c10::GradMode::set_enabled(false);
+}
+void lt_no_grad_pop(void) {
+    if (g_grad_stack.empty()) return;
+    c10::GradMode::set_enabled(g_grad_stack.back());
+    g_grad_stack.pop_back();
+}
+int lt_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
+
+// ---- generator, threads, devices -------------------------------------------------------------------
+void lt_manual_seed(uint64_t seed) {
+    try {
+        at::Generator g = at::detail::getDefaultCPUGenerator();
+        {
+            std::lock_guard<std::mutex> lock(g.mutex());
+            g.set_current_seed(seed);
+        }
+        const auto &hooks = at::detail::getCUDAHooks();
+        for (int i = 0; i < hooks.getNumGPUs(); i++) {
+            at::Generator cg = hooks.getDefaultCUDAGenerator(i);
+            std::lock_guard<std::mutex> lock(cg.mutex());
+            cg.set_current_seed(seed);
+        }
+    } catch (const std::exception &e) {
+        set_err(e.what());
+    }
+}
+long lt_rng_state(void *buf, size_t cap) {
+    LT_TRY(-1, {
+        at::Generator g = at::detail::getDefaultCPUGenerator();
+        std::lock_guard<std::mutex> lock(g.mutex());
+        at::Tensor st = at::Tensor(g.get_state());
+        size_t n = (size_t)st.numel() * st.element_size();
+        if (buf && cap >= n) std::memcpy(buf, st.data_ptr(), n);
+        return (long)n;
+    })
+}
+int lt_rng_set_state(const void *buf, size_t size) {
+    LT_TRY(-1, {
+        at::Tensor st = at::empty({(int64_t)size}, at::kByte);
+        std::memcpy(st.data_ptr(), buf, size);
+        at::Generator g = at::detail::getDefaultCPUGenerator();
+        std::lock_guard<std::mutex> lock(g.mutex());
+        g.set_state(st);
+        return 0;
+    })
+}
+void lt_set_num_threads(int n) {
+    if (n > 0) at::set_num_threads(n);
+}
+int lt_get_num_threads(void) { return at::get_num_threads(); }
+int lt_cuda_device_count(void) {
+    try {
+        return at::detail::getCUDAHooks().getNumGPUs();
+    } catch (...) {
+        return 0;
+    }
+}
+const char *lt_backend_info(void) {
+    static std::string info;
+    try {
+        info = std::string("libtorch ") + TORCH_VERSION + ", " + std::to_string(lt_cuda_device_count()) +
+               " CUDA device(s), " + std::to_string(at::get_num_threads()) + " intra-op threads";
+    } catch (...) {
+        info = "libtorch (info unavailable)";
+    }
+    return info.c_str();
+}
+
+} // extern "C"
