@@ -107,6 +107,13 @@ c10::optional<at::Tensor> opt(lt_tensor *h) {
     return h->t;
 }
 
+// A scalar of the tensor's kind: in-place integer updates (num_batches_tracked += 1)
+// would refuse a floating-point scalar.
+at::Scalar scalar_for(const at::Tensor &t, double v) {
+    if (at::isIntegralType(t.scalar_type(), true)) return at::Scalar((int64_t)v);
+    return at::Scalar(v);
+}
+
 bool null_in(std::initializer_list<const lt_tensor *> hs) {
     for (const lt_tensor *h : hs)
         if (!h) {
@@ -328,12 +335,12 @@ lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), at::matmul(a-
 
 lt_tensor *lt_copy_(lt_tensor *t, lt_tensor *s) { LT_INPLACE(IN(t, s), t->t.copy_(s->t)) }
 lt_tensor *lt_zero_(lt_tensor *t) { LT_INPLACE(IN(t), t->t.zero_()) }
-lt_tensor *lt_fill_(lt_tensor *t, double v) { LT_INPLACE(IN(t), t->t.fill_(v)) }
+lt_tensor *lt_fill_(lt_tensor *t, double v) { LT_INPLACE(IN(t), t->t.fill_(scalar_for(t->t, v))) }
 lt_tensor *lt_add_(lt_tensor *t, lt_tensor *o, double alpha) {
     LT_INPLACE(IN(t, o), t->t.add_(o->t, alpha))
 }
-lt_tensor *lt_add_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.add_(s)) }
-lt_tensor *lt_mul_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.mul_(s)) }
+lt_tensor *lt_add_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.add_(scalar_for(t->t, s))) }
+lt_tensor *lt_mul_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.mul_(scalar_for(t->t, s))) }
 lt_tensor *lt_addcmul_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v) {
     LT_INPLACE(IN(t, a, b), t->t.addcmul_(a->t, b->t, v))
 }

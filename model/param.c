@@ -1,0 +1,105 @@
+/* param.c — the parameter registry (see param.h). */
+#include "model/param.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+void lm_params_init(lm_params *p, lt_dtype dtype, lt_device device) {
+    memset(p, 0, sizeof *p);
+    p->dtype = dtype;
+    p->device = device;
+}
+
+void lm_params_free(lm_params *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) {
+        free(p->items[i].name);
+        lt_free(p->items[i].t);
+    }
+    free(p->items);
+    p->items = NULL;
+    p->n = p->cap = 0;
+}
+
+void lm_params_push(lm_params *p, const char *fmt, ...) {
+    int len = (int)strlen(p->prefix);
+    if (p->depth < 32) p->prefix_len[p->depth] = len;
+    p->depth++;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(p->prefix + len, sizeof p->prefix - (size_t)len, fmt, ap);
+    va_end(ap);
+    len += n;
+    if (len + 1 < (int)sizeof p->prefix) {
+        p->prefix[len] = '.';
+        p->prefix[len + 1] = 0;
+    }
+}
+
+void lm_params_pop(lm_params *p) {
+    if (p->depth <= 0) return;
+    p->depth--;
+    p->prefix[p->depth < 32 ? p->prefix_len[p->depth] : 0] = 0;
+}
+
+lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_kind kind) {
+    char full[LM_PREFIX_MAX + 128];
+    snprintf(full, sizeof full, "%s%s", p->prefix, name);
+    if (!t) {
+        lm_err_set("parameter %s: %s", full, lt_error());
+        return NULL;
+    }
+    lt_keep(t);
+    if (lm_params_find(p, full)) {
+        lt_free(t);
+        lm_err_set("parameter %s registered twice", full);
+        return NULL;
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 64;
+        lm_param *items = realloc(p->items, (size_t)cap * sizeof *items);
+        if (!items) {
+            lt_free(t);
+            lm_err_code(LM_ENOMEM, "parameter %s: out of memory", full);
+            return NULL;
+        }
+        p->items = items;
+        p->cap = cap;
+    }
+    if (kind == LM_PARAM && lt_set_requires_grad(t, 1) < 0) {
+        lt_free(t);
+        lm_err_set("parameter %s: %s", full, lt_error());
+        return NULL;
+    }
+    p->items[p->n++] = (lm_param){strdup(full), t, kind};
+    return t;
+}
+
+lm_param *lm_params_find(const lm_params *p, const char *name) {
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->items[i].name, name)) return &p->items[i];
+    return NULL;
+}
+
+int64_t lm_params_numel(const lm_params *p, int kinds) {
+    int64_t n = 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->items[i].kind & kinds) n += lt_numel(p->items[i].t);
+    return n;
+}
+
+int lm_params_set_trainable(lm_params *p, int on) {
+    for (int i = 0; i < p->n; i++)
+        if (p->items[i].kind == LM_PARAM && lt_set_requires_grad(p->items[i].t, on) < 0)
+            return lm_err_set("parameter %s: %s", p->items[i].name, lt_error());
+    return 0;
+}
+
+void lm_params_zero_grad(lm_params *p) {
+    for (int i = 0; i < p->n; i++)
+        if (p->items[i].kind == LM_PARAM) lt_zero_grad(p->items[i].t);
+}

@@ -1,0 +1,59 @@
+/* param.h — the parameter registry: every parameter and buffer of a network, named with
+ * its official state_dict key (DESIGN.md §5). One registry per network; it owns the
+ * tensors. Weight I/O, the optimizer, gradient clipping and the distributed all-reduce
+ * all walk this list, so a layer registers its tensors once, at build time.
+ *
+ *     lm_params p; lm_params_init(&p, LT_F32, LT_CPU);
+ *     lm_params_push(&p, "model.%d", 1);           // names below get "model.1." in front
+ *     lt_tensor *w = lm_params_add(&p, "weight", lt_zeros(...), LM_PARAM);
+ *     lm_params_pop(&p);                           // -> "model.1.weight"
+ *
+ * Tensors are created outside any scope (or kept): the registry frees them. */
+#ifndef LM_PARAM_H
+#define LM_PARAM_H
+
+#include <stdint.h>
+
+#include "shim/lt.h"
+
+typedef enum lm_param_kind {
+    LM_PARAM = 1, /* trainable (requires_grad) */
+    LM_BUFFER = 2 /* running statistics, num_batches_tracked: saved, not trained */
+} lm_param_kind;
+
+typedef struct lm_param {
+    char *name;   /* full key, e.g. "model.5.conv1.ffc.convl2l.weight" */
+    lt_tensor *t; /* owned */
+    lm_param_kind kind;
+} lm_param;
+
+#define LM_PREFIX_MAX 256
+
+typedef struct lm_params {
+    lm_param *items;
+    int n, cap;
+    lt_dtype dtype;   /* dtype of new floating-point parameters */
+    lt_device device; /* where new parameters live */
+    char prefix[LM_PREFIX_MAX];
+    int prefix_len[32]; /* prefix lengths to restore on pop */
+    int depth;
+} lm_params;
+
+void lm_params_init(lm_params *p, lt_dtype dtype, lt_device device);
+void lm_params_free(lm_params *p); /* frees every tensor; accepts NULL */
+/* Appends "<fmt>." to the name prefix; lm_params_pop removes it. */
+void lm_params_push(lm_params *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lm_params_pop(lm_params *p);
+/* Registers t (taken out of any scope: the registry owns it) as prefix + name.
+ * LM_PARAM tensors get requires_grad. Returns t, or NULL (t freed) on error:
+ * NULL t, duplicate name. */
+lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_kind kind);
+lm_param *lm_params_find(const lm_params *p, const char *name);
+/* Total elements of the given kinds (LM_PARAM, LM_BUFFER or LM_PARAM|LM_BUFFER). */
+int64_t lm_params_numel(const lm_params *p, int kinds);
+/* Sets requires_grad on every LM_PARAM (freezing a network for the other's step). */
+int lm_params_set_trainable(lm_params *p, int on);
+/* Drops every parameter's gradient. */
+void lm_params_zero_grad(lm_params *p);
+
+#endif
