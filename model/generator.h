@@ -1,0 +1,51 @@
+/* generator.h — the inpainting generators behind one interface (official
+ * saicinpainting/training/modules/__init__.py make_generator):
+ *   ffc_resnet               FFCResNetGenerator (LaMa, big-lama)        model/ffc*.c
+ *   pix2pixhd_global         GlobalGenerator (LaMa-Regular)             model/pix2pixhd*.c
+ *   pix2pixhd_multidilated   GlobalGenerator, multidilated blocks (cat_in)
+ * Options are a plain struct (filled from the YAML `generator:` group by train/); an
+ * option lamac does not build (spatial transform, SE, ...) is rejected by create() with
+ * a message naming it. Parameters are registered in the caller's lm_params with the
+ * official keys WITHOUT the "generator." prefix ("model.1.ffc.convl2l.weight"). */
+#ifndef LM_GENERATOR_H
+#define LM_GENERATOR_H
+
+#include "model/param.h"
+
+typedef struct lm_ffc_kwargs {
+    double ratio_gin, ratio_gout;
+    int enable_lfu;            /* local Fourier unit */
+    int gated;                 /* FFC gating */
+    int spectral_pos_encoding; /* adds 2 coordinate channels in FourierUnit */
+    int use_se;                /* squeeze-excitation in FourierUnit: not built -> error */
+    char fft_norm[16];         /* "ortho" (default), "backward", "forward" */
+} lm_ffc_kwargs;
+
+typedef enum lm_out_act { LM_ACT_NONE = 0, LM_ACT_SIGMOID, LM_ACT_TANH } lm_out_act;
+
+typedef struct lm_generator_opts {
+    char kind[32]; /* ffc_resnet | pix2pixhd_global | pix2pixhd_multidilated */
+    int input_nc, output_nc, ngf, n_downsampling, n_blocks, max_features;
+    lm_out_act add_out_act; /* YAML true means sigmoid, as the official code */
+    /* ffc_resnet */
+    lm_ffc_kwargs init_conv_kwargs, downsample_conv_kwargs, resnet_conv_kwargs;
+    int out_ffc;                 /* not built -> error */
+    int spatial_transform;       /* spatial_transform_layers given: not built -> error */
+    /* pix2pixhd_* */
+    char conv_kind[16];          /* "default" */
+    int multidilation_dilation_num; /* pix2pixhd_multidilated: 4 */
+    char multidilation_comb_mode[16]; /* "cat_in" */
+} lm_generator_opts;
+
+/* lama-fourier defaults (ffc_resnet, ngf 64, 3 downsamplings, 9 blocks, ratio 0.75, sigmoid). */
+lm_generator_opts lm_generator_defaults(void);
+
+typedef struct lm_generator lm_generator;
+
+int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opts *o);
+/* x (N, input_nc, H, W) -> (N, output_nc, H, W); H, W multiples of 2^n_downsampling.
+ * training=1 uses batch statistics and advances BatchNorm running stats. */
+lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training);
+void lm_generator_free(lm_generator *g);
+
+#endif
