@@ -1,0 +1,245 @@
+/* config_schema.c — THE table of every configuration key lamac knows: full path, type,
+ * default, range or choices. It mirrors the keys of the official configs/training tree
+ * (advimman/lama) and the defaults of the official modules that read them. Validation
+ * (config.c) rejects any key not listed here; the typed getters fall back to `def` for a
+ * key the composed tree lacks.
+ *
+ * Keys flagged UNUSED are official keys that lamac accepts so that official files load as
+ * they are, but does not act on (yet): Lightning trainer switches (gpus, accelerator,
+ * log_gpu_memory, ...), the visualizer, the web-dataset loader, the `segm_pl` loss section of
+ * the celeba ablations (which the official trainer ignores as well), ... A later issue that
+ * implements one removes its UNUSED flag. The `hydra` group is not listed: the loader drops
+ * it (it configures Hydra itself, not the job). Add new keys here, nowhere else. */
+#include <string.h>
+
+#include "train/config.h"
+
+#define MAP(p) {p, LM_CFG_T_MAP, NULL, 0, 0, 0, NULL}
+#define MAPN(p) {p, LM_CFG_T_MAP, NULL, 0, 0, LM_CFG_F_NULLABLE, NULL}
+#define MAPU(p) {p, LM_CFG_T_MAP, NULL, 0, 0, LM_CFG_F_UNUSED, NULL}
+#define LIST(p, fl) {p, LM_CFG_T_LIST, NULL, 0, 0, fl, NULL}
+#define BOOL(p, d, fl) {p, LM_CFG_T_BOOL, d, 0, 0, fl, NULL}
+#define INT(p, d, lo, hi, fl) {p, LM_CFG_T_INT, d, lo, hi, LM_CFG_F_MIN | LM_CFG_F_MAX | (fl), NULL}
+#define INTMIN(p, d, lo, fl) {p, LM_CFG_T_INT, d, lo, 0, LM_CFG_F_MIN | (fl), NULL}
+#define FLT(p, d, lo, hi, fl) {p, LM_CFG_T_FLOAT, d, lo, hi, LM_CFG_F_MIN | LM_CFG_F_MAX | (fl), NULL}
+#define FLTMIN(p, d, lo, fl) {p, LM_CFG_T_FLOAT, d, lo, 0, LM_CFG_F_MIN | (fl), NULL}
+#define STR(p, d, fl) {p, LM_CFG_T_STR, d, 0, 0, fl, NULL}
+#define ENUM(p, d, choices, fl) {p, LM_CFG_T_STR, d, 0, 0, fl, choices}
+
+#define U LM_CFG_F_UNUSED
+#define N LM_CFG_F_NULLABLE
+
+/* A dataloader section (data.train / data.val / data.visual_test / data.extra_val.*). */
+#define DATALOADER(prefix, bs, shuffle)                                                  \
+    MAP(prefix ".dataloader_kwargs"), INT(prefix ".dataloader_kwargs.batch_size", bs, 1, 65536, 0), \
+        BOOL(prefix ".dataloader_kwargs.shuffle", shuffle, 0),                           \
+        INT(prefix ".dataloader_kwargs.num_workers", "3", 0, 1024, 0)
+
+const lm_cfg_key lm_cfg_schema[] = {
+    /* ---- top level (the experiment file) ---- */
+    STR("run_title", "", 0),
+
+    /* training_model: saicinpainting/training/trainers/default.py */
+    MAP("training_model"),
+    ENUM("training_model.kind", "default", "default", 0),
+    INTMIN("training_model.visualize_each_iters", "1000", 1, 0),
+    BOOL("training_model.concat_mask", "true", 0),
+    BOOL("training_model.store_discr_outputs_for_vis", "true", U),
+
+    /* losses: trainers/base.py, trainers/default.py, the losses package */
+    MAP("losses"),
+    MAP("losses.l1"),
+    FLTMIN("losses.l1.weight_missing", "0", 0, 0),
+    FLTMIN("losses.l1.weight_known", "10", 0, 0),
+    MAP("losses.perceptual"), /* VGG perceptual loss */
+    FLTMIN("losses.perceptual.weight", "0", 0, 0),
+    MAP("losses.perceptual.kwargs"),
+    ENUM("losses.perceptual.kwargs.metric", "l1", "l1|l2", U),
+    MAP("losses.adversarial"),
+    ENUM("losses.adversarial.kind", "r1", "r1", 0),
+    FLTMIN("losses.adversarial.weight", "10", 0, 0),
+    FLTMIN("losses.adversarial.gp_coef", "0.001", 0, 0),
+    BOOL("losses.adversarial.mask_as_fake_target", "true", 0),
+    BOOL("losses.adversarial.allow_scale_mask", "true", 0),
+    MAP("losses.feature_matching"),
+    FLTMIN("losses.feature_matching.weight", "100", 0, 0),
+    MAP("losses.resnet_pl"), /* high receptive field perceptual loss (ResNetPL) */
+    FLTMIN("losses.resnet_pl.weight", "30", 0, 0),
+    STR("losses.resnet_pl.weights_path", "null", N),
+    ENUM("losses.resnet_pl.arch_encoder", "resnet50dilated", "resnet50dilated|resnet50", 0),
+    BOOL("losses.resnet_pl.segmentation", "true", 0),
+    MAPU("losses.segm_pl"), /* celeba ablations only; ignored by the official trainer too */
+    FLTMIN("losses.segm_pl.weight", "0", 0, U),
+    BOOL("losses.segm_pl.imagenet_weights", "true", U),
+    ENUM("losses.segm_pl.arch_encoder", "resnet50dilated", "resnet50dilated|resnet50", U),
+
+    /* ---- generator group: saicinpainting/training/modules/{ffc,pix2pixhd,...}.py ---- */
+    MAP("generator"),
+    ENUM("generator.kind", "ffc_resnet", "ffc_resnet|pix2pixhd_global|pix2pixhd_multidilated", 0),
+    INT("generator.input_nc", "4", 1, 64, 0),
+    INT("generator.output_nc", "3", 1, 64, 0),
+    INT("generator.ngf", "64", 1, 4096, 0),
+    INT("generator.n_downsampling", "3", 0, 8, 0),
+    INT("generator.n_blocks", "9", 0, 256, 0),
+    INT("generator.max_features", "1024", 1, 65536, 0),
+    ENUM("generator.add_out_act", "sigmoid", "sigmoid|tanh|none", 0),
+    ENUM("generator.conv_kind", "default", "default", 0),
+    MAP("generator.init_conv_kwargs"),
+    FLT("generator.init_conv_kwargs.ratio_gin", "0", 0, 1, 0),
+    FLT("generator.init_conv_kwargs.ratio_gout", "0", 0, 1, 0),
+    BOOL("generator.init_conv_kwargs.enable_lfu", "false", 0),
+    MAP("generator.downsample_conv_kwargs"),
+    FLT("generator.downsample_conv_kwargs.ratio_gin", "0", 0, 1, 0),
+    FLT("generator.downsample_conv_kwargs.ratio_gout", "0", 0, 1, 0),
+    BOOL("generator.downsample_conv_kwargs.enable_lfu", "false", 0),
+    MAP("generator.resnet_conv_kwargs"),
+    FLT("generator.resnet_conv_kwargs.ratio_gin", "0.75", 0, 1, 0),
+    FLT("generator.resnet_conv_kwargs.ratio_gout", "0.75", 0, 1, 0),
+    BOOL("generator.resnet_conv_kwargs.enable_lfu", "false", 0),
+    MAP("generator.multidilation_kwargs"), /* pix2pixhd_multidilated */
+    ENUM("generator.multidilation_kwargs.comb_mode", "cat_in", "cat_in", 0),
+    INT("generator.multidilation_kwargs.dilation_num", "4", 1, 16, 0),
+
+    /* ---- discriminator group ---- */
+    MAP("discriminator"),
+    ENUM("discriminator.kind", "pix2pixhd_nlayer", "pix2pixhd_nlayer", 0),
+    INT("discriminator.input_nc", "3", 1, 64, 0),
+    INT("discriminator.ndf", "64", 1, 4096, 0),
+    INT("discriminator.n_layers", "4", 1, 8, 0),
+
+    /* ---- optimizers group: trainers/base.py make_optimizer ---- */
+    MAP("optimizers"),
+    MAP("optimizers.generator"),
+    ENUM("optimizers.generator.kind", "adam", "adam|adamw", 0),
+    FLT("optimizers.generator.lr", "0.001", 0, 10, 0),
+    MAP("optimizers.discriminator"),
+    ENUM("optimizers.discriminator.kind", "adam", "adam|adamw", 0),
+    FLT("optimizers.discriminator.lr", "0.0001", 0, 10, 0),
+
+    /* ---- location group: where data, runs and pretrained weights live ---- */
+    MAP("location"),
+    STR("location.data_root_dir", "./data", 0),
+    STR("location.out_root_dir", "./runs", 0),
+    STR("location.tb_dir", "./runs/tb_logs", 0),
+    STR("location.pretrained_models", "./pretrained", 0),
+
+    /* ---- data group: saicinpainting/training/data/datasets.py, masks.py ---- */
+    MAP("data"),
+    INT("data.batch_size", "10", 1, 65536, 0),
+    INT("data.val_batch_size", "2", 1, 65536, 0),
+    INT("data.num_workers", "3", 0, 1024, 0),
+    MAP("data.train"),
+    ENUM("data.train.kind", "default", "default|default_web", 0),
+    INTMIN("data.train.shuffle_buffer", "200", 1, U), /* default_web only */
+    STR("data.train.indir", NULL, 0),
+    INT("data.train.out_size", "256", 8, 65536, 0),
+    ENUM("data.train.transform_variant", "default", "default|distortions|no_augs", 0),
+    MAP("data.train.mask_gen_kwargs"),
+    FLTMIN("data.train.mask_gen_kwargs.irregular_proba", "1", 0, 0),
+    MAP("data.train.mask_gen_kwargs.irregular_kwargs"),
+    INTMIN("data.train.mask_gen_kwargs.irregular_kwargs.max_angle", "4", 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.irregular_kwargs.max_len", "60", 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.irregular_kwargs.max_width", "20", 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.irregular_kwargs.max_times", "10", 0, 0),
+    INTMIN("data.train.mask_gen_kwargs.irregular_kwargs.min_times", "0", 0, 0),
+    FLTMIN("data.train.mask_gen_kwargs.box_proba", "1", 0, 0),
+    MAP("data.train.mask_gen_kwargs.box_kwargs"),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.margin", "10", 0, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.bbox_min_size", "30", 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.bbox_max_size", "100", 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.max_times", "3", 0, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.min_times", "1", 0, 0),
+    FLT("data.train.mask_gen_kwargs.segm_proba", "0", 0, 0, 0), /* segmentation masks: unsupported */
+    DATALOADER("data.train", "10", "true"),
+    MAP("data.val"),
+    STR("data.val.indir", NULL, 0),
+    STR("data.val.img_suffix", ".png", 0),
+    DATALOADER("data.val", "2", "false"),
+    MAPN("data.visual_test"),
+    STR("data.visual_test.indir", NULL, 0),
+    STR("data.visual_test.img_suffix", ".png", 0),
+    INTMIN("data.visual_test.pad_out_to_modulo", "32", 1, 0),
+    DATALOADER("data.visual_test", "1", "false"),
+    MAPN("data.extra_val"), /* commented out in the official data files */
+    MAP("data.extra_val.*"),
+    STR("data.extra_val.*.indir", NULL, 0),
+    STR("data.extra_val.*.img_suffix", ".png", 0),
+    DATALOADER("data.extra_val.*", "2", "false"),
+
+    /* ---- evaluator group: saicinpainting/evaluation ---- */
+    MAP("evaluator"),
+    ENUM("evaluator.kind", "default", "default", 0),
+    ENUM("evaluator.inpainted_key", "inpainted", "inpainted|predicted_image", 0),
+    ENUM("evaluator.integral_kind", "ssim_fid100_f1", "ssim_fid100_f1|lpips_fid100_f1", 0),
+
+    /* ---- visualizer group: training/visualizers (sample grids) ---- */
+    MAPU("visualizer"),
+    ENUM("visualizer.kind", "directory", "directory|noop", U),
+    STR("visualizer.outdir", "samples", U),
+    LIST("visualizer.key_order", U),
+    LIST("visualizer.rescale_keys", U),
+
+    /* ---- trainer group: pytorch_lightning.Trainer kwargs + ModelCheckpoint kwargs ---- */
+    MAP("trainer"),
+    MAP("trainer.kwargs"),
+    INTMIN("trainer.kwargs.gpus", "-1", -1, U),
+    STR("trainer.kwargs.accelerator", "null", N | U),
+    INTMIN("trainer.kwargs.max_epochs", "40", 0, 0),
+    FLTMIN("trainer.kwargs.gradient_clip_val", "1", 0, 0),
+    STR("trainer.kwargs.log_gpu_memory", "None", N | U),
+    INTMIN("trainer.kwargs.limit_train_batches", "25000", 1, 0),
+    INTMIN("trainer.kwargs.limit_val_batches", "1000000", 0, 0),
+    INTMIN("trainer.kwargs.val_check_interval", "25000", 1, 0),
+    INTMIN("trainer.kwargs.log_every_n_steps", "250", 1, 0),
+    INT("trainer.kwargs.precision", "32", 16, 32, 0),
+    BOOL("trainer.kwargs.terminate_on_nan", "false", 0),
+    INTMIN("trainer.kwargs.check_val_every_n_epoch", "1", 1, 0),
+    INTMIN("trainer.kwargs.num_sanity_val_steps", "8", 0, 0),
+    BOOL("trainer.kwargs.replace_sampler_ddp", "false", U),
+    BOOL("trainer.kwargs.benchmark", "false", U),
+    STR("trainer.kwargs.resume_from_checkpoint", "null", N),
+    BOOL("trainer.kwargs.fast_dev_run", "false", U),
+    MAP("trainer.checkpoint_kwargs"),
+    BOOL("trainer.checkpoint_kwargs.verbose", "true", 0),
+    INTMIN("trainer.checkpoint_kwargs.save_top_k", "5", -1, 0),
+    BOOL("trainer.checkpoint_kwargs.save_last", "true", 0),
+    INTMIN("trainer.checkpoint_kwargs.period", "1", 1, 0),
+    STR("trainer.checkpoint_kwargs.monitor", "val_ssim_fid100_f1_total_mean", 0),
+    ENUM("trainer.checkpoint_kwargs.mode", "max", "max|min", 0),
+};
+
+const size_t lm_cfg_schema_len = sizeof lm_cfg_schema / sizeof lm_cfg_schema[0];
+
+static int match(const char *pat, const char *path) {
+    while (*pat && *path) {
+        if (pat[0] == '*' && (pat[1] == '.' || !pat[1])) {
+            while (*path && *path != '.') path++;
+            pat++;
+        } else if (*pat++ != *path++) {
+            return 0;
+        }
+    }
+    return !*pat && !*path;
+}
+
+const lm_cfg_key *lm_cfg_schema_find(const char *path) {
+    const lm_cfg_key *wild = NULL;
+    for (size_t i = 0; i < lm_cfg_schema_len; i++) {
+        if (!strcmp(lm_cfg_schema[i].path, path)) return &lm_cfg_schema[i];
+        if (!wild && strchr(lm_cfg_schema[i].path, '*') && match(lm_cfg_schema[i].path, path))
+            wild = &lm_cfg_schema[i];
+    }
+    return wild;
+}
+
+const char *lm_cfg_type_name(lm_cfg_type t) {
+    switch (t) {
+    case LM_CFG_T_MAP: return "a mapping";
+    case LM_CFG_T_LIST: return "a list";
+    case LM_CFG_T_BOOL: return "a boolean";
+    case LM_CFG_T_INT: return "an integer";
+    case LM_CFG_T_FLOAT: return "a number";
+    case LM_CFG_T_STR: return "a string";
+    }
+    return "?";
+}
