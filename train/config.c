@@ -166,16 +166,19 @@ static int place_package(lm_cfg_node *content, const char *package, const char *
 /* Loads <dir>/<group>/<option>.yaml (or <dir>/<option>.yaml with no group) for the defaults
  * entry `entry` of `file`, composed and placed at its package. */
 static int load_default(compose_ctx *cx, const char *file, const lm_cfg_node *entry,
-                        const char *group, const char *option, int depth, lm_cfg_node **out) {
+                        const char *group, const char *option, const char *chosen_by, int depth,
+                        lm_cfg_node **out) {
     char path[PATH_CAP * 2], where[PATH_CAP];
     *out = NULL;
     if (group) snprintf(path, sizeof path, "%s/%s/%s.yaml", cx->dir, group, option);
     else snprintf(path, sizeof path, "%s/%s.yaml", cx->dir, option);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        return lm_err_code(LM_EINVAL, "config: %s: key 'defaults.%s': missing include '%s' (%s)",
+        return lm_err_code(LM_EINVAL, "config: %s: key 'defaults.%s': missing include '%s' (%s)%s%s%s",
                            loc(entry, where, sizeof where), group ? group : option, path,
-                           stat(path, &st) != 0 ? strerror(errno) : "not a regular file");
+                           stat(path, &st) != 0 ? strerror(errno) : "not a regular file",
+                           chosen_by ? ", chosen by override '" : "", chosen_by ? chosen_by : "",
+                           chosen_by ? "'" : "");
     }
     (void)file;
     return compose_file(cx, path, group, depth + 1, entry, out);
@@ -220,7 +223,7 @@ static int compose_file(compose_ctx *cx, const char *file, const char *group, in
     }
     for (int i = 0; defaults && i < defaults->n; i++) {
         const lm_cfg_node *e = defaults->kids[i];
-        const char *grp = NULL, *opt = NULL;
+        const char *grp = NULL, *opt = NULL, *chosen_by = NULL;
         lm_cfg_node *sub = NULL;
         if (e->kind == LM_CFG_SCALAR && !strcmp(e->text, "_self_")) {
             lm_cfg_node_merge(result, self);
@@ -245,9 +248,10 @@ static int compose_file(compose_ctx *cx, const char *file, const char *group, in
             for (int c = 0; c < cx->n_choices; c++)
                 if (!strcmp(cx->choices[c].group, grp)) {
                     opt = cx->choices[c].option;
+                    chosen_by = cx->choices[c].arg;
                     cx->choices[c].used = 1;
                 }
-        if ((rc = load_default(cx, file, e, grp, opt, depth, &sub)) < 0) goto cleanup;
+        if ((rc = load_default(cx, file, e, grp, opt, chosen_by, depth, &sub)) < 0) goto cleanup;
         if (grp && !strcmp(grp, "hydra")) {
             lm_cfg_node_free(sub); /* Hydra's own settings: not part of the job config */
             continue;
@@ -270,7 +274,7 @@ static int compose_file(compose_ctx *cx, const char *file, const char *group, in
                 rc = lm_err_code(LM_ENOMEM, "config: out of memory");
                 goto cleanup;
             }
-            rc = load_default(cx, file, e, gc->group, gc->option, depth, &sub);
+            rc = load_default(cx, file, e, gc->group, gc->option, NULL, depth, &sub);
             lm_cfg_node_free(e);
             if (rc < 0) goto cleanup;
             gc->used = 1;
@@ -375,7 +379,8 @@ static int apply_override(lm_cfg_node *root, const override *o) {
     char parent_path[PATH_CAP];
     snprintf(parent_path, sizeof parent_path, "%s", o->key);
     char *dot = strrchr(parent_path, '.');
-    const char *leaf = dot ? dot + 1 : parent_path;
+    char leaf[PATH_CAP];
+    snprintf(leaf, sizeof leaf, "%s", dot ? dot + 1 : parent_path);
     if (dot) *dot = 0;
     else parent_path[0] = 0;
     lm_cfg_node *parent = lm_cfg_node_find(root, parent_path);

@@ -262,9 +262,12 @@ int lm_cfg_tree_parse(lm_cfg_node **out, const char *text, size_t len, const cha
     while (!done) {
         if (!yaml_parser_parse(&p, &ev)) {
             stack_path(st, depth, path, sizeof path);
-            rc = lm_err_code(LM_EINVAL, "config: %s:%zu: YAML syntax error: %s%s%s%s%s%s", file,
+            char started[48] = "";
+            if (p.context && p.context_mark.line != p.problem_mark.line)
+                snprintf(started, sizeof started, " started at line %zu", p.context_mark.line + 1);
+            rc = lm_err_code(LM_EINVAL, "config: %s:%zu: YAML syntax error: %s%s%s%s%s%s%s", file,
                              p.problem_mark.line + 1, p.problem ? p.problem : "malformed",
-                             p.context ? " " : "", p.context ? p.context : "",
+                             p.context ? " " : "", p.context ? p.context : "", started,
                              path[0] ? " (in key '" : "", path, path[0] ? "')" : "");
             goto cleanup;
         }
