@@ -1,0 +1,204 @@
+/* check_discriminator.c — pix2pixhd_nlayer against the official NLayerDiscriminator:
+ * parameter count and keys of the default (ndf 64, n_layers 4), and parity on a small one
+ * (ndf 4, n_layers 4, input (2, 3, 64, 64); tests/ref/gen_discriminator_fixtures.py):
+ * training-mode logits and features, parameter gradients of a scalar loss, BatchNorm running
+ * statistics after the forward, and the R1 penalty (create_graph, double backward). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "model/discriminator.h"
+#include "model/safetensors.h"
+
+#define FIXTURE "tests/fixtures/discriminator/nlayer_small.safetensors"
+
+/* Fixture tensor as a new lt tensor (current scope). */
+static lt_tensor *fx(const lm_st_file *f, const char *name) {
+    const lm_st_entry *e = lm_st_find(f, name);
+    ck_assert_msg(e != NULL, "fixture lacks %s", name);
+    lt_tensor *t = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
+    ck_assert_msg(t != NULL, "%s: %s", name, lt_error());
+    return t;
+}
+
+/* |a - e| <= atol + rtol |e| everywhere; prints the max abs error. */
+static void expect_close(lt_tensor *a, lt_tensor *e, double atol, double rtol, const char *what) {
+    ck_assert_msg(a && e, "%s: %s", what, lt_error());
+    ck_assert_msg(lt_same_shape(a, e), "%s: shape differs", what);
+    lt_tensor *af = lt_to_dtype(a, LT_F64), *ef = lt_to_dtype(e, LT_F64);
+    lt_tensor *d = lt_abs(lt_sub(af, ef));
+    double maxerr = lt_item(lt_max(d));
+    double excess = lt_item(lt_max(lt_sub(d, lt_add_scalar(lt_mul_scalar(lt_abs(ef), rtol), atol))));
+    printf("  %-44s max |err| %.3g (max |ref| %.3g)\n", what, maxerr, lt_item(lt_max(lt_abs(ef))));
+    ck_assert_msg(excess <= 0, "%s: max error %g exceeds atol %g + rtol %g", what, maxerr, atol, rtol);
+}
+
+/* Copies the fixture's w.<key> into every registered tensor. */
+static void load_fixture_weights(lm_params *p, const lm_st_file *f) {
+    char key[300];
+    lt_no_grad_push();
+    for (int i = 0; i < p->n; i++) {
+        snprintf(key, sizeof key, "w.%s", p->items[i].name);
+        ck_assert_ptr_nonnull(lt_copy_(p->items[i].t, fx(f, key)));
+    }
+    lt_no_grad_pop();
+}
+
+static lm_discriminator_opts small_opts(void) {
+    lm_discriminator_opts o = lm_discriminator_defaults();
+    o.ndf = 4;
+    o.n_layers = 4;
+    return o;
+}
+
+START_TEST(test_default_count_and_keys) {
+    long live = lt_live_count();
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_discriminator *d = NULL;
+    lm_discriminator_opts o = lm_discriminator_defaults();
+    ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
+    ck_assert_int_eq(lm_params_numel(&p, LM_PARAM), 6962369);
+    const char *keys[] = {"model0.0.weight", "model0.0.bias", "model1.0.weight", "model1.1.weight",
+                          "model1.1.running_mean", "model1.1.running_var",
+                          "model1.1.num_batches_tracked", "model4.1.bias", "model5.0.weight",
+                          "model5.0.bias"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        ck_assert_msg(lm_params_find(&p, keys[i]) != NULL, "missing %s", keys[i]);
+    ck_assert_ptr_null(lm_params_find(&p, "model0.1.weight")); /* no BN in model0 */
+    ck_assert_ptr_null(lm_params_find(&p, "model5.1.weight")); /* nor in the last conv */
+    /* 4 convs of stride 2 keep 64 -> 33 -> 17 -> 9 -> 5, then two stride-1 convs +1 each */
+    lt_scope_push();
+    int64_t s[4] = {1, 3, 64, 64};
+    lt_tensor *feats[LM_DISC_MAX_FEATS];
+    int nf = 0;
+    lt_no_grad_push();
+    lt_tensor *y = lm_discriminator_forward(d, lt_rand(s, 4, LT_F32, LT_CPU), 0, feats, &nf);
+    lt_no_grad_pop();
+    ck_assert_msg(y != NULL, "%s", lt_error());
+    ck_assert_int_eq(nf, 5);
+    ck_assert_int_eq(lt_size(y, 1), 1);
+    ck_assert_int_eq(lt_size(y, 2), 7);
+    ck_assert_int_eq(lt_size(feats[0], 1), 64);
+    ck_assert_int_eq(lt_size(feats[3], 1), 512);
+    ck_assert_int_eq(lt_size(feats[4], 1), 512);
+    ck_assert_int_eq(lt_size(feats[4], 3), 6);
+    lt_scope_pop();
+    lm_discriminator_free(d);
+    lm_params_free(&p);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
+START_TEST(test_unsupported_kind) {
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_discriminator *d = NULL;
+    lm_discriminator_opts o = lm_discriminator_defaults();
+    snprintf(o.kind, sizeof o.kind, "pix2pixhd_nlayer_multidilated");
+    ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), LM_ENOTSUP);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "pix2pixhd_nlayer_multidilated"));
+    ck_assert_ptr_null(d);
+    ck_assert_int_eq(p.n, 0);
+    lm_params_free(&p);
+}
+END_TEST
+
+START_TEST(test_parity_forward_backward) {
+    long live = lt_live_count();
+    lm_st_file *f = NULL;
+    ck_assert_msg(lm_st_open(&f, FIXTURE) == 0, "%s", lm_err_msg());
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_discriminator *d = NULL;
+    lm_discriminator_opts o = small_opts();
+    ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
+    lt_scope_push();
+    load_fixture_weights(&p, f);
+    lt_tensor *feats[LM_DISC_MAX_FEATS];
+    int nf = 0;
+    lt_tensor *y = lm_discriminator_forward(d, fx(f, "x"), 1, feats, &nf);
+    ck_assert_int_eq(nf, 5);
+    expect_close(y, fx(f, "logits"), 1e-5, 1e-4, "logits");
+    char key[300];
+    lt_tensor *loss = lt_sum(lt_mul(y, fx(f, "c")));
+    for (int i = 0; i < nf; i++) {
+        snprintf(key, sizeof key, "f%d", i);
+        expect_close(feats[i], fx(f, key), 1e-5, 1e-4, key);
+        loss = lt_add(loss, lt_mean(lt_mul(feats[i], feats[i])));
+    }
+    ck_assert_int_eq(lt_backward(loss), 0);
+    for (int i = 0; i < p.n; i++) {
+        if (p.items[i].kind == LM_PARAM) {
+            snprintf(key, sizeof key, "g.%s", p.items[i].name);
+            expect_close(lt_grad_of(p.items[i].t), fx(f, key), 1e-5, 1e-3, key);
+        } else {
+            snprintf(key, sizeof key, "after.%s", p.items[i].name);
+            expect_close(p.items[i].t, fx(f, key), 1e-6, 1e-5, key);
+        }
+    }
+    lt_scope_pop();
+    lm_discriminator_free(d);
+    lm_params_free(&p);
+    lm_st_close(f);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
+START_TEST(test_parity_r1_double_backward) {
+    long live = lt_live_count();
+    lm_st_file *f = NULL;
+    ck_assert_msg(lm_st_open(&f, FIXTURE) == 0, "%s", lm_err_msg());
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_discriminator *d = NULL;
+    lm_discriminator_opts o = small_opts();
+    ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
+    lt_scope_push();
+    load_fixture_weights(&p, f);
+    lt_tensor *real = fx(f, "x"); /* (2, 3, 64, 64), a leaf */
+    ck_assert_int_eq(lt_set_requires_grad(real, 1), 0);
+    lt_tensor *y = lm_discriminator_forward(d, real, 1, NULL, NULL);
+    lt_tensor *sum = lt_sum(y), *g = NULL;
+    ck_assert_int_eq(lt_grad(&sum, 1, &real, 1, 1, &g), 0);
+    expect_close(g, fx(f, "r1.grad_real"), 1e-6, 1e-3, "r1 grad_real");
+    /* per-sample squared L2 norm, averaged over the batch */
+    lt_tensor *pen = lt_mul_scalar(lt_sum(lt_mul(g, g)), 1.0 / (double)lt_size(g, 0));
+    int64_t one[1] = {1};
+    expect_close(lt_reshape(pen, one, 1), fx(f, "r1.penalty"), 1e-6, 1e-4, "r1 penalty");
+    ck_assert_int_eq(lt_backward(pen), 0);
+    char key[300];
+    int checked = 0;
+    for (int i = 0; i < p.n; i++) {
+        if (p.items[i].kind != LM_PARAM) continue;
+        snprintf(key, sizeof key, "r1g.%s", p.items[i].name);
+        lt_tensor *ref = fx(f, key);
+        /* an undefined grad (the last conv's bias) means zeros */
+        lt_tensor *gp = lt_has_grad(p.items[i].t) ? lt_grad_of(p.items[i].t) : lt_mul_scalar(ref, 0);
+        /* biases directly before a training-mode BN get a gradient that is zero in exact
+         * arithmetic: both sides are rounding noise, compared with an absolute tolerance */
+        expect_close(gp, ref, 1e-4, 2e-3, key);
+        checked++;
+    }
+    ck_assert_int_eq(checked, 20);
+    lt_scope_pop();
+    lm_discriminator_free(d);
+    lm_params_free(&p);
+    lm_st_close(f);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
+Suite *check_discriminator_suite(void) {
+    Suite *s = suite_create("discriminator");
+    TCase *tc = tcase_create("discriminator");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_default_count_and_keys);
+    tcase_add_test(tc, test_unsupported_kind);
+    tcase_add_test(tc, test_parity_forward_backward);
+    tcase_add_test(tc, test_parity_r1_double_backward);
+    suite_add_tcase(s, tc);
+    return s;
+}
