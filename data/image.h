@@ -13,7 +13,8 @@ typedef struct lm_image {
     uint8_t *data; /* (h, w, c), owned */
 } lm_image;
 
-/* Reads PNG or JPEG (detected from the bytes, not the extension). Errors name the file. */
+/* Reads PNG or JPEG (detected from the bytes, not the extension). Errors name the file.
+ * JPEG EXIF orientation is applied, as cv2.imread does. */
 int lm_image_read(lm_image *out, const char *path, int channels);
 /* Decodes from memory; name is used in messages. */
 int lm_image_decode(lm_image *out, const void *bytes, size_t n, int channels, const char *name);
@@ -21,5 +22,13 @@ int lm_image_decode(lm_image *out, const void *bytes, size_t n, int channels, co
 int lm_image_write_png(const char *path, const lm_image *img);
 int lm_image_alloc(lm_image *out, int w, int h, int c);
 void lm_image_free(lm_image *img); /* accepts NULL and zeroed images */
+
+/* Format from the magic bytes. */
+enum { LM_IMAGE_UNKNOWN = 0, LM_IMAGE_PNG = 1, LM_IMAGE_JPEG = 2 };
+int lm_image_sniff(const void *bytes, size_t n);
+/* out = in[y:y+h, x:x+w] (new buffer). */
+int lm_image_crop(lm_image *out, const lm_image *in, int x, int y, int w, int h);
+/* Resizes to w x h like PIL's Image.resize((w, h), BICUBIC) (antialiased when shrinking). */
+int lm_image_resize_bicubic(lm_image *out, const lm_image *in, int w, int h);
 
 #endif

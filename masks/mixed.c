@@ -1,0 +1,123 @@
+/* mixed.c — MixedMaskGenerator and get_mask_generator (saicinpainting/training/data/masks.py),
+ * LinearRamp (saicinpainting/utils.py), the official defaults and their validation. */
+#include <string.h>
+
+#include "core/err.h"
+#include "masks/mask.h"
+
+double lm_ramp_value(const lm_ramp *r, double i) {
+    if (i < r->start_iter) return r->start_value;
+    if (i >= r->end_iter) return r->end_value;
+    double part = (i - r->start_iter) / (r->end_iter - r->start_iter);
+    return r->start_value * (1 - part) + r->end_value * part;
+}
+
+static void ramp_default(lm_ramp *r) {
+    r->enabled = 0, r->start_value = 0, r->end_value = 1, r->start_iter = -1, r->end_iter = 0;
+}
+
+void lm_mask_irregular_default(lm_mask_irregular_cfg *c) {
+    c->max_angle = 4, c->max_len = 60, c->max_width = 20, c->min_times = 0, c->max_times = 10;
+    ramp_default(&c->ramp);
+    c->draw_method = LM_DRAW_LINE;
+}
+
+void lm_mask_box_default(lm_mask_box_cfg *c) {
+    c->margin = 10, c->bbox_min_size = 30, c->bbox_max_size = 100, c->min_times = 0, c->max_times = 3;
+    ramp_default(&c->ramp);
+}
+
+void lm_mask_cfg_default(lm_mask_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->kind = LM_MASK_MIXED;
+    c->irregular_proba = 1.0 / 3, c->box_proba = 1.0 / 3, c->segm_proba = 1.0 / 3;
+    lm_mask_irregular_default(&c->irregular_kwargs);
+    lm_mask_box_default(&c->box_kwargs);
+    lm_mask_irregular_default(&c->squares_kwargs);
+    c->squares_kwargs.draw_method = LM_DRAW_SQUARE;
+    c->superres_kwargs = (lm_mask_superres_cfg){2, 4, 1, 3};
+    c->outpainting_kwargs = (lm_mask_outpainting_cfg){0.04, 0.25, 0.5, 0.5, 0.5, 0.5, 0};
+}
+
+int lm_mask_cfg_check(const lm_mask_cfg *c) {
+    if (c->kind == LM_MASK_OUTPAINTING || c->kind == LM_MASK_DUMB) return 0;
+    if (c->kind != LM_MASK_MIXED) return lm_err_code(LM_EINVAL, "mask kind %d: unknown", c->kind);
+    if (c->segm_proba > 0)
+        return lm_err_code(LM_ENOTSUP, "segm_proba: not supported: segmentation masks need "
+                                       "detectron2 (set segm_proba: 0)");
+    const double p[] = {c->irregular_proba, c->box_proba, c->squares_proba, c->superres_proba,
+                        c->outpainting_proba};
+    const char *names[] = {"irregular_proba", "box_proba", "squares_proba", "superres_proba",
+                           "outpainting_proba"};
+    double sum = 0;
+    for (int k = 0; k < 5; k++) {
+        if (!(p[k] >= 0)) return lm_err_code(LM_EINVAL, "%s: must be >= 0, got %g", names[k], p[k]);
+        sum += p[k];
+    }
+    if (!(sum > 0)) return lm_err_code(LM_EINVAL, "mask generator: all probabilities are 0");
+    if (!(c->invert_proba >= 0 && c->invert_proba <= 1))
+        return lm_err_code(LM_EINVAL, "invert_proba: must be in [0, 1], got %g", c->invert_proba);
+    const lm_mask_irregular_cfg *ir[2] = {&c->irregular_kwargs, &c->squares_kwargs};
+    const char *irn[2] = {"irregular_kwargs", "squares_kwargs"};
+    for (int k = 0; k < 2; k++) {
+        if (p[k ? 2 : 0] <= 0) continue;
+        if (ir[k]->max_angle < 1) return lm_err_code(LM_EINVAL, "%s.max_angle: must be >= 1", irn[k]);
+        if (ir[k]->min_times < 0 || ir[k]->max_times < ir[k]->min_times)
+            return lm_err_code(LM_EINVAL, "%s: need 0 <= min_times <= max_times", irn[k]);
+        if (ir[k]->max_len < 0 || ir[k]->max_width < 0)
+            return lm_err_code(LM_EINVAL, "%s: max_len and max_width must be >= 0", irn[k]);
+    }
+    if (c->box_proba > 0) {
+        const lm_mask_box_cfg *b = &c->box_kwargs;
+        if (b->margin < 0 || b->bbox_min_size < 0 || b->bbox_max_size < b->bbox_min_size)
+            return lm_err_code(LM_EINVAL, "box_kwargs: need margin >= 0 and 0 <= bbox_min_size <= bbox_max_size");
+        if (b->min_times < 0 || b->max_times < b->min_times)
+            return lm_err_code(LM_EINVAL, "box_kwargs: need 0 <= min_times <= max_times");
+    }
+    if (c->outpainting_proba > 0 && c->outpainting_kwargs.is_fixed_randomness)
+        return lm_err_code(LM_ENOTSUP, "outpainting_kwargs.is_fixed_randomness: not supported");
+    return 0;
+}
+
+int lm_mask_generate(uint8_t *out, int h, int w, const lm_mask_cfg *c, lm_rng *rng, int64_t iter) {
+    int rc;
+    if (h <= 0 || w <= 0) return lm_err_code(LM_EINVAL, "mask: bad size %dx%d", h, w);
+    if (c->kind == LM_MASK_OUTPAINTING) return lm_mask_outpainting(out, h, w, &c->outpainting_kwargs, rng);
+    if (c->kind == LM_MASK_DUMB) return lm_mask_dumb(out, h, w, c->dumb_is_training, rng);
+    if ((rc = lm_mask_cfg_check(c)) < 0) return rc;
+    /* probabilities of the enabled generators, float32 as in the official np.array(dtype='float32') */
+    enum { IRR, BOX, SQ, SR, OUT };
+    const double praw[5] = {c->irregular_proba, c->box_proba, c->squares_proba, c->superres_proba,
+                            c->outpainting_proba};
+    int kinds[5], n = 0;
+    float pf[5], sum = 0;
+    for (int k = 0; k < 5; k++)
+        if (praw[k] > 0) kinds[n] = k, pf[n] = (float)praw[k], sum += pf[n], n++;
+    /* np.random.choice: cdf = cumsum(p), cdf /= cdf[-1], searchsorted(uniform, 'right') */
+    float cdf[5], acc = 0;
+    for (int k = 0; k < n; k++) acc += pf[k] / sum, cdf[k] = acc;
+    double u = lm_rng_uniform(rng);
+    int pick = 0;
+    while (pick < n - 1 && (double)(cdf[pick] / cdf[n - 1]) <= u) pick++;
+    lm_mask_irregular_cfg sq;
+    switch (kinds[pick]) {
+    case IRR: {
+        lm_mask_irregular_cfg ir = c->irregular_kwargs;
+        ir.draw_method = LM_DRAW_LINE;
+        rc = lm_mask_irregular(out, h, w, &ir, rng, iter);
+        break;
+    }
+    case BOX: rc = lm_mask_box(out, h, w, &c->box_kwargs, rng, iter); break;
+    case SQ:
+        sq = c->squares_kwargs;
+        sq.draw_method = LM_DRAW_SQUARE;
+        rc = lm_mask_irregular(out, h, w, &sq, rng, iter);
+        break;
+    case SR: rc = lm_mask_superres(out, h, w, &c->superres_kwargs, rng); break;
+    default: rc = lm_mask_outpainting(out, h, w, &c->outpainting_kwargs, rng); break;
+    }
+    if (rc < 0) return rc;
+    if (c->invert_proba > 0 && lm_rng_uniform(rng) < c->invert_proba)
+        for (size_t i = 0, N = (size_t)h * w; i < N; i++) out[i] = (uint8_t)(1 - out[i]);
+    return 0;
+}

@@ -1,0 +1,155 @@
+/* check_image.c — data/image: PNG/JPEG decoding of every layout against expected pixels
+ * (tests/fixtures/images/, from tests/ref/gen_image_fixtures.py with PIL/cv2), PNG write
+ * round trip and atomicity, broken files as errors naming the file, PIL-exact bicubic resize. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "data/image.h"
+
+#define FIX "tests/fixtures/images/"
+
+static uint8_t *load(const char *path, size_t want) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    uint8_t *b = malloc(want + 1);
+    ck_assert_int_eq(fread(b, 1, want + 1, f), want);
+    fclose(f);
+    return b;
+}
+
+START_TEST(test_decode_all_layouts) {
+    FILE *m = fopen(FIX "manifest.txt", "r");
+    ck_assert(m != NULL);
+    char name[64], ext[8];
+    int w, h, tol, n = 0;
+    while (fscanf(m, "%63s %7s %d %d %d", name, ext, &w, &h, &tol) == 5) {
+        char path[160], exp[160];
+        for (int c = 1; c <= 3; c += 2) {
+            snprintf(path, sizeof path, FIX "%s.%s", name, ext);
+            snprintf(exp, sizeof exp, FIX "%s.%s", name, c == 3 ? "rgb" : "gray");
+            lm_image img;
+            ck_assert_msg(lm_image_read(&img, path, c) == 0, "%s", lm_err_msg());
+            ck_assert_msg(img.w == w && img.h == h && img.c == c, "%s: got %dx%dx%d", path, img.w,
+                          img.h, img.c);
+            uint8_t *e = load(exp, (size_t)w * h * c);
+            int maxd = 0;
+            for (size_t i = 0; i < (size_t)w * h * c; i++) {
+                int d = abs((int)img.data[i] - (int)e[i]);
+                if (d > maxd) maxd = d;
+            }
+            printf("image %-12s %s c=%d: max |diff| %d (tolerance %d)\n", name, ext, c, maxd, tol);
+            ck_assert_msg(maxd <= tol, "%s (%d channels): max diff %d > %d", path, c, maxd, tol);
+            free(e);
+            lm_image_free(&img);
+        }
+        n++;
+    }
+    fclose(m);
+    ck_assert_int_ge(n, 10);
+}
+END_TEST
+
+START_TEST(test_broken_files_name_the_file) {
+    const char *bad[] = {"truncated.png", "truncated.jpg", "truncated_scan.jpg", "badcrc.png", "garbage.png",
+                         "notimage.png",  "empty.png",     "does_not_exist.png"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char path[160];
+        snprintf(path, sizeof path, FIX "%s", bad[i]);
+        lm_image img = {0};
+        lm_err_clear();
+        int rc = lm_image_read(&img, path, 3);
+        printf("%s -> %d: %s\n", bad[i], rc, lm_err_msg());
+        ck_assert_int_lt(rc, 0);
+        ck_assert_msg(strstr(lm_err_msg(), path) != NULL, "message does not name the file: %s",
+                      lm_err_msg());
+        ck_assert_ptr_null(img.data);
+    }
+    /* and from memory: the given name is used */
+    lm_image img;
+    ck_assert_int_lt(lm_image_decode(&img, "\x89PNG\r\n\x1a\n", 8, 3, "shard:17"), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "shard:17"));
+    ck_assert_int_lt(lm_image_decode(&img, "abc", 3, 2, "x"), 0);
+}
+END_TEST
+
+START_TEST(test_png_roundtrip_atomic) {
+    char dir[] = "/tmp/lamac_imgXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    for (int c = 1; c <= 3; c += 2) {
+        lm_image a, b;
+        ck_assert_int_eq(lm_image_alloc(&a, 37, 21, c), 0);
+        for (size_t i = 0; i < (size_t)37 * 21 * c; i++) a.data[i] = (uint8_t)(i * 7 + i / 13);
+        char path[96];
+        snprintf(path, sizeof path, "%s/x%d.png", dir, c);
+        ck_assert_msg(lm_image_write_png(path, &a) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(lm_image_read(&b, path, c), 0);
+        ck_assert(b.w == 37 && b.h == 21 && b.c == c);
+        ck_assert(!memcmp(a.data, b.data, (size_t)37 * 21 * c));
+        lm_image_free(&b);
+        if (c == 3) { /* RGB read as gray: PIL luma */
+            ck_assert_int_eq(lm_image_read(&b, path, 1), 0);
+            const uint8_t *p = a.data + 3 * 5;
+            ck_assert_int_eq(b.data[5], (p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+            lm_image_free(&b);
+        }
+        lm_image_free(&a);
+        lm_image_free(&a); /* idempotent */
+    }
+    lm_image_free(NULL);
+    /* no temp files left behind; an unwritable target fails cleanly and names the path */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 2", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    lm_image a;
+    ck_assert_int_eq(lm_image_alloc(&a, 4, 4, 3), 0);
+    memset(a.data, 9, 48);
+    ck_assert_int_lt(lm_image_write_png("/nonexistent_dir_lamac/x.png", &a), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "/nonexistent_dir_lamac/x.png"));
+    lm_image_free(&a);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(test_resize_matches_pil) {
+    lm_image src;
+    ck_assert_int_eq(lm_image_read(&src, FIX "rgb8.png", 3), 0);
+    const int sz[][2] = {{29, 20}, {6, 4}, {13, 20}, {40, 9}};
+    for (int k = 0; k < 4; k++) {
+        int w = sz[k][0], h = sz[k][1];
+        char p[96];
+        snprintf(p, sizeof p, FIX "resize_%dx%d.rgb", w, h);
+        uint8_t *e = load(p, (size_t)w * h * 3);
+        lm_image r;
+        ck_assert_int_eq(lm_image_resize_bicubic(&r, &src, w, h), 0);
+        int diff = 0;
+        for (size_t i = 0; i < (size_t)w * h * 3; i++) diff += r.data[i] != e[i];
+        printf("resize %dx%d -> %dx%d: %d values differ from PIL\n", src.w, src.h, w, h, diff);
+        ck_assert_int_eq(diff, 0);
+        lm_image_free(&r);
+        free(e);
+    }
+    lm_image c;
+    ck_assert_int_eq(lm_image_crop(&c, &src, 2, 3, 5, 4), 0);
+    ck_assert(!memcmp(c.data, src.data + (3 * src.w + 2) * 3, 15));
+    ck_assert_int_lt(lm_image_crop(&c, &src, 10, 0, 5, 4), 0);
+    lm_image_free(&c);
+    lm_image_free(&src);
+}
+END_TEST
+
+Suite *check_image_suite(void) {
+    Suite *s = suite_create("image");
+    TCase *tc = tcase_create("codec");
+    tcase_add_test(tc, test_decode_all_layouts);
+    tcase_add_test(tc, test_broken_files_name_the_file);
+    tcase_add_test(tc, test_png_roundtrip_atomic);
+    tcase_add_test(tc, test_resize_matches_pil);
+    suite_add_tcase(s, tc);
+    return s;
+}
