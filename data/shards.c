@@ -304,7 +304,7 @@ typedef struct {
 } index_file;
 
 static void index_free(index_file *ix) {
-    for (int k = 0; k < ix->n; k++) free(ix->files[k]);
+    for (int k = 0; ix->files && k < ix->n; k++) free(ix->files[k]);
     free(ix->files);
     free(ix->counts);
     memset(ix, 0, sizeof *ix);
