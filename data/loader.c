@@ -1,0 +1,272 @@
+/* loader.c — shard set -> batches of (image, mask), prefetched (see loader.h).
+ * Mirrors InpaintingTrainDataset.__getitem__ + DataLoader(shuffle=True) of
+ * saicinpainting/training/data/datasets.py, split over ranks. */
+#include "data/loader.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/rng.h"
+#include "data/shards.h"
+#include "masks/mask.h"
+
+typedef struct slot {
+    lm_batch b;
+    int failed;
+    char err[512];
+} slot;
+
+struct lm_loader {
+    lm_loader_opts o;
+    lm_shards *shards;
+    int64_t n_images, per_rank, n_batches;
+    /* permutation cache */
+    pthread_mutex_t perm_mu;
+    int64_t perm_epoch;
+    int64_t *perm;
+    /* ring */
+    int n_slots;
+    slot *slots;
+    pthread_t th;
+    int th_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t produced, consumed, released;
+    int stop, worker_done;
+};
+
+void lm_loader_opts_default(lm_loader_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->out_size = 256;
+    o->batch_size = 10;
+    o->variant = LM_AUG_DISTORTIONS;
+    o->world_size = 1;
+    o->prefetch = 2;
+}
+
+int64_t lm_loader_images(const lm_loader *l) { return l->n_images; }
+int64_t lm_loader_batches_per_epoch(const lm_loader *l) { return l->n_batches; }
+
+/* Fisher-Yates keyed by (seed, epoch, LM_RNG_SHUFFLE); caller holds perm_mu. */
+static void make_perm(lm_loader *l, int64_t epoch) {
+    lm_rng r;
+    lm_rng_init(&r, l->o.seed, (uint64_t)epoch, 0, LM_RNG_SHUFFLE);
+    for (int64_t i = 0; i < l->n_images; i++) l->perm[i] = i;
+    for (int64_t i = l->n_images - 1; i > 0; i--) {
+        int64_t j = lm_rng_randint(&r, 0, i + 1), t = l->perm[i];
+        l->perm[i] = l->perm[j];
+        l->perm[j] = t;
+    }
+    l->perm_epoch = epoch;
+}
+
+int64_t lm_loader_image_at(lm_loader *l, int64_t epoch, int64_t pos) {
+    pthread_mutex_lock(&l->perm_mu);
+    if (l->perm_epoch != epoch) make_perm(l, epoch);
+    int64_t id = l->perm[pos % l->n_images];
+    pthread_mutex_unlock(&l->perm_mu);
+    return id;
+}
+
+typedef struct {
+    lm_shards *s;
+    int64_t id;
+} read_ctx;
+
+static int read_region(void *ctx, uint8_t *dst, int y0, int x0, int rh, int rw) {
+    read_ctx *c = ctx;
+    return lm_shards_read(c->s, c->id, dst, y0, x0, rh, rw);
+}
+
+static int sample_image(lm_loader *l, int64_t epoch, int64_t pos, int64_t id, float *img, float *mask) {
+    int n = l->o.out_size, h, w, rc = 0;
+    size_t np = (size_t)n * n;
+    uint8_t *buf = malloc(np * 3 + np);
+    if (!buf) return lm_err_code(LM_ENOMEM, "loader: out of memory");
+    uint8_t *m8 = buf + np * 3;
+    lm_shards_size(l->shards, id, &h, &w);
+    lm_rng r;
+    lm_rng_init(&r, l->o.seed, (uint64_t)epoch, (uint64_t)pos, LM_RNG_AUG);
+    lm_aug_plan plan;
+    lm_aug_plan_draw(&plan, l->o.variant, n, h, w, &r);
+    read_ctx ctx = {l->shards, id};
+    if ((rc = lm_aug_sample(buf, &plan, read_region, &ctx)) < 0) goto cleanup;
+    for (size_t i = 0; i < np; i++) { /* A.ToFloat (x / 255, a division as numpy) + HWC -> CHW */
+        img[i] = buf[3 * i] / 255.f;
+        img[np + i] = buf[3 * i + 1] / 255.f;
+        img[2 * np + i] = buf[3 * i + 2] / 255.f;
+    }
+    lm_rng_init(&r, l->o.seed, (uint64_t)epoch, (uint64_t)pos, LM_RNG_MASK);
+    if ((rc = lm_mask_generate(m8, n, n, l->o.mask, &r, epoch * l->n_images + pos)) < 0) goto cleanup;
+    for (size_t i = 0; i < np; i++) mask[i] = m8[i] ? 1.f : 0.f;
+cleanup:
+    free(buf);
+    if (rc < 0) lm_err_prefix("loader: epoch %lld position %lld (image %lld)", (long long)epoch, (long long)pos,
+                              (long long)id);
+    return rc;
+}
+
+int lm_loader_sample(lm_loader *l, int64_t epoch, int64_t pos, float *img, float *mask) {
+    return sample_image(l, epoch, pos, lm_loader_image_at(l, epoch, pos), img, mask);
+}
+
+/* Fills slot s with batch (epoch, b); on error s->failed is set and s->err says why. */
+static void fill(lm_loader *l, slot *s, int64_t epoch, int64_t b) {
+    int n = l->o.batch_size, sz = l->o.out_size, nt = l->o.threads;
+    size_t np = (size_t)sz * sz;
+    s->failed = 0;
+    s->b.epoch = epoch;
+    s->b.batch = b;
+    int64_t pos0 = b * n;
+    for (int j = 0; j < n; j++) /* positions of this rank: r, r + W, … */
+        s->b.image_ids[j] = lm_loader_image_at(l, epoch, l->o.rank + (pos0 + j) * l->o.world_size);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int j = 0; j < n; j++) {
+        int64_t pos = l->o.rank + (pos0 + j) * l->o.world_size;
+        if (sample_image(l, epoch, pos, s->b.image_ids[j], s->b.img + 3 * np * j, s->b.mask + np * j) < 0) {
+#pragma omp critical(lm_loader_err)
+            if (!s->failed) {
+                s->failed = 1;
+                snprintf(s->err, sizeof s->err, "%s", lm_err_msg());
+            }
+        }
+    }
+}
+
+static void *worker(void *arg) {
+    lm_loader *l = arg;
+    int64_t epoch = l->o.start_epoch, b = l->o.start_batch;
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        while (!l->stop && l->produced >= l->released + l->n_slots) pthread_cond_wait(&l->cv, &l->mu);
+        int stop = l->stop;
+        slot *s = &l->slots[l->produced % l->n_slots];
+        pthread_mutex_unlock(&l->mu);
+        if (stop) break;
+        fill(l, s, epoch, b);
+        pthread_mutex_lock(&l->mu);
+        l->produced++;
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        if (s->failed) break; /* the consumer gets the error; nothing after it */
+        if (++b >= l->n_batches) {
+            b = 0;
+            epoch++;
+        }
+    }
+    pthread_mutex_lock(&l->mu);
+    l->worker_done = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+int lm_loader_open(lm_loader **out, const lm_loader_opts *o) {
+    *out = NULL;
+    if (!o->shard_dir) return lm_err_code(LM_EINVAL, "loader: no shard directory");
+    if (!o->mask) return lm_err_code(LM_EINVAL, "loader: no mask configuration");
+    if (o->out_size < 8 || o->batch_size < 1 || o->prefetch < 1 || o->world_size < 1 || o->rank < 0 ||
+        o->rank >= o->world_size || o->threads < 0 || o->start_epoch < 0 || o->start_batch < 0)
+        return lm_err_code(LM_EINVAL,
+                           "loader: bad options (out_size %d, batch_size %d, prefetch %d, rank %d of %d, threads %d)",
+                           o->out_size, o->batch_size, o->prefetch, o->rank, o->world_size, o->threads);
+    lm_loader *l = calloc(1, sizeof *l);
+    if (!l) return lm_err_code(LM_ENOMEM, "loader: out of memory");
+    int rc = 0;
+    l->o = *o;
+    if (l->o.threads == 0) l->o.threads = omp_get_num_procs();
+    pthread_mutex_init(&l->perm_mu, NULL);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    l->perm_epoch = -1;
+    if ((rc = lm_shards_open(&l->shards, o->shard_dir)) < 0) goto cleanup;
+    l->n_images = lm_shards_count(l->shards);
+    l->per_rank = l->n_images / o->world_size;
+    l->n_batches = l->per_rank / o->batch_size;
+    if (l->n_batches < 1) {
+        rc = lm_err_code(LM_EINVAL, "loader: %s: %lld images for %d rank(s) give no full batch of %d", o->shard_dir,
+                         (long long)l->n_images, o->world_size, o->batch_size);
+        goto cleanup;
+    }
+    if (o->start_batch >= l->n_batches) {
+        rc = lm_err_code(LM_EINVAL, "loader: start batch %lld beyond the epoch (%lld batches)",
+                         (long long)o->start_batch, (long long)l->n_batches);
+        goto cleanup;
+    }
+    l->perm = malloc(sizeof(int64_t) * (size_t)l->n_images);
+    l->n_slots = o->prefetch + 1; /* +1: the batch the consumer holds */
+    l->slots = calloc((size_t)l->n_slots, sizeof(slot));
+    if (!l->perm || !l->slots) {
+        rc = lm_err_code(LM_ENOMEM, "loader: out of memory");
+        goto cleanup;
+    }
+    size_t np = (size_t)o->out_size * o->out_size;
+    for (int i = 0; i < l->n_slots; i++) {
+        lm_batch *b = &l->slots[i].b;
+        b->n = o->batch_size;
+        b->h = b->w = o->out_size;
+        b->img = malloc(sizeof(float) * 3 * np * o->batch_size);
+        b->mask = malloc(sizeof(float) * np * o->batch_size);
+        b->image_ids = malloc(sizeof(int64_t) * o->batch_size);
+        if (!b->img || !b->mask || !b->image_ids) {
+            rc = lm_err_code(LM_ENOMEM, "loader: out of memory for %d batch buffers", l->n_slots);
+            goto cleanup;
+        }
+    }
+    if (pthread_create(&l->th, NULL, worker, l) != 0) {
+        rc = lm_err_code(LM_EFAIL, "loader: cannot start the worker thread");
+        goto cleanup;
+    }
+    l->th_started = 1;
+cleanup:
+    if (rc < 0) {
+        lm_loader_close(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int lm_loader_next(lm_loader *l, const lm_batch **out) {
+    *out = NULL;
+    pthread_mutex_lock(&l->mu);
+    l->released = l->consumed; /* the previously returned batch is free again */
+    pthread_cond_broadcast(&l->cv);
+    while (l->produced <= l->consumed && !l->worker_done) pthread_cond_wait(&l->cv, &l->mu);
+    if (l->produced <= l->consumed) {
+        pthread_mutex_unlock(&l->mu);
+        return lm_err_code(LM_EFAIL, "loader: stopped after an earlier error");
+    }
+    slot *s = &l->slots[l->consumed % l->n_slots];
+    l->consumed++;
+    pthread_mutex_unlock(&l->mu);
+    if (s->failed) return lm_err_code(LM_EIO, "%s", s->err);
+    *out = &s->b;
+    return 0;
+}
+
+void lm_loader_close(lm_loader *l) {
+    if (!l) return;
+    if (l->th_started) {
+        pthread_mutex_lock(&l->mu);
+        l->stop = 1;
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->th, NULL);
+    }
+    for (int i = 0; l->slots && i < l->n_slots; i++) {
+        free(l->slots[i].b.img);
+        free(l->slots[i].b.mask);
+        free(l->slots[i].b.image_ids);
+    }
+    free(l->slots);
+    free(l->perm);
+    lm_shards_close(l->shards);
+    pthread_mutex_destroy(&l->perm_mu);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}

@@ -1,0 +1,68 @@
+/* loader.h — the training data loader: shard set -> augmented crops + masks, in batches,
+ * prefetched on a worker thread. Mirrors make_default_train_dataloader()
+ * (saicinpainting/training/data/datasets.py: InpaintingTrainDataset + get_transforms +
+ * the mixed mask generator + torch DataLoader with shuffle), with the DDP split the
+ * official code meant to do (DistributedSampler) but never passed to its loader.
+ *
+ * Determinism (DESIGN.md §7): epoch e's order is a permutation keyed by (seed, e,
+ * LM_RNG_SHUFFLE), identical on every rank; rank r of W takes positions r, r+W, r+2W, …
+ * of the first W·floor(N/W) (disjoint slices; the remainder is dropped per epoch, as
+ * DistributedSampler(drop_last=True)). Position p of epoch e is augmented with the stream
+ * (seed, e, p, LM_RNG_AUG) and masked with (seed, e, p, LM_RNG_MASK), iter = e·N + p. So a
+ * batch depends only on (seed, epoch, batch index, rank, world size), never on the number
+ * of threads or the timing; a resumed run (start_epoch, start_batch) continues exactly.
+ * Incomplete last batches of an epoch are dropped (fixed batch shape).
+ *
+ * Work: one producer pthread fills a ring of `prefetch` + 1 batch buffers ahead of the
+ * consumer; inside a batch, samples are produced by `threads` OpenMP threads (shard reads
+ * serialised by the HDF5 lock, augmentation and masks in parallel). */
+#ifndef LM_LOADER_H
+#define LM_LOADER_H
+
+#include <stdint.h>
+
+#include "data/augment.h"
+
+struct lm_mask_cfg; /* masks/mask.h */
+
+typedef struct lm_loader_opts {
+    const char *shard_dir;
+    int out_size;                   /* crop side, e.g. 256 */
+    int batch_size;
+    lm_aug_variant variant;         /* transform_variant */
+    const struct lm_mask_cfg *mask; /* training masks; borrowed for the loader's life */
+    uint64_t seed;
+    int rank, world_size;           /* 0, 1 when not distributed */
+    int threads;                    /* OpenMP threads for sample work; 0 = all cores */
+    int prefetch;                   /* batches prepared ahead (>= 1) */
+    int64_t start_epoch, start_batch; /* resume point */
+} lm_loader_opts;
+
+/* Defaults: out 256, batch 10 (abl-04-256-mh-dist.yaml), distortions, seed 0, rank 0 of 1,
+ * threads 0, prefetch 2, start (0, 0). shard_dir and mask must be set. */
+void lm_loader_opts_default(lm_loader_opts *o);
+
+typedef struct lm_batch {
+    int n, h, w;
+    float *img;         /* (n, 3, h, w) in [0, 1] */
+    float *mask;        /* (n, 1, h, w) in {0, 1} */
+    int64_t *image_ids; /* (n) index of each sample's image in the shard set */
+    int64_t epoch, batch; /* position of this batch */
+} lm_batch;
+
+typedef struct lm_loader lm_loader;
+
+int lm_loader_open(lm_loader **out, const lm_loader_opts *o);
+/* Next batch in order. *out is borrowed until the next call (or close). */
+int lm_loader_next(lm_loader *l, const lm_batch **out);
+void lm_loader_close(lm_loader *l); /* accepts NULL; stops the worker */
+int64_t lm_loader_images(const lm_loader *l);          /* images in the shard set */
+int64_t lm_loader_batches_per_epoch(const lm_loader *l); /* for this rank */
+
+/* The building blocks, usable without the worker (tests, evaluation): */
+/* Image index at position p of epoch e's permutation. */
+int64_t lm_loader_image_at(lm_loader *l, int64_t epoch, int64_t pos);
+/* One sample at (epoch, global position p): img (3, out, out), mask (1, out, out). Thread-safe. */
+int lm_loader_sample(lm_loader *l, int64_t epoch, int64_t pos, float *img, float *mask);
+
+#endif

@@ -1,0 +1,246 @@
+/* check_loader.c — data/loader: same batches whatever the thread count, exact resume,
+ * disjoint ranks, per-epoch permutations, small images padded, sane values. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "data/loader.h"
+#include "data/shards.h"
+#include "masks/mask.h"
+
+#define N_IMG 24
+static char g_dir[256];
+static lm_mask_cfg g_mask;
+
+static void pattern(lm_image *im, int w, int h, int seed) {
+    ck_assert_int_eq(lm_image_alloc(im, w, h, 3), 0);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                im->data[(y * w + x) * 3 + c] = (uint8_t)(128 + 100 * sin(0.1 * x * (c + 1) + 0.07 * y + seed));
+}
+
+static int img_w(int k) { return k == 5 ? 50 : 64 + 7 * k; }
+static int img_h(int k) { return k == 5 ? 40 : 96 - 2 * k; }
+
+static void setup(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/lamac_check_loader_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    lm_shard_writer *w;
+    ck_assert_int_eq(lm_shard_writer_open(&w, g_dir, 7, 1), 0);
+    for (int k = 0; k < N_IMG; k++) {
+        lm_image im;
+        pattern(&im, img_w(k), img_h(k), k); /* image 5 (50x40) is smaller than the crop */
+        ck_assert_int_eq(lm_shard_writer_add(w, &im, "synthetic"), 0);
+        lm_image_free(&im);
+    }
+    ck_assert_int_eq(lm_shard_writer_finish(w, NULL, NULL), 0);
+    lm_shard_writer_free(w);
+    ck_assert_int_eq(lm_mask_preset(&g_mask, "train"), 0);
+}
+
+static void teardown(void) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void opts(lm_loader_opts *o, int threads) {
+    lm_loader_opts_default(o);
+    o->shard_dir = g_dir;
+    o->out_size = 64;
+    o->batch_size = 4;
+    o->mask = &g_mask;
+    o->seed = 42;
+    o->threads = threads;
+}
+
+typedef struct {
+    int n;
+    float *img, *mask;
+    int64_t *ids, *epoch, *batch;
+} run;
+
+static run collect(const lm_loader_opts *o, int n) {
+    run r = {n, malloc(sizeof(float) * 3 * 64 * 64 * 4 * n), malloc(sizeof(float) * 64 * 64 * 4 * n),
+             malloc(sizeof(int64_t) * 4 * n), malloc(sizeof(int64_t) * n), malloc(sizeof(int64_t) * n)};
+    lm_loader *l;
+    ck_assert_msg(lm_loader_open(&l, o) == 0, "%s", lm_err_msg());
+    for (int i = 0; i < n; i++) {
+        const lm_batch *b;
+        ck_assert_msg(lm_loader_next(l, &b) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(b->n, 4);
+        ck_assert_int_eq(b->h, 64);
+        memcpy(r.img + (size_t)i * 3 * 64 * 64 * 4, b->img, sizeof(float) * 3 * 64 * 64 * 4);
+        memcpy(r.mask + (size_t)i * 64 * 64 * 4, b->mask, sizeof(float) * 64 * 64 * 4);
+        memcpy(r.ids + 4 * i, b->image_ids, sizeof(int64_t) * 4);
+        r.epoch[i] = b->epoch;
+        r.batch[i] = b->batch;
+    }
+    lm_loader_close(l);
+    return r;
+}
+
+static void run_free(run *r) { free(r->img), free(r->mask), free(r->ids), free(r->epoch), free(r->batch); }
+
+START_TEST(test_threads_do_not_change_batches) {
+    lm_loader_opts o;
+    opts(&o, 1);
+    o.prefetch = 1;
+    run a = collect(&o, 14); /* 6 batches per epoch: crosses two epoch boundaries */
+    opts(&o, 2);
+    o.prefetch = 3;
+    run b = collect(&o, 14);
+    ck_assert_int_eq(memcmp(a.ids, b.ids, sizeof(int64_t) * 4 * 14), 0);
+    ck_assert_int_eq(memcmp(a.img, b.img, sizeof(float) * 3 * 64 * 64 * 4 * 14), 0);
+    ck_assert_int_eq(memcmp(a.mask, b.mask, sizeof(float) * 64 * 64 * 4 * 14), 0);
+    /* positions and epochs */
+    for (int i = 0; i < 14; i++) {
+        ck_assert_int_eq(a.epoch[i], i / 6);
+        ck_assert_int_eq(a.batch[i], i % 6);
+    }
+    /* each epoch is a permutation of all 24 images, and epochs differ */
+    for (int e = 0; e < 2; e++) {
+        int seen[N_IMG] = {0};
+        for (int j = 0; j < 24; j++) seen[a.ids[24 * e + j]]++;
+        for (int k = 0; k < N_IMG; k++) ck_assert_int_eq(seen[k], 1);
+    }
+    ck_assert_int_ne(memcmp(a.ids, a.ids + 24, sizeof(int64_t) * 24), 0);
+    /* values: images in [0, 1] and not constant, masks in {0, 1} with holes and known pixels */
+    double holes = 0;
+    for (size_t i = 0; i < (size_t)64 * 64 * 4 * 14; i++) {
+        ck_assert(a.mask[i] == 0.f || a.mask[i] == 1.f);
+        holes += a.mask[i];
+    }
+    holes /= 64.0 * 64 * 4 * 14;
+    ck_assert(holes > 0.02 && holes < 0.9);
+    float mn = 1, mx = 0;
+    for (size_t i = 0; i < (size_t)3 * 64 * 64 * 4 * 14; i++) {
+        mn = a.img[i] < mn ? a.img[i] : mn;
+        mx = a.img[i] > mx ? a.img[i] : mx;
+    }
+    ck_assert(mn >= 0 && mx <= 1 && mx - mn > 0.5);
+    /* a different seed gives different batches */
+    opts(&o, 2);
+    o.seed = 43;
+    run c = collect(&o, 2);
+    ck_assert_int_ne(memcmp(a.img, c.img, sizeof(float) * 3 * 64 * 64 * 4 * 2), 0);
+    run_free(&a), run_free(&b), run_free(&c);
+}
+END_TEST
+
+START_TEST(test_resume_continues_exactly) {
+    lm_loader_opts o;
+    opts(&o, 2);
+    run a = collect(&o, 12); /* epochs 0 and 1 */
+    o.start_epoch = 1;
+    o.start_batch = 2;
+    run b = collect(&o, 4);
+    size_t bi = (size_t)3 * 64 * 64 * 4, bm = (size_t)64 * 64 * 4;
+    ck_assert_int_eq(memcmp(b.img, a.img + 8 * bi, sizeof(float) * 4 * bi), 0);
+    ck_assert_int_eq(memcmp(b.mask, a.mask + 8 * bm, sizeof(float) * 4 * bm), 0);
+    ck_assert_int_eq(memcmp(b.ids, a.ids + 32, sizeof(int64_t) * 16), 0);
+    ck_assert_int_eq(b.epoch[0], 1);
+    ck_assert_int_eq(b.batch[0], 2);
+    o.start_batch = 6; /* beyond the epoch */
+    lm_loader *l = NULL;
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    run_free(&a), run_free(&b);
+}
+END_TEST
+
+START_TEST(test_ranks_disjoint) {
+    lm_loader_opts o;
+    opts(&o, 1);
+    o.world_size = 2;
+    o.rank = 0;
+    run r0 = collect(&o, 3); /* 12 images per rank per epoch = 3 batches */
+    o.rank = 1;
+    run r1 = collect(&o, 3);
+    int seen[N_IMG] = {0};
+    for (int j = 0; j < 12; j++) seen[r0.ids[j]]++, seen[r1.ids[j]]++;
+    for (int k = 0; k < N_IMG; k++) ck_assert_int_eq(seen[k], 1);
+    /* the sample at global position p is the same whatever the world size: rank 1's first
+     * sample is position 1 of a single-rank run */
+    opts(&o, 1);
+    lm_loader *l;
+    ck_assert_int_eq(lm_loader_open(&l, &o), 0);
+    ck_assert_int_eq(lm_loader_batches_per_epoch(l), 6);
+    float *img = malloc(sizeof(float) * 3 * 64 * 64), *mask = malloc(sizeof(float) * 64 * 64);
+    ck_assert_int_eq(lm_loader_image_at(l, 0, 1), r1.ids[0]);
+    ck_assert_int_eq(lm_loader_sample(l, 0, 1, img, mask), 0);
+    ck_assert_int_eq(memcmp(img, r1.img, sizeof(float) * 3 * 64 * 64), 0);
+    ck_assert_int_eq(memcmp(mask, r1.mask, sizeof(float) * 64 * 64), 0);
+    lm_loader_close(l);
+    free(img), free(mask);
+    /* bad rank */
+    opts(&o, 1);
+    o.world_size = 2;
+    o.rank = 2;
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    run_free(&r0), run_free(&r1);
+}
+END_TEST
+
+/* no_augs on an image smaller than the crop: PadIfNeeded reflect-101, centred. */
+START_TEST(test_small_image_padded) {
+    lm_loader_opts o;
+    opts(&o, 1);
+    o.variant = LM_AUG_NO_AUGS;
+    lm_loader *l;
+    ck_assert_int_eq(lm_loader_open(&l, &o), 0);
+    int64_t pos = -1;
+    for (int64_t p = 0; p < N_IMG; p++)
+        if (lm_loader_image_at(l, 0, p) == 5) pos = p;
+    ck_assert_int_ge(pos, 0);
+    float *img = malloc(sizeof(float) * 3 * 64 * 64), *mask = malloc(sizeof(float) * 64 * 64);
+    ck_assert_int_eq(lm_loader_sample(l, 0, pos, img, mask), 0);
+    lm_image src;
+    pattern(&src, 50, 40, 5);
+    int top = (64 - 40) / 2, left = (64 - 50) / 2;
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 64; x++) {
+            int sy = y - top, sx = x - left;
+            sy = sy < 0 ? -sy : sy > 39 ? 78 - sy : sy;
+            sx = sx < 0 ? -sx : sx > 49 ? 98 - sx : sx;
+            for (int c = 0; c < 3; c++)
+                ck_assert_float_eq(img[c * 64 * 64 + y * 64 + x], src.data[(sy * 50 + sx) * 3 + c] / 255.f);
+        }
+    lm_image_free(&src);
+    free(img), free(mask);
+    lm_loader_close(l);
+}
+END_TEST
+
+START_TEST(test_open_errors) {
+    lm_loader_opts o;
+    opts(&o, 1);
+    o.shard_dir = "/nonexistent/shards";
+    lm_loader *l = NULL;
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "index.txt"));
+    ck_assert_ptr_null(l);
+    opts(&o, 1);
+    o.batch_size = 25; /* more than the set holds */
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "no full batch"));
+    lm_loader_close(NULL);
+}
+END_TEST
+
+Suite *check_loader_suite(void) {
+    Suite *s = suite_create("loader");
+    TCase *tc = tcase_create("loader");
+    tcase_set_timeout(tc, 300);
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_threads_do_not_change_batches);
+    tcase_add_test(tc, test_resume_continues_exactly);
+    tcase_add_test(tc, test_ranks_disjoint);
+    tcase_add_test(tc, test_small_image_padded);
+    tcase_add_test(tc, test_open_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
