@@ -214,6 +214,15 @@ START_TEST(test_env_interpolation) {
     c = load_ok(FIX "good.yaml", ov, 1);
     ck_assert_int_eq(get_int(c, "data.batch_size"), 8);
     lm_cfg_free(c);
+    /* an empty default is the empty string; a default may interpolate; hydra.* is ignored */
+    const char *ov2[] = {"run_title=${env:LAMAC_TEST_UNSET_VAR,}",
+                         "+location.tb_dir=${env:LAMAC_TEST_UNSET_VAR,${location.data_root_dir}/tb}",
+                         "hydra.run.dir=/x"};
+    c = load_ok(FIX "good.yaml", ov2, 3);
+    ck_assert_str_eq(get_str(c, "run_title"), "");
+    ck_assert_str_eq(get_str(c, "location.tb_dir"), "8/tb");
+    ck_assert(!lm_cfg_has(c, "hydra"));
+    lm_cfg_free(c);
     clear_env();
 }
 END_TEST

@@ -12,6 +12,7 @@
  *   override  `a.b=v` (a key in the tree or the schema), `+a.b=v` (a new key), `++a.b=v`
  *             (either), `~a.b` (delete), `group=option` (swap a defaults entry) and
  *             `+group=option` (add one). Values are YAML scalars or flow collections.
+ *             Overrides of `hydra.*` are accepted and ignored, like the hydra group.
  *   resolve   `${a.b}` (absolute), `${.b}` / `${..b}` (relative), `${env:NAME}`,
  *             `${env:NAME,default}` (also oc.env; the default may interpolate), `${now:fmt}`;
  *             a whole-value interpolation keeps the referenced node's type (a mapping is
@@ -46,9 +47,10 @@ static const char *loc(const lm_cfg_node *n, char *buf, size_t cap) {
     return buf;
 }
 
+/* out = "base.key" (or "key"); a path longer than cap is cut (paths are short). */
 static void join(char *out, size_t cap, const char *base, const char *key) {
-    if (base[0]) snprintf(out, cap, "%s.%s", base, key);
-    else snprintf(out, cap, "%s", key);
+    int w = base[0] ? snprintf(out, cap, "%s.%s", base, key) : snprintf(out, cap, "%s", key);
+    if (w < 0) out[0] = 0;
 }
 
 static void set_file_recursive(lm_cfg_node *n, const char *file, int line) {
@@ -597,6 +599,7 @@ static int eval_expr(rctx *r, const lm_cfg_node *at, const char *path, const cha
                 quoted = 1;
             }
             int rc = eval_string(r, at, path, d, out);
+            if (rc == 0 && !d[0]) out->quoted = 1; /* ${env:X,} : the empty string */
             free(d);
             if (rc == 0 && quoted && !out->node) out->quoted = 1;
             return rc;
@@ -947,8 +950,11 @@ int lm_cfg_load(lm_cfg **out, const char *path, const char *const *overrides, in
     }
     compose_ctx cx = {dir, gc, n_gc};
     if ((rc = compose_file(&cx, path, NULL, 0, NULL, &c->root)) < 0) goto cleanup;
-    for (int i = 0; i < n_overrides; i++)
+    for (int i = 0; i < n_overrides; i++) {
+        if (!strcmp(ov[i].key, "hydra") || !strncmp(ov[i].key, "hydra.", 6))
+            continue; /* Hydra's own settings (hydra.run.dir=...): dropped with the group */
         if (ov[i].op && (rc = apply_override(c->root, &ov[i])) < 0) goto cleanup;
+    }
     for (int i = 0; i < c->root->n; i++) /* Hydra's own settings are not part of the job */
         if (!strcmp(c->root->kids[i]->key, "hydra")) lm_cfg_node_remove(c->root, i--);
     r.root = c->root;
