@@ -158,6 +158,7 @@ static int persid(void *ud, pk_arena *a, pk_node *pid, pk_node **out) {
     if (!s) {
         if ((uint64_t)numel > SIZE_MAX / es) return lm_err_code(LM_EINVAL, "storage %.64s: size overflows", key->s);
         if (!(s = pk_new(a, PK_STORAGE))) return LM_ENOMEM;
+        if (memchr(key->s, 0, key->slen)) return lm_err_code(LM_EINVAL, "storage key with a NUL byte");
         if (!(s->s = strdup(key->s))) return lm_err_code(LM_ENOMEM, "out of memory");
         s->slen = key->slen;
         s->dtype = dtype;

@@ -263,8 +263,9 @@ static int parse_meta(lm_st_file *f, jp *j) {
         char *k = NULL, *v = NULL;
         if ((rc = j_string(j, &k)) < 0) return rc;
         if ((rc = j_expect(j, ':')) < 0 || (rc = j_string(j, &v)) < 0) {
+            lm_err_prefix("__metadata__ value of \"%.64s\" (must be a string)", k);
             free(k);
-            return lm_err_prefix("__metadata__ value of \"%.64s\" (must be a string)", k ? k : "");
+            return rc;
         }
         for (int i = 0; i < f->nmeta; i++)
             if (!strcmp(f->mkey[i], k)) {
