@@ -235,14 +235,14 @@ static inline double clampd(double x, int n) { return x < 0 ? 0 : x > n - 1 ? n 
 
 void lm_aug_geometry(float *map, const lm_aug_plan *p) {
     int n = p->out_size, H = p->padded_h, W = p->padded_w, h = p->src_h, w = p->src_w;
-    double ocx = (W - 1) * 0.5, ocy = (H - 1) * 0.5, k = p->optical_k;
+    double ocx = (W - 1) * 0.5, ocy = (H - 1) * 0.5, k = p->optical_k, iW = 1.0 / W, iH = 1.0 / H;
     double rs_x = (double)w / p->scaled_w, rs_y = (double)h / p->scaled_h;
     const double *A = p->affine_inv, *P = p->persp_h;
     for (int v = 0; v < n; v++)
         for (int u = 0; u < n; u++) {
             double X = (p->flip ? n - 1 - u : u) + p->crop_x, Y = v + p->crop_y;
             if (p->optical_on) { /* cv2.initUndistortRectifyMap + remap(BORDER_REFLECT_101) */
-                double x = (X - ocx) / W, y = (Y - ocy) / H, r2 = x * x + y * y, kr = 1 + k * r2 + k * r2 * r2;
+                double x = (X - ocx) * iW, y = (Y - ocy) * iH, r2 = x * x + y * y, kr = 1 + k * r2 * (1 + r2);
                 X = fold101(W * x * kr + W * 0.5 + p->optical_dx, W);
                 Y = fold101(H * y * kr + H * 0.5 + p->optical_dy, H);
             }
@@ -293,24 +293,20 @@ void lm_aug_map_bbox(const float *map, int n_pixels, int h, int w, int *y0, int 
 
 void lm_aug_remap(uint8_t *out, int out_h, int out_w, const float *map, const uint8_t *src, int y0, int x0, int rh,
                   int rw) {
+    /* OpenCV's fixed point: coordinates quantised to 1/32 pixel (INTER_BITS 5), weights in
+     * 1/2^15 (INTER_REMAP_COEF_BITS), result rounded half up */
     for (int i = 0; i < out_h * out_w; i++) {
-        /* coordinates quantised to 1/32 pixel like OpenCV's remap/warpAffine (INTER_BITS 5) */
-        int qx = (int)lrintf((map[2 * i] - x0) * 32.f), qy = (int)lrintf((map[2 * i + 1] - y0) * 32.f);
-        int ix = qx >> 5, iy = qy >> 5;
-        float ax = (qx & 31) * (1.f / 32.f), ay = (qy & 31) * (1.f / 32.f);
-        if (ix < 0) ix = 0, ax = 0;
-        if (iy < 0) iy = 0, ay = 0;
-        if (ix > rw - 1) ix = rw - 1, ax = 0;
-        if (iy > rh - 1) iy = rh - 1, ay = 0;
-        int ix2 = ix + 1 < rw ? ix + 1 : ix, iy2 = iy + 1 < rh ? iy + 1 : iy;
+        int qx = (int)((map[2 * i] - (float)x0) * 32.f + 0.5f), qy = (int)((map[2 * i + 1] - (float)y0) * 32.f + 0.5f);
+        int ix = qx >> 5, iy = qy >> 5, ax = qx & 31, ay = qy & 31;
+        if (ix >= rw - 1) ix = rw - 1, ax = 0;
+        if (iy >= rh - 1) iy = rh - 1, ay = 0;
+        int ix2 = ax ? ix + 1 : ix, iy2 = ay ? iy + 1 : iy;
         const uint8_t *a = src + 3 * ((size_t)iy * rw + ix), *b = src + 3 * ((size_t)iy * rw + ix2);
         const uint8_t *c = src + 3 * ((size_t)iy2 * rw + ix), *d = src + 3 * ((size_t)iy2 * rw + ix2);
-        float w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
-        for (int ch = 0; ch < 3; ch++) {
-            float v = a[ch] * w00 + b[ch] * w01 + c[ch] * w10 + d[ch] * w11;
-            int q = (int)(v + 0.5f);
-            out[3 * i + ch] = (uint8_t)(q > 255 ? 255 : q);
-        }
+        /* (1 - ax/32)(1 - ay/32) 2^15 = (32 - ax)(32 - ay) 2^5 */
+        int w00 = (32 - ax) * (32 - ay) * 32, w01 = ax * (32 - ay) * 32, w10 = (32 - ax) * ay * 32, w11 = ax * ay * 32;
+        for (int ch = 0; ch < 3; ch++)
+            out[3 * i + ch] = (uint8_t)((a[ch] * w00 + b[ch] * w01 + c[ch] * w10 + d[ch] * w11 + (1 << 14)) >> 15);
     }
 }
 

@@ -9,10 +9,11 @@
 
 #include "core/err.h"
 
-static inline uint8_t sat_round(double x) { /* OpenCV saturate_cast<uchar>(double) */
+static inline uint8_t sat_round(float x) { /* OpenCV saturate_cast<uchar>: round, clamp */
     if (x <= 0) return 0;
     if (x >= 255) return 255;
-    return (uint8_t)lrint(x);
+    float r = x + 12582912.f;        /* 1.5 * 2^23: rounds to an integer, half to even, */
+    return (uint8_t)(int)(r - 12582912.f); /* like cvRound, without a libm call */
 }
 
 void lm_color_brightness_contrast(uint8_t *img, int h, int w, double alpha, double beta) {
@@ -177,22 +178,48 @@ int lm_color_clahe_gray(uint8_t *g, int h, int w, double clip_limit, int tiles) 
     return 0;
 }
 
-/* sRGB <-> linear via tables; Lab with the D65 white point (OpenCV's constants). */
-static float g_lin[256];
+/* sRGB <-> linear via tables; Lab with the D65 white point (OpenCV's constants).
+ * g_lin: decode of each 8-bit value; g_enc_thr[k]: the linear value whose encoding is
+ * k + 0.5 (so encode + round = count of thresholds below, exact); g_cbrt: lab_f on a fine
+ * grid with linear interpolation (error < 1e-5, far below one Lab level). */
+#define CBRT_N 8192
+#define CBRT_MAX 1.25f
+#define ENC_N 16384
+static float g_lin[256], g_enc_thr[256], g_cbrt[CBRT_N + 2];
+static uint8_t g_enc_bucket[ENC_N + 1];
 static int g_lin_ready;
+static double srgb_dec(double c) { return c <= 0.04045 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4); }
 static void lin_table(void) {
-    if (g_lin_ready) return;
+    if (g_lin_ready) return; /* benign race: every thread writes the same values */
     for (int i = 0; i < 256; i++) {
-        double c = i / 255.0;
-        g_lin[i] = (float)(c <= 0.04045 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4));
+        g_lin[i] = (float)srgb_dec(i / 255.0);
+        g_enc_thr[i] = (float)srgb_dec((i + 0.5) / 255.0);
+    }
+    for (int b = 0, k = 0; b <= ENC_N; b++) {
+        while (k < 255 && g_enc_thr[k] < (float)b / ENC_N) k++;
+        g_enc_bucket[b] = (uint8_t)(k > 0 ? k - 1 : 0); /* conservative: the loop fixes up */
+    }
+    for (int i = 0; i <= CBRT_N + 1; i++) {
+        double t = (double)i * CBRT_MAX / CBRT_N;
+        g_cbrt[i] = (float)(t > 0.008856 ? cbrt(t) : 7.787 * t + 16.0 / 116.0);
     }
     g_lin_ready = 1;
 }
-static inline float lab_f(float t) { return t > 0.008856f ? cbrtf(t) : 7.787f * t + 16.f / 116.f; }
+static inline float lab_f(float t) {
+    if (t <= 0) return 16.f / 116.f + 7.787f * t;
+    float x = t * (CBRT_N / CBRT_MAX);
+    if (x >= CBRT_N) return cbrtf(t);
+    int i = (int)x;
+    float a = x - (float)i;
+    return g_cbrt[i] + a * (g_cbrt[i + 1] - g_cbrt[i]);
+}
 static inline float lab_finv(float f) { return f > 0.206893f ? f * f * f : (f - 16.f / 116.f) / 7.787f; }
-static inline float srgb_enc(float c) {
-    c = c < 0 ? 0 : c > 1 ? 1 : c;
-    return c <= 0.0031308f ? 12.92f * c : 1.055f * powf(c, 1.f / 2.4f) - 0.055f;
+static inline uint8_t srgb_enc8(float c) { /* round(encode(c) * 255) = #thresholds < c */
+    if (c <= g_enc_thr[0]) return 0;
+    if (c > g_enc_thr[254]) return 255;
+    int k = g_enc_bucket[(int)(c * ENC_N)]; /* thresholds <= bucket start; <= 1 more inside */
+    while (k < 255 && g_enc_thr[k] < c) k++;
+    return (uint8_t)k;
 }
 
 int lm_color_clahe(uint8_t *img, int h, int w, double clip_limit, int tiles) {
@@ -227,9 +254,9 @@ int lm_color_clahe(uint8_t *img, int h, int w, double clip_limit, int tiles) {
         float r = 3.240479f * X - 1.53715f * Y - 0.498535f * Z;
         float g = -0.969256f * X + 1.875991f * Y + 0.041556f * Z;
         float b = 0.055648f * X - 0.204043f * Y + 1.057311f * Z;
-        img[3 * i] = sat_round(srgb_enc(r) * 255.f);
-        img[3 * i + 1] = sat_round(srgb_enc(g) * 255.f);
-        img[3 * i + 2] = sat_round(srgb_enc(b) * 255.f);
+        img[3 * i] = srgb_enc8(r);
+        img[3 * i + 1] = srgb_enc8(g);
+        img[3 * i + 2] = srgb_enc8(b);
     }
     free(lab);
     return 0;

@@ -94,10 +94,12 @@ static int sample_image(lm_loader *l, int64_t epoch, int64_t pos, int64_t id, fl
     lm_aug_plan_draw(&plan, l->o.variant, n, h, w, &r);
     read_ctx ctx = {l->shards, id};
     if ((rc = lm_aug_sample(buf, &plan, read_region, &ctx)) < 0) goto cleanup;
-    for (size_t i = 0; i < np; i++) { /* A.ToFloat (x / 255, a division as numpy) + HWC -> CHW */
-        img[i] = buf[3 * i] / 255.f;
-        img[np + i] = buf[3 * i + 1] / 255.f;
-        img[2 * np + i] = buf[3 * i + 2] / 255.f;
+    float lut[256]; /* A.ToFloat: x / 255 (a division, as numpy; tabulated) */
+    for (int i = 0; i < 256; i++) lut[i] = (float)i / 255.f;
+    for (size_t i = 0; i < np; i++) { /* HWC -> CHW */
+        img[i] = lut[buf[3 * i]];
+        img[np + i] = lut[buf[3 * i + 1]];
+        img[2 * np + i] = lut[buf[3 * i + 2]];
     }
     lm_rng_init(&r, l->o.seed, (uint64_t)epoch, (uint64_t)pos, LM_RNG_MASK);
     if ((rc = lm_mask_generate(m8, n, n, l->o.mask, &r, epoch * l->n_images + pos)) < 0) goto cleanup;

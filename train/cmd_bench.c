@@ -1,0 +1,193 @@
+/* cmd_bench.c — `lamac bench <what>`: benchmarks that print figures (never pass/fail).
+ * `lamac bench loader`: training loader throughput (samples/s) and memory (peak RSS, RSS
+ * over time) for the official training recipe (256 crops, `distortions`, training masks,
+ * abl-04-256-mh-dist.yaml), at 1 and 2 threads by default. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "data/loader.h"
+#include "data/shards.h"
+#include "masks/mask.h"
+#include "train/command.h"
+
+static const char *const USAGE =
+    "usage: lamac bench loader [--shards DIR] [--variant NAME] [--threads N] [--batches K]\n"
+    "                          [--batch-size B] [--size S] [--masks PRESET] [--prefetch P]\n\n"
+    "Measures the training loader: samples/s and memory (peak RSS = VmHWM, and RSS every few\n"
+    "batches, to show it stays flat). Without --shards it synthesises 200 textured 512x512\n"
+    "images into a temporary shard set first (removed at the end).\n"
+    "  --variant   transform_variant (default distortions)\n"
+    "  --threads   loader threads; default: run with 1 and then 2\n"
+    "  --batches   batches to time per run (default 60; 2 warm-up batches are not timed)\n"
+    "  --batch-size (default 10), --size crop side (default 256), --masks mask preset\n"
+    "              (default train), --prefetch ring depth (default 2)\n";
+
+static double clock_s(clockid_t c) {
+    struct timespec t;
+    clock_gettime(c, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+
+/* kB value of a /proc/self/status field ("VmRSS", "VmHWM"), -1 if unknown. */
+static long status_kb(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') {
+            v = atol(line + n + 1);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static int synth(const char *dir, int n, int size) {
+    lm_shard_writer *w;
+    int rc = lm_shard_writer_open(&w, dir, 100, 1);
+    if (rc < 0) return rc;
+    lm_image im;
+    if ((rc = lm_image_alloc(&im, size, size, 3)) < 0) goto cleanup;
+    for (int k = 0; k < n && rc == 0; k++) { /* periodic textures with a per-image phase */
+        double fx = 0.02 + 0.003 * (k % 17), fy = 0.015 + 0.002 * (k % 13);
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++) {
+                uint8_t *p = im.data + ((size_t)y * size + x) * 3;
+                unsigned h = (unsigned)(x * 73856093u ^ y * 19349663u ^ k * 83492791u);
+                p[0] = (uint8_t)(((x * 7 + k) & 63) * 2 + ((y / 16 + k) % 2) * 100);
+                p[1] = (uint8_t)(((x * y) >> 5) + (int)(fx * 1000) + k);
+                p[2] = (uint8_t)((h >> 24) / 4 + (int)(60 * fy * y) % 192);
+            }
+        char name[32];
+        snprintf(name, sizeof name, "synthetic/%04d.png", k);
+        rc = lm_shard_writer_add(w, &im, name);
+    }
+    if (rc == 0) rc = lm_shard_writer_finish(w, NULL, NULL);
+cleanup:
+    lm_image_free(&im);
+    lm_shard_writer_free(w);
+    return rc;
+}
+
+static int bench_run(const lm_loader_opts *o, int batches) {
+    lm_loader *l;
+    if (lm_loader_open(&l, o) < 0) return -1;
+    const lm_batch *b;
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) rc = lm_loader_next(l, &b); /* warm-up */
+    double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    printf("  RSS (MiB) every %d batches:", batches / 6 > 0 ? batches / 6 : 1);
+    double sum = 0;
+    for (int i = 0; i < batches && rc == 0; i++) {
+        if ((rc = lm_loader_next(l, &b)) < 0) break;
+        sum += b->img[0] + b->mask[b->n * b->h * b->w - 1]; /* touch the data */
+        if (i % (batches / 6 > 0 ? batches / 6 : 1) == 0) printf(" %.0f", status_kb("VmRSS") / 1024.0);
+    }
+    double dt = now_s() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    int ns = batches * o->batch_size;
+    printf("\n");
+    if (rc == 0)
+        printf("  threads %d: %d samples in %.2f s -> %.1f samples/s; CPU %.2f ms/sample (%.0f samples/s per "
+               "free core); peak RSS %.0f MiB%s\n",
+               o->threads, ns, dt, ns / dt, 1e3 * cpu / ns, ns / cpu, status_kb("VmHWM") / 1024.0, sum < 0 ? "!" : "");
+    lm_loader_close(l);
+    return rc;
+}
+
+static int bench_loader(int argc, char **argv) {
+    const char *shards = NULL, *variant = "distortions", *preset = "train";
+    int threads = -1, batches = 60, bs = 10, size = 256, prefetch = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (!v) {
+            fprintf(stderr, "lamac bench loader: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--shards")) shards = v;
+        else if (!strcmp(a, "--variant")) variant = v;
+        else if (!strcmp(a, "--masks")) preset = v;
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--batches")) batches = atoi(v);
+        else if (!strcmp(a, "--batch-size")) bs = atoi(v);
+        else if (!strcmp(a, "--size")) size = atoi(v);
+        else if (!strcmp(a, "--prefetch")) prefetch = atoi(v);
+        else {
+            fprintf(stderr, "lamac bench loader: unknown option %s\n%s", a, USAGE);
+            return 2;
+        }
+    }
+    if (batches < 1) batches = 1;
+    lm_mask_cfg mask;
+    lm_loader_opts o;
+    lm_loader_opts_default(&o);
+    if (lm_mask_preset(&mask, preset) < 0 || lm_aug_variant_parse(&o.variant, variant) < 0)
+        return lm_cmd_fail("bench");
+    char tmp[64] = "";
+    if (!shards) {
+        snprintf(tmp, sizeof tmp, "/tmp/lamac_bench_shards_XXXXXX");
+        if (!mkdtemp(tmp)) {
+            lm_err_code(LM_EIO, "bench: cannot create a temporary directory");
+            return lm_cmd_fail("bench");
+        }
+        double t0 = now_s();
+        if (synth(tmp, 200, 512) < 0) return lm_cmd_fail("bench");
+        printf("synthesised 200 512x512 images into %s in %.1f s\n", tmp, now_s() - t0);
+        shards = tmp;
+    }
+    o.shard_dir = shards;
+    o.out_size = size;
+    o.batch_size = bs;
+    o.mask = &mask;
+    o.prefetch = prefetch;
+    o.seed = 1;
+    printf("loader: %s, variant %s, masks %s, %dx%d crops, batch %d, prefetch %d, %ld CPUs online\n", shards, variant,
+           preset, size, size, bs, prefetch, sysconf(_SC_NPROCESSORS_ONLN));
+    int rc = 0;
+    for (int t = 1; t <= 2 && rc == 0; t++) {
+        if (threads >= 0 && t > 1) break;
+        o.threads = threads >= 0 ? threads : t;
+        rc = bench_run(&o, batches);
+    }
+    if (tmp[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", tmp);
+    }
+    return rc < 0 ? lm_cmd_fail("bench") : 0;
+}
+
+typedef struct {
+    const char *name, *summary;
+    int (*run)(int, char **);
+} bench_entry;
+
+static const bench_entry g_benches[] = {
+    {"loader", "training data loader: samples/s, peak and running RSS", bench_loader},
+    {NULL, NULL, NULL}};
+
+static int cmd_bench(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        FILE *f = argc < 2 ? stderr : stdout;
+        fprintf(f, "usage: lamac bench <what> [options]   (lamac bench <what> --help)\n\n");
+        for (int i = 0; g_benches[i].name; i++) fprintf(f, "  %-8s %s\n", g_benches[i].name, g_benches[i].summary);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 0; g_benches[i].name; i++)
+        if (!strcmp(argv[1], g_benches[i].name)) return g_benches[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "lamac bench: unknown benchmark '%s'\n", argv[1]);
+    return 2;
+}
+
+const lm_command lm_cmd_bench = {"bench", "benchmarks that print figures (loader)", cmd_bench};
