@@ -80,7 +80,7 @@ static int dumb_vector(int64_t *u, int64_t *v, int dim, int training, lm_rng *rn
 }
 
 int lm_mask_dumb(uint8_t *out, int h, int w, int is_training, lm_rng *rng) {
-    int64_t x1, x2, y1, y2;
+    int64_t x1 = 0, x2 = 0, y1 = 0, y2 = 0;
     int rc;
     if ((rc = dumb_vector(&x1, &x2, w, is_training, rng)) < 0) return rc;
     if ((rc = dumb_vector(&y1, &y2, h, is_training, rng)) < 0) return rc;
