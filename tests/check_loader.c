@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "data/loader.h"
 #include "data/shards.h"
+#include "data/valset.h"
 #include "masks/mask.h"
 
 #define N_IMG 24
@@ -231,6 +233,63 @@ START_TEST(test_open_errors) {
 }
 END_TEST
 
+
+/* Official validation layout: NAME.png + NAME_mask*.png, recursive, sorted by mask path. */
+START_TEST(test_valset_pairs) {
+    char d[300], p[400], cmd[400];
+    snprintf(d, sizeof d, "%s_val", g_dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/sub'", d);
+    ck_assert_int_eq(system(cmd), 0);
+    const char *imgs[] = {"a.png", "sub/b.png"};
+    for (int k = 0; k < 2; k++) {
+        lm_image im;
+        pattern(&im, 20 + k, 10, k);
+        snprintf(p, sizeof p, "%s/%s", d, imgs[k]);
+        ck_assert_int_eq(lm_image_write_png(p, &im), 0);
+        lm_image_free(&im);
+    }
+    const char *masks[] = {"a_mask001.png", "a_mask000.png", "sub/b_mask.png", "c_mask.png"};
+    for (int k = 0; k < 4; k++) {
+        lm_image m;
+        ck_assert_int_eq(lm_image_alloc(&m, k == 2 ? 21 : 20, 10, 1), 0);
+        for (int i = 0; i < m.w * m.h; i++) m.data[i] = (uint8_t)(i % 3 == 0 ? 255 : k);
+        snprintf(p, sizeof p, "%s/%s", d, masks[k]);
+        ck_assert_int_eq(lm_image_write_png(p, &m), 0);
+        lm_image_free(&m);
+    }
+    lm_valset *v = NULL;
+    ck_assert_int_lt(lm_valset_open(&v, d, ".png"), 0); /* c_mask.png has no c.png */
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "c_mask.png"));
+    snprintf(p, sizeof p, "%s/c_mask.png", d);
+    ck_assert_int_eq(unlink(p), 0);
+    ck_assert_msg(lm_valset_open(&v, d, ".png") == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_valset_count(v), 3);
+    ck_assert_ptr_nonnull(strstr(lm_valset_mask_path(v, 0), "/a_mask000.png"));
+    ck_assert_ptr_nonnull(strstr(lm_valset_mask_path(v, 1), "/a_mask001.png"));
+    ck_assert_ptr_nonnull(strstr(lm_valset_mask_path(v, 2), "/sub/b_mask.png"));
+    ck_assert_ptr_nonnull(strstr(lm_valset_image_path(v, 1), "/a.png"));
+    ck_assert_ptr_nonnull(strstr(lm_valset_image_path(v, 2), "/sub/b.png"));
+    float *img, *mask;
+    int h, w;
+    ck_assert_int_eq(lm_valset_read_float(v, 1, &img, &mask, &h, &w), 0);
+    ck_assert_int_eq(h, 10);
+    ck_assert_int_eq(w, 20);
+    lm_image src;
+    pattern(&src, 20, 10, 0);
+    ck_assert_float_eq(img[2 * 200 + 13], src.data[13 * 3 + 2] / 255.f); /* CHW */
+    ck_assert_float_eq(mask[0], 1.f);
+    ck_assert_float_eq(mask[1], 0.f); /* a_mask001 was filled with k = 0 off the 255s */
+    lm_image_free(&src);
+    free(img), free(mask);
+    ck_assert_int_eq(lm_valset_read_float(v, 0, &img, &mask, &h, &w), 0);
+    ck_assert_float_eq(mask[1], 1.f / 255.f); /* k = 1: grey / 255, not thresholded */
+    free(img), free(mask);
+    lm_valset_close(v);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *check_loader_suite(void) {
     Suite *s = suite_create("loader");
     TCase *tc = tcase_create("loader");
@@ -241,6 +300,7 @@ Suite *check_loader_suite(void) {
     tcase_add_test(tc, test_ranks_disjoint);
     tcase_add_test(tc, test_small_image_padded);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_valset_pairs);
     suite_add_tcase(s, tc);
     return s;
 }
