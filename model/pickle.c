@@ -428,9 +428,9 @@ int pk_load(pk_arena *a, const uint8_t *buf, size_t len, unsigned flags, pk_pers
         pk_node *x, *y, *z;
         size_t first = 0;
         uint64_t n;
-        const char *s1, *s2;
-        size_t l1, l2;
-        int64_t iv;
+        const char *s1 = NULL, *s2 = NULL;
+        size_t l1 = 0, l2 = 0;
+        int64_t iv = 0;
         if (m.p >= m.end) { rc = lm_err_code(LM_EINVAL, "truncated (no STOP)"); goto cleanup; }
         op_at = m.p;
         op = *m.p++;
