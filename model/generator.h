@@ -48,4 +48,10 @@ int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opt
 lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training);
 void lm_generator_free(lm_generator *g);
 
+/* The layer tree for summaries: the official top-level modules model.0 .. model.(n-1) and
+ * their class names ("FFC_BN_ACT", "FFCResnetBlock", "ConvTranspose2d", ...; NULL if i is out
+ * of range). Parameters of module i are the registry keys starting with "model.<i>.". */
+int lm_generator_layers(const lm_generator *g);
+const char *lm_generator_layer_kind(const lm_generator *g, int i);
+
 #endif

@@ -1,0 +1,107 @@
+/* generator.c — the generator interface (model/generator.h): lama-fourier defaults, option
+ * checks and dispatch by kind, as the official saicinpainting/training/modules/__init__.py
+ * make_generator. The networks live in model/ffc.c (ffc_resnet) and model/pix2pixhd.c. */
+#include "model/generator.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "model/ffc.h"
+#include "model/pix2pixhd.h"
+
+struct lm_generator {
+    lm_ffc_gen *ffc; /* exactly one of the two is set */
+    lm_p2p_gen *p2p;
+};
+
+static lm_ffc_kwargs ffc_kwargs(double rin, double rout) {
+    lm_ffc_kwargs k;
+    memset(&k, 0, sizeof k);
+    k.ratio_gin = rin;
+    k.ratio_gout = rout;
+    snprintf(k.fft_norm, sizeof k.fft_norm, "%s", "ortho");
+    return k;
+}
+
+lm_generator_opts lm_generator_defaults(void) {
+    lm_generator_opts o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.kind, sizeof o.kind, "%s", "ffc_resnet");
+    o.input_nc = 4;
+    o.output_nc = 3;
+    o.ngf = 64;
+    o.n_downsampling = 3;
+    o.n_blocks = 9;
+    o.max_features = 1024;
+    o.add_out_act = LM_ACT_SIGMOID;
+    o.init_conv_kwargs = ffc_kwargs(0, 0);
+    o.downsample_conv_kwargs = ffc_kwargs(0, 0);
+    o.resnet_conv_kwargs = ffc_kwargs(0.75, 0.75);
+    snprintf(o.conv_kind, sizeof o.conv_kind, "%s", "default");
+    o.multidilation_dilation_num = 4;
+    snprintf(o.multidilation_comb_mode, sizeof o.multidilation_comb_mode, "%s", "cat_in");
+    return o;
+}
+
+static int check_kwargs(const lm_ffc_kwargs *k, const char *group) {
+    lt_fft_norm n;
+    if (k->use_se)
+        return lm_err_code(LM_ENOTSUP, "generator.%s.use_se: squeeze-excitation is not supported "
+                           "by lamac", group);
+    if (lm_fft_norm_parse(k->fft_norm, &n) < 0)
+        return lm_err_code(LM_EINVAL, "generator.%s.fft_norm: '%s' (expected ortho, backward or "
+                           "forward)", group, k->fft_norm);
+    return 0;
+}
+
+int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opts *o) {
+    *out = NULL;
+    if (o->add_out_act != LM_ACT_NONE && o->add_out_act != LM_ACT_SIGMOID &&
+        o->add_out_act != LM_ACT_TANH)
+        return lm_err_code(LM_EINVAL, "generator.add_out_act: bad value %d", (int)o->add_out_act);
+    lm_generator *g = calloc(1, sizeof *g);
+    if (!g) return lm_err_code(LM_ENOMEM, "generator: out of memory");
+    int rc;
+    if (!strcmp(o->kind, "ffc_resnet")) {
+        rc = check_kwargs(&o->init_conv_kwargs, "init_conv_kwargs");
+        if (!rc) rc = check_kwargs(&o->downsample_conv_kwargs, "downsample_conv_kwargs");
+        if (!rc) rc = check_kwargs(&o->resnet_conv_kwargs, "resnet_conv_kwargs");
+        if (!rc) rc = lm_ffc_gen_create(&g->ffc, p, o);
+    } else if (!strcmp(o->kind, "pix2pixhd_global") || !strcmp(o->kind, "pix2pixhd_multidilated")) {
+        rc = lm_p2p_gen_create(&g->p2p, p, o);
+    } else {
+        rc = lm_err_code(LM_ENOTSUP, "generator.kind: '%s' is not supported by lamac (supported: "
+                         "ffc_resnet, pix2pixhd_global, pix2pixhd_multidilated)", o->kind);
+    }
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training) {
+    if (!x) return NULL;
+    lt_tensor *y = g->ffc ? lm_ffc_gen_forward(g->ffc, x, training)
+                          : lm_p2p_gen_forward(g->p2p, x, training);
+    if (!y) lm_err_set("generator forward: %s", lt_error());
+    return y;
+}
+
+int lm_generator_layers(const lm_generator *g) {
+    return g->ffc ? lm_ffc_gen_layers(g->ffc) : lm_p2p_gen_layers(g->p2p);
+}
+
+const char *lm_generator_layer_kind(const lm_generator *g, int i) {
+    return g->ffc ? lm_ffc_gen_layer_kind(g->ffc, i) : lm_p2p_gen_layer_kind(g->p2p, i);
+}
+
+void lm_generator_free(lm_generator *g) {
+    if (!g) return;
+    lm_ffc_gen_free(g->ffc);
+    lm_p2p_gen_free(g->p2p);
+    free(g);
+}

@@ -1,0 +1,17 @@
+/* pix2pixhd.h — internal: the pix2pixhd_global / pix2pixhd_multidilated generators
+ * (official pix2pixhd.py GlobalGenerator, MultiDilatedGlobalGenerator) behind lm_generator
+ * (model/generator.c). Implemented in model/pix2pixhd.c. */
+#ifndef LM_PIX2PIXHD_H
+#define LM_PIX2PIXHD_H
+
+#include "model/generator.h"
+
+typedef struct lm_p2p_gen lm_p2p_gen;
+
+int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o);
+lt_tensor *lm_p2p_gen_forward(lm_p2p_gen *g, lt_tensor *x, int training);
+int lm_p2p_gen_layers(const lm_p2p_gen *g);                    /* top-level modules (model.i) */
+const char *lm_p2p_gen_layer_kind(const lm_p2p_gen *g, int i); /* class name, NULL if out of range */
+void lm_p2p_gen_free(lm_p2p_gen *g);
+
+#endif

@@ -1,0 +1,420 @@
+/* check_generator.c — the generators against the official modules (ffc.py FFCResNetGenerator,
+ * pix2pixhd.py GlobalGenerator / MultiDilatedGlobalGenerator):
+ *   - parameter counts of the full-size configs (lama-fourier 27,048,835, big-lama 50,975,875,
+ *     pix2pixhd_global 45,617,731, multidilated 45,645,379) and official state_dict keys;
+ *   - parity on small variants (tests/ref/gen_generator_fixtures.py): training-mode output,
+ *     gradients of every parameter for L = sum(out * c), BatchNorm running stats and
+ *     num_batches_tracked after that forward, and the eval-mode output;
+ *   - unsupported options and the LFU size quirk are clear errors;
+ *   - the forward keeps only stage outputs alive (no-grad), and leaks nothing;
+ *   - `lamac model summary` prints the official counts.
+ * Tolerances |a - e| <= atol + rtol |e|: outputs atol 1e-5 rtol 1e-4; BN statistics
+ * atol 1e-5 rtol 1e-4; gradients atol 1e-5 * G rtol 1e-3, G the largest |gradient| of the
+ * fixture (the biases of convs followed by training-mode BN have a zero gradient in exact
+ * arithmetic: what both sides hold there is rounding noise of that scale). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "model/generator.h"
+#include "model/safetensors.h"
+
+#define FIX_DIR "tests/fixtures/generator/"
+
+/* Fixture tensor as a new lt tensor (current scope). */
+static lt_tensor *fx(const lm_st_file *f, const char *name) {
+    const lm_st_entry *e = lm_st_find(f, name);
+    ck_assert_msg(e != NULL, "fixture lacks %s", name);
+    lt_tensor *t = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
+    ck_assert_msg(t != NULL, "%s: %s", name, lt_error());
+    return t;
+}
+
+/* Max errors of one group of tensors (printed at the end of a fixture). */
+typedef struct group {
+    const char *name;
+    double max_abs, max_rel; /* rel: max |a - e| / max |e| of a tensor (0 for a zero e) */
+    int n;
+} group;
+
+/* |a - e| <= atol + rtol |e| everywhere; records the errors in g. */
+static void expect_close(group *g, lt_tensor *a, lt_tensor *e, double atol, double rtol,
+                         const char *what) {
+    ck_assert_msg(a && e, "%s: %s", what, lt_error());
+    ck_assert_msg(lt_same_shape(a, e), "%s: shape differs", what);
+    lt_tensor *af = lt_to_dtype(a, LT_F64), *ef = lt_to_dtype(e, LT_F64);
+    lt_tensor *d = lt_abs(lt_sub(af, ef));
+    double maxerr = lt_item(lt_max(d));
+    double emax = lt_item(lt_max(lt_abs(ef)));
+    double rel = emax > 0 ? maxerr / emax : 0;
+    double excess = lt_item(lt_max(lt_sub(d, lt_add_scalar(lt_mul_scalar(lt_abs(ef), rtol), atol))));
+    if (getenv("LM_TEST_VERBOSE")) /* per-tensor errors */
+        printf("    %-56s max |err| %.3g  max |ref| %.3g\n", what, maxerr, emax);
+    if (maxerr > g->max_abs) g->max_abs = maxerr;
+    if (rel > g->max_rel) g->max_rel = rel;
+    g->n++;
+    ck_assert_msg(excess <= 0, "%s: max error %g exceeds atol %g + rtol %g", what, maxerr, atol, rtol);
+}
+
+static void group_print(const char *fixture, const group *g) {
+    printf("  %-10s %-10s %3d tensors  max |err| %.3g  max rel %.3g\n", fixture, g->name, g->n,
+           g->max_abs, g->max_rel);
+}
+
+/* Copies every registered tensor from w.<key>: each key must be there with the same shape,
+ * and the fixture must hold no other w.* entry. */
+static void load_fixture_weights(lm_params *p, const lm_st_file *f) {
+    char key[300];
+    int nw = 0;
+    for (int i = 0; i < lm_st_count(f); i++)
+        if (!strncmp(lm_st_get(f, i)->name, "w.", 2)) nw++;
+    ck_assert_msg(nw == p->n, "fixture has %d weights, registry %d", nw, p->n);
+    lt_no_grad_push();
+    for (int i = 0; i < p->n; i++) {
+        snprintf(key, sizeof key, "w.%s", p->items[i].name);
+        lt_tensor *src = fx(f, key);
+        ck_assert_msg(lt_same_shape(src, p->items[i].t), "%s: shape differs", p->items[i].name);
+        ck_assert_ptr_nonnull(lt_copy_(p->items[i].t, src));
+    }
+    lt_no_grad_pop();
+}
+
+static lm_ffc_kwargs kw(double rin, double rout, int lfu) {
+    lm_ffc_kwargs k = lm_generator_defaults().resnet_conv_kwargs;
+    k.ratio_gin = rin;
+    k.ratio_gout = rout;
+    k.enable_lfu = lfu;
+    return k;
+}
+
+/* The options of each fixture (same as gen_generator_fixtures.py). */
+static lm_generator_opts fixture_opts(const char *name) {
+    lm_generator_opts o = lm_generator_defaults();
+    o.ngf = 8;
+    if (!strcmp(name, "ffc_a")) {
+        o.n_blocks = 2;
+    } else if (!strcmp(name, "ffc_lfu")) {
+        o.n_blocks = 1;
+        o.init_conv_kwargs = kw(0, 0.5, 1);
+        o.downsample_conv_kwargs = kw(0.5, 0.5, 1);
+        o.resnet_conv_kwargs = kw(0.75, 0.75, 1);
+    } else if (!strcmp(name, "ffc_gated")) {
+        o.n_blocks = 1;
+        o.max_features = 32;
+        o.add_out_act = LM_ACT_TANH;
+        o.resnet_conv_kwargs.gated = 1;
+        o.resnet_conv_kwargs.spectral_pos_encoding = 1;
+        snprintf(o.resnet_conv_kwargs.fft_norm, sizeof o.resnet_conv_kwargs.fft_norm, "backward");
+    } else if (!strcmp(name, "global")) {
+        snprintf(o.kind, sizeof o.kind, "pix2pixhd_global");
+        o.ngf = 4;
+        o.n_blocks = 2;
+        o.add_out_act = LM_ACT_TANH;
+    } else if (!strcmp(name, "multidil")) {
+        snprintf(o.kind, sizeof o.kind, "pix2pixhd_multidilated");
+        o.n_downsampling = 2;
+        o.n_blocks = 2;
+    } else {
+        ck_abort_msg("unknown fixture %s", name);
+    }
+    return o;
+}
+
+static void parity(const char *name) {
+    long live = lt_live_count();
+    char path[256], key[300];
+    snprintf(path, sizeof path, FIX_DIR "%s.safetensors", name);
+    lm_st_file *f = NULL;
+    ck_assert_msg(lm_st_open(&f, path) == 0, "%s", lm_err_msg());
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_generator *g = NULL;
+    lm_generator_opts o = fixture_opts(name);
+    ck_assert_msg(lm_generator_create(&g, &p, &o) == 0, "%s: %s", name, lm_err_msg());
+    const char *np = lm_st_meta(f, "params");
+    ck_assert_ptr_nonnull(np);
+    ck_assert_int_eq(lm_params_numel(&p, LM_PARAM), atoll(np));
+    group gout = {"out_train", 0, 0, 0}, ggrad = {"grads", 0, 0, 0}, gst = {"bn_stats", 0, 0, 0},
+          gev = {"out_eval", 0, 0, 0};
+    lt_scope_push();
+    load_fixture_weights(&p, f);
+    lt_tensor *y = lm_generator_forward(g, fx(f, "x"), 1);
+    ck_assert_msg(y != NULL, "%s: %s", name, lm_err_msg());
+    expect_close(&gout, y, fx(f, "out_train"), 1e-5, 1e-4, "out_train");
+    ck_assert_int_eq(lt_backward(lt_sum(lt_mul(y, fx(f, "c")))), 0);
+    double gmax = 0;
+    for (int i = 0; i < p.n; i++) {
+        if (p.items[i].kind != LM_PARAM) continue;
+        snprintf(key, sizeof key, "g.%s", p.items[i].name);
+        double m = lt_item(lt_max(lt_abs(fx(f, key))));
+        if (m > gmax) gmax = m;
+    }
+    for (int i = 0; i < p.n; i++) {
+        if (p.items[i].kind == LM_PARAM) {
+            snprintf(key, sizeof key, "g.%s", p.items[i].name);
+            expect_close(&ggrad, lt_grad_of(p.items[i].t), fx(f, key), 1e-5 * gmax, 1e-3, key);
+        } else {
+            snprintf(key, sizeof key, "after.%s", p.items[i].name);
+            expect_close(&gst, p.items[i].t, fx(f, key), 1e-5, 1e-4, key);
+        }
+    }
+    lt_no_grad_push();
+    y = lm_generator_forward(g, fx(f, "x"), 0);
+    lt_no_grad_pop();
+    expect_close(&gev, y, fx(f, "out_eval"), 1e-5, 1e-4, "out_eval");
+    lt_scope_pop();
+    group_print(name, &gout);
+    group_print(name, &ggrad);
+    group_print(name, &gst);
+    group_print(name, &gev);
+    lm_generator_free(g);
+    lm_params_free(&p);
+    lm_st_close(f);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+
+START_TEST(test_parity_ffc_a) { parity("ffc_a"); }
+END_TEST
+START_TEST(test_parity_ffc_lfu) { parity("ffc_lfu"); }
+END_TEST
+START_TEST(test_parity_ffc_gated) { parity("ffc_gated"); }
+END_TEST
+START_TEST(test_parity_global) { parity("global"); }
+END_TEST
+START_TEST(test_parity_multidil) { parity("multidil"); }
+END_TEST
+
+static int64_t count_for(lm_generator_opts o, lm_params *keep) {
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_generator *g = NULL;
+    ck_assert_msg(lm_generator_create(&g, &p, &o) == 0, "%s", lm_err_msg());
+    int64_t n = lm_params_numel(&p, LM_PARAM);
+    lm_generator_free(g);
+    if (keep) *keep = p;
+    else lm_params_free(&p);
+    return n;
+}
+
+START_TEST(test_counts_and_keys) {
+    long live = lt_live_count();
+    lm_generator_opts o = lm_generator_defaults();
+    lm_params p;
+    ck_assert_int_eq(count_for(o, &p), 27048835);
+    struct { const char *key; int64_t shape[4]; int nd; } want[] = {
+        {"model.1.ffc.convl2l.weight", {64, 4, 7, 7}, 4},
+        {"model.1.bn_l.num_batches_tracked", {0}, 0},
+        {"model.4.ffc.convl2g.weight", {384, 256, 3, 3}, 4},
+        {"model.4.bn_g.running_var", {384}, 1},
+        {"model.5.conv1.ffc.convl2l.weight", {128, 128, 3, 3}, 4},
+        {"model.5.conv1.ffc.convg2l.weight", {128, 384, 3, 3}, 4},
+        {"model.5.conv1.ffc.convg2g.conv1.0.weight", {192, 384, 1, 1}, 4},
+        {"model.5.conv1.ffc.convg2g.conv1.1.running_mean", {192}, 1},
+        {"model.5.conv1.ffc.convg2g.fu.conv_layer.weight", {384, 384, 1, 1}, 4},
+        {"model.5.conv1.ffc.convg2g.fu.bn.num_batches_tracked", {0}, 0},
+        {"model.5.conv1.ffc.convg2g.conv2.weight", {384, 192, 1, 1}, 4},
+        {"model.13.conv2.bn_g.bias", {384}, 1},
+        {"model.15.weight", {512, 256, 3, 3}, 4}, /* ConvTranspose2d (in, out, k, k) */
+        {"model.15.bias", {256}, 1},
+        {"model.16.running_mean", {256}, 1},
+        {"model.21.weight", {128, 64, 3, 3}, 4},
+        {"model.25.weight", {3, 64, 7, 7}, 4},
+        {"model.25.bias", {3}, 1},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        lm_param *e = lm_params_find(&p, want[i].key);
+        ck_assert_msg(e != NULL, "missing %s", want[i].key);
+        int64_t s[8];
+        ck_assert_int_eq(lt_shape(e->t, s, 8), want[i].nd);
+        for (int d = 0; d < want[i].nd; d++) ck_assert_int_eq(s[d], want[i].shape[d]);
+    }
+    ck_assert_ptr_null(lm_params_find(&p, "model.1.bn_g.weight")); /* ratio_gout 0: Identity */
+    ck_assert_ptr_null(lm_params_find(&p, "model.5.conv1.ffc.convg2g.lfu.bn.weight"));
+    ck_assert_ptr_null(lm_params_find(&p, "model.14.weight"));     /* ConcatTupleLayer */
+    lm_params_free(&p);
+    o.n_blocks = 18;
+    ck_assert_int_eq(count_for(o, NULL), 50975875);
+    o = lm_generator_defaults();
+    snprintf(o.kind, sizeof o.kind, "pix2pixhd_global");
+    ck_assert_int_eq(count_for(o, &p), 45617731);
+    ck_assert_ptr_nonnull(lm_params_find(&p, "model.13.conv_block.5.weight"));
+    ck_assert_ptr_nonnull(lm_params_find(&p, "model.13.conv_block.6.num_batches_tracked"));
+    lm_params_free(&p);
+    o.n_blocks = 15; /* big-lama-regular */
+    ck_assert_int_eq(count_for(o, NULL), 73947715);
+    o.n_blocks = 9;
+    snprintf(o.kind, sizeof o.kind, "pix2pixhd_multidilated");
+    ck_assert_int_eq(count_for(o, &p), 45645379);
+    ck_assert_ptr_nonnull(lm_params_find(&p, "model.13.conv_block.3.convs.3.weight"));
+    ck_assert_ptr_nonnull(lm_params_find(&p, "model.13.conv_block.4.running_var"));
+    lm_params_free(&p);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
+/* create() must fail with `code` and a message containing `needle`, registering nothing
+ * that outlives the registry. */
+static void expect_reject(lm_generator_opts o, int code, const char *needle) {
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_generator *g = (lm_generator *)&p; /* must be reset to NULL */
+    ck_assert_int_eq(lm_generator_create(&g, &p, &o), code);
+    ck_assert_ptr_null(g);
+    ck_assert_msg(strstr(lm_err_msg(), needle) != NULL, "message '%s' lacks '%s'", lm_err_msg(),
+                  needle);
+    lm_params_free(&p);
+}
+
+START_TEST(test_unsupported_options) {
+    long live = lt_live_count();
+    lm_generator_opts o = lm_generator_defaults();
+    o.out_ffc = 1;
+    expect_reject(o, LM_ENOTSUP, "out_ffc");
+    o = lm_generator_defaults();
+    o.spatial_transform = 1;
+    expect_reject(o, LM_ENOTSUP, "spatial_transform");
+    o = lm_generator_defaults();
+    o.resnet_conv_kwargs.use_se = 1;
+    expect_reject(o, LM_ENOTSUP, "resnet_conv_kwargs.use_se");
+    o = lm_generator_defaults();
+    snprintf(o.resnet_conv_kwargs.fft_norm, sizeof o.resnet_conv_kwargs.fft_norm, "l2");
+    expect_reject(o, LM_EINVAL, "resnet_conv_kwargs.fft_norm");
+    o = lm_generator_defaults();
+    snprintf(o.kind, sizeof o.kind, "ffc_unet");
+    expect_reject(o, LM_ENOTSUP, "ffc_unet");
+    o = lm_generator_defaults();
+    o.downsample_conv_kwargs.ratio_gin = 0.5; /* init conv gives no global branch */
+    expect_reject(o, LM_EINVAL, "downsample_conv_kwargs.ratio_gin");
+    o = lm_generator_defaults();
+    o.resnet_conv_kwargs.gated = 1;
+    o.downsample_conv_kwargs.gated = 1; /* stride 2, no global input */
+    expect_reject(o, LM_ENOTSUP, "downsample_conv_kwargs.gated");
+    o = lm_generator_defaults();
+    snprintf(o.kind, sizeof o.kind, "pix2pixhd_global");
+    snprintf(o.conv_kind, sizeof o.conv_kind, "depthwise");
+    expect_reject(o, LM_ENOTSUP, "conv_kind");
+    o = lm_generator_defaults();
+    snprintf(o.kind, sizeof o.kind, "pix2pixhd_multidilated");
+    snprintf(o.multidilation_comb_mode, sizeof o.multidilation_comb_mode, "sum");
+    expect_reject(o, LM_ENOTSUP, "comb_mode");
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
+/* The LFU works on square maps with an even side only (as the official code); others are an
+ * error naming the LFU, not a crash. */
+START_TEST(test_lfu_needs_square) {
+    long live = lt_live_count();
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_generator *g = NULL;
+    lm_generator_opts o = fixture_opts("ffc_lfu");
+    ck_assert_int_eq(lm_generator_create(&g, &p, &o), 0);
+    lt_scope_push();
+    lt_no_grad_push();
+    int64_t ok[4] = {1, 4, 32, 32}, bad[4] = {1, 4, 32, 48}, odd[4] = {1, 4, 24, 24};
+    ck_assert_ptr_nonnull(lm_generator_forward(g, lt_rand(ok, 4, LT_F32, LT_CPU), 0));
+    ck_assert_ptr_null(lm_generator_forward(g, lt_rand(bad, 4, LT_F32, LT_CPU), 0));
+    ck_assert_msg(strstr(lm_err_msg(), "LFU") && strstr(lm_err_msg(), "square"), "%s", lm_err_msg());
+    ck_assert_ptr_null(lm_generator_forward(g, lt_rand(odd, 4, LT_F32, LT_CPU), 0)); /* 3x3 */
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "3x3"));
+    lt_no_grad_pop();
+    lt_scope_pop();
+    lm_generator_free(g);
+    lm_params_free(&p);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
+/* Under no-grad only the output survives a forward: every stage's intermediates are freed. */
+START_TEST(test_forward_is_lean) {
+    const char *kinds[3] = {"ffc_resnet", "pix2pixhd_global", "pix2pixhd_multidilated"};
+    for (int k = 0; k < 3; k++) {
+        long live = lt_live_count();
+        lm_params p;
+        lm_params_init(&p, LT_F32, LT_CPU);
+        lm_generator *g = NULL;
+        lm_generator_opts o = lm_generator_defaults();
+        snprintf(o.kind, sizeof o.kind, "%s", kinds[k]);
+        o.ngf = 8;
+        ck_assert_int_eq(lm_generator_create(&g, &p, &o), 0);
+        ck_assert_int_gt(lm_generator_layers(g), 20);
+        ck_assert_str_eq(lm_generator_layer_kind(g, 0), "ReflectionPad2d");
+        ck_assert_ptr_null(lm_generator_layer_kind(g, lm_generator_layers(g)));
+        lt_scope_push();
+        int64_t s[4] = {2, 4, 128, 96};
+        lt_tensor *x = lt_rand(s, 4, LT_F32, LT_CPU);
+        long before = lt_live_count();
+        lt_no_grad_push();
+        lt_tensor *y = lm_generator_forward(g, x, 0);
+        lt_no_grad_pop();
+        ck_assert_msg(y != NULL, "%s", lm_err_msg());
+        ck_assert_int_eq(lt_live_count(), before + 1);
+        ck_assert_int_eq(lt_size(y, 1), 3);
+        ck_assert_int_eq(lt_size(y, 2), 128);
+        ck_assert_int_eq(lt_size(y, 3), 96);
+        ck_assert(lt_item(lt_min(y)) >= 0 && lt_item(lt_max(y)) <= 1); /* sigmoid */
+        lt_scope_pop();
+        lm_generator_free(g);
+        lm_params_free(&p);
+        ck_assert_int_eq(lt_live_count(), live);
+    }
+}
+END_TEST
+
+/* `lamac model summary CONFIG` prints the official totals. */
+static void summary_expect(const char *config, const char *gen, const char *disc) {
+    const char *bin = getenv("LAMAC_BIN");
+    ck_assert_msg(bin != NULL, "LAMAC_BIN not set");
+    char cmd[1024], line[512];
+    snprintf(cmd, sizeof cmd, "'%s' model summary %s 2>&1", bin, config);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    int got_g = 0, got_d = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "generator total", 15) && strstr(line, gen)) got_g = 1;
+        if (!strncmp(line, "discriminator total", 19) && strstr(line, disc)) got_d = 1;
+    }
+    int rc = pclose(f);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(got_g && got_d, "%s: totals %s / %s not printed", config, gen, disc);
+}
+
+START_TEST(test_cli_summary) {
+    summary_expect("configs/training/lama-fourier.yaml", "27,048,835", "6,962,369");
+    summary_expect("configs/training/big-lama.yaml", "50,975,875", "6,962,369");
+    summary_expect("configs/training/lama-regular.yaml", "45,617,731", "6,962,369");
+    summary_expect("configs/training/lama-fourier.yaml generator.n_blocks=18", "50,975,875",
+                   "6,962,369");
+    /* an unsupported generator kind is a one-line error, exit status 1 */
+    const char *bin = getenv("LAMAC_BIN");
+    char cmd[1024], line[512] = "";
+    snprintf(cmd, sizeof cmd, "'%s' model summary configs/training/no-such.yaml 2>&1", bin);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_int_ne(pclose(f), 0);
+    ck_assert_ptr_nonnull(strstr(line, "no-such.yaml"));
+}
+END_TEST
+
+Suite *check_generator_suite(void) {
+    Suite *s = suite_create("generator");
+    TCase *tc = tcase_create("generator");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_counts_and_keys);
+    tcase_add_test(tc, test_parity_ffc_a);
+    tcase_add_test(tc, test_parity_ffc_lfu);
+    tcase_add_test(tc, test_parity_ffc_gated);
+    tcase_add_test(tc, test_parity_global);
+    tcase_add_test(tc, test_parity_multidil);
+    tcase_add_test(tc, test_unsupported_options);
+    tcase_add_test(tc, test_lfu_needs_square);
+    tcase_add_test(tc, test_forward_is_lean);
+    tcase_add_test(tc, test_cli_summary);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,133 @@
+/* cmd_model.c — `lamac model summary CONFIG [key=value ...]`: builds the generator and the
+ * discriminator a config describes (CPU, float32, default init) and prints their layer trees
+ * (official top-level module paths, class names, parameter counts) and totals, as one would
+ * read them off the official modules' named_children() and parameters(). */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "model/discriminator.h"
+#include "model/generator.h"
+#include "train/command.h"
+#include "train/config.h"
+#include "train/model_opts.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lamac model summary CONFIG [OVERRIDE ...]\n\n"
+            "Compose CONFIG (as `lamac config show`), build its generator and discriminator and\n"
+            "print each top-level module (official state_dict prefix, class, parameters) and the\n"
+            "totals (trainable parameters; BatchNorm buffers counted apart).\n\n"
+            "example: lamac model summary configs/training/big-lama.yaml\n"
+            "exit status: 0 ok, 1 bad config or unsupported model option.\n");
+}
+
+/* 27048835 -> "27,048,835" */
+static const char *commas(int64_t v, char *buf, size_t cap) {
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%lld", (long long)(v < 0 ? -v : v));
+    size_t n = strlen(tmp), j = 0;
+    if (v < 0 && j + 1 < cap) buf[j++] = '-';
+    for (size_t i = 0; i < n && j + 2 < cap; i++) {
+        if (i && (n - i) % 3 == 0) buf[j++] = ',';
+        buf[j++] = tmp[i];
+    }
+    buf[j] = 0;
+    return buf;
+}
+
+/* Parameters (and buffer elements) of the registry keys starting with prefix ("model.5."). */
+static void count_prefix(const lm_params *p, const char *prefix, int64_t *np, int64_t *nb) {
+    size_t len = strlen(prefix);
+    *np = *nb = 0;
+    for (int i = 0; i < p->n; i++)
+        if (!strncmp(p->items[i].name, prefix, len))
+            *(p->items[i].kind == LM_PARAM ? np : nb) += lt_numel(p->items[i].t);
+}
+
+static void print_row(const char *path, const char *kind, int64_t np, int64_t nb) {
+    char a[32], b[32];
+    printf("  %-12s %-26s %14s", path, kind, commas(np, a, sizeof a));
+    if (nb) printf("   (+%s buffer)", commas(nb, b, sizeof b));
+    printf("\n");
+}
+
+static void print_total(const char *what, const lm_params *p) {
+    char a[32], b[32];
+    printf("%s total %s parameters (+%s buffer elements)\n", what,
+           commas(lm_params_numel(p, LM_PARAM), a, sizeof a),
+           commas(lm_params_numel(p, LM_BUFFER), b, sizeof b));
+}
+
+static int summary(int argc, char **argv) {
+    lm_cfg *c = NULL;
+    lm_params gp, dp;
+    lm_params_init(&gp, LT_F32, LT_CPU);
+    lm_params_init(&dp, LT_F32, LT_CPU);
+    lm_generator *g = NULL;
+    lm_discriminator *d = NULL;
+    lm_generator_opts go;
+    lm_discriminator_opts dopt;
+    int rc = lm_cfg_load(&c, argv[1], (const char *const *)argv + 2, argc - 2);
+    if (!rc) rc = lm_generator_opts_from_cfg(&go, c);
+    if (!rc) rc = lm_generator_create(&g, &gp, &go);
+    if (!rc) rc = lm_discriminator_opts_from_cfg(&dopt, c);
+    if (!rc) rc = lm_discriminator_create(&d, &dp, &dopt);
+    if (rc) goto cleanup;
+
+    printf("generator: %s (%s)\n", go.kind, lm_cfg_path(c));
+    char prefix[64];
+    for (int i = 0; i < lm_generator_layers(g); i++) {
+        int64_t np, nb;
+        snprintf(prefix, sizeof prefix, "model.%d.", i);
+        count_prefix(&gp, prefix, &np, &nb);
+        prefix[strlen(prefix) - 1] = 0;
+        print_row(prefix, lm_generator_layer_kind(g, i), np, nb);
+    }
+    print_total("generator", &gp);
+
+    printf("discriminator: %s\n", dopt.kind);
+    for (int i = 0; i < dp.n; i++) { /* group by the first key component, in order */
+        const char *name = dp.items[i].name, *dot = strchr(name, '.');
+        size_t len = dot ? (size_t)(dot - name) : strlen(name);
+        if (i > 0 && !strncmp(dp.items[i - 1].name, name, len) && dp.items[i - 1].name[len] == '.')
+            continue;
+        snprintf(prefix, sizeof prefix, "%.*s.", (int)len, name);
+        int64_t np, nb;
+        count_prefix(&dp, prefix, &np, &nb);
+        prefix[len] = 0;
+        print_row(prefix, "", np, nb);
+    }
+    print_total("discriminator", &dp);
+    if (fflush(stdout) != 0) rc = lm_err_code(LM_EIO, "cannot write to stdout");
+cleanup:
+    lm_generator_free(g);
+    lm_discriminator_free(d);
+    lm_params_free(&gp);
+    lm_params_free(&dp);
+    lm_cfg_free(c);
+    return rc ? lm_cmd_fail("model summary") : 0;
+}
+
+static int run(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "summary")) {
+        if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            usage(stdout);
+            return 0;
+        }
+        if (argc < 3) {
+            fprintf(stderr, "lamac model: summary needs a CONFIG file (see lamac model --help)\n");
+            return 1;
+        }
+        return summary(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "lamac model: unknown subcommand '%s' (see lamac model --help)\n", argv[1]);
+    return 2;
+}
+
+const lm_command lm_cmd_model = {"model", "model summary: layer tree and parameter counts", run};
