@@ -235,12 +235,14 @@ START_TEST(test_hostile_pickles) {
 END_TEST
 
 /* A hand-made legacy file: {'t': rebuild_tensor_v2(storage 'k' of 4 floats, 0, size, (1,))}. */
-static int storage_case(const char *size_pickle, size_t size_len, uint64_t file_numel, size_t data_bytes, lm_pth **p) {
+static int storage_case_view(const char *size_pickle, size_t size_len, uint64_t file_numel, size_t data_bytes,
+                             const char *view, size_t view_len, lm_pth **p) {
     static bbuf b;
     legacy_prefix(&b);
     PUTS(&b, "\x80\x02}X\x01\x00\x00\x00t" "ctorch._utils\n_rebuild_tensor_v2\n"
-             "((X\x07\x00\x00\x00storage" "ctorch\nFloatStorage\n" "X\x01\x00\x00\x00k" "X\x06\x00\x00\x00" "cuda:0" "K\x04Nt"
-             "QK\x00");
+             "((X\x07\x00\x00\x00storage" "ctorch\nFloatStorage\n" "X\x01\x00\x00\x00k" "X\x06\x00\x00\x00" "cuda:0" "K\x04");
+    put(&b, view, view_len);
+    PUTS(&b, "tQK\x00");
     put(&b, size_pickle, size_len);
     PUTS(&b, "K\x01\x85\x89" "ccollections\nOrderedDict\n)Rt" "Rs.");
     PUTS(&b, "\x80\x02]X\x01\x00\x00\x00k" "a.");
@@ -251,6 +253,10 @@ static int storage_case(const char *size_pickle, size_t size_len, uint64_t file_
     put(&b, v, data_bytes);
     lm_err_clear();
     return lm_pth_load_buffer(p, b.b, b.n, "handmade.pth", 0);
+}
+
+static int storage_case(const char *size_pickle, size_t size_len, uint64_t file_numel, size_t data_bytes, lm_pth **p) {
+    return storage_case_view(size_pickle, size_len, file_numel, data_bytes, "N", 1, p);
 }
 
 START_TEST(test_storage_bounds) {
@@ -270,6 +276,18 @@ START_TEST(test_storage_bounds) {
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "past the end"));
     ck_assert_int_lt(storage_case("K\x04\x85", 3, 3, 12, &p), 0);              /* fewer than declared */
     ck_assert_int_lt(storage_case("K\x04\x85", 3, (uint64_t)1 << 62, 16, &p), 0);
+    /* legacy storage views (view_key, offset, size): elements 1..2 of the root storage */
+    static const char VIEW12[] = "X\x01\x00\x00\x00vK\x01K\x02\x87", VIEW32[] = "X\x01\x00\x00\x00vK\x03K\x02\x87";
+    ck_assert_msg(storage_case_view("K\x02\x85", 3, 4, 16, VIEW12, sizeof VIEW12 - 1, &p) == 0, "%s", lm_err_msg());
+    e = lm_pth_find(p, "t");
+    memcpy(v, e->data, 8);
+    ck_assert_float_eq(v[0], -2.0f);
+    ck_assert_float_eq(v[1], 3.25f);
+    lm_pth_free(p);
+    ck_assert_int_lt(storage_case_view("K\x03\x85", 3, 4, 16, VIEW12, sizeof VIEW12 - 1, &p), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "reaches element 2 of a storage of 2"));
+    ck_assert_int_lt(storage_case_view("K\x01\x85", 3, 4, 16, VIEW32, sizeof VIEW32 - 1, &p), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "outside its storage"));
 }
 END_TEST
 
