@@ -229,6 +229,8 @@ START_TEST(test_hostile_pickles) {
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "bad magic"));
     ck_assert_int_lt(lm_pth_load_buffer(&p, "PK\x03\x04xxxxxxxxxxxxxxxxxxxxxxxxxx", 30, "x", 0), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "zip"));
+    ck_assert_int_eq(lm_pth_load(&p, FIX "deflated.pth"), LM_ENOTSUP);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "compressed"));
     ck_assert_int_lt(lm_pth_load(&p, FIX "no_such_file.pth"), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "no_such_file.pth"));
 }

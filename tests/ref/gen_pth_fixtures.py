@@ -13,6 +13,7 @@ Writes into tests/fixtures/weights/:
   small_zip.pth, small_legacy.pth   a module state_dict plus strided/offset/fp16/... tensors,
                                     saved in the zip and in the legacy format
   small_expected.safetensors        their contiguous values
+  deflated.pth                      small_zip.pth re-packed with deflate (must be refused clearly)
   lightning.ckpt                    a Lightning-like checkpoint dict
   lightning_expected.safetensors    its state_dict; __metadata__ = the scalars lamac must report
 """
@@ -129,6 +130,13 @@ def main():
     torch.save(sd, os.path.join(OUT, "small_legacy.pth"), _use_new_zipfile_serialization=False)
     back = torch.load(os.path.join(OUT, "small_zip.pth"))
     save_st(collections.OrderedDict((k, v) for k, v in back.items()), os.path.join(OUT, "small_expected.safetensors"))
+
+    # 3b. the zip file re-packed with deflate (torch.save never compresses): lamac refuses it clearly
+    import zipfile
+    with zipfile.ZipFile(os.path.join(OUT, "small_zip.pth")) as zin, \
+            zipfile.ZipFile(os.path.join(OUT, "deflated.pth"), "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
 
     # 4. a Lightning-like checkpoint
     g = torch.Generator().manual_seed(11)
