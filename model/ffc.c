@@ -68,8 +68,22 @@ int lm_ffc_init(lm_ffc *f, lm_params *p, const char *name, lm_ffc_geom g, const 
     return rc;
 }
 
-/* a + b where either may be absent (NULL); both absent stays absent. */
-static lt_tensor *add_opt(lt_tensor *a, lt_tensor *b) { return a && b ? lt_add(a, b) : a ? a : b; }
+/* a + b where either may be absent (NULL); both absent stays absent. Frees the handles it
+ * consumed (a, b are intermediates made by the caller): under no-grad their memory goes at once
+ * instead of at the end of the stage (autograd keeps what it needs by itself). */
+static lt_tensor *add_free(lt_tensor *a, lt_tensor *b) {
+    if (!a || !b) return a ? a : b;
+    lt_tensor *s = lt_add(a, b);
+    lt_free(a);
+    lt_free(b);
+    return s;
+}
+
+/* f(x), then x's handle freed (x an intermediate of the caller). */
+static lt_tensor *then_free(lt_tensor *y, lt_tensor *x) {
+    lt_free(x);
+    return y;
+}
 
 int lm_ffc_forward(const lm_ffc *f, lt_tensor *x_l, lt_tensor *x_g, int training,
                    lt_tensor **out_l, lt_tensor **out_g) {
@@ -87,15 +101,15 @@ int lm_ffc_forward(const lm_ffc *f, lt_tensor *x_l, lt_tensor *x_g, int training
         lt_tensor *a = NULL, *b = NULL;
         if (f->has_l2l && !(a = lm_conv_forward(&f->l2l, x_l))) return -1;
         if (f->has_g2l && !(b = lm_conv_forward(&f->g2l, x_g))) return -1;
-        if (b && g2l_gate && !(b = lt_mul(b, g2l_gate))) return -1;
-        if (!(*out_l = add_opt(a, b))) return -1; /* (N, out_cl, H', W') */
+        if (b && g2l_gate && !(b = then_free(lt_mul(b, g2l_gate), b))) return -1;
+        if (!(*out_l = add_free(a, b))) return -1; /* (N, out_cl, H', W') */
     }
     if (f->has_g) {
         lt_tensor *a = NULL, *b = NULL;
         if (f->has_l2g && !(a = lm_conv_forward(&f->l2g, x_l))) return -1;
-        if (a && l2g_gate && !(a = lt_mul(a, l2g_gate))) return -1;
+        if (a && l2g_gate && !(a = then_free(lt_mul(a, l2g_gate), a))) return -1;
         if (f->has_g2g && !(b = lm_spectral_forward(&f->g2g, x_g, training))) return -1;
-        if (!(*out_g = add_opt(a, b))) return -1; /* (N, out_cg, H', W') */
+        if (!(*out_g = add_free(a, b))) return -1; /* (N, out_cg, H', W') */
     }
     return 0;
 }
@@ -118,12 +132,12 @@ int lm_ffc_bn_act_forward(const lm_ffc_bn_act *b, lt_tensor *x_l, lt_tensor *x_g
     if (lm_ffc_forward(&b->ffc, x_l, x_g, training, &l, &g) < 0) return -1;
     *out_l = *out_g = NULL;
     if (b->ffc.has_l) {
-        l = lm_bn_forward(&b->bn_l, l, training);
-        if (!(*out_l = b->relu ? lt_relu(l) : l)) return -1;
+        l = then_free(lm_bn_forward(&b->bn_l, l, training), l);
+        if (!(*out_l = b->relu ? then_free(lt_relu(l), l) : l)) return -1;
     }
     if (b->ffc.has_g) {
-        g = lm_bn_forward(&b->bn_g, g, training);
-        if (!(*out_g = b->relu ? lt_relu(g) : g)) return -1;
+        g = then_free(lm_bn_forward(&b->bn_g, g, training), g);
+        if (!(*out_g = b->relu ? then_free(lt_relu(g), g) : g)) return -1;
     }
     return 0;
 }
@@ -151,8 +165,11 @@ int lm_ffc_block_forward(const lm_ffc_block *b, lt_tensor *x_l, lt_tensor *x_g, 
     *out_l = *out_g = NULL;
     if (lm_ffc_bn_act_forward(&b->conv1, x_l, x_g, training, &l1, &g1) < 0) return -1;
     if (lm_ffc_bn_act_forward(&b->conv2, l1, g1, training, &l2, &g2) < 0) return -1;
-    *out_l = add_opt(x_l, l2);
-    *out_g = add_opt(x_g, g2);
+    lt_free(l1);
+    lt_free(g1);
+    /* residual: x is the caller's, only l2 / g2 are ours to free */
+    *out_l = x_l && l2 ? then_free(lt_add(x_l, l2), l2) : l2;
+    *out_g = x_g && g2 ? then_free(lt_add(x_g, g2), g2) : g2;
     if ((b->conv2.ffc.has_l && !*out_l) || (b->conv2.ffc.has_g && !*out_g)) return -1;
     return 0;
 }
@@ -338,13 +355,18 @@ lt_tensor *lm_ffc_gen_forward(lm_ffc_gen *g, lt_tensor *x, int training) {
     if (stage_end(next.l ? 0 : -1, &next, &cur) < 0) return NULL;
     for (int i = 0; i < g->nd; i++) { /* (N, C, h, w) -> (N, C/2, 2h, 2w) */
         lt_scope_push();
-        next.l = lt_relu(lm_bn_forward(&g->up_bn[i], lm_convt_forward(&g->up[i], cur.l), training));
+        lt_tensor *t = lm_convt_forward(&g->up[i], cur.l);
+        pair_free(&cur); /* full-resolution stages: free each input as soon as it is used */
+        t = then_free(lm_bn_forward(&g->up_bn[i], t, training), t);
+        next.l = then_free(lt_relu(t), t);
         if (stage_end(next.l ? 0 : -1, &next, &cur) < 0) return NULL;
     }
     lt_scope_push();
-    lt_tensor *y = lm_conv_forward(&g->out, lt_pad(cur.l, pad3, 4, LT_PAD_REFLECT, 0));
-    if (g->act == LM_ACT_SIGMOID) y = lt_sigmoid(y);
-    else if (g->act == LM_ACT_TANH) y = lt_tanh(y);
+    lt_tensor *y = lt_pad(cur.l, pad3, 4, LT_PAD_REFLECT, 0);
+    pair_free(&cur);
+    y = then_free(lm_conv_forward(&g->out, y), y);
+    if (g->act == LM_ACT_SIGMOID) y = then_free(lt_sigmoid(y), y);
+    else if (g->act == LM_ACT_TANH) y = then_free(lt_tanh(y), y);
     next.l = y; /* (N, output_nc, H, W) */
     if (stage_end(y ? 0 : -1, &next, &cur) < 0) return NULL;
     lt_tensor *r = lt_alias(cur.l); /* into the caller's scope */

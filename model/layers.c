@@ -42,8 +42,10 @@ int lm_conv_init(lm_conv *c, lm_params *p, const char *name, int cin, int cout, 
 lt_tensor *lm_conv_forward(const lm_conv *c, lt_tensor *x) {
     if (c->pad_mode != LT_PAD_CONSTANT && c->padding > 0) {
         int64_t pad[4] = {c->padding, c->padding, c->padding, c->padding};
-        return lt_conv2d(lt_pad(x, pad, 4, c->pad_mode, 0), c->w, c->b, c->stride, 0, c->dilation,
-                         c->groups);
+        lt_tensor *xp = lt_pad(x, pad, 4, c->pad_mode, 0); /* (N, Cin, H+2p, W+2p) */
+        lt_tensor *y = lt_conv2d(xp, c->w, c->b, c->stride, 0, c->dilation, c->groups);
+        lt_free(xp); /* freed now, not at the end of the scope (autograd keeps what it needs) */
+        return y;
     }
     return lt_conv2d(x, c->w, c->b, c->stride, c->padding, c->dilation, c->groups);
 }

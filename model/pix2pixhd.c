@@ -187,22 +187,39 @@ const char *lm_p2p_gen_layer_kind(const lm_p2p_gen *g, int i) {
 }
 
 /* One conv of a block: plain, or MultidilatedConv cat_in (chunks summed in order). */
+/* y = f(x), then x's handle freed: intermediates go as soon as they are used (autograd keeps
+ * what it needs by itself), which keeps no-grad inference lean. */
+static lt_tensor *then_free(lt_tensor *y, lt_tensor *x) {
+    lt_free(x);
+    return y;
+}
+
 static lt_tensor *block_conv(const lm_p2p_gen *g, const lm_conv *c, lt_tensor *x) {
     if (!g->multidilated) return lm_conv_forward(&c[0], x);
     int64_t part = lt_size(x, 1) / g->dil_num;
     lt_tensor *s = NULL;
     for (int j = 0; j < g->dil_num; j++) {
-        lt_tensor *y = lm_conv_forward(&c[j], lt_narrow(x, 1, j * part, part)); /* (N, dim, h, w) */
-        s = j ? lt_add(s, y) : y;
+        lt_tensor *xj = lt_narrow(x, 1, j * part, part);
+        lt_tensor *y = then_free(lm_conv_forward(&c[j], xj), xj); /* (N, dim, h, w) */
+        s = j ? then_free(then_free(lt_add(s, y), s), y) : y;
     }
     return s;
 }
 
 static lt_tensor *block_forward(const lm_p2p_gen *g, const p2p_block *b, lt_tensor *x,
                                 int training) {
-    lt_tensor *h = lt_relu(lm_bn_forward(&b->bn1, block_conv(g, b->c1, x), training));
-    h = lm_bn_forward(&b->bn2, block_conv(g, b->c2, h), training);
-    return lt_add(x, h); /* (N, dim, h, w) */
+    lt_tensor *h = block_conv(g, b->c1, x);
+    h = then_free(lm_bn_forward(&b->bn1, h, training), h);
+    h = then_free(lt_relu(h), h);
+    lt_tensor *h2 = then_free(block_conv(g, b->c2, h), h);
+    h = then_free(lm_bn_forward(&b->bn2, h2, training), h2);
+    return then_free(lt_add(x, h), h); /* (N, dim, h, w) */
+}
+
+/* relu(bn(y)), freeing y and the BN output. */
+static lt_tensor *bn_relu(const lm_bn *bn, lt_tensor *y, int training) {
+    lt_tensor *t = then_free(lm_bn_forward(bn, y, training), y);
+    return then_free(lt_relu(t), t);
 }
 
 /* Ends a stage opened with lt_scope_push(): keeps next, drops the rest and the old *cur. */
@@ -219,12 +236,13 @@ lt_tensor *lm_p2p_gen_forward(lm_p2p_gen *g, lt_tensor *x, int training) {
     int64_t pad3[4] = {3, 3, 3, 3};
     lt_tensor *cur = NULL;
     lt_scope_push();
-    lt_tensor *h = lm_conv_forward(&g->in, lt_pad(x, pad3, 4, LT_PAD_REFLECT, 0));
-    if (!stage_end(lt_relu(lm_bn_forward(&g->in_bn, h, training)), &cur)) return NULL;
+    lt_tensor *h = lt_pad(x, pad3, 4, LT_PAD_REFLECT, 0);
+    h = then_free(lm_conv_forward(&g->in, h), h);
+    if (!stage_end(bn_relu(&g->in_bn, h, training), &cur)) return NULL;
     for (int i = 0; i < g->nd; i++) { /* (N, C, H, W) -> (N, 2C, H/2, W/2) */
         lt_scope_push();
-        h = lt_relu(lm_bn_forward(&g->down_bn[i], lm_conv_forward(&g->down[i], cur), training));
-        if (!stage_end(h, &cur)) return NULL;
+        h = lm_conv_forward(&g->down[i], cur);
+        if (!stage_end(bn_relu(&g->down_bn[i], h, training), &cur)) return NULL;
     }
     for (int i = 0; i < g->nb; i++) {
         lt_scope_push();
@@ -232,13 +250,18 @@ lt_tensor *lm_p2p_gen_forward(lm_p2p_gen *g, lt_tensor *x, int training) {
     }
     for (int i = 0; i < g->nd; i++) { /* (N, C, h, w) -> (N, C/2, 2h, 2w) */
         lt_scope_push();
-        h = lt_relu(lm_bn_forward(&g->up_bn[i], lm_convt_forward(&g->up[i], cur), training));
-        if (!stage_end(h, &cur)) return NULL;
+        h = lm_convt_forward(&g->up[i], cur);
+        lt_free(cur);
+        cur = NULL;
+        if (!stage_end(bn_relu(&g->up_bn[i], h, training), &cur)) return NULL;
     }
     lt_scope_push();
-    h = lm_conv_forward(&g->out, lt_pad(cur, pad3, 4, LT_PAD_REFLECT, 0));
-    if (g->act == LM_ACT_SIGMOID) h = lt_sigmoid(h);
-    else if (g->act == LM_ACT_TANH) h = lt_tanh(h);
+    h = lt_pad(cur, pad3, 4, LT_PAD_REFLECT, 0);
+    lt_free(cur);
+    cur = NULL;
+    h = then_free(lm_conv_forward(&g->out, h), h);
+    if (g->act == LM_ACT_SIGMOID) h = then_free(lt_sigmoid(h), h);
+    else if (g->act == LM_ACT_TANH) h = then_free(lt_tanh(h), h);
     if (!stage_end(h, &cur)) return NULL; /* (N, output_nc, H, W) */
     lt_tensor *r = lt_alias(cur);
     lt_free(cur);

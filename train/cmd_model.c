@@ -1,10 +1,15 @@
 /* cmd_model.c — `lamac model summary CONFIG [key=value ...]`: builds the generator and the
  * discriminator a config describes (CPU, float32, default init) and prints their layer trees
  * (official top-level module paths, class names, parameter counts) and totals, as one would
- * read them off the official modules' named_children() and parameters(). */
+ * read them off the official modules' named_children() and parameters().
+ * `lamac model forward CONFIG [--size HxW] [--batch N] [--train] [key=value ...]` runs the
+ * generator once on random input (eval mode under no-grad by default) and prints the time:
+ * a smoke test and a memory probe (run it under /usr/bin/time -v). */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "model/discriminator.h"
@@ -15,10 +20,15 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: lamac model summary CONFIG [OVERRIDE ...]\n\n"
-            "Compose CONFIG (as `lamac config show`), build its generator and discriminator and\n"
-            "print each top-level module (official state_dict prefix, class, parameters) and the\n"
-            "totals (trainable parameters; BatchNorm buffers counted apart).\n\n"
+            "usage: lamac model summary CONFIG [OVERRIDE ...]\n"
+            "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [OVERRIDE ...]\n\n"
+            "summary  compose CONFIG (as `lamac config show`), build its generator and\n"
+            "         discriminator and print each top-level module (official state_dict prefix,\n"
+            "         class, parameters) and the totals (trainable parameters; BatchNorm buffers\n"
+            "         counted apart).\n"
+            "forward  run the generator once on a random (N, input_nc, H, W) input (default\n"
+            "         1x256x256), eval mode without autograd, or --train: training mode with a\n"
+            "         backward pass; prints the time. Random weights: for timing and memory.\n\n"
             "example: lamac model summary configs/training/big-lama.yaml\n"
             "exit status: 0 ok, 1 bad config or unsupported model option.\n");
 }
@@ -110,6 +120,81 @@ cleanup:
     return rc ? lm_cmd_fail("model summary") : 0;
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int forward(int argc, char **argv) {
+    int64_t h = 256, w = 256, n = 1;
+    int train = 0, nov = 0, rc = 0;
+    const char *ov[64];
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+            long long a, b;
+            char x;
+            int k = sscanf(argv[++i], "%lld%c%lld", &a, &x, &b);
+            if (k == 1) b = a;
+            else if (k != 3 || x != 'x') a = -1;
+            if (a < 1 || b < 1) {
+                fprintf(stderr, "lamac model: --size expects HxW or N, got '%s'\n", argv[i]);
+                return 1;
+            }
+            h = a;
+            w = b;
+        } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            n = atoll(argv[++i]);
+            if (n < 1) {
+                fprintf(stderr, "lamac model: --batch expects a positive count\n");
+                return 1;
+            }
+        } else if (!strcmp(argv[i], "--train")) {
+            train = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            fprintf(stderr, "lamac model: unknown option '%s' (see lamac model --help)\n", argv[i]);
+            return 1;
+        } else if (nov < 64) {
+            ov[nov++] = argv[i];
+        }
+    }
+    lm_cfg *c = NULL;
+    lm_params gp;
+    lm_params_init(&gp, LT_F32, LT_CPU);
+    lm_generator *g = NULL;
+    lm_generator_opts go;
+    rc = lm_cfg_load(&c, argv[1], ov, nov);
+    if (!rc) rc = lm_generator_opts_from_cfg(&go, c);
+    if (!rc) rc = lm_generator_create(&g, &gp, &go);
+    if (rc) goto cleanup;
+    lt_scope_push();
+    int64_t s[4] = {n, go.input_nc, h, w};
+    lt_tensor *x = lt_rand(s, 4, LT_F32, LT_CPU);
+    double t0 = now_s();
+    if (!train) lt_no_grad_push();
+    lt_tensor *y = lm_generator_forward(g, x, train);
+    if (!train) lt_no_grad_pop();
+    if (y && train && lt_backward(lt_mean(y)) < 0) {
+        lm_err_set("backward: %s", lt_error());
+        y = NULL;
+    }
+    double t1 = now_s();
+    if (y)
+        printf("generator %s: (%lld, %d, %lld, %lld) -> (%lld, %lld, %lld, %lld) %s in %.3f s\n",
+               go.kind, (long long)n, go.input_nc, (long long)h, (long long)w,
+               (long long)lt_size(y, 0), (long long)lt_size(y, 1), (long long)lt_size(y, 2),
+               (long long)lt_size(y, 3), train ? "forward+backward (training mode)"
+                                               : "forward (eval, no grad)", t1 - t0);
+    else
+        rc = LM_EFAIL;
+    lt_scope_pop();
+cleanup:
+    lm_generator_free(g);
+    lm_params_free(&gp);
+    lm_cfg_free(c);
+    return rc ? lm_cmd_fail("model forward") : 0;
+}
+
 static int run(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -126,8 +211,19 @@ static int run(int argc, char **argv) {
         }
         return summary(argc - 1, argv + 1);
     }
+    if (!strcmp(argv[1], "forward")) {
+        if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            usage(stdout);
+            return 0;
+        }
+        if (argc < 3) {
+            fprintf(stderr, "lamac model: forward needs a CONFIG file (see lamac model --help)\n");
+            return 1;
+        }
+        return forward(argc - 1, argv + 1);
+    }
     fprintf(stderr, "lamac model: unknown subcommand '%s' (see lamac model --help)\n", argv[1]);
     return 2;
 }
 
-const lm_command lm_cmd_model = {"model", "model summary: layer tree and parameter counts", run};
+const lm_command lm_cmd_model = {"model", "model summary / forward: layer tree, parameter counts, a timed forward", run};
