@@ -1,0 +1,38 @@
+/* predictor.h — a generator ready for prediction, opened from what a user points `lamac
+ * predict --model` at (the official bin/predict.py loads model.path/config.yaml and
+ * model.path/models/<checkpoint> with load_checkpoint):
+ *   - a weights file: lamac safetensors (generator.* keys, config YAML in the metadata), or a
+ *     PyTorch .pth/.ckpt (a Lightning checkpoint's state_dict or a plain state_dict);
+ *   - an official model directory: <dir>/config.yaml + <dir>/models/best.ckpt;
+ *   - a lamac run directory: the first of <dir>/weights.safetensors, <dir>/model.safetensors,
+ *     <dir>/best.safetensors, <dir>/last.safetensors, <dir>/checkpoints/best.safetensors,
+ *     <dir>/checkpoints/last.safetensors (config from the metadata or <dir>/config.yaml).
+ * The config (explicit --config first, then the weights' metadata "config", then a
+ * config.yaml beside the weights) gives the generator options; the weights load strictly
+ * (keys "generator.*", or unprefixed keys for a bare generator state_dict). */
+#ifndef LM_PREDICTOR_H
+#define LM_PREDICTOR_H
+
+#include <stdio.h>
+
+#include "model/generator.h"
+
+typedef struct lm_predictor {
+    lm_params params;
+    lm_generator *gen;
+    lm_generator_opts opts;
+    char weights_path[4096];
+    char config_from[4096]; /* a path, or "metadata of <weights>" */
+    char weights_kind[16];  /* "safetensors", "pth-zip", "pth-legacy" */
+} lm_predictor;
+
+/* Opens the model. config may be NULL. On a strict-load mismatch the table is printed to
+ * `report` (if not NULL) before failing. */
+int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
+                      FILE *report);
+void lm_predictor_close(lm_predictor *p);
+
+/* Parses "cpu", "cuda", "cuda:N". */
+int lm_parse_device(lt_device *out, const char *s);
+
+#endif
