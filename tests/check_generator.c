@@ -21,6 +21,8 @@
 #include "core/err.h"
 #include "model/generator.h"
 #include "model/safetensors.h"
+#include "train/config.h"
+#include "train/model_opts.h"
 
 #define FIX_DIR "tests/fixtures/generator/"
 
@@ -65,12 +67,19 @@ static void group_print(const char *fixture, const group *g) {
 }
 
 /* Copies every registered tensor from w.<key>: each key must be there with the same shape,
- * and the fixture must hold no other w.* entry. */
+ * the fixture must hold no other w.* entry, and the registry's order must be the official
+ * state_dict order (the fixture's), so exported files list keys as PyTorch does. */
 static void load_fixture_weights(lm_params *p, const lm_st_file *f) {
     char key[300];
     int nw = 0;
-    for (int i = 0; i < lm_st_count(f); i++)
-        if (!strncmp(lm_st_get(f, i)->name, "w.", 2)) nw++;
+    for (int i = 0; i < lm_st_count(f); i++) {
+        const char *name = lm_st_get(f, i)->name;
+        if (strncmp(name, "w.", 2)) continue;
+        ck_assert_msg(nw < p->n && !strcmp(name + 2, p->items[nw].name),
+                      "state_dict order: fixture has %s at %d, registry %s", name + 2, nw,
+                      nw < p->n ? p->items[nw].name : "(end)");
+        nw++;
+    }
     ck_assert_msg(nw == p->n, "fixture has %d weights, registry %d", nw, p->n);
     lt_no_grad_push();
     for (int i = 0; i < p->n; i++) {
@@ -365,6 +374,49 @@ START_TEST(test_forward_is_lean) {
 }
 END_TEST
 
+/* Options from the official experiment configs (train/model_opts.c). */
+static lm_generator_opts opts_of(const char *config, const char *override) {
+    lm_cfg *c = NULL;
+    const char *ov[1] = {override};
+    ck_assert_msg(lm_cfg_load(&c, config, ov, override ? 1 : 0) == 0, "%s", lm_err_msg());
+    lm_generator_opts o;
+    ck_assert_msg(lm_generator_opts_from_cfg(&o, c) == 0, "%s", lm_err_msg());
+    lm_discriminator_opts d;
+    ck_assert_msg(lm_discriminator_opts_from_cfg(&d, c) == 0, "%s", lm_err_msg());
+    ck_assert_str_eq(d.kind, "pix2pixhd_nlayer");
+    ck_assert_int_eq(d.ndf, 64);
+    ck_assert_int_eq(d.n_layers, 4);
+    ck_assert_int_eq(d.input_nc, 3);
+    lm_cfg_free(c);
+    return o;
+}
+
+START_TEST(test_opts_from_config) {
+    lm_generator_opts o = opts_of("configs/training/lama-fourier.yaml", NULL);
+    ck_assert_str_eq(o.kind, "ffc_resnet");
+    ck_assert_int_eq(o.ngf, 64);
+    ck_assert_int_eq(o.n_blocks, 9);
+    ck_assert_int_eq(o.n_downsampling, 3);
+    ck_assert_int_eq(o.input_nc, 4);
+    ck_assert_int_eq(o.add_out_act, LM_ACT_SIGMOID);
+    ck_assert(o.init_conv_kwargs.ratio_gout == 0 && o.downsample_conv_kwargs.ratio_gin == 0);
+    ck_assert(o.resnet_conv_kwargs.ratio_gin == 0.75 && o.resnet_conv_kwargs.ratio_gout == 0.75);
+    ck_assert(!o.resnet_conv_kwargs.enable_lfu && !o.init_conv_kwargs.enable_lfu);
+    ck_assert_str_eq(o.resnet_conv_kwargs.fft_norm, "ortho");
+    o = opts_of("configs/training/big-lama.yaml", NULL);
+    ck_assert_int_eq(o.n_blocks, 18);
+    o = opts_of("configs/training/ablv2_work_md.yaml", NULL);
+    ck_assert_str_eq(o.kind, "pix2pixhd_multidilated");
+    ck_assert_int_eq(o.multidilation_dilation_num, 4);
+    ck_assert_str_eq(o.multidilation_comb_mode, "cat_in");
+    ck_assert_int_eq(o.add_out_act, LM_ACT_SIGMOID);
+    /* pix2pixhd_global.yaml has no add_out_act: the official default True means tanh */
+    o = opts_of("configs/training/lama-regular.yaml", "generator=pix2pixhd_global");
+    ck_assert_str_eq(o.kind, "pix2pixhd_global");
+    ck_assert_int_eq(o.add_out_act, LM_ACT_TANH);
+}
+END_TEST
+
 /* `lamac model summary CONFIG` prints the official totals. */
 static void summary_expect(const char *config, const char *gen, const char *disc) {
     const char *bin = getenv("LAMAC_BIN");
@@ -414,6 +466,7 @@ Suite *check_generator_suite(void) {
     tcase_add_test(tc, test_unsupported_options);
     tcase_add_test(tc, test_lfu_needs_square);
     tcase_add_test(tc, test_forward_is_lean);
+    tcase_add_test(tc, test_opts_from_config);
     tcase_add_test(tc, test_cli_summary);
     suite_add_tcase(s, tc);
     return s;
