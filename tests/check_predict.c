@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -73,6 +74,19 @@ static int max_diff(const char *a, const char *b) {
     lm_image_free(&x);
     lm_image_free(&y);
     return m;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* removes the temporary directory after the test case */
+static void teardown(void) {
+    if (g_tmp[0]) nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    g_tmp[0] = 0;
 }
 
 START_TEST(test_pad_symmetric_matches_numpy) {
@@ -281,6 +295,7 @@ Suite *check_predict_suite(void) {
     tcase_add_test(tc, test_cli_indir_official_model_dir);
     tcase_add_test(tc, test_cli_config_sources);
     tcase_add_test(tc, test_cli_bad_input);
+    tcase_add_unchecked_fixture(tc, NULL, teardown);
     suite_add_tcase(s, tc);
     return s;
 }

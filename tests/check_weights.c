@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -52,6 +53,19 @@ static int equal(lt_tensor *a, lt_tensor *b) {
              lt_item(lt_max(lt_abs(lt_sub(lt_to_dtype(a, LT_F64), lt_to_dtype(b, LT_F64))))) == 0;
     lt_scope_pop();
     return eq;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* removes the temporary directory after the test case */
+static void teardown(void) {
+    if (g_dir[0]) nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    g_dir[0] = 0;
 }
 
 START_TEST(test_round_trip_exact_with_metadata) {
@@ -293,6 +307,7 @@ Suite *check_weights_suite(void) {
     tcase_add_test(tc, test_half_precision_save);
     tcase_add_test(tc, test_strict_mismatch_table);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_unchecked_fixture(tc, NULL, teardown);
     suite_add_tcase(s, tc);
     return s;
 }
