@@ -82,20 +82,35 @@ const lm_cfg_key lm_cfg_schema[] = {
     INT("generator.n_downsampling", "3", 0, 8, 0),
     INT("generator.n_blocks", "9", 0, 256, 0),
     INT("generator.max_features", "1024", 1, 65536, 0),
-    ENUM("generator.add_out_act", "sigmoid", "sigmoid|tanh|none", 0),
+    /* official default add_out_act=True, which the generators read as tanh */
+    ENUM("generator.add_out_act", "tanh", "sigmoid|tanh|none", 0),
+    BOOL("generator.out_ffc", "false", 0),        /* true: rejected by the generator (not built) */
+    {"generator.spatial_transform_layers", LM_CFG_T_LIST, "null", 0, 0, LM_CFG_F_NULLABLE, NULL},
     ENUM("generator.conv_kind", "default", "default", 0),
     MAP("generator.init_conv_kwargs"),
     FLT("generator.init_conv_kwargs.ratio_gin", "0", 0, 1, 0),
     FLT("generator.init_conv_kwargs.ratio_gout", "0", 0, 1, 0),
     BOOL("generator.init_conv_kwargs.enable_lfu", "false", 0),
+    BOOL("generator.init_conv_kwargs.gated", "false", 0),
+    BOOL("generator.init_conv_kwargs.spectral_pos_encoding", "false", 0),
+    BOOL("generator.init_conv_kwargs.use_se", "false", 0), /* true: rejected (not built) */
+    ENUM("generator.init_conv_kwargs.fft_norm", "ortho", "ortho|backward|forward", 0),
     MAP("generator.downsample_conv_kwargs"),
     FLT("generator.downsample_conv_kwargs.ratio_gin", "0", 0, 1, 0),
     FLT("generator.downsample_conv_kwargs.ratio_gout", "0", 0, 1, 0),
     BOOL("generator.downsample_conv_kwargs.enable_lfu", "false", 0),
+    BOOL("generator.downsample_conv_kwargs.gated", "false", 0),
+    BOOL("generator.downsample_conv_kwargs.spectral_pos_encoding", "false", 0),
+    BOOL("generator.downsample_conv_kwargs.use_se", "false", 0), /* true: rejected (not built) */
+    ENUM("generator.downsample_conv_kwargs.fft_norm", "ortho", "ortho|backward|forward", 0),
     MAP("generator.resnet_conv_kwargs"),
     FLT("generator.resnet_conv_kwargs.ratio_gin", "0.75", 0, 1, 0),
     FLT("generator.resnet_conv_kwargs.ratio_gout", "0.75", 0, 1, 0),
     BOOL("generator.resnet_conv_kwargs.enable_lfu", "false", 0),
+    BOOL("generator.resnet_conv_kwargs.gated", "false", 0),
+    BOOL("generator.resnet_conv_kwargs.spectral_pos_encoding", "false", 0),
+    BOOL("generator.resnet_conv_kwargs.use_se", "false", 0), /* true: rejected (not built) */
+    ENUM("generator.resnet_conv_kwargs.fft_norm", "ortho", "ortho|backward|forward", 0),
     MAP("generator.multidilation_kwargs"), /* pix2pixhd_multidilated */
     ENUM("generator.multidilation_kwargs.comb_mode", "cat_in", "cat_in", 0),
     INT("generator.multidilation_kwargs.dilation_num", "4", 1, 16, 0),
