@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/rng.h"
+#include "data/image.h"
 #include "masks/mask.h"
 #include "masks/raster.h"
 #include "masks/stats.h"
@@ -300,8 +303,8 @@ START_TEST(test_stats_match_official) {
     const char *const *names = lm_mask_preset_names();
     const int N = 2000;
     int failures = 0;
-    printf("%-18s %-6s %10s %10s %10s %10s   (ours / official)\n", "preset", "stat", "mean", "q25",
-           "q50", "q75");
+    printf("%-18s %-6s %10s %10s %10s %10s   (ours / official; ~ = outside 5%% but inside the "
+           "99.9%% order-statistic interval)\n", "preset", "stat", "mean", "q25", "q50", "q75");
     for (int p = 0; names[p]; p++) {
         char key[80];
         snprintf(key, sizeof key, "\"%s\": {", names[p]);
@@ -340,6 +343,7 @@ START_TEST(test_stats_match_official) {
             for (int i = 0; i < n; i++) mean += v[i];
             mean /= n;
             double ours[4] = {mean, pct(v, n, 25), pct(v, n, 50), pct(v, n, 75)};
+            const double qs[4] = {0, 25, 50, 75};
             char sk[16];
             snprintf(sk, sizeof sk, "\"%s\": {", stat[s]);
             const char *ss = strstr(sec, sk);
@@ -347,11 +351,26 @@ START_TEST(test_stats_match_official) {
             double ref[4] = {json_num(ss, "mean"), json_num(ss, "q25"), json_num(ss, "q50"),
                              json_num(ss, "q75")};
             printf("%-18s %-6s", names[p], stat[s]);
+            int nref = (int)json_num(sec, "count");
             for (int k = 0; k < 4; k++) {
                 double rel = fabs(ours[k] - ref[k]) / fabs(ref[k]);
-                int bad = rel > 0.05;
+                int bad = rel > 0.05, ci = 0;
+                if (bad && k > 0) {
+                    /* An ill-conditioned quartile (medium_256's area q25 lies in the gap between
+                     * the box masks, 23% of the mixture, and the stroke masks: across seeds it
+                     * moves by ±11% at N = 2000, ±5% at N = 10000, see the report). Accept it
+                     * only if the official value lies in the distribution-free 99.9% interval
+                     * of our quantile (order statistics N·p ± 3.3·sqrt(N·p·(1−p)), widened for
+                     * the reference's own sample size). */
+                    double pq = qs[k] / 100, sd = sqrt(n * pq * (1 - pq) * (1 + (double)n / nref));
+                    int lo = (int)floor(pq * (n - 1) - 3.3 * sd), hi = (int)ceil(pq * (n - 1) + 3.3 * sd);
+                    if (lo < 0) lo = 0;
+                    if (hi > n - 1) hi = n - 1;
+                    ci = ref[k] >= v[lo] && ref[k] <= v[hi];
+                    bad = !ci;
+                }
                 failures += bad;
-                printf(" %7.4g/%-7.4g%s", ours[k], ref[k], bad ? "!" : "");
+                printf(" %7.4g/%-7.4g%s", ours[k], ref[k], bad ? "!" : ci ? "~" : " ");
             }
             printf("\n");
         }
@@ -359,6 +378,61 @@ START_TEST(test_stats_match_official) {
     }
     free(js);
     ck_assert_msg(failures == 0, "%d statistics differ from the official ones by more than 5%%", failures);
+}
+END_TEST
+
+/* ---- the CLI: lamac masks ------------------------------------------------------------- */
+
+START_TEST(test_cli_masks) {
+    const char *bin = getenv("LAMAC_BIN");
+    if (!bin) {
+        printf("LAMAC_BIN not set: CLI test skipped\n");
+        return;
+    }
+    char dir[] = "/tmp/lamac_masksXXXXXX", cmd[1024], p[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "%s masks --preset random_medium_256 --count 5 --size 96 --out %s/m --seed 4 2>/dev/null", bin, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    lm_mask_cfg c;
+    lm_mask_preset(&c, "random_medium_256");
+    for (int i = 0; i < 5; i++) {
+        lm_image img;
+        snprintf(p, sizeof p, "%s/m/mask_%06d.png", dir, i);
+        ck_assert_msg(lm_image_read(&img, p, 1) == 0, "%s", lm_err_msg());
+        ck_assert(img.w == 96 && img.h == 96);
+        uint8_t m[96 * 96];
+        gen(m, 96, 96, &c, 4, (uint64_t)i); /* the documented stream (seed, 0, i, mask) */
+        for (int k = 0; k < 96 * 96; k++) ck_assert_int_eq(img.data[k], m[k] * 255);
+        lm_image_free(&img);
+    }
+    /* evaluation set from images: one square crop + mask per readable image */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/src/sub && cp tests/fixtures/images/rgb8.png %s/src/a.png && "
+             "cp tests/fixtures/images/rgb.jpg %s/src/sub/b.jpg && cp tests/fixtures/images/truncated.png %s/src/c.png",
+             dir, dir, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s masks --preset random_thick_256 --src %s/src --out %s/ev 2>%s/err.txt", bin, dir, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    const char *outs[] = {"a_crop000.png", "a_crop000_mask000.png", "sub/b_crop000.png", "sub/b_crop000_mask000.png"};
+    for (int i = 0; i < 4; i++) {
+        lm_image img;
+        snprintf(p, sizeof p, "%s/ev/%s", dir, outs[i]);
+        ck_assert_msg(lm_image_read(&img, p, 3) == 0, "%s", lm_err_msg());
+        ck_assert(img.w == 256 && img.h == 256);
+        lm_image_free(&img);
+    }
+    snprintf(cmd, sizeof cmd, "grep -q 'c.png' %s/err.txt", dir);
+    ck_assert_int_eq(system(cmd), 0); /* the corrupt image is named in a warning */
+    /* bad input: unknown preset, unwritable output */
+    snprintf(cmd, sizeof cmd, "%s masks --preset nope --count 1 --out %s/x 2>%s/err.txt", bin, dir, dir);
+    ck_assert_int_ne(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q \"unknown mask preset 'nope'\" %s/err.txt", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s masks --preset train --count 1 --out /proc/lamac_no 2>%s/err.txt", bin, dir);
+    ck_assert_int_ne(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q /proc/lamac_no %s/err.txt", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -375,6 +449,7 @@ Suite *check_masks_suite(void) {
     tcase_add_test(tc, test_box_margin_and_counts);
     tcase_add_test(tc, test_superres_outpainting_invert);
     tcase_add_test(tc, test_ramp_schedule);
+    tcase_add_test(tc, test_cli_masks);
     suite_add_tcase(s, tc);
     tc = tcase_create("parity");
     tcase_set_timeout(tc, 600);
