@@ -137,8 +137,9 @@ START_TEST(test_resize_matches_pil) {
     lm_image c;
     ck_assert_int_eq(lm_image_crop(&c, &src, 2, 3, 5, 4), 0);
     ck_assert(!memcmp(c.data, src.data + (3 * src.w + 2) * 3, 15));
-    ck_assert_int_lt(lm_image_crop(&c, &src, 10, 0, 5, 4), 0);
     lm_image_free(&c);
+    ck_assert_int_lt(lm_image_crop(&c, &src, 10, 0, 5, 4), 0);
+    ck_assert_ptr_null(c.data);
     lm_image_free(&src);
 }
 END_TEST
