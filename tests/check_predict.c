@@ -230,6 +230,13 @@ START_TEST(test_cli_config_sources) {
     ck_assert_ptr_nonnull(strstr(err, "(missing)")); /* block 3 of model.7 */
     ck_assert_ptr_nonnull(strstr(err, "nothing loaded"));
     free(err);
+    /* an experiment file with a defaults list is composed: lama-fourier's ngf 64 generator */
+    ck_assert_int_eq(run_cli(&err, "--model %s --config configs/training/lama-fourier.yaml %s --out %s",
+                             bare, io, out), 1);
+    ck_assert_ptr_nonnull(strstr(err, "generator.model.1.ffc.convl2l.weight"));
+    ck_assert_ptr_nonnull(strstr(err, "F32 (64, 4, 7, 7)"));
+    ck_assert_ptr_nonnull(strstr(err, "F32 (8, 4, 7, 7)"));
+    free(err);
 }
 END_TEST
 
