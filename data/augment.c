@@ -9,6 +9,13 @@
 #include "core/err.h"
 #include "data/color.h"
 
+/* The per-pixel loops are written to vectorise (#pragma omp simd, -O3); GCC if-converts
+ * floating-point selects only when it need not preserve FP exception flags, which nothing
+ * here reads. Results are unchanged. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 static const char *const g_names[LM_AUG_N_VARIANTS] = {
     "default", "distortions", "distortions_scale05_1", "distortions_scale03_12", "distortions_scale03_07",
     "distortions_light", "non_space_transform", "no_augs"};
@@ -233,44 +240,152 @@ static inline double fold101(double x, int n) { /* continuous BORDER_REFLECT_101
 }
 static inline double clampd(double x, int n) { return x < 0 ? 0 : x > n - 1 ? n - 1 : x; }
 
-void lm_aug_geometry(float *map, const lm_aug_plan *p) {
+/* Reference form of the map, one pixel at a time (any plan). */
+static void geometry_px(float *out, const lm_aug_plan *p, int u, int v) {
     int n = p->out_size, H = p->padded_h, W = p->padded_w, h = p->src_h, w = p->src_w;
     double ocx = (W - 1) * 0.5, ocy = (H - 1) * 0.5, k = p->optical_k, iW = 1.0 / W, iH = 1.0 / H;
     double rs_x = (double)w / p->scaled_w, rs_y = (double)h / p->scaled_h;
     const double *A = p->affine_inv, *P = p->persp_h;
-    for (int v = 0; v < n; v++)
-        for (int u = 0; u < n; u++) {
-            double X = (p->flip ? n - 1 - u : u) + p->crop_x, Y = v + p->crop_y;
-            if (p->optical_on) { /* cv2.initUndistortRectifyMap + remap(BORDER_REFLECT_101) */
-                double x = (X - ocx) * iW, y = (Y - ocy) * iH, r2 = x * x + y * y, kr = 1 + k * r2 * (1 + r2);
-                X = fold101(W * x * kr + W * 0.5 + p->optical_dx, W);
-                Y = fold101(H * y * kr + H * 0.5 + p->optical_dy, H);
-            }
-            X = fold101(X - p->pad_left, p->scaled_w); /* PadIfNeeded, reflect-101 */
-            Y = fold101(Y - p->pad_top, p->scaled_h);
-            if (p->scale_on) { /* cv2.resize INTER_LINEAR coordinates */
-                X = clampd((X + 0.5) * rs_x - 0.5, w);
-                Y = clampd((Y + 0.5) * rs_y - 0.5, h);
-            }
-            if (p->affine_on) { /* imgaug Affine, mode reflect (cv2 BORDER_REFLECT_101) */
-                double x = A[0] * X + A[1] * Y + A[2], y = A[3] * X + A[4] * Y + A[5];
-                X = fold101(x, w);
-                Y = fold101(y, h);
-            }
-            if (p->persp_on) { /* imgaug PerspectiveTransform, mode replicate */
-                double d = P[6] * X + P[7] * Y + P[8];
-                if (fabs(d) < 1e-12) d = 1e-12;
-                double x = (P[0] * X + P[1] * Y + P[2]) / d, y = (P[3] * X + P[4] * Y + P[5]) / d;
-                X = clampd(x, w);
-                Y = clampd(y, h);
-            }
-            map[2 * ((size_t)v * n + u)] = (float)X;
-            map[2 * ((size_t)v * n + u) + 1] = (float)Y;
-        }
+    double X = (p->flip ? n - 1 - u : u) + p->crop_x, Y = v + p->crop_y;
+    if (p->optical_on) { /* cv2.initUndistortRectifyMap + remap(BORDER_REFLECT_101) */
+        double x = (X - ocx) * iW, y = (Y - ocy) * iH, r2 = x * x + y * y, kr = 1 + k * r2 * (1 + r2);
+        X = fold101(W * x * kr + W * 0.5 + p->optical_dx, W);
+        Y = fold101(H * y * kr + H * 0.5 + p->optical_dy, H);
+    }
+    X = fold101(X - p->pad_left, p->scaled_w); /* PadIfNeeded, reflect-101 */
+    Y = fold101(Y - p->pad_top, p->scaled_h);
+    if (p->scale_on) { /* cv2.resize INTER_LINEAR coordinates */
+        X = clampd((X + 0.5) * rs_x - 0.5, w);
+        Y = clampd((Y + 0.5) * rs_y - 0.5, h);
+    }
+    if (p->affine_on) { /* imgaug Affine, mode reflect (cv2 BORDER_REFLECT_101) */
+        double x = A[0] * X + A[1] * Y + A[2], y = A[3] * X + A[4] * Y + A[5];
+        X = fold101(x, w);
+        Y = fold101(y, h);
+    }
+    if (p->persp_on) { /* imgaug PerspectiveTransform, mode replicate */
+        double d = P[6] * X + P[7] * Y + P[8];
+        if (fabs(d) < 1e-12) d = 1e-12;
+        double x = (P[0] * X + P[1] * Y + P[2]) / d, y = (P[3] * X + P[4] * Y + P[5]) / d;
+        X = clampd(x, w);
+        Y = clampd(y, h);
+    }
+    out[0] = (float)X;
+    out[1] = (float)Y;
 }
+
+/* fold101 for |x| < 2·per (per = 2(n-1), n > 1) without fmod or branches: fmod(|x|, per)
+ * is |x| or |x| - per (exact, Sterbenz), so the value is fold101's. */
+static inline double fold_near(double x, double per, double last) {
+    double ax = fabs(x);
+    double r = ax >= per ? ax - per : ax;
+    return r > last ? per - r : r;
+}
+static inline double far_max(double m, double a, double b) { /* max without fmax's NaN rules */
+    m = a > m ? a : m;
+    return b > m ? b : m;
+}
+static inline double clamp_v(double x, double last) {
+    x = x < 0 ? 0 : x;
+    return x > last ? last : x;
+}
+
+/* One output row of the map with the stage flags as compile-time constants (each caller
+ * below is specialised), vectorised. Returns 1 if some intermediate coordinate was 2
+ * periods or more outside its image (then the caller redoes the row with geometry_px). */
+enum { GEOM_MAX_ROW = 1024 }; /* longer rows take the reference path */
+
+static inline __attribute__((always_inline)) int geometry_row(float *row, const lm_aug_plan *p, int v,
+                                                              const int optical, const int scale,
+                                                              const int affine, const int persp) {
+    int n = p->out_size, H = p->padded_h, W = p->padded_w, h = p->src_h, w = p->src_w;
+    double ocx = (W - 1) * 0.5, ocy = (H - 1) * 0.5, k = p->optical_k, iW = 1.0 / W, iH = 1.0 / H;
+    double rs_x = (double)w / p->scaled_w, rs_y = (double)h / p->scaled_h;
+    double perW = 2.0 * (W - 1), perH = 2.0 * (H - 1), lastW = W - 1, lastH = H - 1;
+    double persw = 2.0 * (p->scaled_w - 1), persh = 2.0 * (p->scaled_h - 1);
+    double lastsw = p->scaled_w - 1, lastsh = p->scaled_h - 1;
+    double perw = 2.0 * (w - 1), perh = 2.0 * (h - 1), lastw = w - 1, lasth = h - 1;
+    double A0 = p->affine_inv[0], A1 = p->affine_inv[1], A2 = p->affine_inv[2];
+    double A3 = p->affine_inv[3], A4 = p->affine_inv[4], A5 = p->affine_inv[5];
+    const double *P = p->persp_h;
+    double P0 = P[0], P1 = P[1], P2 = P[2], P3 = P[3], P4 = P[4], P5 = P[5], P6 = P[6], P7 = P[7], P8 = P[8];
+    double odx = p->optical_dx, ody = p->optical_dy, Yrow = (double)(v + p->crop_y);
+    int pl = p->pad_left, pt = p->pad_top;
+    double xs0[GEOM_MAX_ROW], farm = -1; /* farm >= 0: some coordinate 2 periods out */
+    double fx[GEOM_MAX_ROW], fy[GEOM_MAX_ROW];
+    for (int u = 0; u < n; u++) xs0[u] = (double)((p->flip ? n - 1 - u : u) + p->crop_x);
+#pragma omp simd reduction(max : farm)
+    for (int u = 0; u < n; u++) {
+        double X = xs0[u], Y = Yrow;
+        if (optical) {
+            double x = (X - ocx) * iW, y = (Y - ocy) * iH, r2 = x * x + y * y, kr = 1 + k * r2 * (1 + r2);
+            double xs = W * x * kr + W * 0.5 + odx, ys = H * y * kr + H * 0.5 + ody;
+            farm = far_max(farm, fabs(xs) - 2 * perW, fabs(ys) - 2 * perH);
+            X = fold_near(xs, perW, lastW);
+            Y = fold_near(ys, perH, lastH);
+        }
+        X -= pl;
+        Y -= pt;
+        farm = far_max(farm, fabs(X) - 2 * persw, fabs(Y) - 2 * persh);
+        X = fold_near(X, persw, lastsw);
+        Y = fold_near(Y, persh, lastsh);
+        if (scale) {
+            X = clamp_v((X + 0.5) * rs_x - 0.5, lastw);
+            Y = clamp_v((Y + 0.5) * rs_y - 0.5, lasth);
+        }
+        if (affine) {
+            double x = A0 * X + A1 * Y + A2, y = A3 * X + A4 * Y + A5;
+            farm = far_max(farm, fabs(x) - 2 * perw, fabs(y) - 2 * perh);
+            X = fold_near(x, perw, lastw);
+            Y = fold_near(y, perh, lasth);
+        }
+        if (persp) {
+            double d = P6 * X + P7 * Y + P8;
+            d = fabs(d) < 1e-12 ? 1e-12 : d;
+            double x = (P0 * X + P1 * Y + P2) / d, y = (P3 * X + P4 * Y + P5) / d;
+            X = clamp_v(x, lastw);
+            Y = clamp_v(y, lasth);
+        }
+        fx[u] = X;
+        fy[u] = Y;
+    }
+    for (int u = 0; u < n; u++) {
+        row[2 * u] = (float)fx[u];
+        row[2 * u + 1] = (float)fy[u];
+    }
+    return farm >= 0;
+}
+
+#define GEOM_CASE(o, s, a, q)                                                                                \
+    case (o) | (s) << 1 | (a) << 2 | (q) << 3:                                                             \
+        for (int v = 0; v < n; v++) {                                                                      \
+            float *row = map + 2 * (size_t)v * n;                                                          \
+            if (geometry_row(row, p, v, o, s, a, q))                                                       \
+                for (int u = 0; u < n; u++) geometry_px(row + 2 * u, p, u, v);                             \
+        }                                                                                                  \
+        break;
+
+void lm_aug_geometry(float *map, const lm_aug_plan *p) {
+    int n = p->out_size;
+    /* a side of 1 pixel (fold period 0) takes the reference path */
+    if (n > GEOM_MAX_ROW || p->padded_h < 2 || p->padded_w < 2 || p->scaled_h < 2 || p->scaled_w < 2 ||
+        p->src_h < 2 || p->src_w < 2) {
+        for (int v = 0; v < n; v++)
+            for (int u = 0; u < n; u++) geometry_px(map + 2 * ((size_t)v * n + u), p, u, v);
+        return;
+    }
+    switch ((p->optical_on != 0) | (p->scale_on != 0) << 1 | (p->affine_on != 0) << 2 | (p->persp_on != 0) << 3) {
+        GEOM_CASE(0, 0, 0, 0) GEOM_CASE(1, 0, 0, 0) GEOM_CASE(0, 1, 0, 0) GEOM_CASE(1, 1, 0, 0)
+        GEOM_CASE(0, 0, 1, 0) GEOM_CASE(1, 0, 1, 0) GEOM_CASE(0, 1, 1, 0) GEOM_CASE(1, 1, 1, 0)
+        GEOM_CASE(0, 0, 0, 1) GEOM_CASE(1, 0, 0, 1) GEOM_CASE(0, 1, 0, 1) GEOM_CASE(1, 1, 0, 1)
+        GEOM_CASE(0, 0, 1, 1) GEOM_CASE(1, 0, 1, 1) GEOM_CASE(0, 1, 1, 1) GEOM_CASE(1, 1, 1, 1)
+    }
+}
+#undef GEOM_CASE
 
 void lm_aug_map_bbox(const float *map, int n_pixels, int h, int w, int *y0, int *x0, int *rh, int *rw) {
     float mnx = 1e30f, mny = 1e30f, mxx = -1e30f, mxy = -1e30f;
+#pragma omp simd reduction(min : mnx, mny) reduction(max : mxx, mxy)
     for (int i = 0; i < n_pixels; i++) {
         float x = map[2 * i], y = map[2 * i + 1];
         mnx = x < mnx ? x : mnx;
@@ -291,22 +406,44 @@ void lm_aug_map_bbox(const float *map, int n_pixels, int h, int w, int *y0, int 
     *rh = by - ay + 1;
 }
 
+enum { REMAP_BLOCK = 256 };
+
 void lm_aug_remap(uint8_t *out, int out_h, int out_w, const float *map, const uint8_t *src, int y0, int x0, int rh,
                   int rw) {
     /* OpenCV's fixed point: coordinates quantised to 1/32 pixel (INTER_BITS 5), weights in
-     * 1/2^15 (INTER_REMAP_COEF_BITS), result rounded half up */
-    for (int i = 0; i < out_h * out_w; i++) {
-        int qx = (int)((map[2 * i] - (float)x0) * 32.f + 0.5f), qy = (int)((map[2 * i + 1] - (float)y0) * 32.f + 0.5f);
-        int ix = qx >> 5, iy = qy >> 5, ax = qx & 31, ay = qy & 31;
-        if (ix >= rw - 1) ix = rw - 1, ax = 0;
-        if (iy >= rh - 1) iy = rh - 1, ay = 0;
-        int ix2 = ax ? ix + 1 : ix, iy2 = ay ? iy + 1 : iy;
-        const uint8_t *a = src + 3 * ((size_t)iy * rw + ix), *b = src + 3 * ((size_t)iy * rw + ix2);
-        const uint8_t *c = src + 3 * ((size_t)iy2 * rw + ix), *d = src + 3 * ((size_t)iy2 * rw + ix2);
-        /* (1 - ax/32)(1 - ay/32) 2^15 = (32 - ax)(32 - ay) 2^5 */
-        int w00 = (32 - ax) * (32 - ay) * 32, w01 = ax * (32 - ay) * 32, w10 = (32 - ax) * ay * 32, w11 = ax * ay * 32;
-        for (int ch = 0; ch < 3; ch++)
-            out[3 * i + ch] = (uint8_t)((a[ch] * w00 + b[ch] * w01 + c[ch] * w10 + d[ch] * w11 + (1 << 14)) >> 15);
+     * 1/2^15 (INTER_REMAP_COEF_BITS), result rounded half up. Per block of pixels: the
+     * integer offsets and weights first (vectorised), then the 2x2 blend. */
+    int off[REMAP_BLOCK], dxo[REMAP_BLOCK], dyo[REMAP_BLOCK], wx[REMAP_BLOCK], wy[REMAP_BLOCK];
+    size_t n = (size_t)out_h * out_w;
+    float fx0 = (float)x0, fy0 = (float)y0;
+    for (size_t i0 = 0; i0 < n; i0 += REMAP_BLOCK) {
+        int m = n - i0 < REMAP_BLOCK ? (int)(n - i0) : REMAP_BLOCK;
+        const float *mp = map + 2 * i0;
+#pragma omp simd
+        for (int i = 0; i < m; i++) {
+            int qx = (int)((mp[2 * i] - fx0) * 32.f + 0.5f), qy = (int)((mp[2 * i + 1] - fy0) * 32.f + 0.5f);
+            int ix = qx >> 5, iy = qy >> 5, ax = qx & 31, ay = qy & 31;
+            int cx = ix >= rw - 1, cy = iy >= rh - 1;
+            ix = cx ? rw - 1 : ix;
+            ax = cx ? 0 : ax;
+            iy = cy ? rh - 1 : iy;
+            ay = cy ? 0 : ay;
+            off[i] = 3 * (iy * rw + ix);
+            dxo[i] = ax ? 3 : 0;
+            dyo[i] = ay ? 3 * rw : 0;
+            wx[i] = ax;
+            wy[i] = ay;
+        }
+        uint8_t *o = out + 3 * i0;
+        for (int i = 0; i < m; i++) {
+            const uint8_t *a = src + off[i], *b = a + dxo[i], *c = a + dyo[i], *d = c + dxo[i];
+            int ax = wx[i], ay = wy[i];
+            /* (1 - ax/32)(1 - ay/32) 2^15 = (32 - ax)(32 - ay) 2^5 */
+            int w00 = (32 - ax) * (32 - ay) * 32, w01 = ax * (32 - ay) * 32, w10 = (32 - ax) * ay * 32,
+                w11 = ax * ay * 32;
+            for (int ch = 0; ch < 3; ch++)
+                o[3 * i + ch] = (uint8_t)((a[ch] * w00 + b[ch] * w01 + c[ch] * w10 + d[ch] * w11 + (1 << 14)) >> 15);
+        }
     }
 }
 
