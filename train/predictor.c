@@ -83,8 +83,9 @@ static int resolve(const char *model, char *weights, size_t wcap, char *cfg, siz
 
 /* Loads only the `generator` group of a config (file path or YAML text): prediction needs
  * nothing else, and an official config.yaml holds keys (paths, trainer settings) that do not
- * matter here. A file with a `defaults:` list and no `generator` key (an experiment file such
- * as configs/training/big-lama.yaml) is composed in full instead. */
+ * matter here. A file with a `defaults:` list (an experiment file such as
+ * configs/training/big-lama.yaml, whose own `generator:` keys override the group it picks) is
+ * composed in full instead. */
 static int generator_opts(lm_generator_opts *o, const char *path, const char *text,
                           const char *origin) {
     lm_cfg_node *tree = NULL, *root = NULL;
@@ -94,7 +95,7 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
     rc = text ? lm_cfg_tree_parse(&tree, text, strlen(text), origin) : lm_cfg_tree_load(&tree, path);
     if (rc < 0) goto cleanup;
     lm_cfg_node *gen = lm_cfg_node_get(tree, "generator");
-    if (!gen && path && lm_cfg_node_get(tree, "defaults")) {
+    if (path && lm_cfg_node_get(tree, "defaults")) {
         /* an experiment file (configs/training/big-lama.yaml): compose it as training does */
         if ((rc = lm_cfg_load(&cfg, path, NULL, 0)) == 0 &&
             (rc = lm_generator_opts_from_cfg(o, cfg)) < 0)
