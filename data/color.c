@@ -18,6 +18,14 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+/* The per-image entry points also get an AVX2 clone (gathers, 8-wide floats), picked at
+ * run time (GCC function multiversioning); no FMA, so both clones give identical bytes. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LM_NO_CLONES)
+#define LM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LM_CLONES
+#endif
+
 static inline uint8_t sat_round(float x) { /* OpenCV saturate_cast<uchar>: round, clamp */
     if (x <= 0) return 0;
     if (x >= 255) return 255;
@@ -127,7 +135,7 @@ void lm_color_hsv2rgb(const uint8_t hsv[3], uint8_t rgb[3]) {
 
 enum { HSV_BLOCK = 256 };
 
-void lm_color_hsv_shift(uint8_t *img, int h, int w, double dh, double ds, double dv) {
+LM_CLONES void lm_color_hsv_shift(uint8_t *img, int h, int w, double dh, double ds, double dv) {
     if (dh == 0 && ds == 0 && dv == 0) return; /* albumentations returns the input */
     tables();
     int lh[256], ls[256], lv[256];
@@ -233,7 +241,7 @@ static void clahe_luts(uint8_t *lut, const uint8_t *g, int h, int w, int th, int
 
 /* Bilinear blend of the four neighbouring tiles' LUTs (OpenCV CLAHE_Interpolation_Body),
  * with the column terms (tile offsets, weights) computed once per column. */
-static void clahe_apply(uint8_t *g, int h, int w, int th, int tw, int tiles, const uint8_t *lut, int *cx,
+static inline void clahe_apply(uint8_t *g, int h, int w, int th, int tw, int tiles, const uint8_t *lut, int *cx,
                         float *cw) {
     float inv_tw = 1.f / tw, inv_th = 1.f / th;
     int *c1 = cx, *c2 = cx + w;
@@ -265,7 +273,7 @@ static void clahe_apply(uint8_t *g, int h, int w, int th, int tw, int tiles, con
 }
 
 /* scratch: tiles² · 256 bytes of LUT + w ints ×2 + w floats ×2 */
-static int clahe_gray_run(uint8_t *g, int h, int w, double clip_limit, int tiles) {
+static inline int clahe_gray_run(uint8_t *g, int h, int w, double clip_limit, int tiles) {
     int tw = (w + tiles - 1) / tiles, th = (h + tiles - 1) / tiles; /* padded tile size */
     size_t lut_n = 256 * (size_t)tiles * tiles;
     uint8_t *buf = malloc(lut_n + sizeof(int) * 2 * (size_t)w + sizeof(float) * 2 * (size_t)w + 16);
@@ -357,7 +365,7 @@ static inline uint8_t srgb_enc8(float c) { /* round(encode(c) * 255) = #threshol
 enum { LAB_BLOCK = 256 };
 
 /* RGB (n, 3) -> 8-bit L, a, b planes. */
-static void rgb_to_lab(const uint8_t *img, size_t n, uint8_t *L, uint8_t *A, uint8_t *B) {
+static inline void rgb_to_lab(const uint8_t *img, size_t n, uint8_t *L, uint8_t *A, uint8_t *B) {
     float r[LAB_BLOCK], g[LAB_BLOCK], b[LAB_BLOCK];
     for (size_t i0 = 0; i0 < n; i0 += LAB_BLOCK) {
         int m = n - i0 < LAB_BLOCK ? (int)(n - i0) : LAB_BLOCK;
@@ -383,7 +391,7 @@ static void rgb_to_lab(const uint8_t *img, size_t n, uint8_t *L, uint8_t *A, uin
 }
 
 /* 8-bit L, a, b planes -> RGB (n, 3). Table offsets first, then the (vectorised) arithmetic. */
-static void lab_to_rgb(uint8_t *img, size_t n, const uint8_t *L, const uint8_t *A, const uint8_t *B) {
+static inline void lab_to_rgb(uint8_t *img, size_t n, const uint8_t *L, const uint8_t *A, const uint8_t *B) {
     int ix[LAB_BLOCK], iz[LAB_BLOCK], iy[LAB_BLOCK];
     for (size_t i0 = 0; i0 < n; i0 += LAB_BLOCK) {
         int m = n - i0 < LAB_BLOCK ? (int)(n - i0) : LAB_BLOCK;
@@ -412,7 +420,7 @@ static void lab_to_rgb(uint8_t *img, size_t n, const uint8_t *L, const uint8_t *
     }
 }
 
-int lm_color_clahe(uint8_t *img, int h, int w, double clip_limit, int tiles) {
+LM_CLONES int lm_color_clahe(uint8_t *img, int h, int w, double clip_limit, int tiles) {
     tables();
     size_t n = (size_t)h * w;
     uint8_t *lab = malloc(3 * n);
