@@ -15,6 +15,8 @@
 
 typedef struct slot {
     lm_batch b;
+    int64_t seq;  /* batch sequence number (0 = the start batch) it holds, -1 none */
+    int done;     /* samples finished */
     int failed;
     char err[512];
 } slot;
@@ -23,10 +25,10 @@ struct lm_loader {
     lm_loader_opts o;
     lm_shards *shards;
     int64_t n_images, per_rank, n_batches;
-    /* permutation cache */
+    /* permutation cache: two epochs (workers straddle an epoch boundary) */
     pthread_mutex_t perm_mu;
-    int64_t perm_epoch;
-    int64_t *perm;
+    int64_t perm_epoch[2];
+    int64_t *perm[2];
     /* ring */
     int n_slots;
     slot *slots;
@@ -34,8 +36,9 @@ struct lm_loader {
     int th_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int64_t produced, consumed, released;
-    int stop, worker_done;
+    int64_t produced, consumed, released; /* batches */
+    int64_t next_sample;                  /* next sample to claim, counted from the start batch */
+    int stop, halted, worker_done;
 };
 
 void lm_loader_opts_default(lm_loader_opts *o) {
@@ -50,23 +53,25 @@ void lm_loader_opts_default(lm_loader_opts *o) {
 int64_t lm_loader_images(const lm_loader *l) { return l->n_images; }
 int64_t lm_loader_batches_per_epoch(const lm_loader *l) { return l->n_batches; }
 
-/* Fisher-Yates keyed by (seed, epoch, LM_RNG_SHUFFLE); caller holds perm_mu. */
+/* Fisher-Yates keyed by (seed, epoch, LM_RNG_SHUFFLE) into cache entry epoch % 2; caller
+ * holds perm_mu. */
 static void make_perm(lm_loader *l, int64_t epoch) {
+    int64_t *perm = l->perm[epoch & 1];
     lm_rng r;
     lm_rng_init(&r, l->o.seed, (uint64_t)epoch, 0, LM_RNG_SHUFFLE);
-    for (int64_t i = 0; i < l->n_images; i++) l->perm[i] = i;
+    for (int64_t i = 0; i < l->n_images; i++) perm[i] = i;
     for (int64_t i = l->n_images - 1; i > 0; i--) {
-        int64_t j = lm_rng_randint(&r, 0, i + 1), t = l->perm[i];
-        l->perm[i] = l->perm[j];
-        l->perm[j] = t;
+        int64_t j = lm_rng_randint(&r, 0, i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
     }
-    l->perm_epoch = epoch;
+    l->perm_epoch[epoch & 1] = epoch;
 }
 
 int64_t lm_loader_image_at(lm_loader *l, int64_t epoch, int64_t pos) {
     pthread_mutex_lock(&l->perm_mu);
-    if (l->perm_epoch != epoch) make_perm(l, epoch);
-    int64_t id = l->perm[pos % l->n_images];
+    if (l->perm_epoch[epoch & 1] != epoch) make_perm(l, epoch);
+    int64_t id = l->perm[epoch & 1][pos % l->n_images];
     pthread_mutex_unlock(&l->perm_mu);
     return id;
 }
@@ -115,50 +120,67 @@ int lm_loader_sample(lm_loader *l, int64_t epoch, int64_t pos, float *img, float
     return sample_image(l, epoch, pos, lm_loader_image_at(l, epoch, pos), img, mask);
 }
 
-/* Fills slot s with batch (epoch, b); on error s->failed is set and s->err says why. */
-static void fill(lm_loader *l, slot *s, int64_t epoch, int64_t b) {
-    int n = l->o.batch_size, sz = l->o.out_size, nt = l->o.threads;
+/* The workers: `threads` OpenMP threads, each claiming the next sample of the stream
+ * (batch after batch, no barrier between batches) as long as its batch's ring slot is free,
+ * writing it into that slot, and publishing completed batches in order. A failed sample
+ * fails its batch; the batches before it are still delivered, nothing after it. */
+static void work(lm_loader *l) {
+    int bs = l->o.batch_size, sz = l->o.out_size;
     size_t np = (size_t)sz * sz;
-    s->failed = 0;
-    s->b.epoch = epoch;
-    s->b.batch = b;
-    int64_t pos0 = b * n;
-    for (int j = 0; j < n; j++) /* positions of this rank: r, r + W, … */
-        s->b.image_ids[j] = lm_loader_image_at(l, epoch, l->o.rank + (pos0 + j) * l->o.world_size);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int j = 0; j < n; j++) {
-        int64_t pos = l->o.rank + (pos0 + j) * l->o.world_size;
-        if (sample_image(l, epoch, pos, s->b.image_ids[j], s->b.img + 3 * np * j, s->b.mask + np * j) < 0) {
-#pragma omp critical(lm_loader_err)
-            if (!s->failed) {
-                s->failed = 1;
-                snprintf(s->err, sizeof s->err, "%s", lm_err_msg());
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        int64_t k;
+        for (;;) {
+            if (l->stop || l->halted) {
+                pthread_mutex_unlock(&l->mu);
+                return;
             }
+            k = l->next_sample;
+            if (k / bs < l->released + l->n_slots) break; /* its slot is free */
+            pthread_cond_wait(&l->cv, &l->mu);
         }
+        l->next_sample++;
+        int64_t seq = k / bs;
+        int j = (int)(k % bs);
+        slot *s = &l->slots[seq % l->n_slots];
+        if (j == 0) { /* claims are in order: the batch's first claim sets its header */
+            int64_t bt = l->o.start_batch + seq;
+            s->seq = seq;
+            s->done = 0;
+            s->failed = 0;
+            s->b.epoch = l->o.start_epoch + bt / l->n_batches;
+            s->b.batch = bt % l->n_batches;
+        }
+        int64_t epoch = s->b.epoch, pos = l->o.rank + (s->b.batch * bs + j) * l->o.world_size;
+        pthread_mutex_unlock(&l->mu);
+
+        int64_t id = lm_loader_image_at(l, epoch, pos);
+        s->b.image_ids[j] = id;
+        int rc = sample_image(l, epoch, pos, id, s->b.img + 3 * np * j, s->b.mask + np * j);
+
+        pthread_mutex_lock(&l->mu);
+        if (rc < 0 && !s->failed) {
+            s->failed = 1;
+            snprintf(s->err, sizeof s->err, "%s", lm_err_msg());
+        }
+        s->done++;
+        int published = 0;
+        for (;;) { /* publish finished batches in order */
+            slot *p = &l->slots[l->produced % l->n_slots];
+            if (l->halted || p->seq != l->produced || p->done < bs) break;
+            l->produced++;
+            published = 1;
+            if (p->failed) l->halted = 1; /* the consumer gets the error; nothing after it */
+        }
+        if (published) pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
     }
 }
 
 static void *worker(void *arg) {
     lm_loader *l = arg;
-    int64_t epoch = l->o.start_epoch, b = l->o.start_batch;
-    for (;;) {
-        pthread_mutex_lock(&l->mu);
-        while (!l->stop && l->produced >= l->released + l->n_slots) pthread_cond_wait(&l->cv, &l->mu);
-        int stop = l->stop;
-        slot *s = &l->slots[l->produced % l->n_slots];
-        pthread_mutex_unlock(&l->mu);
-        if (stop) break;
-        fill(l, s, epoch, b);
-        pthread_mutex_lock(&l->mu);
-        l->produced++;
-        pthread_cond_broadcast(&l->cv);
-        pthread_mutex_unlock(&l->mu);
-        if (s->failed) break; /* the consumer gets the error; nothing after it */
-        if (++b >= l->n_batches) {
-            b = 0;
-            epoch++;
-        }
-    }
+#pragma omp parallel num_threads(l->o.threads)
+    work(l);
     pthread_mutex_lock(&l->mu);
     l->worker_done = 1;
     pthread_cond_broadcast(&l->cv);
@@ -183,7 +205,7 @@ int lm_loader_open(lm_loader **out, const lm_loader_opts *o) {
     pthread_mutex_init(&l->perm_mu, NULL);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    l->perm_epoch = -1;
+    l->perm_epoch[0] = l->perm_epoch[1] = -1;
     if ((rc = lm_shards_open(&l->shards, o->shard_dir)) < 0) goto cleanup;
     l->n_images = lm_shards_count(l->shards);
     l->per_rank = l->n_images / o->world_size;
@@ -198,16 +220,18 @@ int lm_loader_open(lm_loader **out, const lm_loader_opts *o) {
                          (long long)o->start_batch, (long long)l->n_batches);
         goto cleanup;
     }
-    l->perm = malloc(sizeof(int64_t) * (size_t)l->n_images);
+    l->perm[0] = malloc(sizeof(int64_t) * (size_t)l->n_images);
+    l->perm[1] = malloc(sizeof(int64_t) * (size_t)l->n_images);
     l->n_slots = o->prefetch + 1; /* +1: the batch the consumer holds */
     l->slots = calloc((size_t)l->n_slots, sizeof(slot));
-    if (!l->perm || !l->slots) {
+    if (!l->perm[0] || !l->perm[1] || !l->slots) {
         rc = lm_err_code(LM_ENOMEM, "loader: out of memory");
         goto cleanup;
     }
     size_t np = (size_t)o->out_size * o->out_size;
     for (int i = 0; i < l->n_slots; i++) {
         lm_batch *b = &l->slots[i].b;
+        l->slots[i].seq = -1;
         b->n = o->batch_size;
         b->h = b->w = o->out_size;
         b->img = malloc(sizeof(float) * 3 * np * o->batch_size);
@@ -265,7 +289,8 @@ void lm_loader_close(lm_loader *l) {
         free(l->slots[i].b.image_ids);
     }
     free(l->slots);
-    free(l->perm);
+    free(l->perm[0]);
+    free(l->perm[1]);
     lm_shards_close(l->shards);
     pthread_mutex_destroy(&l->perm_mu);
     pthread_mutex_destroy(&l->mu);
