@@ -300,6 +300,58 @@ START_TEST(test_open_errors) {
 }
 END_TEST
 
+START_TEST(test_load_from_lightning_checkpoint) {
+    /* the predict fixture's official-style best.ckpt (torch.save zip, Lightning layout) holds
+     * generator.*, discriminator.* (ndf 4, n_layers 4) and loss_resnet_pl.* */
+    long live = lt_live_count();
+    lm_weights_src *s = NULL;
+    ck_assert_msg(lm_weights_open(&s, "tests/fixtures/predict/official/models/best.ckpt") == 0, "%s",
+                  lm_err_msg());
+    ck_assert_str_eq(lm_weights_kind(s), "pth-zip");
+    ck_assert_ptr_nonnull(lm_weights_find(s, "loss_resnet_pl.impl.conv1.weight"));
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_discriminator_opts o = lm_discriminator_defaults();
+    o.ndf = 4;
+    lm_discriminator *d = NULL;
+    ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
+    lm_weights_report rep;
+    lm_weights_report_init(&rep);
+    ck_assert_msg(lm_weights_load(&p, s, "discriminator.", LM_WEIGHTS_STRICT, &rep) == 0, "%s",
+                  lm_err_msg());
+    ck_assert_int_eq(rep.n, 0);
+    ck_assert_int_eq(rep.loaded, p.n);
+    ck_assert_int_eq(lm_weights_count_prefix(s, "discriminator."), p.n);
+    /* every tensor holds the file's bytes */
+    for (int i = 0; i < p.n; i++) {
+        char key[300];
+        snprintf(key, sizeof key, "discriminator.%s", p.items[i].name);
+        const lm_st_entry *e = lm_weights_find(s, key);
+        ck_assert_ptr_nonnull(e);
+        void *buf = malloc(e->nbytes ? e->nbytes : 1);
+        ck_assert_int_eq(lt_to_buffer(p.items[i].t, buf, e->nbytes), 0);
+        ck_assert_msg(!memcmp(buf, e->data, e->nbytes), "%s differs", key);
+        free(buf);
+    }
+    lm_weights_report_free(&rep);
+    /* the wrong size: strict refuses with shape mismatches */
+    lm_params q;
+    lm_params_init(&q, LT_F32, LT_CPU);
+    o.ndf = 8;
+    lm_discriminator *d8 = NULL;
+    ck_assert_int_eq(lm_discriminator_create(&d8, &q, &o), 0);
+    ck_assert_int_eq(lm_weights_load(&q, s, "discriminator.", LM_WEIGHTS_STRICT, NULL), LM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "best.ckpt"));
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "shape mismatch"));
+    lm_discriminator_free(d8);
+    lm_params_free(&q);
+    lm_discriminator_free(d);
+    lm_params_free(&p);
+    lm_weights_close(s);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
 Suite *check_weights_suite(void) {
     Suite *s = suite_create("weights");
     TCase *tc = tcase_create("weights");
@@ -307,6 +359,7 @@ Suite *check_weights_suite(void) {
     tcase_add_test(tc, test_half_precision_save);
     tcase_add_test(tc, test_strict_mismatch_table);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_load_from_lightning_checkpoint);
     tcase_add_unchecked_fixture(tc, NULL, teardown);
     suite_add_tcase(s, tc);
     return s;
