@@ -1,7 +1,9 @@
 /* cmd_bench.c — `lamac bench <what>`: benchmarks that print figures (never pass/fail).
- * `lamac bench loader`: training loader throughput (samples/s) and memory (peak RSS, RSS
- * over time) for the official training recipe (256 crops, `distortions`, training masks,
- * abl-04-256-mh-dist.yaml), at 1 and 2 threads by default. */
+ * `lamac bench loader [CONFIG [key=value ...]]`: training loader throughput (samples/s) and
+ * memory (peak RSS, RSS over time), at 1 and 2 threads by default, for a training config's
+ * data.train section (out_size, transform_variant, batch size, mask_gen_kwargs, through
+ * train/data_opts.h) or, without one, the official recipe of abl-04-256-mh-dist.yaml
+ * (256 crops, `distortions`, training masks, batch 10). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +15,20 @@
 #include "data/shards.h"
 #include "masks/mask.h"
 #include "train/command.h"
+#include "train/config.h"
+#include "train/data_opts.h"
 
 static const char *const USAGE =
-    "usage: lamac bench loader [--shards DIR] [--variant NAME] [--threads N] [--batches K]\n"
-    "                          [--batch-size B] [--size S] [--masks PRESET] [--prefetch P]\n\n"
+    "usage: lamac bench loader [CONFIG [key=value ...]] [--shards DIR] [--variant NAME]\n"
+    "                          [--threads N] [--batches K] [--batch-size B] [--size S]\n"
+    "                          [--masks PRESET] [--prefetch P]\n\n"
     "Measures the training loader: samples/s and memory (peak RSS = VmHWM, and RSS every few\n"
     "batches, to show it stays flat). Without --shards it synthesises 200 textured 512x512\n"
     "images into a temporary shard set first (removed at the end).\n"
+    "  CONFIG      a training experiment (e.g. configs/training/lama-fourier.yaml): its\n"
+    "              data.train out_size, transform_variant, dataloader_kwargs.batch_size and\n"
+    "              mask_gen_kwargs are used; key=value overrides as in `lamac config show`.\n"
+    "              Flags given as well win over the config.\n"
     "  --variant   transform_variant (default distortions)\n"
     "  --threads   loader threads; default: run with 1 and then 2\n"
     "  --batches   batches to time per run (default 60; 2 warm-up batches are not timed)\n"
@@ -102,13 +111,26 @@ static int bench_run(const lm_loader_opts *o, int batches) {
 }
 
 static int bench_loader(int argc, char **argv) {
-    const char *shards = NULL, *variant = "distortions", *preset = "train";
-    int threads = -1, batches = 60, bs = 10, size = 256, prefetch = 2;
+    const char *shards = NULL, *variant = NULL, *preset = NULL, *config = NULL;
+    const char *overrides[64];
+    int n_over = 0, threads = -1, batches = 60, bs = 0, size = 0, prefetch = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(USAGE, stdout);
             return 0;
+        }
+        if (strncmp(a, "--", 2)) { /* CONFIG, then its overrides */
+            if (!config && !strchr(a, '=')) {
+                config = a;
+            } else if (config && n_over < (int)(sizeof overrides / sizeof *overrides)) {
+                overrides[n_over++] = a;
+            } else {
+                fprintf(stderr, "lamac bench loader: unexpected argument %s (overrides follow a CONFIG)\n%s", a,
+                        USAGE);
+                return 2;
+            }
+            continue;
         }
         if (!v) {
             fprintf(stderr, "lamac bench loader: %s needs a value\n", a);
@@ -131,9 +153,22 @@ static int bench_loader(int argc, char **argv) {
     if (batches < 1) batches = 1;
     lm_mask_cfg mask;
     lm_loader_opts o;
-    lm_loader_opts_default(&o);
-    if (lm_mask_preset(&mask, preset) < 0 || lm_aug_variant_parse(&o.variant, variant) < 0)
-        return lm_cmd_fail("bench");
+    lm_cfg *cfg = NULL;
+    if (config) { /* data.train of the experiment; the flags below override it */
+        if (lm_cfg_load(&cfg, config, overrides, n_over) < 0 || lm_loader_opts_from_cfg(&o, &mask, cfg) < 0) {
+            lm_cfg_free(cfg);
+            return lm_cmd_fail("bench");
+        }
+        lm_cfg_free(cfg); /* o.shard_dir borrowed from it: not used here (--shards or synthetic) */
+        o.shard_dir = NULL;
+    } else {
+        lm_loader_opts_default(&o);
+        if (lm_mask_preset(&mask, "train") < 0) return lm_cmd_fail("bench");
+    }
+    if (preset && lm_mask_preset(&mask, preset) < 0) return lm_cmd_fail("bench");
+    if (variant && lm_aug_variant_parse(&o.variant, variant) < 0) return lm_cmd_fail("bench");
+    if (bs > 0) o.batch_size = bs;
+    if (size > 0) o.out_size = size;
     char tmp[64] = "";
     if (!shards) {
         snprintf(tmp, sizeof tmp, "/tmp/lamac_bench_shards_XXXXXX");
@@ -147,13 +182,12 @@ static int bench_loader(int argc, char **argv) {
         shards = tmp;
     }
     o.shard_dir = shards;
-    o.out_size = size;
-    o.batch_size = bs;
     o.mask = &mask;
     o.prefetch = prefetch;
     o.seed = 1;
-    printf("loader: %s, variant %s, masks %s, %dx%d crops, batch %d, prefetch %d, %ld CPUs online\n", shards, variant,
-           preset, size, size, bs, prefetch, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("loader: %s, variant %s, masks %s, %dx%d crops, batch %d, prefetch %d, %ld CPUs online\n", shards,
+           lm_aug_variant_name(o.variant), preset ? preset : config ? config : "train", o.out_size, o.out_size,
+           o.batch_size, prefetch, sysconf(_SC_NPROCESSORS_ONLN));
     int rc = 0;
     for (int t = 1; t <= 2 && rc == 0; t++) {
         if (threads >= 0 && t > 1) break;

@@ -22,6 +22,7 @@
 #include "masks/mask.h"
 #include "train/command.h"
 #include "train/config.h"
+#include "train/data_opts.h"
 
 static const char *const USAGE =
     "usage: lamac masks (--preset NAME | --config FILE) --count N [--size S] --out DIR [--seed K]\n"
@@ -42,177 +43,7 @@ static const char *const USAGE =
     "  --seed K       random seed (default 0); mask i uses the stream (K, 0, i, mask)\n"
     "  --ext LIST     image extensions to take from --src (default jpg,jpeg,png)\n";
 
-/* ---- mask options from YAML ------------------------------------------------------------ */
-
-/* dst = "a.b" (truncated to n - 1 bytes) */
-static void join_key(char *dst, size_t n, const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > n - 2) la = n - 2;
-    memcpy(dst, a, la);
-    dst[la] = '.';
-    if (lb > n - la - 2) lb = n - la - 2;
-    memcpy(dst + la + 1, b, lb);
-    dst[la + 1 + lb] = 0;
-}
-
-static int bad_key(const lm_cfg_node *n, const char *path, const char *what) {
-    return lm_err_code(LM_EINVAL, "config: %s:%d: key '%s': %s", n->file ? n->file : "?", n->line,
-                       path, what);
-}
-
-static int get_num(const lm_cfg_node *n, const char *path, double *out, int want_int) {
-    if (n->kind != LM_CFG_SCALAR || !n->text) return bad_key(n, path, "expected a number");
-    if (want_int) {
-        int64_t v;
-        if (lm_cfg_scalar_int(n->text, &v) < 0) return bad_key(n, path, "expected an integer");
-        *out = (double)v;
-        return 0;
-    }
-    if (lm_cfg_scalar_float(n->text, out) < 0) return bad_key(n, path, "expected a number");
-    return 0;
-}
-
-#define NUM_FIELD(name, dst, isint)                                      \
-    if (!strcmp(k->key, name)) {                                         \
-        double v_;                                                       \
-        if ((rc = get_num(k, path, &v_, isint)) < 0) return rc;          \
-        dst = v_;                                                        \
-        continue;                                                        \
-    }
-
-static int need_map(const lm_cfg_node *n, const char *path) {
-    return n->kind == LM_CFG_MAP ? 0 : bad_key(n, path, "expected a mapping");
-}
-
-static int fill_ramp(lm_ramp *r, const lm_cfg_node *m, const char *prefix) {
-    int rc;
-    char path[256];
-    if (m->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(m) == LM_CFG_NULL) return 0;
-    if ((rc = need_map(m, prefix)) < 0) return rc;
-    r->enabled = 1;
-    for (int i = 0; i < m->n; i++) {
-        const lm_cfg_node *k = m->kids[i];
-        join_key(path, sizeof path, prefix, k->key);
-        NUM_FIELD("start_value", r->start_value, 0);
-        NUM_FIELD("end_value", r->end_value, 0);
-        NUM_FIELD("start_iter", r->start_iter, 0);
-        NUM_FIELD("end_iter", r->end_iter, 0);
-        return bad_key(k, path, "unknown LinearRamp option");
-    }
-    return 0;
-}
-
-static int fill_irregular(lm_mask_irregular_cfg *c, const lm_cfg_node *m, const char *prefix) {
-    int rc;
-    char path[256];
-    if ((rc = need_map(m, prefix)) < 0) return rc;
-    for (int i = 0; i < m->n; i++) {
-        const lm_cfg_node *k = m->kids[i];
-        join_key(path, sizeof path, prefix, k->key);
-        NUM_FIELD("max_angle", c->max_angle, 1);
-        NUM_FIELD("max_len", c->max_len, 1);
-        NUM_FIELD("max_width", c->max_width, 1);
-        NUM_FIELD("min_times", c->min_times, 1);
-        NUM_FIELD("max_times", c->max_times, 1);
-        if (!strcmp(k->key, "ramp_kwargs")) {
-            if ((rc = fill_ramp(&c->ramp, k, path)) < 0) return rc;
-            continue;
-        }
-        return bad_key(k, path, "unknown irregular mask option");
-    }
-    return 0;
-}
-
-static int fill_box(lm_mask_box_cfg *c, const lm_cfg_node *m, const char *prefix) {
-    int rc;
-    char path[256];
-    if ((rc = need_map(m, prefix)) < 0) return rc;
-    for (int i = 0; i < m->n; i++) {
-        const lm_cfg_node *k = m->kids[i];
-        join_key(path, sizeof path, prefix, k->key);
-        NUM_FIELD("margin", c->margin, 1);
-        NUM_FIELD("bbox_min_size", c->bbox_min_size, 1);
-        NUM_FIELD("bbox_max_size", c->bbox_max_size, 1);
-        NUM_FIELD("min_times", c->min_times, 1);
-        NUM_FIELD("max_times", c->max_times, 1);
-        if (!strcmp(k->key, "ramp_kwargs")) {
-            if ((rc = fill_ramp(&c->ramp, k, path)) < 0) return rc;
-            continue;
-        }
-        return bad_key(k, path, "unknown box mask option");
-    }
-    return 0;
-}
-
-/* MixedMaskGenerator kwargs; variants_n (data_gen files) goes to *variants if non-NULL. */
-static int fill_mixed(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, const char *prefix) {
-    int rc;
-    char path[256];
-    if ((rc = need_map(m, prefix)) < 0) return rc;
-    for (int i = 0; i < m->n; i++) {
-        const lm_cfg_node *k = m->kids[i];
-        join_key(path, sizeof path, prefix, k->key);
-        NUM_FIELD("irregular_proba", c->irregular_proba, 0);
-        NUM_FIELD("box_proba", c->box_proba, 0);
-        NUM_FIELD("segm_proba", c->segm_proba, 0);
-        NUM_FIELD("squares_proba", c->squares_proba, 0);
-        NUM_FIELD("superres_proba", c->superres_proba, 0);
-        NUM_FIELD("outpainting_proba", c->outpainting_proba, 0);
-        NUM_FIELD("invert_proba", c->invert_proba, 0);
-        if (variants && !strcmp(k->key, "variants_n")) {
-            double v;
-            if ((rc = get_num(k, path, &v, 1)) < 0) return rc;
-            *variants = (int)v;
-            continue;
-        }
-        if (!strcmp(k->key, "irregular_kwargs")) rc = fill_irregular(&c->irregular_kwargs, k, path);
-        else if (!strcmp(k->key, "squares_kwargs")) rc = fill_irregular(&c->squares_kwargs, k, path);
-        else if (!strcmp(k->key, "box_kwargs")) rc = fill_box(&c->box_kwargs, k, path);
-        else if (!strcmp(k->key, "segm_kwargs")) rc = 0; /* unused unless segm_proba > 0 (an error) */
-        else if (!strcmp(k->key, "superres_kwargs")) {
-            if ((rc = need_map(k, path)) < 0) return rc;
-            for (int j = 0; j < k->n; j++) {
-                const lm_cfg_node *kk = k->kids[j];
-                char p2[300];
-                double v;
-                join_key(p2, sizeof p2, path, kk->key);
-                if ((rc = get_num(kk, p2, &v, 1)) < 0) return rc;
-                if (!strcmp(kk->key, "min_step")) c->superres_kwargs.min_step = (int)v;
-                else if (!strcmp(kk->key, "max_step")) c->superres_kwargs.max_step = (int)v;
-                else if (!strcmp(kk->key, "min_width")) c->superres_kwargs.min_width = (int)v;
-                else if (!strcmp(kk->key, "max_width")) c->superres_kwargs.max_width = (int)v;
-                else return bad_key(kk, p2, "unknown superres mask option");
-            }
-        } else if (!strcmp(k->key, "outpainting_kwargs")) {
-            if ((rc = need_map(k, path)) < 0) return rc;
-            lm_mask_outpainting_cfg *o = &c->outpainting_kwargs;
-            for (int j = 0; j < k->n; j++) {
-                const lm_cfg_node *kk = k->kids[j];
-                char p2[300];
-                double v;
-                join_key(p2, sizeof p2, path, kk->key);
-                if (!strcmp(kk->key, "is_fixed_randomness")) {
-                    int b;
-                    if (!kk->text || lm_cfg_scalar_bool(kk->text, &b) < 0)
-                        return bad_key(kk, p2, "expected a boolean");
-                    o->is_fixed_randomness = b;
-                    continue;
-                }
-                if ((rc = get_num(kk, p2, &v, 0)) < 0) return rc;
-                if (!strcmp(kk->key, "min_padding_percent")) o->min_padding_percent = v;
-                else if (!strcmp(kk->key, "max_padding_percent")) o->max_padding_percent = v;
-                else if (!strcmp(kk->key, "left_padding_prob")) o->left_padding_prob = v;
-                else if (!strcmp(kk->key, "top_padding_prob")) o->top_padding_prob = v;
-                else if (!strcmp(kk->key, "right_padding_prob")) o->right_padding_prob = v;
-                else if (!strcmp(kk->key, "bottom_padding_prob")) o->bottom_padding_prob = v;
-                else return bad_key(kk, p2, "unknown outpainting mask option");
-            }
-        } else
-            return bad_key(k, path, "unknown mask generator option");
-        if (rc < 0) return rc;
-    }
-    return 0;
-}
+/* ---- mask options from YAML (the mapping itself: train/data_opts.h) ------------------- */
 
 /* Fills an evaluation-set config (and its mask config) from a YAML file. */
 static int load_config(lm_evalset_cfg *ev, const char *file) {
@@ -225,67 +56,66 @@ static int load_config(lm_evalset_cfg *ev, const char *file) {
     if ((kw = lm_cfg_node_get(root, "mask_generator_kwargs"))) { /* configs/data_gen */
         n = lm_cfg_node_get(root, "generator_kind");
         if (n && n->text && strcmp(n->text, "random")) {
-            rc = bad_key(n, "generator_kind", "only 'random' is supported (segmentation masks need detectron2)");
+            rc = lm_opts_bad_key(n, "generator_kind", "only 'random' is supported (segmentation masks need detectron2)");
             goto cleanup;
         }
-        if ((rc = fill_mixed(&ev->mask, &ev->variants_n, kw, "mask_generator_kwargs")) < 0) goto cleanup;
+        if ((rc = lm_mask_cfg_from_node(&ev->mask, &ev->variants_n, kw, "mask_generator_kwargs")) < 0) goto cleanup;
         for (int i = 0; i < root->n; i++) {
             const lm_cfg_node *k = root->kids[i];
             double v;
             if (!strcmp(k->key, "mask_generator_kwargs") || !strcmp(k->key, "generator_kind")) continue;
             if (!strcmp(k->key, "max_masks_per_image")) {
-                if ((rc = get_num(k, k->key, &v, 1)) < 0) goto cleanup;
+                if ((rc = lm_opts_number(k, k->key, &v, 1)) < 0) goto cleanup;
                 ev->max_masks_per_image = (int)v;
             } else if (!strcmp(k->key, "max_tamper_area")) {
-                if ((rc = get_num(k, k->key, &v, 0)) < 0) goto cleanup;
+                if ((rc = lm_opts_number(k, k->key, &v, 0)) < 0) goto cleanup;
                 ev->max_tamper_area = v;
             } else if (!strcmp(k->key, "cropping")) {
-                if ((rc = need_map(k, "cropping")) < 0) goto cleanup;
+                if ((rc = lm_opts_need_map(k, "cropping")) < 0) goto cleanup;
                 for (int j = 0; j < k->n; j++) {
                     const lm_cfg_node *c = k->kids[j];
                     char p[128];
-                    join_key(p, sizeof p, "cropping", c->key);
+                    lm_opts_join_key(p, sizeof p, "cropping", c->key);
                     if (!strcmp(c->key, "handle_small_mode")) {
                         if (!c->text || (strcmp(c->text, "upscale") && strcmp(c->text, "drop"))) {
-                            rc = bad_key(c, p, "expected 'upscale' or 'drop'");
+                            rc = lm_opts_bad_key(c, p, "expected 'upscale' or 'drop'");
                             goto cleanup;
                         }
                         ev->drop_small = !strcmp(c->text, "drop");
                     } else if (!strcmp(c->key, "out_square_crop")) {
                         if (!c->text || lm_cfg_scalar_bool(c->text, &ev->out_square_crop) < 0) {
-                            rc = bad_key(c, p, "expected a boolean");
+                            rc = lm_opts_bad_key(c, p, "expected a boolean");
                             goto cleanup;
                         }
                     } else if (!strcmp(c->key, "out_min_size")) {
-                        if ((rc = get_num(c, p, &v, 1)) < 0) goto cleanup;
+                        if ((rc = lm_opts_number(c, p, &v, 1)) < 0) goto cleanup;
                         ev->out_min_size = (int)v;
                     } else if (!strcmp(c->key, "crop_min_overlap")) {
-                        if ((rc = get_num(c, p, &v, 0)) < 0) goto cleanup;
+                        if ((rc = lm_opts_number(c, p, &v, 0)) < 0) goto cleanup;
                         ev->crop_min_overlap = v;
                     } else {
-                        rc = bad_key(c, p, "unknown cropping option");
+                        rc = lm_opts_bad_key(c, p, "unknown cropping option");
                         goto cleanup;
                     }
                 }
             } else {
-                rc = bad_key(k, k->key, "unknown key of a data_gen config");
+                rc = lm_opts_bad_key(k, k->key, "unknown key of a data_gen config");
                 goto cleanup;
             }
         }
     } else if ((kw = lm_cfg_node_find(root, "train.mask_gen_kwargs"))) { /* a data group file */
-        rc = fill_mixed(&ev->mask, NULL, kw, "train.mask_gen_kwargs");
+        rc = lm_mask_cfg_from_node(&ev->mask, NULL, kw, "train.mask_gen_kwargs");
         n = lm_cfg_node_find(root, "train.out_size");
         double v;
-        if (rc == 0 && n && (rc = get_num(n, "train.out_size", &v, 1)) == 0) ev->out_min_size = (int)v;
+        if (rc == 0 && n && (rc = lm_opts_number(n, "train.out_size", &v, 1)) == 0) ev->out_min_size = (int)v;
     } else { /* a training experiment: compose it */
         if ((rc = lm_cfg_load(&full, file, NULL, 0)) < 0) goto cleanup;
-        kw = lm_cfg_find(full, "data.train.mask_gen_kwargs");
-        if (!kw) {
+        if (!lm_cfg_find(full, "data.train.mask_gen_kwargs")) {
             rc = lm_err_code(LM_EINVAL, "config: %s: no mask_generator_kwargs, train.mask_gen_kwargs "
                                         "or data.train.mask_gen_kwargs", file);
             goto cleanup;
         }
-        if ((rc = fill_mixed(&ev->mask, NULL, kw, "data.train.mask_gen_kwargs")) < 0) goto cleanup;
+        if ((rc = lm_mask_cfg_from_cfg(&ev->mask, full, "data.train.mask_gen_kwargs")) < 0) goto cleanup;
         int64_t s;
         if (lm_cfg_has(full, "data.train.out_size") && lm_cfg_get_int(full, "data.train.out_size", &s) == 0)
             ev->out_min_size = (int)s;

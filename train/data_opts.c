@@ -1,0 +1,209 @@
+/* data_opts.c — YAML -> lm_mask_cfg / lm_loader_opts (see data_opts.h). Mirrors the keyword
+ * arguments of the official MixedMaskGenerator (saicinpainting/training/data/masks.py) and
+ * make_default_train_dataloader (training/data/datasets.py). */
+#include "train/data_opts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+
+/* dst = "a.b" (truncated to n - 1 bytes) */
+void lm_opts_join_key(char *dst, size_t n, const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > n - 2) la = n - 2;
+    memcpy(dst, a, la);
+    dst[la] = '.';
+    if (lb > n - la - 2) lb = n - la - 2;
+    memcpy(dst + la + 1, b, lb);
+    dst[la + 1 + lb] = 0;
+}
+
+int lm_opts_bad_key(const lm_cfg_node *n, const char *path, const char *what) {
+    return lm_err_code(LM_EINVAL, "config: %s:%d: key '%s': %s", n->file ? n->file : "?", n->line,
+                       path, what);
+}
+
+int lm_opts_number(const lm_cfg_node *n, const char *path, double *out, int want_int) {
+    if (n->kind != LM_CFG_SCALAR || !n->text) return lm_opts_bad_key(n, path, "expected a number");
+    if (want_int) {
+        int64_t v;
+        if (lm_cfg_scalar_int(n->text, &v) < 0) return lm_opts_bad_key(n, path, "expected an integer");
+        *out = (double)v;
+        return 0;
+    }
+    if (lm_cfg_scalar_float(n->text, out) < 0) return lm_opts_bad_key(n, path, "expected a number");
+    return 0;
+}
+
+#define NUM_FIELD(name, dst, isint)                                      \
+    if (!strcmp(k->key, name)) {                                         \
+        double v_;                                                       \
+        if ((rc = lm_opts_number(k, path, &v_, isint)) < 0) return rc;          \
+        dst = v_;                                                        \
+        continue;                                                        \
+    }
+
+int lm_opts_need_map(const lm_cfg_node *n, const char *path) {
+    return n->kind == LM_CFG_MAP ? 0 : lm_opts_bad_key(n, path, "expected a mapping");
+}
+
+static int fill_ramp(lm_ramp *r, const lm_cfg_node *m, const char *prefix) {
+    int rc;
+    char path[256];
+    if (m->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(m) == LM_CFG_NULL) return 0;
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    r->enabled = 1;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        NUM_FIELD("start_value", r->start_value, 0);
+        NUM_FIELD("end_value", r->end_value, 0);
+        NUM_FIELD("start_iter", r->start_iter, 0);
+        NUM_FIELD("end_iter", r->end_iter, 0);
+        return lm_opts_bad_key(k, path, "unknown LinearRamp option");
+    }
+    return 0;
+}
+
+static int fill_irregular(lm_mask_irregular_cfg *c, const lm_cfg_node *m, const char *prefix) {
+    int rc;
+    char path[256];
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        NUM_FIELD("max_angle", c->max_angle, 1);
+        NUM_FIELD("max_len", c->max_len, 1);
+        NUM_FIELD("max_width", c->max_width, 1);
+        NUM_FIELD("min_times", c->min_times, 1);
+        NUM_FIELD("max_times", c->max_times, 1);
+        if (!strcmp(k->key, "ramp_kwargs")) {
+            if ((rc = fill_ramp(&c->ramp, k, path)) < 0) return rc;
+            continue;
+        }
+        return lm_opts_bad_key(k, path, "unknown irregular mask option");
+    }
+    return 0;
+}
+
+static int fill_box(lm_mask_box_cfg *c, const lm_cfg_node *m, const char *prefix) {
+    int rc;
+    char path[256];
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        NUM_FIELD("margin", c->margin, 1);
+        NUM_FIELD("bbox_min_size", c->bbox_min_size, 1);
+        NUM_FIELD("bbox_max_size", c->bbox_max_size, 1);
+        NUM_FIELD("min_times", c->min_times, 1);
+        NUM_FIELD("max_times", c->max_times, 1);
+        if (!strcmp(k->key, "ramp_kwargs")) {
+            if ((rc = fill_ramp(&c->ramp, k, path)) < 0) return rc;
+            continue;
+        }
+        return lm_opts_bad_key(k, path, "unknown box mask option");
+    }
+    return 0;
+}
+
+int lm_mask_cfg_from_node(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, const char *prefix) {
+    int rc;
+    char path[256];
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        NUM_FIELD("irregular_proba", c->irregular_proba, 0);
+        NUM_FIELD("box_proba", c->box_proba, 0);
+        NUM_FIELD("segm_proba", c->segm_proba, 0);
+        NUM_FIELD("squares_proba", c->squares_proba, 0);
+        NUM_FIELD("superres_proba", c->superres_proba, 0);
+        NUM_FIELD("outpainting_proba", c->outpainting_proba, 0);
+        NUM_FIELD("invert_proba", c->invert_proba, 0);
+        if (variants && !strcmp(k->key, "variants_n")) {
+            double v;
+            if ((rc = lm_opts_number(k, path, &v, 1)) < 0) return rc;
+            *variants = (int)v;
+            continue;
+        }
+        if (!strcmp(k->key, "irregular_kwargs")) rc = fill_irregular(&c->irregular_kwargs, k, path);
+        else if (!strcmp(k->key, "squares_kwargs")) rc = fill_irregular(&c->squares_kwargs, k, path);
+        else if (!strcmp(k->key, "box_kwargs")) rc = fill_box(&c->box_kwargs, k, path);
+        else if (!strcmp(k->key, "segm_kwargs")) rc = 0; /* unused unless segm_proba > 0 (an error) */
+        else if (!strcmp(k->key, "superres_kwargs")) {
+            if ((rc = lm_opts_need_map(k, path)) < 0) return rc;
+            for (int j = 0; j < k->n; j++) {
+                const lm_cfg_node *kk = k->kids[j];
+                char p2[300];
+                double v;
+                lm_opts_join_key(p2, sizeof p2, path, kk->key);
+                if ((rc = lm_opts_number(kk, p2, &v, 1)) < 0) return rc;
+                if (!strcmp(kk->key, "min_step")) c->superres_kwargs.min_step = (int)v;
+                else if (!strcmp(kk->key, "max_step")) c->superres_kwargs.max_step = (int)v;
+                else if (!strcmp(kk->key, "min_width")) c->superres_kwargs.min_width = (int)v;
+                else if (!strcmp(kk->key, "max_width")) c->superres_kwargs.max_width = (int)v;
+                else return lm_opts_bad_key(kk, p2, "unknown superres mask option");
+            }
+        } else if (!strcmp(k->key, "outpainting_kwargs")) {
+            if ((rc = lm_opts_need_map(k, path)) < 0) return rc;
+            lm_mask_outpainting_cfg *o = &c->outpainting_kwargs;
+            for (int j = 0; j < k->n; j++) {
+                const lm_cfg_node *kk = k->kids[j];
+                char p2[300];
+                double v;
+                lm_opts_join_key(p2, sizeof p2, path, kk->key);
+                if (!strcmp(kk->key, "is_fixed_randomness")) {
+                    int b;
+                    if (!kk->text || lm_cfg_scalar_bool(kk->text, &b) < 0)
+                        return lm_opts_bad_key(kk, p2, "expected a boolean");
+                    o->is_fixed_randomness = b;
+                    continue;
+                }
+                if ((rc = lm_opts_number(kk, p2, &v, 0)) < 0) return rc;
+                if (!strcmp(kk->key, "min_padding_percent")) o->min_padding_percent = v;
+                else if (!strcmp(kk->key, "max_padding_percent")) o->max_padding_percent = v;
+                else if (!strcmp(kk->key, "left_padding_prob")) o->left_padding_prob = v;
+                else if (!strcmp(kk->key, "top_padding_prob")) o->top_padding_prob = v;
+                else if (!strcmp(kk->key, "right_padding_prob")) o->right_padding_prob = v;
+                else if (!strcmp(kk->key, "bottom_padding_prob")) o->bottom_padding_prob = v;
+                else return lm_opts_bad_key(kk, p2, "unknown outpainting mask option");
+            }
+        } else
+            return lm_opts_bad_key(k, path, "unknown mask generator option");
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int lm_mask_cfg_from_cfg(lm_mask_cfg *out, const lm_cfg *c, const char *path) {
+    lm_mask_cfg_default(out);
+    const lm_cfg_node *kw = lm_cfg_find(c, path);
+    if (!kw) return lm_err_code(LM_EINVAL, "config: %s: no %s", lm_cfg_path(c), path);
+    int rc = lm_mask_cfg_from_node(out, NULL, kw, path);
+    if (rc == 0 && (rc = lm_mask_cfg_check(out)) < 0) lm_err_prefix("config: %s: %s", lm_cfg_path(c), path);
+    return rc;
+}
+
+int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *c) {
+    lm_loader_opts_default(o);
+    int64_t size, bs;
+    const char *variant = NULL, *indir = NULL;
+    int rc;
+    if ((rc = lm_cfg_get_int(c, "data.train.out_size", &size)) < 0 ||
+        (rc = lm_cfg_get_int(c, "data.train.dataloader_kwargs.batch_size", &bs)) < 0 ||
+        (rc = lm_cfg_get_str(c, "data.train.transform_variant", &variant)) < 0)
+        return rc;
+    if (lm_cfg_has(c, "data.train.indir") && (rc = lm_cfg_get_str(c, "data.train.indir", &indir)) < 0) return rc;
+    if (variant && (rc = lm_aug_variant_parse(&o->variant, variant)) < 0) {
+        lm_err_prefix("config: %s: data.train.transform_variant", lm_cfg_path(c));
+        return rc;
+    }
+    if ((rc = lm_mask_cfg_from_cfg(mask, c, "data.train.mask_gen_kwargs")) < 0) return rc;
+    o->out_size = (int)size;
+    o->batch_size = (int)bs;
+    o->shard_dir = indir;
+    o->mask = mask;
+    return 0;
+}
