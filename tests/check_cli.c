@@ -4,36 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-/* Runs `lamac <args>` (stderr merged), captures up to cap bytes, returns the exit code. */
-static int run_lamac(const char *args, char *out, size_t cap) {
-    const char *bin = getenv("LAMAC_BIN");
-    ck_assert_msg(bin != NULL, "LAMAC_BIN is not set (run through ctest)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
-    FILE *f = popen(cmd, "r");
-    ck_assert_ptr_nonnull(f);
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = 0;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#include "tests/testutil.h"
 
 START_TEST(test_version_and_unknown) {
     char out[4096];
-    ck_assert_int_eq(run_lamac("--version", out, sizeof out), 0);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "%s", "--version"), 0);
     ck_assert_msg(!strncmp(out, "lamac " LAMAC_VERSION, strlen("lamac " LAMAC_VERSION)), "%s", out);
-    ck_assert_int_eq(run_lamac("no-such-command", out, sizeof out), 2);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "%s", "no-such-command"), 2);
     ck_assert_ptr_nonnull(strstr(out, "unknown command 'no-such-command'"));
-    ck_assert_int_eq(run_lamac("", out, sizeof out), 2);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "%s", ""), 2);
     ck_assert_ptr_nonnull(strstr(out, "usage: lamac"));
 }
 END_TEST
 
 START_TEST(test_every_subcommand_has_help) {
     char out[8192], sub[8192];
-    ck_assert_int_eq(run_lamac("--help", out, sizeof out), 0);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "%s", "--help"), 0);
     char *list = strstr(out, "commands:\n");
     ck_assert_ptr_nonnull(list);
     int n = 0;
@@ -42,7 +29,7 @@ START_TEST(test_every_subcommand_has_help) {
         if (line[0] != ' ' || line[1] != ' ' || sscanf(line, " %63s", name) != 1) break;
         char args[128];
         snprintf(args, sizeof args, "%s --help", name);
-        int rc = run_lamac(args, sub, sizeof sub);
+        int rc = lm_test_run(sub, sizeof sub, "%s", args);
         ck_assert_msg(rc == 0, "lamac %s --help exited %d: %s", name, rc, sub);
         ck_assert_msg(strstr(sub, name) != NULL, "lamac %s --help does not name the command", name);
         n++;

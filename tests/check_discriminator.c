@@ -11,40 +11,9 @@
 #include "core/err.h"
 #include "model/discriminator.h"
 #include "model/safetensors.h"
+#include "tests/testutil.h"
 
 #define FIXTURE "tests/fixtures/discriminator/nlayer_small.safetensors"
-
-/* Fixture tensor as a new lt tensor (current scope). */
-static lt_tensor *fx(const lm_st_file *f, const char *name) {
-    const lm_st_entry *e = lm_st_find(f, name);
-    ck_assert_msg(e != NULL, "fixture lacks %s", name);
-    lt_tensor *t = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
-    ck_assert_msg(t != NULL, "%s: %s", name, lt_error());
-    return t;
-}
-
-/* |a - e| <= atol + rtol |e| everywhere; prints the max abs error. */
-static void expect_close(lt_tensor *a, lt_tensor *e, double atol, double rtol, const char *what) {
-    ck_assert_msg(a && e, "%s: %s", what, lt_error());
-    ck_assert_msg(lt_same_shape(a, e), "%s: shape differs", what);
-    lt_tensor *af = lt_to_dtype(a, LT_F64), *ef = lt_to_dtype(e, LT_F64);
-    lt_tensor *d = lt_abs(lt_sub(af, ef));
-    double maxerr = lt_item(lt_max(d));
-    double excess = lt_item(lt_max(lt_sub(d, lt_add_scalar(lt_mul_scalar(lt_abs(ef), rtol), atol))));
-    printf("  %-44s max |err| %.3g (max |ref| %.3g)\n", what, maxerr, lt_item(lt_max(lt_abs(ef))));
-    ck_assert_msg(excess <= 0, "%s: max error %g exceeds atol %g + rtol %g", what, maxerr, atol, rtol);
-}
-
-/* Copies the fixture's w.<key> into every registered tensor. */
-static void load_fixture_weights(lm_params *p, const lm_st_file *f) {
-    char key[300];
-    lt_no_grad_push();
-    for (int i = 0; i < p->n; i++) {
-        snprintf(key, sizeof key, "w.%s", p->items[i].name);
-        ck_assert_ptr_nonnull(lt_copy_(p->items[i].t, fx(f, key)));
-    }
-    lt_no_grad_pop();
-}
 
 static lm_discriminator_opts small_opts(void) {
     lm_discriminator_opts o = lm_discriminator_defaults();
@@ -116,27 +85,27 @@ START_TEST(test_parity_forward_backward) {
     lm_discriminator_opts o = small_opts();
     ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
     lt_scope_push();
-    load_fixture_weights(&p, f);
+    lm_test_load_weights(&p, f, "w.");
     lt_tensor *feats[LM_DISC_MAX_FEATS];
     int nf = 0;
-    lt_tensor *y = lm_discriminator_forward(d, fx(f, "x"), 1, feats, &nf);
+    lt_tensor *y = lm_discriminator_forward(d, lm_test_fixture(f, "x"), 1, feats, &nf);
     ck_assert_int_eq(nf, 5);
-    expect_close(y, fx(f, "logits"), 1e-5, 1e-4, "logits");
+    lm_test_expect_close(NULL, y, lm_test_fixture(f, "logits"), 1e-5, 1e-4, "logits");
     char key[300];
-    lt_tensor *loss = lt_sum(lt_mul(y, fx(f, "c")));
+    lt_tensor *loss = lt_sum(lt_mul(y, lm_test_fixture(f, "c")));
     for (int i = 0; i < nf; i++) {
         snprintf(key, sizeof key, "f%d", i);
-        expect_close(feats[i], fx(f, key), 1e-5, 1e-4, key);
+        lm_test_expect_close(NULL, feats[i], lm_test_fixture(f, key), 1e-5, 1e-4, key);
         loss = lt_add(loss, lt_mean(lt_mul(feats[i], feats[i])));
     }
     ck_assert_int_eq(lt_backward(loss), 0);
     for (int i = 0; i < p.n; i++) {
         if (p.items[i].kind == LM_PARAM) {
             snprintf(key, sizeof key, "g.%s", p.items[i].name);
-            expect_close(lt_grad_of(p.items[i].t), fx(f, key), 1e-5, 1e-3, key);
+            lm_test_expect_close(NULL, lt_grad_of(p.items[i].t), lm_test_fixture(f, key), 1e-5, 1e-3, key);
         } else {
             snprintf(key, sizeof key, "after.%s", p.items[i].name);
-            expect_close(p.items[i].t, fx(f, key), 1e-6, 1e-5, key);
+            lm_test_expect_close(NULL, p.items[i].t, lm_test_fixture(f, key), 1e-6, 1e-5, key);
         }
     }
     lt_scope_pop();
@@ -157,29 +126,29 @@ START_TEST(test_parity_r1_double_backward) {
     lm_discriminator_opts o = small_opts();
     ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
     lt_scope_push();
-    load_fixture_weights(&p, f);
-    lt_tensor *real = fx(f, "x"); /* (2, 3, 64, 64), a leaf */
+    lm_test_load_weights(&p, f, "w.");
+    lt_tensor *real = lm_test_fixture(f, "x"); /* (2, 3, 64, 64), a leaf */
     ck_assert_int_eq(lt_set_requires_grad(real, 1), 0);
     lt_tensor *y = lm_discriminator_forward(d, real, 1, NULL, NULL);
     lt_tensor *sum = lt_sum(y), *g = NULL;
     ck_assert_int_eq(lt_grad(&sum, 1, &real, 1, 1, &g), 0);
-    expect_close(g, fx(f, "r1.grad_real"), 1e-6, 1e-3, "r1 grad_real");
+    lm_test_expect_close(NULL, g, lm_test_fixture(f, "r1.grad_real"), 1e-6, 1e-3, "r1 grad_real");
     /* per-sample squared L2 norm, averaged over the batch */
     lt_tensor *pen = lt_mul_scalar(lt_sum(lt_mul(g, g)), 1.0 / (double)lt_size(g, 0));
     int64_t one[1] = {1};
-    expect_close(lt_reshape(pen, one, 1), fx(f, "r1.penalty"), 1e-6, 1e-4, "r1 penalty");
+    lm_test_expect_close(NULL, lt_reshape(pen, one, 1), lm_test_fixture(f, "r1.penalty"), 1e-6, 1e-4, "r1 penalty");
     ck_assert_int_eq(lt_backward(pen), 0);
     char key[300];
     int checked = 0;
     for (int i = 0; i < p.n; i++) {
         if (p.items[i].kind != LM_PARAM) continue;
         snprintf(key, sizeof key, "r1g.%s", p.items[i].name);
-        lt_tensor *ref = fx(f, key);
+        lt_tensor *ref = lm_test_fixture(f, key);
         /* an undefined grad (the last conv's bias) means zeros */
         lt_tensor *gp = lt_has_grad(p.items[i].t) ? lt_grad_of(p.items[i].t) : lt_mul_scalar(ref, 0);
         /* biases directly before a training-mode BN get a gradient that is zero in exact
          * arithmetic: both sides are rounding noise, compared with an absolute tolerance */
-        expect_close(gp, ref, 1e-4, 2e-3, key);
+        lm_test_expect_close(NULL, gp, ref, 1e-4, 2e-3, key);
         checked++;
     }
     ck_assert_int_eq(checked, 20);

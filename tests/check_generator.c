@@ -23,73 +23,9 @@
 #include "model/safetensors.h"
 #include "train/config.h"
 #include "train/model_opts.h"
+#include "tests/testutil.h"
 
 #define FIX_DIR "tests/fixtures/generator/"
-
-/* Fixture tensor as a new lt tensor (current scope). */
-static lt_tensor *fx(const lm_st_file *f, const char *name) {
-    const lm_st_entry *e = lm_st_find(f, name);
-    ck_assert_msg(e != NULL, "fixture lacks %s", name);
-    lt_tensor *t = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
-    ck_assert_msg(t != NULL, "%s: %s", name, lt_error());
-    return t;
-}
-
-/* Max errors of one group of tensors (printed at the end of a fixture). */
-typedef struct group {
-    const char *name;
-    double max_abs, max_rel; /* rel: max |a - e| / max |e| of a tensor (0 for a zero e) */
-    int n;
-} group;
-
-/* |a - e| <= atol + rtol |e| everywhere; records the errors in g. */
-static void expect_close(group *g, lt_tensor *a, lt_tensor *e, double atol, double rtol,
-                         const char *what) {
-    ck_assert_msg(a && e, "%s: %s", what, lt_error());
-    ck_assert_msg(lt_same_shape(a, e), "%s: shape differs", what);
-    lt_tensor *af = lt_to_dtype(a, LT_F64), *ef = lt_to_dtype(e, LT_F64);
-    lt_tensor *d = lt_abs(lt_sub(af, ef));
-    double maxerr = lt_item(lt_max(d));
-    double emax = lt_item(lt_max(lt_abs(ef)));
-    double rel = emax > 0 ? maxerr / emax : 0;
-    double excess = lt_item(lt_max(lt_sub(d, lt_add_scalar(lt_mul_scalar(lt_abs(ef), rtol), atol))));
-    if (getenv("LM_TEST_VERBOSE")) /* per-tensor errors */
-        printf("    %-56s max |err| %.3g  max |ref| %.3g\n", what, maxerr, emax);
-    if (maxerr > g->max_abs) g->max_abs = maxerr;
-    if (rel > g->max_rel) g->max_rel = rel;
-    g->n++;
-    ck_assert_msg(excess <= 0, "%s: max error %g exceeds atol %g + rtol %g", what, maxerr, atol, rtol);
-}
-
-static void group_print(const char *fixture, const group *g) {
-    printf("  %-10s %-10s %3d tensors  max |err| %.3g  max rel %.3g\n", fixture, g->name, g->n,
-           g->max_abs, g->max_rel);
-}
-
-/* Copies every registered tensor from w.<key>: each key must be there with the same shape,
- * the fixture must hold no other w.* entry, and the registry's order must be the official
- * state_dict order (the fixture's), so exported files list keys as PyTorch does. */
-static void load_fixture_weights(lm_params *p, const lm_st_file *f) {
-    char key[300];
-    int nw = 0;
-    for (int i = 0; i < lm_st_count(f); i++) {
-        const char *name = lm_st_get(f, i)->name;
-        if (strncmp(name, "w.", 2)) continue;
-        ck_assert_msg(nw < p->n && !strcmp(name + 2, p->items[nw].name),
-                      "state_dict order: fixture has %s at %d, registry %s", name + 2, nw,
-                      nw < p->n ? p->items[nw].name : "(end)");
-        nw++;
-    }
-    ck_assert_msg(nw == p->n, "fixture has %d weights, registry %d", nw, p->n);
-    lt_no_grad_push();
-    for (int i = 0; i < p->n; i++) {
-        snprintf(key, sizeof key, "w.%s", p->items[i].name);
-        lt_tensor *src = fx(f, key);
-        ck_assert_msg(lt_same_shape(src, p->items[i].t), "%s: shape differs", p->items[i].name);
-        ck_assert_ptr_nonnull(lt_copy_(p->items[i].t, src));
-    }
-    lt_no_grad_pop();
-}
 
 static lm_ffc_kwargs kw(double rin, double rout, int lfu) {
     lm_ffc_kwargs k = lm_generator_defaults().resnet_conv_kwargs;
@@ -146,39 +82,39 @@ static void parity(const char *name) {
     const char *np = lm_st_meta(f, "params");
     ck_assert_ptr_nonnull(np);
     ck_assert_int_eq(lm_params_numel(&p, LM_PARAM), atoll(np));
-    group gout = {"out_train", 0, 0, 0}, ggrad = {"grads", 0, 0, 0}, gst = {"bn_stats", 0, 0, 0},
+    lm_test_errs gout = {"out_train", 0, 0, 0}, ggrad = {"grads", 0, 0, 0}, gst = {"bn_stats", 0, 0, 0},
           gev = {"out_eval", 0, 0, 0};
     lt_scope_push();
-    load_fixture_weights(&p, f);
-    lt_tensor *y = lm_generator_forward(g, fx(f, "x"), 1);
+    lm_test_load_weights(&p, f, "w.");
+    lt_tensor *y = lm_generator_forward(g, lm_test_fixture(f, "x"), 1);
     ck_assert_msg(y != NULL, "%s: %s", name, lm_err_msg());
-    expect_close(&gout, y, fx(f, "out_train"), 1e-5, 1e-4, "out_train");
-    ck_assert_int_eq(lt_backward(lt_sum(lt_mul(y, fx(f, "c")))), 0);
+    lm_test_expect_close(&gout, y, lm_test_fixture(f, "out_train"), 1e-5, 1e-4, "out_train");
+    ck_assert_int_eq(lt_backward(lt_sum(lt_mul(y, lm_test_fixture(f, "c")))), 0);
     double gmax = 0;
     for (int i = 0; i < p.n; i++) {
         if (p.items[i].kind != LM_PARAM) continue;
         snprintf(key, sizeof key, "g.%s", p.items[i].name);
-        double m = lt_item(lt_max(lt_abs(fx(f, key))));
+        double m = lt_item(lt_max(lt_abs(lm_test_fixture(f, key))));
         if (m > gmax) gmax = m;
     }
     for (int i = 0; i < p.n; i++) {
         if (p.items[i].kind == LM_PARAM) {
             snprintf(key, sizeof key, "g.%s", p.items[i].name);
-            expect_close(&ggrad, lt_grad_of(p.items[i].t), fx(f, key), 1e-5 * gmax, 1e-3, key);
+            lm_test_expect_close(&ggrad, lt_grad_of(p.items[i].t), lm_test_fixture(f, key), 1e-5 * gmax, 1e-3, key);
         } else {
             snprintf(key, sizeof key, "after.%s", p.items[i].name);
-            expect_close(&gst, p.items[i].t, fx(f, key), 1e-5, 1e-4, key);
+            lm_test_expect_close(&gst, p.items[i].t, lm_test_fixture(f, key), 1e-5, 1e-4, key);
         }
     }
     lt_no_grad_push();
-    y = lm_generator_forward(g, fx(f, "x"), 0);
+    y = lm_generator_forward(g, lm_test_fixture(f, "x"), 0);
     lt_no_grad_pop();
-    expect_close(&gev, y, fx(f, "out_eval"), 1e-5, 1e-4, "out_eval");
+    lm_test_expect_close(&gev, y, lm_test_fixture(f, "out_eval"), 1e-5, 1e-4, "out_eval");
     lt_scope_pop();
-    group_print(name, &gout);
-    group_print(name, &ggrad);
-    group_print(name, &gst);
-    group_print(name, &gev);
+    lm_test_errs_print(name, &gout);
+    lm_test_errs_print(name, &ggrad);
+    lm_test_errs_print(name, &gst);
+    lm_test_errs_print(name, &gev);
     lm_generator_free(g);
     lm_params_free(&p);
     lm_st_close(f);
@@ -419,19 +355,14 @@ END_TEST
 
 /* `lamac model summary CONFIG` prints the official totals. */
 static void summary_expect(const char *config, const char *gen, const char *disc) {
-    const char *bin = getenv("LAMAC_BIN");
-    ck_assert_msg(bin != NULL, "LAMAC_BIN not set");
-    char cmd[1024], line[512];
-    snprintf(cmd, sizeof cmd, "'%s' model summary %s 2>&1", bin, config);
-    FILE *f = popen(cmd, "r");
-    ck_assert_ptr_nonnull(f);
+    static char out[1 << 16];
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "model summary %s", config), 0);
     int got_g = 0, got_d = 0;
-    while (fgets(line, sizeof line, f)) {
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (!strncmp(line, "generator total", 15) && strstr(line, gen)) got_g = 1;
         if (!strncmp(line, "discriminator total", 19) && strstr(line, disc)) got_d = 1;
     }
-    int rc = pclose(f);
-    ck_assert_int_eq(rc, 0);
     ck_assert_msg(got_g && got_d, "%s: totals %s / %s not printed", config, gen, disc);
 }
 
@@ -442,14 +373,9 @@ START_TEST(test_cli_summary) {
     summary_expect("configs/training/lama-fourier.yaml generator.n_blocks=18", "50,975,875",
                    "6,962,369");
     /* an unsupported generator kind is a one-line error, exit status 1 */
-    const char *bin = getenv("LAMAC_BIN");
-    char cmd[1024], line[512] = "";
-    snprintf(cmd, sizeof cmd, "'%s' model summary configs/training/no-such.yaml 2>&1", bin);
-    FILE *f = popen(cmd, "r");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-    ck_assert_int_ne(pclose(f), 0);
-    ck_assert_ptr_nonnull(strstr(line, "no-such.yaml"));
+    char out[4096];
+    ck_assert_int_ne(lm_test_run(out, sizeof out, "model summary configs/training/no-such.yaml"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "no-such.yaml"));
 }
 END_TEST
 

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -21,6 +20,7 @@
 #include "model/safetensors.h"
 #include "model/weights.h"
 #include "train/predictor.h"
+#include "tests/testutil.h"
 
 #define FX "tests/fixtures/predict"
 
@@ -28,8 +28,7 @@ static char g_tmp[64];
 
 static const char *tmp_dir(void) {
     if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lamac_predict_XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(g_tmp));
+        lm_test_tmpdir(g_tmp, sizeof g_tmp, "predict");
     }
     return g_tmp;
 }
@@ -76,16 +75,9 @@ static int max_diff(const char *a, const char *b) {
     return m;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* removes the temporary directory after the test case */
 static void teardown(void) {
-    if (g_tmp[0]) nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    lm_test_rmtree(g_tmp);
     g_tmp[0] = 0;
 }
 

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include "core/err.h"
 #include "model/discriminator.h"
 #include "model/weights.h"
+#include "tests/testutil.h"
 
 static char g_dir[64];
 
@@ -21,8 +21,7 @@ static const char *tmp_path(const char *name) {
     static char buf[2][160];
     static int k;
     if (!g_dir[0]) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/lamac_weights_XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(g_dir));
+        lm_test_tmpdir(g_dir, sizeof g_dir, "weights");
     }
     k ^= 1;
     snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
@@ -55,16 +54,9 @@ static int equal(lt_tensor *a, lt_tensor *b) {
     return eq;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* removes the temporary directory after the test case */
 static void teardown(void) {
-    if (g_dir[0]) nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    lm_test_rmtree(g_dir);
     g_dir[0] = 0;
 }
 

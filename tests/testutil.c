@@ -1,0 +1,107 @@
+/* testutil.c — helpers shared by the test suites (see testutil.h). */
+#define _GNU_SOURCE
+#include "tests/testutil.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name) {
+    const lm_st_entry *e = lm_st_find(f, name);
+    ck_assert_msg(e != NULL, "fixture lacks %s", name);
+    lt_tensor *t = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
+    ck_assert_msg(t != NULL, "%s: %s", name, lt_error());
+    return t;
+}
+
+void lm_test_expect_close(lm_test_errs *g, lt_tensor *a, lt_tensor *e, double atol, double rtol,
+                          const char *what) {
+    ck_assert_msg(a && e, "%s: %s", what, lt_error());
+    ck_assert_msg(lt_same_shape(a, e), "%s: shape differs", what);
+    lt_scope_push();
+    lt_tensor *af = lt_to_dtype(a, LT_F64), *ef = lt_to_dtype(e, LT_F64);
+    lt_tensor *d = lt_abs(lt_sub(af, ef));
+    double maxerr = lt_item(lt_max(d));
+    double emax = lt_item(lt_max(lt_abs(ef)));
+    double excess = lt_item(lt_max(lt_sub(d, lt_add_scalar(lt_mul_scalar(lt_abs(ef), rtol), atol))));
+    lt_scope_pop();
+    if (!g || getenv("LM_TEST_VERBOSE"))
+        printf("    %-56s max |err| %.3g  max |ref| %.3g\n", what, maxerr, emax);
+    if (g) {
+        double rel = emax > 0 ? maxerr / emax : 0;
+        if (maxerr > g->max_abs) g->max_abs = maxerr;
+        if (rel > g->max_rel) g->max_rel = rel;
+        g->n++;
+    }
+    ck_assert_msg(excess <= 0, "%s: max error %g exceeds atol %g + rtol %g", what, maxerr, atol, rtol);
+}
+
+void lm_test_errs_print(const char *fixture, const lm_test_errs *g) {
+    printf("  %-10s %-10s %3d tensors  max |err| %.3g  max rel %.3g\n", fixture, g->name, g->n,
+           g->max_abs, g->max_rel);
+}
+
+void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix) {
+    char key[300];
+    size_t np = strlen(prefix);
+    int nw = 0;
+    for (int i = 0; i < lm_st_count(f); i++) {
+        const char *name = lm_st_get(f, i)->name;
+        if (strncmp(name, prefix, np)) continue;
+        ck_assert_msg(nw < p->n && !strcmp(name + np, p->items[nw].name),
+                      "state_dict order: fixture has %s at %d, registry %s", name + np, nw,
+                      nw < p->n ? p->items[nw].name : "(end)");
+        nw++;
+    }
+    ck_assert_msg(nw == p->n, "fixture has %d weights, registry %d", nw, p->n);
+    lt_no_grad_push();
+    for (int i = 0; i < p->n; i++) {
+        snprintf(key, sizeof key, "%s%s", prefix, p->items[i].name);
+        lt_scope_push();
+        lt_tensor *src = lm_test_fixture(f, key);
+        ck_assert_msg(lt_same_shape(src, p->items[i].t), "%s: shape differs", p->items[i].name);
+        ck_assert_ptr_nonnull(lt_copy_(p->items[i].t, src));
+        lt_scope_pop();
+    }
+    lt_no_grad_pop();
+}
+
+int lm_test_run(char *out, size_t cap, const char *fmt, ...) {
+    const char *bin = getenv("LAMAC_BIN");
+    ck_assert_msg(bin != NULL, "LAMAC_BIN is not set (run through ctest)");
+    char args[4096], cmd[4608];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = 0;
+    while (fgetc(f) != EOF) { /* drain what did not fit */
+    }
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *lm_test_tmpdir(char *buf, size_t cap, const char *tag) {
+    snprintf(buf, cap, "/tmp/lamac_%s_XXXXXX", tag);
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+    return buf;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void lm_test_rmtree(const char *dir) {
+    if (dir && dir[0]) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}

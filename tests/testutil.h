@@ -1,0 +1,41 @@
+/* testutil.h — helpers shared by the test suites: fixture tensors and the parity
+ * comparison |a − e| ≤ atol + rtol·|e|, loading fixture weights into a registry,
+ * running the `lamac` binary, temporary directories. Linked into lamac_tests only. */
+#ifndef LM_TESTUTIL_H
+#define LM_TESTUTIL_H
+
+#include <stddef.h>
+
+#include "model/param.h"
+#include "model/safetensors.h"
+
+/* Fixture entry `name` as a new tensor (current scope); fails the test if absent. */
+lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name);
+
+/* Largest errors of a group of compared tensors (printed once per fixture). */
+typedef struct lm_test_errs {
+    const char *name;
+    double max_abs, max_rel; /* rel: max |a − e| / max |e| of a tensor (0 for a zero e) */
+    int n;
+} lm_test_errs;
+
+/* Asserts |a − e| ≤ atol + rtol·|e| elementwise (same shape). With errs NULL it prints
+ * the tensor's max error; otherwise it records it in *errs (LM_TEST_VERBOSE=1 prints too). */
+void lm_test_expect_close(lm_test_errs *errs, lt_tensor *a, lt_tensor *e, double atol,
+                          double rtol, const char *what);
+void lm_test_errs_print(const char *fixture, const lm_test_errs *errs);
+
+/* Copies the fixture's `<prefix><key>` into every registered tensor. The fixture must hold
+ * exactly the registry's keys, with equal shapes, in the registry's order (the official
+ * state_dict order), and no other `<prefix>*` entry. */
+void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix);
+
+/* Runs `$LAMAC_BIN <args> 2>&1`, captures up to cap−1 bytes, returns the exit status. */
+int lm_test_run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Creates /tmp/lamac_<tag>_XXXXXX in buf (fails the test on error); returns buf. */
+const char *lm_test_tmpdir(char *buf, size_t cap, const char *tag);
+/* Removes a directory tree (no-op for "" or NULL). */
+void lm_test_rmtree(const char *dir);
+
+#endif
