@@ -241,8 +241,9 @@ static void clahe_luts(uint8_t *lut, const uint8_t *g, int h, int w, int th, int
 
 /* Bilinear blend of the four neighbouring tiles' LUTs (OpenCV CLAHE_Interpolation_Body),
  * with the column terms (tile offsets, weights) computed once per column. */
-static inline void clahe_apply(uint8_t *g, int h, int w, int th, int tw, int tiles, const uint8_t *lut, int *cx,
-                        float *cw) {
+/* always_inline: expanded inside each clone of lm_color_clahe */
+static inline __attribute__((always_inline)) void clahe_apply(uint8_t *g, int h, int w, int th, int tw, int tiles,
+                                                             const uint8_t *lut, int *cx, float *cw) {
     float inv_tw = 1.f / tw, inv_th = 1.f / th;
     int *c1 = cx, *c2 = cx + w;
     float *wa = cw, *wa1 = cw + w;
@@ -365,7 +366,8 @@ static inline uint8_t srgb_enc8(float c) { /* round(encode(c) * 255) = #threshol
 enum { LAB_BLOCK = 256 };
 
 /* RGB (n, 3) -> 8-bit L, a, b planes. */
-static inline void rgb_to_lab(const uint8_t *img, size_t n, uint8_t *L, uint8_t *A, uint8_t *B) {
+static inline __attribute__((always_inline)) void rgb_to_lab(const uint8_t *img, size_t n, uint8_t *L, uint8_t *A,
+                                                             uint8_t *B) {
     float r[LAB_BLOCK], g[LAB_BLOCK], b[LAB_BLOCK];
     for (size_t i0 = 0; i0 < n; i0 += LAB_BLOCK) {
         int m = n - i0 < LAB_BLOCK ? (int)(n - i0) : LAB_BLOCK;
@@ -391,7 +393,8 @@ static inline void rgb_to_lab(const uint8_t *img, size_t n, uint8_t *L, uint8_t 
 }
 
 /* 8-bit L, a, b planes -> RGB (n, 3). Table offsets first, then the (vectorised) arithmetic. */
-static inline void lab_to_rgb(uint8_t *img, size_t n, const uint8_t *L, const uint8_t *A, const uint8_t *B) {
+static inline __attribute__((always_inline)) void lab_to_rgb(uint8_t *img, size_t n, const uint8_t *L,
+                                                             const uint8_t *A, const uint8_t *B) {
     int ix[LAB_BLOCK], iz[LAB_BLOCK], iy[LAB_BLOCK];
     for (size_t i0 = 0; i0 < n; i0 += LAB_BLOCK) {
         int m = n - i0 < LAB_BLOCK ? (int)(n - i0) : LAB_BLOCK;

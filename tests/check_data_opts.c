@@ -66,7 +66,8 @@ END_TEST
 
 START_TEST(test_overrides_and_errors) {
     const char *ov[] = {"data.batch_size=4", "data.train.out_size=128", "data.train.transform_variant=no_augs",
-                        "data.train.mask_gen_kwargs.box_proba=0", "data.train.mask_gen_kwargs.irregular_kwargs.max_len=50"};
+                        "data.train.mask_gen_kwargs.box_proba=0",
+                        "data.train.mask_gen_kwargs.irregular_kwargs.max_len=50"};
     lm_cfg *c;
     ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov, 5) == 0, "%s", lm_err_msg());
     lm_loader_opts o;
