@@ -233,6 +233,29 @@ START_TEST(test_open_errors) {
 }
 END_TEST
 
+/* A sample that fails (here: a mask config the generator refuses) fails its batch: next()
+ * returns the sample's error once, then "stopped"; close() joins the workers. */
+START_TEST(test_sample_error_reported) {
+    for (int t = 1; t <= 2; t++) {
+        lm_loader_opts o;
+        opts(&o, t);
+        lm_mask_cfg bad = g_mask;
+        bad.segm_proba = 0.5; /* unsupported: lm_mask_generate errors */
+        o.mask = &bad;
+        lm_loader *l;
+        ck_assert_int_eq(lm_loader_open(&l, &o), 0);
+        const lm_batch *b = (const lm_batch *)1;
+        ck_assert_int_lt(lm_loader_next(l, &b), 0);
+        ck_assert_ptr_null(b);
+        ck_assert_ptr_nonnull(strstr(lm_err_msg(), "segm_proba"));
+        ck_assert_ptr_nonnull(strstr(lm_err_msg(), "epoch 0 position"));
+        ck_assert_int_lt(lm_loader_next(l, &b), 0);
+        ck_assert_ptr_nonnull(strstr(lm_err_msg(), "stopped"));
+        lm_loader_close(l);
+    }
+}
+END_TEST
+
 
 /* Official validation layout: NAME.png + NAME_mask*.png, recursive, sorted by mask path. */
 START_TEST(test_valset_pairs) {
@@ -300,6 +323,7 @@ Suite *check_loader_suite(void) {
     tcase_add_test(tc, test_ranks_disjoint);
     tcase_add_test(tc, test_small_image_padded);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_sample_error_reported);
     tcase_add_test(tc, test_valset_pairs);
     suite_add_tcase(s, tc);
     return s;
