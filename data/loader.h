@@ -13,9 +13,11 @@
  * of threads or the timing; a resumed run (start_epoch, start_batch) continues exactly.
  * Incomplete last batches of an epoch are dropped (fixed batch shape).
  *
- * Work: one producer pthread fills a ring of `prefetch` + 1 batch buffers ahead of the
- * consumer; inside a batch, samples are produced by `threads` OpenMP threads (shard reads
- * serialised by the HDF5 lock, augmentation and masks in parallel). */
+ * Work: `threads` OpenMP threads (started by one producer pthread) fill a ring of
+ * `prefetch` + 1 batch buffers ahead of the consumer. They claim samples one by one from a
+ * stream that runs across batches (no barrier at the end of a batch) as long as the
+ * sample's ring slot is free, and completed batches are handed over in order. Shard reads
+ * are serialised by the HDF5 lock; augmentation and masks run in parallel. */
 #ifndef LM_LOADER_H
 #define LM_LOADER_H
 
