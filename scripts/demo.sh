@@ -24,6 +24,11 @@ if has masks; then
   "$LAMAC" masks --preset train --count 8 --size 256 --out "$OUT/masks"
 fi
 
+if has bench; then
+  echo "== 4. data loader on synthetic textures (demo.yaml's data.train recipe)"
+  "$LAMAC" bench loader "$CFG" --batches 20 2>&1 | tail -n 2
+fi
+
 if has train; then
   "$LAMAC" train "$CFG" location.out_root_dir="$OUT"
 else
