@@ -151,7 +151,7 @@ static int jpeg_exif_orientation(const uint8_t *b, size_t n) {
 #define RD32(q) (le ? ((uint32_t)(q)[0] | (uint32_t)(q)[1] << 8 | (uint32_t)(q)[2] << 16 | (uint32_t)(q)[3] << 24) \
                     : ((uint32_t)(q)[0] << 24 | (uint32_t)(q)[1] << 16 | (uint32_t)(q)[2] << 8 | (uint32_t)(q)[3]))
             uint32_t ifd = RD32(t + 4);
-            if (ifd + 2 > tl) return 1;
+            if ((size_t)ifd + 2 > tl) return 1; /* size_t: ifd near 2^32 must not wrap */
             unsigned cnt = RD16(t + ifd);
             for (unsigned i = 0; i < cnt; i++) {
                 size_t e = ifd + 2 + 12 * (size_t)i;

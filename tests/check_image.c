@@ -77,6 +77,32 @@ START_TEST(test_broken_files_name_the_file) {
 }
 END_TEST
 
+/* A hostile EXIF block (IFD offset 0xFFFFFFFF, which wraps a 32-bit bounds check) inserted
+ * after SOI of a good JPEG: the orientation is ignored, the pixels are those of the file. */
+START_TEST(test_jpeg_hostile_exif_offset) {
+    FILE *f = fopen(FIX "rgb.jpg", "rb");
+    ck_assert(f != NULL);
+    fseek(f, 0, SEEK_END);
+    size_t n = (size_t)ftell(f);
+    rewind(f);
+    static const uint8_t app1[] = {0xFF, 0xE1, 0x00, 0x16, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 0x2A, 0,
+                                   0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0};
+    uint8_t *b = malloc(n + sizeof app1);
+    ck_assert_int_eq(fread(b, 1, 2, f), 2);
+    memcpy(b + 2, app1, sizeof app1);
+    ck_assert_int_eq(fread(b + 2 + sizeof app1, 1, n - 2, f), n - 2);
+    fclose(f);
+    lm_image ref, img;
+    ck_assert_msg(lm_image_read(&ref, FIX "rgb.jpg", 3) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_image_decode(&img, b, n + sizeof app1, 3, "hostile-exif") == 0, "%s", lm_err_msg());
+    ck_assert(img.w == ref.w && img.h == ref.h && img.c == 3);
+    ck_assert(!memcmp(img.data, ref.data, (size_t)ref.w * ref.h * 3));
+    lm_image_free(&img);
+    lm_image_free(&ref);
+    free(b);
+}
+END_TEST
+
 START_TEST(test_png_roundtrip_atomic) {
     char dir[] = "/tmp/lamac_imgXXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -149,6 +175,7 @@ Suite *check_image_suite(void) {
     TCase *tc = tcase_create("codec");
     tcase_add_test(tc, test_decode_all_layouts);
     tcase_add_test(tc, test_broken_files_name_the_file);
+    tcase_add_test(tc, test_jpeg_hostile_exif_offset);
     tcase_add_test(tc, test_png_roundtrip_atomic);
     tcase_add_test(tc, test_resize_matches_pil);
     suite_add_tcase(s, tc);
