@@ -399,8 +399,10 @@ lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t oh, int64_t ow) {
 lt_tensor *lt_interpolate(lt_tensor *x, int64_t oh, int64_t ow, lt_interp_mode mode) {
     if (null_in(IN(x))) return nullptr;
     LT_TRY(nullptr, {
-        if (mode == LT_NEAREST) return wrap(at::upsample_nearest2d(x->t, {oh, ow}));
-        return wrap(at::upsample_bilinear2d(x->t, {oh, ow}, false));
+        const int64_t size[2] = {oh, ow};
+        const at::IntArrayRef out_size(size, 2); // not a braced list: no .vec overload to pick
+        if (mode == LT_NEAREST) return wrap(at::upsample_nearest2d(x->t, out_size));
+        return wrap(at::upsample_bilinear2d(x->t, out_size, false));
     })
 }
 lt_tensor *lt_mse_loss(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), at::mse_loss(a->t, b->t)) }
@@ -554,18 +556,10 @@ int lt_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
 
 // ---- generator, threads, devices -------------------------------------------------------------------
 void lt_manual_seed(uint64_t seed) {
+    // at::manual_seed seeds the CPU and every CUDA generator (with their locks); it exists
+    // in 1.13 and 2.x, where the CUDA hooks' generator accessor changed.
     try {
-        at::Generator g = at::detail::getDefaultCPUGenerator();
-        {
-            std::lock_guard<std::mutex> lock(g.mutex());
-            g.set_current_seed(seed);
-        }
-        const auto &hooks = at::detail::getCUDAHooks();
-        for (int i = 0; i < hooks.getNumGPUs(); i++) {
-            at::Generator cg = hooks.getDefaultCUDAGenerator(i);
-            std::lock_guard<std::mutex> lock(cg.mutex());
-            cg.set_current_seed(seed);
-        }
+        at::manual_seed(seed);
     } catch (const std::exception &e) {
         set_err(e.what());
     }
