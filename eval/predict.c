@@ -54,6 +54,9 @@ int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const ui
     }
     lm_pad_symmetric_hwc(pad, src, h, w, 4, H, W);
 
+    /* messages below must come from this forward, not from an earlier image's failure */
+    lm_err_clear();
+    lt_error_clear();
     lt_scope_push();
     lt_no_grad_push();
     int64_t shp[4] = {1, H, W, 4}, perm[4] = {0, 3, 1, 2};
