@@ -415,6 +415,12 @@ int lm_shards_open(lm_shards **out, const char *dir) {
             dims[0] != (hsize_t)ix.counts[k] || dims[1] != 2 ||
             H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->sizes + 2 * s->first[k]) < 0)
             rc = lm_err_code(LM_EINVAL, "shards: %s: /sizes missing or does not match the index", p);
+        for (int64_t j = 0; rc == 0 && j < ix.counts[k]; j++) { /* a damaged /sizes: say so now */
+            const int32_t *hw = s->sizes + 2 * (s->first[k] + j);
+            if (hw[0] < 1 || hw[1] < 1)
+                rc = lm_err_code(LM_EINVAL, "shards: %s: /sizes gives image %lld the size %dx%d", p,
+                                 (long long)j, hw[1], hw[0]);
+        }
         if (sp >= 0) H5Sclose(sp);
         if (ds >= 0) H5Dclose(ds);
     }

@@ -234,6 +234,42 @@ START_TEST(test_corrupt_chunk_detected) {
 }
 END_TEST
 
+/* A /sizes dataset that gives an image a zero size is refused when the set is opened
+ * (the loader would otherwise draw crops of an empty image). */
+START_TEST(test_bad_sizes_refused_at_open) {
+    mk_tmp();
+    char out[512], shard[600];
+    snprintf(out, sizeof out, "%s/set", g_tmp);
+    snprintf(shard, sizeof shard, "%s/shard-00000.h5", out);
+    lm_shard_writer *w;
+    ck_assert_int_eq(lm_shard_writer_open(&w, out, 10, 0), 0);
+    for (int k = 0; k < 2; k++) {
+        lm_image im;
+        pattern(&im, 32, 24, k);
+        ck_assert_int_eq(lm_shard_writer_add(w, &im, "x.png"), 0);
+        lm_image_free(&im);
+    }
+    ck_assert_int_eq(lm_shard_writer_finish(w, NULL, NULL), 0);
+    lm_shard_writer_free(w);
+    int32_t sizes[4] = {24, 32, 0, 32}; /* image 1: height 0 */
+    lm_hdf5_lock();
+    hid_t f = H5Fopen(shard, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "sizes", H5P_DEFAULT);
+    herr_t e = H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, sizes);
+    H5Dclose(ds);
+    H5Fclose(f);
+    lm_hdf5_unlock();
+    ck_assert_int_ge(e, 0);
+    lm_shards *s = NULL;
+    ck_assert_int_lt(lm_shards_open(&s, out), 0);
+    ck_assert_ptr_null(s);
+    printf("bad /sizes -> %s\n", lm_err_msg());
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "image 1"));
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "shard-00000.h5"));
+    rm_tmp();
+}
+END_TEST
+
 START_TEST(test_cli_skips_truncated_and_counts) {
     mk_tmp();
     ck_assert_int_eq(sh("mkdir -p '%s/src/sub'", g_tmp), 0);
@@ -321,6 +357,7 @@ Suite *check_shards_suite(void) {
     tcase_add_test(tc, test_roundtrip_crop);
     tcase_add_test(tc, test_interrupted_leaves_no_set);
     tcase_add_test(tc, test_corrupt_chunk_detected);
+    tcase_add_test(tc, test_bad_sizes_refused_at_open);
     tcase_add_test(tc, test_cli_skips_truncated_and_counts);
     tcase_add_test(tc, test_cli_errors);
     suite_add_tcase(s, tc);
