@@ -110,6 +110,18 @@ static int bench_run(const lm_loader_opts *o, int batches) {
     return rc;
 }
 
+/* A non-negative integer flag value; garbage is an error, not 0. */
+static int int_flag(const char *flag, const char *v, int *out) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 0 || n > 1 << 30) {
+        fprintf(stderr, "lamac bench loader: %s: expected a non-negative integer, got '%s'\n", flag, v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 static int bench_loader(int argc, char **argv) {
     const char *shards = NULL, *variant = NULL, *preset = NULL, *config = NULL;
     const char *overrides[64];
@@ -140,12 +152,12 @@ static int bench_loader(int argc, char **argv) {
         if (!strcmp(a, "--shards")) shards = v;
         else if (!strcmp(a, "--variant")) variant = v;
         else if (!strcmp(a, "--masks")) preset = v;
-        else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else if (!strcmp(a, "--batches")) batches = atoi(v);
-        else if (!strcmp(a, "--batch-size")) bs = atoi(v);
-        else if (!strcmp(a, "--size")) size = atoi(v);
-        else if (!strcmp(a, "--prefetch")) prefetch = atoi(v);
-        else {
+        else if (!strcmp(a, "--threads") || !strcmp(a, "--batches") || !strcmp(a, "--batch-size") ||
+                 !strcmp(a, "--size") || !strcmp(a, "--prefetch")) {
+            int *dst = !strcmp(a, "--threads") ? &threads : !strcmp(a, "--batches") ? &batches
+                     : !strcmp(a, "--batch-size") ? &bs : !strcmp(a, "--size") ? &size : &prefetch;
+            if (int_flag(a, v, dst) < 0) return 2;
+        } else {
             fprintf(stderr, "lamac bench loader: unknown option %s\n%s", a, USAGE);
             return 2;
         }
