@@ -253,7 +253,11 @@ static int gen_masks(const lm_mask_cfg *cfg, long count, int size, const char *o
         free(m);
 #pragma omp critical(lm_masks_progress)
         {
-            if (e < 0 && !rc) rc = e, first_err = strdup(lm_err_msg());
+            if (e < 0 && !rc) { /* rc is read atomically by the other threads */
+                first_err = strdup(lm_err_msg());
+#pragma omp atomic write
+                rc = e;
+            }
             done++;
             progress("wrote", done, count, &last);
         }
@@ -329,7 +333,11 @@ static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *ou
 #pragma omp critical(lm_masks_progress)
         {
             if (e < 0 && is_fatal) {
-                if (!fatal) fatal = 1, fatal_msg = strdup(lm_err_msg());
+                if (!fatal) { /* fatal is read atomically by the other threads */
+                    fatal_msg = strdup(lm_err_msg());
+#pragma omp atomic write
+                    fatal = 1;
+                }
             } else if (e < 0) {
                 fprintf(stderr, "\nlamac masks: warning: skipping %s\n", lm_err_msg());
                 skipped++;
