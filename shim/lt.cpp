@@ -231,6 +231,7 @@ int lt_to_buffer(lt_tensor *h, void *out, size_t bytes) {
     LT_TRY(-1, {
         at::Tensor t = h->t.detach().to(at::kCPU).contiguous();
         size_t have = (size_t)t.numel() * t.element_size();
+        if (bytes && !out) throw std::runtime_error("lt_to_buffer: NULL buffer");
         if (have != bytes)
             throw std::runtime_error("lt_to_buffer: tensor holds " + std::to_string(have) +
                                      " bytes, buffer " + std::to_string(bytes));
@@ -576,6 +577,7 @@ long lt_rng_state(void *buf, size_t cap) {
 }
 int lt_rng_set_state(const void *buf, size_t size) {
     LT_TRY(-1, {
+        if (!buf || !size) throw std::runtime_error("lt_rng_set_state: empty state");
         at::Tensor st = at::empty({(int64_t)size}, at::kByte);
         std::memcpy(st.data_ptr(), buf, size);
         at::Generator g = at::detail::getDefaultCPUGenerator();

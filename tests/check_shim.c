@@ -72,6 +72,9 @@ START_TEST(test_buffers_and_creation) {
     ck_assert_int_eq(hb[0], 0x3c00); /* 1.0 in IEEE half */
     ck_assert_int_eq(lt_to_buffer(a, hb, sizeof hb), -1);
     ck_assert_ptr_nonnull(strstr(lt_error(), "bytes"));
+    ck_assert_int_eq(lt_to_buffer(a, NULL, 6 * sizeof(float)), -1);
+    ck_assert_ptr_nonnull(strstr(lt_error(), "NULL buffer"));
+    ck_assert_int_eq(lt_rng_set_state(NULL, 0), -1);
     float *p = lt_data(a);
     ck_assert_float_eq(p[5], 6);
     char d[64];

@@ -156,6 +156,9 @@ static int forward(int argc, char **argv) {
             return 1;
         } else if (nov < 64) {
             ov[nov++] = argv[i];
+        } else {
+            fprintf(stderr, "lamac model: too many overrides (at most 64)\n");
+            return 1;
         }
     }
     lm_cfg *c = NULL;
