@@ -29,8 +29,26 @@ static int add_mask(lm_valset *v, const char *path) {
     return 0;
 }
 
+/* The directories from the walk's root down to the current one (by device and inode): a
+ * directory symlink that leads back to one of them (`ln -s .. loop`) is not followed. */
+typedef struct dir_chain {
+    dev_t dev;
+    ino_t ino;
+    const struct dir_chain *up;
+} dir_chain;
+
+static int in_chain(const dir_chain *c, const struct stat *st) {
+    for (; c; c = c->up)
+        if (c->dev == st->st_dev && c->ino == st->st_ino) return 1;
+    return 0;
+}
+
 /* glob(os.path.join(dir, '**', '*mask*.png'), recursive=True): hidden entries skipped */
-static int walk(lm_valset *v, const char *dir) {
+static int walk(lm_valset *v, const char *dir, const dir_chain *up) {
+    struct stat dst;
+    if (stat(dir, &dst) != 0)
+        return lm_err_code(LM_EIO, "valset: cannot read directory %s: %s", dir, strerror(errno));
+    dir_chain self = {dst.st_dev, dst.st_ino, up};
     DIR *d = opendir(dir);
     if (!d) return lm_err_code(LM_EIO, "valset: cannot read directory %s: %s", dir, strerror(errno));
     struct dirent *e;
@@ -38,13 +56,17 @@ static int walk(lm_valset *v, const char *dir) {
     while (rc == 0 && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) {
+            rc = lm_err_code(LM_EINVAL, "valset: path too long (over %zu bytes): %s/%s", sizeof p - 1,
+                             dir, e->d_name);
+            break;
+        }
         struct stat st;
         if (stat(p, &st) != 0) continue;
         size_t n = strlen(e->d_name);
-        if (S_ISDIR(st.st_mode))
-            rc = walk(v, p);
-        else if (n >= 4 && !strcmp(e->d_name + n - 4, ".png") && strstr(e->d_name, "mask"))
+        if (S_ISDIR(st.st_mode)) {
+            if (!in_chain(&self, &st)) rc = walk(v, p, &self);
+        } else if (n >= 4 && !strcmp(e->d_name + n - 4, ".png") && strstr(e->d_name, "mask"))
             rc = add_mask(v, p);
     }
     closedir(d);
@@ -58,7 +80,7 @@ int lm_valset_open(lm_valset **out, const char *dir, const char *img_suffix) {
     if (!img_suffix) img_suffix = ".png";
     lm_valset *v = calloc(1, sizeof *v);
     if (!v) return lm_err_code(LM_ENOMEM, "valset: out of memory");
-    int rc = walk(v, dir);
+    int rc = walk(v, dir, NULL);
     if (rc < 0) goto cleanup;
     if (v->n == 0) {
         rc = lm_err_code(LM_EINVAL, "valset: no *mask*.png files under %s", dir);

@@ -259,7 +259,7 @@ END_TEST
 
 /* Official validation layout: NAME.png + NAME_mask*.png, recursive, sorted by mask path. */
 START_TEST(test_valset_pairs) {
-    char d[300], p[400], cmd[400];
+    char d[300], p[400], cmd[1000];
     snprintf(d, sizeof d, "%s_val", g_dir);
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/sub'", d);
     ck_assert_int_eq(system(cmd), 0);
@@ -308,6 +308,22 @@ START_TEST(test_valset_pairs) {
     ck_assert_float_eq(mask[1], 1.f / 255.f); /* k = 1: grey / 255, not thresholded */
     free(img), free(mask);
     lm_valset_close(v);
+    /* directory symlinks leading back up (a cycle) are not followed: the walk ends, same 3 */
+    snprintf(cmd, sizeof cmd, "ln -s .. '%s/sub/loop' && ln -s . '%s/self'", d, d);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(lm_valset_open(&v, d, ".png") == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_valset_count(v), 3);
+    ck_assert_ptr_nonnull(strstr(lm_valset_mask_path(v, 2), "/sub/b_mask.png"));
+    lm_valset_close(v);
+    /* a path longer than the walk's buffer is an error naming it, never a truncated path */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && n=$(printf 'x%%.0s' $(seq 200)) && for i in $(seq 19); do mkdir $n && cd $n; done"
+             " && touch $(printf 'z%%.0s' $(seq 240))_mask.png", /* the directory fits, the file not */
+             d);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_lt(lm_valset_open(&v, d, ".png"), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "path too long"));
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "xxxxxxxxxx"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
     ck_assert_int_eq(system(cmd), 0);
 }

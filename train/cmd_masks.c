@@ -174,10 +174,28 @@ static int has_ext(const char *name, const char *exts) {
     return 0;
 }
 
+/* The directories from the walk's root down to the current one (by device and inode): a
+ * directory symlink that leads back to one of them (`ln -s .. loop`) is not followed. */
+typedef struct dir_chain {
+    dev_t dev;
+    ino_t ino;
+    const struct dir_chain *up;
+} dir_chain;
+
+static int in_chain(const dir_chain *c, const struct stat *st) {
+    for (; c; c = c->up)
+        if (c->dev == st->st_dev && c->ino == st->st_ino) return 1;
+    return 0;
+}
+
 /* Relative paths of images under root/rel, recursively. */
-static int walk(strvec *out, const char *root, const char *rel, const char *exts) {
+static int walk(strvec *out, const char *root, const char *rel, const char *exts, const dir_chain *up) {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
+    if (snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel) >= (int)sizeof dir)
+        return lm_err_code(LM_EINVAL, "path too long (over %zu bytes): %s/%s", sizeof dir - 1, root, rel);
+    struct stat dst;
+    if (stat(dir, &dst) < 0) return lm_err_code(LM_EIO, "cannot read directory %s: %s", dir, strerror(errno));
+    dir_chain self = {dst.st_dev, dst.st_ino, up};
     DIR *d = opendir(dir);
     if (!d) return lm_err_code(LM_EIO, "cannot read directory %s: %s", dir, strerror(errno));
     struct dirent *e;
@@ -185,12 +203,16 @@ static int walk(strvec *out, const char *root, const char *rel, const char *exts
     while ((e = readdir(d)) && rc == 0) {
         if (e->d_name[0] == '.') continue;
         char r[4096], full[8192];
-        snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, r);
+        if (snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= (int)sizeof r) {
+            rc = lm_err_code(LM_EINVAL, "path too long (over %zu bytes): %s/%s", sizeof r - 1, dir, e->d_name);
+            break;
+        }
+        snprintf(full, sizeof full, "%s/%s", root, r); /* fits: root and r are each < 4096 */
         struct stat st;
         if (stat(full, &st) < 0) continue;
-        if (S_ISDIR(st.st_mode)) rc = walk(out, root, r, exts);
-        else if (S_ISREG(st.st_mode) && has_ext(e->d_name, exts)) {
+        if (S_ISDIR(st.st_mode)) {
+            if (!in_chain(&self, &st)) rc = walk(out, root, r, exts, &self);
+        } else if (S_ISREG(st.st_mode) && has_ext(e->d_name, exts)) {
             if (out->n == out->cap) {
                 out->cap = out->cap ? 2 * out->cap : 64;
                 char **nv = realloc(out->v, out->cap * sizeof *nv);
@@ -272,7 +294,7 @@ static int gen_masks(const lm_mask_cfg *cfg, long count, int size, const char *o
 static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *out, uint64_t seed,
                        const char *exts) {
     strvec files = {0};
-    int rc = walk(&files, src, "", exts);
+    int rc = walk(&files, src, "", exts, NULL);
     if (rc < 0) goto cleanup;
     if (files.n == 0) {
         rc = lm_err_code(LM_EINVAL, "%s: no images with extension %s", src, exts);

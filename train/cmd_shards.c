@@ -59,10 +59,30 @@ static int push(strvec *s, const char *x) {
     return 0;
 }
 
+/* The directories from the walk's root down to the current one (by device and inode): a
+ * directory symlink that leads back to one of them (`ln -s .. loop`) is not followed. */
+typedef struct dir_chain {
+    dev_t dev;
+    ino_t ino;
+    const struct dir_chain *up;
+} dir_chain;
+
+static int in_chain(const dir_chain *c, const struct stat *st) {
+    for (; c; c = c->up)
+        if (c->dev == st->st_dev && c->ino == st->st_ino) return 1;
+    return 0;
+}
+
 /* Collects image paths relative to root (rel = "" at the top). */
-static int walk(strvec *out, const char *root, const char *rel) {
+static int walk(strvec *out, const char *root, const char *rel, const dir_chain *up) {
     char path[4096];
-    snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel);
+    if (snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel) >= (int)sizeof path)
+        return lm_err_code(LM_EINVAL, "shards: path too long (over %zu bytes): %s/%s", sizeof path - 1,
+                           root, rel);
+    struct stat dst;
+    if (stat(path, &dst) != 0)
+        return lm_err_code(LM_EIO, "shards: cannot read directory %s: %s", path, strerror(errno));
+    dir_chain self = {dst.st_dev, dst.st_ino, up};
     DIR *d = opendir(path);
     if (!d) return lm_err_code(LM_EIO, "shards: cannot read directory %s: %s", path, strerror(errno));
     struct dirent *e;
@@ -70,13 +90,17 @@ static int walk(strvec *out, const char *root, const char *rel) {
     while (rc == 0 && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue; /* ., .., hidden files */
         char r2[4096], full[8192];
-        snprintf(r2, sizeof r2, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, r2);
+        if (snprintf(r2, sizeof r2, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >= (int)sizeof r2) {
+            rc = lm_err_code(LM_EINVAL, "shards: path too long (over %zu bytes): %s/%s", sizeof r2 - 1,
+                             path, e->d_name);
+            break;
+        }
+        snprintf(full, sizeof full, "%s/%s", root, r2); /* fits: root and r2 are each < 4096 */
         struct stat st;
         if (stat(full, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode))
-            rc = walk(out, root, r2);
-        else if (S_ISREG(st.st_mode) && has_image_ext(e->d_name))
+        if (S_ISDIR(st.st_mode)) {
+            if (!in_chain(&self, &st)) rc = walk(out, root, r2, &self);
+        } else if (S_ISREG(st.st_mode) && has_image_ext(e->d_name))
             rc = push(out, r2);
     }
     closedir(d);
@@ -119,7 +143,7 @@ static int run_verify(const char *dir) {
 static int run_build(const char *src, const char *out, int per_shard, int min_size, int threads, int force) {
     strvec files = {0};
     lm_shard_writer *w = NULL;
-    int rc = walk(&files, src, "");
+    int rc = walk(&files, src, "", NULL);
     long long unreadable = 0, small = 0;
     int failed = 0;
     char fail_msg[1024] = "";
