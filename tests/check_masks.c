@@ -407,8 +407,9 @@ START_TEST(test_cli_masks) {
     }
     /* evaluation set from images: one square crop + mask per readable image */
     snprintf(cmd, sizeof cmd, "mkdir -p %s/src/sub && cp tests/fixtures/images/rgb8.png %s/src/a.png && "
-             "cp tests/fixtures/images/rgb.jpg %s/src/sub/b.jpg && cp tests/fixtures/images/truncated.png %s/src/c.png",
-             dir, dir, dir, dir);
+             "cp tests/fixtures/images/rgb.jpg %s/src/sub/b.jpg && cp tests/fixtures/images/truncated.png %s/src/c.png && "
+             "ln -s .. %s/src/sub/loop", /* a directory cycle: not followed */
+             dir, dir, dir, dir, dir);
     ck_assert_int_eq(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s masks --preset random_thick_256 --src %s/src --out %s/ev 2>%s/err.txt", bin, dir, dir, dir);
     ck_assert_int_eq(system(cmd), 0);

@@ -278,6 +278,7 @@ START_TEST(test_cli_skips_truncated_and_counts) {
     write_png("src/sub/c.png", 80, 70, 3);
     write_png("src/tiny.png", 8, 8, 4);
     ck_assert_int_eq(sh("echo not an image > '%s/src/notes.txt'", g_tmp), 0);
+    ck_assert_int_eq(sh("ln -s .. '%s/src/sub/loop'", g_tmp), 0); /* a cycle: not followed */
     char p[600];
     snprintf(p, sizeof p, "%s/src/sub/c.png", g_tmp);
     struct stat st;
