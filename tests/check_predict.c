@@ -210,6 +210,22 @@ START_TEST(test_cli_config_sources) {
     ck_assert_int_eq(run_cli(NULL, "--model %s --config " FX "/official/config.yaml %s --out %s",
                              bare, io, out), 0);
     ck_assert_int_le(max_diff(out, FX "/expected/scene_mask.png"), 1);
+    /* the generator section goes through a temporary YAML in $TMPDIR, removed afterwards */
+    char tdir[256];
+    snprintf(tdir, sizeof tdir, "%s/tmpdir", tmp_dir());
+    ck_assert_int_eq(mkdir(tdir, 0755), 0);
+    const char *old_tmp = getenv("TMPDIR");
+    char *saved = old_tmp ? strdup(old_tmp) : NULL;
+    ck_assert_int_eq(setenv("TMPDIR", tdir, 1), 0);
+    ck_assert_msg(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, NULL) == 0, "%s",
+                  lm_err_msg());
+    lm_predictor_close(pr);
+    ck_assert_int_eq(rmdir(tdir), 0); /* empty: the temporary file is gone */
+    ck_assert_int_lt(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), tdir)); /* the missing TMPDIR is named */
+    if (saved) setenv("TMPDIR", saved, 1);
+    else unsetenv("TMPDIR");
+    free(saved);
     /* a config that does not fit the weights: strict load fails with the table */
     snprintf(cfg, sizeof cfg, "%s/wide.yaml", tmp_dir());
     FILE *f = fopen(cfg, "w");

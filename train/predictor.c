@@ -2,6 +2,7 @@
  * an official model directory (see predictor.h; official bin/predict.py + load_checkpoint). */
 #include "train/predictor.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
                           const char *origin) {
     lm_cfg_node *tree = NULL, *root = NULL;
     lm_cfg *cfg = NULL;
-    char tmp[] = "/tmp/lamac-predict-XXXXXX.yaml";
+    char tmp[4096];
     int fd = -1, rc;
     rc = text ? lm_cfg_tree_parse(&tree, text, strlen(text), origin) : lm_cfg_tree_load(&tree, path);
     if (rc < 0) goto cleanup;
@@ -113,8 +114,15 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
         rc = lm_err_code(LM_ENOMEM, "config %s: out of memory", origin);
         goto cleanup;
     }
+    const char *tdir = getenv("TMPDIR");
+    if (!tdir || !*tdir) tdir = "/tmp";
+    if ((rc = path_fmt(tmp, sizeof tmp, "%s/lamac-predict-XXXXXX.yaml", tdir)) < 0) {
+        lm_err_prefix("config %s: TMPDIR", origin);
+        goto cleanup;
+    }
     if ((fd = mkstemps(tmp, 5)) < 0) {
-        rc = lm_err_code(LM_EIO, "config %s: cannot create a temporary file", origin);
+        rc = lm_err_code(LM_EIO, "config %s: cannot create a temporary file in %s: %s", origin, tdir,
+                         strerror(errno));
         goto cleanup;
     }
     FILE *f = fdopen(fd, "w");
@@ -132,7 +140,7 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
     }
     if ((rc = lm_generator_opts_from_cfg(o, cfg)) < 0) lm_err_prefix("config %s", origin);
 cleanup:
-    if (fd >= 0) unlink(tmp);
+    if (fd >= 0) unlink(tmp); /* every path after mkstemps (fd stays >= 0 once it succeeded) */
     lm_cfg_free(cfg);
     lm_cfg_node_free(root);
     lm_cfg_node_free(tree);
