@@ -38,7 +38,7 @@ static int run_cli(char **err, const char *fmt, ...) __attribute__((format(print
 static int run_cli(char **err, const char *fmt, ...) {
     const char *bin = getenv("LAMAC_BIN");
     ck_assert_msg(bin != NULL, "LAMAC_BIN not set");
-    char args[4096], cmd[8192], errf[256];
+    char args[12288], cmd[16384], errf[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
@@ -197,7 +197,7 @@ START_TEST(test_cli_config_sources) {
     /* weights without config metadata: --config is required, then works */
     lm_predictor *pr = NULL;
     ck_assert_int_eq(lm_predictor_open(&pr, FX "/gen.safetensors", NULL, LT_CPU, NULL), 0);
-    char bare[256], out[256], cfg[256], *err = NULL;
+    char bare[256], out[256], cfg[256], p[512], *err = NULL;
     snprintf(bare, sizeof bare, "%s/bare.safetensors", tmp_dir());
     lm_weights_part part = {"generator.", &pr->params};
     ck_assert_int_eq(lm_weights_save(bare, &part, 1, NULL), 0);
@@ -210,6 +210,18 @@ START_TEST(test_cli_config_sources) {
     ck_assert_int_eq(run_cli(NULL, "--model %s --config " FX "/official/config.yaml %s --out %s",
                              bare, io, out), 0);
     ck_assert_int_le(max_diff(out, FX "/expected/scene_mask.png"), 1);
+    /* an output path over the 4096-byte buffer is an error naming it, no truncated dirs made */
+    char *longp = malloc(6000);
+    int lp = snprintf(longp, 6000, "%s/", tmp_dir());
+    for (int i = 0; i < 2100; i++) lp += snprintf(longp + lp, (size_t)(6000 - lp), "a/");
+    snprintf(longp + lp, (size_t)(6000 - lp), "x.png");
+    ck_assert_int_eq(run_cli(&err, "--model %s --config " FX "/official/config.yaml %s --out %s", bare, io,
+                             longp), 1);
+    ck_assert_msg(strstr(err, "output path too long") && strstr(err, "/a/a/a/a/"), "%s", err);
+    free(err);
+    free(longp);
+    snprintf(p, sizeof p, "%s/a", tmp_dir());
+    ck_assert_int_ne(access(p, F_OK), 0);
     /* the generator section goes through a temporary YAML in $TMPDIR, removed afterwards */
     char tdir[256];
     snprintf(tdir, sizeof tdir, "%s/tmpdir", tmp_dir());

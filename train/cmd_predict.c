@@ -63,7 +63,8 @@ static int ends_with(const char *s, const char *suf) {
 /* mkdir -p of the directory part of path */
 static int make_parent_dirs(const char *path) {
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return lm_err_code(LM_EINVAL, "output path too long (over %zu bytes): %s", sizeof buf - 1, path);
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
@@ -111,7 +112,8 @@ cleanup:
  * its image NAME.png); each output goes to OUTDIR/<mask path relative to DIR>.png. */
 static int run_dir(lm_predictor *pr, const args *a, const lm_predict_opts *po) {
     char indir[4096];
-    snprintf(indir, sizeof indir, "%s", a->indir);
+    if (snprintf(indir, sizeof indir, "%s", a->indir) >= (int)sizeof indir)
+        return lm_err_code(LM_EINVAL, "--indir: path too long (over %zu bytes): %s", sizeof indir - 1, a->indir);
     for (size_t l = strlen(indir); l > 1 && indir[l - 1] == '/'; l--) indir[l - 1] = 0;
     lm_valset *vs = NULL;
     int rc = lm_valset_open(&vs, indir, a->img_suffix), failed = 0;
@@ -122,9 +124,14 @@ static int run_dir(lm_predictor *pr, const args *a, const lm_predict_opts *po) {
     for (int64_t i = 0; i < n; i++) {
         const char *m = lm_valset_mask_path(vs, i), *rel = m + skip;
         char out[8192];
-        snprintf(out, sizeof out, "%s%s%.*s.png", a->outdir, ends_with(a->outdir, "/") ? "" : "/",
-                 (int)strlen(rel) - 4, rel); /* rel without ".png" */
         double t = now_s();
+        if (snprintf(out, sizeof out, "%s%s%.*s.png", a->outdir, ends_with(a->outdir, "/") ? "" : "/",
+                     (int)strlen(rel) - 4, rel) >= (int)sizeof out) { /* rel without ".png" */
+            fprintf(stderr, "lamac predict: output path too long (over %zu bytes): %s/%s\n", sizeof out - 1,
+                    a->outdir, rel);
+            failed++;
+            continue;
+        }
         if (predict_one(pr, lm_valset_image_path(vs, i), m, out, po, a->quiet) < 0) {
             fprintf(stderr, "lamac predict: %s\n", lm_err_msg());
             failed++;
