@@ -105,6 +105,8 @@ static void shard_name(char *buf, size_t n, const char *dir, int k, int tmp) {
 int lm_shard_writer_open(lm_shard_writer **out, const char *dir, int per_shard, int overwrite) {
     *out = NULL;
     if (per_shard < 1) return lm_err_code(LM_EINVAL, "shards: --per-shard must be >= 1");
+    if (strlen(dir) > 4000) /* room for "/.shard-NNNNN.h5.tmp" in the 4096-byte name buffers */
+        return lm_err_code(LM_EINVAL, "shards: output directory path too long: %s", dir);
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (mkdir(dir, 0777) != 0)
@@ -236,16 +238,23 @@ int lm_shard_writer_finish(lm_shard_writer *w, int64_t *n_images, int *n_shards)
     if (rc < 0) return rc;
     if (w->total == 0) return lm_err_code(LM_EINVAL, "shards: no image was written");
     char a[4096], b[4096];
-    for (int k = 0; k < w->n_shards; k++) {
-        shard_name(a, sizeof a, w->dir, k, 1);
-        shard_name(b, sizeof b, w->dir, k, 0);
-        if (rename(a, b) != 0) return lm_err_code(LM_EIO, "shards: rename %s: %s", a, strerror(errno));
+    int renamed = 0; /* shards of this run under their final names */
+    for (; renamed < w->n_shards; renamed++) {
+        shard_name(a, sizeof a, w->dir, renamed, 1);
+        shard_name(b, sizeof b, w->dir, renamed, 0);
+        if (rename(a, b) != 0) {
+            rc = lm_err_code(LM_EIO, "shards: rename %s to %s: %s", a, b, strerror(errno));
+            goto undo;
+        }
     }
     char idx[4096], tmp[4096];
     snprintf(idx, sizeof idx, "%s/%s", w->dir, LM_SHARDS_INDEX);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", w->dir, LM_SHARDS_INDEX);
     FILE *f = fopen(tmp, "w");
-    if (!f) return lm_err_code(LM_EIO, "shards: cannot write %s: %s", tmp, strerror(errno));
+    if (!f) {
+        rc = lm_err_code(LM_EIO, "shards: cannot write %s: %s", tmp, strerror(errno));
+        goto undo;
+    }
     fprintf(f, "lamac-shards %d\n", LM_SHARDS_VERSION);
     for (int k = 0; k < w->n_shards; k++) fprintf(f, "shard shard-%05d.h5 %lld\n", k, (long long)w->counts[k]);
     fprintf(f, "total %lld\n", (long long)w->total);
@@ -256,13 +265,24 @@ int lm_shard_writer_finish(lm_shard_writer *w, int64_t *n_images, int *n_shards)
     bad |= fclose(f) != 0;
     if (bad) {
         unlink(tmp);
-        return lm_err_code(LM_EIO, "shards: writing %s failed%s", tmp, errno_hint(e));
+        rc = lm_err_code(LM_EIO, "shards: writing %s failed%s", tmp, errno_hint(e));
+        goto undo;
     }
-    if (rename(tmp, idx) != 0) return lm_err_code(LM_EIO, "shards: rename %s: %s", tmp, strerror(errno));
+    if (rename(tmp, idx) != 0) {
+        rc = lm_err_code(LM_EIO, "shards: rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto undo;
+    }
     w->finished = 1;
     if (n_images) *n_images = w->total;
     if (n_shards) *n_shards = w->n_shards;
     return 0;
+undo: /* no half set without an index: this run's final shards go; lm_shard_writer_free the temps */
+    for (int k = 0; k < renamed; k++) {
+        shard_name(b, sizeof b, w->dir, k, 0);
+        unlink(b);
+    }
+    return rc;
 }
 
 void lm_shard_writer_free(lm_shard_writer *w) {

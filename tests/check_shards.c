@@ -152,6 +152,30 @@ START_TEST(test_interrupted_leaves_no_set) {
 }
 END_TEST
 
+/* A rename failing partway through finish (shard-00001.h5 is a non-empty directory): the error
+ * names the file and no half set remains (the already renamed shard-00000.h5 is removed). */
+START_TEST(test_finish_rename_failure_leaves_no_half_set) {
+    mk_tmp();
+    char out[512];
+    snprintf(out, sizeof out, "%s/set", g_tmp);
+    lm_shard_writer *w;
+    ck_assert_int_eq(lm_shard_writer_open(&w, out, 1, 0), 0);
+    for (int k = 0; k < 3; k++) {
+        lm_image im;
+        pattern(&im, 20, 20, k);
+        ck_assert_int_eq(lm_shard_writer_add(w, &im, "x.png"), 0);
+        lm_image_free(&im);
+    }
+    ck_assert_int_eq(sh("mkdir -p '%s/shard-00001.h5/blocker'", out), 0);
+    ck_assert_int_lt(lm_shard_writer_finish(w, NULL, NULL), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "shard-00001.h5"), "%s", lm_err_msg());
+    lm_shard_writer_free(w);
+    ck_assert_int_eq(sh("rm -r '%s/shard-00001.h5'", out), 0);
+    ck_assert_int_eq(sh("test -z \"$(ls -A '%s')\"", out), 0); /* no shard, no temp, no index */
+    rm_tmp();
+}
+END_TEST
+
 /* Flip bytes inside one chunk of one image: verify names the file and the image; crops that
  * avoid the chunk still read (only touched chunks are read), crops over it fail. */
 START_TEST(test_corrupt_chunk_detected) {
@@ -357,6 +381,7 @@ Suite *check_shards_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_roundtrip_crop);
     tcase_add_test(tc, test_interrupted_leaves_no_set);
+    tcase_add_test(tc, test_finish_rename_failure_leaves_no_half_set);
     tcase_add_test(tc, test_corrupt_chunk_detected);
     tcase_add_test(tc, test_bad_sizes_refused_at_open);
     tcase_add_test(tc, test_cli_skips_truncated_and_counts);
