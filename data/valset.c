@@ -1,7 +1,6 @@
 /* valset.c — official-layout validation pairs (see valset.h; evaluation/data.py). */
 #include "data/valset.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "data/walk.h"
 
 struct lm_valset {
     int64_t n, cap;
@@ -29,64 +29,37 @@ static int add_mask(lm_valset *v, const char *path) {
     return 0;
 }
 
-/* The directories from the walk's root down to the current one (by device and inode): a
- * directory symlink that leads back to one of them (`ln -s .. loop`) is not followed. */
-typedef struct dir_chain {
-    dev_t dev;
-    ino_t ino;
-    const struct dir_chain *up;
-} dir_chain;
-
-static int in_chain(const dir_chain *c, const struct stat *st) {
-    for (; c; c = c->up)
-        if (c->dev == st->st_dev && c->ino == st->st_ino) return 1;
-    return 0;
+/* glob(os.path.join(dir, '**', '*mask*.png'), recursive=True): hidden entries skipped */
+static int is_mask_png(const char *name, void *ctx) {
+    (void)ctx;
+    size_t n = strlen(name);
+    return n >= 4 && !strcmp(name + n - 4, ".png") && strstr(name, "mask") != NULL;
 }
 
-/* glob(os.path.join(dir, '**', '*mask*.png'), recursive=True): hidden entries skipped */
-static int walk(lm_valset *v, const char *dir, const dir_chain *up) {
-    struct stat dst;
-    if (stat(dir, &dst) != 0)
-        return lm_err_code(LM_EIO, "valset: cannot read directory %s: %s", dir, strerror(errno));
-    dir_chain self = {dst.st_dev, dst.st_ino, up};
-    DIR *d = opendir(dir);
-    if (!d) return lm_err_code(LM_EIO, "valset: cannot read directory %s: %s", dir, strerror(errno));
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char p[4096];
-        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) {
-            rc = lm_err_code(LM_EINVAL, "valset: path too long (over %zu bytes): %s/%s", sizeof p - 1,
-                             dir, e->d_name);
-            break;
-        }
-        struct stat st;
-        if (stat(p, &st) != 0) continue;
-        size_t n = strlen(e->d_name);
-        if (S_ISDIR(st.st_mode)) {
-            if (!in_chain(&self, &st)) rc = walk(v, p, &self);
-        } else if (n >= 4 && !strcmp(e->d_name + n - 4, ".png") && strstr(e->d_name, "mask"))
-            rc = add_mask(v, p);
+static int list_masks(lm_valset *v, const char *dir) {
+    lm_file_list files = {0};
+    int rc = lm_walk_files(&files, dir, is_mask_png, NULL);
+    if (rc < 0) lm_err_prefix("valset");
+    for (size_t i = 0; rc == 0 && i < files.n; i++) {
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, files.v[i]); /* fits: both are < 4096 */
+        rc = add_mask(v, p);
     }
-    closedir(d);
+    lm_file_list_free(&files);
     return rc;
 }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int lm_valset_open(lm_valset **out, const char *dir, const char *img_suffix) {
     *out = NULL;
     if (!img_suffix) img_suffix = ".png";
     lm_valset *v = calloc(1, sizeof *v);
     if (!v) return lm_err_code(LM_ENOMEM, "valset: out of memory");
-    int rc = walk(v, dir, NULL);
+    int rc = list_masks(v, dir); /* sorted */
     if (rc < 0) goto cleanup;
     if (v->n == 0) {
         rc = lm_err_code(LM_EINVAL, "valset: no *mask*.png files under %s", dir);
         goto cleanup;
     }
-    qsort(v->mask, (size_t)v->n, sizeof(char *), cmp_str);
     v->img = calloc((size_t)v->n, sizeof(char *));
     if (!v->img) {
         rc = lm_err_code(LM_ENOMEM, "valset: out of memory");

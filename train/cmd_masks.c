@@ -4,7 +4,6 @@
  * a configs/data_gen file (mask_generator_kwargs, cropping, max_tamper_area, ...), a
  * configs/training/data group file (train.mask_gen_kwargs) or a full training experiment
  * (data.train.mask_gen_kwargs, composed by train/config.h). */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "data/image.h"
+#include "data/walk.h"
 #include "masks/evalset.h"
 #include "masks/mask.h"
 #include "train/command.h"
@@ -151,16 +151,6 @@ static int mkdirs(const char *path) {
     return 0;
 }
 
-typedef struct {
-    char **v;
-    size_t n, cap;
-} strvec;
-
-static void strvec_free(strvec *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
-    free(s->v);
-}
-
 static int has_ext(const char *name, const char *exts) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
@@ -174,63 +164,7 @@ static int has_ext(const char *name, const char *exts) {
     return 0;
 }
 
-/* The directories from the walk's root down to the current one (by device and inode): a
- * directory symlink that leads back to one of them (`ln -s .. loop`) is not followed. */
-typedef struct dir_chain {
-    dev_t dev;
-    ino_t ino;
-    const struct dir_chain *up;
-} dir_chain;
-
-static int in_chain(const dir_chain *c, const struct stat *st) {
-    for (; c; c = c->up)
-        if (c->dev == st->st_dev && c->ino == st->st_ino) return 1;
-    return 0;
-}
-
-/* Relative paths of images under root/rel, recursively. */
-static int walk(strvec *out, const char *root, const char *rel, const char *exts, const dir_chain *up) {
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel) >= (int)sizeof dir)
-        return lm_err_code(LM_EINVAL, "path too long (over %zu bytes): %s/%s", sizeof dir - 1, root, rel);
-    struct stat dst;
-    if (stat(dir, &dst) < 0) return lm_err_code(LM_EIO, "cannot read directory %s: %s", dir, strerror(errno));
-    dir_chain self = {dst.st_dev, dst.st_ino, up};
-    DIR *d = opendir(dir);
-    if (!d) return lm_err_code(LM_EIO, "cannot read directory %s: %s", dir, strerror(errno));
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d)) && rc == 0) {
-        if (e->d_name[0] == '.') continue;
-        char r[4096], full[8192];
-        if (snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= (int)sizeof r) {
-            rc = lm_err_code(LM_EINVAL, "path too long (over %zu bytes): %s/%s", sizeof r - 1, dir, e->d_name);
-            break;
-        }
-        snprintf(full, sizeof full, "%s/%s", root, r); /* fits: root and r are each < 4096 */
-        struct stat st;
-        if (stat(full, &st) < 0) continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (!in_chain(&self, &st)) rc = walk(out, root, r, exts, &self);
-        } else if (S_ISREG(st.st_mode) && has_ext(e->d_name, exts)) {
-            if (out->n == out->cap) {
-                out->cap = out->cap ? 2 * out->cap : 64;
-                char **nv = realloc(out->v, out->cap * sizeof *nv);
-                if (!nv) {
-                    rc = lm_err_code(LM_ENOMEM, "out of memory");
-                    break;
-                }
-                out->v = nv;
-            }
-            if (!(out->v[out->n] = strdup(r))) rc = lm_err_code(LM_ENOMEM, "out of memory");
-            else out->n++;
-        }
-    }
-    closedir(d);
-    return rc;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int keep_ext(const char *name, void *exts) { return has_ext(name, (const char *)exts); }
 
 static int write_mask_png(const char *path, const uint8_t *m, int h, int w) {
     lm_image img;
@@ -293,14 +227,13 @@ static int gen_masks(const lm_mask_cfg *cfg, long count, int size, const char *o
 
 static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *out, uint64_t seed,
                        const char *exts) {
-    strvec files = {0};
-    int rc = walk(&files, src, "", exts, NULL);
+    lm_file_list files = {0};
+    int rc = lm_walk_files(&files, src, keep_ext, (void *)exts); /* sorted */
     if (rc < 0) goto cleanup;
     if (files.n == 0) {
         rc = lm_err_code(LM_EINVAL, "%s: no images with extension %s", src, exts);
         goto cleanup;
     }
-    qsort(files.v, files.n, sizeof *files.v, cmp_str);
     long done = 0, pairs = 0, skipped = 0, dropped = 0, total = (long)files.n;
     time_t last = 0;
     int fatal = 0;
@@ -386,7 +319,7 @@ static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *ou
                     "variant above max_tamper_area)\n", pairs, total, out, skipped, dropped);
     if (pairs == 0) rc = lm_err_code(LM_EFAIL, "no image/mask pair was written");
 cleanup:
-    strvec_free(&files);
+    lm_file_list_free(&files);
     return rc;
 }
 

@@ -2,7 +2,6 @@
  * (data/shards.h), and `lamac shards --verify DIR`. Replaces the official training
  * loader's recursive glob of .jpg files with pre-decoded, checksummed, crop-readable shards. */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include "core/err.h"
 #include "data/image.h"
 #include "data/shards.h"
+#include "data/walk.h"
 #include "train/command.h"
 
 static const char *const USAGE =
@@ -34,80 +34,14 @@ static const char *const USAGE =
     "                  images; exit status 1 if any\n\n"
     "Unreadable or truncated images are skipped with a warning each and counted at the end.\n";
 
-typedef struct {
-    char **v;
-    size_t n, cap;
-} strvec;
-
-static int has_image_ext(const char *name) {
+static int has_image_ext(const char *name, void *ctx) {
+    (void)ctx;
     const char *d = strrchr(name, '.');
     if (!d) return 0;
     char e[8] = {0};
     for (int i = 0; i < 6 && d[1 + i]; i++) e[i] = (char)tolower((unsigned char)d[1 + i]);
     return !strcmp(e, "jpg") || !strcmp(e, "jpeg") || !strcmp(e, "png");
 }
-
-static int push(strvec *s, const char *x) {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? 2 * s->cap : 256;
-        char **nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) return lm_err_code(LM_ENOMEM, "shards: out of memory");
-        s->v = nv, s->cap = nc;
-    }
-    if (!(s->v[s->n] = strdup(x))) return lm_err_code(LM_ENOMEM, "shards: out of memory");
-    s->n++;
-    return 0;
-}
-
-/* The directories from the walk's root down to the current one (by device and inode): a
- * directory symlink that leads back to one of them (`ln -s .. loop`) is not followed. */
-typedef struct dir_chain {
-    dev_t dev;
-    ino_t ino;
-    const struct dir_chain *up;
-} dir_chain;
-
-static int in_chain(const dir_chain *c, const struct stat *st) {
-    for (; c; c = c->up)
-        if (c->dev == st->st_dev && c->ino == st->st_ino) return 1;
-    return 0;
-}
-
-/* Collects image paths relative to root (rel = "" at the top). */
-static int walk(strvec *out, const char *root, const char *rel, const dir_chain *up) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel) >= (int)sizeof path)
-        return lm_err_code(LM_EINVAL, "shards: path too long (over %zu bytes): %s/%s", sizeof path - 1,
-                           root, rel);
-    struct stat dst;
-    if (stat(path, &dst) != 0)
-        return lm_err_code(LM_EIO, "shards: cannot read directory %s: %s", path, strerror(errno));
-    dir_chain self = {dst.st_dev, dst.st_ino, up};
-    DIR *d = opendir(path);
-    if (!d) return lm_err_code(LM_EIO, "shards: cannot read directory %s: %s", path, strerror(errno));
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue; /* ., .., hidden files */
-        char r2[4096], full[8192];
-        if (snprintf(r2, sizeof r2, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >= (int)sizeof r2) {
-            rc = lm_err_code(LM_EINVAL, "shards: path too long (over %zu bytes): %s/%s", sizeof r2 - 1,
-                             path, e->d_name);
-            break;
-        }
-        snprintf(full, sizeof full, "%s/%s", root, r2); /* fits: root and r2 are each < 4096 */
-        struct stat st;
-        if (stat(full, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (!in_chain(&self, &st)) rc = walk(out, root, r2, &self);
-        } else if (S_ISREG(st.st_mode) && has_image_ext(e->d_name))
-            rc = push(out, r2);
-    }
-    closedir(d);
-    return rc;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static double now_s(void) {
     struct timespec t;
@@ -141,18 +75,20 @@ static int run_verify(const char *dir) {
 }
 
 static int run_build(const char *src, const char *out, int per_shard, int min_size, int threads, int force) {
-    strvec files = {0};
+    lm_file_list files = {0};
     lm_shard_writer *w = NULL;
-    int rc = walk(&files, src, "", NULL);
+    int rc = lm_walk_files(&files, src, has_image_ext, NULL); /* sorted */
     long long unreadable = 0, small = 0;
     int failed = 0;
     char fail_msg[1024] = "";
-    if (rc < 0) goto cleanup;
+    if (rc < 0) {
+        lm_err_prefix("shards");
+        goto cleanup;
+    }
     if (files.n == 0) {
         rc = lm_err_code(LM_EINVAL, "shards: no .jpg/.jpeg/.png images under %s", src);
         goto cleanup;
     }
-    qsort(files.v, files.n, sizeof *files.v, cmp_str);
     if ((rc = lm_shard_writer_open(&w, out, per_shard, force)) < 0) goto cleanup;
     if (threads <= 0) threads = omp_get_num_procs();
     double t0 = now_s();
@@ -204,8 +140,7 @@ static int run_build(const char *src, const char *out, int per_shard, int min_si
            (long long)n_img, n_sh, out, now_s() - t0, unreadable, small);
 cleanup:
     lm_shard_writer_free(w);
-    for (size_t i = 0; i < files.n; i++) free(files.v[i]);
-    free(files.v);
+    lm_file_list_free(&files);
     return rc < 0 ? lm_cmd_fail("shards") : 0;
 }
 
