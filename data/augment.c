@@ -9,20 +9,7 @@
 #include "core/err.h"
 #include "data/color.h"
 
-/* The per-pixel loops are written to vectorise (#pragma omp simd, -O3); GCC if-converts
- * floating-point selects only when it need not preserve FP exception flags, which nothing
- * here reads. Results are unchanged. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
-
-/* The hot kernels also get an AVX2 clone, picked at run time (GCC function multiversioning;
- * plain x86-64 code elsewhere). No FMA: both clones give bit-identical results. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LM_NO_CLONES)
-#define LM_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define LM_CLONES
-#endif
+#include "data/vectorize.h"
 
 static const char *const g_names[LM_AUG_N_VARIANTS] = {
     "default", "distortions", "distortions_scale05_1", "distortions_scale03_12", "distortions_scale03_07",

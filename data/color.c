@@ -11,20 +11,7 @@
 
 #include "core/err.h"
 
-/* The per-pixel loops below are written to vectorise (#pragma omp simd, with -O3). GCC
- * refuses to if-convert floating-point selects while it must preserve FP exception flags;
- * nothing here reads them, so this file drops that guarantee. Results are unchanged. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
-
-/* The per-image entry points also get an AVX2 clone (gathers, 8-wide floats), picked at
- * run time (GCC function multiversioning); no FMA, so both clones give identical bytes. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LM_NO_CLONES)
-#define LM_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define LM_CLONES
-#endif
+#include "data/vectorize.h"
 
 static inline uint8_t sat_round(float x) { /* OpenCV saturate_cast<uchar>: round, clamp */
     if (x <= 0) return 0;
