@@ -7,7 +7,7 @@
  *   pred = G(cat(image * (1 - mask), mask)) in eval mode, no grad;
  *   inpainted = mask * pred + (1 - mask) * image, cropped back;
  *   written as uint8(clip(x * 255, 0, 255)) (truncation, not rounding).
- * Works on plain HWC uint8 buffers; no file I/O here (train/cmd_predict.c does that). */
+ * Works on plain HWC uint8 buffers; no file I/O here (cli/cmd_predict.c does that). */
 #ifndef LM_PREDICT_H
 #define LM_PREDICT_H
 

@@ -3,7 +3,7 @@
  * MixedMaskGenerator at the (resized) image size, each cut to a random square containing the
  * mask (propose_random_square_crop), variants whose hole area exceeds max_tamper_area
  * dropped, then max_masks_per_image of the rest chosen at random. Image I/O and the resize
- * (min side → out_min_size, PIL bicubic) live with the caller (train/cmd_masks.c). */
+ * (min side → out_min_size, PIL bicubic) live with the caller (cli/cmd_masks.c). */
 #ifndef LM_MASKS_EVALSET_H
 #define LM_MASKS_EVALSET_H
 

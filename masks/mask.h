@@ -14,7 +14,7 @@
  *     lm_mask_cfg cfg; lm_mask_preset(&cfg, "train");
  *     lm_rng r; lm_rng_init(&r, seed, epoch, sample, LM_RNG_MASK);
  *     lm_mask_generate(mask, 256, 256, &cfg, &r, -1);
- * The structs are plain C; train/'s config loader fills them from YAML. */
+ * The structs are plain C; config/ fills them from YAML. */
 #ifndef LM_MASKS_MASK_H
 #define LM_MASKS_MASK_H
 

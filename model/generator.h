@@ -3,7 +3,7 @@
  *   ffc_resnet               FFCResNetGenerator (LaMa, big-lama)        model/ffc*.c
  *   pix2pixhd_global         GlobalGenerator (LaMa-Regular)             model/pix2pixhd*.c
  *   pix2pixhd_multidilated   GlobalGenerator, multidilated blocks (cat_in)
- * Options are a plain struct (filled from the YAML `generator:` group by train/); an
+ * Options are a plain struct (filled from the YAML `generator:` group by config/); an
  * option lamac does not build (spatial transform, SE, ...) is rejected by create() with
  * a message naming it. Parameters are registered in the caller's lm_params with the
  * official keys WITHOUT the "generator." prefix ("model.1.ffc.convl2l.weight"). */

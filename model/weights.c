@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "model/pth.h"
+#include "io/pth.h"
 
 struct lm_weights_src {
     char *path;

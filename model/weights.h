@@ -1,7 +1,7 @@
 /* weights.h — weight I/O for parameter registries (DESIGN §6): save an lm_params to
  * safetensors under a key prefix ("generator.", "discriminator."), with metadata (format
  * version, config YAML, step), and load it back from safetensors or from an official PyTorch
- * checkpoint (.pth / Lightning .ckpt read by model/pth.h), as the official code does with
+ * checkpoint (.pth / Lightning .ckpt read by io/pth.h), as the official code does with
  * load_state_dict (strict by default).
  *
  * Loading is all-or-nothing in strict mode: every key of the registry is checked first
@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 #include "model/param.h"
-#include "model/safetensors.h"
+#include "io/safetensors.h"
 
 #define LM_WEIGHTS_FORMAT "lamac-weights-1" /* metadata "format" */
 

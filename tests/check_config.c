@@ -1,4 +1,4 @@
-/* check_config.c — train/config*: composition of the configs/training tree (defaults lists,
+/* check_config.c — config/: composition of the configs/training tree (defaults lists,
  * packages), overrides, interpolation (keys, env, cycles), schema validation and typed
  * getters, the YAML writer, every bad-input case (tests/fixtures/config/), and the
  * `lamac config show` command line ($LAMAC_BIN). */
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "train/config.h"
+#include "config/config.h"
 
 #define FIX "tests/fixtures/config/"
 #define TRAIN "configs/training/"

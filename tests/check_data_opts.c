@@ -1,4 +1,4 @@
-/* check_data_opts.c — train/data_opts: the YAML -> lm_mask_cfg / lm_loader_opts mapping
+/* check_data_opts.c — config/data_opts: the YAML -> lm_mask_cfg / lm_loader_opts mapping
  * (lama-fourier's data group gives exactly the `train` mask preset, out_size 256, batch 10,
  * distortions), overrides, errors with key paths, and `lamac bench loader CONFIG`. */
 #include <check.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "train/config.h"
-#include "train/data_opts.h"
+#include "config/config.h"
+#include "config/data_opts.h"
 
 static void assert_same_irregular(const lm_mask_irregular_cfg *a, const lm_mask_irregular_cfg *b) {
     ck_assert_int_eq(a->max_angle, b->max_angle);

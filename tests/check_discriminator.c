@@ -10,7 +10,7 @@
 
 #include "core/err.h"
 #include "model/discriminator.h"
-#include "model/safetensors.h"
+#include "io/safetensors.h"
 #include "tests/testutil.h"
 
 #define FIXTURE "tests/fixtures/discriminator/nlayer_small.safetensors"

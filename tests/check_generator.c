@@ -20,9 +20,9 @@
 
 #include "core/err.h"
 #include "model/generator.h"
-#include "model/safetensors.h"
-#include "train/config.h"
-#include "train/model_opts.h"
+#include "io/safetensors.h"
+#include "config/config.h"
+#include "config/model_opts.h"
 #include "tests/testutil.h"
 
 #define FIX_DIR "tests/fixtures/generator/"
@@ -310,7 +310,7 @@ START_TEST(test_forward_is_lean) {
 }
 END_TEST
 
-/* Options from the official experiment configs (train/model_opts.c). */
+/* Options from the official experiment configs (config/model_opts.c). */
 static lm_generator_opts opts_of(const char *config, const char *override) {
     lm_cfg *c = NULL;
     const char *ov[1] = {override};

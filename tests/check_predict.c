@@ -17,9 +17,9 @@
 #include "core/err.h"
 #include "data/image.h"
 #include "eval/predict.h"
-#include "model/safetensors.h"
+#include "io/safetensors.h"
 #include "model/weights.h"
-#include "train/predictor.h"
+#include "config/predictor.h"
 #include "tests/testutil.h"
 
 #define FX "tests/fixtures/predict"

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "model/pth.h"
-#include "model/safetensors.h"
+#include "io/pth.h"
+#include "io/safetensors.h"
 
 #define FIX "tests/fixtures/weights/"
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "model/safetensors.h"
+#include "io/safetensors.h"
 
 #define FIX "tests/fixtures/weights/"
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "model/param.h"
-#include "model/safetensors.h"
+#include "io/safetensors.h"
 
 /* Fixture entry `name` as a new tensor (current scope); fails the test if absent. */
 lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name);

@@ -8,7 +8,7 @@ SECS=${1:-60}; shift || true
 TARGETS=${*:-"safetensors pth"}
 OUT="$ROOT/build-fuzz"
 mkdir -p "$OUT"
-SRCS="$ROOT/model/safetensors.c $ROOT/model/pickle.c $ROOT/model/zipread.c $ROOT/model/pth.c $ROOT/core/err.c"
+SRCS="$ROOT/io/safetensors.c $ROOT/io/pickle.c $ROOT/io/zipread.c $ROOT/io/pth.c $ROOT/core/err.c"
 for t in $TARGETS; do
   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -I"$ROOT" "$ROOT/tests/fuzz/fuzz_$t.c" $SRCS -o "$OUT/fuzz_$t"

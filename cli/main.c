@@ -1,9 +1,9 @@
-/* main.c — the `lamac` command line: dispatches to the subcommands in train/cmd_*.c. */
+/* main.c — the `lamac` command line: dispatches to the subcommands in cli/cmd_*.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
-#include "train/command.h"
+#include "cli/command.h"
 
 #include "commands.inc" /* generated: extern declarations + LM_COMMANDS list */
 

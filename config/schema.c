@@ -12,7 +12,7 @@
  * it (it configures Hydra itself, not the job). Add new keys here, nowhere else. */
 #include <string.h>
 
-#include "train/config.h"
+#include "config/config.h"
 
 #define MAP(p) {p, LM_CFG_T_MAP, NULL, 0, 0, 0, NULL}
 #define MAPN(p) {p, LM_CFG_T_MAP, NULL, 0, 0, LM_CFG_F_NULLABLE, NULL}

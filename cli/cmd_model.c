@@ -14,9 +14,9 @@
 #include "core/err.h"
 #include "model/discriminator.h"
 #include "model/generator.h"
-#include "train/command.h"
-#include "train/config.h"
-#include "train/model_opts.h"
+#include "cli/command.h"
+#include "config/config.h"
+#include "config/model_opts.h"
 
 static void usage(FILE *f) {
     fprintf(f,

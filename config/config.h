@@ -15,8 +15,8 @@
  *     out of range or not among the choices -> error "config: FILE:LINE: key 'a.b.c': ...".
  *
  * Getters take a full dotted path ("generator.n_blocks", "visualizer.key_order.0"); a key that
- * the schema knows but the tree lacks yields the schema default. No module below train/ uses
- * this header: train/ fills their plain option structs from it. */
+ * the schema knows but the tree lacks yields the schema default. Only cli/ and config/ use
+ * this header: config/ fills the other modules' plain option structs from it. */
 #ifndef LM_CONFIG_H
 #define LM_CONFIG_H
 

@@ -6,7 +6,7 @@
 
 #include "model/discriminator.h"
 #include "model/generator.h"
-#include "train/config.h"
+#include "config/config.h"
 
 /* generator.* -> o (starting from lm_generator_defaults()). An absent add_out_act means the
  * official default True, i.e. tanh; `true` / `false` are accepted as in the official code. */

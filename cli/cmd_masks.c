@@ -3,7 +3,7 @@
  * (masks/evalset.h). Mask options come from a preset (masks/presets.c) or from a YAML file:
  * a configs/data_gen file (mask_generator_kwargs, cropping, max_tamper_area, ...), a
  * configs/training/data group file (train.mask_gen_kwargs) or a full training experiment
- * (data.train.mask_gen_kwargs, composed by train/config.h). */
+ * (data.train.mask_gen_kwargs, composed by config/config.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,9 +20,9 @@
 #include "data/walk.h"
 #include "masks/evalset.h"
 #include "masks/mask.h"
-#include "train/command.h"
-#include "train/config.h"
-#include "train/data_opts.h"
+#include "cli/command.h"
+#include "config/config.h"
+#include "config/data_opts.h"
 
 static const char *const USAGE =
     "usage: lamac masks (--preset NAME | --config FILE) --count N [--size S] --out DIR [--seed K]\n"
@@ -43,7 +43,7 @@ static const char *const USAGE =
     "  --seed K       random seed (default 0); mask i uses the stream (K, 0, i, mask)\n"
     "  --ext LIST     image extensions to take from --src (default jpg,jpeg,png)\n";
 
-/* ---- mask options from YAML (the mapping itself: train/data_opts.h) ------------------- */
+/* ---- mask options from YAML (the mapping itself: config/data_opts.h) ------------------- */
 
 /* Fills an evaluation-set config (and its mask config) from a YAML file. */
 static int load_config(lm_evalset_cfg *ev, const char *file) {

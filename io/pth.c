@@ -1,7 +1,7 @@
 /* pth.c — PyTorch checkpoint reader (see pth.h). Mirrors torch/serialization.py's
  * _load (zip) and _legacy_load, with the storages bound to mmapped bytes instead of
  * torch storages, then flattens the unpickled value into named tensors. */
-#include "model/pth.h"
+#include "io/pth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "model/pickle.h"
-#include "model/zipread.h"
+#include "io/pickle.h"
+#include "io/zipread.h"
 
 #define MAX_DEPTH 64
 #define MAX_META 10000

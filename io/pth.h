@@ -3,7 +3,7 @@
  * and the legacy format (pre-1.6: magic, protocol, sys info, object pickle, storage keys,
  * raw storages), as written by torch/serialization.py. Storages on any device (e.g.
  * 'cuda:0') are read as CPU data. The pickle is read by a data-only unpickler
- * (model/pickle.c) that never executes anything and refuses executable globals.
+ * (io/pickle.c) that never executes anything and refuses executable globals.
  *
  * The result is a flat list of named tensors, reusing lm_st_entry so both weight formats
  * feed the same loading code:
@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "model/safetensors.h" /* lm_st_entry, lm_dtype */
+#include "io/safetensors.h" /* lm_st_entry, lm_dtype */
 
 typedef struct lm_pth lm_pth;
 

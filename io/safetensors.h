@@ -30,7 +30,7 @@ typedef enum lm_dtype {
 #define LM_ST_MAX_DIMS 8
 #define LM_ST_MAX_HEADER (100u * 1024u * 1024u) /* header length limit, bytes */
 
-/* One named tensor, C-contiguous, little-endian. Also used by model/pth.h. */
+/* One named tensor, C-contiguous, little-endian. Also used by io/pth.h. */
 typedef struct lm_st_entry {
     char *name;
     int dtype;                       /* lm_dtype */

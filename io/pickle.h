@@ -1,5 +1,5 @@
 /* pickle.h — a data-only Python pickle reader (protocols 0-5, the opcodes torch.save and
- * Python 2/3 pickle emit), used by model/pth.c. Internal to model/.
+ * Python 2/3 pickle emit), used by io/pth.c. Internal to model/.
  *
  * It builds a tree of plain values and NEVER calls anything: GLOBAL only names a class or
  * function, REDUCE/NEWOBJ/BUILD on it yield either a known data value (OrderedDict -> dict,

@@ -1,6 +1,6 @@
-/* command.h — a `lamac` subcommand. Each lives in train/cmd_<name>.c and defines
+/* command.h — a `lamac` subcommand. Each lives in cli/cmd_<name>.c and defines
  *     const lm_command lm_cmd_<name> = {"<name>", "one-line summary", run_fn};
- * CMake collects every train/cmd_*.c into the dispatch table (build/gen/commands.inc),
+ * CMake collects every cli/cmd_*.c into the dispatch table (build/gen/commands.inc),
  * so adding a subcommand needs no edit anywhere else. run_fn gets argv after the
  * subcommand name (argv[0] is the subcommand) and returns the process exit code; it
  * must handle --help itself. */

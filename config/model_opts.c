@@ -1,5 +1,5 @@
 /* model_opts.c — config -> generator / discriminator options (see model_opts.h). */
-#include "train/model_opts.h"
+#include "config/model_opts.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* safetensors.c — safetensors reader (mmap + bounds-checked header parser), atomic writer,
  * and fp16/bf16 conversion. Mirrors the format of huggingface/safetensors, which the
  * official LaMa does not use (it saves Lightning .ckpt); lamac uses it for its own weights. */
-#include "model/safetensors.h"
+#include "io/safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -30,7 +30,7 @@
 #include <time.h>
 
 #include "core/err.h"
-#include "train/config.h"
+#include "config/config.h"
 
 struct lm_cfg {
     lm_cfg_node *root;
@@ -996,7 +996,7 @@ static int getter_text(const lm_cfg *c, const char *path, lm_cfg_type want, cons
     const lm_cfg_key *k = lm_cfg_schema_find(path);
     *text = NULL;
     *node = NULL;
-    if (!k) return lm_err_code(LM_EINVAL, "config: key '%s' is not in the schema (train/config_schema.c)", path);
+    if (!k) return lm_err_code(LM_EINVAL, "config: key '%s' is not in the schema (config/schema.c)", path);
     if (k->type != want && !(want == LM_CFG_T_FLOAT && k->type == LM_CFG_T_INT))
         return lm_err_code(LM_EINVAL, "config: key '%s' is %s in the schema, read as %s", path,
                            lm_cfg_type_name(k->type), lm_cfg_type_name(want));
@@ -1081,7 +1081,7 @@ int lm_cfg_get_list(const lm_cfg *c, const char *path, const lm_cfg_node **out) 
     const lm_cfg_key *k = lm_cfg_schema_find(path);
     char where[PATH_CAP];
     *out = NULL;
-    if (!k) return lm_err_code(LM_EINVAL, "config: key '%s' is not in the schema (train/config_schema.c)", path);
+    if (!k) return lm_err_code(LM_EINVAL, "config: key '%s' is not in the schema (config/schema.c)", path);
     const lm_cfg_node *n = lm_cfg_node_find(c->root, path);
     if (n && n->kind != LM_CFG_SEQ) {
         if (n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL) return 0;

@@ -11,7 +11,7 @@
 
 #include "data/loader.h"
 #include "masks/mask.h"
-#include "train/config.h"
+#include "config/config.h"
 
 /* MixedMaskGenerator kwargs (the mapping kw, whose dotted key is `path`, for messages) on top
  * of *out. variants_n (data_gen files only) goes to *variants when variants is non-NULL, and

@@ -1,7 +1,7 @@
 /* data_opts.c — YAML -> lm_mask_cfg / lm_loader_opts (see data_opts.h). Mirrors the keyword
  * arguments of the official MixedMaskGenerator (saicinpainting/training/data/masks.py) and
  * make_default_train_dataloader (training/data/datasets.py). */
-#include "train/data_opts.h"
+#include "config/data_opts.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "train/command.h"
-#include "train/config.h"
+#include "cli/command.h"
+#include "config/config.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -8,7 +8,7 @@
 #include <yaml.h>
 
 #include "core/err.h"
-#include "train/config.h"
+#include "config/config.h"
 
 lm_cfg_node *lm_cfg_node_new(lm_cfg_kind kind, const char *key, const char *text,
                              const char *file, int line) {

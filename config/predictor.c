@@ -1,6 +1,6 @@
 /* predictor.c — opens a generator for prediction from a weights file, a lamac run directory or
  * an official model directory (see predictor.h; official bin/predict.py + load_checkpoint). */
-#include "train/predictor.h"
+#include "config/predictor.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 
 #include "core/err.h"
 #include "model/weights.h"
-#include "train/config.h"
-#include "train/model_opts.h"
+#include "config/config.h"
+#include "config/model_opts.h"
 
 /* snprintf into a path buffer; 0, or an error when the result does not fit */
 static int path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -15,7 +15,7 @@
 #include "data/image.h"
 #include "data/shards.h"
 #include "data/walk.h"
-#include "train/command.h"
+#include "cli/command.h"
 
 static const char *const USAGE =
     "usage: lamac shards --src DIR --out DIR [--per-shard N] [--min-size S] [--threads T] [--force]\n"

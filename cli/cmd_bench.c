@@ -2,7 +2,7 @@
  * `lamac bench loader [CONFIG [key=value ...]]`: training loader throughput (samples/s) and
  * memory (peak RSS, RSS over time), at 1 and 2 threads by default, for a training config's
  * data.train section (out_size, transform_variant, batch size, mask_gen_kwargs, through
- * train/data_opts.h) or, without one, the official recipe of abl-04-256-mh-dist.yaml
+ * config/data_opts.h) or, without one, the official recipe of abl-04-256-mh-dist.yaml
  * (256 crops, `distortions`, training masks, batch 10). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +14,9 @@
 #include "data/loader.h"
 #include "data/shards.h"
 #include "masks/mask.h"
-#include "train/command.h"
-#include "train/config.h"
-#include "train/data_opts.h"
+#include "cli/command.h"
+#include "config/config.h"
+#include "config/data_opts.h"
 
 static const char *const USAGE =
     "usage: lamac bench loader [CONFIG [key=value ...]] [--shards DIR] [--variant NAME]\n"

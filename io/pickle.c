@@ -1,14 +1,14 @@
 /* pickle.c — data-only unpickler (see pickle.h). Mirrors the subset of CPython's
  * Lib/pickle.py _Unpickler that torch.save (torch/serialization.py) output needs, without
  * ever importing or calling anything. */
-#include "model/pickle.h"
+#include "io/pickle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
-#include "model/safetensors.h" /* lm_dtype */
+#include "io/safetensors.h" /* lm_dtype */
 
 #define PK_MAX_NODES (8u << 20)   /* objects per file */
 #define PK_MAX_DIMS 8

@@ -1,6 +1,6 @@
 /* zipread.c — zip central directory reader (APPNOTE.TXT 4.3: end of central directory,
  * ZIP64 locator and record, central headers, local headers). See zipread.h. */
-#include "model/zipread.h"
+#include "io/zipread.h"
 
 #include <stdlib.h>
 #include <string.h>
