@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "model/discriminator.h"
 #include "model/generator.h"
+#include "model/lt_err.h"
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/model_opts.h"
@@ -178,7 +179,7 @@ static int forward(int argc, char **argv) {
     lt_tensor *y = lm_generator_forward(g, x, train);
     if (!train) lt_no_grad_pop();
     if (y && train && lt_backward(lt_mean(y)) < 0) {
-        lm_err_set("backward: %s", lt_error());
+        lm_err_lt("backward");
         y = NULL;
     }
     double t1 = now_s();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 
 void lm_params_init(lm_params *p, lt_dtype dtype, lt_device device) {
     memset(p, 0, sizeof *p);
@@ -50,7 +51,7 @@ lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_
     char full[LM_PREFIX_MAX + 128];
     snprintf(full, sizeof full, "%s%s", p->prefix, name);
     if (!t) {
-        lm_err_set("parameter %s: %s", full, lt_error());
+        lm_err_lt("parameter %s", full);
         return NULL;
     }
     lt_keep(t);
@@ -72,7 +73,7 @@ lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_
     }
     if (kind == LM_PARAM && lt_set_requires_grad(t, 1) < 0) {
         lt_free(t);
-        lm_err_set("parameter %s: %s", full, lt_error());
+        lm_err_lt("parameter %s", full);
         return NULL;
     }
     p->items[p->n++] = (lm_param){strdup(full), t, kind};
@@ -95,7 +96,7 @@ int64_t lm_params_numel(const lm_params *p, int kinds) {
 int lm_params_set_trainable(lm_params *p, int on) {
     for (int i = 0; i < p->n; i++)
         if (p->items[i].kind == LM_PARAM && lt_set_requires_grad(p->items[i].t, on) < 0)
-            return lm_err_set("parameter %s: %s", p->items[i].name, lt_error());
+            return lm_err_lt("parameter %s", p->items[i].name);
     return 0;
 }
 
