@@ -26,30 +26,58 @@ void lm_params_free(lm_params *p) {
     p->n = p->cap = 0;
 }
 
-void lm_params_push(lm_params *p, const char *fmt, ...) {
-    int len = (int)strlen(p->prefix);
-    if (p->depth < 32) p->prefix_len[p->depth] = len;
+int lm_params_push(lm_params *p, const char *fmt, ...) {
     p->depth++;
+    if (p->bad_depth) /* a level above failed: stay failed until it is popped */
+        return lm_err_code(LM_EINVAL, "%s", p->bad_msg);
+    char part[LM_PREFIX_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(p->prefix + len, sizeof p->prefix - (size_t)len, fmt, ap);
+    int n = vsnprintf(part, sizeof part, fmt, ap);
     va_end(ap);
-    len += n;
-    if (len + 1 < (int)sizeof p->prefix) {
-        p->prefix[len] = '.';
-        p->prefix[len + 1] = 0;
+    int len = (int)strlen(p->prefix);
+    if (p->depth > LM_PREFIX_DEPTH) {
+        snprintf(p->bad_msg, sizeof p->bad_msg,
+                 "parameter prefix %s%.40s: nested deeper than %d levels", p->prefix, part,
+                 LM_PREFIX_DEPTH);
+    } else if (n < 0 || len + n + 1 >= (int)sizeof p->prefix) {
+        snprintf(p->bad_msg, sizeof p->bad_msg,
+                 "parameter prefix %s%.40s%s.: %d bytes do not fit in %d", p->prefix, part,
+                 n > 40 ? "..." : "", len + n + 1, LM_PREFIX_MAX - 1);
+    } else {
+        p->prefix_len[p->depth - 1] = len;
+        memcpy(p->prefix + len, part, (size_t)n);
+        p->prefix[len + n] = '.';
+        p->prefix[len + n + 1] = 0;
+        return 0;
     }
+    p->bad_depth = p->depth;
+    return lm_err_code(LM_EINVAL, "%s", p->bad_msg);
 }
 
 void lm_params_pop(lm_params *p) {
     if (p->depth <= 0) return;
     p->depth--;
-    p->prefix[p->depth < 32 ? p->prefix_len[p->depth] : 0] = 0;
+    if (p->bad_depth) { /* failed levels left the prefix as it was before them */
+        if (p->depth < p->bad_depth) p->bad_depth = 0;
+        return;
+    }
+    p->prefix[p->prefix_len[p->depth]] = 0;
 }
 
 lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_kind kind) {
     char full[LM_PREFIX_MAX + 128];
-    snprintf(full, sizeof full, "%s%s", p->prefix, name);
+    if (p->bad_depth) {
+        lt_free(t);
+        lm_err_code(LM_EINVAL, "%s", p->bad_msg);
+        return NULL;
+    }
+    if (snprintf(full, sizeof full, "%s%s", p->prefix, name) >= (int)sizeof full) {
+        lt_free(t);
+        lm_err_code(LM_EINVAL, "parameter %s%.40s...: name longer than %zu bytes", p->prefix, name,
+                    sizeof full - 1);
+        return NULL;
+    }
     if (!t) {
         lm_err_lt("parameter %s", full);
         return NULL;
