@@ -82,7 +82,10 @@ lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_
         lm_err_lt("parameter %s", full);
         return NULL;
     }
-    lt_keep(t);
+    if (!lt_keep(t)) { /* t belongs to another thread's scope: that scope will free it */
+        lm_err_lt("parameter %s", full);
+        return NULL;
+    }
     if (lm_params_find(p, full)) {
         lt_free(t);
         lm_err_set("parameter %s registered twice", full);
