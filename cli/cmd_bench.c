@@ -7,10 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/flags.h"
 #include "data/loader.h"
 #include "data/shards.h"
 #include "masks/mask.h"
@@ -35,12 +36,6 @@ static const char *const USAGE =
     "  --batch-size (default 10), --size crop side (default 256), --masks mask preset\n"
     "              (default train), --prefetch ring depth (default 2)\n";
 
-static double clock_s(clockid_t c) {
-    struct timespec t;
-    clock_gettime(c, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
 
 /* kB value of a /proc/self/status field ("VmRSS", "VmHWM"), -1 if unknown. */
 static long status_kb(const char *field) {
@@ -91,7 +86,7 @@ static int bench_run(const lm_loader_opts *o, int batches) {
     const lm_batch *b;
     int rc = 0;
     for (int i = 0; i < 2 && rc == 0; i++) rc = lm_loader_next(l, &b); /* warm-up */
-    double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = lm_clock_now(), c0 = lm_clock_cpu();
     printf("  RSS (MiB) every %d batches:", batches / 6 > 0 ? batches / 6 : 1);
     double sum = 0;
     for (int i = 0; i < batches && rc == 0; i++) {
@@ -99,7 +94,7 @@ static int bench_run(const lm_loader_opts *o, int batches) {
         sum += b->img[0] + b->mask[b->n * b->h * b->w - 1]; /* touch the data */
         if (i % (batches / 6 > 0 ? batches / 6 : 1) == 0) printf(" %.0f", status_kb("VmRSS") / 1024.0);
     }
-    double dt = now_s() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double dt = lm_clock_now() - t0, cpu = lm_clock_cpu() - c0;
     int ns = batches * o->batch_size;
     printf("\n");
     if (rc == 0)
@@ -108,18 +103,6 @@ static int bench_run(const lm_loader_opts *o, int batches) {
                o->threads, ns, dt, ns / dt, 1e3 * cpu / ns, ns / cpu, status_kb("VmHWM") / 1024.0, sum < 0 ? "!" : "");
     lm_loader_close(l);
     return rc;
-}
-
-/* A non-negative integer flag value; garbage is an error, not 0. */
-static int int_flag(const char *flag, const char *v, int *out) {
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < 0 || n > 1 << 30) {
-        fprintf(stderr, "lamac bench loader: %s: expected a non-negative integer, got '%s'\n", flag, v);
-        return -1;
-    }
-    *out = (int)n;
-    return 0;
 }
 
 static int bench_loader(int argc, char **argv) {
@@ -156,7 +139,10 @@ static int bench_loader(int argc, char **argv) {
                  !strcmp(a, "--size") || !strcmp(a, "--prefetch")) {
             int *dst = !strcmp(a, "--threads") ? &threads : !strcmp(a, "--batches") ? &batches
                      : !strcmp(a, "--batch-size") ? &bs : !strcmp(a, "--size") ? &size : &prefetch;
-            if (int_flag(a, v, dst) < 0) return 2;
+            if (lm_flag_int(a, v, 0, 1 << 30, dst) < 0) {
+                fprintf(stderr, "lamac bench loader: %s\n", lm_err_msg());
+                return 2;
+            }
         } else {
             fprintf(stderr, "lamac bench loader: unknown option %s\n%s", a, USAGE);
             return 2;
@@ -188,9 +174,9 @@ static int bench_loader(int argc, char **argv) {
             lm_err_code(LM_EIO, "bench: cannot create a temporary directory");
             return lm_cmd_fail("bench");
         }
-        double t0 = now_s();
+        double t0 = lm_clock_now();
         if (synth(tmp, 200, 512) < 0) return lm_cmd_fail("bench");
-        printf("synthesised 200 512x512 images into %s in %.1f s\n", tmp, now_s() - t0);
+        printf("synthesised 200 512x512 images into %s in %.1f s\n", tmp, lm_clock_now() - t0);
         shards = tmp;
     }
     o.shard_dir = shards;

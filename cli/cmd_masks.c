@@ -5,16 +5,18 @@
  * configs/training/data group file (train.mask_gen_kwargs) or a full training experiment
  * (data.train.mask_gen_kwargs, composed by config/config.h). */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/flags.h"
+#include "core/path.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "data/image.h"
 #include "data/walk.h"
@@ -130,27 +132,6 @@ cleanup:
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static int mkdirs(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return lm_err_code(LM_EINVAL, "path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return lm_err_code(LM_EIO, "cannot create directory %s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-        return lm_err_code(LM_EIO, "%s: not a directory", path);
-    if (access(path, W_OK) < 0) return lm_err_code(LM_EIO, "%s: not writable: %s", path, strerror(errno));
-    return 0;
-}
-
 static int has_ext(const char *name, const char *exts) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
@@ -176,22 +157,13 @@ static int write_mask_png(const char *path, const uint8_t *m, int h, int w) {
     return rc;
 }
 
-static void progress(const char *what, long done, long total, time_t *last) {
-    time_t now = time(NULL);
-    if (done == total || now != *last) {
-        fprintf(stderr, "\rmasks: %s %ld/%ld", what, done, total);
-        if (done == total) fputc('\n', stderr);
-        fflush(stderr);
-        *last = now;
-    }
-}
-
 /* ---- the two modes --------------------------------------------------------------------- */
 
 static int gen_masks(const lm_mask_cfg *cfg, long count, int size, const char *out, uint64_t seed) {
     int rc = 0;
     long done = 0;
-    time_t last = 0;
+    lm_progress prog;
+    lm_progress_start(&prog, stderr, "masks", "masks");
     char *first_err = NULL;
 #pragma omp parallel for schedule(dynamic, 4)
     for (long i = 0; i < count; i++) {
@@ -215,7 +187,7 @@ static int gen_masks(const lm_mask_cfg *cfg, long count, int size, const char *o
                 rc = e;
             }
             done++;
-            progress("wrote", done, count, &last);
+            lm_progress_update(&prog, done, count);
         }
     }
     if (rc < 0) {
@@ -235,7 +207,8 @@ static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *ou
         goto cleanup;
     }
     long done = 0, pairs = 0, skipped = 0, dropped = 0, total = (long)files.n;
-    time_t last = 0;
+    lm_progress prog;
+    lm_progress_start(&prog, stderr, "masks", "images");
     int fatal = 0;
     char *fatal_msg = NULL;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -272,7 +245,7 @@ static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *ou
         if (dot && dot > slash) *dot = 0;
         if (e == 0 && np > 0 && slash) {
             *slash = 0;
-            e = mkdirs(base);
+            e = lm_path_mkdirs(base);
             *slash = '/';
             is_fatal = e < 0;
         }
@@ -303,7 +276,7 @@ static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *ou
                 dropped += np == 0;
             }
             done++;
-            progress("images", done, total, &last);
+            lm_progress_update(&prog, done, total);
         }
         for (int k = 0; k < np; k++) free(picks[k].mask);
         free(picks);
@@ -321,15 +294,6 @@ static int gen_evalset(const lm_evalset_cfg *ev, const char *src, const char *ou
 cleanup:
     lm_file_list_free(&files);
     return rc;
-}
-
-static int parse_long(const char *s, long *out, const char *opt) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !*s || *end || v < 0) return lm_err_code(LM_EINVAL, "%s: expected a non-negative integer, got '%s'", opt, s);
-    *out = v;
-    return 0;
 }
 
 static int run(int argc, char **argv) {
@@ -352,9 +316,9 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--src")) src = v;
         else if (!strcmp(a, "--ext")) exts = v;
-        else if (!strcmp(a, "--count")) rc = parse_long(v, &count, a);
-        else if (!strcmp(a, "--size")) rc = parse_long(v, &size, a);
-        else if (!strcmp(a, "--seed")) rc = parse_long(v, &seed, a);
+        else if (!strcmp(a, "--count")) rc = lm_flag_long(a, v, 0, LONG_MAX, &count);
+        else if (!strcmp(a, "--size")) rc = lm_flag_long(a, v, 0, LONG_MAX, &size);
+        else if (!strcmp(a, "--seed")) rc = lm_flag_long(a, v, 0, LONG_MAX, &seed);
         else {
             fprintf(stderr, "lamac masks: unknown option %s\n%s", a, USAGE);
             return 2;
@@ -384,7 +348,11 @@ static int run(int argc, char **argv) {
         lm_err_code(LM_EINVAL, "--size: must be in 1..16384");
         return lm_cmd_fail("masks");
     }
-    if (mkdirs(out) < 0) return lm_cmd_fail("masks");
+    if (lm_path_mkdirs(out) < 0) return lm_cmd_fail("masks");
+    if (access(out, W_OK) < 0) {
+        lm_err_code(LM_EIO, "%s: not writable: %s", out, strerror(errno));
+        return lm_cmd_fail("masks");
+    }
     int rc = src ? gen_evalset(&ev, src, out, (uint64_t)seed, exts)
                  : gen_masks(&ev.mask, count, ev.out_min_size, out, (uint64_t)seed);
     return rc < 0 ? lm_cmd_fail("masks") : 0;

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/flags.h"
 #include "model/discriminator.h"
 #include "model/generator.h"
+#include "model/lt_err.h"
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/model_opts.h"
@@ -120,12 +122,6 @@ cleanup:
     return rc ? lm_cmd_fail("model summary") : 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int forward(int argc, char **argv) {
     int64_t h = 256, w = 256, n = 1;
     int train = 0, nov = 0, rc = 0;
@@ -144,11 +140,9 @@ static int forward(int argc, char **argv) {
             h = a;
             w = b;
         } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-            n = atoll(argv[++i]);
-            if (n < 1) {
-                fprintf(stderr, "lamac model: --batch expects a positive count\n");
-                return 1;
-            }
+            long b;
+            if (lm_flag_long("--batch", argv[++i], 1, 1 << 20, &b) < 0) return lm_cmd_fail("model");
+            n = b;
         } else if (!strcmp(argv[i], "--train")) {
             train = 1;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
@@ -173,15 +167,15 @@ static int forward(int argc, char **argv) {
     lt_scope_push();
     int64_t s[4] = {n, go.input_nc, h, w};
     lt_tensor *x = lt_rand(s, 4, LT_F32, LT_CPU);
-    double t0 = now_s();
+    double t0 = lm_clock_now();
     if (!train) lt_no_grad_push();
     lt_tensor *y = lm_generator_forward(g, x, train);
     if (!train) lt_no_grad_pop();
     if (y && train && lt_backward(lt_mean(y)) < 0) {
-        lm_err_set("backward: %s", lt_error());
+        lm_err_lt("backward");
         y = NULL;
     }
-    double t1 = now_s();
+    double t1 = lm_clock_now();
     if (y)
         printf("generator %s: (%lld, %d, %lld, %lld) -> (%lld, %lld, %lld, %lld) %s in %.3f s\n",
                go.kind, (long long)n, go.input_nc, (long long)h, (long long)w,

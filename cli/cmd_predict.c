@@ -3,14 +3,14 @@
  * kind default, img_suffix .png, pad_out_to_modulo 8, out_key inpainted). The numerics are in
  * eval/predict.c, the model loading in config/predictor.c. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/flags.h"
+#include "core/path.h"
 #include "data/image.h"
 #include "data/valset.h"
 #include "eval/predict.h"
@@ -49,30 +49,9 @@ typedef struct args {
     int pad, threads, quiet;
 } args;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int ends_with(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);
     return a >= b && !strcmp(s + a - b, suf);
-}
-
-/* mkdir -p of the directory part of path */
-static int make_parent_dirs(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return lm_err_code(LM_EINVAL, "output path too long (over %zu bytes): %s", sizeof buf - 1, path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-            return lm_err_code(LM_EIO, "cannot create directory %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    return 0;
 }
 
 /* Reads image and mask, checks sizes, predicts, writes out. */
@@ -99,7 +78,10 @@ static int predict_one(lm_predictor *pr, const char *image, const char *mask, co
         lm_err_prefix("%s", image);
         goto cleanup;
     }
-    if ((rc = make_parent_dirs(out)) < 0) goto cleanup;
+    if ((rc = lm_path_mkparents(out)) < 0) {
+        lm_err_prefix("output");
+        goto cleanup;
+    }
     rc = lm_image_write_png(out, &res);
 cleanup:
     lm_image_free(&img);
@@ -120,11 +102,11 @@ static int run_dir(lm_predictor *pr, const args *a, const lm_predict_opts *po) {
     if (rc < 0) return lm_err_prefix("--indir");
     int64_t n = lm_valset_count(vs);
     size_t skip = strlen(indir) + (strcmp(indir, "/") ? 1 : 0);
-    double t0 = now_s();
+    double t0 = lm_clock_now();
     for (int64_t i = 0; i < n; i++) {
         const char *m = lm_valset_mask_path(vs, i), *rel = m + skip;
         char out[8192];
-        double t = now_s();
+        double t = lm_clock_now();
         if (snprintf(out, sizeof out, "%s%s%.*s.png", a->outdir, ends_with(a->outdir, "/") ? "" : "/",
                      (int)strlen(rel) - 4, rel) >= (int)sizeof out) { /* rel without ".png" */
             fprintf(stderr, "lamac predict: output path too long (over %zu bytes): %s/%s\n", sizeof out - 1,
@@ -139,7 +121,7 @@ static int run_dir(lm_predictor *pr, const args *a, const lm_predict_opts *po) {
         }
         if (!a->quiet)
             fprintf(stderr, "[%lld/%lld] %s (%.2f s, %.1f s elapsed)\n", (long long)i + 1,
-                    (long long)n, rel, now_s() - t, now_s() - t0);
+                    (long long)n, rel, lm_clock_now() - t, lm_clock_now() - t0);
     }
     if (failed) rc = lm_err_code(LM_EFAIL, "%d of %lld images failed", failed, (long long)n);
     lm_valset_close(vs);
@@ -169,11 +151,7 @@ static int parse(args *a, int argc, char **argv) {
         else if (!strcmp(k, "--device")) dst = &a->device;
         else if (!strcmp(k, "--img-suffix")) dst = &a->img_suffix;
         else if (!strcmp(k, "--pad-multiple") || !strcmp(k, "--threads")) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 4096)
-                return lm_err_code(LM_EINVAL, "%s %s: expected a positive integer", k, v);
-            if (k[2] == 'p') a->pad = (int)n; else a->threads = (int)n;
+            if (lm_flag_int(k, v, 1, 4096, k[2] == 'p' ? &a->pad : &a->threads) < 0) return LM_EINVAL;
             continue;
         } else
             return lm_err_code(LM_EINVAL, "unknown option '%s' (see lamac predict --help)", k);
@@ -202,20 +180,20 @@ static int run(int argc, char **argv) {
     po.pad_multiple = a.pad;
     if (lm_parse_device(&po.device, a.device) < 0) return lm_cmd_fail("predict");
     if (a.threads > 0) lt_set_num_threads(a.threads);
-    double t0 = now_s();
+    double t0 = lm_clock_now();
     lm_predictor *pr = NULL;
     if (lm_predictor_open(&pr, a.model, a.config, po.device, stderr) < 0) return lm_cmd_fail("predict");
     if (!a.quiet)
         fprintf(stderr, "lamac predict: %s generator (%lld parameters) from %s [%s], config from %s "
                 "(%.2f s)\n", pr->opts.kind, (long long)lm_params_numel(&pr->params, LM_PARAM),
-                pr->weights_path, pr->weights_kind, pr->config_from, now_s() - t0);
+                pr->weights_path, pr->weights_kind, pr->config_from, lm_clock_now() - t0);
     int rc;
     if (a.indir) {
         rc = run_dir(pr, &a, &po);
     } else {
-        double t = now_s();
+        double t = lm_clock_now();
         rc = predict_one(pr, a.image, a.mask, a.out, &po, a.quiet);
-        if (!rc && !a.quiet) fprintf(stderr, "lamac predict: wrote %s (%.2f s)\n", a.out, now_s() - t);
+        if (!rc && !a.quiet) fprintf(stderr, "lamac predict: wrote %s (%.2f s)\n", a.out, lm_clock_now() - t);
     }
     lm_predictor_close(pr);
     return rc < 0 ? lm_cmd_fail("predict") : 0;

@@ -7,11 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/flags.h"
+#include "core/progress.h"
 #include "data/image.h"
 #include "data/shards.h"
 #include "data/walk.h"
@@ -43,30 +44,6 @@ static int has_image_ext(const char *name, void *ctx) {
     return !strcmp(e, "jpg") || !strcmp(e, "jpeg") || !strcmp(e, "png");
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void progress(long long done, long long total, double t0, int final) {
-    static double last;
-    static int last_decile = -1;
-    double t = now_s();
-    if (!final && t - last < 0.25) return;
-    last = t;
-    double rate = done / (t - t0 > 1e-9 ? t - t0 : 1e-9);
-    if (isatty(2)) {
-        fprintf(stderr, "\rshards: %lld/%lld images (%.1f img/s)%s", done, total, rate, final ? "\n" : "");
-    } else {
-        int dec = (int)(10 * done / (total ? total : 1));
-        if (dec != last_decile || final) {
-            fprintf(stderr, "shards: %lld/%lld images (%.1f img/s)\n", done, total, rate);
-            last_decile = dec;
-        }
-    }
-}
-
 static int run_verify(const char *dir) {
     int64_t n = 0, bad = 0;
     if (lm_shards_verify(dir, stderr, &n, &bad) < 0) return lm_cmd_fail("shards");
@@ -91,7 +68,8 @@ static int run_build(const char *src, const char *out, int per_shard, int min_si
     }
     if ((rc = lm_shard_writer_open(&w, out, per_shard, force)) < 0) goto cleanup;
     if (threads <= 0) threads = omp_get_num_procs();
-    double t0 = now_s();
+    lm_progress prog;
+    lm_progress_start(&prog, stderr, "shards", "images");
     long long total = (long long)files.n;
 #pragma omp parallel for ordered schedule(dynamic, 1) num_threads(threads)
     for (long long i = 0; i < total; i++) {
@@ -120,7 +98,7 @@ static int run_build(const char *src, const char *out, int per_shard, int min_si
 #pragma omp atomic write
                     failed = 1;
                 }
-                progress(i + 1, total, t0, i + 1 == total);
+                lm_progress_update(&prog, i + 1, total);
             }
         }
         lm_image_free(&img);
@@ -137,19 +115,11 @@ static int run_build(const char *src, const char *out, int per_shard, int min_si
         goto cleanup;
     }
     printf("wrote %lld images into %d shard(s) in %s (%.1f s); skipped %lld unreadable, %lld below --min-size\n",
-           (long long)n_img, n_sh, out, now_s() - t0, unreadable, small);
+           (long long)n_img, n_sh, out, lm_clock_now() - prog.t0, unreadable, small);
 cleanup:
     lm_shard_writer_free(w);
     lm_file_list_free(&files);
     return rc < 0 ? lm_cmd_fail("shards") : 0;
-}
-
-static int parse_int(const char *s, const char *flag, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > 1 << 30) return lm_err_code(LM_EINVAL, "shards: %s: bad value '%s'", flag, s);
-    *out = (int)v;
-    return 0;
 }
 
 static int cmd_shards(int argc, char **argv) {
@@ -177,11 +147,11 @@ static int cmd_shards(int argc, char **argv) {
         else if (!strcmp(a, "--verify"))
             verify = v;
         else if (!strcmp(a, "--per-shard")) {
-            if (parse_int(v, a, 1, &per_shard) < 0) return lm_cmd_fail("shards");
+            if (lm_flag_int(a, v, 1, 1 << 30, &per_shard) < 0) return lm_cmd_fail("shards");
         } else if (!strcmp(a, "--min-size")) {
-            if (parse_int(v, a, 0, &min_size) < 0) return lm_cmd_fail("shards");
+            if (lm_flag_int(a, v, 0, 1 << 30, &min_size) < 0) return lm_cmd_fail("shards");
         } else if (!strcmp(a, "--threads")) {
-            if (parse_int(v, a, 0, &threads) < 0) return lm_cmd_fail("shards");
+            if (lm_flag_int(a, v, 0, 1 << 30, &threads) < 0) return lm_cmd_fail("shards");
         } else {
             fprintf(stderr, "lamac shards: unknown option %s\n%s", a, USAGE);
             return 2;

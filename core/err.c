@@ -1,4 +1,4 @@
-/* err.c — thread-local error message (see err.h). */
+/* err.c — thread-local error message and code (see err.h). */
 #include "core/err.h"
 
 #include <stdio.h>
@@ -6,13 +6,17 @@
 
 #define LM_ERR_CAP 1024
 static _Thread_local char g_msg[LM_ERR_CAP];
+static _Thread_local int g_code;
 
-static void set_v(const char *fmt, va_list ap) { vsnprintf(g_msg, sizeof g_msg, fmt, ap); }
+static void set_v(int code, const char *fmt, va_list ap) {
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    g_code = code < 0 ? code : LM_EFAIL;
+}
 
 int lm_err_set(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    set_v(fmt, ap);
+    set_v(LM_EFAIL, fmt, ap);
     va_end(ap);
     return LM_EFAIL;
 }
@@ -20,9 +24,9 @@ int lm_err_set(const char *fmt, ...) {
 int lm_err_code(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    set_v(fmt, ap);
+    set_v(code, fmt, ap);
     va_end(ap);
-    return code;
+    return g_code;
 }
 
 int lm_err_prefix(const char *fmt, ...) {
@@ -43,8 +47,27 @@ int lm_err_prefix(const char *fmt, ...) {
         memcpy(g_msg + n, old, m);
         g_msg[n + m] = 0;
     }
-    return LM_EFAIL;
+    if (g_code >= 0) g_code = LM_EFAIL;
+    return g_code;
 }
 
 const char *lm_err_msg(void) { return g_msg; }
-void lm_err_clear(void) { g_msg[0] = 0; }
+int lm_err_last_code(void) { return g_code; }
+
+const char *lm_err_code_name(int code) {
+    switch (code) {
+    case LM_OK: return "ok";
+    case LM_EFAIL: return "failure";
+    case LM_EIO: return "I/O";
+    case LM_EINVAL: return "invalid input";
+    case LM_ENOMEM: return "out of memory";
+    case LM_ENOTSUP: return "not supported";
+    case LM_ETORCH: return "libtorch";
+    }
+    return "unknown";
+}
+
+void lm_err_clear(void) {
+    g_msg[0] = 0;
+    g_code = LM_OK;
+}

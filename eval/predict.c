@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 
 lm_predict_opts lm_predict_defaults(void) {
     return (lm_predict_opts){.pad_multiple = 8, .device = LT_CPU};
@@ -68,14 +69,13 @@ int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const ui
     lt_tensor *in = lt_contiguous(lt_cat(parts, 2, 1));                   /* (1, 4, H, W) */
     lt_tensor *y = lm_generator_forward(g, in, 0);                        /* (1, 3, H, W) */
     if (!y) {
-        rc = lm_err_set("predict: generator forward on %dx%d: %s", W, H,
-                        lm_err_msg()[0] ? lm_err_msg() : lt_error());
+        rc = lm_err_prefix("predict: %dx%d input", W, H); /* "...: generator forward: <shim message>" */
     } else if (lt_size(y, 1) != 3 || lt_size(y, 2) != H || lt_size(y, 3) != W) {
         rc = lm_err_set("predict: generator returned (%lld, %lld, %lld), expected (3, %d, %d)",
                         (long long)lt_size(y, 1), (long long)lt_size(y, 2),
                         (long long)lt_size(y, 3), H, W);
     } else if (lt_to_buffer(lt_to_dtype(y, LT_F32), pred, N * 3 * sizeof *pred) < 0) {
-        rc = lm_err_set("predict: %s", lt_error());
+        rc = lm_err_lt("predict: output");
     }
     lt_no_grad_pop();
     lt_scope_pop();

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -684,10 +685,16 @@ int lm_st_writer_close(lm_st_writer *w) {
     if (h.n > LM_ST_MAX_HEADER) { rc = lm_err_code(LM_EINVAL, "safetensors %s: header of %zu bytes exceeds the limit", w->path, h.n); goto cleanup; }
     /* temp file in the same directory */
     size_t pl = strlen(w->path);
-    tmp = malloc(pl + 16);
+    tmp = malloc(pl + 48);
     if (!tmp) { rc = lm_err_code(LM_ENOMEM, "out of memory"); goto cleanup; }
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", w->path);
-    fd = mkstemp(tmp);
+    /* Created with mode 0666 so that open applies the umask, as for any new file: reading
+     * the umask would mean setting it, process-wide, racing other threads' file creation. */
+    static atomic_uint tmp_seq;
+    for (int tries = 0; tries < 1000; tries++) {
+        snprintf(tmp, pl + 48, "%s.tmp.%ld.%u", w->path, (long)getpid(), atomic_fetch_add(&tmp_seq, 1));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) break;
+    }
     if (fd < 0) { rc = lm_err_code(LM_EIO, "safetensors %s: cannot create temp file: %s", w->path, strerror(errno)); free(tmp); tmp = NULL; goto cleanup; }
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.n >> (8 * i));
@@ -697,11 +704,6 @@ int lm_st_writer_close(lm_st_writer *w) {
     if (fsync(fd) < 0) goto io_error;
     if (close(fd) < 0) { fd = -1; goto io_error; }
     fd = -1;
-    {
-        /* mkstemp creates 0600; give the file the usual permissions (umask applied). */
-        mode_t um = umask(0); umask(um);
-        chmod(tmp, 0666 & ~um);
-    }
     if (rename(tmp, w->path) < 0) goto io_error;
     free(tmp); tmp = NULL;
     { /* make the rename durable */

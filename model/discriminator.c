@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 #include "model/layers.h"
+#include "model/lt_err.h"
 
 #define LM_DISC_MAX_STAGES (LM_DISC_MAX_FEATS + 1)
 
@@ -95,7 +96,10 @@ lt_tensor *lm_discriminator_forward(lm_discriminator *d, lt_tensor *x, int train
         h = lm_conv_forward(&s->conv, h);
         if (s->has_bn) h = lm_bn_forward(&s->bn, h, training);
         if (s->has_act) h = lt_leaky_relu(h, 0.2);
-        if (!h) return NULL;
+        if (!h) {
+            lm_err_lt("discriminator forward: model%d", i);
+            return NULL;
+        }
         if (i < d->n_stages - 1 && feats) feats[i] = h; /* model_i activation (N, C_i, h_i, w_i) */
     }
     if (n_feats) *n_feats = d->n_stages - 1;

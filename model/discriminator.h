@@ -20,7 +20,9 @@ typedef struct lm_discriminator lm_discriminator;
 
 int lm_discriminator_create(lm_discriminator **out, lm_params *p, const lm_discriminator_opts *o);
 /* x (N, 3, H, W) -> logits (N, 1, h, w); feats[0..*n_feats) are the activations of
- * model0 .. model{n_layers} (for feature matching), owned by the current scope. */
+ * model0 .. model{n_layers} (for feature matching), owned by the current scope.
+ * NULL on failure, with the lm_err message set ("discriminator forward: modelI: <shim
+ * message>", code LM_ETORCH; see model/lt_err.h). */
 lt_tensor *lm_discriminator_forward(lm_discriminator *d, lt_tensor *x, int training,
                                     lt_tensor **feats, int *n_feats);
 void lm_discriminator_free(lm_discriminator *d);

@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 #include "model/ffc.h"
+#include "model/lt_err.h"
 #include "model/pix2pixhd.h"
 
 struct lm_generator {
@@ -84,10 +85,13 @@ int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opt
 }
 
 lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training) {
-    if (!x) return NULL;
+    if (!x) {
+        lm_err_lt("generator forward: no input");
+        return NULL;
+    }
     lt_tensor *y = g->ffc ? lm_ffc_gen_forward(g->ffc, x, training)
                           : lm_p2p_gen_forward(g->p2p, x, training);
-    if (!y) lm_err_set("generator forward: %s", lt_error());
+    if (!y) lm_err_lt("generator forward");
     return y;
 }
 

@@ -44,7 +44,8 @@ typedef struct lm_generator lm_generator;
 
 int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opts *o);
 /* x (N, input_nc, H, W) -> (N, output_nc, H, W); H, W multiples of 2^n_downsampling.
- * training=1 uses batch statistics and advances BatchNorm running stats. */
+ * training=1 uses batch statistics and advances BatchNorm running stats. NULL on failure,
+ * with the lm_err message set ("generator forward: <shim message>", code LM_ETORCH). */
 lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training);
 void lm_generator_free(lm_generator *g);
 

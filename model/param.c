@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 
 void lm_params_init(lm_params *p, lt_dtype dtype, lt_device device) {
     memset(p, 0, sizeof *p);
@@ -25,35 +26,66 @@ void lm_params_free(lm_params *p) {
     p->n = p->cap = 0;
 }
 
-void lm_params_push(lm_params *p, const char *fmt, ...) {
-    int len = (int)strlen(p->prefix);
-    if (p->depth < 32) p->prefix_len[p->depth] = len;
+int lm_params_push(lm_params *p, const char *fmt, ...) {
     p->depth++;
+    if (p->bad_depth) /* a level above failed: stay failed until it is popped */
+        return lm_err_code(LM_EINVAL, "%s", p->bad_msg);
+    char part[LM_PREFIX_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(p->prefix + len, sizeof p->prefix - (size_t)len, fmt, ap);
+    int n = vsnprintf(part, sizeof part, fmt, ap);
     va_end(ap);
-    len += n;
-    if (len + 1 < (int)sizeof p->prefix) {
-        p->prefix[len] = '.';
-        p->prefix[len + 1] = 0;
+    int len = (int)strlen(p->prefix);
+    if (p->depth > LM_PREFIX_DEPTH) {
+        snprintf(p->bad_msg, sizeof p->bad_msg,
+                 "parameter prefix %s%.40s: nested deeper than %d levels", p->prefix, part,
+                 LM_PREFIX_DEPTH);
+    } else if (n < 0 || len + n + 1 >= (int)sizeof p->prefix) {
+        snprintf(p->bad_msg, sizeof p->bad_msg,
+                 "parameter prefix %s%.40s%s.: %d bytes do not fit in %d", p->prefix, part,
+                 n > 40 ? "..." : "", len + n + 1, LM_PREFIX_MAX - 1);
+    } else {
+        p->prefix_len[p->depth - 1] = len;
+        memcpy(p->prefix + len, part, (size_t)n);
+        p->prefix[len + n] = '.';
+        p->prefix[len + n + 1] = 0;
+        return 0;
     }
+    p->bad_depth = p->depth;
+    return lm_err_code(LM_EINVAL, "%s", p->bad_msg);
 }
 
 void lm_params_pop(lm_params *p) {
     if (p->depth <= 0) return;
     p->depth--;
-    p->prefix[p->depth < 32 ? p->prefix_len[p->depth] : 0] = 0;
+    if (p->bad_depth) { /* failed levels left the prefix as it was before them */
+        if (p->depth < p->bad_depth) p->bad_depth = 0;
+        return;
+    }
+    p->prefix[p->prefix_len[p->depth]] = 0;
 }
 
 lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_kind kind) {
     char full[LM_PREFIX_MAX + 128];
-    snprintf(full, sizeof full, "%s%s", p->prefix, name);
-    if (!t) {
-        lm_err_set("parameter %s: %s", full, lt_error());
+    if (p->bad_depth) {
+        lt_free(t);
+        lm_err_code(LM_EINVAL, "%s", p->bad_msg);
         return NULL;
     }
-    lt_keep(t);
+    if (snprintf(full, sizeof full, "%s%s", p->prefix, name) >= (int)sizeof full) {
+        lt_free(t);
+        lm_err_code(LM_EINVAL, "parameter %s%.40s...: name longer than %zu bytes", p->prefix, name,
+                    sizeof full - 1);
+        return NULL;
+    }
+    if (!t) {
+        lm_err_lt("parameter %s", full);
+        return NULL;
+    }
+    if (!lt_keep(t)) { /* t belongs to another thread's scope: that scope will free it */
+        lm_err_lt("parameter %s", full);
+        return NULL;
+    }
     if (lm_params_find(p, full)) {
         lt_free(t);
         lm_err_set("parameter %s registered twice", full);
@@ -72,7 +104,7 @@ lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_
     }
     if (kind == LM_PARAM && lt_set_requires_grad(t, 1) < 0) {
         lt_free(t);
-        lm_err_set("parameter %s: %s", full, lt_error());
+        lm_err_lt("parameter %s", full);
         return NULL;
     }
     p->items[p->n++] = (lm_param){strdup(full), t, kind};
@@ -95,7 +127,7 @@ int64_t lm_params_numel(const lm_params *p, int kinds) {
 int lm_params_set_trainable(lm_params *p, int on) {
     for (int i = 0; i < p->n; i++)
         if (p->items[i].kind == LM_PARAM && lt_set_requires_grad(p->items[i].t, on) < 0)
-            return lm_err_set("parameter %s: %s", p->items[i].name, lt_error());
+            return lm_err_lt("parameter %s", p->items[i].name);
     return 0;
 }
 

@@ -8,7 +8,12 @@
  *     lt_tensor *w = lm_params_add(&p, "weight", lt_zeros(...), LM_PARAM);
  *     lm_params_pop(&p);                           // -> "model.1.weight"
  *
- * Tensors are created outside any scope (or kept): the registry frees them. */
+ * Tensors are created outside any scope (or kept): the registry frees them.
+ *
+ * Names are never cut: a push that would make the prefix longer than LM_PREFIX_MAX − 1
+ * bytes, or nest deeper than LM_PREFIX_DEPTH levels, returns an error and LATCHES it:
+ * every lm_params_add until the matching pop fails with that message, so builders that
+ * chain push/add/pop without checking push still fail at their next add. */
 #ifndef LM_PARAM_H
 #define LM_PARAM_H
 
@@ -28,6 +33,7 @@ typedef struct lm_param {
 } lm_param;
 
 #define LM_PREFIX_MAX 256
+#define LM_PREFIX_DEPTH 32
 
 typedef struct lm_params {
     lm_param *items;
@@ -35,18 +41,22 @@ typedef struct lm_params {
     lt_dtype dtype;   /* dtype of new floating-point parameters */
     lt_device device; /* where new parameters live */
     char prefix[LM_PREFIX_MAX];
-    int prefix_len[32]; /* prefix lengths to restore on pop */
+    int prefix_len[LM_PREFIX_DEPTH]; /* prefix lengths to restore on pop */
     int depth;
+    int bad_depth;    /* > 0: the push to this depth failed; adds fail until it is popped */
+    char bad_msg[LM_PREFIX_MAX + 160];
 } lm_params;
 
 void lm_params_init(lm_params *p, lt_dtype dtype, lt_device device);
 void lm_params_free(lm_params *p); /* frees every tensor; accepts NULL */
-/* Appends "<fmt>." to the name prefix; lm_params_pop removes it. */
-void lm_params_push(lm_params *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends "<fmt>." to the name prefix; lm_params_pop removes it (also after a failed push).
+ * Returns 0, or LM_EINVAL with the message set (and latched, see above) when the prefix
+ * would not fit. */
+int lm_params_push(lm_params *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lm_params_pop(lm_params *p);
 /* Registers t (taken out of any scope: the registry owns it) as prefix + name.
  * LM_PARAM tensors get requires_grad. Returns t, or NULL (t freed) on error:
- * NULL t, duplicate name. */
+ * NULL t, duplicate name, a name that does not fit, a latched push error. */
 lt_tensor *lm_params_add(lm_params *p, const char *name, lt_tensor *t, lm_param_kind kind);
 lm_param *lm_params_find(const lm_params *p, const char *name);
 /* Total elements of the given kinds (LM_PARAM, LM_BUFFER or LM_PARAM|LM_BUFFER). */

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "io/pth.h"
+#include "model/lt_err.h"
 
 struct lm_weights_src {
     char *path;
@@ -235,7 +236,7 @@ int lm_weights_load(lm_params *p, const lm_weights_src *s, const char *prefix, i
         lt_scope_push();
         lt_tensor *src = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
         if (!lt_copy_(p->items[i].t, src))
-            rc = lm_err_set("weights %s: %s%s: %s", s->path, prefix, p->items[i].name, lt_error());
+            rc = lm_err_lt("weights %s: %s%s", s->path, prefix, p->items[i].name);
         else
             r->loaded++;
         lt_scope_pop();
@@ -285,9 +286,11 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
             int nd = lt_shape(t, shp, LM_ST_MAX_DIMS);
             size_t bytes = (size_t)lt_numel(t) * lt_dtype_size(dt);
             snprintf(key, sizeof key, "%s%s", parts[pi].prefix, p->items[i].name);
-            if (!t || nd < 0 || nd > LM_ST_MAX_DIMS || dt == LT_C64) {
-                rc = lm_err_set("weights %s: %s: cannot save (%s)", path, key,
-                                t ? "unsupported dtype or rank" : lt_error());
+            if (!t) {
+                rc = lm_err_lt("weights %s: %s: cannot save", path, key);
+            } else if (nd < 0 || nd > LM_ST_MAX_DIMS || dt == LT_C64) {
+                rc = lm_err_code(LM_EINVAL, "weights %s: %s: cannot save (unsupported dtype or rank)",
+                                 path, key);
             } else {
                 if (bytes > buf_cap) {
                     void *nb = realloc(buf, bytes);
@@ -295,7 +298,7 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
                     else buf = nb, buf_cap = bytes;
                 }
                 if (!rc && bytes && lt_to_buffer(t, buf, bytes) < 0)
-                    rc = lm_err_set("weights %s: %s: %s", path, key, lt_error());
+                    rc = lm_err_lt("weights %s: %s", path, key);
                 if (!rc && lm_st_writer_add(w, key, (int)dt, shp, nd, buf, bytes) < 0)
                     rc = lm_err_prefix("weights %s", path);
             }

@@ -24,6 +24,7 @@ struct lt_tensor {
     at::Tensor t;
     long scope; // index of the owning scope on this thread's stack, -1 = caller-owned
     size_t slot; // position inside that scope's vector
+    uint64_t owner; // id of the thread whose scope owns it (0 = caller-owned)
 };
 
 namespace {
@@ -32,6 +33,14 @@ thread_local std::string g_err;
 std::atomic<long> g_live{0};
 thread_local std::vector<std::vector<lt_tensor *>> g_scopes;
 thread_local std::vector<bool> g_grad_stack;
+std::atomic<uint64_t> g_next_tid{1};
+
+// A small id per thread (never reused within the process), to recognise the thread whose
+// scope owns a handle.
+uint64_t this_tid() {
+    thread_local uint64_t tid = g_next_tid++;
+    return tid;
+}
 
 void set_err(const char *m) {
     std::string s(m ? m : "unknown error");
@@ -41,11 +50,12 @@ void set_err(const char *m) {
 }
 
 lt_tensor *wrap(at::Tensor t) {
-    lt_tensor *h = new lt_tensor{std::move(t), -1, 0};
+    lt_tensor *h = new lt_tensor{std::move(t), -1, 0, 0};
     g_live++;
     if (!g_scopes.empty()) {
         h->scope = (long)g_scopes.size() - 1;
         h->slot = g_scopes.back().size();
+        h->owner = this_tid();
         g_scopes.back().push_back(h);
     }
     return h;
@@ -67,6 +77,7 @@ at::ScalarType to_st(lt_dtype d) {
     case LT_U8: return at::kByte;
     case LT_BOOL: return at::kBool;
     case LT_C64: return at::kComplexFloat;
+    case LT_DTYPE_INVALID: throw std::runtime_error("LT_DTYPE_INVALID (the result of a failed lt_type)");
     }
     throw std::runtime_error("unknown lt_dtype " + std::to_string((int)d));
 }
@@ -163,23 +174,43 @@ void lt_scope_pop(void) {
         if (h) destroy(h);
 }
 
-static void unlink_scope(lt_tensor *h) {
-    if (h->scope >= 0 && (size_t)h->scope < g_scopes.size()) {
+size_t lt_scope_slots(void) { return g_scopes.empty() ? 0 : g_scopes.back().size(); }
+
+// Takes h out of its scope. The freed slot is filled with the scope's last handle (whose
+// slot index moves), so a long-lived scope with many lt_free/lt_keep calls stays as small
+// as the number of handles it still owns. Only the owning thread may touch its scopes:
+// from another thread this fails (message set) and changes nothing.
+static bool unlink_scope(lt_tensor *h, const char *what) {
+    if (h->scope < 0) return true;
+    if (h->owner != this_tid()) {
+        set_err((std::string(what) +
+                 ": the handle belongs to a scope of another thread; free it there, or lt_keep "
+                 "it there first")
+                    .c_str());
+        return false;
+    }
+    if ((size_t)h->scope < g_scopes.size()) {
         auto &v = g_scopes[(size_t)h->scope];
-        if (h->slot < v.size() && v[h->slot] == h) v[h->slot] = nullptr;
+        if (h->slot < v.size() && v[h->slot] == h) {
+            lt_tensor *last = v.back();
+            v[h->slot] = last;
+            last->slot = h->slot;
+            v.pop_back();
+        }
     }
     h->scope = -1;
+    h->owner = 0;
+    return true;
 }
 
 lt_tensor *lt_keep(lt_tensor *t) {
-    if (t) unlink_scope(t);
+    if (t && !unlink_scope(t, "lt_keep")) return nullptr;
     return t;
 }
 
 void lt_free(lt_tensor *t) {
     if (!t) return;
-    unlink_scope(t);
-    destroy(t);
+    if (unlink_scope(t, "lt_free")) destroy(t);
 }
 
 // ---- creation and conversion -----------------------------------------------------------------
@@ -262,7 +293,7 @@ lt_tensor *lt_contiguous(lt_tensor *t) { LT_OP(IN(t), t->t.contiguous()) }
 lt_tensor *lt_alias(lt_tensor *t) { LT_OP(IN(t), t->t) }
 
 // ---- information ---------------------------------------------------------------------------------
-int lt_dim(lt_tensor *t) { return t ? (int)t->t.dim() : -1; }
+int lt_dim(lt_tensor *t) { return null_in(IN(t)) ? -1 : (int)t->t.dim(); }
 int64_t lt_size(lt_tensor *t, int d) {
     if (null_in(IN(t))) return -1;
     LT_TRY(-1, return t->t.size(d);)
@@ -273,14 +304,17 @@ int lt_shape(lt_tensor *t, int64_t *out, int cap) {
     for (int i = 0; i < d && i < cap; i++) out[i] = t->t.size(i);
     return d;
 }
-int64_t lt_numel(lt_tensor *t) { return t ? t->t.numel() : -1; }
+int64_t lt_numel(lt_tensor *t) { return null_in(IN(t)) ? -1 : t->t.numel(); }
 lt_dtype lt_type(lt_tensor *t) {
-    if (null_in(IN(t))) return LT_F32;
-    LT_TRY(LT_F32, return from_st(t->t.scalar_type());)
+    if (null_in(IN(t))) return LT_DTYPE_INVALID;
+    LT_TRY(LT_DTYPE_INVALID, return from_st(t->t.scalar_type());)
 }
 lt_device lt_device_of(lt_tensor *t) {
-    if (!t || t->t.device().is_cpu()) return LT_CPU;
-    return LT_CUDA + t->t.device().index();
+    if (null_in(IN(t))) return LT_DEVICE_INVALID;
+    if (t->t.device().is_cpu()) return LT_CPU;
+    if (t->t.device().is_cuda()) return LT_CUDA + t->t.device().index();
+    set_err(("lt_device_of: unsupported device " + t->t.device().str()).c_str());
+    return LT_DEVICE_INVALID;
 }
 size_t lt_dtype_size(lt_dtype dt) {
     LT_TRY(0, return c10::elementSize(to_st(dt));)
@@ -289,7 +323,7 @@ const char *lt_dtype_name(lt_dtype dt) {
     static const char *names[] = {"F32", "F64", "F16", "BF16", "I64", "I32", "U8", "BOOL", "C64"};
     return (dt >= LT_F32 && dt <= LT_C64) ? names[dt] : "?";
 }
-int lt_same_shape(lt_tensor *a, lt_tensor *b) { return a && b && a->t.sizes() == b->t.sizes(); }
+int lt_same_shape(lt_tensor *a, lt_tensor *b) { return !null_in(IN(a, b)) && a->t.sizes() == b->t.sizes(); }
 
 char *lt_describe(lt_tensor *t, char *buf, size_t cap) {
     if (!cap) return buf;
@@ -512,19 +546,29 @@ int lt_set_requires_grad(lt_tensor *t, int on) {
     if (null_in(IN(t))) return -1;
     LT_TRY(-1, t->t.requires_grad_(on != 0); return 0;)
 }
-int lt_requires_grad(lt_tensor *t) { return t ? (int)t->t.requires_grad() : -1; }
+int lt_requires_grad(lt_tensor *t) { return null_in(IN(t)) ? -1 : (int)t->t.requires_grad(); }
 int lt_backward(lt_tensor *loss) {
     if (null_in(IN(loss))) return -1;
     LT_TRY(-1, loss->t.backward(); return 0;)
 }
 int lt_grad(lt_tensor *const *outputs, int n_out, lt_tensor *const *inputs, int n_in,
-            int create_graph, lt_tensor **grads) {
+            int flags, lt_tensor **grads) {
     for (int i = 0; i < n_in; i++) grads[i] = nullptr;
     if (null_list(outputs, n_out) || null_list(inputs, n_in)) return -1;
     LT_TRY(-1, {
+        if (flags & ~(LT_GRAD_CREATE_GRAPH | LT_GRAD_ALLOW_UNUSED))
+            throw std::runtime_error("lt_grad: unknown flags " + std::to_string(flags));
+        bool create_graph = (flags & LT_GRAD_CREATE_GRAPH) != 0;
         std::vector<at::Tensor> outs = gather(outputs, n_out), ins = gather(inputs, n_in);
-        std::vector<at::Tensor> g = torch::autograd::grad(outs, ins, {}, create_graph != 0,
-                                                          create_graph != 0, true);
+        std::vector<at::Tensor> g = torch::autograd::grad(outs, ins, {}, create_graph,
+                                                          create_graph, true);
+        if (!(flags & LT_GRAD_ALLOW_UNUSED))
+            for (int i = 0; i < n_in; i++)
+                if (!g[(size_t)i].defined())
+                    throw std::runtime_error(
+                        "lt_grad: input " + std::to_string(i) +
+                        " is not used to compute the outputs (its gradient would be zero; pass "
+                        "LT_GRAD_ALLOW_UNUSED if that is intended)");
         for (int i = 0; i < n_in; i++) {
             at::Tensor gi = g[(size_t)i];
             grads[i] = wrap(gi.defined() ? gi : at::zeros_like(ins[(size_t)i]));

@@ -6,6 +6,10 @@
  *   innermost scope and is freed by lt_scope_pop. lt_keep() takes a handle out of its
  *   scope: the caller then owns it and frees it with lt_free(). Handles created with no
  *   scope open are owned by the caller. lt_live_count() counts live handles (leak tests).
+ *   lt_free/lt_keep give the scope's slot back, so a long-lived scope stays as large as
+ *   the handles it still owns (lt_scope_slots()). A handle owned by a scope may be freed
+ *   or kept only on the thread that opened the scope: elsewhere lt_free/lt_keep fail
+ *   with a message and leave it to its scope (caller-owned handles may go anywhere).
  * - Errors: a failing op returns NULL (or a negative int) and sets a one-line message,
  *   read with lt_error(). An op given a NULL input returns NULL at once and keeps the
  *   message of the first failure, so chains check once at the end:
@@ -26,13 +30,17 @@ extern "C" {
 
 typedef struct lt_tensor lt_tensor;
 
+/* LT_DTYPE_INVALID is what lt_type() answers for NULL (or an unsupported dtype), with the
+ * message set; any op given it fails. */
 typedef enum lt_dtype {
+    LT_DTYPE_INVALID = -1,
     LT_F32 = 0, LT_F64, LT_F16, LT_BF16, LT_I64, LT_I32, LT_U8, LT_BOOL, LT_C64
 } lt_dtype;
 
-/* A device: LT_CPU, or LT_CUDA + i for cuda:i. */
+/* A device: LT_CPU, or LT_CUDA + i for cuda:i. LT_DEVICE_INVALID is what lt_device_of()
+ * answers for NULL (message set); ops given it fail. */
 typedef int lt_device;
-enum { LT_CPU = 0, LT_CUDA = 1 };
+enum { LT_DEVICE_INVALID = -1, LT_CPU = 0, LT_CUDA = 1 };
 
 typedef enum lt_pad_mode { LT_PAD_CONSTANT = 0, LT_PAD_REFLECT, LT_PAD_REPLICATE } lt_pad_mode;
 typedef enum lt_interp_mode { LT_NEAREST = 0, LT_BILINEAR } lt_interp_mode; /* align_corners=False */
@@ -46,8 +54,13 @@ long lt_live_count(void);            /* live handles, all threads */
 void lt_scope_push(void);
 void lt_scope_pop(void);             /* frees every handle the scope still owns */
 int lt_scope_depth(void);
-lt_tensor *lt_keep(lt_tensor *t);    /* detach t from its scope; the caller owns it; NULL-safe */
-void lt_free(lt_tensor *t);          /* accepts NULL; also fine for a handle inside a scope */
+size_t lt_scope_slots(void);         /* handles the innermost scope owns (0 if none open) */
+/* Detaches t from its scope; the caller owns it. NULL-safe; NULL + message if t belongs
+ * to a scope of another thread. */
+lt_tensor *lt_keep(lt_tensor *t);
+/* Accepts NULL; also fine for a handle inside a scope of this thread. A handle of another
+ * thread's scope is not freed (message set; its scope frees it). */
+void lt_free(lt_tensor *t);
 
 /* ---- creation and conversion ------------------------------------------------------------- */
 lt_tensor *lt_empty(const int64_t *shape, int n, lt_dtype dt, lt_device dev);
@@ -75,12 +88,14 @@ lt_tensor *lt_contiguous(lt_tensor *t);
 lt_tensor *lt_alias(lt_tensor *t);   /* a second handle on the same tensor */
 
 /* ---- information -------------------------------------------------------------------------- */
+/* Queries on NULL answer a value no tensor has (-1, LT_DTYPE_INVALID, LT_DEVICE_INVALID; 0
+ * for lt_same_shape) and set the message if none is set, like ops do. */
 int lt_dim(lt_tensor *t);                          /* -1 on NULL */
 int64_t lt_size(lt_tensor *t, int d);              /* negative d counts from the end */
 int lt_shape(lt_tensor *t, int64_t *out, int cap); /* returns dim, fills up to cap sizes */
 int64_t lt_numel(lt_tensor *t);
-lt_dtype lt_type(lt_tensor *t);
-lt_device lt_device_of(lt_tensor *t);
+lt_dtype lt_type(lt_tensor *t);                    /* LT_DTYPE_INVALID on NULL */
+lt_device lt_device_of(lt_tensor *t);              /* LT_DEVICE_INVALID on NULL */
 size_t lt_dtype_size(lt_dtype dt);
 const char *lt_dtype_name(lt_dtype dt);            /* "F32", "F16", ... (safetensors names) */
 int lt_same_shape(lt_tensor *a, lt_tensor *b);
@@ -106,7 +121,11 @@ lt_tensor *lt_floor(lt_tensor *a);
 lt_tensor *lt_round(lt_tensor *a);
 lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b);
 
-/* ---- in-place updates (return t, or NULL on failure) ------------------------------------ */
+/* ---- in-place updates (return t, or NULL on failure) ------------------------------------
+ * libtorch refuses an in-place op on a leaf that requires grad (a trainable parameter)
+ * while grad mode is on ("a leaf Variable that requires grad is being used in an in-place
+ * operation"): optimizer updates, EMA and weight loading run inside a no-grad region,
+ *     lt_no_grad_push(); lt_add_(w, step, -lr); ...; lt_no_grad_pop(); */
 lt_tensor *lt_copy_(lt_tensor *t, lt_tensor *src);          /* t[...] = src (broadcast, cast) */
 lt_tensor *lt_zero_(lt_tensor *t);
 lt_tensor *lt_fill_(lt_tensor *t, double v);
@@ -193,11 +212,14 @@ lt_tensor *lt_where(lt_tensor *cond, lt_tensor *a, lt_tensor *b);
 int lt_set_requires_grad(lt_tensor *t, int on);    /* leaf tensors */
 int lt_requires_grad(lt_tensor *t);
 int lt_backward(lt_tensor *loss);                  /* accumulates into .grad of leaves */
-/* d(sum of outputs)/d(inputs): fills grads[n_in] with new handles. create_graph=1 keeps
- * the graph so the result can be differentiated again (R1 penalty). A non-differentiable
- * input gets a zero tensor. Returns 0 or -1. */
+/* d(sum of outputs)/d(inputs): fills grads[n_in] with new handles. flags:
+ * LT_GRAD_CREATE_GRAPH keeps the graph so the result can be differentiated again (R1
+ * penalty). An input the outputs do not depend on is an error naming its index (a wiring
+ * mistake would otherwise give a silent zero), unless LT_GRAD_ALLOW_UNUSED is given: then
+ * it gets a zero tensor. Returns 0 or -1 (grads all NULL). */
+enum { LT_GRAD_CREATE_GRAPH = 1, LT_GRAD_ALLOW_UNUSED = 2 };
 int lt_grad(lt_tensor *const *outputs, int n_out, lt_tensor *const *inputs, int n_in,
-            int create_graph, lt_tensor **grads);
+            int flags, lt_tensor **grads);
 int lt_has_grad(lt_tensor *t);                     /* .grad defined? */
 lt_tensor *lt_grad_of(lt_tensor *t);               /* new handle on .grad (NULL + error if none) */
 int lt_zero_grad(lt_tensor *t);                    /* sets .grad undefined */

@@ -131,7 +131,7 @@ START_TEST(test_parity_r1_double_backward) {
     ck_assert_int_eq(lt_set_requires_grad(real, 1), 0);
     lt_tensor *y = lm_discriminator_forward(d, real, 1, NULL, NULL);
     lt_tensor *sum = lt_sum(y), *g = NULL;
-    ck_assert_int_eq(lt_grad(&sum, 1, &real, 1, 1, &g), 0);
+    ck_assert_int_eq(lt_grad(&sum, 1, &real, 1, LT_GRAD_CREATE_GRAPH, &g), 0);
     lm_test_expect_close(NULL, g, lm_test_fixture(f, "r1.grad_real"), 1e-6, 1e-3, "r1 grad_real");
     /* per-sample squared L2 norm, averaged over the batch */
     lt_tensor *pen = lt_mul_scalar(lt_sum(lt_mul(g, g)), 1.0 / (double)lt_size(g, 0));
@@ -160,12 +160,41 @@ START_TEST(test_parity_r1_double_backward) {
 }
 END_TEST
 
+/* A failing forward reports through lm_err like the generator's (one error channel,
+ * model/lt_err.h): context + the shim's message, code LM_ETORCH. */
+START_TEST(test_forward_failure_sets_lm_err) {
+    long live = lt_live_count();
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lm_discriminator *d = NULL;
+    lm_discriminator_opts o = small_opts();
+    ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
+    lt_scope_push();
+    int64_t s[4] = {1, 5, 32, 32}; /* 5 channels, the first conv wants 3 */
+    lm_err_clear();
+    lt_error_clear();
+    ck_assert_ptr_null(lm_discriminator_forward(d, lt_rand(s, 4, LT_F32, LT_CPU), 1, NULL, NULL));
+    ck_assert_int_eq(lm_err_last_code(), LM_ETORCH);
+    ck_assert_msg(!strncmp(lm_err_msg(), "discriminator forward: model0: ", 31), "%s", lm_err_msg());
+    ck_assert_msg(strstr(lm_err_msg(), lt_error()) != NULL && lt_error()[0], "%s", lm_err_msg());
+    lm_err_clear();
+    ck_assert_ptr_null(lm_discriminator_forward(d, NULL, 1, NULL, NULL));
+    ck_assert_int_eq(lm_err_last_code(), LM_ETORCH);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "discriminator forward"));
+    lt_scope_pop();
+    lm_discriminator_free(d);
+    lm_params_free(&p);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
 Suite *check_discriminator_suite(void) {
     Suite *s = suite_create("discriminator");
     TCase *tc = tcase_create("discriminator");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_default_count_and_keys);
     tcase_add_test(tc, test_unsupported_kind);
+    tcase_add_test(tc, test_forward_failure_sets_lm_err);
     tcase_add_test(tc, test_parity_forward_backward);
     tcase_add_test(tc, test_parity_r1_double_backward);
     suite_add_tcase(s, tc);

@@ -217,7 +217,7 @@ START_TEST(test_cli_config_sources) {
     snprintf(longp + lp, (size_t)(6000 - lp), "x.png");
     ck_assert_int_eq(run_cli(&err, "--model %s --config " FX "/official/config.yaml %s --out %s", bare, io,
                              longp), 1);
-    ck_assert_msg(strstr(err, "output path too long") && strstr(err, "/a/a/a/a/"), "%s", err);
+    ck_assert_msg(strstr(err, "output: path too long") && strstr(err, "/a/a/a/a/"), "%s", err);
     free(err);
     free(longp);
     snprintf(p, sizeof p, "%s/a", tmp_dir());

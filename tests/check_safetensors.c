@@ -2,6 +2,9 @@
  * written by ../shared/ref/st.py, hostile headers, fp16/bf16 rounding against torch. */
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,6 +415,73 @@ START_TEST(test_half_conversions) {
 }
 END_TEST
 
+/* ---- file mode: the writer's temp file gets 0666 & ~umask, without touching the umask ---- */
+
+typedef struct mode_race {
+    const char *dir;
+    mode_t want;
+    atomic_int stop;
+    int created, bad;
+    unsigned bad_mode;
+} mode_race;
+
+/* Creates files in a loop, as another thread of a trainer would, and checks their mode. */
+static void *create_files(void *arg) {
+    mode_race *r = arg;
+    char p[512];
+    snprintf(p, sizeof p, "%s/other", r->dir);
+    while (!atomic_load(&r->stop)) {
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (fd < 0) continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && (st.st_mode & 0777) != r->want) r->bad++, r->bad_mode = st.st_mode & 0777;
+        r->created++;
+        close(fd);
+        unlink(p);
+    }
+    return NULL;
+}
+
+static void write_small(const char *path) {
+    lm_st_writer *w = NULL;
+    uint8_t u8[2] = {1, 2};
+    int64_t s1[1] = {2};
+    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
+    ck_assert_int_eq(lm_st_writer_add(w, "x", LM_DT_U8, s1, 1, u8, 2), 0);
+    ck_assert_msg(lm_st_writer_close(w) == 0, "%s", lm_err_msg());
+}
+
+START_TEST(test_file_mode_follows_umask) {
+    make_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.safetensors", g_dir);
+    mode_t old = umask(027);
+    struct stat st;
+    write_small(path);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
+    umask(022);
+    write_small(path);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0644);
+    /* while files are written, a file another thread creates gets 0666 & ~umask: the
+     * writer used to set the process umask to 0 for a moment to read it */
+    mode_race r = {.dir = g_dir, .want = 0644};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, create_files, &r), 0);
+    for (int i = 0; i < 400; i++) write_small(path);
+    atomic_store(&r.stop, 1);
+    pthread_join(th, NULL);
+    umask(old);
+    printf("safetensors: 400 writes while another thread created %d files: %d with a wrong mode\n",
+           r.created, r.bad);
+    ck_assert_msg(r.bad == 0, "%d of %d files created meanwhile got mode %o, not 0644", r.bad, r.created,
+                  r.bad_mode);
+    ck_assert_int_eq(count_files(g_dir), 1); /* no temp file left behind */
+    rm_tmpdir();
+}
+END_TEST
+
 Suite *check_safetensors_suite(void) {
     Suite *s = suite_create("safetensors");
     TCase *tc = tcase_create("safetensors");
@@ -422,6 +492,7 @@ Suite *check_safetensors_suite(void) {
     tcase_add_test(tc, test_hostile_headers);
     tcase_add_test(tc, test_truncated_and_mutated_files);
     tcase_add_test(tc, test_half_conversions);
+    tcase_add_test(tc, test_file_mode_follows_umask);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * scope ownership (live-handle counter), autograd including double backward. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -335,7 +336,7 @@ START_TEST(test_autograd) {
     /* double backward (R1): g = d(sum x³)/dx = 3x² with create_graph; d(sum g)/dx = 6x */
     lt_tensor *f = lt_sum(lt_pow_scalar(x, 3));
     lt_tensor *g[1];
-    ck_assert_int_eq(lt_grad(&f, 1, &x, 1, 1, g), 0);
+    ck_assert_int_eq(lt_grad(&f, 1, &x, 1, LT_GRAD_CREATE_GRAPH, g), 0);
     expect(g[0], s, 1, (float[]){3, 12, 27}, 3);
     ck_assert_int_eq(lt_requires_grad(g[0]), 1);
     ck_assert_int_eq(lt_backward(lt_sum(g[0])), 0);
@@ -346,18 +347,27 @@ START_TEST(test_autograd) {
     lt_set_requires_grad(w, 1);
     lt_tensor *img = lt_reshape(x, (int64_t[]){1, 1, 1, 3}, 4);
     lt_tensor *d = lt_sum(lt_mul(lt_conv2d(img, w, NULL, 1, 0, 1, 1), img)); /* sum w·x² */
-    ck_assert_int_eq(lt_grad(&d, 1, &img, 1, 1, g), 0);                     /* 2wx */
+    ck_assert_int_eq(lt_grad(&d, 1, &img, 1, LT_GRAD_CREATE_GRAPH, g), 0); /* 2wx */
     lt_tensor *pen = lt_sum(lt_pow_scalar(g[0], 2));                         /* 4w²Σx² = 224 */
     ck_assert_double_eq_tol(lt_item(pen), 224, 1e-4);
     ck_assert_int_eq(lt_backward(pen), 0);
     expect(lt_grad_of(w), (int64_t[]){1, 1, 1, 1}, 4, (float[]){8 * 2 * 14}, 1); /* 8wΣx² */
-    /* grad of an input that does not influence the output is zeros */
+    /* an input that does not influence the output is an error naming it (an R1 wiring
+     * mistake must not give a silent zero) unless the caller allows unused inputs */
     lt_tensor *y = tf((float[]){1, 1, 1}, s, 1);
     lt_set_requires_grad(y, 1);
     lt_tensor *ins[2] = {x, y};
     lt_tensor *g2[2];
     lt_tensor *fx = lt_sum(x);
-    ck_assert_int_eq(lt_grad(&fx, 1, ins, 2, 0, g2), 0);
+    lt_error_clear();
+    ck_assert_int_eq(lt_grad(&fx, 1, ins, 2, 0, g2), -1);
+    ck_assert_ptr_null(g2[0]);
+    ck_assert_ptr_null(g2[1]);
+    ck_assert_msg(strstr(lt_error(), "input 1 is not used") != NULL, "%s", lt_error());
+    lt_error_clear();
+    ck_assert_int_eq(lt_grad(&fx, 1, ins, 2, LT_GRAD_CREATE_GRAPH, g2), -1);
+    ck_assert_int_eq(lt_grad(&fx, 1, ins, 2, LT_GRAD_ALLOW_UNUSED, g2), 0);
+    expect(g2[0], s, 1, (float[]){1, 1, 1}, 3);
     expect(g2[1], s, 1, (float[]){0, 0, 0}, 3);
     /* no-grad region */
     ck_assert_int_eq(lt_grad_enabled(), 1);
@@ -404,6 +414,58 @@ START_TEST(test_errors_are_messages) {
 }
 END_TEST
 
+/* Queries on NULL answer values no tensor has, with a message, so a caller can tell a
+ * failed query from a real F32 / CPU answer. */
+START_TEST(test_queries_on_null_are_distinguishable) {
+    lt_error_clear();
+    ck_assert_int_eq(lt_type(NULL), LT_DTYPE_INVALID);
+    ck_assert_str_eq(lt_error(), "NULL tensor argument");
+    lt_error_clear();
+    ck_assert_int_eq(lt_device_of(NULL), LT_DEVICE_INVALID);
+    ck_assert_str_eq(lt_error(), "NULL tensor argument");
+    lt_error_clear();
+    ck_assert_int_eq(lt_dim(NULL), -1);
+    ck_assert_str_eq(lt_error(), "NULL tensor argument");
+    lt_error_clear();
+    ck_assert_int_eq(lt_numel(NULL), -1);
+    ck_assert_int_eq(lt_requires_grad(NULL), -1);
+    ck_assert_int_eq(lt_same_shape(NULL, NULL), 0);
+    ck_assert_str_eq(lt_error(), "NULL tensor argument");
+    /* an invalid answer fed back into an op fails with a message */
+    int64_t s[1] = {2};
+    lt_tensor *x = lt_zeros(s, 1, LT_F32, LT_CPU);
+    lt_error_clear();
+    ck_assert_ptr_null(lt_to_dtype(x, lt_type(NULL)));
+    ck_assert_ptr_nonnull(strstr(lt_error(), "LT_DTYPE_INVALID"));
+    ck_assert_ptr_null(lt_to_device(x, lt_device_of(NULL)));
+    ck_assert_ptr_null(lt_zeros(s, 1, LT_DTYPE_INVALID, LT_CPU));
+    ck_assert_int_eq(lt_dtype_size(LT_DTYPE_INVALID), 0);
+    ck_assert_str_eq(lt_dtype_name(LT_DTYPE_INVALID), "?");
+    /* real answers are unchanged */
+    ck_assert_int_eq(lt_type(x), LT_F32);
+    ck_assert_int_eq(lt_device_of(x), LT_CPU);
+}
+END_TEST
+
+/* In-place updates of a trainable leaf: refused by libtorch with its message while grad
+ * mode is on; fine inside a no-grad region (how optimizer steps run, see lt.h). */
+START_TEST(test_inplace_on_trainable_leaf) {
+    int64_t s[1] = {3};
+    lt_tensor *w = tf((float[]){1, 2, 3}, s, 1), *d = tf((float[]){1, 1, 1}, s, 1);
+    ck_assert_int_eq(lt_set_requires_grad(w, 1), 0);
+    lt_error_clear();
+    ck_assert_ptr_null(lt_add_(w, d, -0.5));
+    ck_assert_msg(strstr(lt_error(), "leaf Variable that requires grad") != NULL, "%s", lt_error());
+    ck_assert_ptr_null(lt_mul_scalar_(w, 2));
+    lt_no_grad_push();
+    ck_assert_ptr_eq(lt_add_(w, d, -0.5), w);
+    ck_assert_ptr_eq(lt_mul_scalar_(w, 2), w);
+    lt_no_grad_pop();
+    expect(w, s, 1, (float[]){1, 3, 5}, 3);
+    ck_assert_int_eq(lt_requires_grad(w), 1); /* still a trainable leaf */
+}
+END_TEST
+
 START_TEST(test_scopes_free_everything) {
     long base = lt_live_count();
     lt_tensor *kept = NULL;
@@ -427,6 +489,75 @@ START_TEST(test_scopes_free_everything) {
     lt_free(mx);
     ck_assert_int_eq(lt_live_count(), base);
     lt_free(NULL);
+}
+END_TEST
+
+/* A long-lived scope with many create/free (or create/keep/free) pairs gives every slot
+ * back: its size stays that of the handles it still owns (it grew by one slot per pair,
+ * +158 MB for 20M pairs). */
+START_TEST(test_scope_slots_stay_bounded) {
+    lt_scope_push();
+    int64_t s[1] = {1};
+    lt_tensor *a = lt_zeros(s, 1, LT_F32, LT_CPU), *b = lt_ones(s, 1, LT_F32, LT_CPU);
+    ck_assert_uint_eq(lt_scope_slots(), 2);
+    size_t most = 0;
+    for (int i = 0; i < 200000; i++) {
+        lt_tensor *t = lt_add(a, b);
+        if (i % 3 == 0) t = lt_keep(t); /* kept, then freed by its owner */
+        lt_free(t);
+        if (lt_scope_slots() > most) most = lt_scope_slots();
+    }
+    printf("shim: 200000 create/free pairs in one scope: at most %zu slots\n", most);
+    ck_assert_uint_le(most, 3);
+    ck_assert_uint_eq(lt_scope_slots(), 2);
+    /* freeing out of order moves the last handle into the freed slot: all still found */
+    lt_tensor *c = lt_mul(a, b), *d = lt_sub(a, b);
+    long live = lt_live_count();
+    lt_free(a); /* d moves to a's slot */
+    lt_free(d);
+    ck_assert_int_eq(lt_live_count(), live - 2);
+    ck_assert_uint_eq(lt_scope_slots(), 2); /* b, c */
+    expect(c, s, 1, (float[]){0}, 1);
+    lt_scope_pop();
+}
+END_TEST
+
+typedef struct foreign_free {
+    lt_tensor *scoped, *owned;
+    int keep_null;
+    char msg[256];
+} foreign_free;
+
+static void *free_elsewhere(void *arg) {
+    foreign_free *f = arg;
+    lt_error_clear();
+    lt_free(f->scoped); /* belongs to the other thread's scope: refused, not freed */
+    snprintf(f->msg, sizeof f->msg, "%s", lt_error());
+    f->keep_null = lt_keep(f->scoped) == NULL;
+    lt_free(f->owned); /* caller-owned: may be freed by any thread */
+    return NULL;
+}
+
+/* A handle owned by one thread's scope, freed from another thread, must not be freed
+ * twice (once there, once by the scope): it is an error there, and the scope frees it. */
+START_TEST(test_free_from_another_thread) {
+    long base = lt_live_count();
+    lt_scope_push();
+    int64_t s[1] = {4};
+    foreign_free f = {0};
+    f.scoped = lt_zeros(s, 1, LT_F32, LT_CPU);
+    f.owned = lt_keep(lt_ones(s, 1, LT_F32, LT_CPU));
+    ck_assert_int_eq(lt_live_count(), base + 2);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, free_elsewhere, &f), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(strstr(f.msg, "another thread") != NULL, "message: '%s'", f.msg);
+    ck_assert_int_eq(f.keep_null, 1);
+    ck_assert_int_eq(lt_live_count(), base + 1); /* the caller-owned one went */
+    ck_assert_uint_eq(lt_scope_slots(), 1);            /* still in its scope */
+    expect(f.scoped, s, 1, (float[]){0, 0, 0, 0}, 4); /* and alive */
+    lt_scope_pop();
+    ck_assert_int_eq(lt_live_count(), base);
 }
 END_TEST
 
@@ -472,11 +603,15 @@ Suite *check_shim_suite(void) {
     tcase_add_test(tc, test_reductions_and_selection);
     tcase_add_test(tc, test_autograd);
     tcase_add_test(tc, test_errors_are_messages);
+    tcase_add_test(tc, test_queries_on_null_are_distinguishable);
+    tcase_add_test(tc, test_inplace_on_trainable_leaf);
     tcase_add_test(tc, test_seed_state_threads);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("scopes");
     tcase_add_checked_fixture(tl, setup, teardown);
     tcase_add_test(tl, test_scopes_free_everything);
+    tcase_add_test(tl, test_scope_slots_stay_bounded);
+    tcase_add_test(tl, test_free_from_another_thread);
     suite_add_tcase(s, tl);
     return s;
 }
