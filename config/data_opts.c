@@ -108,6 +108,29 @@ static int fill_box(lm_mask_box_cfg *c, const lm_cfg_node *m, const char *prefix
     return 0;
 }
 
+/* lamac's folder masks: indir (borrowed from the tree), mode resize|crop, threshold */
+static int fill_folder(lm_mask_folder_cfg *c, const lm_cfg_node *m, const char *prefix) {
+    int rc;
+    char path[256];
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        NUM_FIELD("threshold", c->threshold, 1);
+        if (!strcmp(k->key, "indir") || !strcmp(k->key, "mode")) {
+            if (k->kind != LM_CFG_SCALAR || !k->text || lm_cfg_scalar_type(k) == LM_CFG_NULL)
+                return lm_opts_bad_key(k, path, "expected a string");
+            if (!strcmp(k->key, "indir")) c->indir = k->text;
+            else if (!strcmp(k->text, "resize")) c->mode = LM_MASK_FOLDER_RESIZE;
+            else if (!strcmp(k->text, "crop")) c->mode = LM_MASK_FOLDER_CROP;
+            else return lm_opts_bad_key(k, path, "expected resize or crop");
+            continue;
+        }
+        return lm_opts_bad_key(k, path, "unknown folder mask option");
+    }
+    return 0;
+}
+
 int lm_mask_cfg_from_node(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, const char *prefix) {
     int rc;
     char path[256];
@@ -122,6 +145,7 @@ int lm_mask_cfg_from_node(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, c
         NUM_FIELD("superres_proba", c->superres_proba, 0);
         NUM_FIELD("outpainting_proba", c->outpainting_proba, 0);
         NUM_FIELD("invert_proba", c->invert_proba, 0);
+        NUM_FIELD("folder_proba", c->folder_proba, 0);
         if (variants && !strcmp(k->key, "variants_n")) {
             double v;
             if ((rc = lm_opts_number(k, path, &v, 1)) < 0) return rc;
@@ -131,6 +155,7 @@ int lm_mask_cfg_from_node(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, c
         if (!strcmp(k->key, "irregular_kwargs")) rc = fill_irregular(&c->irregular_kwargs, k, path);
         else if (!strcmp(k->key, "squares_kwargs")) rc = fill_irregular(&c->squares_kwargs, k, path);
         else if (!strcmp(k->key, "box_kwargs")) rc = fill_box(&c->box_kwargs, k, path);
+        else if (!strcmp(k->key, "folder_kwargs")) rc = fill_folder(&c->folder_kwargs, k, path);
         else if (!strcmp(k->key, "segm_kwargs")) rc = 0; /* unused unless segm_proba > 0 (an error) */
         else if (!strcmp(k->key, "superres_kwargs")) {
             if ((rc = lm_opts_need_map(k, path)) < 0) return rc;
@@ -200,7 +225,27 @@ int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *
         lm_err_prefix("config: %s: data.train.transform_variant", lm_cfg_path(c));
         return rc;
     }
-    if ((rc = lm_mask_cfg_from_cfg(mask, c, "data.train.mask_gen_kwargs")) < 0) return rc;
+    const char *kind = "mixed";
+    if (lm_cfg_has(c, "data.train.mask_generator_kind") &&
+        (rc = lm_cfg_get_str(c, "data.train.mask_generator_kind", &kind)) < 0)
+        return rc;
+    if (strcmp(kind, "folder") == 0) {
+        /* only folder masks: the mixed generator's keys (composed in from the data group) are
+         * read and validated, but unused */
+        lm_mask_cfg_default(mask);
+        const lm_cfg_node *kw = lm_cfg_find(c, "data.train.mask_gen_kwargs");
+        if (kw && (rc = lm_mask_cfg_from_node(mask, NULL, kw, "data.train.mask_gen_kwargs")) < 0) return rc;
+        mask->kind = LM_MASK_FOLDER;
+        if ((rc = lm_mask_cfg_check(mask)) < 0) {
+            lm_err_prefix("config: %s: data.train.mask_gen_kwargs", lm_cfg_path(c));
+            return rc;
+        }
+    } else if (strcmp(kind, "mixed") == 0) {
+        if ((rc = lm_mask_cfg_from_cfg(mask, c, "data.train.mask_gen_kwargs")) < 0) return rc;
+    } else {
+        return lm_err_code(LM_EINVAL, "config: %s: data.train.mask_generator_kind: '%s' is not supported (mixed, folder)",
+                           lm_cfg_path(c), kind);
+    }
     o->out_size = (int)size;
     o->batch_size = (int)bs;
     o->shard_dir = indir;

@@ -27,7 +27,10 @@ int lm_mask_cfg_from_cfg(lm_mask_cfg *out, const lm_cfg *c, const char *path);
 /* data.train of a composed config -> loader options (starting from lm_loader_opts_default):
  * out_size, batch_size (data.train.dataloader_kwargs.batch_size), transform_variant,
  * shard_dir = data.train.indir (borrowed from c), and the mask generator of
- * data.train.mask_gen_kwargs, filled into *mask and pointed at by o->mask. */
+ * data.train.mask_gen_kwargs, filled into *mask and pointed at by o->mask.
+ * data.train.mask_generator_kind: mixed (official default) or lamac's folder (masks from
+ * mask_gen_kwargs.folder_kwargs.indir only; the mixed keys are validated but unused);
+ * folder_kwargs.indir is borrowed from c as well. */
 int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *c);
 
 /* Small helpers for option parsers over lm_cfg_node trees (messages "config: FILE:LINE:

@@ -165,6 +165,14 @@ const lm_cfg_key lm_cfg_schema[] = {
     INTMIN("data.train.mask_gen_kwargs.box_kwargs.max_times", "3", 0, 0),
     INTMIN("data.train.mask_gen_kwargs.box_kwargs.min_times", "1", 0, 0),
     FLT("data.train.mask_gen_kwargs.segm_proba", "0", 0, 0, 0), /* segmentation masks: unsupported */
+    /* lamac: masks from a folder of PNGs (data/maskdir.h), alone (mask_generator_kind: folder)
+     * or in the mix (folder_proba) */
+    ENUM("data.train.mask_generator_kind", "mixed", "mixed|folder", 0),
+    FLTMIN("data.train.mask_gen_kwargs.folder_proba", "0", 0, 0),
+    MAP("data.train.mask_gen_kwargs.folder_kwargs"),
+    STR("data.train.mask_gen_kwargs.folder_kwargs.indir", NULL, 0),
+    ENUM("data.train.mask_gen_kwargs.folder_kwargs.mode", "resize", "resize|crop", 0),
+    INT("data.train.mask_gen_kwargs.folder_kwargs.threshold", "0", 0, 254, 0),
     DATALOADER("data.train", "10", "true"),
     MAP("data.val"),
     STR("data.val.indir", NULL, 0),

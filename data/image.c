@@ -297,7 +297,27 @@ cleanup:
 typedef struct png_wctx {
     char msg[200];
     jmp_buf jb;
+    uint8_t *mem; /* in-memory output (f == NULL) */
+    size_t n, cap;
 } png_wctx;
+
+static void png_write_mem(png_structp png, png_bytep data, png_size_t len) {
+    png_wctx *c = png_get_io_ptr(png);
+    if (len > c->cap - c->n) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap - c->n < len) {
+            if (cap > SIZE_MAX / 2) png_error(png, "output too large");
+            cap *= 2;
+        }
+        uint8_t *q = realloc(c->mem, cap);
+        if (!q) png_error(png, "out of memory");
+        c->mem = q, c->cap = cap;
+    }
+    memcpy(c->mem + c->n, data, len);
+    c->n += len;
+}
+
+static void png_flush_mem(png_structp png) { (void)png; }
 
 static void png_on_werror(png_structp png, png_const_charp msg) {
     png_wctx *c = png_get_error_ptr(png);
@@ -317,7 +337,8 @@ static int png_encode(png_wctx *c, FILE *f, const lm_image *img) {
         png_destroy_write_struct(&png, &info);
         return lm_err_code(LM_EIO, "PNG encode: %s", c->msg);
     }
-    png_init_io(png, f);
+    if (f) png_init_io(png, f);
+    else png_set_write_fn(png, c, png_write_mem, png_flush_mem);
     png_set_compression_level(png, 6);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8,
                  img->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
@@ -365,6 +386,19 @@ int lm_image_write_png(const char *path, const lm_image *img) {
 cleanup:
     free(c);
     free(tmp);
+    return rc;
+}
+
+int lm_image_encode_png(uint8_t **out, size_t *n, const lm_image *img) {
+    *out = NULL, *n = 0;
+    if (!img || !img->data || img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
+        return lm_err_code(LM_EINVAL, "PNG encode: empty or non gray/RGB image");
+    png_wctx *c = calloc(1, sizeof *c);
+    if (!c) return lm_err_code(LM_ENOMEM, "PNG encode: out of memory");
+    int rc = png_encode(c, NULL, img);
+    if (rc == 0) *out = c->mem, *n = c->n;
+    else free(c->mem);
+    free(c);
     return rc;
 }
 

@@ -20,6 +20,8 @@ int lm_image_read(lm_image *out, const char *path, int channels);
 int lm_image_decode(lm_image *out, const void *bytes, size_t n, int channels, const char *name);
 /* Writes an 8-bit PNG (gray or RGB); atomic: temp file then rename. */
 int lm_image_write_png(const char *path, const lm_image *img);
+/* Encodes an 8-bit PNG (gray or RGB) into a new malloc'd buffer *out of *n bytes (free()). */
+int lm_image_encode_png(uint8_t **out, size_t *n, const lm_image *img);
 int lm_image_alloc(lm_image *out, int w, int h, int c);
 void lm_image_free(lm_image *img); /* accepts NULL and zeroed images */
 

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/rng.h"
+#include "data/maskdir.h"
 #include "data/shards.h"
 #include "masks/mask.h"
 
@@ -24,6 +25,8 @@ typedef struct slot {
 struct lm_loader {
     lm_loader_opts o;
     lm_shards *shards;
+    lm_maskdir *maskdir; /* folder masks (NULL unless the mask config draws them) */
+    lm_mask_cfg mask_cfg; /* o.mask's copy with the folder source attached */
     int64_t n_images, per_rank, n_batches;
     /* permutation cache: two epochs (workers straddle an epoch boundary) */
     pthread_mutex_t perm_mu;
@@ -206,6 +209,15 @@ int lm_loader_open(lm_loader **out, const lm_loader_opts *o) {
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     l->perm_epoch[0] = l->perm_epoch[1] = -1;
+    if (lm_mask_uses_folder(o->mask)) { /* list the mask folder once, before any work */
+        if ((rc = lm_mask_cfg_check(o->mask)) < 0 || (rc = lm_maskdir_open(&l->maskdir, &o->mask->folder_kwargs)) < 0) {
+            lm_err_prefix("loader");
+            goto cleanup;
+        }
+        l->mask_cfg = *o->mask;
+        lm_maskdir_attach(l->maskdir, &l->mask_cfg);
+        l->o.mask = &l->mask_cfg;
+    }
     if ((rc = lm_shards_open(&l->shards, o->shard_dir)) < 0) goto cleanup;
     l->n_images = lm_shards_count(l->shards);
     l->per_rank = l->n_images / o->world_size;
@@ -292,6 +304,7 @@ void lm_loader_close(lm_loader *l) {
     free(l->perm[0]);
     free(l->perm[1]);
     lm_shards_close(l->shards);
+    lm_maskdir_close(l->maskdir);
     pthread_mutex_destroy(&l->perm_mu);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);

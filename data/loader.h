@@ -32,7 +32,8 @@ typedef struct lm_loader_opts {
     int out_size;                   /* crop side, e.g. 256 */
     int batch_size;
     lm_aug_variant variant;         /* transform_variant */
-    const struct lm_mask_cfg *mask; /* training masks; borrowed for the loader's life */
+    const struct lm_mask_cfg *mask; /* training masks; borrowed for the loader's life. A folder
+                                     * kind (masks/mask.h) is listed at open (data/maskdir.h) */
     uint64_t seed;
     int rank, world_size;           /* 0, 1 when not distributed */
     int threads;                    /* OpenMP threads for sample work; 0 = all cores */

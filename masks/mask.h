@@ -52,10 +52,27 @@ typedef struct lm_mask_outpainting_cfg { /* OutpaintingMaskGenerator */
     int is_fixed_randomness; /* 1 is not supported (it hashes the raw image) */
 } lm_mask_outpainting_cfg;
 
-enum { LM_MASK_MIXED = 0, LM_MASK_OUTPAINTING = 1, LM_MASK_DUMB = 2 };
+/* Masks from a folder of PNGs (lamac's addition; no official counterpart). masks/ cannot
+ * read files (DESIGN §1): the data loader lists the folder (data/maskdir.h) and attaches
+ * itself as `source`; without a source, drawing a folder mask is an error. */
+enum { LM_MASK_FOLDER_RESIZE = 0, LM_MASK_FOLDER_CROP = 1 };
+typedef int (*lm_mask_source_fn)(void *ctx, uint8_t *out, int h, int w, lm_rng *rng);
+typedef struct lm_mask_folder_cfg {
+    const char *indir; /* folder of mask PNGs (searched recursively); borrowed */
+    int mode;          /* LM_MASK_FOLDER_RESIZE (default): nearest-resize so the shorter side
+                        * is the crop size, then a random crop; _CROP: a random crop at the
+                        * file's own scale (nearest-upscaled first if smaller than the crop) */
+    int threshold;     /* hole where the gray value > threshold (0..254; default 0, as
+                        * predict's `mask > 0`) */
+    lm_mask_source_fn source; /* set by the loader */
+    void *source_ctx;
+} lm_mask_folder_cfg;
+
+enum { LM_MASK_MIXED = 0, LM_MASK_OUTPAINTING = 1, LM_MASK_DUMB = 2, LM_MASK_FOLDER = 3 };
 
 typedef struct lm_mask_cfg {
-    int kind; /* get_mask_generator kind: LM_MASK_MIXED (default), _OUTPAINTING, _DUMB */
+    int kind; /* get_mask_generator kind: LM_MASK_MIXED (default), _OUTPAINTING, _DUMB, or
+               * lamac's _FOLDER (only folder masks; the mixed probabilities are unused) */
     /* MixedMaskGenerator; probabilities are renormalised over the positive ones */
     double irregular_proba; /* 1/3 */
     lm_mask_irregular_cfg irregular_kwargs;
@@ -68,7 +85,9 @@ typedef struct lm_mask_cfg {
     lm_mask_superres_cfg superres_kwargs;
     double outpainting_proba; /* 0 */
     lm_mask_outpainting_cfg outpainting_kwargs; /* also the kind OUTPAINTING's options */
-    double invert_proba; /* 0 */
+    double folder_proba; /* 0; masks from folder_kwargs.indir, drawn after the official kinds */
+    lm_mask_folder_cfg folder_kwargs; /* also the kind FOLDER's options */
+    double invert_proba; /* 0 (kinds MIXED and FOLDER) */
     int dumb_is_training; /* DumbAreaMaskGenerator(is_training) */
 } lm_mask_cfg;
 
@@ -96,5 +115,9 @@ int lm_mask_box(uint8_t *out, int h, int w, const lm_mask_box_cfg *c, lm_rng *rn
 int lm_mask_superres(uint8_t *out, int h, int w, const lm_mask_superres_cfg *c, lm_rng *rng);
 int lm_mask_outpainting(uint8_t *out, int h, int w, const lm_mask_outpainting_cfg *c, lm_rng *rng);
 int lm_mask_dumb(uint8_t *out, int h, int w, int is_training, lm_rng *rng);
+/* One mask from the folder source (error naming the missing source if none is attached). */
+int lm_mask_folder(uint8_t *out, int h, int w, const lm_mask_folder_cfg *c, lm_rng *rng);
+/* 1 when cfg draws folder masks (kind FOLDER, or MIXED with folder_proba > 0). */
+int lm_mask_uses_folder(const lm_mask_cfg *cfg);
 
 #endif

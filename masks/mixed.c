@@ -39,18 +39,44 @@ void lm_mask_cfg_default(lm_mask_cfg *c) {
     c->outpainting_kwargs = (lm_mask_outpainting_cfg){0.04, 0.25, 0.5, 0.5, 0.5, 0.5, 0};
 }
 
+int lm_mask_uses_folder(const lm_mask_cfg *c) {
+    return c->kind == LM_MASK_FOLDER || (c->kind == LM_MASK_MIXED && c->folder_proba > 0);
+}
+
+int lm_mask_folder(uint8_t *out, int h, int w, const lm_mask_folder_cfg *c, lm_rng *rng) {
+    if (!c->source)
+        return lm_err_code(LM_EINVAL, "folder masks (%s): no mask source attached (folder masks are read by the "
+                                      "data loader)", c->indir ? c->indir : "no indir");
+    return c->source(c->source_ctx, out, h, w, rng);
+}
+
+static int folder_check(const lm_mask_folder_cfg *f) {
+    if (!f->indir || !*f->indir) return lm_err_code(LM_EINVAL, "folder_kwargs.indir: a folder of mask PNGs is required");
+    if (f->mode != LM_MASK_FOLDER_RESIZE && f->mode != LM_MASK_FOLDER_CROP)
+        return lm_err_code(LM_EINVAL, "folder_kwargs.mode: unknown mode %d", f->mode);
+    if (f->threshold < 0 || f->threshold > 254)
+        return lm_err_code(LM_EINVAL, "folder_kwargs.threshold: must be in [0, 254], got %d", f->threshold);
+    return 0;
+}
+
 int lm_mask_cfg_check(const lm_mask_cfg *c) {
+    int rc;
     if (c->kind == LM_MASK_OUTPAINTING || c->kind == LM_MASK_DUMB) return 0;
+    if (c->kind == LM_MASK_FOLDER) {
+        if (!(c->invert_proba >= 0 && c->invert_proba <= 1))
+            return lm_err_code(LM_EINVAL, "invert_proba: must be in [0, 1], got %g", c->invert_proba);
+        return folder_check(&c->folder_kwargs);
+    }
     if (c->kind != LM_MASK_MIXED) return lm_err_code(LM_EINVAL, "mask kind %d: unknown", c->kind);
     if (c->segm_proba > 0)
         return lm_err_code(LM_ENOTSUP, "segm_proba: not supported: segmentation masks need "
                                        "detectron2 (set segm_proba: 0)");
     const double p[] = {c->irregular_proba, c->box_proba, c->squares_proba, c->superres_proba,
-                        c->outpainting_proba};
+                        c->outpainting_proba, c->folder_proba};
     const char *names[] = {"irregular_proba", "box_proba", "squares_proba", "superres_proba",
-                           "outpainting_proba"};
+                           "outpainting_proba", "folder_proba"};
     double sum = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         if (!(p[k] >= 0)) return lm_err_code(LM_EINVAL, "%s: must be >= 0, got %g", names[k], p[k]);
         sum += p[k];
     }
@@ -74,6 +100,7 @@ int lm_mask_cfg_check(const lm_mask_cfg *c) {
         if (b->min_times < 0 || b->max_times < b->min_times)
             return lm_err_code(LM_EINVAL, "box_kwargs: need 0 <= min_times <= max_times");
     }
+    if (c->folder_proba > 0 && (rc = folder_check(&c->folder_kwargs)) < 0) return rc;
     if (c->outpainting_proba > 0 && c->outpainting_kwargs.is_fixed_randomness)
         return lm_err_code(LM_ENOTSUP, "outpainting_kwargs.is_fixed_randomness: not supported");
     return 0;
@@ -85,16 +112,20 @@ int lm_mask_generate(uint8_t *out, int h, int w, const lm_mask_cfg *c, lm_rng *r
     if (c->kind == LM_MASK_OUTPAINTING) return lm_mask_outpainting(out, h, w, &c->outpainting_kwargs, rng);
     if (c->kind == LM_MASK_DUMB) return lm_mask_dumb(out, h, w, c->dumb_is_training, rng);
     if ((rc = lm_mask_cfg_check(c)) < 0) return rc;
+    if (c->kind == LM_MASK_FOLDER) {
+        if ((rc = lm_mask_folder(out, h, w, &c->folder_kwargs, rng)) < 0) return rc;
+        goto invert;
+    }
     /* probabilities of the enabled generators, float32 as in the official np.array(dtype='float32') */
-    enum { IRR, BOX, SQ, SR, OUT };
-    const double praw[5] = {c->irregular_proba, c->box_proba, c->squares_proba, c->superres_proba,
-                            c->outpainting_proba};
-    int kinds[5], n = 0;
-    float pf[5], sum = 0;
-    for (int k = 0; k < 5; k++)
+    enum { IRR, BOX, SQ, SR, OUT, FOLDER };
+    const double praw[6] = {c->irregular_proba, c->box_proba, c->squares_proba, c->superres_proba,
+                            c->outpainting_proba, c->folder_proba};
+    int kinds[6], n = 0;
+    float pf[6], sum = 0;
+    for (int k = 0; k < 6; k++)
         if (praw[k] > 0) kinds[n] = k, pf[n] = (float)praw[k], sum += pf[n], n++;
     /* np.random.choice: cdf = cumsum(p), cdf /= cdf[-1], searchsorted(uniform, 'right') */
-    float cdf[5], acc = 0;
+    float cdf[6], acc = 0;
     for (int k = 0; k < n; k++) acc += pf[k] / sum, cdf[k] = acc;
     double u = lm_rng_uniform(rng);
     int pick = 0;
@@ -114,9 +145,11 @@ int lm_mask_generate(uint8_t *out, int h, int w, const lm_mask_cfg *c, lm_rng *r
         rc = lm_mask_irregular(out, h, w, &sq, rng, iter);
         break;
     case SR: rc = lm_mask_superres(out, h, w, &c->superres_kwargs, rng); break;
+    case FOLDER: rc = lm_mask_folder(out, h, w, &c->folder_kwargs, rng); break;
     default: rc = lm_mask_outpainting(out, h, w, &c->outpainting_kwargs, rng); break;
     }
     if (rc < 0) return rc;
+invert:
     if (c->invert_proba > 0 && lm_rng_uniform(rng) < c->invert_proba)
         for (size_t i = 0, N = (size_t)h * w; i < N; i++) out[i] = (uint8_t)(1 - out[i]);
     return 0;

@@ -144,6 +144,53 @@ START_TEST(test_bench_loader_config) {
 }
 END_TEST
 
+
+/* lamac's folder masks: mask_generator_kind folder (alone) or folder_proba (in the mix) */
+START_TEST(test_folder_masks_from_config) {
+    const char *ov[] = {"data.train.mask_generator_kind=folder",
+                        "data.train.mask_gen_kwargs.folder_kwargs.indir=${location.data_root_dir}/masks",
+                        "data.train.mask_gen_kwargs.folder_kwargs.mode=crop",
+                        "data.train.mask_gen_kwargs.folder_kwargs.threshold=127"};
+    lm_cfg *c;
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov, 4) == 0, "%s", lm_err_msg());
+    lm_loader_opts o;
+    lm_mask_cfg m;
+    ck_assert_msg(lm_loader_opts_from_cfg(&o, &m, c) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(m.kind, LM_MASK_FOLDER);
+    ck_assert_str_eq(m.folder_kwargs.indir, "./data/masks");
+    ck_assert_int_eq(m.folder_kwargs.mode, LM_MASK_FOLDER_CROP);
+    ck_assert_int_eq(m.folder_kwargs.threshold, 127);
+    lm_cfg_free(c);
+    /* in the mix */
+    const char *ov2[] = {"data.train.mask_gen_kwargs.folder_proba=0.5",
+                         "data.train.mask_gen_kwargs.folder_kwargs.indir=/m"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov2, 2) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_loader_opts_from_cfg(&o, &m, c) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(m.kind, LM_MASK_MIXED);
+    ck_assert_double_eq(m.folder_proba, 0.5);
+    ck_assert_str_eq(m.folder_kwargs.indir, "/m");
+    ck_assert_int_eq(m.folder_kwargs.mode, LM_MASK_FOLDER_RESIZE);
+    lm_cfg_free(c);
+    /* folder kind without a folder; folder_proba without a folder; a bad mode */
+    const char *ov3[] = {"data.train.mask_generator_kind=folder"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov3, 1) == 0, "%s", lm_err_msg());
+    ck_assert_int_lt(lm_loader_opts_from_cfg(&o, &m, c), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "folder_kwargs.indir"));
+    lm_cfg_free(c);
+    const char *ov4[] = {"data.train.mask_gen_kwargs.folder_proba=1"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov4, 1) == 0, "%s", lm_err_msg());
+    ck_assert_int_lt(lm_loader_opts_from_cfg(&o, &m, c), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "folder_kwargs.indir"));
+    lm_cfg_free(c);
+    const char *ov5[] = {"data.train.mask_gen_kwargs.folder_kwargs.mode=stretch"};
+    ck_assert_int_lt(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov5, 1), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "folder_kwargs.mode"));
+    const char *ov6[] = {"data.train.mask_generator_kind=segm"};
+    ck_assert_int_lt(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov6, 1), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "mask_generator_kind"));
+}
+END_TEST
+
 Suite *check_data_opts_suite(void) {
     Suite *s = suite_create("data_opts");
     TCase *tc = tcase_create("data_opts");
@@ -151,6 +198,7 @@ Suite *check_data_opts_suite(void) {
     tcase_add_test(tc, test_lama_fourier_is_train_preset);
     tcase_add_test(tc, test_overrides_and_errors);
     tcase_add_test(tc, test_bench_loader_config);
+    tcase_add_test(tc, test_folder_masks_from_config);
     suite_add_tcase(s, tc);
     return s;
 }

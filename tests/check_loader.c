@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
 #include "data/loader.h"
+#include "data/maskdir.h"
 #include "data/shards.h"
 #include "data/valset.h"
 #include "masks/mask.h"
+#include "testutil.h"
 
 #define N_IMG 24
 static char g_dir[256];
@@ -257,6 +260,204 @@ START_TEST(test_sample_error_reported) {
 END_TEST
 
 
+/* ---- masks from a folder (data/maskdir.h) ---- */
+static void gray_png(const char *dir, const char *name, int w, int h, int value) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    lm_image im;
+    ck_assert_int_eq(lm_image_alloc(&im, w, h, 1), 0);
+    memset(im.data, value, (size_t)w * h);
+    ck_assert_int_eq(lm_image_write_png(p, &im), 0);
+    lm_image_free(&im);
+}
+
+/* constant masks: all-hole (255), all-known (0), gray 10 (hole at threshold 0, known at 127),
+ * of several sizes, one in a subfolder; a non-PNG file is ignored */
+static void mask_folder(char *dir, size_t cap) {
+    snprintf(dir, cap, "/tmp/lamac_check_maskdir_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    gray_png(dir, "a.png", 64, 64, 255);
+    gray_png(dir, "b.PNG", 100, 30, 0);
+    gray_png(sub, "c.png", 20, 200, 10);
+    char p[600];
+    snprintf(p, sizeof p, "%s/readme.txt", dir);
+    fclose(fopen(p, "w"));
+}
+
+START_TEST(test_folder_masks) {
+    char mdir[256];
+    mask_folder(mdir, sizeof mdir);
+    lm_mask_cfg m;
+    lm_mask_cfg_default(&m);
+    m.kind = LM_MASK_FOLDER;
+    m.folder_kwargs.indir = mdir;
+    lm_maskdir *md;
+    ck_assert_msg(lm_maskdir_open(&md, &m.folder_kwargs) == 0, "%s", lm_err_msg());
+    ck_assert_uint_eq(lm_maskdir_count(md), 3);
+    ck_assert_str_eq(lm_maskdir_file(md, 0), "a.png");
+    ck_assert_str_eq(lm_maskdir_file(md, 2), "sub/c.png");
+    lm_maskdir_close(md);
+
+    lm_loader_opts o;
+    opts(&o, 1);
+    o.mask = &m;
+    run a = collect(&o, 8);
+    opts(&o, 2);
+    o.mask = &m;
+    o.prefetch = 3;
+    run b = collect(&o, 8);
+    ck_assert_int_eq(memcmp(a.mask, b.mask, sizeof(float) * 64 * 64 * 4 * 8), 0); /* thread-count independent */
+    /* every mask is constant (the files are); all three files are drawn: 2 of 3 give holes */
+    int full = 0, empty = 0;
+    for (int s = 0; s < 32; s++) {
+        const float *mk = a.mask + (size_t)s * 64 * 64;
+        for (int i = 1; i < 64 * 64; i++) ck_assert(mk[i] == mk[0]);
+        if (mk[0] == 1.f) full++;
+        else empty++;
+    }
+    printf("folder masks: %d all-hole, %d all-known of 32\n", full, empty);
+    ck_assert(full > 8 && empty > 4);
+    /* threshold 127: the gray-10 file is known too */
+    m.folder_kwargs.threshold = 127;
+    opts(&o, 2);
+    o.mask = &m;
+    run c = collect(&o, 8);
+    int full2 = 0;
+    for (int s = 0; s < 32; s++) full2 += c.mask[(size_t)s * 64 * 64] == 1.f;
+    ck_assert_int_lt(full2, full);
+    ck_assert_int_gt(full2, 0);
+    /* in the mix: folder_proba beside the generated kinds */
+    lm_mask_cfg mix = g_mask;
+    mix.folder_proba = 1;
+    mix.folder_kwargs.indir = mdir;
+    opts(&o, 2);
+    o.mask = &mix;
+    run d = collect(&o, 8);
+    int constant = 0;
+    for (int s = 0; s < 32; s++) {
+        const float *mk = d.mask + (size_t)s * 64 * 64;
+        int i = 1;
+        while (i < 64 * 64 && mk[i] == mk[0]) i++;
+        constant += i == 64 * 64;
+    }
+    printf("mixed with folder_proba 1 of 3: %d of 32 masks constant\n", constant);
+    ck_assert(constant > 2 && constant < 30);
+    /* without the loader, a folder mask has no source: a clear error */
+    uint8_t out[16];
+    lm_rng r;
+    lm_rng_init(&r, 1, 0, 0, LM_RNG_MASK);
+    ck_assert_int_eq(lm_mask_generate(out, 4, 4, &m, &r, -1), LM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "no mask source"));
+    run_free(&a), run_free(&b), run_free(&c), run_free(&d);
+    lm_test_rmtree(mdir);
+}
+END_TEST
+
+START_TEST(test_folder_mask_fit) {
+    /* resize: a 128x128 source to 64x64 is nearest 2x subsampling; no crop freedom */
+    uint8_t *src = malloc(128 * 128), out[64 * 64];
+    for (int y = 0; y < 128; y++)
+        for (int x = 0; x < 128; x++) src[y * 128 + x] = (uint8_t)((x * 3 + y * 5) & 255);
+    lm_rng r;
+    lm_rng_init(&r, 7, 0, 0, LM_RNG_MASK);
+    ck_assert_int_eq(lm_maskdir_fit(out, 64, 64, src, 128, 128, LM_MASK_FOLDER_RESIZE, 100, &r), 0);
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 64; x++) ck_assert_int_eq(out[y * 64 + x], src[2 * y * 128 + 2 * x] > 100);
+    /* crop: a 64x64 window of the source at its own scale, at an offset from the rng */
+    int seen_offsets = 0;
+    for (int k = 0; k < 5; k++) {
+        lm_rng_init(&r, 7, 0, (uint64_t)k, LM_RNG_MASK);
+        ck_assert_int_eq(lm_maskdir_fit(out, 64, 64, src, 128, 128, LM_MASK_FOLDER_CROP, 100, &r), 0);
+        int found = 0;
+        for (int oy = 0; oy <= 64 && !found; oy++)
+            for (int ox = 0; ox <= 64 && !found; ox++) {
+                int ok = 1;
+                for (int y = 0; y < 64 && ok; y++)
+                    for (int x = 0; x < 64 && ok; x++) ok = out[y * 64 + x] == (src[(oy + y) * 128 + ox + x] > 100);
+                if (ok) found = 1, seen_offsets += oy + ox > 0;
+            }
+        ck_assert(found);
+    }
+    ck_assert_int_gt(seen_offsets, 0);
+    /* resize keeps the aspect: a 40x10 source (w x h) into 8x8 is scaled to 32x8, then cropped;
+     * columns come in runs of 5 source pixels per 4 output ones: x -> (ox + x) * 40 / 32 */
+    uint8_t s2[40 * 10], o2[64];
+    for (int y = 0; y < 10; y++)
+        for (int x = 0; x < 40; x++) s2[y * 40 + x] = x >= 20 ? 255 : 0;
+    int left = 0, right = 0;
+    for (int k = 0; k < 20; k++) {
+        lm_rng_init(&r, 3, 0, (uint64_t)k, LM_RNG_MASK);
+        ck_assert_int_eq(lm_maskdir_fit(o2, 8, 8, s2, 40, 10, LM_MASK_FOLDER_RESIZE, 0, &r), 0);
+        int ones = 0;
+        for (int i = 0; i < 64; i++) ones += o2[i];
+        ck_assert_int_eq(ones % 8, 0); /* whole columns */
+        left += ones == 0, right += ones == 64;
+    }
+    ck_assert(left > 0 && right > 0);
+    /* a source smaller than the crop in crop mode is upscaled */
+    uint8_t tiny[4] = {0, 255, 255, 0};
+    lm_rng_init(&r, 3, 0, 0, LM_RNG_MASK);
+    ck_assert_int_eq(lm_maskdir_fit(o2, 8, 8, tiny, 2, 2, LM_MASK_FOLDER_CROP, 0, &r), 0);
+    ck_assert_int_eq(o2[0], 0);
+    ck_assert_int_eq(o2[7], 1);
+    ck_assert_int_eq(o2[63], 0);
+    ck_assert_int_eq(o2[56], 1);
+    ck_assert_int_eq(lm_maskdir_fit(o2, 0, 8, tiny, 2, 2, LM_MASK_FOLDER_CROP, 0, &r), LM_EINVAL);
+    free(src);
+}
+END_TEST
+
+START_TEST(test_folder_mask_errors) {
+    char mdir[256], p[600];
+    snprintf(mdir, sizeof mdir, "/tmp/lamac_check_maskdir_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(mdir));
+    lm_mask_cfg m;
+    lm_mask_cfg_default(&m);
+    m.kind = LM_MASK_FOLDER;
+    m.folder_kwargs.indir = mdir;
+    lm_loader_opts o;
+    opts(&o, 2);
+    o.mask = &m;
+    lm_loader *l = NULL;
+    /* empty folder (only a non-PNG file): named, at open */
+    snprintf(p, sizeof p, "%s/notes.txt", mdir);
+    fclose(fopen(p, "w"));
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    ck_assert_ptr_null(l);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "no mask PNG"));
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), mdir));
+    /* missing folder */
+    m.folder_kwargs.indir = "/nonexistent/masks";
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "/nonexistent/masks"));
+    /* no folder, bad threshold */
+    m.folder_kwargs.indir = NULL;
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "indir"));
+    m.folder_kwargs.indir = mdir;
+    m.folder_kwargs.threshold = 255;
+    ck_assert_int_lt(lm_loader_open(&l, &o), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "threshold"));
+    m.folder_kwargs.threshold = 0;
+    /* an unreadable mask: the batch fails naming the file */
+    snprintf(p, sizeof p, "%s/broken.png", mdir);
+    FILE *f = fopen(p, "wb");
+    fputs("\x89PNG\r\n\x1a\nnot really", f);
+    fclose(f);
+    ck_assert_msg(lm_loader_open(&l, &o) == 0, "%s", lm_err_msg());
+    const lm_batch *b;
+    ck_assert_int_lt(lm_loader_next(l, &b), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "broken.png"));
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "unreadable mask"));
+    lm_loader_close(l);
+    lm_test_rmtree(mdir);
+}
+END_TEST
+
+
 /* Official validation layout: NAME.png + NAME_mask*.png, recursive, sorted by mask path. */
 START_TEST(test_valset_pairs) {
     char d[300], p[400], cmd[1000];
@@ -341,6 +542,9 @@ Suite *check_loader_suite(void) {
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_sample_error_reported);
     tcase_add_test(tc, test_valset_pairs);
+    tcase_add_test(tc, test_folder_masks);
+    tcase_add_test(tc, test_folder_mask_fit);
+    tcase_add_test(tc, test_folder_mask_errors);
     suite_add_tcase(s, tc);
     return s;
 }
