@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/path.h"
 
 int lm_rundir_join(char *dst, size_t cap, const char *dir, const char *name) {
     int n = snprintf(dst, cap, "%s/%s", dir, name);
@@ -33,31 +34,6 @@ int lm_rundir_name(char *dst, size_t cap, const char *out_root, const char *expe
     int n = snprintf(dst, cap, "%s/%s_%s", out_root, ts, experiment);
     if (n < 0 || (size_t)n >= cap) return lm_err_code(LM_EINVAL, "run name too long: %s/%s_%s", out_root, ts, experiment);
     return 0;
-}
-
-int lm_mkdir_p(const char *path) {
-    size_t n = strlen(path);
-    if (n == 0) return lm_err_code(LM_EINVAL, "mkdir: empty path");
-    char *p = strdup(path);
-    if (!p) return lm_err_code(LM_ENOMEM, "mkdir %s: out of memory", path);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == 0) {
-            char c = *s;
-            *s = 0;
-            if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-                rc = lm_err_code(LM_EIO, "cannot create directory %s: %s", p, strerror(errno));
-                break;
-            }
-            *s = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    if (rc == 0 && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
-        rc = lm_err_code(LM_EIO, "%s: exists and is not a directory", path);
-    free(p);
-    return rc;
 }
 
 static void fsync_dir_of(const char *path) {
@@ -110,7 +86,7 @@ int lm_rundir_create(char *dir, size_t cap, const char *config_text, int exclusi
         char *slash = strrchr(orig, '/');
         if (slash && slash != orig) {
             *slash = 0;
-            rc = lm_mkdir_p(orig);
+            rc = lm_path_mkdirs(orig);
             *slash = '/';
             if (rc < 0) {
                 free(orig);
@@ -127,12 +103,12 @@ int lm_rundir_create(char *dir, size_t cap, const char *config_text, int exclusi
         if (rc == 1) rc = lm_err_code(LM_EIO, "%s: no free run directory name", orig);
         free(orig);
         if (rc < 0) return rc;
-    } else if ((rc = lm_mkdir_p(dir)) < 0) {
+    } else if ((rc = lm_path_mkdirs(dir)) < 0) {
         return rc;
     }
     static const char *const subs[] = {"checkpoints", "samples", "tb"};
     for (int i = 0; i < 3; i++) {
-        if ((rc = lm_rundir_join(path, sizeof path, dir, subs[i])) < 0 || (rc = lm_mkdir_p(path)) < 0) return rc;
+        if ((rc = lm_rundir_join(path, sizeof path, dir, subs[i])) < 0 || (rc = lm_path_mkdirs(path)) < 0) return rc;
     }
     if (config_text) {
         if ((rc = lm_rundir_join(path, sizeof path, dir, "config.yaml")) < 0 ||
