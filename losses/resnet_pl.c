@@ -126,6 +126,11 @@ fail:
 }
 
 lt_tensor *lm_resnet_pl_loss(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *target) {
+    return lm_resnet_pl_loss_mode(pl, pred, target, pl->o.bn_train);
+}
+
+lt_tensor *lm_resnet_pl_loss_mode(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *target,
+                                  int bn_train) {
     if (!pred || !target) return NULL;
     int64_t ps[8], ts[8];
     int pn = lt_shape(pred, ps, 8), tn = lt_shape(target, ts, 8);
@@ -139,7 +144,7 @@ lt_tensor *lm_resnet_pl_loss(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *targe
         lt_set_error(msg);
         return NULL;
     }
-    int tr = pl->o.bn_train;
+    int tr = bn_train ? 1 : 0;
     lt_tensor *res = NULL;
     lt_scope_push();
     /* pred = (pred - IMAGENET_MEAN) / IMAGENET_STD, same for target */

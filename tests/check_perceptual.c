@@ -122,8 +122,10 @@ START_TEST(test_resnet_pl_keys_and_shapes) {
 }
 END_TEST
 
-static void check_resnet_pl_config(lm_st_file *f, const char *cfg, const char *arch, int train) {
-    lm_resnet_pl_opts o = pl_opts(arch, train, NOWHERE);
+/* mode_call: the opts say bn_train 1 and the mode comes from lm_resnet_pl_loss_mode. */
+static void check_resnet_pl_config(lm_st_file *f, const char *cfg, const char *arch, int train,
+                                   int mode_call) {
+    lm_resnet_pl_opts o = pl_opts(arch, mode_call ? 1 : train, NOWHERE);
     lm_resnet_pl *pl = NULL;
     ck_assert_int_eq(lm_resnet_pl_create(&pl, &o, LT_F32, LT_CPU, LM_PL_RANDOM_IF_MISSING), 0);
     lm_params *p = lm_resnet_pl_params(pl);
@@ -133,7 +135,8 @@ static void check_resnet_pl_config(lm_st_file *f, const char *cfg, const char *a
     lt_tensor *pred = lm_test_fixture(f, "pred"); /* (2, 3, 64, 96) */
     lt_tensor *target = lm_test_fixture(f, "target");
     ck_assert_int_eq(lt_set_requires_grad(pred, 1), 0);
-    lt_tensor *loss = lm_resnet_pl_loss(pl, pred, target);
+    lt_tensor *loss = mode_call ? lm_resnet_pl_loss_mode(pl, pred, target, train)
+                                : lm_resnet_pl_loss(pl, pred, target);
     ck_assert_msg(loss != NULL, "%s", lt_error());
     ck_assert_int_eq(lt_dim(loss), 0);
     ck_assert_int_eq(lt_backward(loss), 0);
@@ -174,10 +177,11 @@ START_TEST(test_resnet_pl_parity) {
     long live = lt_live_count();
     lm_st_file *f = NULL;
     ck_assert_int_eq(lm_st_open(&f, FIX_DIR "/resnet_pl.safetensors"), 0);
-    check_resnet_pl_config(f, "dil_train", "resnet50dilated", 1);
-    check_resnet_pl_config(f, "dil_eval", "resnet50dilated", 0);
-    check_resnet_pl_config(f, "r50_train", "resnet50", 1);
-    check_resnet_pl_config(f, "r50_eval", "resnet50", 0);
+    check_resnet_pl_config(f, "dil_train", "resnet50dilated", 1, 0);
+    check_resnet_pl_config(f, "dil_eval", "resnet50dilated", 0, 0);
+    check_resnet_pl_config(f, "r50_train", "resnet50", 1, 0);
+    check_resnet_pl_config(f, "r50_eval", "resnet50", 0, 0);
+    check_resnet_pl_config(f, "dil_eval", "resnet50dilated", 0, 1); /* validation-style call */
     lm_st_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
