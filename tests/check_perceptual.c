@@ -221,6 +221,7 @@ START_TEST(test_resnet_pl_load_legacy_partial) {
 END_TEST
 
 START_TEST(test_resnet_pl_missing_file) {
+    long live = lt_live_count();
     lm_resnet_pl_opts o = pl_opts("resnet50dilated", 1, NOWHERE);
     lm_resnet_pl *pl = NULL;
     ck_assert_int_eq(lm_resnet_pl_create(&pl, &o, LT_F32, LT_CPU, 0), LM_EIO);
@@ -253,6 +254,7 @@ START_TEST(test_resnet_pl_missing_file) {
     o = pl_opts("resnet18dilated", 1, NOWHERE);
     ck_assert_int_eq(lm_resnet_pl_create(&pl, &o, LT_F32, LT_CPU, LM_PL_RANDOM_IF_MISSING), LM_ENOTSUP);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "resnet18dilated"));
+    ck_assert_int_eq(lt_live_count(), live); /* failed creates free what they built */
 }
 END_TEST
 
