@@ -35,6 +35,18 @@ static int is_file(const char *p) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A weights_path naming a file that does not exist is reported as that file, not searched
+ * as a directory. */
+static int has_weights_ext(const char *p) {
+    static const char *ext[] = {".pth", ".pt", ".ckpt", ".safetensors"};
+    size_t n = strlen(p);
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t e = strlen(ext[i]);
+        if (n > e && !strcmp(p + n - e, ext[i])) return 1;
+    }
+    return 0;
+}
+
 #define PATH_CAP 4200
 
 /* Candidate files, as the official code builds them:
@@ -49,7 +61,7 @@ static int is_file(const char *p) {
 static int candidates(const lm_resnet_pl_opts *o, char cands[3][PATH_CAP], int *n) {
     char base[4096];
     *n = 0;
-    if (o->weights_path[0] && is_file(o->weights_path)) {
+    if (o->weights_path[0] && (is_file(o->weights_path) || has_weights_ext(o->weights_path))) {
         snprintf(cands[(*n)++], PATH_CAP, "%s", o->weights_path);
         return 0;
     }

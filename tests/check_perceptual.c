@@ -264,6 +264,11 @@ START_TEST(test_resnet_pl_missing_file) {
     if (saved) setenv("TORCH_HOME", saved, 1); else unsetenv("TORCH_HOME");
     free(saved);
     lm_test_rmtree(dir);
+    /* a weights_path naming a missing file is that file, not a directory to search */
+    o = pl_opts("resnet50dilated", 1, NOWHERE "/encoder_epoch_20.pth");
+    ck_assert_int_eq(lm_resnet_pl_create(&pl, &o, LT_F32, LT_CPU, 0), LM_EIO);
+    ck_assert_msg(strstr(lm_err_msg(), "looked for: " NOWHERE "/encoder_epoch_20.pth (fetch"),
+                  "%s", lm_err_msg());
     /* unknown arch */
     o = pl_opts("resnet18dilated", 1, NOWHERE);
     ck_assert_int_eq(lm_resnet_pl_create(&pl, &o, LT_F32, LT_CPU, LM_PL_RANDOM_IF_MISSING), LM_ENOTSUP);
