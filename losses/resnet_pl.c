@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "model/pretrained.h"
 #include "model/resnet50.h"
 
@@ -110,7 +111,7 @@ int lm_resnet_pl_create(lm_resnet_pl **out, const lm_resnet_pl_opts *o, lt_dtype
     if (rc < 0) goto fail;
     if (!(pl->mean = chan_const(0.485, 0.456, 0.406, dt, dev)) ||
         !(pl->std = chan_const(0.229, 0.224, 0.225, dt, dev))) {
-        rc = lm_err_set("resnet_pl: %s", lt_error());
+        rc = lm_err_lt("resnet_pl");
         goto fail;
     }
     if ((rc = candidates(o, cands, &n)) < 0) goto fail;

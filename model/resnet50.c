@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "model/layers.h"
 
 typedef struct rn_block {
@@ -34,12 +35,12 @@ int lm_resnet50_dilated(const lm_resnet50 *r) { return r ? r->dilated : 0; }
 static int normal_init(lt_tensor *w, int k, int cout) {
     int64_t s[4];
     int nd = lt_shape(w, s, 4);
-    if (nd != 4) return lm_err_set("resnet50 init: %s", lt_error());
+    if (nd != 4) return lm_err_lt("resnet50 init");
     lt_scope_push();
     lt_no_grad_push();
     lt_tensor *r = lt_randn(s, 4, lt_type(w), lt_device_of(w));
     int rc = lt_copy_(w, lt_mul_scalar(r, sqrt(2.0 / ((double)k * k * cout)))) ? 0
-             : lm_err_set("resnet50 init: %s", lt_error());
+             : lm_err_lt("resnet50 init");
     lt_no_grad_pop();
     lt_scope_pop();
     return rc;

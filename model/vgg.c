@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "model/layers.h"
 
 #define VGG_MAX 37
@@ -55,7 +56,7 @@ int lm_vgg_create(lm_vgg **out, lm_params *p, int depth, int n_layers, int avg_p
             if (!lt_copy_(v->conv[v->n].w, lt_mul_scalar(lt_randn(s, 4, p->dtype, p->device),
                                                          sqrt(2.0 / (cfg[c] * 9.0)))) ||
                 !lt_zero_(v->conv[v->n].b))
-                rc = lm_err_set("vgg init: %s", lt_error());
+                rc = lm_err_lt("vgg init");
             lt_no_grad_pop();
             lt_scope_pop();
         }
