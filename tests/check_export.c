@@ -21,6 +21,7 @@
 #include "io/zipwrite.h"
 #include "model/export.h"
 #include "tests/testutil.h"
+#include "config/predictor.h"
 
 #define FIX "tests/fixtures/export/"
 
@@ -369,6 +370,167 @@ START_TEST(test_atomic_symlink_at_target) {
 }
 END_TEST
 
+
+/* ---- the commands: lamac import / export / weights show ------------------------------------ */
+
+/* Every tensor of a safetensors file equals the expected one (names in order, dtype, bytes). */
+static void expect_st_equal(const char *got, const char *expected, const char *strip) {
+    lm_st_file *a = NULL, *b = NULL;
+    ck_assert_msg(lm_st_open(&a, got) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_st_open(&b, expected) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_st_count(a), lm_st_count(b));
+    for (int i = 0; i < lm_st_count(b); i++) {
+        const lm_st_entry *x = lm_st_get(a, i), *y = lm_st_get(b, i);
+        const char *yn = strip && !strncmp(y->name, strip, strlen(strip)) ? y->name + strlen(strip) : y->name;
+        ck_assert_str_eq(x->name, yn);
+        ck_assert_int_eq(x->dtype, y->dtype);
+        ck_assert_int_eq(x->ndim, y->ndim);
+        ck_assert_int_eq(x->nbytes, y->nbytes);
+        if (x->nbytes) ck_assert_msg(!memcmp(x->data, y->data, x->nbytes), "%s: values differ", x->name);
+    }
+    lm_st_close(a);
+    lm_st_close(b);
+}
+
+START_TEST(test_cli_import) {
+    char dir[256], out[512], o[8192];
+    lm_test_tmpdir(dir, sizeof dir, "import");
+    snprintf(out, sizeof out, "%s/x.safetensors", dir);
+    static const char *const cases[][2] = {
+        {"lightning.ckpt", "lightning_expected.safetensors"},
+        {"small_legacy.pth", "small_expected.safetensors"},
+        {"small_zip.pth", "small_expected.safetensors"},
+        {"lpips/vgg.pth", "lpips_vgg_expected.safetensors"},
+        {"lpips/alex.pth", "lpips_alex_expected.safetensors"},
+        {"lpips/squeeze.pth", "lpips_squeeze_expected.safetensors"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int rc = lm_test_run(o, sizeof o, "import tests/fixtures/weights/%s --out %s", cases[k][0], out);
+        ck_assert_msg(rc == 0, "%s: %s", cases[k][0], o);
+        ck_assert_ptr_nonnull(strstr(o, "imported "));
+        char exp[256];
+        snprintf(exp, sizeof exp, "tests/fixtures/weights/%s", cases[k][1]);
+        expect_st_equal(out, exp, NULL);
+    }
+    /* the Lightning scalars travel as metadata; --select/--strip */
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "import tests/fixtures/weights/lightning.ckpt --out %s "
+                                 "--select generator. --strip generator.", out), 0);
+    ck_assert_ptr_nonnull(strstr(o, "imported 3 of 4 tensors"));
+    ck_assert_ptr_nonnull(strstr(o, "generator. 3 discriminator. 1"));
+    lm_st_file *f = NULL;
+    ck_assert_int_eq(lm_st_open(&f, out), 0);
+    ck_assert_int_eq(lm_st_count(f), 3);
+    ck_assert_ptr_nonnull(lm_st_find(f, "model.1.ffc.convl2l.weight") ? lm_st_find(f, "model.1.ffc.convl2l.weight") : lm_st_get(f, 0));
+    for (int i = 0; i < lm_st_count(f); i++) ck_assert(strncmp(lm_st_get(f, i)->name, "generator.", 10));
+    ck_assert_str_eq(lm_st_meta(f, "source.global_step"), "1234");
+    lm_st_close(f);
+    ck_assert_int_ne(lm_test_run(o, sizeof o, "import tests/fixtures/weights/lightning.ckpt --out %s --select nothing.", out), 0);
+    ck_assert_ptr_nonnull(strstr(o, "no tensor matches --select"));
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "import tests/fixtures/weights/deflated.pth --out %s", out), 1);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "import --out %s", out), 2);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_cli_weights_show_diff) {
+    char o[1 << 16];
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "weights show " FIX "expected_best.ckpt"), 0);
+    ck_assert_ptr_nonnull(strstr(o, "generator.model.1.ffc.convl2l.weight"));
+    ck_assert_ptr_nonnull(strstr(o, "(pth-zip): 105 tensors"));
+    ck_assert_ptr_nonnull(strstr(o, "prefixes: generator. 105"));
+    ck_assert_ptr_nonnull(strstr(o, "metadata global_step: 42"));
+    /* identical contents in two formats */
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "weights show " FIX "lamac_generator.pth --diff " FIX "expected_best.ckpt"), 0);
+    ck_assert_ptr_nonnull(strstr(o, "compared 105 tensors: max |a - b| = 0"));
+    /* trained vs EMA weights: values differ, discriminator keys extra */
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "weights show " FIX "expected_generator.pth --diff " FIX "expected_raw_discr.pth"), 3);
+    ck_assert_ptr_nonnull(strstr(o, "105 differ (atol 0), 0 missing"));
+    ck_assert_ptr_nonnull(strstr(o, "32 extra"));
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "weights show " FIX "expected_generator.pth --diff " FIX "expected_raw_discr.pth --atol 100"), 3);
+    ck_assert_ptr_nonnull(strstr(o, "0 differ (atol 100)"));
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "weights show /nonexistent.pth"), 1);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "weights show x --atol -1"), 2);
+}
+END_TEST
+
+START_TEST(test_cli_export) {
+    char dir[256], out[512], o[8192], p[600];
+    lm_test_tmpdir(dir, sizeof dir, "exportcli");
+    /* lama-dir, read back by lamac's own reader and opened by lamac's predictor (strict load) */
+    snprintf(out, sizeof out, "%s/lama", dir);
+    int rc = lm_test_run(o, sizeof o, "export " FIX "run --format lama-dir --out %s", out);
+    ck_assert_msg(rc == 0, "%s", o);
+    ck_assert_ptr_nonnull(strstr(o, "from the EMA weights"));
+    snprintf(p, sizeof p, "%s/models/best.ckpt", out);
+    expect_same_meaning(p, FIX "expected_best.ckpt");
+    lm_predictor *pr = NULL;
+    ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, stderr) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(pr->params.n, 105);
+    lm_predictor_close(pr);
+    /* safetensors with the config in its metadata: the predictor opens it alone */
+    snprintf(out, sizeof out, "%s/g.safetensors", dir);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run/checkpoints/last.safetensors --format safetensors --out %s --raw", out), 0);
+    lm_st_file *f = NULL;
+    ck_assert_int_eq(lm_st_open(&f, out), 0);
+    ck_assert_str_eq(lm_st_meta(f, "ema"), "false");
+    ck_assert_str_eq(lm_st_meta(f, "step"), "42");
+    ck_assert_ptr_nonnull(lm_st_meta(f, "config"));
+    lm_st_close(f);
+    ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, stderr) == 0, "%s", lm_err_msg());
+    lm_predictor_close(pr);
+    /* usage errors, and lama-dir without any config */
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format pth --dtype f16 --out %s/x.pth", dir), 2);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format onnx --out %s/x", dir), 2);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "expected_generator.pth --format lama-dir --out %s/nocfg", dir), 1);
+    ck_assert_ptr_nonnull(strstr(o, "pass --config"));
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "features_torch.pth --format pth --out %s/x.pth", dir), 1);
+    ck_assert_ptr_nonnull(strstr(o, "no generator.* tensors"));
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+/* A symlink planted at --out (or at models/ of a lama-dir) never makes export write outside. */
+START_TEST(test_cli_export_symlinks) {
+    char dir[256], outside[512], target[512], o[8192], p[600];
+    lm_test_tmpdir(dir, sizeof dir, "exportlink");
+    snprintf(outside, sizeof outside, "%s/outside", dir);
+    ck_assert_int_eq(mkdir(outside, 0777), 0);
+    snprintf(p, sizeof p, "%s/victim.pth", outside);
+    ck_assert_int_eq(lm_atomic_write_file(p, "keep", 4), 0);
+    snprintf(target, sizeof target, "%s/model.pth", dir);
+    ck_assert_int_eq(symlink(p, target), 0);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format pth --out %s", target), 0);
+    struct stat st;
+    ck_assert_int_eq(lstat(target, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_eq(st.st_size, 4); /* the link's target is untouched */
+    expect_same_meaning(target, FIX "expected_generator.pth");
+    /* lama-dir whose models/ is a planted link to the outside folder: refused, nothing written */
+    snprintf(target, sizeof target, "%s/lama", dir);
+    ck_assert_int_eq(mkdir(target, 0777), 0);
+    snprintf(p, sizeof p, "%s/lama/models", dir);
+    ck_assert_int_eq(symlink(outside, p), 0);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format lama-dir --out %s", target), 1);
+    ck_assert_ptr_nonnull(strstr(o, "symlink"));
+    snprintf(p, sizeof p, "%s/best.ckpt", outside);
+    ck_assert_int_ne(access(p, F_OK), 0);
+    /* config.yaml planted as a link: replaced, the outside file untouched */
+    snprintf(p, sizeof p, "%s/lama/models", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lama/config.yaml", dir);
+    snprintf(outside + strlen(outside), sizeof outside - strlen(outside), "/victim.pth");
+    ck_assert_int_eq(symlink(outside, p), 0);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format lama-dir --out %s", target), 0);
+    ck_assert_int_eq(lstat(p, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(stat(outside, &st), 0);
+    ck_assert_int_eq(st.st_size, 4);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+
 Suite *check_export_suite(void) {
     Suite *s = suite_create("export");
     TCase *tc = tcase_create("export");
@@ -380,5 +542,12 @@ Suite *check_export_suite(void) {
     tcase_add_test(tc, test_export_selection);
     tcase_add_test(tc, test_atomic_symlink_at_target);
     suite_add_tcase(s, tc);
+    TCase *cli = tcase_create("cli");
+    tcase_set_timeout(cli, 120);
+    tcase_add_test(cli, test_cli_import);
+    tcase_add_test(cli, test_cli_weights_show_diff);
+    tcase_add_test(cli, test_cli_export);
+    tcase_add_test(cli, test_cli_export_symlinks);
+    suite_add_tcase(s, cli);
     return s;
 }
