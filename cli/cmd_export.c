@@ -39,8 +39,9 @@ static void usage(FILE *f) {
             "               (generator_average.*, used by default)\n"
             "--config FILE  the training config (default: the checkpoint's metadata, then the\n"
             "               config.yaml beside it); lama-dir needs one\n"
-            "A run directory resolves to checkpoints/best.safetensors, then\n"
-            "checkpoints/last.safetensors (as lamac predict --model); name a file to pick another.\n\n"
+            "A directory resolves as lamac predict --model does: models/best.ckpt, then\n"
+            "weights/model/best/last.safetensors, then checkpoints/best.safetensors, then\n"
+            "checkpoints/last.safetensors; name a file to pick another.\n\n"
             "example: lamac export runs/big-lama --format lama-dir --out big-lama-export\n"
             "exit status: 0 ok, 1 error (unreadable source, no generator, failed write), 2 usage.\n");
 }
@@ -151,9 +152,10 @@ static int run(int argc, char **argv) {
     size_t bytes = 0;
     for (int i = 0; i < e.n; i++) bytes += e.t[i].nbytes;
     printf("exported %d tensors (%zu bytes, %s) from %s to %s (%s)\n", e.n, bytes, dtype, weights, out, format);
-    printf("generator: %d tensors%s; discriminator: %d; not written: %d (optimizer, loss_*, %s)\n",
+    printf("generator: %d tensors%s; discriminator: %d; not written: %d tensors of the source%s\n",
            e.n_generator, e.used_ema ? " from the EMA weights (generator_average.*)" : "", e.n_discriminator,
-           e.n_dropped, o.with_discr ? "EMA copy" : "discriminator, EMA copy");
+           e.n_dropped, e.n_dropped ? (o.with_discr ? " (optimizer, loss_*, EMA copy, ...)"
+                                                    : " (discriminator, optimizer, loss_*, EMA copy, ...)") : "");
     if (cfg_from) printf("config: %s\n", cfg_from);
 cleanup:
     free(cfg_text);
