@@ -26,9 +26,9 @@ void lm_atomic_abort(lm_atomic *a);
 /* Whole file in one call. */
 int lm_atomic_write_file(const char *path, const void *p, size_t n);
 
-/* mkdir -p of a folder that must be a real directory: each existing component below the
- * first one that the call creates must not be a symlink (lstat); the named folder itself is
- * refused when it is a symlink. */
+/* mkdir -p of a folder that must be a real directory: the named folder itself must not be a
+ * symlink (lstat), so files written inside it stay there; existing parents are taken as they
+ * are (the user named the path). */
 int lm_mkdir_real(const char *path);
 
 #endif

@@ -140,7 +140,27 @@ int lm_pthw_end(lm_pthw *w) {
     return 0;
 }
 
+/* 1 if s is valid UTF-8 without surrogates or overlong forms (what Python's decoder takes). */
+static int valid_utf8(const unsigned char *s) {
+    while (*s) {
+        unsigned c = *s++;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xC2)) return 0;
+        unsigned cp = n ? c & (0x3F >> n) : c;
+        for (int i = 0; i < n; i++) {
+            if ((s[i] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        s += n;
+    }
+    return 1;
+}
+
 int lm_pthw_str(lm_pthw *w, const char *s) {
+    if (!valid_utf8((const unsigned char *)s))
+        return fail(w, lm_err_code(LM_EINVAL, "pth writer: string is not valid UTF-8: %.60s", s));
     int rc = before_value(w);
     if (rc < 0) return rc;
     pk_w_str(&w->pk, s, strlen(s));

@@ -35,7 +35,7 @@ void lm_pthw_free(lm_pthw *w);
 int lm_pthw_dict_begin(lm_pthw *w, int ordered); /* ordered: collections.OrderedDict */
 int lm_pthw_list_begin(lm_pthw *w);
 int lm_pthw_end(lm_pthw *w);                      /* closes the innermost dict or list */
-int lm_pthw_str(lm_pthw *w, const char *s);       /* UTF-8 */
+int lm_pthw_str(lm_pthw *w, const char *s);       /* valid UTF-8, else an error */
 int lm_pthw_int(lm_pthw *w, int64_t v);
 int lm_pthw_float(lm_pthw *w, double v);
 int lm_pthw_bool(lm_pthw *w, int v);

@@ -244,10 +244,64 @@ START_TEST(test_writer_misuse) {
     ck_assert_int_lt(lm_pthw_tensor(w, LM_DT_F32, s, 1, v, 4), 0); /* bytes != shape */
     lm_pthw_free(w);
     lm_pthw_create(&w);
+    ck_assert_int_lt(lm_pthw_str(w, "bad \xff\xfe utf-8"), 0); /* torch.load could not decode it */
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "UTF-8"));
+    lm_pthw_free(w);
+    lm_pthw_create(&w);
+    ck_assert_int_lt(lm_pthw_str(w, "\xed\xa0\x80"), 0); /* a surrogate */
+    lm_pthw_free(w);
+    lm_pthw_create(&w);
+    ck_assert_int_eq(lm_pthw_str(w, "\xf0\x9f\x98\x80 ok"), 0);
+    lm_pthw_free(w);
+    lm_pthw_create(&w);
     lm_pthw_list_begin(w);
     ck_assert_int_lt(lm_pthw_write(w, "/tmp/lamac_never_written.pth"), 0); /* still open */
     ck_assert_int_ne(access("/tmp/lamac_never_written.pth", F_OK), 0);
     lm_pthw_free(w);
+}
+END_TEST
+
+/* Every fixture the reader takes (views, shared storages, fp16/bf16/f64/int dtypes, legacy
+ * cuda:0 storages, safetensors) written back by our writer reads as the same tensors. */
+START_TEST(test_reader_writer_round_trip) {
+    static const char *const files[] = {
+        "tests/fixtures/weights/small_zip.pth", "tests/fixtures/weights/small_legacy.pth",
+        "tests/fixtures/weights/lightning.ckpt", "tests/fixtures/weights/lpips/squeeze.pth",
+        "tests/fixtures/weights/half_ref.safetensors", "tests/fixtures/weights/st_py.safetensors"};
+    char dir[256], path[512];
+    lm_test_tmpdir(dir, sizeof dir, "export");
+    snprintf(path, sizeof path, "%s/rt.pth", dir);
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        lm_weights_src *s = NULL;
+        lm_pthw *w = NULL;
+        ck_assert_msg(lm_weights_open(&s, files[k]) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(lm_pthw_create(&w), 0);
+        lm_pthw_dict_begin(w, 1);
+        for (int i = 0; i < lm_weights_count(s); i++) {
+            const lm_st_entry *e = lm_weights_get(s, i);
+            lm_pthw_str(w, e->name);
+            ck_assert_msg(lm_pthw_tensor(w, e->dtype, e->shape, e->ndim, e->data, e->nbytes) == 0, "%s", lm_err_msg());
+        }
+        lm_pthw_end(w);
+        ck_assert_msg(lm_pthw_write(w, path) == 0, "%s", lm_err_msg());
+        lm_pthw_free(w);
+        lm_pth *p = NULL;
+        ck_assert_msg(lm_pth_load(&p, path) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(lm_pth_count(p), lm_weights_count(s));
+        for (int i = 0; i < lm_pth_count(p); i++) {
+            const lm_st_entry *x = lm_pth_get(p, i), *y = lm_weights_get(s, i);
+            ck_assert_str_eq(x->name, y->name);
+            ck_assert_int_eq(x->dtype, y->dtype);
+            ck_assert_int_eq(x->ndim, y->ndim);
+            for (int d = 0; d < x->ndim; d++) ck_assert_int_eq(x->shape[d], y->shape[d]);
+            ck_assert_int_eq(x->nbytes, y->nbytes);
+            if (x->nbytes) ck_assert_msg(!memcmp(x->data, y->data, x->nbytes), "%s: %s differs", files[k], x->name);
+        }
+        printf("export: %s -> our .pth -> %d equal tensors\n", files[k], lm_pth_count(p));
+        lm_pth_free(p);
+        lm_weights_close(s);
+    }
+    lm_test_rmtree(dir);
 }
 END_TEST
 
@@ -538,6 +592,7 @@ Suite *check_export_suite(void) {
     tcase_add_test(tc, test_crc32);
     tcase_add_test(tc, test_features_equal_torch_save);
     tcase_add_test(tc, test_writer_misuse);
+    tcase_add_test(tc, test_reader_writer_round_trip);
     tcase_add_test(tc, test_export_equals_torch_save);
     tcase_add_test(tc, test_export_selection);
     tcase_add_test(tc, test_atomic_symlink_at_target);
