@@ -52,8 +52,7 @@ int lm_parse_device(lt_device *out, const char *s) {
     return lm_err_code(LM_EINVAL, "device '%s': expected cpu, cuda or cuda:N", s);
 }
 
-/* Weights file and default config path for a --model argument. */
-static int resolve(const char *model, char *weights, size_t wcap, char *cfg, size_t ccap) {
+int lm_model_resolve(const char *model, char *weights, size_t wcap, char *cfg, size_t ccap) {
     char dir[4096], p[4096];
     cfg[0] = 0;
     if (is_file(model)) {
@@ -157,7 +156,7 @@ int lm_predictor_open(lm_predictor **out, const char *model, const char *config,
     lm_weights_report rep;
     lm_weights_report_init(&rep);
     char cfg_path[4096];
-    int rc = resolve(model, p->weights_path, sizeof p->weights_path, cfg_path, sizeof cfg_path);
+    int rc = lm_model_resolve(model, p->weights_path, sizeof p->weights_path, cfg_path, sizeof cfg_path);
     if (rc < 0) goto cleanup;
     if ((rc = lm_weights_open(&src, p->weights_path)) < 0) goto cleanup;
     snprintf(p->weights_kind, sizeof p->weights_kind, "%s", lm_weights_kind(src));

@@ -32,6 +32,12 @@ int lm_predictor_open(lm_predictor **out, const char *model, const char *config,
                       FILE *report);
 void lm_predictor_close(lm_predictor *p);
 
+/* Resolves what a user points --model (predict) or `lamac export` at to a weights file and the
+ * config.yaml found beside it (cfg[0] = 0 when none), in the order listed above: a file as it
+ * is (config: <dir>/config.yaml or <dir>/../config.yaml), or a directory's models/best.ckpt,
+ * weights/model/best/last.safetensors, checkpoints/best.safetensors, checkpoints/last.safetensors. */
+int lm_model_resolve(const char *model, char *weights, size_t wcap, char *cfg, size_t ccap);
+
 /* Parses "cpu", "cuda", "cuda:N". */
 int lm_parse_device(lt_device *out, const char *s);
 
