@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic.h"
 #include "core/err.h"
 #include "core/path.h"
 
@@ -34,47 +35,6 @@ int lm_rundir_name(char *dst, size_t cap, const char *out_root, const char *expe
     int n = snprintf(dst, cap, "%s/%s_%s", out_root, ts, experiment);
     if (n < 0 || (size_t)n >= cap) return lm_err_code(LM_EINVAL, "run name too long: %s/%s_%s", out_root, ts, experiment);
     return 0;
-}
-
-static void fsync_dir_of(const char *path) {
-    char *d = strdup(path);
-    if (!d) return;
-    char *s = strrchr(d, '/');
-    if (s) *s = 0;
-    int fd = open(s ? (d[0] ? d : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) fsync(fd), close(fd);
-    free(d);
-}
-
-int lm_write_file_atomic(const char *path, const void *data, size_t n) {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) return lm_err_code(LM_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int rc = 0, fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = lm_err_code(LM_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    fchmod(fd, 0644);
-    const char *p = data;
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(fd, p + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            rc = lm_err_code(LM_EIO, "%s: write error: %s", path, strerror(w < 0 ? errno : EIO));
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == 0 && fsync(fd) < 0) rc = lm_err_code(LM_EIO, "%s: fsync: %s", path, strerror(errno));
-    if (close(fd) < 0 && rc == 0) rc = lm_err_code(LM_EIO, "%s: close: %s", path, strerror(errno));
-    if (rc == 0 && rename(tmp, path) < 0) rc = lm_err_code(LM_EIO, "%s: rename: %s", path, strerror(errno));
-    if (rc < 0) unlink(tmp);
-    else fsync_dir_of(path);
-cleanup:
-    free(tmp);
-    return rc;
 }
 
 int lm_rundir_create(char *dir, size_t cap, const char *config_text, int exclusive) {
@@ -112,7 +72,7 @@ int lm_rundir_create(char *dir, size_t cap, const char *config_text, int exclusi
     }
     if (config_text) {
         if ((rc = lm_rundir_join(path, sizeof path, dir, "config.yaml")) < 0 ||
-            (rc = lm_write_file_atomic(path, config_text, strlen(config_text))) < 0)
+            (rc = lm_atomic_write_file(path, config_text, strlen(config_text))) < 0)
             return rc;
     }
     return 0;
@@ -294,7 +254,7 @@ int lm_metrics_truncate_after(const char *dir, int64_t step, int *dropped) {
     free(line);
     if (err) rc = lm_err_code(LM_EIO, "%s: read error", path);
     else if (keep.oom) rc = lm_err_code(LM_ENOMEM, "%s: out of memory", path);
-    else if (drop) rc = lm_write_file_atomic(path, keep.p ? keep.p : "", keep.n);
+    else if (drop) rc = lm_atomic_write_file(path, keep.p ? keep.p : "", keep.n);
     if (rc == 0 && dropped) *dropped = drop;
     free(keep.p);
     return rc;

@@ -45,10 +45,6 @@ int lm_rundir_create(char *dir, size_t cap, const char *config_text, int exclusi
 /* The path of a run-dir member: dst = "<dir>/<name>"; LM_EINVAL if it does not fit. */
 int lm_rundir_join(char *dst, size_t cap, const char *dir, const char *name);
 
-/* Writes n bytes to path atomically: temp file in the same folder, fsync, rename, fsync of
- * the folder. On error path is untouched. */
-int lm_write_file_atomic(const char *path, const void *data, size_t n);
-
 /* ---- metrics.jsonl --------------------------------------------------------------------- */
 typedef struct lm_kv {
     const char *key;
