@@ -8,14 +8,17 @@
 
 #include "core/err.h"
 #include "model/alexnet.h"
-#include "model/hub.h"
+#include "model/pretrained.h"
+#include "model/vgg.h"
 #include "model/weights.h"
 
 #define LPIPS_L 5
 
 struct lm_lpips {
     lm_lpips_net net;
-    lm_alexnet alex;
+    lm_alexnet alex;   /* net == LM_LPIPS_ALEX */
+    lm_params vggp;    /* net == LM_LPIPS_VGG: features.0 .. features.28 */
+    lm_vgg *vgg;
     lm_params lin;
     lt_tensor *linw[LPIPS_L]; /* (1, C_k, 1, 1) */
     lt_tensor *shift, *scale; /* (1, 3, 1, 1) */
@@ -28,15 +31,20 @@ const char *lm_lpips_net_name(lm_lpips_net net) { return net == LM_LPIPS_ALEX ? 
 
 int lm_lpips_create(lm_lpips **out, lm_lpips_net net, lt_dtype dt, lt_device dev) {
     *out = NULL;
-    if (net == LM_LPIPS_VGG)
-        return lm_err_code(LM_ENOTSUP, "lpips: the VGG16 backbone is not built in this tree yet "
-                                       "(model/vgg.c); use --lpips-net alex");
     lm_lpips *l = calloc(1, sizeof *l);
     if (!l) return lm_err_code(LM_ENOMEM, "lpips: out of memory");
     l->net = net;
     lm_params_init(&l->lin, dt, dev);
     const int *ch = net == LM_LPIPS_ALEX ? CH_ALEX : CH_VGG;
-    int rc = lm_alexnet_init(&l->alex, dt, dev);
+    int rc;
+    if (net == LM_LPIPS_ALEX) {
+        rc = lm_alexnet_init(&l->alex, dt, dev);
+    } else { /* vgg16 features[:30]: relu1_2 (3), relu2_2 (8), relu3_3 (15), relu4_3 (22), relu5_3 (29) */
+        lm_params_init(&l->vggp, dt, dev);
+        lm_params_push(&l->vggp, "features");
+        rc = lm_vgg_create(&l->vgg, &l->vggp, 16, 30, 0);
+        lm_params_pop(&l->vggp);
+    }
     for (int k = 0; !rc && k < LPIPS_L; k++) {
         char key[64];
         snprintf(key, sizeof key, "lin%d.model.1.weight", k);
@@ -51,7 +59,7 @@ int lm_lpips_create(lm_lpips **out, lm_lpips_net net, lt_dtype dt, lt_device dev
         lm_lpips_free(l);
         return lm_err_set("lpips: building the network: %s", lt_error());
     }
-    lm_params_set_trainable(&l->alex.p, 0);
+    lm_params_set_trainable(lm_lpips_backbone(l), 0);
     lm_params_set_trainable(&l->lin, 0);
     *out = l;
     return 0;
@@ -59,27 +67,28 @@ int lm_lpips_create(lm_lpips **out, lm_lpips_net net, lt_dtype dt, lt_device dev
 
 void lm_lpips_free(lm_lpips *l) {
     if (!l) return;
-    lm_alexnet_free(&l->alex);
+    if (l->net == LM_LPIPS_ALEX) lm_alexnet_free(&l->alex);
+    lm_vgg_free(l->vgg);
+    if (l->net == LM_LPIPS_VGG) lm_params_free(&l->vggp);
     lm_params_free(&l->lin);
     lt_free(l->shift);
     lt_free(l->scale);
     free(l);
 }
 
-lm_params *lm_lpips_backbone(lm_lpips *l) { return &l->alex.p; }
+lm_params *lm_lpips_backbone(lm_lpips *l) { return l->net == LM_LPIPS_ALEX ? &l->alex.p : &l->vggp; }
 lm_params *lm_lpips_lin(lm_lpips *l) { return &l->lin; }
 
 int lm_lpips_load(lm_lpips *l, const char *backbone, const char *lin) {
     char path[4096];
     struct stat st;
     if (!backbone) {
-        if (lm_hub_path(path, sizeof path, l->net == LM_LPIPS_ALEX ? LM_HUB_ALEXNET : LM_HUB_VGG16) < 0)
-            return lm_err_prefix("lpips");
+        if (lm_lpips_default_backbone(path, sizeof path, l->net) < 0) return lm_err_prefix("lpips");
         backbone = path;
     }
     if (stat(backbone, &st) != 0)
         return lm_err_code(LM_EIO, "lpips: backbone weights not found: %s (fetch with %s)", backbone,
-                           LM_HUB_FETCH_HINT);
+                           LM_PRETRAINED_FETCHER);
     lm_weights_src *s = NULL;
     int rc = lm_weights_open(&s, backbone);
     if (rc < 0) return lm_err_prefix("lpips backbone");
@@ -102,6 +111,27 @@ int lm_lpips_load(lm_lpips *l, const char *backbone, const char *lin) {
     return rc < 0 ? lm_err_prefix("lpips linear layers") : 0;
 }
 
+int lm_lpips_default_backbone(char *out, size_t cap, lm_lpips_net net) {
+    char home[4096];
+    if (lm_torch_home(home, sizeof home) < 0) return LM_EINVAL;
+    int n = snprintf(out, cap, "%s/hub/checkpoints/%s", home,
+                     net == LM_LPIPS_ALEX ? "alexnet-owt-7be5be79.pth" : "vgg16-397923af.pth");
+    if (n < 0 || (size_t)n >= cap) return lm_err_code(LM_EINVAL, "pretrained path too long: %s", home);
+    return 0;
+}
+
+/* The five relu outputs of the backbone. */
+static int slices(const lm_lpips *l, lt_tensor *x, lt_tensor **out) {
+    if (l->net == LM_LPIPS_ALEX) return lm_alexnet_slices(&l->alex, x, out);
+    static const int taps[LPIPS_L] = {3, 8, 15, 22, 29};
+    int k = 0;
+    for (int i = 0; i < 30 && x; i++) {
+        x = lm_vgg_layer_forward(l->vgg, i, x); // (N, C_i, H_i, W_i)
+        if (k < LPIPS_L && i == taps[k]) out[k++] = x;
+    }
+    return x && k == LPIPS_L ? 0 : -1;
+}
+
 static lt_tensor *normalize(lt_tensor *f) { // (N, C, h, w)
     int64_t d1[1] = {1};
     lt_tensor *n = lt_sqrt(lt_sum_dims(lt_mul(f, f), d1, 1, 1)); // (N, 1, h, w)
@@ -118,7 +148,7 @@ lt_tensor *lm_lpips_forward(const lm_lpips *l, lt_tensor *pred, lt_tensor *targe
     lt_tensor *in0 = lt_div(lt_sub(lt_add_scalar(lt_mul_scalar(target, 2.0), -1.0), l->shift), l->scale);
     lt_tensor *in1 = lt_div(lt_sub(lt_add_scalar(lt_mul_scalar(pred, 2.0), -1.0), l->shift), l->scale);
     lt_tensor *o0[LPIPS_L], *o1[LPIPS_L];
-    if (lm_alexnet_slices(&l->alex, in0, o0) < 0 || lm_alexnet_slices(&l->alex, in1, o1) < 0)
+    if (slices(l, in0, o0) < 0 || slices(l, in1, o1) < 0)
         return NULL;
     lt_tensor *val = NULL;
     int64_t hw[2] = {2, 3};

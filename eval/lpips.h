@@ -9,6 +9,8 @@
 #ifndef LM_LPIPS_H
 #define LM_LPIPS_H
 
+#include <stddef.h>
+
 #include "model/param.h"
 
 typedef enum lm_lpips_net { LM_LPIPS_VGG = 0, LM_LPIPS_ALEX = 1 } lm_lpips_net;
@@ -23,6 +25,8 @@ void lm_lpips_free(lm_lpips *l); /* accepts NULL */
  * backbone file fails with LM_EIO and a message naming the path and the fetch script. */
 int lm_lpips_load(lm_lpips *l, const char *backbone, const char *lin);
 lm_params *lm_lpips_backbone(lm_lpips *l); /* keys features.N.{weight,bias} */
+/* $TORCH_HOME/hub/checkpoints/{alexnet-owt-7be5be79,vgg16-397923af}.pth */
+int lm_lpips_default_backbone(char *out, size_t cap, lm_lpips_net net);
 lm_params *lm_lpips_lin(lm_lpips *l);      /* keys lin{0..4}.model.1.weight */
 const char *lm_lpips_net_name(lm_lpips_net net); /* "vgg" | "alex" */
 /* pred, target (N, 3, H, W) in [0, 1] -> (N) distances (current scope). */

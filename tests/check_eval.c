@@ -167,24 +167,52 @@ START_TEST(test_bins_at_edges_both_conventions) {
 END_TEST
 
 /* ---- LPIPS -------------------------------------------------------------------------------------- */
-START_TEST(test_lpips_alex_parity) {
+static void lpips_parity(lm_lpips_net net, const char *linfile, const char *fixture) {
     lm_lpips *l = NULL;
-    ck_assert_msg(lm_lpips_create(&l, LM_LPIPS_ALEX, LT_F32, LT_CPU) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_lpips_create(&l, net, LT_F32, LT_CPU) == 0, "%s", lm_err_msg());
     fill_formula(lm_lpips_backbone(l));
     lm_weights_src *s = NULL;
-    ck_assert_msg(lm_weights_open(&s, "weights/lpips/alex.pth") == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_weights_open(&s, linfile) == 0, "%s", lm_err_msg());
     ck_assert_str_eq(lm_weights_kind(s), "pth-legacy");
     ck_assert_msg(lm_weights_load(lm_lpips_lin(l), s, "", LM_WEIGHTS_STRICT, NULL) == 0, "%s", lm_err_msg());
     lm_weights_close(s);
-    lm_st_file *f = open_fx(FX "lpips_alex.safetensors");
+    lm_st_file *f = open_fx(fixture);
     lt_scope_push();
     lt_no_grad_push();
     lt_tensor *d = lm_lpips_forward(l, lm_test_fixture(f, "pred"), lm_test_fixture(f, "target"));
     ck_assert_msg(d != NULL, "%s", lt_error());
-    lm_test_expect_close(NULL, d, lm_test_fixture(f, "lpips"), 1e-6, 1e-4, "lpips alex");
+    lm_test_expect_close(NULL, d, lm_test_fixture(f, "lpips"), 1e-6, 1e-4, lm_lpips_net_name(net));
     lt_no_grad_pop();
     lt_scope_pop();
     lm_st_close(f);
+    lm_lpips_free(l);
+}
+
+START_TEST(test_lpips_alex_parity) {
+    lpips_parity(LM_LPIPS_ALEX, "weights/lpips/alex.pth", FX "lpips_alex.safetensors");
+}
+END_TEST
+
+START_TEST(test_lpips_vgg_parity) {
+    lpips_parity(LM_LPIPS_VGG, "weights/lpips/vgg.pth", FX "lpips_vgg.safetensors");
+}
+END_TEST
+
+/* torchvision's vgg16 key layout: features.{0,2,5,...,28} load, classifier.* ignored. */
+START_TEST(test_vgg16_layout_file) {
+    lm_lpips *l = NULL;
+    ck_assert_int_eq(lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU), 0);
+    int rc = lm_lpips_load(l, FX "vgg16_layout.pth", "weights/lpips/vgg.pth");
+    ck_assert_msg(rc == 0, "%s", lm_err_msg());
+    lm_param *w = lm_params_find(lm_lpips_backbone(l), "features.28.bias"); /* 26th tensor */
+    ck_assert_ptr_nonnull(w);
+    lt_scope_push();
+    float v = (float)lt_item(lt_select(w->t, 0, 9));
+    ck_assert_msg(fabsf(v - 0.001f * 10 * 26) < 1e-6, "%g", v);
+    lt_scope_pop();
+    /* a layout whose shapes do not fit (alexnet into vgg) is refused with the key */
+    ck_assert_int_eq(lm_lpips_load(l, FX "alexnet_layout.pth", "weights/lpips/vgg.pth"), LM_EINVAL);
+    ck_assert_msg(strstr(lm_err_msg(), "features.0.weight") != NULL, "%s", lm_err_msg());
     lm_lpips_free(l);
 }
 END_TEST
@@ -296,6 +324,8 @@ Suite *check_eval_suite(void) {
     tcase_add_test(tc, test_ssim_psnr_l1_parity);
     tcase_add_test(tc, test_bins_at_edges_both_conventions);
     tcase_add_test(tc, test_lpips_alex_parity);
+    tcase_add_test(tc, test_lpips_vgg_parity);
+    tcase_add_test(tc, test_vgg16_layout_file);
     tcase_add_test(tc, test_lpips_missing_backbone_names_path);
     tcase_add_test(tc, test_alexnet_layout_file);
     tcase_add_test(tc, test_inception_features_parity);

@@ -27,7 +27,8 @@ Writes tests/fixtures/eval/:
   inception.safetensors   x (6, 3, 40, 48); feats (6, 2048) (resize to 299 on)
                           and fid of feats[0:3] vs feats[3:6]... see metadata
   frechet.safetensors   a (300, 64), b (250, 64); metadata fid (scipy), fid_incep (2048-d, 8 vs 8)
-  alexnet_layout.pth, inception_layout.pth   key/shape layout files (expanded tensors)
+  lpips_vgg.safetensors   pred, target (3, 3, 48, 40); lpips (3) (VGG16 + the real vgg.pth)
+  alexnet_layout.pth, vgg16_layout.pth, inception_layout.pth   key/shape layout files (expanded tensors)
 Run from the repo root:
   LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_eval_fixtures.py
 (python3-torch, python3-torchvision, python3-scipy from Debian)
@@ -121,6 +122,8 @@ def layout_file(sd, path):
     value per output channel (value = 0.001 * (index + 1) * (k + 1) for the k-th tensor)."""
     out = {}
     for k, (name, v) in enumerate(sd.items()):
+        if v.numel() > (1 << 22):  # lamac's reader refuses to materialise huge strided views;
+            continue               # the big classifier matrices are unused anyway
         if name.endswith('num_batches_tracked'):
             out[name] = torch.tensor(0, dtype=torch.int64)
             continue
@@ -208,6 +211,18 @@ def main():
     lp = net.forward(2 * target - 1, 2 * pred - 1).flatten()  # PerceptualLoss(normalize=True)
     st.save({'pred': pred, 'target': target, 'lpips': lp.float()}, os.path.join(OUT, 'lpips_alex.safetensors'))
     layout_file(tv.models.alexnet().state_dict(), os.path.join(OUT, 'alexnet_layout.pth'))
+
+    # ---- LPIPS (vgg16, what the official evaluator uses) ------------------------------------------
+    net = LP.PNetLin(pnet_rand=True, pnet_type='vgg', use_dropout=True, spatial=False, version='0.1', lpips=True)
+    net.load_state_dict(torch.load(os.path.join(HERE, '..', '..', 'weights', 'lpips', 'vgg.pth'), map_location='cpu'), strict=False)
+    fill(net.net, rename=lambda k: 'features.' + k.split('.', 1)[1])
+    net.eval()
+    pred = torch.from_numpy(rng.rand(3, 3, 48, 40).astype(np.float32))
+    target = (pred * 0.6 + 0.4 * torch.from_numpy(rng.rand(3, 3, 48, 40).astype(np.float32)))
+    target[1] = (target[1] + 0.1).clamp(0, 1)
+    lpv = net.forward(2 * target - 1, 2 * pred - 1).flatten()
+    st.save({'pred': pred, 'target': target, 'lpips': lpv.float()}, os.path.join(OUT, 'lpips_vgg.safetensors'))
+    layout_file(tv.models.vgg16().state_dict(), os.path.join(OUT, 'vgg16_layout.pth'))
 
     # ---- FID Inception -----------------------------------------------------------------------------
     captured = {}
