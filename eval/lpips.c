@@ -87,8 +87,8 @@ int lm_lpips_load(lm_lpips *l, const char *backbone, const char *lin) {
         backbone = path;
     }
     if (stat(backbone, &st) != 0)
-        return lm_err_code(LM_EIO, "lpips: backbone weights not found: %s (fetch with %s)", backbone,
-                           LM_PRETRAINED_FETCHER);
+        return lm_err_code(LM_EIO, "lpips: backbone weights not found: %s (fetch with %s %s)", backbone,
+                           LM_PRETRAINED_FETCHER, l->net == LM_LPIPS_ALEX ? "alexnet" : "vgg16");
     lm_weights_src *s = NULL;
     int rc = lm_weights_open(&s, backbone);
     if (rc < 0) return lm_err_prefix("lpips backbone");

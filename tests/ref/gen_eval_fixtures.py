@@ -28,6 +28,8 @@ Writes tests/fixtures/eval/:
                           and fid of feats[0:3] vs feats[3:6]... see metadata
   frechet.safetensors   a (300, 64), b (250, 64); metadata fid (scipy), fid_incep (2048-d, 8 vs 8)
   lpips_vgg.safetensors   pred, target (3, 3, 48, 40); lpips (3) (VGG16 + the real vgg.pth)
+  e2e/images, e2e/predictions, e2e.csv   a folder in the official layout and the official
+                        InpaintingEvaluator's table for it (metric, group, mean, std)
   alexnet_layout.pth, vgg16_layout.pth, inception_layout.pth   key/shape layout files (expanded tensors)
 Run from the repo root:
   LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_eval_fixtures.py
@@ -257,10 +259,76 @@ def main():
     fid_self = BL.calculate_frechet_distance(A.astype(np.float64), A.astype(np.float64))
     st.save({'a': torch.from_numpy(A), 'b': torch.from_numpy(B)}, os.path.join(OUT, 'frechet.safetensors'),
             metadata={'fid': repr(float(fid)), 'fid_self': repr(float(fid_self))})
+    # ---- the whole official pipeline: bin/evaluate_predicts.py's dataset + InpaintingEvaluator ----
+    end_to_end(rng)
     print('fid', fid, 'fid_self', fid_self, 'fid_4v4', fid_small, 'lpips', lp.tolist(), 'ssim', ssim.tolist())
     print('offline', offline.tolist())
     print('online ', online.tolist())
     print('counts ', counts)
+
+
+def end_to_end(rng):
+    """A folder in the official layout (images/NAME.png + NAME_maskK.png, predictions/NAME_maskK.png),
+    scored by PrecomputedInpaintingResultsDataset (img_suffix .png, inpainted_suffix .png, as
+    configs/eval2.yaml) + InpaintingEvaluator with SSIMScore, LPIPSScore (vgg, the real vgg.pth,
+    formula VGG16 weights) and FIDScore (formula Inception weights), lpips_fid100_f1, as
+    bin/evaluate_predicts.py. Writes e2e/ and e2e.csv (metric, group, mean, std)."""
+    import cv2
+    import torchvision as tv
+    from saicinpainting.evaluation.data import PrecomputedInpaintingResultsDataset
+    root = os.path.join(OUT, 'e2e')
+    for sub in ('images', 'predictions'):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    H, W = 40, 48
+    n_img = 5
+    for i in range(n_img):
+        img = (rng.rand(H // 8, W // 8, 3) * 255).astype(np.uint8)
+        img = cv2.resize(img, (W, H), interpolation=cv2.INTER_LINEAR)
+        cv2.imwrite(os.path.join(root, 'images', f'img{i}.png'), img[:, :, ::-1])
+        for k in range(2):
+            # masked area: a rectangle of (i*2 + k + 1) * 10 % of the height, full width
+            rows = int(round(H * (i * 2 + k + 1) / 10 * 0.9))
+            mask = np.zeros((H, W), np.uint8)
+            mask[:rows] = 255
+            if i == 0 and k == 0:
+                mask[:] = 0  # no hole: bin 0, as the official
+            cv2.imwrite(os.path.join(root, 'images', f'img{i}_mask{k:03d}.png'), mask)
+            noise = rng.randn(H, W, 3) * (10 + 10 * k)
+            pred = np.clip(img.astype(np.float64) + noise * (mask[:, :, None] > 0), 0, 255).astype(np.uint8)
+            cv2.imwrite(os.path.join(root, 'predictions', f'img{i}_mask{k:03d}.png'), pred[:, :, ::-1])
+    ds = PrecomputedInpaintingResultsDataset(os.path.join(root, 'images'), os.path.join(root, 'predictions'),
+                                             img_suffix='.png', inpainted_suffix='.png')
+
+    vgg16_orig = LP.tv.vgg16
+
+    def vgg16_formula(pretrained=False, **k):
+        m = vgg16_orig(weights=None)
+        fill(m.features, rename=lambda n: 'features.' + n)
+        return m
+    LP.tv.vgg16 = vgg16_formula
+    captured = {}
+    orig = INC.models.inception_v3
+
+    def capture(*a, **k):
+        m = orig(*a, **k)
+        captured['m'] = m
+        return m
+    INC.models.inception_v3 = capture
+    INC.load_state_dict_from_url = lambda *a, **k: (fill(captured['m']), captured['m'].state_dict())[1]
+    BL.FIDScore._MODEL = None
+    scores = {'ssim': BL.SSIMScore(),
+              'lpips': BL.LPIPSScore(model_path=os.path.join(HERE, '..', '..', 'weights', 'lpips', 'vgg.pth'), use_gpu=False),
+              'fid': BL.FIDScore()}
+    INC.models.inception_v3 = orig
+    LP.tv.vgg16 = vgg16_orig
+    ev = EV.InpaintingEvaluator(ds, scores=scores, area_grouping=True, bins=10, batch_size=8, device='cpu',
+                                integral_title='lpips_fid100_f1', integral_func=EV.lpips_fid100_f1)
+    res = ev.evaluate()
+    with open(os.path.join(OUT, 'e2e.csv'), 'w') as f:
+        f.write('metric,group,mean,std\n')
+        for (metric, group), v in sorted(res.items()):
+            f.write('%s,%s,%r,%r\n' % (metric, group, float(v['mean']), float(v.get('std', float('nan')))))
+    print(open(os.path.join(OUT, 'e2e.csv')).read())
 
 
 if __name__ == '__main__':
