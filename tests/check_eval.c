@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/sha256.h"
 #include "eval/bins.h"
 #include "eval/fid.h"
 #include "eval/lpips.h"
@@ -317,6 +318,30 @@ START_TEST(test_frechet_vs_scipy) {
 }
 END_TEST
 
+START_TEST(test_sha256_vectors) {
+    /* FIPS 180-2 examples: "abc", the 448-bit message, and "" */
+    const char *msg[3] = {"abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", ""};
+    const char *want[3] = {"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+                           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"};
+    for (int k = 0; k < 3; k++) {
+        lm_sha256 s;
+        uint8_t d[32];
+        char hex[65];
+        lm_sha256_init(&s);
+        /* fed in two pieces to cross the block buffer */
+        size_t n = strlen(msg[k]), h = n / 3;
+        lm_sha256_update(&s, msg[k], h);
+        lm_sha256_update(&s, msg[k] + h, n - h);
+        lm_sha256_final(&s, d);
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        ck_assert_str_eq(hex, want[k]);
+    }
+    char hex[65];
+    ck_assert_int_eq(lm_sha256_file(hex, "/nonexistent/x"), LM_EIO);
+}
+END_TEST
+
 Suite *check_eval_suite(void) {
     Suite *s = suite_create("eval");
     TCase *tc = tcase_create("eval");
@@ -331,6 +356,7 @@ Suite *check_eval_suite(void) {
     tcase_add_test(tc, test_inception_features_parity);
     tcase_add_test(tc, test_inception_layout_file);
     tcase_add_test(tc, test_frechet_vs_scipy);
+    tcase_add_test(tc, test_sha256_vectors);
     suite_add_tcase(s, tc);
     return s;
 }
