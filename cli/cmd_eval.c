@@ -13,11 +13,15 @@
 #include "cli/command.h"
 #include "config/predictor.h"
 #include "core/err.h"
+#include "data/image.h"
+#include "data/valset.h"
 #include "eval/evaluate.h"
+#include "eval/predict.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-        "usage: lamac eval --images DIR --predictions DIR --out REPORT_DIR [options]\n\n"
+        "usage: lamac eval --images DIR --predictions DIR --out REPORT_DIR [options]\n"
+        "       lamac eval --model PATH --images DIR --out REPORT_DIR [options]\n\n"
         "Scores inpainted images as the official bin/evaluate_predicts.py: every *mask*.png under\n"
         "--images (recursively) with its image NAME.png (NAME = the mask name up to its last\n"
         "'_mask') and its prediction PREDICTIONS/<mask path relative to DIR without .png> + suffix.\n"
@@ -25,6 +29,10 @@ static void usage(FILE *f) {
         "(pytorch-fid Inception, 2048-d pool3) over all images and per mask-area bin; the integral\n"
         "ssim_fid100_f1 and lpips_fid100_f1. Writes REPORT_DIR/metrics.{json,csv,md} and\n"
         "per_image.csv.\n\n"
+        "  --model PATH         predict first (as lamac predict --indir: official bin/predict.py\n"
+        "                       semantics, 8-bit PNGs) into REPORT_DIR/predictions, then score them;\n"
+        "                       PATH as for lamac predict (weights file, run dir, official model dir)\n"
+        "  --config FILE        the training config, when --model's weights carry none\n"
         "  --pred-suffix S      prediction suffix (default .png)\n"
         "  --img-suffix S       image suffix (default .png)\n"
         "  --bins N             mask-area bins over [0, 1] (default 10)\n"
@@ -68,6 +76,68 @@ static int find_lin(char *out, size_t cap, const char *net) {
                        "nor in ./weights/lpips/; pass --lpips-lin", net, k > 0 ? exe : "?");
 }
 
+/* mkdir -p of the directory part of path */
+static int make_parent_dirs(const char *path) {
+    char buf[8192];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return lm_err_code(LM_EINVAL, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(buf, 0777);
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Every mask of the set predicted into preds/<mask path relative to images>.png. */
+static int predict_all(const char *model, const char *config, const char *images, const char *preds,
+                       const char *img_suffix, lt_device dev, int quiet) {
+    lm_predictor *pr = NULL;
+    if (lm_predictor_open(&pr, model, config, dev, stderr) < 0) return lm_err_prefix("--model %s", model);
+    lm_valset *vs = NULL;
+    int rc = lm_valset_open(&vs, images, img_suffix);
+    if (rc < 0) {
+        lm_predictor_close(pr);
+        return lm_err_prefix("--images %s", images);
+    }
+    lm_predict_opts po = lm_predict_defaults();
+    po.device = dev;
+    size_t skip = strlen(images);
+    while (skip > 1 && images[skip - 1] == '/') skip--;
+    skip++;
+    int64_t n = lm_valset_count(vs);
+    for (int64_t i = 0; i < n && !rc; i++) {
+        const char *m = lm_valset_mask_path(vs, i), *rel = m + skip;
+        char out[8192];
+        lm_image img = {0}, msk = {0}, res = {0};
+        if (snprintf(out, sizeof out, "%s/%.*s.png", preds, (int)strlen(rel) - 4, rel) >= (int)sizeof out) {
+            rc = lm_err_code(LM_EINVAL, "prediction path too long for %s", m);
+            break;
+        }
+        rc = lm_valset_read(vs, i, &img, &msk);
+        if (!rc) rc = lm_image_alloc(&res, img.w, img.h, 3);
+        if (!rc) {
+            size_t np = (size_t)img.w * img.h, holes = 0;
+            for (size_t k = 0; k < np; k++) holes += msk.data[k] != 0;
+            if (!holes) memcpy(res.data, img.data, np * 3); /* the official blend returns the image */
+            else rc = lm_predict_image(res.data, pr->gen, img.data, msk.data, img.w, img.h, &po);
+        }
+        if (!rc) rc = make_parent_dirs(out);
+        if (!rc) rc = lm_image_write_png(out, &res);
+        if (rc < 0) lm_err_prefix("predict %s", m);
+        lm_image_free(&img);
+        lm_image_free(&msk);
+        lm_image_free(&res);
+        if (!quiet && isatty(2)) fprintf(stderr, "\rpredict: %lld/%lld", (long long)i + 1, (long long)n);
+    }
+    if (!quiet) fprintf(stderr, "%spredict: %lld masks predicted with %s into %s\n", isatty(2) ? "\n" : "",
+                        (long long)n, pr->weights_path, preds);
+    lm_valset_close(vs);
+    lm_predictor_close(pr);
+    return rc;
+}
+
 static int parse_int(int *out, const char *k, const char *v, int lo, int hi) {
     char *end;
     long n = strtol(v, &end, 10);
@@ -85,6 +155,7 @@ static int run(int argc, char **argv) {
         }
     lm_eval_opts o = lm_eval_defaults();
     const char *images = NULL, *preds = NULL, *out = NULL, *device = "cpu", *net = "vgg";
+    const char *model = NULL, *config = NULL;
     int threads = 0, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
@@ -100,6 +171,8 @@ static int run(int argc, char **argv) {
         if (!strcmp(k, "--images")) images = v;
         else if (!strcmp(k, "--predictions")) preds = v;
         else if (!strcmp(k, "--out")) out = v;
+        else if (!strcmp(k, "--model")) model = v;
+        else if (!strcmp(k, "--config")) config = v;
         else if (!strcmp(k, "--pred-suffix")) o.pred_suffix = v;
         else if (!strcmp(k, "--img-suffix")) o.img_suffix = v;
         else if (!strcmp(k, "--lpips-backbone")) o.lpips_backbone = v;
@@ -118,8 +191,9 @@ static int run(int argc, char **argv) {
             rc = lm_err_code(LM_EINVAL, "unknown option '%s' (see lamac eval --help)", k);
         if (rc < 0) return lm_cmd_fail("eval");
     }
-    if (!images || !preds || !out) {
-        lm_err_code(LM_EINVAL, "--images, --predictions and --out are required (see lamac eval --help)");
+    if (!images || !out || !!preds == !!model) {
+        lm_err_code(LM_EINVAL, "--images, --out and one of --predictions / --model are required "
+                               "(see lamac eval --help)");
         return lm_cmd_fail("eval");
     }
     if (!strcmp(net, "vgg")) o.lpips_net = LM_LPIPS_VGG;
@@ -148,6 +222,17 @@ static int run(int argc, char **argv) {
         strcat(cmd, argv[i]);
     }
 
+    char pred_dir[8192];
+    if (model) {
+        if (snprintf(pred_dir, sizeof pred_dir, "%s/predictions", out) >= (int)sizeof pred_dir ||
+            make_parent_dirs(pred_dir) < 0 || predict_all(model, config, images, pred_dir, o.img_suffix,
+                                                          o.device, quiet) < 0) {
+            free(cmd);
+            return lm_cmd_fail("eval");
+        }
+        preds = pred_dir;
+        o.pred_suffix = ".png";
+    }
     lm_eval_result r;
     int rc = lm_eval_dirs(&r, images, preds, &o);
     if (rc < 0) {

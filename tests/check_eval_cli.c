@@ -246,6 +246,36 @@ START_TEST(test_eval_bad_input_and_missing_weights) {
 }
 END_TEST
 
+/* --model: predictions as lamac predict / the official predict.py (pixel-equal to the predict
+ * parity fixture's expected outputs), then scored */
+START_TEST(test_eval_model_predicts_then_scores) {
+    char out[16384], path[512];
+    int rc = lm_test_run(out, sizeof out,
+                         "eval --model tests/fixtures/predict/gen.safetensors --images tests/fixtures/predict/indir "
+                         "--out %s/withmodel --no-lpips --no-fid --quiet", g_tmp);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    const char *names[2] = {"scene_mask", "sub/tiny_mask001"};
+    for (int k = 0; k < 2; k++) {
+        lm_image a = {0}, e = {0};
+        snprintf(path, sizeof path, "%s/withmodel/predictions/%s.png", g_tmp, names[k]);
+        ck_assert_msg(lm_image_read(&a, path, 3) == 0, "%s", lm_err_msg());
+        snprintf(path, sizeof path, "tests/fixtures/predict/expected/%s.png", names[k]);
+        ck_assert_msg(lm_image_read(&e, path, 3) == 0, "%s", lm_err_msg());
+        ck_assert(a.w == e.w && a.h == e.h);
+        ck_assert_msg(!memcmp(a.data, e.data, (size_t)a.w * a.h * 3), "%s differs from the official prediction", names[k]);
+        lm_image_free(&a);
+        lm_image_free(&e);
+    }
+    snprintf(path, sizeof path, "%s/withmodel/metrics.json", g_tmp);
+    const char *js = slurp(path);
+    ck_assert(strstr(js, "\"images_evaluated\": 2") != NULL);
+    ck_assert(strstr(js, "\"lpips\": {\"skipped\": true, \"reason\": \"disabled (--no-lpips)\"") != NULL);
+    /* --model and --predictions together: refused */
+    rc = lm_test_run(out, sizeof out, "eval --model x --predictions y --images z --out %s/w2", g_tmp);
+    ck_assert_msg(rc == 1 && strstr(out, "one of --predictions / --model"), "%s", out);
+}
+END_TEST
+
 Suite *check_eval_cli_suite(void) {
     Suite *s = suite_create("eval_cli");
     TCase *tc = tcase_create("eval_cli");
@@ -253,6 +283,7 @@ Suite *check_eval_cli_suite(void) {
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_eval_matches_official_table);
     tcase_add_test(tc, test_eval_bad_input_and_missing_weights);
+    tcase_add_test(tc, test_eval_model_predicts_then_scores);
     suite_add_tcase(s, tc);
     return s;
 }
