@@ -3,7 +3,8 @@
  * memory (peak RSS, RSS over time), at 1 and 2 threads by default, for a training config's
  * data.train section (out_size, transform_variant, batch size, mask_gen_kwargs, through
  * config/data_opts.h) or, without one, the official recipe of abl-04-256-mh-dist.yaml
- * (256 crops, `distortions`, training masks, batch 10). */
+ * (256 crops, `distortions`, training masks, batch 10).
+ * `lamac bench eval`: images/s of SSIM, LPIPS (vgg16) and the FID Inception at 256x256. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,9 @@
 #include "core/flags.h"
 #include "data/loader.h"
 #include "data/shards.h"
+#include "eval/lpips.h"
+#include "eval/metrics.h"
+#include "model/inception.h"
 #include "masks/mask.h"
 #include "cli/command.h"
 #include "config/config.h"
@@ -200,6 +204,97 @@ static int bench_loader(int argc, char **argv) {
     return rc < 0 ? lm_cmd_fail("bench") : 0;
 }
 
+/* ---- lamac bench eval: images/s of the evaluation metrics (eval/) at S x S ---------------- */
+static double bench_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int bench_eval(int argc, char **argv) {
+    int n = 16, size = 256, threads = 0, batch = 8;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: lamac bench eval [--images N=16] [--size S=256] [--batch B=8] [--threads T]\n\n"
+                   "Images/s of SSIM and LPIPS (vgg16; one image at a time, as lamac eval runs them)\n"
+                   "and of the FID Inception features (prediction + original, batches of B, resize to\n"
+                   "299) on random S x S images, with random network weights (speed does not depend on\n"
+                   "them). Prints figures; never passes or fails on time.\n");
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            lm_err_code(LM_EINVAL, "%s needs a value", argv[i]);
+            return lm_cmd_fail("bench eval");
+        }
+        int *dst = !strcmp(argv[i], "--images") ? &n : !strcmp(argv[i], "--size") ? &size
+                 : !strcmp(argv[i], "--batch") ? &batch : !strcmp(argv[i], "--threads") ? &threads : NULL;
+        if (!dst) {
+            lm_err_code(LM_EINVAL, "unknown option '%s'", argv[i]);
+            return lm_cmd_fail("bench eval");
+        }
+        if (int_flag(argv[i], argv[i + 1], dst) < 0) return lm_cmd_fail("bench eval");
+        i++;
+    }
+    if (n < 1 || size < 16 || batch < 1) {
+        lm_err_code(LM_EINVAL, "--images >= 1, --size >= 16, --batch >= 1");
+        return lm_cmd_fail("bench eval");
+    }
+    if (threads > 0) lt_set_num_threads(threads);
+    printf("bench eval: %d images %dx%d, %d libtorch threads; %s\n", n, size, size, lt_get_num_threads(),
+           lt_backend_info());
+    lm_lpips *lp = NULL;
+    lm_inception *inc = NULL;
+    if (lm_lpips_create(&lp, LM_LPIPS_VGG, LT_F32, LT_CPU) < 0 || lm_inception_create(&inc, LT_F32, LT_CPU) < 0) {
+        lm_lpips_free(lp);
+        return lm_cmd_fail("bench eval");
+    }
+    lt_manual_seed(1);
+    lt_no_grad_push();
+    lm_params *ps[2] = {lm_lpips_backbone(lp), lm_inception_params(inc)};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < ps[k]->n; i++)
+            if (lt_type(ps[k]->items[i].t) == LT_F32) lt_uniform_(ps[k]->items[i].t, -0.05, 0.05);
+    int64_t shp[4] = {1, 3, size, size};
+    double t_ssim = 0, t_lpips = 0, t_fid = 0;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        lt_scope_push();
+        lt_tensor *a = lt_rand(shp, 4, LT_F32, LT_CPU), *b = lt_rand(shp, 4, LT_F32, LT_CPU);
+        double t0 = bench_now();
+        lt_tensor *s = lm_ssim(a, b);
+        if (s) lt_item(s);
+        double t1 = bench_now();
+        lt_tensor *l = lm_lpips_forward(lp, a, b);
+        if (l) lt_item(l);
+        double t2 = bench_now();
+        if (!s || !l) rc = lm_err_set("bench eval: %s", lt_error());
+        t_ssim += t1 - t0;
+        t_lpips += t2 - t1;
+        lt_scope_pop();
+    }
+    for (int done = 0; done < n && !rc; done += batch) {
+        int q = n - done < batch ? n - done : batch;
+        int64_t bs[4] = {q, 3, size, size};
+        lt_scope_push();
+        lt_tensor *a = lt_rand(bs, 4, LT_F32, LT_CPU), *b = lt_rand(bs, 4, LT_F32, LT_CPU);
+        double t0 = bench_now();
+        lt_tensor *fa = lm_inception_features(inc, a, 1), *fb = lm_inception_features(inc, b, 1);
+        if (!fa || !fb) rc = lm_err_set("bench eval: %s", lt_error());
+        else lt_item(lt_add(lt_sum(fa), lt_sum(fb)));
+        t_fid += bench_now() - t0;
+        lt_scope_pop();
+    }
+    lt_no_grad_pop();
+    lm_lpips_free(lp);
+    lm_inception_free(inc);
+    if (rc < 0) return lm_cmd_fail("bench eval");
+    printf("  ssim              %8.1f images/s\n", n / t_ssim);
+    printf("  lpips (vgg16)     %8.1f images/s\n", n / t_lpips);
+    printf("  fid features      %8.1f images/s (prediction + original per image, batch %d)\n", n / t_fid, batch);
+    printf("  all three         %8.1f images/s\n", n / (t_ssim + t_lpips + t_fid));
+    return 0;
+}
+
 typedef struct {
     const char *name, *summary;
     int (*run)(int, char **);
@@ -207,6 +302,7 @@ typedef struct {
 
 static const bench_entry g_benches[] = {
     {"loader", "training data loader: samples/s, peak and running RSS", bench_loader},
+    {"eval", "evaluation metrics: images/s of SSIM, LPIPS, FID features", bench_eval},
     {NULL, NULL, NULL}};
 
 static int cmd_bench(int argc, char **argv) {
@@ -222,4 +318,4 @@ static int cmd_bench(int argc, char **argv) {
     return 2;
 }
 
-const lm_command lm_cmd_bench = {"bench", "benchmarks that print figures (loader)", cmd_bench};
+const lm_command lm_cmd_bench = {"bench", "benchmarks that print figures (loader, eval)", cmd_bench};

@@ -4,7 +4,7 @@
 # the official LaMa code and torch.hub keep them, and check their sha256.
 #
 #   scripts/download-weights.sh [NAME...]     NAME: resnet_pl (default set: all of them)
-#                                                   resnet50-imagenet vgg19 vgg16 inception
+#                                                   resnet50-imagenet vgg19 vgg16 alexnet inception
 #
 # Files (path under $TORCH_HOME, URL, what uses it):
 #   ade20k/ade20k-resnet50dilated-ppm_deepsup/encoder_epoch_20.pth   resnet_pl (HRF perceptual
@@ -13,6 +13,8 @@
 #       models/ade20k/resnet.py downloads it into ./pretrained/; lamac looks in both places)
 #   hub/checkpoints/vgg19-dcbb9e9d.pth      VGG19 perceptual loss (torchvision vgg19)
 #   hub/checkpoints/vgg16-397923af.pth      LPIPS backbone (torchvision vgg16)
+#   hub/checkpoints/alexnet-owt-7be5be79.pth   LPIPS 'alex' backbone (torchvision alexnet;
+#       lamac eval --lpips-net alex)
 #   hub/checkpoints/pt_inception-2015-12-05-6726825d.pth   FID Inception (pytorch-fid; URL as
 #       in the official saicinpainting/evaluation/losses/fid/inception.py)
 #
@@ -71,15 +73,18 @@ get() {
     vgg16)
         fetch https://download.pytorch.org/models/vgg16-397923af.pth \
               "$TH/hub/checkpoints/vgg16-397923af.pth" 397923af ;;
+    alexnet)
+        fetch https://download.pytorch.org/models/alexnet-owt-7be5be79.pth \
+              "$TH/hub/checkpoints/alexnet-owt-7be5be79.pth" 7be5be79 ;;
     inception)
         fetch https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth \
               "$TH/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth" 6726825d ;;
-    *)  echo "error: unknown name '$1' (resnet_pl resnet50-imagenet vgg19 vgg16 inception)" >&2
+    *)  echo "error: unknown name '$1' (resnet_pl resnet50-imagenet vgg19 vgg16 alexnet inception)" >&2
         return 2 ;;
     esac
 }
 
-[ $# -gt 0 ] || set -- resnet_pl resnet50-imagenet vgg19 vgg16 inception
+[ $# -gt 0 ] || set -- resnet_pl resnet50-imagenet vgg19 vgg16 alexnet inception
 echo "TORCH_HOME: $TH"
 status=0
 for n in "$@"; do get "$n" || status=1; done

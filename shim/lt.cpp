@@ -362,6 +362,17 @@ lt_tensor *lt_clamp(lt_tensor *a, double lo, double hi) { LT_OP(IN(a), a->t.clam
 lt_tensor *lt_floor(lt_tensor *a) { LT_OP(IN(a), a->t.floor()) }
 lt_tensor *lt_round(lt_tensor *a) { LT_OP(IN(a), a->t.round()) }
 lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b) { LT_OP(IN(a, b), at::matmul(a->t, b->t)) }
+int lt_linalg_eigh(lt_tensor *a, lt_tensor **evals, lt_tensor **evecs) {
+    *evals = nullptr;
+    *evecs = nullptr;
+    if (null_in(IN(a))) return -1;
+    LT_TRY(-1, {
+        std::tuple<at::Tensor, at::Tensor> r = at::linalg_eigh(a->t, "L");
+        *evals = wrap(std::get<0>(r));
+        *evecs = wrap(std::get<1>(r));
+        return 0;
+    })
+}
 
 // ---- in place --------------------------------------------------------------------------------
 #define LT_INPLACE(inputs, ...)                                                                \

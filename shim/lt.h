@@ -120,6 +120,9 @@ lt_tensor *lt_clamp(lt_tensor *a, double lo, double hi);
 lt_tensor *lt_floor(lt_tensor *a);
 lt_tensor *lt_round(lt_tensor *a);
 lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b);
+/* Symmetric eigendecomposition (torch.linalg.eigh, lower triangle): a (..., n, n) ->
+ * evals (..., n) ascending, evecs (..., n, n) as columns. Fills both or neither; 0 / -1. */
+int lt_linalg_eigh(lt_tensor *a, lt_tensor **evals, lt_tensor **evecs);
 
 /* ---- in-place updates (return t, or NULL on failure) ------------------------------------
  * libtorch refuses an in-place op on a leaf that requires grad (a trainable parameter)
