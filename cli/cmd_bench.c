@@ -205,11 +205,6 @@ static int bench_loader(int argc, char **argv) {
 }
 
 /* ---- lamac bench eval: images/s of the evaluation metrics (eval/) at S x S ---------------- */
-static double bench_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int bench_eval(int argc, char **argv) {
     int n = 16, size = 256, threads = 0, batch = 8;
@@ -232,7 +227,7 @@ static int bench_eval(int argc, char **argv) {
             lm_err_code(LM_EINVAL, "unknown option '%s'", argv[i]);
             return lm_cmd_fail("bench eval");
         }
-        if (int_flag(argv[i], argv[i + 1], dst) < 0) return lm_cmd_fail("bench eval");
+        if (lm_flag_int(argv[i], argv[i + 1], 0, 1 << 20, dst) < 0) return lm_cmd_fail("bench eval");
         i++;
     }
     if (n < 1 || size < 16 || batch < 1) {
@@ -260,13 +255,13 @@ static int bench_eval(int argc, char **argv) {
     for (int i = 0; i < n && !rc; i++) {
         lt_scope_push();
         lt_tensor *a = lt_rand(shp, 4, LT_F32, LT_CPU), *b = lt_rand(shp, 4, LT_F32, LT_CPU);
-        double t0 = bench_now();
+        double t0 = lm_clock_now();
         lt_tensor *s = lm_ssim(a, b);
         if (s) lt_item(s);
-        double t1 = bench_now();
+        double t1 = lm_clock_now();
         lt_tensor *l = lm_lpips_forward(lp, a, b);
         if (l) lt_item(l);
-        double t2 = bench_now();
+        double t2 = lm_clock_now();
         if (!s || !l) rc = lm_err_set("bench eval: %s", lt_error());
         t_ssim += t1 - t0;
         t_lpips += t2 - t1;
@@ -277,11 +272,11 @@ static int bench_eval(int argc, char **argv) {
         int64_t bs[4] = {q, 3, size, size};
         lt_scope_push();
         lt_tensor *a = lt_rand(bs, 4, LT_F32, LT_CPU), *b = lt_rand(bs, 4, LT_F32, LT_CPU);
-        double t0 = bench_now();
+        double t0 = lm_clock_now();
         lt_tensor *fa = lm_inception_features(inc, a, 1), *fb = lm_inception_features(inc, b, 1);
         if (!fa || !fb) rc = lm_err_set("bench eval: %s", lt_error());
         else lt_item(lt_add(lt_sum(fa), lt_sum(fb)));
-        t_fid += bench_now() - t0;
+        t_fid += lm_clock_now() - t0;
         lt_scope_pop();
     }
     lt_no_grad_pop();

@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/progress.h"
 #include "core/sha256.h"
 #include "data/image.h"
 #include "data/valset.h"
@@ -32,12 +34,6 @@ lm_eval_opts lm_eval_defaults(void) {
 
 static const char *NAMES[LM_M_COUNT] = {"ssim", "psnr", "l1", "lpips", "fid", "ssim_fid100_f1",
                                         "lpips_fid100_f1"};
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int push_str(char ***v, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int push_str(char ***v, int *n, const char *fmt, ...) {
@@ -175,15 +171,6 @@ done:
     return rc;
 }
 
-/* A progress line redrawn in place on a terminal; elsewhere (logs) only the final line. */
-static void progress(FILE *f, int done, int total, double t0, int final) {
-    if (!f || (!final && !isatty(fileno(f)))) return;
-    double dt = now_s() - t0;
-    fprintf(f, "\revaluate: %d/%d images, %.1f img/s, %.0f s%s", done, total, dt > 0 ? done / dt : 0.0,
-            dt, final ? "\n" : "");
-    fflush(f);
-}
-
 static int eval_fid_group(double *out, const feats *f, const lm_eval_result *r, int bin) {
     int n = 0;
     for (int i = 0; i < r->n; i++) n += bin < 0 || r->img[i].bin == bin;
@@ -218,7 +205,9 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
     for (int m = 0; m < LM_M_COUNT; m++) r->m[m].name = NAMES[m];
     if (o->bins < 1 || o->bins > LM_EVAL_MAX_BINS)
         return lm_err_code(LM_EINVAL, "evaluate: bins must be in 1..%d", LM_EVAL_MAX_BINS);
-    double t0 = now_s();
+    double t0 = lm_clock_now();
+    lm_progress prog;
+    if (o->progress) lm_progress_start(&prog, o->progress, "evaluate", "images");
     lm_valset *vs = NULL;
     int rc = lm_valset_open(&vs, images, o->img_suffix);
     if (rc < 0) return lm_err_prefix("evaluate: --images %s", images);
@@ -322,11 +311,11 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
         r->n++;
         r->bin_count[e->bin]++;
         if (inc && F.nq >= batch && (rc = flush_feats(&F, inc)) < 0) break;
-        if (o->progress && (r->n % 8 == 0)) progress(o->progress, r->n, r->n_listed, t0, 0);
+        if (o->progress) lm_progress_update(&prog, r->n, r->n_listed);
     }
     if (!rc && inc) rc = flush_feats(&F, inc);
     lt_no_grad_pop();
-    progress(o->progress, r->n, r->n_listed, t0, 1);
+    if (o->progress && r->n < r->n_listed) lm_progress_update(&prog, r->n, r->n);
     if (rc < 0) goto cleanup;
 
     /* statistics */
@@ -384,7 +373,7 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
         push_str(&r->warnings, &r->n_warnings, "%d of %d images could not be evaluated (see skipped_images)",
                  r->n_skipped, r->n_listed);
 cleanup:
-    r->seconds = now_s() - t0;
+    r->seconds = lm_clock_now() - t0;
     for (int i = 0; i < F.nq; i++) {
         lt_free(F.qp[i]);
         lt_free(F.qr[i]);
