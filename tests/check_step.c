@@ -497,6 +497,158 @@ START_TEST(test_bad_batch_and_nonfinite) {
 }
 END_TEST
 
+/* ---- the command line ------------------------------------------------------------------ */
+
+/* Copies the fixture's entries named `from`* to `to`* in a new safetensors file; `nan_key`
+ * (if not NULL) gets NaN as its first element. */
+static void write_from_fixture(const char *path, const lm_st_file *f, const char *from, const char *to,
+                               const char *nan_key) {
+    lm_st_writer *w = NULL;
+    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
+    size_t nf = strlen(from);
+    for (int i = 0; i < lm_st_count(f); i++) {
+        const lm_st_entry *e = lm_st_get(f, i);
+        if (strncmp(e->name, from, nf)) continue;
+        char name[300];
+        snprintf(name, sizeof name, "%s%s", to, e->name + nf);
+        void *buf = malloc(e->nbytes ? e->nbytes : 1);
+        memcpy(buf, e->data, e->nbytes);
+        if (nan_key && !strcmp(name, nan_key)) ((float *)buf)[0] = NAN;
+        ck_assert_int_eq(lm_st_writer_add(w, name, e->dtype, e->shape, e->ndim, buf, e->nbytes), 0);
+        free(buf);
+    }
+    ck_assert_int_eq(lm_st_writer_close(w), 0);
+}
+
+static int exists(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+#define SMALL "--config " LM_SOURCE_DIR "/configs/training/lama-fourier.yaml generator.ngf=8 " \
+              "generator.n_blocks=1 discriminator.ndf=4 losses.resnet_pl.weight=0 --threads 2"
+
+START_TEST(test_cli_step_parity) {
+    long live = lt_live_count();
+    char dir[256], init[300], batch[300], out[300], buf[8192];
+    lm_test_tmpdir(dir, sizeof dir, "step");
+    lm_st_file *f = open_fx(LM_SOURCE_DIR "/" FX("step_ffc.safetensors"));
+    snprintf(init, sizeof init, "%s/init.safetensors", dir);
+    snprintf(batch, sizeof batch, "%s/batch.safetensors", dir);
+    snprintf(out, sizeof out, "%s/out.safetensors", dir);
+    write_from_fixture(init, f, "init.", "", NULL);
+    {
+        lm_st_writer *bw = NULL;
+        ck_assert_int_eq(lm_st_writer_open(&bw, batch), 0);
+        const char *names[2] = {"image", "mask"};
+        for (int i = 0; i < 2; i++) {
+            const lm_st_entry *e = lm_st_find(f, names[i]);
+            ck_assert_int_eq(lm_st_writer_add(bw, names[i], e->dtype, e->shape, e->ndim, e->data, e->nbytes), 0);
+        }
+        ck_assert_int_eq(lm_st_writer_close(bw), 0);
+    }
+    int rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", init, batch, out);
+    ck_assert_msg(rc == 0, "%s", buf);
+    /* the JSON line: gen_total of the first official iteration */
+    const char *js = strstr(buf, "{\"gen_l1\": ");
+    ck_assert_msg(js != NULL, "%s", buf);
+    const char *gt = strstr(js, "\"gen_total\": ");
+    ck_assert_ptr_nonnull(gt);
+    double gen_total = atof(gt + 13);
+    lt_scope_push();
+    double ref = lt_item(lt_select(lm_test_fixture(f, "loss.gen_total"), 0, 0));
+    ck_assert_msg(fabs(gen_total - ref) <= 1e-6 * fabs(ref), "gen_total %.9g vs official %.9g", gen_total, ref);
+    ck_assert_ptr_nonnull(strstr(js, "\"discr_adv\": "));
+    ck_assert_ptr_nonnull(strstr(js, "\"adv_discr_real_gp\": "));
+    /* OUT equals the official state after one iteration */
+    lm_st_file *o = open_fx(out);
+    lm_test_errs tight = {"cli s1", 0, 0, 0};
+    int n = 0;
+    for (int i = 0; i < lm_st_count(f); i++) {
+        const char *name = lm_st_get(f, i)->name;
+        if (strncmp(name, "s1.", 3)) continue;
+        const char *key = name + 3;
+        /* biases (some sit before a training-mode BN, see noisy_key()) and running means:
+         * atol 2·lr(G). Everything else 1e-4 + 1e-4·|e|: the command runs with 2 threads,
+         * which changes the reduction order of the convolutions, and an element whose gradient
+         * is within a few orders of Adam's eps (1e-8) gets a first update lr·g/(|g| + eps) that
+         * follows those rounding differences (seen: 3e-5) */
+        lm_test_expect_close(&tight, lm_test_fixture(o, key), lm_test_fixture(f, name),
+                             strstr(key, "bias") || strstr(key, "running_mean") ? 2e-3 : 1e-4, 1e-4, key);
+        n++;
+    }
+    ck_assert_int_eq(n, lm_st_count(o));
+    lm_test_errs_print("lamac step", &tight);
+    lm_st_close(o);
+    lt_scope_pop();
+    lm_st_close(f);
+    lm_test_rmtree(dir);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
+START_TEST(test_cli_step_bad_input) {
+    char dir[256], init[300], nan_init[300], batch[300], half[300], out[300], buf[16384];
+    lm_test_tmpdir(dir, sizeof dir, "stepbad");
+    lm_st_file *f = open_fx(LM_SOURCE_DIR "/" FX("step_ffc.safetensors"));
+    snprintf(init, sizeof init, "%s/init.safetensors", dir);
+    snprintf(nan_init, sizeof nan_init, "%s/nan.safetensors", dir);
+    snprintf(batch, sizeof batch, "%s/batch.safetensors", dir);
+    snprintf(half, sizeof half, "%s/half.safetensors", dir);
+    snprintf(out, sizeof out, "%s/out.safetensors", dir);
+    write_from_fixture(init, f, "init.", "", NULL);
+    write_from_fixture(nan_init, f, "init.", "", "discriminator.model5.0.bias");
+    lm_st_writer *bw = NULL, *hw = NULL;
+    ck_assert_int_eq(lm_st_writer_open(&bw, batch), 0);
+    ck_assert_int_eq(lm_st_writer_open(&hw, half), 0);
+    const lm_st_entry *im = lm_st_find(f, "image"), *mk = lm_st_find(f, "mask");
+    ck_assert_int_eq(lm_st_writer_add(bw, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    ck_assert_int_eq(lm_st_writer_add(bw, "mask", mk->dtype, mk->shape, mk->ndim, mk->data, mk->nbytes), 0);
+    ck_assert_int_eq(lm_st_writer_add(hw, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    float *m = malloc(mk->nbytes);
+    for (size_t j = 0; j < mk->nbytes / 4; j++) m[j] = 0.5f;
+    ck_assert_int_eq(lm_st_writer_add(hw, "mask", mk->dtype, mk->shape, mk->ndim, m, mk->nbytes), 0);
+    free(m);
+    ck_assert_int_eq(lm_st_writer_close(bw), 0);
+    ck_assert_int_eq(lm_st_writer_close(hw), 0);
+    /* mask outside {0, 1} */
+    int rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", init, half, out);
+    ck_assert_msg(rc != 0 && strstr(buf, "outside {0, 1}"), "%s", buf);
+    ck_assert(!exists(out));
+    /* a batch file without the tensors; a mask of the wrong shape */
+    rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", init, init, out);
+    ck_assert_msg(rc != 0 && strstr(buf, "no tensor named"), "%s", buf);
+    char wrong[300];
+    snprintf(wrong, sizeof wrong, "%s/wrong.safetensors", dir);
+    lm_st_writer *ww = NULL;
+    ck_assert_int_eq(lm_st_writer_open(&ww, wrong), 0);
+    ck_assert_int_eq(lm_st_writer_add(ww, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    ck_assert_int_eq(lm_st_writer_add(ww, "mask", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    ck_assert_int_eq(lm_st_writer_close(ww), 0);
+    rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", init, wrong, out);
+    ck_assert_msg(rc != 0 && strstr(buf, "expected (N, 1, H, W)"), "%s", buf);
+    ck_assert(!exists(out));
+    /* weights that do not fit the config (ngf 16): the mismatch table */
+    rc = lm_test_run(buf, sizeof buf, "step " SMALL " generator.ngf=16 --model %s --batch %s --out %s", init,
+                     batch, out);
+    ck_assert_msg(rc != 0 && strstr(buf, "key") && strstr(buf, "| expected") &&
+                  strstr(buf, "generator.model.1.ffc.convl2l.weight"), "%s", buf);
+    ck_assert(!exists(out));
+    /* a non-finite loss: error naming the term, nothing written */
+    rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", nan_init, batch, out);
+    ck_assert_msg(rc != 0 && strstr(buf, "gen_adv") && strstr(buf, "non-finite"), "%s", buf);
+    ck_assert(!exists(out));
+    /* missing required flags, --help */
+    rc = lm_test_run(buf, sizeof buf, "step --model %s", init);
+    ck_assert_msg(rc != 0 && strstr(buf, "required"), "%s", buf);
+    rc = lm_test_run(buf, sizeof buf, "step --help");
+    ck_assert_msg(rc == 0 && strstr(buf, "usage: lamac step"), "%s", buf);
+    lm_st_close(f);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
 Suite *check_step_suite(void) {
     Suite *s = suite_create("step");
     TCase *tc = tcase_create("step");
@@ -509,6 +661,8 @@ Suite *check_step_suite(void) {
     tcase_add_test(tc, test_step_ffc_resnet);
     tcase_add_test(tc, test_step_pix2pixhd_global);
     tcase_add_test(tc, test_bad_batch_and_nonfinite);
+    tcase_add_test(tc, test_cli_step_parity);
+    tcase_add_test(tc, test_cli_step_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }
