@@ -140,14 +140,14 @@ const lm_cfg_key lm_cfg_schema[] = {
     FLT("optimizers.generator.lr", "0.001", 0, 10, 0),
     LIST("optimizers.generator.betas", 0),                          /* default [0.9, 0.999] */
     FLTMIN("optimizers.generator.eps", "1e-8", 0, 0),
-    {"optimizers.generator.weight_decay", LM_CFG_T_FLOAT, "null", 0, 0, LM_CFG_F_MIN | N, NULL}, /* null: adam 0, adamw 0.01 */
+    {"optimizers.generator.weight_decay", LM_CFG_T_FLOAT, NULL, 0, 0, LM_CFG_F_MIN, NULL}, /* absent: adam 0, adamw 0.01 */
     BOOL("optimizers.generator.amsgrad", "false", 0),
     MAP("optimizers.discriminator"),
     ENUM("optimizers.discriminator.kind", "adam", "adam|adamw", 0),
     FLT("optimizers.discriminator.lr", "0.0001", 0, 10, 0),
     LIST("optimizers.discriminator.betas", 0),
     FLTMIN("optimizers.discriminator.eps", "1e-8", 0, 0),
-    {"optimizers.discriminator.weight_decay", LM_CFG_T_FLOAT, "null", 0, 0, LM_CFG_F_MIN | N, NULL},
+    {"optimizers.discriminator.weight_decay", LM_CFG_T_FLOAT, NULL, 0, 0, LM_CFG_F_MIN, NULL},
     BOOL("optimizers.discriminator.amsgrad", "false", 0),
 
     /* ---- location group: where data, runs and pretrained weights live ---- */
