@@ -36,6 +36,11 @@ int lm_resnet_pl_create(lm_resnet_pl **out, const lm_resnet_pl_opts *o, lt_dtype
                         lt_device dev, int flags);
 /* pred, target (N, 3, H, W) in [0, 1] -> 0-dim weighted loss. Gradient flows to pred only. */
 lt_tensor *lm_resnet_pl_loss(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *target);
+/* Same with the BatchNorm mode given per call (1 batch statistics, 0 running statistics),
+ * whatever opts.bn_train says: official validation runs the LightningModule in eval mode, so
+ * the val loss uses the encoder's (drifted) running statistics: call this with 0 there. */
+lt_tensor *lm_resnet_pl_loss_mode(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *target,
+                                  int bn_train);
 /* The encoder's registry, keys as the official LightningModule's state_dict has them under
  * "loss_resnet_pl.": "impl.conv1.weight", "impl.layer1.0.bn1.running_mean", ... */
 lm_params *lm_resnet_pl_params(lm_resnet_pl *pl);

@@ -22,6 +22,9 @@ int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_d
 /* pred, target (N, 3, H, W) in [0, 1]; mask (N, 1, H, W) or NULL -> 0-dim weighted loss. */
 lt_tensor *lm_vgg_pl_loss(lm_vgg_pl *pl, lt_tensor *pred, lt_tensor *target, lt_tensor *mask);
 const char *lm_vgg_pl_source(const lm_vgg_pl *pl);
+/* The VGG registry, keys as the official LightningModule's state_dict has them under
+ * "loss_pl.": "vgg.0.weight", "vgg.0.bias", ..., "vgg.28.bias" (frozen). */
+lm_params *lm_vgg_pl_params(lm_vgg_pl *pl);
 void lm_vgg_pl_free(lm_vgg_pl *pl);
 
 #endif

@@ -1,0 +1,166 @@
+/* vgg_pl.c — the VGG19 perceptual loss (official saicinpainting/training/losses/perceptual.py
+ * PerceptualLoss), see vgg_pl.h: torchvision vgg19 features with every MaxPool2d replaced by
+ * AvgPool2d(2, 2), the first 30 modules; after each ReLU, MSE (reduction none) of input and
+ * target features, times (1 - mask bilinearly resized to the features), mean over the
+ * non-batch dimensions; summed over the 13 ReLUs -> (N); the trainer's .sum() * weight. */
+#include "losses/vgg_pl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "losses/resnet_pl.h"
+#include "model/pretrained.h"
+#include "model/vgg.h"
+
+#define VGG_PL_LAYERS 30 /* self.vgg[:30] */
+
+struct lm_vgg_pl {
+    lm_vgg_pl_opts o;
+    lm_params params; /* "vgg.0.weight", ... */
+    lm_vgg *vgg;
+    lt_tensor *mean, *std; /* (1, 3, 1, 1), owned */
+    char source[4200];
+};
+
+lm_vgg_pl_opts lm_vgg_pl_defaults(void) {
+    lm_vgg_pl_opts o;
+    memset(&o, 0, sizeof o);
+    o.weight = 0;
+    o.normalize_inputs = 1;
+    return o;
+}
+
+static lt_tensor *chan_const(double a, double b, double c, lt_dtype dt, lt_device dev) {
+    float v[3] = {(float)a, (float)b, (float)c};
+    int64_t s[4] = {1, 3, 1, 1};
+    lt_tensor *t = lt_from_buffer(v, s, 4, LT_F32);
+    lt_tensor *r = (dt == LT_F32 && dev == LT_CPU) ? t : lt_to_device(lt_to_dtype(t, dt), dev);
+    return lt_keep(r);
+}
+
+int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_device dev,
+                     int flags) {
+    *out = NULL;
+    lm_vgg_pl *pl = calloc(1, sizeof *pl);
+    if (!pl) return lm_err_code(LM_ENOMEM, "vgg_pl: out of memory");
+    pl->o = *o;
+    lm_params_init(&pl->params, dt, dev);
+    char cand[4200], path[4200];
+    int rc;
+    lt_scope_push();
+    lm_params_push(&pl->params, "vgg");
+    rc = lm_vgg_create(&pl->vgg, &pl->params, 19, VGG_PL_LAYERS, 1);
+    lm_params_pop(&pl->params);
+    if (rc < 0) goto fail;
+    if (!(pl->mean = chan_const(0.485, 0.456, 0.406, dt, dev)) ||
+        !(pl->std = chan_const(0.229, 0.224, 0.225, dt, dev))) {
+        rc = lm_err_set("vgg_pl: %s", lt_error());
+        goto fail;
+    }
+    if (o->weights_path[0]) {
+        snprintf(cand, sizeof cand, "%s", o->weights_path);
+    } else {
+        char home[4096];
+        if ((rc = lm_torch_home(home, sizeof home)) < 0) goto fail;
+        int n = snprintf(cand, sizeof cand, "%s/hub/checkpoints/vgg19-dcbb9e9d.pth", home);
+        if (n < 0 || (size_t)n >= sizeof cand) {
+            rc = lm_err_code(LM_EINVAL, "vgg_pl: weights path longer than %zu bytes",
+                             sizeof cand - 1);
+            goto fail;
+        }
+    }
+    const char *cp[1] = {cand};
+    rc = lm_pretrained_find(path, sizeof path, "vgg_pl", cp, 1);
+    if (rc < 0) {
+        if (!(flags & LM_PL_RANDOM_IF_MISSING)) goto fail;
+        fprintf(stderr, "%s; using random VGG19 weights\n", lm_err_msg());
+        lm_err_clear();
+        snprintf(pl->source, sizeof pl->source, "random (file missing)");
+    } else {
+        /* torchvision.models.vgg19(pretrained=True): keys features.N.*, classifier.* */
+        if ((rc = lm_pretrained_load(&pl->params, "vgg.", path, "features.", "vgg_pl", NULL)) < 0)
+            goto fail;
+        snprintf(pl->source, sizeof pl->source, "%s", path);
+    }
+    if ((rc = lm_params_set_trainable(&pl->params, 0)) < 0) goto fail;
+    lt_scope_pop();
+    *out = pl;
+    return 0;
+fail:
+    lt_scope_pop();
+    lm_vgg_pl_free(pl);
+    return rc;
+}
+
+lt_tensor *lm_vgg_pl_loss(lm_vgg_pl *pl, lt_tensor *pred, lt_tensor *target, lt_tensor *mask) {
+    if (!pred || !target) return NULL;
+    int64_t ps[8], ts[8], ms[8];
+    int pn = lt_shape(pred, ps, 8), tn = lt_shape(target, ts, 8);
+    int same = pn == tn, mok = 1;
+    for (int i = 0; same && i < pn; i++) same = ps[i] == ts[i];
+    if (mask) {
+        int mn = lt_shape(mask, ms, 8);
+        mok = pn == 4 && mn == 4 && ms[0] == ps[0] && ms[1] == 1 && ms[2] == ps[2] && ms[3] == ps[3];
+    }
+    if (pn != 4 || ps[1] != 3 || !same || !mok) {
+        char a[128], b[128], c[128], msg[512];
+        snprintf(msg, sizeof msg, "vgg_pl: pred %s and target %s must both be (N, 3, H, W), "
+                 "mask %s (N, 1, H, W) or none", lt_describe(pred, a, sizeof a),
+                 lt_describe(target, b, sizeof b), mask ? lt_describe(mask, c, sizeof c) : "-");
+        lt_set_error(msg);
+        return NULL;
+    }
+    lt_tensor *res = NULL;
+    lt_scope_push();
+    lt_tensor *fi = pred, *ft = target;
+    if (pl->o.normalize_inputs) {
+        fi = lt_div(lt_sub(pred, pl->mean), pl->std);
+        lt_no_grad_push();
+        ft = lt_div(lt_sub(target, pl->mean), pl->std);
+        lt_no_grad_pop();
+    }
+    lt_tensor *losses[VGG_PL_LAYERS];
+    int nl = 0;
+    const int64_t dims[3] = {1, 2, 3};
+    for (int i = 0; i < lm_vgg_n_layers(pl->vgg); i++) {
+        lt_tensor *ni = lm_vgg_layer_forward(pl->vgg, i, fi);
+        lt_no_grad_push(); /* only pred gets a gradient */
+        lt_tensor *nt = lm_vgg_layer_forward(pl->vgg, i, ft);
+        lt_no_grad_pop();
+        if (!ni || !nt) goto done;
+        fi = ni, ft = nt;
+        if (lm_vgg_layer(pl->vgg, i) != LM_VGG_RELU) continue;
+        lt_tensor *d = lt_sub(fi, ft);
+        lt_tensor *l = lt_mul(d, d); /* F.mse_loss(reduction='none') */ // (N, C, h, w)
+        if (mask) {
+            lt_tensor *m = lt_interpolate(mask, lt_size(fi, 2), lt_size(fi, 3), LT_BILINEAR);
+            l = lt_mul(l, lt_rsub_scalar(m, 1.0)); // (N, C, h, w) * (N, 1, h, w)
+        }
+        losses[nl++] = lt_mean_dims(l, dims, 3, 0); // (N)
+    }
+    /* torch.stack(losses).sum(dim=0) -> (N); the trainer: .sum() * weight */
+    const int64_t d0[1] = {0};
+    res = lt_keep(lt_mul_scalar(lt_sum(lt_sum_dims(lt_stack(losses, nl, 0), d0, 1, 0)),
+                                pl->o.weight));
+done:
+    lt_scope_pop();
+    if (!res) return NULL;
+    lt_tensor *r = lt_alias(res);
+    lt_free(res);
+    return r;
+}
+
+lm_params *lm_vgg_pl_params(lm_vgg_pl *pl) { return &pl->params; }
+
+const char *lm_vgg_pl_source(const lm_vgg_pl *pl) { return pl->source; }
+
+void lm_vgg_pl_free(lm_vgg_pl *pl) {
+    if (!pl) return;
+    lm_vgg_free(pl->vgg);
+    lm_params_free(&pl->params);
+    lt_free(pl->mean);
+    lt_free(pl->std);
+    free(pl);
+}
