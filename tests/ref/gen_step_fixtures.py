@@ -15,6 +15,10 @@ Writes tests/fixtures/step/:
       loss.<k> (10,)                      each loss term per iteration
       norms.<k> (P,)                      per-tensor L2 norms of the state after iteration k
                                           (drift report), in metadata `norm_keys` order
+  step_ffc_pl.safetensors  step_ffc's initial state and batch WITH ResNetPL (weight 30, encoder
+      in training mode, weights = gen_perceptual_fixtures.det_values): s1.* (G, D and the
+      encoder's BN buffers as loss_resnet_pl.impl.*) and loss.<k> for 3 iterations
+  (--pl-only writes just this one; --self-drift prints the official code's own drift)
 Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_step_fixtures.py
 """
 import copy
@@ -177,7 +181,7 @@ def perturb_bn(m):
                 mod.running_var.uniform_(0.7, 1.3)
 
 
-def official_step(G, D, optG, optD, adv, img, mask):
+def official_step(G, D, optG, optD, adv, img, mask, pl=None):
     """DefaultInpaintingTrainingModule.generator_loss / discriminator_loss + base._do_step, as
     lamaref.Step, returning every metric."""
     m = {}
@@ -192,7 +196,12 @@ def official_step(G, D, optG, optD, adv, img, mask):
     total = total + ga
     fm = feature_matching_loss(ff, rf, mask=None) * 100
     total = total + fm
-    m.update(gen_l1=l1, gen_adv=ga, gen_fm=fm, gen_total=total)
+    m.update(gen_l1=l1, gen_adv=ga, gen_fm=fm)
+    if pl is not None:  # ResNetPL(weight=30): the frozen encoder in training mode (DESIGN 5)
+        rpl = lamaref.resnet_pl(pl, pred, img, weight=30)
+        total = total + rpl
+        m['gen_resnet_pl'] = rpl
+    m['gen_total'] = total
     optG.zero_grad()
     total.backward()
     m['gen_grad_norm'] = nn.utils.clip_grad_norm_(G.parameters(), 1.0)
@@ -297,6 +306,46 @@ def self_drift():
         print('step %2d' % (k + 1), ' '.join('%s %.2g' % (n, abs(a[k][n] - b[k][n]) / abs(a[k][n])) for n in a[k]))
 
 
+def run_pl_case(fname, src, steps=3):
+    """ffc_resnet from step_ffc's initial state, WITH ResNetPL (weight 30, encoder in training
+    mode), encoder weights = gen_perceptual_fixtures.det_values (the C test recomputes them)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gen_perceptual_fixtures as gpf
+    t, _ = st.load(os.path.join(OUT, src))
+    G = lamaref.make_generator(n_blocks=1, ngf=8)
+    D = NLayerDiscriminator(3, ndf=4, n_layers=4)
+    G.load_state_dict({k[len('init.generator.'):]: v for k, v in t.items() if k.startswith('init.generator.')})
+    D.load_state_dict({k[len('init.discriminator.'):]: v for k, v in t.items() if k.startswith('init.discriminator.')})
+    pl = lamaref.make_resnet_pl()
+    gpf.fill_det(pl)
+    pl.train()
+    for p in pl.parameters():
+        p.requires_grad_(False)
+    G.train(); D.train()
+    img, mask = t['image'], t['mask']
+    adv = NonSaturatingWithR1(gp_coef=0.001, weight=10, mask_as_fake_target=True, allow_scale_mask=True)
+    optG = torch.optim.Adam(G.parameters(), lr=1e-3)
+    optD = torch.optim.Adam(D.parameters(), lr=1e-4)
+    out, per = {}, {}
+    for k in range(1, steps + 1):
+        m = official_step(G, D, optG, optD, adv, img.clone(), mask, pl=pl)
+        for n in m:
+            per.setdefault(n, []).append(m[n])
+        if k == 1:
+            out.update({'s1.' + q: v for q, v in state(G, D).items()})
+            for q, v in pl.state_dict().items():
+                if 'running' in q or 'num_batches' in q:
+                    out['s1.loss_resnet_pl.impl.' + q] = v.clone()
+    for n in per:
+        out['loss.' + n] = torch.tensor(per[n], dtype=torch.float32)
+    st.save(out, os.path.join(OUT, fname), metadata={'terms': ','.join(per.keys()), 'init': src})
+    print(fname, os.path.getsize(os.path.join(OUT, fname)), 'bytes', {n: per[n][0] for n in per})
+
+
+if '--pl-only' in sys.argv:
+    run_pl_case('step_ffc_pl.safetensors', 'step_ffc.safetensors')
+    sys.exit(0)
+
 if '--self-drift' in sys.argv:
     self_drift()
     sys.exit(0)
@@ -306,3 +355,4 @@ run_case('step_ffc.safetensors', lamaref.make_generator(n_blocks=1, ngf=8))
 torch.manual_seed(4)
 run_case('step_global.safetensors', GlobalGenerator(4, 3, ngf=4, n_downsampling=3, n_blocks=1,
                                                     add_out_act='sigmoid'))
+run_pl_case('step_ffc_pl.safetensors', 'step_ffc.safetensors')
