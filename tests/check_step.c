@@ -17,6 +17,7 @@
 #include "losses/masked.h"
 #include "train/optim.h"
 #include "train/step.h"
+#include "config/train_opts.h"
 #include "tests/testutil.h"
 
 #define FX(name) "tests/fixtures/step/" name
@@ -764,6 +765,65 @@ START_TEST(test_cli_step_bad_input) {
 }
 END_TEST
 
+START_TEST(test_config_mapping) {
+    const char *cfgpath = LM_SOURCE_DIR "/configs/training/lama-fourier.yaml";
+    lm_cfg *c = NULL;
+    ck_assert_msg(lm_cfg_load(&c, cfgpath, NULL, 0) == 0, "%s", lm_err_msg());
+    lm_step_opts so;
+    lm_loss_opts lo;
+    ck_assert_msg(lm_step_opts_from_cfg(&so, &lo, c) == 0, "%s", lm_err_msg());
+    ck_assert(so.l1.weight_known == 10 && so.l1.weight_missing == 0);
+    ck_assert(so.adv.kind == LM_ADV_R1 && so.adv.weight == 10 && so.adv.gp_coef == 0.001);
+    ck_assert(so.adv.mask_as_fake_target && so.adv.allow_scale_mask && so.adv.use_unmasked_for_gen);
+    ck_assert(so.adv.mask_scale_mode == LM_MASK_SCALE_NEAREST && so.adv.extra_mask_weight_for_gen == 0);
+    ck_assert(so.fm.weight == 100 && !so.fm.pass_mask);
+    ck_assert(lo.perceptual.weight == 0 && lo.resnet_pl.weight == 30 && lo.resnet_pl.segmentation);
+    ck_assert_str_eq(lo.resnet_pl.arch_encoder, "resnet50dilated");
+    ck_assert(so.opt_g.kind == LM_OPTIM_ADAM && so.opt_g.lr == 0.001 && so.opt_g.weight_decay == 0);
+    ck_assert(so.opt_d.kind == LM_OPTIM_ADAM && so.opt_d.lr == 0.0001);
+    ck_assert(so.opt_g.beta1 == 0.9 && so.opt_g.beta2 == 0.999 && so.opt_g.eps == 1e-8);
+    ck_assert(so.gradient_clip_val == 1 && !so.ema.enabled);
+    lm_cfg_free(c);
+    const char *ov[] = {"losses.adversarial.kind=bce", "+losses.adversarial.mask_scale_mode=maxpool",
+                        "+losses.feature_matching.pass_mask=true", "optimizers.generator.kind=adamw",
+                        "+optimizers.generator.betas=[0.5,0.9]", "+optimizers.discriminator.weight_decay=0.2",
+                        "trainer.kwargs.gradient_clip_val=0", "+training_model.average_generator=true",
+                        "losses.resnet_pl.weight=0", "+losses.resnet_pl.bn_train=false"};
+    ck_assert_msg(lm_cfg_load(&c, cfgpath, ov, 10) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_step_opts_from_cfg(&so, &lo, c) == 0, "%s", lm_err_msg());
+    ck_assert(so.adv.kind == LM_ADV_BCE && so.adv.mask_scale_mode == LM_MASK_SCALE_MAXPOOL && so.fm.pass_mask);
+    ck_assert(so.opt_g.kind == LM_OPTIM_ADAMW && so.opt_g.weight_decay == 0.01);
+    ck_assert(so.opt_g.beta1 == 0.5 && so.opt_g.beta2 == 0.9);
+    ck_assert(so.opt_d.kind == LM_OPTIM_ADAM && so.opt_d.weight_decay == 0.2);
+    ck_assert(so.gradient_clip_val == 0 && so.ema.enabled && so.ema.beta == 0.999);
+    ck_assert(lo.resnet_pl.weight == 0 && !lo.resnet_pl.bn_train);
+    lm_cfg_free(c);
+    /* the official assertion, and a bad mask_scale_mode */
+    const char *bad[] = {"+losses.adversarial.use_unmasked_for_gen=false"};
+    ck_assert_msg(lm_cfg_load(&c, cfgpath, bad, 1) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_step_opts_from_cfg(&so, &lo, c), LM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "use_unmasked_for_gen"));
+    lm_cfg_free(c);
+    const char *bad2[] = {"+losses.adversarial.mask_scale_mode=bicubic"};
+    ck_assert_int_lt(lm_cfg_load(&c, cfgpath, bad2, 1), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "mask_scale_mode"));
+}
+END_TEST
+
+START_TEST(test_cli_bench_step) {
+    char buf[16384];
+    int rc = lm_test_run(buf, sizeof buf, "bench step " LM_SOURCE_DIR "/configs/training/lama-fourier.yaml "
+                         "data.batch_size=2 generator.ngf=8 generator.n_blocks=1 discriminator.ndf=4 "
+                         "losses.resnet_pl.weights_path=/nonexistent/lamac --size 32 --iters 2 --warmup 0 --threads 1");
+    ck_assert_msg(rc == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "seconds per iteration: median") && strstr(buf, "peak RSS:") &&
+                  strstr(buf, "BLAS:") && strstr(buf, "random (file missing)") &&
+                  strstr(buf, "batch 2 x 3 x 32 x 32") && strstr(buf, "D backward"), "%s", buf);
+    rc = lm_test_run(buf, sizeof buf, "bench step --iters x");
+    ck_assert_msg(rc != 0 && strstr(buf, "--iters"), "%s", buf);
+}
+END_TEST
+
 Suite *check_step_suite(void) {
     Suite *s = suite_create("step");
     TCase *tc = tcase_create("step");
@@ -779,6 +839,8 @@ Suite *check_step_suite(void) {
     tcase_add_test(tc, test_step_with_resnet_pl);
     tcase_add_test(tc, test_cli_step_parity);
     tcase_add_test(tc, test_cli_step_bad_input);
+    tcase_add_test(tc, test_config_mapping);
+    tcase_add_test(tc, test_cli_bench_step);
     suite_add_tcase(s, tc);
     return s;
 }
