@@ -824,6 +824,48 @@ START_TEST(test_cli_bench_step) {
 }
 END_TEST
 
+START_TEST(test_generator_averaging) {
+    long live = lt_live_count();
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    int64_t sh[1] = {3};
+    lt_tensor *w = lm_params_add(&p, "w", lt_full(sh, 1, 2.0, LT_F32, LT_CPU), LM_PARAM);
+    lt_tensor *rm = lm_params_add(&p, "bn.running_mean", lt_full(sh, 1, 1.0, LT_F32, LT_CPU), LM_BUFFER);
+    lt_tensor *nbt = lm_params_add(&p, "bn.num_batches_tracked", lt_zeros(NULL, 0, LT_I64, LT_CPU), LM_BUFFER);
+    ck_assert(w && rm && nbt);
+    lm_ema_opts o = lm_ema_defaults();
+    ck_assert(!o.enabled && o.beta == 0.999 && o.start_step == 30000 && o.period == 10);
+    o.enabled = 1, o.beta = 0.75, o.start_step = 2, o.period = 3;
+    lm_ema *e = NULL;
+    ck_assert_int_eq(lm_ema_create(&e, &p, &o), 0);
+    int up = -1;
+    ck_assert_int_eq(lm_ema_update(e, 1, &up), 0); /* before start_step */
+    ck_assert(!up && !lm_ema_params(e));
+    ck_assert_int_eq(lm_ema_update(e, 2, &up), 0); /* first: a copy */
+    ck_assert(up && lm_ema_last_step(e) == 2);
+    lt_no_grad_push();
+    lt_fill_(w, 6.0);
+    lt_fill_(rm, 5.0);
+    lt_fill_(nbt, 7);
+    lt_no_grad_pop();
+    ck_assert_int_eq(lm_ema_update(e, 4, &up), 0); /* period 3: not yet */
+    ck_assert(!up);
+    ck_assert_int_eq(lm_ema_update(e, 5, &up), 0);
+    ck_assert(up);
+    lm_params *a = lm_ema_params(e);
+    lt_scope_push();
+    /* 0.75 * 2 + 0.25 * 6 = 3; buffers averaged too (lamac), 0.75 * 1 + 0.25 * 5 = 2; counter copied */
+    ck_assert(lt_item(lt_max(lm_params_find(a, "w")->t)) == 3.0);
+    ck_assert(lt_item(lt_min(lm_params_find(a, "w")->t)) == 3.0);
+    ck_assert(lt_item(lt_max(lm_params_find(a, "bn.running_mean")->t)) == 2.0);
+    ck_assert(lt_item(lm_params_find(a, "bn.num_batches_tracked")->t) == 7.0);
+    lt_scope_pop();
+    lm_ema_free(e);
+    lm_params_free(&p);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
 Suite *check_step_suite(void) {
     Suite *s = suite_create("step");
     TCase *tc = tcase_create("step");
@@ -840,6 +882,7 @@ Suite *check_step_suite(void) {
     tcase_add_test(tc, test_cli_step_parity);
     tcase_add_test(tc, test_cli_step_bad_input);
     tcase_add_test(tc, test_config_mapping);
+    tcase_add_test(tc, test_generator_averaging);
     tcase_add_test(tc, test_cli_bench_step);
     suite_add_tcase(s, tc);
     return s;

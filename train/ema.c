@@ -50,6 +50,7 @@ int lm_ema_update(lm_ema *e, int64_t step, int *updated) {
     if (!e->opts.enabled || step < e->opts.start_step || step < e->last + e->opts.period) return 0;
     int rc = 0;
     lt_no_grad_push();
+    lt_scope_push();
     if (!e->have) { /* copy.deepcopy(generator) */
         for (int i = 0; i < e->src->n && !rc; i++) {
             const lm_param *p = &e->src->items[i];
@@ -70,6 +71,7 @@ int lm_ema_update(lm_ema *e, int64_t step, int *updated) {
             }
         }
     }
+    lt_scope_pop();
     lt_no_grad_pop();
     if (!rc) {
         e->last = step;
