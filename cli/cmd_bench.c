@@ -341,7 +341,14 @@ static int bench_step(int argc, char **argv) {
     blas_in_use(blas, sizeof blas);
     printf("batch %d x 3 x %d x %d (random image, one box mask per sample), %d threads, device %s\n"
            "backend: %s\nBLAS: %s\n", bs, size, size, lt_get_num_threads(), device, lt_backend_info(), blas);
-    double *tot = calloc((size_t)iters, sizeof *tot);
+    double *tot = calloc((size_t)iters, sizeof *tot), *cpu = calloc((size_t)iters, sizeof *cpu);
+    char load0[64] = "?";
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (!fgets(load0, sizeof load0, la)) snprintf(load0, sizeof load0, "?");
+        load0[strcspn(load0, "\n")] = 0;
+        fclose(la);
+    }
     double *parts[9];
     for (int k = 0; k < 9; k++) parts[k] = calloc((size_t)iters, sizeof(double));
     lt_scope_push();
@@ -352,14 +359,17 @@ static int bench_step(int argc, char **argv) {
                            size / 4, size / 2 + b % 3 * size / 8 - size / 8), 1.0);
     if (!img || !mask) rc = lm_err_set("bench step: inputs: %s", lt_error());
     for (int it = 0; it < warmup + iters && !rc; it++) {
+        double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         rc = lm_step_run(s->step, img, mask, NULL);
+        double c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         if (rc || it < warmup) continue;
         const lm_step_times *t = lm_step_last_times(s->step);
         int j = it - warmup;
         tot[j] = t->total;
+        cpu[j] = c1 - c0;
         double v[9] = {t->g_fwd, t->g_losses, t->pl_fwd, t->g_bwd, t->g_opt, t->d_gfwd, t->d_fwd, t->d_bwd, t->d_opt};
         for (int k = 0; k < 9; k++) parts[k][j] = v[k];
-        printf("  iteration %d: %.3f s\n", j + 1, t->total);
+        printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, t->total, c1 - c0);
         fflush(stdout);
     }
     lt_scope_pop();
@@ -369,6 +379,10 @@ static int bench_step(int argc, char **argv) {
         double med = median(tot, iters), lo = tot[0], hi = tot[iters - 1];
         printf("seconds per iteration: median %.3f (min %.3f, max %.3f over %d, after %d warm-up)\n", med, lo, hi,
                iters, warmup);
+        double cmed = median(cpu, iters);
+        printf("CPU seconds per iteration: median %.3f (/ %d threads = %.3f s: the wall time if the process "
+               "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
+        printf("load average at start: %s (other processes share the cores)\n", load0);
         printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
         static const char *const names[9] = {
             "G forward (generator step)", "losses incl. 2 D forwards + perceptual", "  of which perceptual forwards",
@@ -379,6 +393,7 @@ static int bench_step(int argc, char **argv) {
     }
     for (int k = 0; k < 9; k++) free(parts[k]);
     free(tot);
+    free(cpu);
     lm_step_setup_free(s);
     lm_cfg_free(cfg);
     return rc < 0 ? lm_cmd_fail("bench step") : 0;
