@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "io/safetensors.h"
+#include "model/weights.h"
 #include "losses/adversarial.h"
 #include "losses/feature_matching.h"
 #include "losses/masked.h"
@@ -881,6 +882,71 @@ START_TEST(test_generator_averaging) {
 }
 END_TEST
 
+/* Optimizer state saved as "optimizer.generator.state.<key>.{exp_avg,exp_avg_sq,step}" and
+ * restored into a fresh optimizer continues exactly like the original. */
+START_TEST(test_optimizer_state_roundtrip) {
+    long live = lt_live_count();
+    char dir[256], path[300];
+    lm_test_tmpdir(dir, sizeof dir, "optstate");
+    snprintf(path, sizeof path, "%s/state.safetensors", dir);
+    lm_params a, b;
+    lm_params_init(&a, LT_F32, LT_CPU);
+    lm_params_init(&b, LT_F32, LT_CPU);
+    int64_t sh[2] = {4, 5};
+    lt_manual_seed(3);
+    lt_scope_push();
+    lt_tensor *wa = lm_params_add(&a, "layer.weight", lt_randn(sh, 2, LT_F32, LT_CPU), LM_PARAM);
+    lt_tensor *wb = lm_params_add(&b, "layer.weight", lt_detach(lt_clone(wa)), LM_PARAM);
+    ck_assert(wa && wb);
+    lm_optim_opts oo = lm_optim_defaults(LM_OPTIM_ADAMW);
+    oo.amsgrad = 1;
+    lm_optim *oa = NULL, *ob = NULL;
+    ck_assert_int_eq(lm_optim_create(&oa, &a, &oo), 0);
+    ck_assert_int_eq(lm_optim_create(&ob, &b, &oo), 0);
+    lt_no_grad_push();
+    ck_assert_ptr_nonnull(lt_fill_(wb, 0)); /* b gets everything from the file */
+    lt_no_grad_pop();
+    for (int s = 0; s < 3; s++) { /* three steps on a */
+        ck_assert_int_eq(lt_backward(lt_sum(lt_mul(lt_mul(wa, wa), lt_full(sh, 2, 0.3 + s, LT_F32, LT_CPU)))), 0);
+        ck_assert_int_eq(lm_optim_step(oa), 0);
+        lm_params_zero_grad(&a);
+    }
+    lm_weights_part parts[2] = {{"generator.", &a}, {"optimizer.generator.state.", lm_optim_state(oa)}};
+    lm_weights_save_opts so = lm_weights_save_defaults();
+    ck_assert_msg(lm_weights_save(path, parts, 2, &so) == 0, "%s", lm_err_msg());
+    lm_weights_src *src = NULL;
+    ck_assert_int_eq(lm_weights_open(&src, path), 0);
+    ck_assert_ptr_nonnull(lm_weights_find(src, "optimizer.generator.state.layer.weight.exp_avg"));
+    ck_assert_ptr_nonnull(lm_weights_find(src, "optimizer.generator.state.layer.weight.step"));
+    ck_assert_int_eq(lm_weights_load(&b, src, "generator.", LM_WEIGHTS_STRICT, NULL), 0);
+    ck_assert_msg(lm_weights_load(lm_optim_state(ob), src, "optimizer.generator.state.", LM_WEIGHTS_STRICT, NULL) == 0,
+                  "%s", lm_err_msg());
+    lm_weights_close(src);
+    for (int i = 0; i < lm_optim_state(oa)->n; i++)
+        lm_test_expect_close(NULL, lm_optim_state(ob)->items[i].t, lm_optim_state(oa)->items[i].t, 0, 0,
+                             lm_optim_state(oa)->items[i].name);
+    lm_test_expect_close(NULL, wb, wa, 0, 0, "restored parameter");
+    for (int s = 0; s < 2; s++) { /* both continue */
+        lm_optim *o[2] = {oa, ob};
+        lm_params *p[2] = {&a, &b};
+        lt_tensor *w[2] = {wa, wb};
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(lt_backward(lt_sum(lt_mul(w[k], lt_full(sh, 2, 1.5 - s, LT_F32, LT_CPU)))), 0);
+            ck_assert_int_eq(lm_optim_step(o[k]), 0);
+            lm_params_zero_grad(p[k]);
+        }
+    }
+    lm_test_expect_close(NULL, wb, wa, 0, 0, "restored optimizer continues bitwise");
+    lt_scope_pop();
+    lm_optim_free(oa);
+    lm_optim_free(ob);
+    lm_params_free(&a);
+    lm_params_free(&b);
+    lm_test_rmtree(dir);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
 Suite *check_step_suite(void) {
     Suite *s = suite_create("step");
     TCase *tc = tcase_create("step");
@@ -890,6 +956,7 @@ Suite *check_step_suite(void) {
     tcase_add_test(tc, test_adversarial_r1_options);
     tcase_add_test(tc, test_adversarial_bce);
     tcase_add_test(tc, test_optimizers);
+    tcase_add_test(tc, test_optimizer_state_roundtrip);
     tcase_add_test(tc, test_step_ffc_resnet);
     tcase_add_test(tc, test_step_pix2pixhd_global);
     tcase_add_test(tc, test_bad_batch_and_nonfinite);
