@@ -4,10 +4,16 @@
  * data.train section (out_size, transform_variant, batch size, mask_gen_kwargs, through
  * config/data_opts.h) or, without one, the official recipe of abl-04-256-mh-dist.yaml
  * (256 crops, `distortions`, training masks, batch 10).
- * `lamac bench eval`: images/s of SSIM, LPIPS (vgg16) and the FID Inception at 256x256. */
+ * `lamac bench eval`: images/s of SSIM, LPIPS (vgg16) and the FID Inception at 256x256.
+ * `lamac bench step CONFIG [key=value ...]`: seconds per training iteration (train/step.h) and
+ * peak RSS for a training config, on random inputs and random weights, with a profile. */
+#define _GNU_SOURCE
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -22,6 +28,8 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/data_opts.h"
+#include "config/predictor.h"
+#include "config/step_setup.h"
 
 static const char *const USAGE =
     "usage: lamac bench loader [CONFIG [key=value ...]] [--shards DIR] [--variant NAME]\n"
@@ -290,6 +298,187 @@ static int bench_eval(int argc, char **argv) {
     return 0;
 }
 
+/* ---- bench step ------------------------------------------------------------------------ */
+
+static const char *const STEP_USAGE =
+    "usage: lamac bench step [CONFIG [key=value ...]] [--iters N] [--warmup N] [--threads N]\n"
+    "                        [--size S] [--batch-size B] [--device DEV] [--seed N]\n\n"
+    "Times one training iteration (lamac step's official semantics: generator step with every\n"
+    "loss of the config, discriminator step with R1) on random images and box masks, with\n"
+    "randomly initialised networks; a pretrained network of the losses whose file is missing\n"
+    "(ResNetPL, VGG) gets random weights, and the output says so. Prints the median seconds per\n"
+    "iteration after the warm-up, the median of each part (profile), peak RSS (getrusage),\n"
+    "threads and the libtorch/BLAS build in use.\n"
+    "  CONFIG         training config (default configs/training/lama-fourier.yaml); the batch\n"
+    "                 size is its data.batch_size (e.g. data.batch_size=1)\n"
+    "  --iters N      timed iterations (default 5)   --warmup N  untimed first ones (default 1)\n"
+    "  --threads N    libtorch intra-op threads (default 2)\n"
+    "  --size S       square crop side (default: the config's data.train.out_size, 256)\n"
+    "  --batch-size B overrides data.batch_size   --device cpu|cuda[:N]   --seed N (default 0)\n";
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The BLAS libraries mapped into this process (/proc/self/maps), resolved through symlinks:
+ * Debian's libtorch calls whatever libblas.so.3 the alternatives system selects. */
+static void blas_in_use(char *out, size_t cap) {
+    out[0] = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return;
+    char line[1024];
+    size_t len = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *path = strchr(line, '/');
+        if (!path || (!strstr(path, "blas") && !strstr(path, "mkl"))) continue;
+        path[strcspn(path, "\n")] = 0;
+        char real[4096];
+        const char *shown = realpath(path, real) ? real : path;
+        if (strstr(out, shown)) continue;
+        int n = snprintf(out + len, cap - len, "%s%s", len ? ", " : "", shown);
+        if (n < 0 || (size_t)n >= cap - len) break;
+        len += (size_t)n;
+    }
+    fclose(f);
+    if (!out[0]) snprintf(out, cap, "none mapped");
+}
+
+static int bench_step(int argc, char **argv) {
+    const char *config = NULL, *device = "cpu";
+    const char *overrides[64];
+    int n_over = 0, iters = 5, warmup = 1, threads = 2, size = 0, bs = 0, seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(STEP_USAGE, stdout);
+            return 0;
+        }
+        if (strncmp(a, "--", 2)) {
+            if (!config && !strchr(a, '=')) config = a;
+            else if (strchr(a, '=') && n_over < 64) overrides[n_over++] = a;
+            else {
+                fprintf(stderr, "lamac bench step: unexpected argument %s\n%s", a, STEP_USAGE);
+                return 2;
+            }
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "lamac bench step: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--iters") || !strcmp(a, "--warmup") || !strcmp(a, "--threads") ||
+                 !strcmp(a, "--size") || !strcmp(a, "--batch-size") || !strcmp(a, "--seed")) {
+            int *dst = !strcmp(a, "--iters") ? &iters : !strcmp(a, "--warmup") ? &warmup
+                     : !strcmp(a, "--threads") ? &threads : !strcmp(a, "--size") ? &size
+                     : !strcmp(a, "--seed") ? &seed : &bs;
+            if (lm_flag_int(a, v, 0, 1 << 30, dst) < 0) {
+                fprintf(stderr, "lamac bench step: %s\n", lm_err_msg());
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "lamac bench step: unknown option %s\n%s", a, STEP_USAGE);
+            return 2;
+        }
+    }
+    if (!config) config = LM_SOURCE_DIR "/configs/training/lama-fourier.yaml";
+    if (iters < 1) iters = 1;
+    if (threads > 0) lt_set_num_threads(threads);
+    lt_manual_seed((uint64_t)seed);
+    lt_device dev;
+    if (lm_parse_device(&dev, device) < 0) return lm_cmd_fail("bench step");
+    lm_cfg *cfg = NULL;
+    lm_step_setup *s = NULL;
+    int64_t v64 = 0;
+    int rc = lm_cfg_load(&cfg, config, overrides, n_over);
+    if (!rc && !bs) rc = lm_cfg_get_int(cfg, "data.batch_size", &v64), bs = (int)v64;
+    if (!rc && !size) rc = lm_cfg_get_int(cfg, "data.train.out_size", &v64), size = (int)v64;
+    double t0 = now_s();
+    if (!rc) rc = lm_step_setup_create(&s, cfg, dev, LM_PL_RANDOM_IF_MISSING);
+    if (rc) {
+        lm_cfg_free(cfg);
+        return lm_cmd_fail("bench step");
+    }
+    printf("bench step: %s", config);
+    for (int i = 0; i < n_over; i++) printf(" %s", overrides[i]);
+    printf("\ngenerator %s (%lld parameters), discriminator %s (%lld), built in %.1f s\n", s->gopts.kind, (long long)lm_params_numel(&s->gp, LM_PARAM),
+           s->dopts.kind, (long long)lm_params_numel(&s->dp, LM_PARAM), now_s() - t0);
+    printf("losses: l1 %g/%g, adversarial %s %g (gp %g), feature matching %g, perceptual (VGG) %g%s%s, "
+           "resnet_pl %g%s%s%s\n", s->lopts.l1.weight_known, s->lopts.l1.weight_missing,
+           s->lopts.adv.kind == LM_ADV_BCE ? "bce" : "r1", s->lopts.adv.weight, s->lopts.adv.gp_coef,
+           s->lopts.fm.weight, s->lopts.perceptual.weight, s->vgg_pl ? " weights: " : "",
+           s->vgg_pl ? lm_vgg_pl_source(s->vgg_pl) : "", s->lopts.resnet_pl.weight,
+           s->resnet_pl ? " weights: " : "", s->resnet_pl ? lm_resnet_pl_source(s->resnet_pl) : "",
+           s->resnet_pl ? (s->lopts.resnet_pl.bn_train ? " (BN in training mode)" : " (BN eval)") : "");
+    char blas[2048];
+    blas_in_use(blas, sizeof blas);
+    printf("batch %d x 3 x %d x %d (random image, one box mask per sample), %d threads, device %s\n"
+           "backend: %s\nBLAS: %s\n", bs, size, size, lt_get_num_threads(), device, lt_backend_info(), blas);
+    double *tot = calloc((size_t)iters, sizeof *tot), *cpu = calloc((size_t)iters, sizeof *cpu);
+    char load0[64] = "?";
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (!fgets(load0, sizeof load0, la)) snprintf(load0, sizeof load0, "?");
+        load0[strcspn(load0, "\n")] = 0;
+        fclose(la);
+    }
+    double *parts[9];
+    for (int k = 0; k < 9; k++) parts[k] = calloc((size_t)iters, sizeof(double));
+    lt_scope_push();
+    int64_t ish[4] = {bs, 3, size, size}, msh[4] = {bs, 1, size, size};
+    lt_tensor *img = lt_rand(ish, 4, LT_F32, dev), *mask = lt_zeros(msh, 4, LT_F32, dev);
+    for (int b = 0; b < bs && mask; b++) /* a box over a quarter to a half of the image */
+        lt_fill_(lt_narrow(lt_narrow(lt_narrow(mask, 0, b, 1), 2, size / 8 + b % 4 * size / 16, size / 2), 3,
+                           size / 4, size / 2 + b % 3 * size / 8 - size / 8), 1.0);
+    if (!img || !mask) rc = lm_err_set("bench step: inputs: %s", lt_error());
+    for (int it = 0; it < warmup + iters && !rc; it++) {
+        double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        rc = lm_step_run(s->step, img, mask, NULL);
+        double c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        if (rc || it < warmup) continue;
+        const lm_step_times *t = lm_step_last_times(s->step);
+        int j = it - warmup;
+        tot[j] = t->total;
+        cpu[j] = c1 - c0;
+        double v[9] = {t->g_fwd, t->g_losses, t->pl_fwd, t->g_bwd, t->g_opt, t->d_gfwd, t->d_fwd, t->d_bwd, t->d_opt};
+        for (int k = 0; k < 9; k++) parts[k][j] = v[k];
+        printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, t->total, c1 - c0);
+        fflush(stdout);
+    }
+    lt_scope_pop();
+    if (!rc) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double med = median(tot, iters), lo = tot[0], hi = tot[iters - 1];
+        printf("seconds per iteration: median %.3f (min %.3f, max %.3f over %d, after %d warm-up)\n", med, lo, hi,
+               iters, warmup);
+        double cmed = median(cpu, iters);
+        printf("CPU seconds per iteration: median %.3f (/ %d threads = %.3f s: the wall time if the process "
+               "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
+        printf("load average at start: %s (other processes share the cores)\n", load0);
+        printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
+        static const char *const names[9] = {
+            "G forward (generator step)", "losses incl. 2 D forwards + perceptual", "  of which perceptual forwards",
+            "G backward (incl. D and perceptual backward)", "G clip + Adam", "G forward again (discriminator step)",
+            "D forwards + loss incl. R1 gradient", "D backward (double backward of R1)", "D clip + Adam"};
+        printf("profile (median seconds):\n");
+        for (int k = 0; k < 9; k++) printf("  %-46s %.3f\n", names[k], median(parts[k], iters));
+    }
+    for (int k = 0; k < 9; k++) free(parts[k]);
+    free(tot);
+    free(cpu);
+    lm_step_setup_free(s);
+    lm_cfg_free(cfg);
+    return rc < 0 ? lm_cmd_fail("bench step") : 0;
+}
+
 typedef struct {
     const char *name, *summary;
     int (*run)(int, char **);
@@ -298,6 +487,7 @@ typedef struct {
 static const bench_entry g_benches[] = {
     {"loader", "training data loader: samples/s, peak and running RSS", bench_loader},
     {"eval", "evaluation metrics: images/s of SSIM, LPIPS, FID features", bench_eval},
+    {"step", "one training iteration: s/iter, profile, peak RSS", bench_step},
     {NULL, NULL, NULL}};
 
 static int cmd_bench(int argc, char **argv) {
@@ -313,4 +503,4 @@ static int cmd_bench(int argc, char **argv) {
     return 2;
 }
 
-const lm_command lm_cmd_bench = {"bench", "benchmarks that print figures (loader, eval)", cmd_bench};
+const lm_command lm_cmd_bench = {"bench", "benchmarks that print figures (loader, eval, step)", cmd_bench};

@@ -45,6 +45,11 @@ const lm_cfg_key lm_cfg_schema[] = {
     INTMIN("training_model.visualize_each_iters", "1000", 1, 0),
     BOOL("training_model.concat_mask", "true", 0),
     BOOL("training_model.store_discr_outputs_for_vis", "true", U),
+    /* generator averaging (base.py; off in every official config) */
+    BOOL("training_model.average_generator", "false", 0),
+    FLT("training_model.generator_avg_beta", "0.999", 0, 1, 0),
+    INTMIN("training_model.average_generator_start_step", "30000", 0, 0),
+    INTMIN("training_model.average_generator_period", "10", 0, 0),
 
     /* losses: trainers/base.py, trainers/default.py, the losses package */
     MAP("losses"),
@@ -56,18 +61,24 @@ const lm_cfg_key lm_cfg_schema[] = {
     MAP("losses.perceptual.kwargs"),
     ENUM("losses.perceptual.kwargs.metric", "l1", "l1|l2", U),
     MAP("losses.adversarial"),
-    ENUM("losses.adversarial.kind", "r1", "r1", 0),
+    ENUM("losses.adversarial.kind", "r1", "r1|bce", 0),
     FLTMIN("losses.adversarial.weight", "10", 0, 0),
     FLTMIN("losses.adversarial.gp_coef", "0.001", 0, 0),
     BOOL("losses.adversarial.mask_as_fake_target", "true", 0),
     BOOL("losses.adversarial.allow_scale_mask", "true", 0),
+    ENUM("losses.adversarial.mask_scale_mode", "nearest", "nearest|bilinear|area|maxpool", 0),
+    FLTMIN("losses.adversarial.extra_mask_weight_for_gen", "0", 0, 0),
+    BOOL("losses.adversarial.use_unmasked_for_gen", "true", 0),
+    BOOL("losses.adversarial.use_unmasked_for_discr", "true", 0),
     MAP("losses.feature_matching"),
     FLTMIN("losses.feature_matching.weight", "100", 0, 0),
+    BOOL("losses.feature_matching.pass_mask", "false", 0),
     MAP("losses.resnet_pl"), /* high receptive field perceptual loss (ResNetPL) */
     FLTMIN("losses.resnet_pl.weight", "30", 0, 0),
     STR("losses.resnet_pl.weights_path", "null", N),
     ENUM("losses.resnet_pl.arch_encoder", "resnet50dilated", "resnet50dilated|resnet50", 0),
     BOOL("losses.resnet_pl.segmentation", "true", 0),
+    BOOL("losses.resnet_pl.bn_train", "true", 0), /* lamac: false = eval-mode encoder (deviation) */
     MAPU("losses.segm_pl"), /* celeba ablations only; ignored by the official trainer too */
     FLTMIN("losses.segm_pl.weight", "0", 0, U),
     BOOL("losses.segm_pl.imagenet_weights", "true", U),
@@ -127,9 +138,17 @@ const lm_cfg_key lm_cfg_schema[] = {
     MAP("optimizers.generator"),
     ENUM("optimizers.generator.kind", "adam", "adam|adamw", 0),
     FLT("optimizers.generator.lr", "0.001", 0, 10, 0),
+    LIST("optimizers.generator.betas", 0),                          /* default [0.9, 0.999] */
+    FLTMIN("optimizers.generator.eps", "1e-8", 0, 0),
+    {"optimizers.generator.weight_decay", LM_CFG_T_FLOAT, NULL, 0, 0, LM_CFG_F_MIN, NULL}, /* absent: adam 0, adamw 0.01 */
+    BOOL("optimizers.generator.amsgrad", "false", 0),
     MAP("optimizers.discriminator"),
     ENUM("optimizers.discriminator.kind", "adam", "adam|adamw", 0),
     FLT("optimizers.discriminator.lr", "0.0001", 0, 10, 0),
+    LIST("optimizers.discriminator.betas", 0),
+    FLTMIN("optimizers.discriminator.eps", "1e-8", 0, 0),
+    {"optimizers.discriminator.weight_decay", LM_CFG_T_FLOAT, NULL, 0, 0, LM_CFG_F_MIN, NULL},
+    BOOL("optimizers.discriminator.amsgrad", "false", 0),
 
     /* ---- location group: where data, runs and pretrained weights live ---- */
     MAP("location"),

@@ -442,6 +442,9 @@ lt_tensor *lt_max_pool2d(lt_tensor *x, int k, int s, int p, int d, int ceil_mode
 lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t oh, int64_t ow) {
     LT_OP(IN(x), at::adaptive_avg_pool2d(x->t, {oh, ow}))
 }
+lt_tensor *lt_adaptive_max_pool2d(lt_tensor *x, int64_t oh, int64_t ow) {
+    LT_OP(IN(x), std::get<0>(at::adaptive_max_pool2d(x->t, {oh, ow})))
+}
 lt_tensor *lt_interpolate(lt_tensor *x, int64_t oh, int64_t ow, lt_interp_mode mode) {
     if (null_in(IN(x))) return nullptr;
     LT_TRY(nullptr, {

@@ -162,6 +162,7 @@ lt_tensor *lt_avg_pool2d(lt_tensor *x, int kernel, int stride, int padding, int 
 lt_tensor *lt_max_pool2d(lt_tensor *x, int kernel, int stride, int padding, int dilation,
                          int ceil_mode);
 lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t oh, int64_t ow);
+lt_tensor *lt_adaptive_max_pool2d(lt_tensor *x, int64_t oh, int64_t ow); /* values only */
 lt_tensor *lt_interpolate(lt_tensor *x, int64_t oh, int64_t ow, lt_interp_mode mode);
 lt_tensor *lt_mse_loss(lt_tensor *a, lt_tensor *b); /* mean reduction */
 lt_tensor *lt_l1_loss(lt_tensor *a, lt_tensor *b);  /* mean reduction */

@@ -1,0 +1,85 @@
+/* step_setup.c — networks + step from a training config (see step_setup.h). */
+#include "config/step_setup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "config/model_opts.h"
+#include "config/train_opts.h"
+
+void lm_step_setup_free(lm_step_setup *s) {
+    if (!s) return;
+    lm_step_free(s->step);
+    lm_resnet_pl_free(s->resnet_pl);
+    lm_vgg_pl_free(s->vgg_pl);
+    lm_generator_free(s->g);
+    lm_discriminator_free(s->d);
+    lm_params_free(&s->gp);
+    lm_params_free(&s->dp);
+    free(s);
+}
+
+int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, int pl_flags) {
+    *out = NULL;
+    lm_step_setup *s = calloc(1, sizeof *s);
+    if (!s) return lm_err_code(LM_ENOMEM, "step: out of memory");
+    s->device = dev;
+    lm_params_init(&s->gp, LT_F32, dev);
+    lm_params_init(&s->dp, LT_F32, dev);
+    int rc = lm_generator_opts_from_cfg(&s->gopts, c);
+    if (!rc) rc = lm_discriminator_opts_from_cfg(&s->dopts, c);
+    if (!rc) rc = lm_step_opts_from_cfg(&s->sopts, &s->lopts, c);
+    if (!rc && (rc = lm_generator_create(&s->g, &s->gp, &s->gopts)) < 0) lm_err_prefix("generator");
+    if (!rc && (rc = lm_discriminator_create(&s->d, &s->dp, &s->dopts)) < 0) lm_err_prefix("discriminator");
+    if (!rc && s->lopts.resnet_pl.weight > 0 &&
+        (rc = lm_resnet_pl_create(&s->resnet_pl, &s->lopts.resnet_pl, LT_F32, dev, pl_flags)) < 0)
+        lm_err_prefix("losses.resnet_pl");
+    if (!rc && s->lopts.perceptual.weight > 0 &&
+        (rc = lm_vgg_pl_create(&s->vgg_pl, &s->lopts.perceptual, LT_F32, dev, pl_flags)) < 0)
+        lm_err_prefix("losses.perceptual");
+    if (!rc) {
+        lm_step_nets n = {s->g, &s->gp, s->d, &s->dp, s->resnet_pl, s->vgg_pl};
+        rc = lm_step_create(&s->step, &n, &s->sopts);
+    }
+    if (rc) {
+        lm_step_setup_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static int load_part(lm_params *p, const lm_weights_src *src, const char *prefix, FILE *report) {
+    lm_weights_report rep;
+    lm_weights_report_init(&rep);
+    int rc = lm_weights_load(p, src, prefix, LM_WEIGHTS_STRICT, &rep);
+    if (rc < 0 && report && rep.n) lm_weights_report_print(&rep, report);
+    lm_weights_report_free(&rep);
+    return rc;
+}
+
+int lm_step_setup_load(lm_step_setup *s, const char *path, FILE *report) {
+    lm_weights_src *src = NULL;
+    int rc = lm_weights_open(&src, path);
+    if (rc < 0) return rc;
+    if (!lm_weights_count_prefix(src, "generator.") || !lm_weights_count_prefix(src, "discriminator."))
+        rc = lm_err_code(LM_EINVAL, "weights %s: expected generator.* and discriminator.* tensors "
+                         "(official key names)", path);
+    if (!rc) rc = load_part(&s->gp, src, "generator.", report);
+    if (!rc) rc = load_part(&s->dp, src, "discriminator.", report);
+    if (!rc && s->resnet_pl && lm_weights_count_prefix(src, "loss_resnet_pl."))
+        rc = load_part(lm_resnet_pl_params(s->resnet_pl), src, "loss_resnet_pl.", report);
+    lm_weights_close(src);
+    return rc;
+}
+
+int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *config_yaml, int64_t step) {
+    lm_weights_part parts[3] = {{"generator.", &s->gp}, {"discriminator.", &s->dp}, {NULL, NULL}};
+    int n = 2;
+    if (s->resnet_pl) parts[n++] = (lm_weights_part){"loss_resnet_pl.", lm_resnet_pl_params(s->resnet_pl)};
+    lm_weights_save_opts o = lm_weights_save_defaults();
+    o.config = config_yaml;
+    o.step = step;
+    return lm_weights_save(path, parts, n, &o);
+}

@@ -1,0 +1,43 @@
+/* step_setup.h — everything one training iteration needs, built from a composed training
+ * config (the official DefaultInpaintingTrainingModule's constructor + configure_optimizers):
+ * the generator (generator.*), the discriminator (discriminator.*), the perceptual losses
+ * when their weight is > 0 (losses.resnet_pl, losses.perceptual), the step options (losses,
+ * optimizers, gradient clipping, averaging) and the step itself. Used by `lamac step` and
+ * `lamac bench step`; the trainer builds the same pieces. */
+#ifndef LM_STEP_SETUP_H
+#define LM_STEP_SETUP_H
+
+#include <stdio.h>
+
+#include "config/config.h"
+#include "config/loss_opts.h"
+#include "model/weights.h"
+#include "train/step.h"
+
+typedef struct lm_step_setup {
+    lm_generator_opts gopts;
+    lm_discriminator_opts dopts;
+    lm_step_opts sopts;
+    lm_loss_opts lopts;
+    lm_params gp, dp;
+    lm_generator *g;
+    lm_discriminator *d;
+    lm_resnet_pl *resnet_pl; /* NULL unless losses.resnet_pl.weight > 0 */
+    lm_vgg_pl *vgg_pl;       /* NULL unless losses.perceptual.weight > 0 */
+    lm_step *step;
+    lt_device device;
+} lm_step_setup;
+
+/* pl_flags: LM_PL_RANDOM_IF_MISSING (benchmarks) or 0. Networks are freshly initialised
+ * (libtorch's generator: seed it first). */
+int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, int pl_flags);
+void lm_step_setup_free(lm_step_setup *s);
+
+/* Loads generator.* and discriminator.* (strict; and loss_resnet_pl.* when the file has them and
+ * ResNetPL is used) from a weights file. On a mismatch the table is printed to report (if
+ * not NULL) and nothing is loaded into the failing network. */
+int lm_step_setup_load(lm_step_setup *s, const char *path, FILE *report);
+/* Writes generator.*, discriminator.* and (if used) loss_resnet_pl.* to path (atomic). */
+int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *config_yaml, int64_t step);
+
+#endif

@@ -1,0 +1,60 @@
+/* train_opts.c — config -> optimizer, clipping, averaging and step options (see train_opts.h). */
+#include "config/train_opts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+
+int lm_optim_opts_from_cfg(lm_optim_opts *o, const lm_cfg *c, const char *net) {
+    char p[96];
+    const char *kind = NULL;
+    snprintf(p, sizeof p, "optimizers.%s.kind", net);
+    if (lm_cfg_get_str(c, p, &kind) < 0) return LM_EINVAL;
+    *o = lm_optim_defaults(kind && !strcmp(kind, "adamw") ? LM_OPTIM_ADAMW : LM_OPTIM_ADAM);
+    snprintf(p, sizeof p, "optimizers.%s.lr", net);
+    int rc = lm_cfg_get_float(c, p, &o->lr);
+    snprintf(p, sizeof p, "optimizers.%s.eps", net);
+    if (!rc) rc = lm_cfg_get_float(c, p, &o->eps);
+    snprintf(p, sizeof p, "optimizers.%s.amsgrad", net);
+    if (!rc) rc = lm_cfg_get_bool(c, p, &o->amsgrad);
+    snprintf(p, sizeof p, "optimizers.%s.weight_decay", net);
+    if (!rc && lm_cfg_has(c, p)) rc = lm_cfg_get_float(c, p, &o->weight_decay);
+    snprintf(p, sizeof p, "optimizers.%s.betas", net);
+    const lm_cfg_node *b = NULL;
+    if (!rc) rc = lm_cfg_get_list(c, p, &b);
+    if (!rc && b) {
+        double v[2];
+        if (b->n != 2) return lm_err_code(LM_EINVAL, "config: %s:%d: key '%s': expected two numbers",
+                                          b->file, b->line, p);
+        for (int i = 0; i < 2; i++)
+            if (lm_cfg_scalar_float(b->kids[i]->text, &v[i]) < 0 || !(v[i] >= 0 && v[i] < 1))
+                return lm_err_code(LM_EINVAL, "config: %s:%d: key '%s.%d': expected a number in [0, 1), "
+                                   "got '%s'", b->file, b->line, p, i, b->kids[i]->text);
+        o->beta1 = v[0];
+        o->beta2 = v[1];
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int lm_step_opts_from_cfg(lm_step_opts *so, lm_loss_opts *lo, const lm_cfg *c) {
+    lm_loss_opts local;
+    if (!lo) lo = &local;
+    *so = lm_step_defaults();
+    int rc = lm_loss_opts_from_cfg(lo, c);
+    if (rc) return rc;
+    so->l1 = lo->l1;
+    so->adv = lo->adv;
+    so->fm = lo->fm;
+    if ((rc = lm_optim_opts_from_cfg(&so->opt_g, c, "generator")) < 0) return rc;
+    if ((rc = lm_optim_opts_from_cfg(&so->opt_d, c, "discriminator")) < 0) return rc;
+    if ((rc = lm_cfg_get_float(c, "trainer.kwargs.gradient_clip_val", &so->gradient_clip_val)) < 0) return rc;
+    int64_t v;
+    if ((rc = lm_cfg_get_bool(c, "training_model.average_generator", &so->ema.enabled)) < 0) return rc;
+    if ((rc = lm_cfg_get_float(c, "training_model.generator_avg_beta", &so->ema.beta)) < 0) return rc;
+    if ((rc = lm_cfg_get_int(c, "training_model.average_generator_start_step", &v)) < 0) return rc;
+    so->ema.start_step = v;
+    if ((rc = lm_cfg_get_int(c, "training_model.average_generator_period", &v)) < 0) return rc;
+    so->ema.period = v;
+    return 0;
+}

@@ -1,0 +1,269 @@
+/* step.c — one official training iteration (see step.h; official trainers/default.py,
+ * trainers/base.py, Lightning 1.2's optimizer loop with gradient clipping). */
+#include "train/step.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+
+struct lm_step {
+    lm_step_nets nets;
+    lm_step_opts opts;
+    lm_optim *og, *od;
+    lm_ema *ema;
+    int64_t global_step;
+    lm_step_times t;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int lt_fail(const char *ctx) { return lm_err_set("%s: %s", ctx, lt_error()); }
+
+lm_step_opts lm_step_defaults(void) {
+    lm_step_opts o;
+    memset(&o, 0, sizeof o);
+    o.l1.weight_known = 10;
+    o.l1.weight_missing = 0;
+    o.adv = lm_adv_defaults();
+    o.fm.weight = 100;
+    o.fm.pass_mask = 0;
+    o.opt_g = lm_optim_defaults(LM_OPTIM_ADAM);
+    o.opt_g.lr = 1e-3;
+    o.opt_d = lm_optim_defaults(LM_OPTIM_ADAM);
+    o.opt_d.lr = 1e-4;
+    o.gradient_clip_val = 1;
+    o.ema = lm_ema_defaults();
+    return o;
+}
+
+double lm_step_losses_get(const lm_step_losses *l, const char *name) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->name[i], name)) return l->value[i];
+    return NAN;
+}
+
+int lm_step_create(lm_step **out, const lm_step_nets *nets, const lm_step_opts *o) {
+    *out = NULL;
+    if (!nets->g || !nets->g_params || !nets->d || !nets->d_params)
+        return lm_err_code(LM_EINVAL, "step: generator and discriminator are required");
+    int rc = lm_adv_check(&o->adv);
+    if (rc) return rc;
+    lm_step *s = calloc(1, sizeof *s);
+    if (!s) return lm_err_code(LM_ENOMEM, "step: out of memory");
+    s->nets = *nets;
+    s->opts = *o;
+    if ((rc = lm_optim_create(&s->og, nets->g_params, &o->opt_g)) < 0) lm_err_prefix("optimizers.generator");
+    if (!rc && (rc = lm_optim_create(&s->od, nets->d_params, &o->opt_d)) < 0)
+        lm_err_prefix("optimizers.discriminator");
+    if (!rc && (rc = lm_ema_create(&s->ema, nets->g_params, &o->ema)) < 0) lm_err_prefix("step");
+    if (rc) {
+        lm_step_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void lm_step_free(lm_step *s) {
+    if (!s) return;
+    lm_optim_free(s->og);
+    lm_optim_free(s->od);
+    lm_ema_free(s->ema);
+    free(s);
+}
+
+lm_optim *lm_step_optim(lm_step *s, int which) { return which ? s->od : s->og; }
+lm_ema *lm_step_ema(lm_step *s) { return s->ema; }
+const lm_step_times *lm_step_last_times(const lm_step *s) { return &s->t; }
+int64_t lm_step_global_step(const lm_step *s) { return s->global_step; }
+void lm_step_set_global_step(lm_step *s, int64_t step) { s->global_step = step; }
+
+int lm_step_check_batch(lt_tensor *img, lt_tensor *mask, int multiple) {
+    char a[96], b[96];
+    if (!img || !mask) return lm_err_code(LM_EINVAL, "batch: image and mask are required");
+    lt_describe(img, a, sizeof a);
+    lt_describe(mask, b, sizeof b);
+    if (lt_dim(img) != 4 || lt_size(img, 1) != 3)
+        return lm_err_code(LM_EINVAL, "batch: image is %s, expected (N, 3, H, W)", a);
+    if (lt_dim(mask) != 4 || lt_size(mask, 1) != 1)
+        return lm_err_code(LM_EINVAL, "batch: mask is %s, expected (N, 1, H, W)", b);
+    if (lt_size(img, 0) != lt_size(mask, 0) || lt_size(img, 2) != lt_size(mask, 2) ||
+        lt_size(img, 3) != lt_size(mask, 3))
+        return lm_err_code(LM_EINVAL, "batch: image %s and mask %s differ in N, H or W", a, b);
+    lt_dtype dt = lt_type(img);
+    if (dt != LT_F32 && dt != LT_F64 && dt != LT_F16 && dt != LT_BF16)
+        return lm_err_code(LM_EINVAL, "batch: image is %s, expected floating point", a);
+    if (multiple > 1 && (lt_size(img, 2) % multiple || lt_size(img, 3) % multiple))
+        return lm_err_code(LM_EINVAL, "batch: H and W (%lldx%lld) must be multiples of %d",
+                           (long long)lt_size(img, 2), (long long)lt_size(img, 3), multiple);
+    int rc = 0;
+    lt_scope_push();
+    lt_tensor *bad = lt_sum(lt_mul(lt_gt_scalar(lt_abs(mask), 0), lt_gt_scalar(lt_abs(lt_rsub_scalar(mask, 1.0)), 0)));
+    double nbad = lt_item(lt_to_dtype(bad, LT_F64));
+    int fin = lt_all_finite(img);
+    if (!bad || isnan(nbad)) rc = lt_fail("batch");
+    else if (nbad > 0) rc = lm_err_code(LM_EINVAL, "batch: mask has %.0f values outside {0, 1}", nbad);
+    else if (fin != 1) rc = fin < 0 ? lt_fail("batch") : lm_err_code(LM_EINVAL, "batch: image has non-finite values");
+    lt_scope_pop();
+    return rc;
+}
+
+static void add_term(lm_step_losses *l, const char *name, double v) {
+    if (l->n < LM_STEP_MAX_TERMS) {
+        l->name[l->n] = name;
+        l->value[l->n++] = v;
+    }
+}
+
+/* Records a loss term; a non-finite value is an error naming it. */
+static int term(lm_step_losses *l, const char *name, lt_tensor *v) {
+    if (!v) return lm_err_set("step: %s: %s", name, lt_error());
+    double x = lt_item(v);
+    if (!isfinite(x)) return lm_err_code(LM_EINVAL, "step: loss term %s is %g (non-finite); nothing updated "
+                                         "by this step", name, x);
+    add_term(l, name, x);
+    return 0;
+}
+
+/* cat(img * (1 - mask), mask)  // (N, 4, H, W) */
+static lt_tensor *gen_input(lt_tensor *img, lt_tensor *mask) {
+    lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
+    return lt_cat(parts, 2, 1);
+}
+
+static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L) {
+    const lm_step_opts *o = &s->opts;
+    lm_step_nets *n = &s->nets;
+    double t0 = now_s();
+    int rc = lm_params_set_trainable(n->g_params, 1);
+    if (!rc) rc = lm_params_set_trainable(n->d_params, 0);
+    if (rc) return rc;
+    lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1); // (N, 3, H, W)
+    if (!pred) return lt_fail("step: generator forward");
+    double t1 = now_s();
+    s->t.g_fwd = t1 - t0;
+
+    lt_tensor *total = lm_masked_l1_loss(pred, img, mask, &o->l1);
+    if ((rc = term(L, "gen_l1", total)) < 0) return rc;
+    double tp = 0;
+    if (n->vgg_pl) {
+        double a = now_s();
+        lt_tensor *v = lm_vgg_pl_loss(n->vgg_pl, pred, img, mask);
+        tp += now_s() - a;
+        if ((rc = term(L, "gen_pl", v)) < 0) return rc;
+        total = lt_add(total, v);
+    }
+    lt_tensor *real_feats[LM_DISC_MAX_FEATS], *fake_feats[LM_DISC_MAX_FEATS];
+    int nr = 0, nf = 0;
+    lt_tensor *real_logits = lm_discriminator_forward(n->d, img, 1, real_feats, &nr);
+    lt_tensor *fake_logits = lm_discriminator_forward(n->d, pred, 1, fake_feats, &nf);
+    if (!real_logits || !fake_logits) return lt_fail("step: discriminator forward");
+    lt_tensor *adv = lm_adv_generator_loss(&o->adv, fake_logits, mask);
+    if ((rc = term(L, "gen_adv", adv)) < 0) return rc;
+    total = lt_add(total, adv);
+    if (o->fm.weight > 0) {
+        lt_tensor *fm = lt_mul_scalar(lm_feature_matching_loss(fake_feats, real_feats, nf < nr ? nf : nr,
+                                                               o->fm.pass_mask ? mask : NULL), o->fm.weight);
+        if ((rc = term(L, "gen_fm", fm)) < 0) return rc;
+        total = lt_add(total, fm);
+    }
+    if (n->resnet_pl) {
+        double a = now_s();
+        lt_tensor *v = lm_resnet_pl_loss(n->resnet_pl, pred, img);
+        if (v) lt_item(v); /* finish the forward before reading the clock */
+        tp += now_s() - a;
+        if ((rc = term(L, "gen_resnet_pl", v)) < 0) return rc;
+        total = lt_add(total, v);
+    }
+    if ((rc = term(L, "gen_total", total)) < 0) return rc;
+    double t2 = now_s();
+    s->t.g_losses = t2 - t1;
+    s->t.pl_fwd = tp;
+
+    lm_params_zero_grad(n->g_params);
+    if (lt_backward(total) < 0) return lt_fail("step: generator backward");
+    double t3 = now_s();
+    s->t.g_bwd = t3 - t2;
+    double norm = 0;
+    if ((rc = lm_clip_grad_norm(n->g_params, o->gradient_clip_val, &norm)) < 0) return lm_err_prefix("step: generator");
+    add_term(L, "gen_grad_norm", norm);
+    if ((rc = lm_optim_step(s->og)) < 0) return lm_err_prefix("step: generator");
+    lm_params_zero_grad(n->g_params);
+    s->t.g_opt = now_s() - t3;
+    return 0;
+}
+
+static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L) {
+    const lm_step_opts *o = &s->opts;
+    lm_step_nets *n = &s->nets;
+    double t0 = now_s();
+    int rc = lm_params_set_trainable(n->g_params, 0);
+    if (!rc) rc = lm_params_set_trainable(n->d_params, 1);
+    if (rc) return rc;
+    /* _do_step runs the forward again, with grad mode on and G frozen */
+    lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1);
+    if (!pred) return lt_fail("step: generator forward (discriminator step)");
+    double t1 = now_s();
+    s->t.d_gfwd = t1 - t0;
+    if (!(o->adv.weight > 0)) return 0; /* the official D step computes no loss then */
+    /* pre_discriminator_step: real_batch.requires_grad = True (a leaf sharing img's data) */
+    lt_tensor *real = lt_detach(img);
+    if (lt_set_requires_grad(real, 1) < 0) return lt_fail("step");
+    lt_tensor *real_logits = lm_discriminator_forward(n->d, real, 1, NULL, NULL);
+    lt_tensor *fake_logits = lm_discriminator_forward(n->d, lt_detach(pred), 1, NULL, NULL);
+    if (!real_logits || !fake_logits) return lt_fail("step: discriminator forward");
+    lm_adv_discr r;
+    if (lm_adv_discriminator_loss(&r, &o->adv, real, real_logits, fake_logits, mask) < 0)
+        return lt_fail("step: discriminator loss");
+    if ((rc = term(L, "discr_adv", r.loss)) < 0) return rc;
+    if ((rc = term(L, "adv_discr_real_out", r.real_out)) < 0) return rc;
+    if ((rc = term(L, "adv_discr_fake_out", r.fake_out)) < 0) return rc;
+    if ((rc = term(L, "adv_discr_real_gp", r.gp)) < 0) return rc;
+    double t2 = now_s();
+    s->t.d_fwd = t2 - t1;
+    lm_params_zero_grad(n->d_params);
+    if (lt_backward(r.loss) < 0) return lt_fail("step: discriminator backward");
+    double t3 = now_s();
+    s->t.d_bwd = t3 - t2;
+    double norm = 0;
+    if ((rc = lm_clip_grad_norm(n->d_params, o->gradient_clip_val, &norm)) < 0) return lm_err_prefix("step: discriminator");
+    add_term(L, "discr_grad_norm", norm);
+    if ((rc = lm_optim_step(s->od)) < 0) return lm_err_prefix("step: discriminator");
+    lm_params_zero_grad(n->d_params);
+    s->t.d_opt = now_s() - t3;
+    return 0;
+}
+
+int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *losses) {
+    lm_step_losses local;
+    lm_step_losses *L = losses ? losses : &local;
+    memset(L, 0, sizeof *L);
+    memset(&s->t, 0, sizeof s->t);
+    double t0 = now_s();
+    int rc = lm_step_check_batch(img, mask, 1);
+    if (rc) return rc;
+    /* training_step_end of the generator step: averaging before the update */
+    if ((rc = lm_ema_update(s->ema, s->global_step, NULL)) < 0) return rc;
+    lt_scope_push();
+    rc = generator_step(s, img, mask, L);
+    lt_scope_pop();
+    if (!rc) {
+        lt_scope_push();
+        rc = discriminator_step(s, img, mask, L);
+        lt_scope_pop();
+    }
+    /* leave both networks trainable, as after construction */
+    lm_params_set_trainable(s->nets.g_params, 1);
+    lm_params_set_trainable(s->nets.d_params, 1);
+    if (!rc) s->global_step++;
+    s->t.total = now_s() - t0;
+    return rc;
+}

@@ -1,0 +1,102 @@
+/* step.h — one training iteration with the official semantics (saicinpainting/training/
+ * trainers/default.py DefaultInpaintingTrainingModule + base.py _do_step + the Lightning 1.2
+ * loop; DESIGN §5 "Step order"):
+ *
+ *   1. generator step: G trainable, D frozen. pred = G(cat(img·(1−mask), mask)).
+ *      total = gen_l1 [+ gen_pl (VGG, if its weight > 0)] + gen_adv [+ gen_fm (if weight > 0)]
+ *              [+ gen_resnet_pl (if used)], in that order; D sees img, then the raw pred;
+ *      backward, clip G's gradients to trainer.kwargs.gradient_clip_val, Adam(W) step.
+ *   2. discriminator step (if losses.adversarial.weight > 0): G frozen, D trainable. G runs
+ *      again on the same input (its BatchNorm statistics advance again); real = img as a leaf
+ *      that requires grad (R1); D(real), D(pred detached); discr_adv; backward, clip, step.
+ *
+ * Every network runs in training mode (BatchNorm batch statistics; G twice, D four times per
+ * iteration); the ResNetPL encoder's mode is its own option (losses/resnet_pl.h bn_train).
+ * Optimizer updates run under no-grad. A non-finite loss term stops the iteration before that
+ * step's backward with an error naming the term (the generator update of the same iteration
+ * has happened if the discriminator's term is the bad one). */
+#ifndef LM_STEP_H
+#define LM_STEP_H
+
+#include <stdint.h>
+
+#include "losses/adversarial.h"
+#include "losses/feature_matching.h"
+#include "losses/masked.h"
+#include "losses/resnet_pl.h"
+#include "losses/vgg_pl.h"
+#include "model/discriminator.h"
+#include "model/generator.h"
+#include "train/ema.h"
+#include "train/optim.h"
+
+typedef struct lm_step_opts {
+    lm_masked_loss_opts l1;   /* losses.l1 */
+    lm_adv_opts adv;          /* losses.adversarial */
+    lm_fm_opts fm;            /* losses.feature_matching */
+    lm_optim_opts opt_g;      /* optimizers.generator */
+    lm_optim_opts opt_d;      /* optimizers.discriminator */
+    double gradient_clip_val; /* trainer.kwargs.gradient_clip_val (1; 0 = no clipping) */
+    lm_ema_opts ema;          /* generator averaging (off) */
+} lm_step_opts;
+
+/* lama-fourier.yaml's values. */
+lm_step_opts lm_step_defaults(void);
+
+/* The networks (all borrowed; they must outlive the step). */
+typedef struct lm_step_nets {
+    lm_generator *g;
+    lm_params *g_params;
+    lm_discriminator *d;
+    lm_params *d_params;
+    lm_resnet_pl *resnet_pl; /* NULL: losses.resnet_pl.weight is 0 */
+    lm_vgg_pl *vgg_pl;       /* NULL: losses.perceptual.weight is 0 */
+} lm_step_nets;
+
+#define LM_STEP_MAX_TERMS 16
+
+/* The loss terms of one iteration, named as the official metrics (without the "train_"
+ * prefix): gen_l1, [gen_pl], gen_adv, [gen_fm], [gen_resnet_pl], gen_total, discr_adv,
+ * adv_discr_real_out, adv_discr_fake_out, adv_discr_real_gp, plus gen_grad_norm and
+ * discr_grad_norm (global gradient norms before clipping). */
+typedef struct lm_step_losses {
+    int n;
+    const char *name[LM_STEP_MAX_TERMS];
+    double value[LM_STEP_MAX_TERMS];
+} lm_step_losses;
+
+double lm_step_losses_get(const lm_step_losses *l, const char *name); /* NaN if absent */
+
+/* Seconds spent in the parts of the last iteration (the profile of `lamac bench step`). */
+typedef struct lm_step_times {
+    double g_fwd;     /* G forward (generator step) */
+    double g_losses;  /* loss terms incl. both D forwards and the perceptual losses */
+    double pl_fwd;    /* of which the ResNetPL / VGG forwards */
+    double g_bwd;     /* backward of the generator loss */
+    double g_opt;     /* clipping + optimizer step of G */
+    double d_gfwd;    /* G re-run in the discriminator step */
+    double d_fwd;     /* D forwards + discriminator loss incl. the R1 gradient (create_graph) */
+    double d_bwd;     /* backward of the discriminator loss (double backward through R1) */
+    double d_opt;     /* clipping + optimizer step of D */
+    double total;
+} lm_step_times;
+
+typedef struct lm_step lm_step;
+
+int lm_step_create(lm_step **out, const lm_step_nets *nets, const lm_step_opts *o);
+void lm_step_free(lm_step *s);
+/* One iteration on img (N, 3, H, W) in [0, 1] and mask (N, 1, H, W) in {0, 1} (checked).
+ * losses may be NULL. 0 or negative (message names the term or the shape). */
+int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *losses);
+/* 0: generator's optimizer, 1: discriminator's. */
+lm_optim *lm_step_optim(lm_step *s, int which);
+lm_ema *lm_step_ema(lm_step *s);
+const lm_step_times *lm_step_last_times(const lm_step *s);
+int64_t lm_step_global_step(const lm_step *s);
+void lm_step_set_global_step(lm_step *s, int64_t step);
+
+/* Checks a batch: img (N, 3, H, W) float, mask (N, 1, H, W) with values in {0, 1}, same N,
+ * H, W, H and W multiples of `multiple`. 0 or LM_EINVAL naming the problem. */
+int lm_step_check_batch(lt_tensor *img, lt_tensor *mask, int multiple);
+
+#endif
