@@ -6,16 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "losses/resnet_pl.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static long peak_rss_kb(void) {
     struct rusage ru;
@@ -47,13 +41,13 @@ int main(int argc, char **argv) {
         lt_scope_push();
         lt_tensor *pred = lt_rand(shape, 4, LT_F32, LT_CPU), *img = lt_rand(shape, 4, LT_F32, LT_CPU);
         lt_set_requires_grad(pred, 1);
-        double t0 = now();
+        double t0 = lm_clock_now();
         lt_tensor *loss = lm_resnet_pl_loss(pl, pred, img);
         if (!loss || lt_backward(loss) < 0) {
             fprintf(stderr, "bench_resnet_pl: %s\n", lt_error());
             return 1;
         }
-        double dt = now() - t0;
+        double dt = lm_clock_now() - t0;
         lt_scope_pop();
         if (r > 0) {
             total += dt;

@@ -400,7 +400,7 @@ static int bench_step(int argc, char **argv) {
     int rc = lm_cfg_load(&cfg, config, overrides, n_over);
     if (!rc && !bs) rc = lm_cfg_get_int(cfg, "data.batch_size", &v64), bs = (int)v64;
     if (!rc && !size) rc = lm_cfg_get_int(cfg, "data.train.out_size", &v64), size = (int)v64;
-    double t0 = now_s();
+    double t0 = lm_clock_now();
     if (!rc) rc = lm_step_setup_create(&s, cfg, dev, LM_PL_RANDOM_IF_MISSING);
     if (rc) {
         lm_cfg_free(cfg);
@@ -409,7 +409,7 @@ static int bench_step(int argc, char **argv) {
     printf("bench step: %s", config);
     for (int i = 0; i < n_over; i++) printf(" %s", overrides[i]);
     printf("\ngenerator %s (%lld parameters), discriminator %s (%lld), built in %.1f s\n", s->gopts.kind, (long long)lm_params_numel(&s->gp, LM_PARAM),
-           s->dopts.kind, (long long)lm_params_numel(&s->dp, LM_PARAM), now_s() - t0);
+           s->dopts.kind, (long long)lm_params_numel(&s->dp, LM_PARAM), lm_clock_now() - t0);
     printf("losses: l1 %g/%g, adversarial %s %g (gp %g), feature matching %g, perceptual (VGG) %g%s%s, "
            "resnet_pl %g%s%s%s\n", s->lopts.l1.weight_known, s->lopts.l1.weight_missing,
            s->lopts.adv.kind == LM_ADV_BCE ? "bce" : "r1", s->lopts.adv.weight, s->lopts.adv.gp_coef,
@@ -439,9 +439,9 @@ static int bench_step(int argc, char **argv) {
                            size / 4, size / 2 + b % 3 * size / 8 - size / 8), 1.0);
     if (!img || !mask) rc = lm_err_set("bench step: inputs: %s", lt_error());
     for (int it = 0; it < warmup + iters && !rc; it++) {
-        double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        double c0 = lm_clock_cpu();
         rc = lm_step_run(s->step, img, mask, NULL);
-        double c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        double c1 = lm_clock_cpu();
         if (rc || it < warmup) continue;
         const lm_step_times *t = lm_step_last_times(s->step);
         int j = it - warmup;

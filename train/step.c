@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 struct lm_step {
@@ -18,12 +19,6 @@ struct lm_step {
     int64_t global_step;
     lm_step_times t;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int lt_fail(const char *ctx) { return lm_err_set("%s: %s", ctx, lt_error()); }
 
@@ -142,22 +137,22 @@ static lt_tensor *gen_input(lt_tensor *img, lt_tensor *mask) {
 static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L) {
     const lm_step_opts *o = &s->opts;
     lm_step_nets *n = &s->nets;
-    double t0 = now_s();
+    double t0 = lm_clock_now();
     int rc = lm_params_set_trainable(n->g_params, 1);
     if (!rc) rc = lm_params_set_trainable(n->d_params, 0);
     if (rc) return rc;
     lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1); // (N, 3, H, W)
     if (!pred) return lt_fail("step: generator forward");
-    double t1 = now_s();
+    double t1 = lm_clock_now();
     s->t.g_fwd = t1 - t0;
 
     lt_tensor *total = lm_masked_l1_loss(pred, img, mask, &o->l1);
     if ((rc = term(L, "gen_l1", total)) < 0) return rc;
     double tp = 0;
     if (n->vgg_pl) {
-        double a = now_s();
+        double a = lm_clock_now();
         lt_tensor *v = lm_vgg_pl_loss(n->vgg_pl, pred, img, mask);
-        tp += now_s() - a;
+        tp += lm_clock_now() - a;
         if ((rc = term(L, "gen_pl", v)) < 0) return rc;
         total = lt_add(total, v);
     }
@@ -176,42 +171,42 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
         total = lt_add(total, fm);
     }
     if (n->resnet_pl) {
-        double a = now_s();
+        double a = lm_clock_now();
         lt_tensor *v = lm_resnet_pl_loss(n->resnet_pl, pred, img);
         if (v) lt_item(v); /* finish the forward before reading the clock */
-        tp += now_s() - a;
+        tp += lm_clock_now() - a;
         if ((rc = term(L, "gen_resnet_pl", v)) < 0) return rc;
         total = lt_add(total, v);
     }
     if ((rc = term(L, "gen_total", total)) < 0) return rc;
-    double t2 = now_s();
+    double t2 = lm_clock_now();
     s->t.g_losses = t2 - t1;
     s->t.pl_fwd = tp;
 
     lm_params_zero_grad(n->g_params);
     if (lt_backward(total) < 0) return lt_fail("step: generator backward");
-    double t3 = now_s();
+    double t3 = lm_clock_now();
     s->t.g_bwd = t3 - t2;
     double norm = 0;
     if ((rc = lm_clip_grad_norm(n->g_params, o->gradient_clip_val, &norm)) < 0) return lm_err_prefix("step: generator");
     add_term(L, "gen_grad_norm", norm);
     if ((rc = lm_optim_step(s->og)) < 0) return lm_err_prefix("step: generator");
     lm_params_zero_grad(n->g_params);
-    s->t.g_opt = now_s() - t3;
+    s->t.g_opt = lm_clock_now() - t3;
     return 0;
 }
 
 static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L) {
     const lm_step_opts *o = &s->opts;
     lm_step_nets *n = &s->nets;
-    double t0 = now_s();
+    double t0 = lm_clock_now();
     int rc = lm_params_set_trainable(n->g_params, 0);
     if (!rc) rc = lm_params_set_trainable(n->d_params, 1);
     if (rc) return rc;
     /* _do_step runs the forward again, with grad mode on and G frozen */
     lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1);
     if (!pred) return lt_fail("step: generator forward (discriminator step)");
-    double t1 = now_s();
+    double t1 = lm_clock_now();
     s->t.d_gfwd = t1 - t0;
     if (!(o->adv.weight > 0)) return 0; /* the official D step computes no loss then */
     /* pre_discriminator_step: real_batch.requires_grad = True (a leaf sharing img's data) */
@@ -227,18 +222,18 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     if ((rc = term(L, "adv_discr_real_out", r.real_out)) < 0) return rc;
     if ((rc = term(L, "adv_discr_fake_out", r.fake_out)) < 0) return rc;
     if ((rc = term(L, "adv_discr_real_gp", r.gp)) < 0) return rc;
-    double t2 = now_s();
+    double t2 = lm_clock_now();
     s->t.d_fwd = t2 - t1;
     lm_params_zero_grad(n->d_params);
     if (lt_backward(r.loss) < 0) return lt_fail("step: discriminator backward");
-    double t3 = now_s();
+    double t3 = lm_clock_now();
     s->t.d_bwd = t3 - t2;
     double norm = 0;
     if ((rc = lm_clip_grad_norm(n->d_params, o->gradient_clip_val, &norm)) < 0) return lm_err_prefix("step: discriminator");
     add_term(L, "discr_grad_norm", norm);
     if ((rc = lm_optim_step(s->od)) < 0) return lm_err_prefix("step: discriminator");
     lm_params_zero_grad(n->d_params);
-    s->t.d_opt = now_s() - t3;
+    s->t.d_opt = lm_clock_now() - t3;
     return 0;
 }
 
@@ -247,7 +242,7 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
     lm_step_losses *L = losses ? losses : &local;
     memset(L, 0, sizeof *L);
     memset(&s->t, 0, sizeof s->t);
-    double t0 = now_s();
+    double t0 = lm_clock_now();
     int rc = lm_step_check_batch(img, mask, 1);
     if (rc) return rc;
     /* training_step_end of the generator step: averaging before the update */
@@ -264,6 +259,6 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
     lm_params_set_trainable(s->nets.g_params, 1);
     lm_params_set_trainable(s->nets.d_params, 1);
     if (!rc) s->global_step++;
-    s->t.total = now_s() - t0;
+    s->t.total = lm_clock_now() - t0;
     return rc;
 }
