@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "config/config.h"
+#include "tests/testutil.h"
 
 #define FIX "tests/fixtures/config/"
 #define TRAIN "configs/training/"
@@ -359,11 +360,7 @@ static int run_cmd(const char *cmd, char *out, size_t cap) {
 }
 
 START_TEST(test_cli) {
-    const char *bin = getenv("LAMAC_BIN");
-    if (!bin) {
-        fprintf(stderr, "check_config: LAMAC_BIN unset, CLI test skipped\n");
-        return;
-    }
+    const char *bin = lm_test_lamac_bin();
     clear_env();
     static char out[1 << 16];
     char cmd[1024];

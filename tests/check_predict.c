@@ -36,8 +36,7 @@ static const char *tmp_dir(void) {
 /* Runs `lamac predict ARGS` (stderr into *err if not NULL); returns the exit status. */
 static int run_cli(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run_cli(char **err, const char *fmt, ...) {
-    const char *bin = getenv("LAMAC_BIN");
-    ck_assert_msg(bin != NULL, "LAMAC_BIN not set");
+    const char *bin = lm_test_lamac_bin();
     char args[12288], cmd[16384], errf[256];
     va_list ap;
     va_start(ap, fmt);
