@@ -126,7 +126,7 @@ static int load_default(compose_ctx *cx, const char *file, const lm_cfg_node *en
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
         return lm_err_code(LM_EINVAL, "config: %s: key 'defaults.%s': missing include '%s' (%s)%s%s%s",
-                           loc(entry, where, sizeof where), group ? group : option, path,
+                           lm_cfg_loc(entry, where, sizeof where), group ? group : option, path,
                            stat(path, &st) != 0 ? strerror(errno) : "not a regular file",
                            chosen_by ? ", chosen by override '" : "", chosen_by ? chosen_by : "",
                            chosen_by ? "'" : "");
@@ -147,7 +147,7 @@ static int compose_file(compose_ctx *cx, const char *file, const char *group, in
     *out = NULL;
     if (depth > MAX_INCLUDE_DEPTH)
         return lm_err_code(LM_EINVAL, "config: %s: defaults nested deeper than %d (an include cycle?)",
-                           loc(from, where, sizeof where), MAX_INCLUDE_DEPTH);
+                           lm_cfg_loc(from, where, sizeof where), MAX_INCLUDE_DEPTH);
     rc = read_text(file, &text, &len);
     if (rc < 0) {
         rc = lm_err_code(rc, "config: %s: cannot read: %s", file, rc == LM_ENOMEM ? "out of memory" : strerror(errno));
@@ -169,7 +169,7 @@ static int compose_file(compose_ctx *cx, const char *file, const char *group, in
     if (defaults && defaults->kind != LM_CFG_SEQ &&
         !(defaults->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(defaults) == LM_CFG_NULL)) {
         rc = lm_err_code(LM_EINVAL, "config: %s: key 'defaults': expected a list of `- group: option` entries",
-                         loc(defaults, where, sizeof where));
+                         lm_cfg_loc(defaults, where, sizeof where));
         goto cleanup;
     }
     for (int i = 0; defaults && i < defaults->n; i++) {
@@ -192,7 +192,7 @@ static int compose_file(compose_ctx *cx, const char *file, const char *group, in
             e = e->kids[0];
         } else {
             rc = lm_err_code(LM_EINVAL, "config: %s: key 'defaults.%d': expected `- group: option` or a config name",
-                             loc(e, where, sizeof where), i);
+                             lm_cfg_loc(e, where, sizeof where), i);
             goto cleanup;
         }
         if (grp && !from) /* command-line group choices apply to the top-level list */

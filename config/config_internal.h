@@ -18,20 +18,17 @@ struct lm_cfg {
 #define PATH_CAP 512
 
 /* "file:line" or "file" for nodes not from a file. */
-static inline const char *lm_cfg__loc(const lm_cfg_node *n, char *buf, size_t cap) {
+static inline const char *lm_cfg_loc(const lm_cfg_node *n, char *buf, size_t cap) {
     if (n->line > 0) snprintf(buf, cap, "%s:%d", n->file ? n->file : "?", n->line);
     else snprintf(buf, cap, "%s", n->file ? n->file : "?");
     return buf;
 }
 
 /* out = "base.key" (or "key"); a path longer than cap is cut (paths are short). */
-static inline void lm_cfg__join(char *out, size_t cap, const char *base, const char *key) {
+static inline void lm_cfg_join(char *out, size_t cap, const char *base, const char *key) {
     int w = base[0] ? snprintf(out, cap, "%s.%s", base, key) : snprintf(out, cap, "%s", key);
     if (w < 0) out[0] = 0;
 }
-
-#define loc lm_cfg__loc
-#define join lm_cfg__join
 
 /* ---- compose.c: the defaults list ---- */
 

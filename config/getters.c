@@ -34,7 +34,7 @@ static int getter_text(const lm_cfg *c, const char *path, lm_cfg_type want, cons
         char where[PATH_CAP];
         *node = n;
         if (n->kind != LM_CFG_SCALAR)
-            return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got %s", loc(n, where, sizeof where),
+            return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got %s", lm_cfg_loc(n, where, sizeof where),
                                path, lm_cfg_type_name(want), lm_cfg_kind_word(n));
         if (lm_cfg_scalar_type(n) != LM_CFG_NULL) *text = n->text;
         return 0;
@@ -52,7 +52,7 @@ static int getter_text(const lm_cfg *c, const char *path, lm_cfg_type want, cons
 static int null_error(const lm_cfg_node *n, const char *path, lm_cfg_type want) {
     char where[PATH_CAP];
     if (n)
-        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got null", loc(n, where, sizeof where),
+        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got null", lm_cfg_loc(n, where, sizeof where),
                            path, lm_cfg_type_name(want));
     return lm_err_code(LM_EINVAL, "config: key '%s': no value (null default)", path);
 }
@@ -60,7 +60,7 @@ static int null_error(const lm_cfg_node *n, const char *path, lm_cfg_type want) 
 static int bad_value(const lm_cfg_node *n, const char *path, lm_cfg_type want, const char *text) {
     char where[PATH_CAP];
     if (n)
-        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got '%s'", loc(n, where, sizeof where),
+        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got '%s'", lm_cfg_loc(n, where, sizeof where),
                            path, lm_cfg_type_name(want), text);
     return lm_err_code(LM_EINVAL, "config: key '%s': schema default '%s' is not %s", path, text,
                        lm_cfg_type_name(want));
@@ -114,7 +114,7 @@ int lm_cfg_get_list(const lm_cfg *c, const char *path, const lm_cfg_node **out) 
     const lm_cfg_node *n = lm_cfg_node_find(c->root, path);
     if (n && n->kind != LM_CFG_SEQ) {
         if (n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL) return 0;
-        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected a list, got %s", loc(n, where, sizeof where),
+        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected a list, got %s", lm_cfg_loc(n, where, sizeof where),
                            path, lm_cfg_kind_word(n));
     }
     *out = n;

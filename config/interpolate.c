@@ -61,7 +61,7 @@ static int cycle_error(rctx *r, const lm_cfg_node *n, const char *path) {
         len += (size_t)w;
     }
     snprintf(chain + len, sizeof chain - len, "%s", path);
-    return lm_err_code(LM_EINVAL, "config: %s: key '%s': interpolation cycle %s", loc(n, where, sizeof where),
+    return lm_err_code(LM_EINVAL, "config: %s: key '%s': interpolation cycle %s", lm_cfg_loc(n, where, sizeof where),
                        path, chain);
 }
 
@@ -79,7 +79,7 @@ static int lookup(rctx *r, const lm_cfg_node *at, const char *at_path, const cha
         memcpy(part, p, n);
         part[n] = 0;
         char next[PATH_CAP];
-        join(next, sizeof next, sofar, part);
+        lm_cfg_join(next, sizeof next, sofar, part);
         snprintf(sofar, sizeof sofar, "%s", next);
         lm_cfg_node *k = NULL;
         if (cur->kind == LM_CFG_MAP) {
@@ -91,7 +91,7 @@ static int lookup(rctx *r, const lm_cfg_node *at, const char *at_path, const cha
         }
         if (!k) {
             return lm_err_code(LM_EINVAL, "config: %s: key '%s': cannot resolve '${%s}': no key '%s'",
-                               loc(at, where, sizeof where), at_path, expr, sofar);
+                               lm_cfg_loc(at, where, sizeof where), at_path, expr, sofar);
         }
         if (k->kind == LM_CFG_SCALAR) {
             int rc = resolve_scalar(r, k, sofar);
@@ -102,7 +102,7 @@ static int lookup(rctx *r, const lm_cfg_node *at, const char *at_path, const cha
     }
     if (cur == r->root)
         return lm_err_code(LM_EINVAL, "config: %s: key '%s': cannot resolve '${%s}': empty key path",
-                           loc(at, where, sizeof where), at_path, expr);
+                           lm_cfg_loc(at, where, sizeof where), at_path, expr);
     if (cur->kind != LM_CFG_SCALAR) {
         int rc = resolve_tree(r, cur, path);
         if (rc < 0) return rc;
@@ -137,7 +137,7 @@ static int eval_expr(rctx *r, const lm_cfg_node *at, const char *path, const cha
             while (len && isspace((unsigned char)*args)) args++, len--;
             if (len == 0 || len >= sizeof name)
                 return lm_err_code(LM_EINVAL, "config: %s: key '%s': '${%s}': missing variable name",
-                                   loc(at, where, sizeof where), path, expr);
+                                   lm_cfg_loc(at, where, sizeof where), path, expr);
             memcpy(name, args, len);
             name[len] = 0;
             const char *v = getenv(name);
@@ -149,7 +149,7 @@ static int eval_expr(rctx *r, const lm_cfg_node *at, const char *path, const cha
             if (!comma)
                 return lm_err_code(LM_EINVAL, "config: %s: key '%s': environment variable '%s' is not set "
                                    "(set it, or give a default: ${env:%s,value})",
-                                   loc(at, where, sizeof where), path, name, name);
+                                   lm_cfg_loc(at, where, sizeof where), path, name, name);
             const char *def = comma + 1;
             while (isspace((unsigned char)*def)) def++;
             char *d = strdup(def);
@@ -179,7 +179,7 @@ static int eval_expr(rctx *r, const lm_cfg_node *at, const char *path, const cha
             return out->text ? 0 : lm_err_code(LM_ENOMEM, "config: out of memory");
         }
         return lm_err_code(LM_EINVAL, "config: %s: key '%s': '${%s}': unsupported resolver '%.*s' "
-                           "(lamac knows env, oc.env and now)", loc(at, where, sizeof where), path, expr,
+                           "(lamac knows env, oc.env and now)", lm_cfg_loc(at, where, sizeof where), path, expr,
                            (int)nlen, expr);
     }
     /* a key path: absolute, or relative with leading dots (. = this node's parent) */
@@ -193,11 +193,11 @@ static int eval_expr(rctx *r, const lm_cfg_node *at, const char *path, const cha
             else if (abs[0]) abs[0] = 0;
             else
                 return lm_err_code(LM_EINVAL, "config: %s: key '%s': cannot resolve '${%s}': above the root",
-                                   loc(at, where, sizeof where), path, expr);
+                                   lm_cfg_loc(at, where, sizeof where), path, expr);
             e++;
         }
         char tmp[PATH_CAP];
-        join(tmp, sizeof tmp, abs, e);
+        lm_cfg_join(tmp, sizeof tmp, abs, e);
         snprintf(abs, sizeof abs, "%s", tmp);
     } else {
         snprintf(abs, sizeof abs, "%s", e);
@@ -205,7 +205,7 @@ static int eval_expr(rctx *r, const lm_cfg_node *at, const char *path, const cha
     for (const char *q = abs; *q; q++)
         if (isspace((unsigned char)*q) || *q == '$' || *q == '{' || *q == ',')
             return lm_err_code(LM_EINVAL, "config: %s: key '%s': cannot resolve '${%s}': not a key path",
-                               loc(at, where, sizeof where), path, expr);
+                               lm_cfg_loc(at, where, sizeof where), path, expr);
     return lookup(r, at, path, abs, expr, &out->node);
 }
 
@@ -242,14 +242,14 @@ static int eval_string(rctx *r, const lm_cfg_node *at, const char *path, const c
             if (end < 0) {
                 free(buf);
                 return lm_err_code(LM_EINVAL, "config: %s: key '%s': unterminated interpolation in '%s'",
-                                   loc(at, where, sizeof where), path, s);
+                                   lm_cfg_loc(at, where, sizeof where), path, s);
             }
             char *expr = strndup(p + 2, (size_t)end - 2);
             rval v;
             int rc = expr ? eval_expr(r, at, path, expr, &v) : lm_err_code(LM_ENOMEM, "config: out of memory");
             if (rc == 0 && v.node && v.node->kind != LM_CFG_SCALAR)
                 rc = lm_err_code(LM_EINVAL, "config: %s: key '%s': '${%s}' is a %s and cannot be part of a string",
-                                 loc(at, where, sizeof where), path, expr,
+                                 lm_cfg_loc(at, where, sizeof where), path, expr,
                                  v.node->kind == LM_CFG_MAP ? "mapping" : "list");
             free(expr);
             if (rc < 0) {
@@ -300,7 +300,7 @@ static int resolve_scalar(rctx *r, lm_cfg_node *n, const char *path) {
     char where[PATH_CAP];
     if (r->depth == MAX_RESOLVE_DEPTH)
         return lm_err_code(LM_EINVAL, "config: %s: key '%s': interpolation nested deeper than %d",
-                           loc(n, where, sizeof where), path, MAX_RESOLVE_DEPTH);
+                           lm_cfg_loc(n, where, sizeof where), path, MAX_RESOLVE_DEPTH);
     n->mark = 1;
     r->stack[r->depth] = strdup(path);
     if (!r->stack[r->depth]) return lm_err_code(LM_ENOMEM, "config: out of memory");
@@ -347,7 +347,7 @@ static int resolve_tree(rctx *r, lm_cfg_node *n, const char *path) {
         lm_cfg_node *k = n->kids[i];
         char kp[PATH_CAP], idx[24];
         if (n->kind == LM_CFG_SEQ) snprintf(idx, sizeof idx, "%d", i);
-        join(kp, sizeof kp, path, n->kind == LM_CFG_SEQ ? idx : k->key);
+        lm_cfg_join(kp, sizeof kp, path, n->kind == LM_CFG_SEQ ? idx : k->key);
         int rc = k->kind == LM_CFG_SCALAR ? resolve_scalar(r, k, kp) : resolve_tree(r, k, kp);
         if (rc < 0) return rc;
     }

@@ -28,19 +28,19 @@ static int check_range(const lm_cfg_key *k, const lm_cfg_node *n, const char *pa
     if (!lo && !hi) return 0;
     if ((k->flags & LM_CFG_F_MIN) && (k->flags & LM_CFG_F_MAX))
         return lm_err_code(LM_EINVAL, "config: %s: key '%s': %s is out of range [%g, %g]",
-                           loc(n, where, sizeof where), path, n->text, k->min, k->max);
-    return lm_err_code(LM_EINVAL, "config: %s: key '%s': %s is %s the %s %g", loc(n, where, sizeof where), path,
+                           lm_cfg_loc(n, where, sizeof where), path, n->text, k->min, k->max);
+    return lm_err_code(LM_EINVAL, "config: %s: key '%s': %s is %s the %s %g", lm_cfg_loc(n, where, sizeof where), path,
                        n->text, lo ? "below" : "above", lo ? "minimum" : "maximum", lo ? k->min : k->max);
 }
 
 static int check_node(const lm_cfg_node *n, const char *path) {
     char where[PATH_CAP];
     const lm_cfg_key *k = lm_cfg_schema_find(path);
-    if (!k) return lm_err_code(LM_EINVAL, "config: %s: unknown key '%s'", loc(n, where, sizeof where), path);
+    if (!k) return lm_err_code(LM_EINVAL, "config: %s: unknown key '%s'", lm_cfg_loc(n, where, sizeof where), path);
     int is_null = n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL;
     if (is_null) {
         if (k->flags & LM_CFG_F_NULLABLE) return 0;
-        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got null", loc(n, where, sizeof where),
+        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got null", lm_cfg_loc(n, where, sizeof where),
                            path, lm_cfg_type_name(k->type));
     }
     lm_cfg_stype st = lm_cfg_scalar_type(n);
@@ -56,8 +56,8 @@ static int check_node(const lm_cfg_node *n, const char *path) {
     if (!ok) {
         if (n->kind == LM_CFG_SCALAR)
             return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got %s '%s'",
-                               loc(n, where, sizeof where), path, lm_cfg_type_name(k->type), lm_cfg_kind_word(n), n->text);
-        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got %s", loc(n, where, sizeof where), path,
+                               lm_cfg_loc(n, where, sizeof where), path, lm_cfg_type_name(k->type), lm_cfg_kind_word(n), n->text);
+        return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got %s", lm_cfg_loc(n, where, sizeof where), path,
                            lm_cfg_type_name(k->type), lm_cfg_kind_word(n));
     }
     if (k->type == LM_CFG_T_INT) {
@@ -83,20 +83,20 @@ static int check_node(const lm_cfg_node *n, const char *path) {
             if (cl == len && !strncmp(c, n->text, len)) return 0;
             c += cl + (c[cl] == '|');
         }
-        return lm_err_code(LM_EINVAL, "config: %s: key '%s': '%s' is not one of %s", loc(n, where, sizeof where),
+        return lm_err_code(LM_EINVAL, "config: %s: key '%s': '%s' is not one of %s", lm_cfg_loc(n, where, sizeof where),
                            path, n->text, k->choices);
     }
     if (k->type == LM_CFG_T_LIST) {
         for (int i = 0; i < n->n; i++)
             if (n->kids[i]->kind != LM_CFG_SCALAR)
                 return lm_err_code(LM_EINVAL, "config: %s: key '%s.%d': expected a scalar list item, got %s",
-                                   loc(n->kids[i], where, sizeof where), path, i, lm_cfg_kind_word(n->kids[i]));
+                                   lm_cfg_loc(n->kids[i], where, sizeof where), path, i, lm_cfg_kind_word(n->kids[i]));
         return 0;
     }
     if (k->type == LM_CFG_T_MAP) {
         for (int i = 0; i < n->n; i++) {
             char kp[PATH_CAP];
-            join(kp, sizeof kp, path, n->kids[i]->key);
+            lm_cfg_join(kp, sizeof kp, path, n->kids[i]->key);
             int rc = check_node(n->kids[i], kp);
             if (rc < 0) return rc;
         }
