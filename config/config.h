@@ -3,15 +3,15 @@
  * configs/training tree (advimman/lama, bin/train.py's @hydra.main):
  *
  *   - a generic tree (lm_cfg_node: map / sequence / scalar), each node remembering the source
- *     file and line it came from (config_tree.c, parsed with libyaml);
- *   - composition (config.c): the top-level file's `defaults:` list (`- group: name` loads
+ *     file and line it came from (tree.c, parsed with libyaml);
+ *   - composition (compose.c): the top-level file's `defaults:` list (`- group: name` loads
  *     <dir>/<group>/<name>.yaml, placed at key <group> under `# @package _group_`), the
  *     file's own keys merged last (they win, Hydra 1.1's implicit `_self_` at the end);
- *   - command-line overrides `a.b=value`, `+a.b=value` (add), `++a.b=value` (add or set),
+ *   - command-line overrides (overrides.c) `a.b=value`, `+a.b=value` (add), `++a.b=value` (add or set),
  *     `~a.b` (delete), and group choices `data=abl-02-thin-bb`;
- *   - interpolation `${a.b.c}`, `${.sibling}`, `${env:NAME}`, `${env:NAME,default}` (the
+ *   - interpolation (interpolate.c) `${a.b.c}`, `${.sibling}`, `${env:NAME}`, `${env:NAME,default}` (the
  *     default may itself interpolate), `${now:strftime-format}`; other resolvers are errors;
- *   - validation against ONE schema table (config_schema.c): unknown key, wrong type, value
+ *   - validation (validate.c) against ONE schema table (schema.c): unknown key, wrong type, value
  *     out of range or not among the choices -> error "config: FILE:LINE: key 'a.b.c': ...".
  *
  * Getters take a full dotted path ("generator.n_blocks", "visualizer.key_order.0"); a key that
@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- the generic tree (config_tree.c) ------------------------------------------------- */
+/* ---- the generic tree (tree.c) ---------------------------------------------- */
 
 typedef enum { LM_CFG_MAP, LM_CFG_SEQ, LM_CFG_SCALAR } lm_cfg_kind;
 
@@ -75,7 +75,7 @@ int lm_cfg_scalar_float(const char *text, double *out);
  * (0.001 stays 0.001), booleans true/false, strings quoted only where needed. */
 int lm_cfg_tree_write(const lm_cfg_node *root, FILE *f);
 
-/* ---- the schema (config_schema.c) ------------------------------------------------------ */
+/* ---- the schema (schema.c) --------------------------------------------------- */
 
 typedef enum {
     LM_CFG_T_MAP, LM_CFG_T_LIST, LM_CFG_T_BOOL, LM_CFG_T_INT, LM_CFG_T_FLOAT, LM_CFG_T_STR
@@ -103,7 +103,7 @@ extern const size_t lm_cfg_schema_len;
 const lm_cfg_key *lm_cfg_schema_find(const char *path);
 const char *lm_cfg_type_name(lm_cfg_type t);
 
-/* ---- the composed configuration (config.c) -------------------------------------------- */
+/* ---- the composed configuration (load.c, getters.c) ----------------------------------------- */
 
 typedef struct lm_cfg lm_cfg;
 
@@ -113,6 +113,17 @@ typedef struct lm_cfg lm_cfg;
  * On error *out is NULL and the message is one line naming file, line and key path. */
 int lm_cfg_load(lm_cfg **out, const char *path, const char *const *overrides, int n_overrides);
 void lm_cfg_free(lm_cfg *c);
+
+/* Loads a configuration that is DATA, not a user's file: the YAML text embedded in a weights
+ * file (safetensors metadata "config", a checkpoint's hyper-parameters) or shipped beside
+ * downloaded weights. Parsed and validated only: no defaults list, no overrides and no
+ * interpolation, so `${env:NAME}`, `${a.b}` and `${now:...}` stay literal text (a weights
+ * file can never make lamac read and print an environment variable); such text then fails
+ * validation wherever the key is not a free-form string. origin names the source. */
+int lm_cfg_load_data(lm_cfg **out, const char *text, size_t len, const char *origin);
+/* The same from a parsed tree (a map; consumed, also on error): resolve = 1 resolves
+ * interpolations first (a user's file), 0 keeps them literal (data). */
+int lm_cfg_from_tree(lm_cfg **out, lm_cfg_node *root, const char *origin, int resolve);
 
 /* The resolved tree (a map) and the top-level file it came from. Borrowed. */
 const lm_cfg_node *lm_cfg_root(const lm_cfg *c);

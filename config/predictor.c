@@ -2,12 +2,10 @@
  * an official model directory (see predictor.h; official bin/predict.py + load_checkpoint). */
 #include "config/predictor.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/err.h"
 #include "model/weights.h"
@@ -83,19 +81,24 @@ int lm_model_resolve(const char *model, char *weights, size_t wcap, char *cfg, s
 
 /* Loads only the `generator` group of a config (file path or YAML text): prediction needs
  * nothing else, and an official config.yaml holds keys (paths, trainer settings) that do not
- * matter here. A file with a `defaults:` list (an experiment file such as
+ * matter here.
+ * A config is either the user's own file (trusted = 1: the --config argument) or DATA
+ * (trusted = 0: the metadata of a weights file, a checkpoint's config, the config.yaml found
+ * beside the weights in a model directory — files that come with downloaded weights). Data is
+ * read without interpolation (DESIGN §6): `${env:NAME}` stays literal text and fails
+ * validation, so a weights file cannot make lamac print an environment variable.
+ * A user's file with a `defaults:` list (an experiment file such as
  * configs/training/big-lama.yaml, whose own `generator:` keys override the group it picks) is
- * composed in full instead. */
+ * composed in full instead; a data config's `defaults:` list is not followed. */
 static int generator_opts(lm_generator_opts *o, const char *path, const char *text,
-                          const char *origin) {
+                          const char *origin, int trusted) {
     lm_cfg_node *tree = NULL, *root = NULL;
     lm_cfg *cfg = NULL;
-    char tmp[4096];
-    int fd = -1, rc;
+    int rc;
     rc = text ? lm_cfg_tree_parse(&tree, text, strlen(text), origin) : lm_cfg_tree_load(&tree, path);
     if (rc < 0) goto cleanup;
     lm_cfg_node *gen = lm_cfg_node_get(tree, "generator");
-    if (path && lm_cfg_node_get(tree, "defaults")) {
+    if (trusted && path && lm_cfg_node_get(tree, "defaults")) {
         /* an experiment file (configs/training/big-lama.yaml): compose it as training does */
         if ((rc = lm_cfg_load(&cfg, path, NULL, 0)) == 0 &&
             (rc = lm_generator_opts_from_cfg(o, cfg)) < 0)
@@ -103,7 +106,11 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
         goto cleanup;
     }
     if (!gen || gen->kind != LM_CFG_MAP) {
-        rc = lm_err_code(LM_EINVAL, "config %s: no 'generator' section", origin);
+        rc = lm_err_code(LM_EINVAL, "config %s: no 'generator' section%s", origin,
+                         !trusted && lm_cfg_node_get(tree, "defaults")
+                             ? " (a defaults list is not followed in a config shipped with weights: "
+                               "pass the file with --config)"
+                             : "");
         goto cleanup;
     }
     root = lm_cfg_node_new(LM_CFG_MAP, NULL, NULL, origin, 0);
@@ -113,33 +120,14 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
         rc = lm_err_code(LM_ENOMEM, "config %s: out of memory", origin);
         goto cleanup;
     }
-    const char *tdir = getenv("TMPDIR");
-    if (!tdir || !*tdir) tdir = "/tmp";
-    if ((rc = path_fmt(tmp, sizeof tmp, "%s/lamac-predict-XXXXXX.yaml", tdir)) < 0) {
-        lm_err_prefix("config %s: TMPDIR", origin);
-        goto cleanup;
-    }
-    if ((fd = mkstemps(tmp, 5)) < 0) {
-        rc = lm_err_code(LM_EIO, "config %s: cannot create a temporary file in %s: %s", origin, tdir,
-                         strerror(errno));
-        goto cleanup;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        rc = lm_err_code(LM_EIO, "config %s: cannot write a temporary file", origin);
-        goto cleanup;
-    }
-    rc = lm_cfg_tree_write(root, f);
-    if (fclose(f) != 0 && rc == 0) rc = lm_err_code(LM_EIO, "config %s: cannot write %s", origin, tmp);
-    if (rc < 0) goto cleanup;
-    if ((rc = lm_cfg_load(&cfg, tmp, NULL, 0)) < 0) {
+    rc = lm_cfg_from_tree(&cfg, root, origin, trusted);
+    root = NULL; /* consumed */
+    if (rc < 0) {
         lm_err_prefix("config %s (generator section)", origin);
         goto cleanup;
     }
     if ((rc = lm_generator_opts_from_cfg(o, cfg)) < 0) lm_err_prefix("config %s", origin);
 cleanup:
-    if (fd >= 0) unlink(tmp); /* every path after mkstemps (fd stays >= 0 once it succeeded) */
     lm_cfg_free(cfg);
     lm_cfg_node_free(root);
     lm_cfg_node_free(tree);
@@ -163,13 +151,13 @@ int lm_predictor_open(lm_predictor **out, const char *model, const char *config,
     const char *meta_cfg = lm_weights_meta(src, "config");
     if (config) {
         path_fmt(p->config_from, sizeof p->config_from, "%s", config);
-        rc = generator_opts(&p->opts, config, NULL, config);
+        rc = generator_opts(&p->opts, config, NULL, config, 1);
     } else if (meta_cfg && meta_cfg[0]) {
         path_fmt(p->config_from, sizeof p->config_from, "metadata of %s", p->weights_path);
-        rc = generator_opts(&p->opts, NULL, meta_cfg, p->config_from);
+        rc = generator_opts(&p->opts, NULL, meta_cfg, p->config_from, 0);
     } else if (cfg_path[0]) {
         path_fmt(p->config_from, sizeof p->config_from, "%s", cfg_path);
-        rc = generator_opts(&p->opts, cfg_path, NULL, cfg_path);
+        rc = generator_opts(&p->opts, cfg_path, NULL, cfg_path, 0);
     } else {
         rc = lm_err_code(LM_EINVAL, "model %s: the weights carry no config and none was found "
                          "beside them: pass --config CONFIG.yaml", model);

@@ -9,7 +9,10 @@
  *     <dir>/checkpoints/last.safetensors (config from the metadata or <dir>/config.yaml).
  * The config (explicit --config first, then the weights' metadata "config", then a
  * config.yaml beside the weights) gives the generator options; the weights load strictly
- * (keys "generator.*", or unprefixed keys for a bare generator state_dict). */
+ * (keys "generator.*", or unprefixed keys for a bare generator state_dict).
+ * Only --config is read as the user's file (defaults list composed, ${...} resolved); the
+ * metadata config and a config.yaml found beside the weights ship WITH the weights and are
+ * read as data (lm_cfg_load_data semantics: no ${env:...} or other interpolation). */
 #ifndef LM_PREDICTOR_H
 #define LM_PREDICTOR_H
 

@@ -727,52 +727,21 @@ cleanup:
     return rc;
 }
 
-/* ---- half precision ------------------------------------------------------------------------ */
-static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-
-uint16_t lm_f32_to_f16(float f) {
-    uint32_t x = f2u(f);
-    uint32_t sign = (x >> 16) & 0x8000u;
-    uint32_t ax = x & 0x7FFFFFFFu;
-    if (ax >= 0x7F800000u) /* inf or nan */
-        return (uint16_t)(sign | 0x7C00u | (ax > 0x7F800000u ? (0x200u | ((ax >> 13) & 0x3FFu)) : 0));
-    if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* rounds to >= 65520 -> inf */
-    if (ax < 0x38800000u) { /* f16 subnormal or zero: exponent < -14 */
-        if (ax < 0x33000000u) return (uint16_t)sign; /* < 2^-25: rounds to 0 (2^-25 exactly ties to 0) */
-        uint32_t e = ax >> 23, m = (ax & 0x7FFFFFu) | 0x800000u;
-        uint32_t shift = 126 - e; /* value = m * 2^(e-150); f16 sub unit 2^-24 -> m >> (126-e) */
-        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1))) r++;
-        return (uint16_t)(sign | r);
-    }
-    uint32_t r = ((ax >> 13) - (112u << 10)); /* rebias exponent 127 -> 15 */
-    uint32_t rem = ax & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) r++;
-    return (uint16_t)(sign | r);
+/* ---- half precision decoding ---------------------------------------------------------------- */
+static float u2f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
 }
 
 float lm_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
-    if (e == 0x1F) return u2f(sign | 0x7F800000u | (m << 13));
-    if (e == 0) {
-        if (!m) return u2f(sign);
-        float v = (float)m * (1.0f / 16777216.0f); /* m * 2^-24, exact */
+    if (e == 0x1F) return u2f(sign | 0x7F800000u | (m << 13)); /* inf, nan */
+    if (e == 0) {                                              /* zero, subnormal: m * 2^-24 */
+        float v = (float)m * (1.0f / 16777216.0f);
         return sign ? -v : v;
     }
-    return u2f(sign | ((e + 112u) << 23) | (m << 13));
-}
-
-uint16_t lm_f32_to_bf16(float f) {
-    uint32_t x = f2u(f);
-    if ((x & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet nan */
-    x += 0x7FFFu + ((x >> 16) & 1u);
-    return (uint16_t)(x >> 16);
+    return u2f(sign | ((e + 112u) << 23) | (m << 13)); /* rebias 15 -> 127 */
 }
 
 float lm_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
-
-void lm_f32_to_f16_n(uint16_t *dst, const float *src, size_t n) { for (size_t i = 0; i < n; i++) dst[i] = lm_f32_to_f16(src[i]); }
-void lm_f16_to_f32_n(float *dst, const uint16_t *src, size_t n) { for (size_t i = 0; i < n; i++) dst[i] = lm_f16_to_f32(src[i]); }
-void lm_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n) { for (size_t i = 0; i < n; i++) dst[i] = lm_f32_to_bf16(src[i]); }
-void lm_bf16_to_f32_n(float *dst, const uint16_t *src, size_t n) { for (size_t i = 0; i < n; i++) dst[i] = lm_bf16_to_f32(src[i]); }

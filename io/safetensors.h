@@ -1,5 +1,7 @@
 /* safetensors.h — read and write safetensors files (github.com/huggingface/safetensors),
- * lamac's weight and checkpoint format (DESIGN §6), plus fp16/bf16 <-> f32 conversion.
+ * lamac's weight and checkpoint format (DESIGN §6). Half-precision ENCODING is not done
+ * here: model/weights.c converts with libtorch (lt_to_dtype), checked against torch's bytes;
+ * the exact f16/bf16 -> f32 decoders below serve readers without libtorch (weights --diff).
  *
  * Format: u64 little-endian header length N, N bytes of JSON
  *   {"__metadata__": {"k": "v"}, "name": {"dtype": "F32", "shape": [..], "data_offsets": [a, b]}, ...}
@@ -83,15 +85,8 @@ int lm_st_writer_close(lm_st_writer *w);
 /* Frees w without writing anything (NULL ok). */
 void lm_st_writer_abort(lm_st_writer *w);
 
-/* ---- half precision ---------------------------------------------------------------------- */
-/* Round-to-nearest-even; NaN stays NaN (quiet), overflow goes to inf, subnormals kept. */
-uint16_t lm_f32_to_f16(float f);
+/* ---- half precision, decoding only (exact; NaN stays NaN, subnormals kept) ---------------- */
 float lm_f16_to_f32(uint16_t h);
-uint16_t lm_f32_to_bf16(float f);
 float lm_bf16_to_f32(uint16_t h);
-void lm_f32_to_f16_n(uint16_t *dst, const float *src, size_t n);
-void lm_f16_to_f32_n(float *dst, const uint16_t *src, size_t n);
-void lm_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n);
-void lm_bf16_to_f32_n(float *dst, const uint16_t *src, size_t n);
 
 #endif

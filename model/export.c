@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
+#include "shim/lt.h"
 #include "io/pthwrite.h"
 
 #define P_GEN "generator."
@@ -32,25 +34,25 @@ static int is_float(int dt) {
 
 static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
-/* Converts n floats of dtype src (possibly unaligned) to dst; returns malloc'd bytes. */
+static lt_dtype lt_float_dtype(int dt) {
+    return dt == LM_DT_F64 ? LT_F64 : dt == LM_DT_F16 ? LT_F16 : dt == LM_DT_BF16 ? LT_BF16 : LT_F32;
+}
+
+/* Converts n floats of dtype src (possibly unaligned) to dst with libtorch's conversion (round
+ * to nearest even, as torch's .half() / .bfloat16()); returns malloc'd bytes. */
 static int convert(const void *src, int sdt, int ddt, size_t n, void **out) {
-    float *f = malloc((n ? n : 1) * sizeof *f);
-    void *d = ddt == LM_DT_F32 ? NULL : malloc((n ? n : 1) * 2);
-    if (!f || (ddt != LM_DT_F32 && !d)) {
-        free(f);
+    size_t bytes = (n ? n : 1) * lm_dtype_size(ddt);
+    void *d = malloc(bytes);
+    if (!d) return lm_err_code(LM_ENOMEM, "export: out of memory (%zu elements)", n);
+    int64_t shape[1] = {(int64_t)n};
+    lt_scope_push();
+    lt_tensor *t = lt_to_dtype(lt_from_buffer(src, shape, 1, lt_float_dtype(sdt)), lt_float_dtype(ddt));
+    int rc = t && lt_to_buffer(t, d, n * lm_dtype_size(ddt)) == 0 ? 0 : lm_err_lt("export: dtype conversion");
+    lt_scope_pop();
+    if (rc < 0) {
         free(d);
-        return lm_err_code(LM_ENOMEM, "export: out of memory (%zu elements)", n);
+        return rc;
     }
-    const unsigned char *b = src;
-    for (size_t i = 0; i < n; i++) {
-        if (sdt == LM_DT_F32) memcpy(&f[i], b + 4 * i, 4);
-        else if (sdt == LM_DT_F64) { double v; memcpy(&v, b + 8 * i, 8); f[i] = (float)v; }
-        else { uint16_t h; memcpy(&h, b + 2 * i, 2); f[i] = sdt == LM_DT_F16 ? lm_f16_to_f32(h) : lm_bf16_to_f32(h); }
-    }
-    if (ddt == LM_DT_F32) { *out = f; return 0; }
-    if (ddt == LM_DT_F16) lm_f32_to_f16_n(d, f, n);
-    else lm_f32_to_bf16_n(d, f, n);
-    free(f);
     *out = d;
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "config/config.h"
+#include "tests/testutil.h"
 
 #define FIX "tests/fixtures/config/"
 #define TRAIN "configs/training/"
@@ -359,11 +360,7 @@ static int run_cmd(const char *cmd, char *out, size_t cap) {
 }
 
 START_TEST(test_cli) {
-    const char *bin = getenv("LAMAC_BIN");
-    if (!bin) {
-        fprintf(stderr, "check_config: LAMAC_BIN unset, CLI test skipped\n");
-        return;
-    }
+    const char *bin = lm_test_lamac_bin();
     clear_env();
     static char out[1 << 16];
     char cmd[1024];
@@ -423,6 +420,31 @@ START_TEST(test_cli) {
 }
 END_TEST
 
+/* A config read as data (lm_cfg_load_data: weights metadata) is never interpolated: the
+ * ${...} text stays literal, and an environment value never shows up. */
+START_TEST(test_data_config_not_interpolated) {
+    clear_env();
+    setenv("LAMAC_TEST_TITLE", "value-from-env-5d1", 1);
+    const char *text = "run_title: ${env:LAMAC_TEST_TITLE}\ngenerator:\n  ngf: 8\n";
+    lm_cfg *c = NULL;
+    ck_assert_msg(lm_cfg_load_data(&c, text, strlen(text), "metadata of w.safetensors") == 0, "%s", lm_err_msg());
+    ck_assert_str_eq(get_str(c, "run_title"), "${env:LAMAC_TEST_TITLE}");
+    ck_assert_int_eq(get_int(c, "generator.ngf"), 8);
+    lm_cfg_free(c);
+    const char *bad[] = {"generator:\n  kind: ${env:LAMAC_TEST_TITLE}\n", "generator:\n  ngf: ${env:LAMAC_TEST_TITLE}\n",
+                         "generator:\n  ngf: ${run_title}\nrun_title: 8\n", "defaults:\n  - generator: x\n"};
+    for (int i = 0; i < 4; i++) {
+        c = (lm_cfg *)1;
+        ck_assert_int_lt(lm_cfg_load_data(&c, bad[i], strlen(bad[i]), "metadata of w.safetensors"), 0);
+        ck_assert_ptr_null(c);
+        const char *m = lm_err_msg();
+        ck_assert_msg(!strstr(m, "value-from-env"), "case %d: %s", i, m);
+        ck_assert_msg(strstr(m, "metadata of w.safetensors"), "case %d: %s", i, m);
+    }
+    unsetenv("LAMAC_TEST_TITLE");
+}
+END_TEST
+
 Suite *check_config_suite(void) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
@@ -435,6 +457,7 @@ Suite *check_config_suite(void) {
     tcase_add_test(tc, test_bad_overrides);
     tcase_add_test(tc, test_yaml_writer);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_data_config_not_interpolated);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;

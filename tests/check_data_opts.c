@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "config/config.h"
 #include "config/data_opts.h"
+#include "tests/testutil.h"
 
 static void assert_same_irregular(const lm_mask_irregular_cfg *a, const lm_mask_irregular_cfg *b) {
     ck_assert_int_eq(a->max_angle, b->max_angle);
@@ -113,8 +114,7 @@ END_TEST
 
 /* `lamac bench loader CONFIG overrides --threads 1 --batches 2` reads the config's data.train */
 START_TEST(test_bench_loader_config) {
-    const char *bin = getenv("LAMAC_BIN");
-    ck_assert_msg(bin != NULL, "LAMAC_BIN is not set (run through ctest)");
+    const char *bin = lm_test_lamac_bin();
     char cmd[1024], line[512];
     snprintf(cmd, sizeof cmd,
              "%s bench loader configs/training/lama-fourier.yaml data.train.out_size=64 data.batch_size=3 "

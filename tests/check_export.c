@@ -15,6 +15,7 @@
 
 #include "core/atomic.h"
 #include "core/err.h"
+#include "shim/lt.h"
 #include "io/pth.h"
 #include "io/pthwrite.h"
 #include "io/zipread.h"
@@ -22,6 +23,14 @@
 #include "model/export.h"
 #include "tests/testutil.h"
 #include "config/predictor.h"
+
+/* float32 -> f16/bf16 with libtorch's conversion (torch's .half() / .bfloat16()). */
+static void to_half(uint16_t *dst, const float *src, int64_t n, lt_dtype dt) {
+    lt_scope_push();
+    lt_tensor *t = lt_to_dtype(lt_from_buffer(src, &n, 1, LT_F32), dt);
+    ck_assert_msg(t && lt_to_buffer(t, dst, (size_t)n * 2) == 0, "%s", lt_error());
+    lt_scope_pop();
+}
 
 #define FIX "tests/fixtures/export/"
 
@@ -86,8 +95,8 @@ static void build_features(lm_pthw *w, float *base, uint8_t *scratch) {
     uint8_t *bo = scratch + 240;                           /* 3 */
     float *sc = (float *)(scratch + 244);                  /* 1 */
     for (int i = 0; i < 6; i++) f64[i] = base[i];
-    lm_f32_to_f16_n(f16, base, 10);
-    lm_f32_to_bf16_n(bf16, base, 8);
+    to_half(f16, base, 10, LT_F16);
+    to_half(bf16, base, 8, LT_BF16);
     for (int i = 0; i < 6; i++) { i64[i] = i - 3; i32[i] = i - 2; i16[i] = (int16_t)(-300 + 100 * i); u8[i] = (uint8_t)(250 + i); }
     for (int i = 0; i < 8; i++) i8[i] = (int8_t)(i - 4);
     bo[0] = 1; bo[1] = 0; bo[2] = 1;
@@ -151,6 +160,7 @@ static void build_features(lm_pthw *w, float *base, uint8_t *scratch) {
     lm_pthw_end(w);
     ck_assert_msg(lm_pthw_end(w) == 0, "%s", lm_err_msg());
 }
+
 
 START_TEST(test_crc32) {
     ck_assert_uint_eq(lm_crc32(0, "123456789", 9), 0xCBF43926u);
@@ -267,7 +277,7 @@ START_TEST(test_reader_writer_round_trip) {
     static const char *const files[] = {
         "tests/fixtures/weights/small_zip.pth", "tests/fixtures/weights/small_legacy.pth",
         "tests/fixtures/weights/lightning.ckpt", "tests/fixtures/weights/lpips/squeeze.pth",
-        "tests/fixtures/weights/half_ref.safetensors", "tests/fixtures/weights/st_py.safetensors"};
+        "tests/fixtures/weights/half_save.safetensors", "tests/fixtures/weights/st_py.safetensors"};
     char dir[256], path[512];
     lm_test_tmpdir(dir, sizeof dir, "export");
     snprintf(path, sizeof path, "%s/rt.pth", dir);
@@ -371,7 +381,9 @@ START_TEST(test_export_selection) {
             uint16_t h;
             memcpy(&f, (const char *)src->data + 4 * k, 4);
             memcpy(&h, (const char *)e.t[i].data + 2 * k, 2);
-            ck_assert_uint_eq(h, lm_f32_to_f16(f));
+            uint16_t want;
+            to_half(&want, &f, 1, LT_F16);
+            ck_assert_uint_eq(h, want);
         }
         nf++;
     }

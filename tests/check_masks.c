@@ -15,6 +15,7 @@
 #include "masks/mask.h"
 #include "masks/raster.h"
 #include "masks/stats.h"
+#include "tests/testutil.h"
 
 #define FIX "tests/fixtures/masks/"
 
@@ -384,11 +385,7 @@ END_TEST
 /* ---- the CLI: lamac masks ------------------------------------------------------------- */
 
 START_TEST(test_cli_masks) {
-    const char *bin = getenv("LAMAC_BIN");
-    if (!bin) {
-        printf("LAMAC_BIN not set: CLI test skipped\n");
-        return;
-    }
+    const char *bin = lm_test_lamac_bin();
     char dir[] = "/tmp/lamac_masksXXXXXX", cmd[1024], p[256];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(cmd, sizeof cmd, "%s masks --preset random_medium_256 --count 5 --size 96 --out %s/m --seed 4 2>/dev/null", bin, dir);

@@ -36,8 +36,7 @@ static const char *tmp_dir(void) {
 /* Runs `lamac predict ARGS` (stderr into *err if not NULL); returns the exit status. */
 static int run_cli(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run_cli(char **err, const char *fmt, ...) {
-    const char *bin = getenv("LAMAC_BIN");
-    ck_assert_msg(bin != NULL, "LAMAC_BIN not set");
+    const char *bin = lm_test_lamac_bin();
     char args[12288], cmd[16384], errf[256];
     va_list ap;
     va_start(ap, fmt);
@@ -222,7 +221,7 @@ START_TEST(test_cli_config_sources) {
     free(longp);
     snprintf(p, sizeof p, "%s/a", tmp_dir());
     ck_assert_int_ne(access(p, F_OK), 0);
-    /* the generator section goes through a temporary YAML in $TMPDIR, removed afterwards */
+    /* the generator section is loaded from memory: no temporary file, TMPDIR not needed */
     char tdir[256];
     snprintf(tdir, sizeof tdir, "%s/tmpdir", tmp_dir());
     ck_assert_int_eq(mkdir(tdir, 0755), 0);
@@ -232,9 +231,10 @@ START_TEST(test_cli_config_sources) {
     ck_assert_msg(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, NULL) == 0, "%s",
                   lm_err_msg());
     lm_predictor_close(pr);
-    ck_assert_int_eq(rmdir(tdir), 0); /* empty: the temporary file is gone */
-    ck_assert_int_lt(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, NULL), 0);
-    ck_assert_ptr_nonnull(strstr(lm_err_msg(), tdir)); /* the missing TMPDIR is named */
+    ck_assert_int_eq(rmdir(tdir), 0); /* empty: nothing was written there */
+    ck_assert_msg(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, NULL) == 0, "%s",
+                  lm_err_msg()); /* TMPDIR now missing: still fine */
+    lm_predictor_close(pr);
     if (saved) setenv("TMPDIR", saved, 1);
     else unsetenv("TMPDIR");
     free(saved);
@@ -312,6 +312,67 @@ START_TEST(test_cli_bad_input) {
 }
 END_TEST
 
+/* Configs inside weight files are data (DESIGN §6): a metadata config (or a config.yaml shipped
+ * beside downloaded weights) holding `${env:NAME}` must never make lamac read that variable and
+ * print its value. The literal text stays and fails validation. */
+static void write_weights_with_config(const char *path, const char *config) {
+    lm_st_writer *w = NULL;
+    float x[2] = {1, 2};
+    int64_t shape[1] = {2};
+    ck_assert_msg(lm_st_writer_open(&w, path) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_st_writer_add(w, "generator.x", LM_DT_F32, shape, 1, x, sizeof x), 0);
+    if (config) ck_assert_int_eq(lm_st_writer_meta(w, "config", config), 0);
+    ck_assert_msg(lm_st_writer_close(w) == 0, "%s", lm_err_msg());
+}
+
+START_TEST(test_config_in_weights_is_data) {
+    char secret[64], st[256], dir[256], p[512], *err = NULL;
+    snprintf(secret, sizeof secret, "lamac-secret-%ld-7f3e", (long)getpid());
+    ck_assert_int_eq(setenv("LAMAC_SECRET_TEST", secret, 1), 0);
+    const char *io = "--image " FX "/indir/scene.png --mask " FX "/indir/scene_mask.png";
+    char out[256];
+    snprintf(out, sizeof out, "%s/secret.png", tmp_dir());
+    const char *cfgs[3] = {
+        "generator:\n  kind: ${env:LAMAC_SECRET_TEST}\n  ngf: 8\n",
+        "generator:\n  kind: ffc_resnet\n  ngf: ${env:LAMAC_SECRET_TEST}\n",
+        "generator:\n  kind: \"x-${env:LAMAC_SECRET_TEST}-${now:%Y}\"\n"};
+    for (int i = 0; i < 3; i++) {
+        /* safetensors metadata, through the CLI and through the library */
+        snprintf(st, sizeof st, "%s/secret%d.safetensors", tmp_dir(), i);
+        write_weights_with_config(st, cfgs[i]);
+        ck_assert_int_eq(run_cli(&err, "--model %s %s --out %s", st, io, out), 1);
+        ck_assert_msg(!strstr(err, secret), "case %d: the error reveals the variable: %s", i, err);
+        ck_assert_msg(strstr(err, "${env:LAMAC_SECRET_TEST}"), "case %d: literal text expected: %s", i, err);
+        free(err);
+        lm_predictor *pr = NULL;
+        ck_assert_int_lt(lm_predictor_open(&pr, st, NULL, LT_CPU, NULL), 0);
+        ck_assert_msg(!strstr(lm_err_msg(), secret), "case %d: %s", i, lm_err_msg());
+        /* the config.yaml found beside weights in a model directory is data too */
+        snprintf(dir, sizeof dir, "%s/modeldir%d", tmp_dir(), i);
+        ck_assert_int_eq(mkdir(dir, 0755), 0);
+        snprintf(p, sizeof p, "%s/weights.safetensors", dir);
+        write_weights_with_config(p, NULL);
+        snprintf(p, sizeof p, "%s/config.yaml", dir);
+        FILE *f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(cfgs[i], f);
+        fclose(f);
+        ck_assert_int_eq(run_cli(&err, "--model %s %s --out %s", dir, io, out), 1);
+        ck_assert_msg(!strstr(err, secret), "dir case %d: the error reveals the variable: %s", i, err);
+        free(err);
+    }
+    /* a file the user names with --config is the user's own: ${env:} resolves there */
+    snprintf(p, sizeof p, "%s/user.yaml", tmp_dir());
+    FILE *f = fopen(p, "w");
+    fputs(cfgs[0], f);
+    fclose(f);
+    ck_assert_int_eq(run_cli(&err, "--model %s --config %s %s --out %s", st, p, io, out), 1);
+    ck_assert_msg(strstr(err, secret), "--config should resolve ${env:}: %s", err);
+    free(err);
+    unsetenv("LAMAC_SECRET_TEST");
+}
+END_TEST
+
 Suite *check_predict_suite(void) {
     Suite *s = suite_create("predict");
     TCase *tc = tcase_create("predict");
@@ -322,6 +383,7 @@ Suite *check_predict_suite(void) {
     tcase_add_test(tc, test_cli_indir_official_model_dir);
     tcase_add_test(tc, test_cli_config_sources);
     tcase_add_test(tc, test_cli_bad_input);
+    tcase_add_test(tc, test_config_in_weights_is_data);
     tcase_add_unchecked_fixture(tc, NULL, teardown);
     suite_add_tcase(s, tc);
     return s;

@@ -1,5 +1,5 @@
 /* check_safetensors.c — model/safetensors: writer/reader round trip, atomic writes, a file
- * written by ../shared/ref/st.py, hostile headers, fp16/bf16 rounding against torch. */
+ * written by ../shared/ref/st.py, hostile headers. (Half-precision saving is checked against torch's bytes in check_weights.c.) */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 #include "io/safetensors.h"
+#include "shim/lt.h"
 
 #define FIX "tests/fixtures/weights/"
 
@@ -48,6 +49,10 @@ static int count_files(const char *dir) {
     return n;
 }
 
+/* f16 of i * 0.25 and bf16 of i - 2.5, i = 0..5 (IEEE bit patterns) */
+static const uint16_t f16_bits[6] = {0x0000, 0x3400, 0x3800, 0x3A00, 0x3C00, 0x3D00};
+static const uint16_t bf16_bits[6] = {0xC020, 0xBFC0, 0xBF00, 0x3F00, 0x3FC0, 0x4020};
+
 START_TEST(test_roundtrip_all_dtypes) {
     make_tmpdir();
     char path[300];
@@ -62,7 +67,8 @@ START_TEST(test_roundtrip_all_dtypes) {
     uint8_t u8[4] = {0, 1, 254, 255}, bl[3] = {1, 0, 1};
     for (int i = 0; i < 24; i++) f32[i] = (float)i * 0.5f - 3.0f;
     for (int i = 0; i < 5; i++) f64[i] = 1.0 / (i + 1);
-    for (int i = 0; i < 6; i++) { f16[i] = lm_f32_to_f16((float)i * 0.25f); bf16[i] = lm_f32_to_bf16((float)i - 2.5f); }
+    memcpy(f16, f16_bits, sizeof f16_bits);
+    memcpy(bf16, bf16_bits, sizeof bf16_bits);
     const int64_t s234[3] = {2, 3, 4}, s5[1] = {5}, s6[1] = {6}, s4[1] = {4}, s3[1] = {3}, s2[1] = {2}, s0[2] = {0, 7};
     struct { const char *name; int dt; const int64_t *shape; int nd; const void *d; size_t nb; } T[] = {
         {"enc.weight", LM_DT_F32, s234, 3, f32, sizeof f32}, {"f64", LM_DT_F64, s5, 1, f64, sizeof f64},
@@ -196,14 +202,14 @@ START_TEST(test_reads_st_py_file) {
     for (int i = 0; i < 6; i++) {
         uint16_t h;
         memcpy(&h, (const char *)e->data + 2 * i, 2);
-        ck_assert_float_eq(lm_f16_to_f32(h), (float)i * 0.25f);
+        ck_assert_uint_eq(h, f16_bits[i]);
     }
     e = lm_st_find(f, "bf16");
     ck_assert_int_eq(e->dtype, LM_DT_BF16);
     for (int i = 0; i < 6; i++) {
         uint16_t h;
         memcpy(&h, (const char *)e->data + 2 * i, 2);
-        ck_assert_float_eq(lm_bf16_to_f32(h), (float)i - 2.5f);
+        ck_assert_uint_eq(h, bf16_bits[i]);
     }
     e = lm_st_find(f, "i64");
     ck_assert_int_eq(e->dtype, LM_DT_I64);
@@ -368,53 +374,6 @@ START_TEST(test_truncated_and_mutated_files) {
 }
 END_TEST
 
-static uint32_t fbits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-
-/* fp16/bf16 conversion: bit-exact against torch's .half()/.bfloat16() on ~16k values,
- * exhaustive round trips of every 16-bit pattern. */
-START_TEST(test_half_conversions) {
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, FIX "half_ref.safetensors") == 0, "%s", lm_err_msg());
-    const lm_st_entry *x = lm_st_find(f, "f32"), *h = lm_st_find(f, "f16"), *b = lm_st_find(f, "bf16");
-    const lm_st_entry *hf = lm_st_find(f, "f16_f32"), *bf = lm_st_find(f, "bf16_f32");
-    ck_assert(x && h && b && hf && bf);
-    size_t n = x->nbytes / 4;
-    ck_assert_uint_gt(n, 16000);
-    int bad16 = 0, badb = 0;
-    for (size_t i = 0; i < n; i++) {
-        float v, v16, vb;
-        uint16_t e16, eb;
-        memcpy(&v, (const char *)x->data + 4 * i, 4);
-        memcpy(&e16, (const char *)h->data + 2 * i, 2);
-        memcpy(&eb, (const char *)b->data + 2 * i, 2);
-        memcpy(&v16, (const char *)hf->data + 4 * i, 4);
-        memcpy(&vb, (const char *)bf->data + 4 * i, 4);
-        if (lm_f32_to_f16(v) != e16 || fbits(lm_f16_to_f32(e16)) != fbits(v16)) bad16++;
-        if (lm_f32_to_bf16(v) != eb || fbits(lm_bf16_to_f32(eb)) != fbits(vb)) badb++;
-    }
-    printf("half: %zu values vs torch, f16 mismatches %d, bf16 mismatches %d\n", n, bad16, badb);
-    ck_assert_int_eq(bad16, 0);
-    ck_assert_int_eq(badb, 0);
-    lm_st_close(f);
-    for (uint32_t u = 0; u < 65536; u++) {
-        float v = lm_f16_to_f32((uint16_t)u);
-        if (isnan(v)) ck_assert(isnan(lm_f16_to_f32(lm_f32_to_f16(v))));
-        else ck_assert_uint_eq(lm_f32_to_f16(v), u);
-        v = lm_bf16_to_f32((uint16_t)u);
-        if (isnan(v)) ck_assert(isnan(lm_bf16_to_f32(lm_f32_to_bf16(v))));
-        else ck_assert_uint_eq(lm_f32_to_bf16(v), u);
-    }
-    float a[3] = {1.0f, -2.0f, 65504.0f}, back[3];
-    uint16_t t[3];
-    lm_f32_to_f16_n(t, a, 3);
-    lm_f16_to_f32_n(back, t, 3);
-    ck_assert_int_eq(memcmp(a, back, sizeof a), 0);
-    lm_f32_to_bf16_n(t, a, 3);
-    lm_bf16_to_f32_n(back, t, 3);
-    ck_assert_int_eq(memcmp(a, back, 8), 0);
-}
-END_TEST
-
 /* ---- file mode: the writer's temp file gets 0666 & ~umask, without touching the umask ---- */
 
 typedef struct mode_race {
@@ -482,6 +441,31 @@ START_TEST(test_file_mode_follows_umask) {
 }
 END_TEST
 
+/* The f16/bf16 decoders (used by `lamac weights show --diff`) against libtorch's conversion,
+ * every one of the 65536 bit patterns of each format, bit for bit (NaNs: both NaN). */
+START_TEST(test_half_decoders_match_libtorch) {
+    static uint16_t pat[65536];
+    for (uint32_t u = 0; u < 65536; u++) pat[u] = (uint16_t)u;
+    int64_t n = 65536;
+    lt_dtype kinds[2] = {LT_F16, LT_BF16};
+    for (int k = 0; k < 2; k++) {
+        lt_scope_push();
+        lt_tensor *f = lt_to_dtype(lt_from_buffer(pat, &n, 1, kinds[k]), LT_F32);
+        ck_assert_msg(f != NULL, "%s", lt_error());
+        const float *ref = lt_data(lt_contiguous(f));
+        ck_assert_ptr_nonnull(ref);
+        int bad = 0;
+        for (uint32_t u = 0; u < 65536; u++) {
+            float v = k ? lm_bf16_to_f32(pat[u]) : lm_f16_to_f32(pat[u]);
+            if (isnan(ref[u]) ? !isnan(v) : memcmp(&v, &ref[u], 4) != 0) bad++;
+        }
+        printf("half decoders: %s, 65536 patterns, %d differ from libtorch\n", k ? "bf16" : "f16", bad);
+        ck_assert_int_eq(bad, 0);
+        lt_scope_pop();
+    }
+}
+END_TEST
+
 Suite *check_safetensors_suite(void) {
     Suite *s = suite_create("safetensors");
     TCase *tc = tcase_create("safetensors");
@@ -491,8 +475,8 @@ Suite *check_safetensors_suite(void) {
     tcase_add_test(tc, test_reads_st_py_file);
     tcase_add_test(tc, test_hostile_headers);
     tcase_add_test(tc, test_truncated_and_mutated_files);
-    tcase_add_test(tc, test_half_conversions);
     tcase_add_test(tc, test_file_mode_follows_umask);
+    tcase_add_test(tc, test_half_decoders_match_libtorch);
     suite_add_tcase(s, tc);
     return s;
 }

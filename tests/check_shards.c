@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "data/image.h"
 #include "data/shards.h"
+#include "tests/testutil.h"
 
 static char g_tmp[256];
 
@@ -49,8 +50,7 @@ static void write_png(const char *rel, int w, int h, int seed) {
 
 /* Runs lamac with args; returns its exit status; output into g_tmp/out.txt. */
 static int run_lamac(const char *args) {
-    const char *bin = getenv("LAMAC_BIN");
-    ck_assert_msg(bin != NULL, "LAMAC_BIN not set");
+    const char *bin = lm_test_lamac_bin();
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' %s > '%s/out.txt' 2>&1", bin, args, g_tmp);
     int st = system(cmd);

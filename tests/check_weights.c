@@ -151,6 +151,39 @@ START_TEST(test_half_precision_save) {
         lt_scope_pop();
         lm_weights_close(s);
     }
+    /* the bytes written are PyTorch's .half() / .bfloat16() of the same floats
+     * (tests/ref/gen_half_fixture.py: ties, subnormals, overflow, +-0, +-inf, NaN, random) */
+    lm_st_file *ref = NULL;
+    ck_assert_msg(lm_st_open(&ref, "tests/fixtures/weights/half_save.safetensors") == 0, "%s", lm_err_msg());
+    const lm_st_entry *x = lm_st_find(ref, "f32");
+    ck_assert(x && x->dtype == LM_DT_F32);
+    lm_params hp;
+    lm_params_init(&hp, LT_F32, LT_CPU);
+    ck_assert_ptr_nonnull(lm_params_add(&hp, "x", lt_from_buffer(x->data, x->shape, x->ndim, LT_F32), LM_BUFFER));
+    lm_weights_part hpart = {"", &hp};
+    const char *refname[2] = {"f16", "bf16"};
+    for (int k = 0; k < 2; k++) {
+        o.dtype = dts[k];
+        const char *path = tmp_path("edges.safetensors");
+        ck_assert_msg(lm_weights_save(path, &hpart, 1, &o) == 0, "%s", lm_err_msg());
+        lm_st_file *got = NULL;
+        ck_assert_msg(lm_st_open(&got, path) == 0, "%s", lm_err_msg());
+        const lm_st_entry *g = lm_st_find(got, "x"), *e = lm_st_find(ref, refname[k]);
+        ck_assert(g && e && g->dtype == (int)dts[k] && g->nbytes == e->nbytes);
+        int bad = 0, first = -1;
+        for (size_t i = 0; i < e->nbytes / 2; i++) {
+            uint16_t a, b;
+            memcpy(&a, (const char *)g->data + 2 * i, 2);
+            memcpy(&b, (const char *)e->data + 2 * i, 2);
+            if (a != b && first < 0) first = (int)i;
+            bad += a != b;
+        }
+        printf("%s save vs torch: %zu values, %d differ\n", names[k], e->nbytes / 2, bad);
+        ck_assert_msg(bad == 0, "%s: %d values differ from torch (first: index %d)", names[k], bad, first);
+        lm_st_close(got);
+    }
+    lm_params_free(&hp);
+    lm_st_close(ref);
     o.dtype = LT_I64;
     ck_assert_int_eq(lm_weights_save(tmp_path("bad.safetensors"), &part, 1, &o), LM_EINVAL);
     lm_discriminator_free(da);

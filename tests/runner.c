@@ -2,11 +2,15 @@
  *     Suite *check_<name>_suite(void);
  * and CMake lists them in build/gen/suites.inc. `lamac_tests` runs all suites,
  * `lamac_tests NAME...` only those named (CTest registers one test per suite).
- * Runs in CK_NOFORK mode unless CK_FORK is set: libtorch and OpenMP do not survive fork. */
+ * Runs in CK_NOFORK mode unless CK_FORK is set: libtorch and OpenMP do not survive fork.
+ * Fixture paths are relative to the source tree: the runner changes into LM_SOURCE_DIR first
+ * (a relative LAMAC_BIN is made absolute before), so `build/lamac_tests SUITE` works from any
+ * directory, as ctest does. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "suites.inc" /* generated: LM_SUITES(X) */
 
@@ -22,6 +26,20 @@ static const suite_entry g_suites[] = {LM_SUITES(ENTRY){NULL, NULL}};
 int main(int argc, char **argv) {
     SRunner *sr = NULL;
     int added = 0;
+    const char *bin = getenv("LAMAC_BIN");
+    if (bin && bin[0] && bin[0] != '/') {
+        char *abs = realpath(bin, NULL);
+        if (!abs) {
+            fprintf(stderr, "lamac_tests: LAMAC_BIN=%s: not found from %s\n", bin, getenv("PWD") ? getenv("PWD") : ".");
+            return 2;
+        }
+        setenv("LAMAC_BIN", abs, 1);
+        free(abs);
+    }
+    if (chdir(LM_SOURCE_DIR) != 0) {
+        fprintf(stderr, "lamac_tests: cannot enter the source tree %s\n", LM_SOURCE_DIR);
+        return 2;
+    }
     for (int i = 0; g_suites[i].name; i++) {
         int want = argc < 2;
         for (int a = 1; a < argc; a++)

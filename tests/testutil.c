@@ -3,12 +3,14 @@
 #include "tests/testutil.h"
 
 #include <check.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name) {
     const lm_st_entry *e = lm_st_find(f, name);
@@ -70,9 +72,22 @@ void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix)
     lt_no_grad_pop();
 }
 
-int lm_test_run(char *out, size_t cap, const char *fmt, ...) {
+const char *lm_test_lamac_bin(void) {
+    static char buf[4096];
     const char *bin = getenv("LAMAC_BIN");
-    ck_assert_msg(bin != NULL, "LAMAC_BIN is not set (run through ctest)");
+    if (!bin || !bin[0]) {
+        snprintf(buf, sizeof buf, "%s/lamac", LM_BUILD_DIR);
+        bin = buf;
+    }
+    ck_assert_msg(access(bin, X_OK) == 0,
+                  "the lamac binary %s is missing or not executable (%s): build it, or set LAMAC_BIN "
+                  "to the binary (ctest sets it; the default is LM_BUILD_DIR/lamac)",
+                  bin, strerror(errno));
+    return bin;
+}
+
+int lm_test_run(char *out, size_t cap, const char *fmt, ...) {
+    const char *bin = lm_test_lamac_bin();
     char args[4096], cmd[4608];
     va_list ap;
     va_start(ap, fmt);

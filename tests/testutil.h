@@ -30,7 +30,12 @@ void lm_test_errs_print(const char *fixture, const lm_test_errs *errs);
  * state_dict order), and no other `<prefix>*` entry. */
 void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix);
 
-/* Runs `$LAMAC_BIN <args> 2>&1`, captures up to cap−1 bytes, returns the exit status. */
+/* The lamac binary every CLI-running test uses: $LAMAC_BIN if set, else the build directory
+ * compiled in (LM_BUILD_DIR "/lamac"). Fails the test (never skips it) when the binary is not
+ * there or not executable. */
+const char *lm_test_lamac_bin(void);
+
+/* Runs `<lamac binary> <args> 2>&1`, captures up to cap−1 bytes, returns the exit status. */
 int lm_test_run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Creates /tmp/lamac_<tag>_XXXXXX in buf (fails the test on error); returns buf. */

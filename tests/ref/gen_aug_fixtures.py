@@ -87,3 +87,16 @@ def shift_hsv(img, hue_shift, sat_shift, val_shift):  # albumentations 0.5 _shif
 
 
 save('hsvshift_3.7_-12.3_4.2_64x64x3.u8', shift_hsv(src, 3.7, -12.3, 4.2))
+
+# 6. a real homography (imgaug PerspectiveTransform's warp: cv2.warpPerspective, linear,
+# BORDER_REPLICATE). The output corners map to a jittered quad inside and outside the source,
+# so the projective terms are non-zero and the border is reached. persp_H.txt holds the
+# OUTPUT -> SOURCE matrix (what lm_aug_plan.persp_h holds), row-major.
+dst_q = np.float32([[0, 0], [63, 0], [63, 63], [0, 63]])
+src_q = np.float32([[6.5, 3.25], [58.0, -2.5], [66.75, 61.0], [-3.5, 55.5]])
+Hp = cv2.getPerspectiveTransform(dst_q, src_q)  # output (x, y) -> source (x, y)
+persp = cv2.warpPerspective(src, Hp, (64, 64), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_REPLICATE)
+save('persp_64x64x3.u8', persp)
+with open(os.path.join(OUT, 'persp_H.txt'), 'w') as f:
+    f.write(' '.join('%.17g' % v for v in Hp.reshape(-1)) + '\n')
