@@ -1,4 +1,4 @@
-/* check_pth.c — model/pth: PyTorch .pth/.ckpt reading (zip and legacy formats) compared
+/* check_pth.c — io/pth: PyTorch .pth/.ckpt reading (zip and legacy formats) compared
  * bit for bit with what torch.load gives (fixtures by tests/ref/gen_pth_fixtures.py), the
  * real legacy LPIPS files, a Lightning-like checkpoint, hostile pickles and damaged files. */
 #include <check.h>

@@ -1,4 +1,4 @@
-/* check_safetensors.c — model/safetensors: writer/reader round trip, atomic writes, a file
+/* check_safetensors.c — io/safetensors: writer/reader round trip, atomic writes, a file
  * written by ../shared/ref/st.py, hostile headers. (Half-precision saving is checked against torch's bytes in check_weights.c.) */
 #include <check.h>
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* fuzz_pth.c — libFuzzer target: model/pth (zip reader, legacy framing, data-only
+/* fuzz_pth.c — libFuzzer target: io/pth (zip reader, legacy framing, data-only
  * unpickler, tensor materialisation) on arbitrary bytes. Seeds: tests/fixtures/weights.
  * Build: tests/fuzz/run.sh (clang), or cmake -DLAMAC_FUZZ=ON with CC=clang. */
 #include <stddef.h>

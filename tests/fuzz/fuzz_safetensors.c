@@ -1,4 +1,4 @@
-/* fuzz_safetensors.c — libFuzzer target: model/safetensors header parsing on arbitrary bytes.
+/* fuzz_safetensors.c — libFuzzer target: io/safetensors header parsing on arbitrary bytes.
  * Build: tests/fuzz/run.sh (clang), or cmake -DLAMAC_FUZZ=ON with CC=clang. */
 #include <stddef.h>
 #include <stdint.h>
