@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/flags.h"
 #include "core/launch.h"
@@ -34,6 +35,9 @@ static const char *const USAGE =
     "               batches, parameters broadcast from rank 0 first, gradients averaged after\n"
     "               each backward; with --out DIR: DIR/init.safetensors (rank 0, after the\n"
     "               broadcast) and DIR/rank<R>.safetensors (every rank, after the steps)\n"
+    "  allreduce    times lm_ddp_sync_grads on gradients of lama-fourier's sizes (27,048,835 +\n"
+    "               6,962,369 values; --values N for another total), after a barrier so that\n"
+    "               only communication is timed; --steps K repetitions; rank 0 prints\n"
     "  grads        the generator's masked L1 + adversarial loss with G and D in eval mode (so\n"
     "               samples are independent) on this rank's slice of one fixed batch of\n"
     "               batch-size x world-size samples, backward, gradients averaged; --out DIR:\n"
@@ -51,6 +55,7 @@ typedef struct args {
     const char *mode, *config, *out;
     const char *over[64];
     int n_over, steps, bs, size, seed, threads, no_sync, die_rank, die_after;
+    long values;
 } args;
 
 static int parse(args *a, int argc, char **argv) {
@@ -78,12 +83,16 @@ static int parse(args *a, int argc, char **argv) {
                  : !strcmp(k, "--threads") ? &a->threads : !strcmp(k, "--die-rank") ? &a->die_rank
                  : !strcmp(k, "--die-after") ? &a->die_after : NULL;
         if (!strcmp(k, "--out")) a->out = v;
+        else if (!strcmp(k, "--values")) {
+            if (lm_flag_long(k, v, 2, 1L << 34, &a->values) < 0) return LM_EINVAL;
+        }
         else if (!dst) return lm_err_code(LM_EINVAL, "unknown option '%s' (see lamac ddp-check --help)", k);
         else if (lm_flag_int(k, v, 0, 1 << 20, dst) < 0) return LM_EINVAL;
     }
     if (!a->mode) return lm_err_code(LM_EINVAL, "a mode is required: collectives, steps or grads");
-    if (strcmp(a->mode, "collectives") && strcmp(a->mode, "steps") && strcmp(a->mode, "grads"))
-        return lm_err_code(LM_EINVAL, "unknown mode '%s' (collectives, steps, grads)", a->mode);
+    if (strcmp(a->mode, "collectives") && strcmp(a->mode, "steps") && strcmp(a->mode, "grads") &&
+        strcmp(a->mode, "allreduce"))
+        return lm_err_code(LM_EINVAL, "unknown mode '%s' (collectives, steps, grads, allreduce)", a->mode);
     if (a->bs < 1 || a->size < 8) return lm_err_code(LM_EINVAL, "--batch-size must be >= 1 and --size >= 8");
     return 0;
 }
@@ -143,6 +152,40 @@ static int check_collectives(lm_ddp *d) {
     lm_params_free(&q);
     if (!rc) printf("rank %d of %d: collectives ok\n", r, w);
 cleanup:
+    lm_params_free(&p);
+    return rc;
+}
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static int time_allreduce(const args *a, lm_ddp *d) {
+    int r = lm_ddp_rank(d), w = lm_ddp_world_size(d), rc = 0, k = a->steps > 0 ? a->steps : 1;
+    int64_t n0 = a->values ? a->values * 27048835 / (27048835 + 6962369) : 27048835;
+    int64_t n1 = a->values ? a->values - n0 : 6962369;
+    lm_params p;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    lt_tensor *g = lm_params_add(&p, "generator", lt_zeros(&n0, 1, LT_F32, LT_CPU), LM_PARAM);
+    lt_tensor *dd = lm_params_add(&p, "discriminator", lt_zeros(&n1, 1, LT_F32, LT_CPU), LM_PARAM);
+    double *t = calloc((size_t)k, sizeof *t);
+    lt_scope_push();
+    if (!g || !dd || !t || lt_backward(lt_add(lt_sum(g), lt_sum(dd))) < 0) rc = lm_err_lt("allreduce: gradients");
+    for (int i = 0; i < k && !rc; i++) {
+        rc = lm_ddp_barrier(d);
+        double t0 = lm_clock_now();
+        if (!rc) rc = lm_ddp_sync_grads(d, &p);
+        t[i] = lm_clock_now() - t0;
+    }
+    lt_scope_pop();
+    if (!rc && r == 0) {
+        qsort(t, (size_t)k, sizeof *t, cmp_double);
+        printf("all-reduce of %lld + %lld float32 gradients (%.1f MB) in %.0f MB buckets over %d ranks: median %.3f s, "
+               "min %.3f s over %d (%.0f MB/s of gradient)\n", (long long)n0, (long long)n1, (n0 + n1) * 4 / 1e6,
+               lm_ddp_options(d)->bucket_mb, w, t[k / 2], t[0], k, (n0 + n1) * 4 / 1e6 / t[k / 2]);
+    }
+    free(t);
     lm_params_free(&p);
     return rc;
 }
@@ -301,7 +344,9 @@ static int run(int argc, char **argv) {
     lm_ddp *d = NULL;
     int rc = lm_ddp_opts_from_env(&o);
     if (!rc) rc = lm_ddp_create(&d, &o, LT_CPU);
-    if (!rc) rc = !strcmp(a.mode, "collectives") ? check_collectives(d) : run_model(&a, d);
+    if (!rc) rc = !strcmp(a.mode, "collectives") ? check_collectives(d)
+                 : !strcmp(a.mode, "allreduce")  ? time_allreduce(&a, d)
+                                                 : run_model(&a, d);
     lm_ddp_free(d);
     return rc < 0 ? lm_cmd_fail("ddp-check") : 0;
 }

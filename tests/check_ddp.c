@@ -164,6 +164,23 @@ START_TEST(test_collectives) {
         ck_assert_int_eq(rc, 0);
         ck_assert_int_eq(count(g_out, "collectives ok"), n);
     }
+    /* the same over a FileStore rendezvous */
+    char dir[256], path[512];
+    lm_test_tmpdir(dir, sizeof dir, "ddp_fs");
+    snprintf(path, sizeof path, "%s/store", dir);
+    setenv("LAMAC_DIST_FILE", path, 1);
+    int rc = lm_test_run(g_out, sizeof g_out, "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 collectives");
+    unsetenv("LAMAC_DIST_FILE");
+    if (rc) fprintf(stderr, "%s", g_out);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(count(g_out, "collectives ok"), 2);
+    lm_test_rmtree(dir);
+    /* the all-reduce timing mode (small) */
+    rc = lm_test_run(g_out, sizeof g_out,
+                     "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 allreduce --values 100000 --steps 2");
+    if (rc) fprintf(stderr, "%s", g_out);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(strstr(g_out, "all-reduce of 79529 + 20471 float32 gradients"));
 }
 END_TEST
 
