@@ -48,19 +48,21 @@ static const char *const USAGE =
     "  --threads N (1)   libtorch intra-op threads per worker\n"
     "  --no-sync         skip the gradient averaging (a control: parameters then drift apart)\n"
     "  --die-rank R --die-after K   rank R kills itself (SIGKILL) after K steps\n"
+    "  --stall-rank R    rank R stops itself (SIGSTOP) after --die-after K steps instead: alive,\n"
+    "                    connections open, never joining (the others' collectives time out)\n"
     "  --out DIR         where the files above go\n"
     "Exit status 0 when every check passed (and, with --nproc-per-node, every worker did).\n";
 
 typedef struct args {
     const char *mode, *config, *out;
     const char *over[64];
-    int n_over, steps, bs, size, seed, threads, no_sync, die_rank, die_after;
+    int n_over, steps, bs, size, seed, threads, no_sync, die_rank, die_after, stall_rank;
     long values;
 } args;
 
 static int parse(args *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
-    a->steps = 3, a->bs = 2, a->size = 32, a->threads = 1, a->die_rank = -1;
+    a->steps = 3, a->bs = 2, a->size = 32, a->threads = 1, a->die_rank = -1, a->stall_rank = -1;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         if (strncmp(k, "--", 2)) {
@@ -81,7 +83,7 @@ static int parse(args *a, int argc, char **argv) {
         int *dst = !strcmp(k, "--steps") ? &a->steps : !strcmp(k, "--batch-size") ? &a->bs
                  : !strcmp(k, "--size") ? &a->size : !strcmp(k, "--seed") ? &a->seed
                  : !strcmp(k, "--threads") ? &a->threads : !strcmp(k, "--die-rank") ? &a->die_rank
-                 : !strcmp(k, "--die-after") ? &a->die_after : NULL;
+                 : !strcmp(k, "--die-after") ? &a->die_after : !strcmp(k, "--stall-rank") ? &a->stall_rank : NULL;
         if (!strcmp(k, "--out")) a->out = v;
         else if (!strcmp(k, "--values")) {
             if (lm_flag_long(k, v, 2, 1L << 34, &a->values) < 0) return LM_EINVAL;
@@ -290,6 +292,11 @@ static int run_model(const args *a, lm_ddp *d) {
             fprintf(stderr, "rank %d: dying on purpose after %d steps (--die-rank)\n", r, it);
             fflush(stderr);
             raise(SIGKILL);
+        }
+        if (r == a->stall_rank && it == a->die_after) {
+            fprintf(stderr, "rank %d: stopping on purpose after %d steps (--stall-rank)\n", r, it);
+            fflush(stderr);
+            raise(SIGSTOP);
         }
         lt_scope_push();
         lt_tensor *img, *mask;

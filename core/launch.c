@@ -245,7 +245,7 @@ int lm_launch_run(const lm_launch_opts *o, const char *exe, char *const *argv) {
             kill_at = lm_clock_now() + lo.grace_s;
             int sig = g_signal ? g_signal : SIGTERM;
             for (int i = 0; i < started; i++)
-                if (!w[i].done) kill(w[i].pid, sig);
+                if (!w[i].done) kill(w[i].pid, sig), kill(w[i].pid, SIGCONT); /* a stopped one too */
         }
         if (stopping && alive > 0 && lm_clock_now() > kill_at) {
             for (int i = 0; i < started; i++)

@@ -328,6 +328,25 @@ START_TEST(test_kill_with_launcher) {
 }
 END_TEST
 
+/* A rank that is alive but never joins (stopped): the others' collective times out after the
+ * group's timeout (3 s here), they fail, and the launcher stops the rest. */
+START_TEST(test_stalled_rank_times_out) {
+    setenv("LAMAC_DIST_TIMEOUT", "3", 1);
+    double t0 = lm_clock_now();
+    int rc = lm_test_run(g_out, sizeof g_out,
+                         "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL " --steps 1000 --size 32 "
+                         "--stall-rank 1 --die-after 1");
+    double dt = lm_clock_now() - t0;
+    dist_env();
+    printf("ddp stalled rank (timeout 3 s): exit %d after %.1f s\n", rc, dt);
+    if (!strstr(g_out, "launch: rank 0")) fprintf(stderr, "%s", g_out);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_ptr_nonnull(strstr(g_out, "distributed: rank 0 of 2: "));
+    ck_assert_ptr_nonnull(strstr(g_out, "launch: rank 0 (local 0"));
+    ck_assert_ptr_nonnull(strstr(g_out, "exited with status 1"));
+}
+END_TEST
+
 /* Workers started as an outside launcher (torchrun, srun) would: no lamac launcher to stop
  * them, so the survivors must notice the dead peer through the process group. */
 START_TEST(test_kill_without_launcher) {
@@ -418,6 +437,7 @@ Suite *check_ddp_suite(void) {
     tcase_add_test(tc, test_grads_equal_concatenated_batch);
     tcase_add_test(tc, test_kill_with_launcher);
     tcase_add_test(tc, test_kill_without_launcher);
+    tcase_add_test(tc, test_stalled_rank_times_out);
     suite_add_tcase(s, tc);
     return s;
 }
