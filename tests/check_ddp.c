@@ -158,6 +158,8 @@ static char g_out[1 << 16];
 
 START_TEST(test_collectives) {
     dist_env();
+    ck_assert_msg(strstr(lt_pgroup_backends(), "gloo") != NULL,
+                  "this build has no Gloo backend: install libgloo-dev (scripts/setup-deps.sh) and reconfigure");
     for (int n = 2; n <= 3; n++) {
         int rc = lm_test_run(g_out, sizeof g_out, "ddp-check --nproc-per-node %d --master 127.0.0.1:0 collectives", n);
         if (rc != 0 || count(g_out, "collectives ok") != n) fprintf(stderr, "%s", g_out);
