@@ -19,11 +19,13 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/flags.h"
+#include "core/launch.h"
 #include "data/loader.h"
 #include "data/shards.h"
 #include "eval/lpips.h"
 #include "eval/metrics.h"
 #include "model/inception.h"
+#include "train/ddp.h"
 #include "masks/mask.h"
 #include "cli/command.h"
 #include "config/config.h"
@@ -314,7 +316,14 @@ static const char *const STEP_USAGE =
     "  --iters N      timed iterations (default 5)   --warmup N  untimed first ones (default 1)\n"
     "  --threads N    libtorch intra-op threads (default 2)\n"
     "  --size S       square crop side (default: the config's data.train.out_size, 256)\n"
-    "  --batch-size B overrides data.batch_size   --device cpu|cuda[:N]   --seed N (default 0)\n";
+    "  --batch-size B overrides data.batch_size   --device cpu|cuda[:N]   --seed N (default 0)\n"
+    "  --nproc-per-node N [--nnodes M --node-rank R --master ADDR:PORT]\n"
+    "                 data parallelism (train/ddp.h): starts N workers (torchrun semantics;\n"
+    "                 default master 127.0.0.1:29500, port 0 = a free one), each with its own\n"
+    "                 random batch of B samples and the gradient averaging of training; rank 0\n"
+    "                 prints, adding samples/s over all ranks and the all-reduce time per\n"
+    "                 iteration. Workers started by torchrun or srun (RANK, WORLD_SIZE, ... in\n"
+    "                 the environment) do the same without the flag.\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -350,6 +359,18 @@ static void blas_in_use(char *out, size_t cap) {
 }
 
 static int bench_step(int argc, char **argv) {
+    lm_launch_opts lo;
+    if (lm_launch_take_args(&lo, &argc, argv) < 0) return lm_cmd_fail("bench step");
+    if (lo.nproc_per_node > 0) { /* the workers run `lamac bench step ...` without the flags */
+        char **wargv = calloc((size_t)argc + 3, sizeof *wargv);
+        if (!wargv) return lm_cmd_fail("bench step");
+        wargv[0] = "lamac";
+        wargv[1] = "bench";
+        for (int i = 0; i < argc; i++) wargv[i + 2] = argv[i];
+        int lrc = lm_launch_run(&lo, NULL, wargv);
+        free(wargv);
+        return lrc < 0 ? lm_cmd_fail("bench step") : 0;
+    }
     const char *config = NULL, *device = "cpu";
     const char *overrides[64];
     int n_over = 0, iters = 5, warmup = 1, threads = 2, size = 0, bs = 0, seed = 0;
@@ -396,15 +417,36 @@ static int bench_step(int argc, char **argv) {
     if (lm_parse_device(&dev, device) < 0) return lm_cmd_fail("bench step");
     lm_cfg *cfg = NULL;
     lm_step_setup *s = NULL;
+    lm_ddp *ddp = NULL;
+    lm_ddp_opts dopt;
     int64_t v64 = 0;
-    int rc = lm_cfg_load(&cfg, config, overrides, n_over);
+    int rc = lm_ddp_opts_from_env(&dopt);
+    if (!rc) rc = lm_ddp_create(&ddp, &dopt, dev);
+    if (rc) return lm_cmd_fail("bench step");
+    int world = lm_ddp_world_size(ddp), rank = lm_ddp_rank(ddp);
+    if (rank > 0 && !freopen("/dev/null", "w", stdout)) { /* rank 0 reports */
+        lm_ddp_free(ddp);
+        return lm_cmd_fail("bench step");
+    }
+    rc = lm_cfg_load(&cfg, config, overrides, n_over);
     if (!rc && !bs) rc = lm_cfg_get_int(cfg, "data.batch_size", &v64), bs = (int)v64;
     if (!rc && !size) rc = lm_cfg_get_int(cfg, "data.train.out_size", &v64), size = (int)v64;
     double t0 = lm_clock_now();
     if (!rc) rc = lm_step_setup_create(&s, cfg, dev, LM_PL_RANDOM_IF_MISSING);
+    if (!rc) rc = lm_ddp_broadcast_params(ddp, &s->gp, LM_PARAM | LM_BUFFER);
+    if (!rc) rc = lm_ddp_broadcast_params(ddp, &s->dp, LM_PARAM | LM_BUFFER);
     if (rc) {
+        lm_step_setup_free(s);
         lm_cfg_free(cfg);
+        lm_ddp_free(ddp);
         return lm_cmd_fail("bench step");
+    }
+    lm_step_hooks hooks = lm_ddp_step_hooks(ddp);
+    lm_step_set_hooks(s->step, &hooks);
+    if (world > 1) { /* every rank its own batch */
+        lt_manual_seed((uint64_t)seed + 1000u * (uint64_t)rank + 1u);
+        printf("data parallel: %d ranks (%s), Gloo over %s:%d, gradient buckets %.0f MB\n", world, dopt.source,
+               dopt.master_addr, dopt.master_port, dopt.bucket_mb);
     }
     printf("bench step: %s", config);
     for (int i = 0; i < n_over; i++) printf(" %s", overrides[i]);
@@ -438,7 +480,9 @@ static int bench_step(int argc, char **argv) {
         lt_fill_(lt_narrow(lt_narrow(lt_narrow(mask, 0, b, 1), 2, size / 8 + b % 4 * size / 16, size / 2), 3,
                            size / 4, size / 2 + b % 3 * size / 8 - size / 8), 1.0);
     if (!img || !mask) rc = lm_err_set("bench step: inputs: %s", lt_error());
+    lm_ddp_stats st0 = lm_ddp_get_stats(ddp);
     for (int it = 0; it < warmup + iters && !rc; it++) {
+        if (it == warmup) st0 = lm_ddp_get_stats(ddp);
         double c0 = lm_clock_cpu();
         rc = lm_step_run(s->step, img, mask, NULL);
         double c1 = lm_clock_cpu();
@@ -464,6 +508,14 @@ static int bench_step(int argc, char **argv) {
                "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
         printf("load average at start: %s (other processes share the cores)\n", load0);
         printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
+        printf("samples/s: %.3f (%d rank(s) x batch %d / median iteration)\n", world * bs / med, world, bs);
+        if (world > 1) {
+            lm_ddp_stats st1 = lm_ddp_get_stats(ddp);
+            printf("rank 0, per iteration (mean): gradient all-reduce %.3f s for %.1f M values (G + D, %ld calls), "
+                   "buffer broadcast %.3f s; included in the profile's backward and forward parts\n",
+                   (st1.grad_seconds - st0.grad_seconds) / iters, (st1.grad_bytes - st0.grad_bytes) / 4e6 / iters,
+                   (st1.grad_calls - st0.grad_calls) / iters, (st1.buffer_seconds - st0.buffer_seconds) / iters);
+        }
         static const char *const names[9] = {
             "G forward (generator step)", "losses incl. 2 D forwards + perceptual", "  of which perceptual forwards",
             "G backward (incl. D and perceptual backward)", "G clip + Adam", "G forward again (discriminator step)",
@@ -476,6 +528,7 @@ static int bench_step(int argc, char **argv) {
     free(cpu);
     lm_step_setup_free(s);
     lm_cfg_free(cfg);
+    lm_ddp_free(ddp);
     return rc < 0 ? lm_cmd_fail("bench step") : 0;
 }
 

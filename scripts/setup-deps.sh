@@ -3,7 +3,7 @@
 # Runs apt-get only when something is missing; needs root (or sudo) in that case.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libtorch-dev libhdf5-dev libyaml-dev libpng-dev
-      libturbojpeg0-dev check libopenblas0-pthread)
+      libturbojpeg0-dev check libopenblas0-pthread libgloo-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,27 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
 
+// c10d (distributed): LT_WITH_GLOO / LT_WITH_NCCL are set by CMake when the Gloo headers (and
+// a CUDA libtorch with NCCL) were found. ProcessGroupGloo derives from c10d::ProcessGroup in
+// libtorch 1.x and from c10d::Backend in 2.x; both have the collectives used here.
+#if defined(LT_WITH_GLOO) || defined(LT_WITH_NCCL)
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef LT_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef LT_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+#define LT_HAVE_C10D 1
+#if TORCH_VERSION_MAJOR >= 2
+using lt_c10d_group = c10d::Backend;
+#else
+using lt_c10d_group = c10d::ProcessGroup;
+#endif
+#include <chrono>
+#endif
+
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -664,6 +685,204 @@ const char *lt_backend_info(void) {
         info = "libtorch (info unavailable)";
     }
     return info.c_str();
+}
+
+// ---- distributed: c10d process groups ----------------------------------------------------------
+struct lt_pgroup {
+#ifdef LT_HAVE_C10D
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<lt_c10d_group> pg;
+    std::chrono::milliseconds timeout{0};
+#endif
+    int rank = -1, size = -1;
+};
+
+const char *lt_pgroup_backends(void) {
+#if defined(LT_WITH_GLOO) && defined(LT_WITH_NCCL)
+    return "gloo nccl";
+#elif defined(LT_WITH_GLOO)
+    return "gloo";
+#elif defined(LT_WITH_NCCL)
+    return "nccl";
+#else
+    return "";
+#endif
+}
+
+int lt_pgroup_create(lt_pgroup **out, const lt_pgroup_opts *o) {
+    if (!out || !o) {
+        set_err("lt_pgroup_create: NULL argument");
+        return -1;
+    }
+    *out = nullptr;
+    LT_TRY(-1, {
+        std::string be = o->backend ? o->backend : "gloo";
+        if (o->world_size < 1 || o->rank < 0 || o->rank >= o->world_size)
+            throw std::runtime_error("process group: rank " + std::to_string(o->rank) + " of world size " +
+                                     std::to_string(o->world_size) + " is out of range");
+        if (!(o->timeout_s > 0)) throw std::runtime_error("process group: the timeout must be > 0 seconds");
+#ifndef LT_HAVE_C10D
+        throw std::runtime_error("process group: this lamac was built without a c10d backend (the Gloo "
+                                 "headers, Debian package libgloo-dev, were not found at configure time)");
+#else
+        auto timeout = std::chrono::milliseconds((int64_t)(o->timeout_s * 1000.0));
+        std::unique_ptr<lt_pgroup> g(new lt_pgroup());
+        g->rank = o->rank;
+        g->size = o->world_size;
+        g->timeout = timeout;
+        if (o->file_store && *o->file_store) {
+            g->store = c10::make_intrusive<c10d::FileStore>(o->file_store, o->world_size);
+            g->store->setTimeout(timeout);
+        } else {
+            if (!o->master_addr || !*o->master_addr || o->master_port <= 0 || o->master_port > 65535)
+                throw std::runtime_error("process group: a master address and a port in 1..65535 are needed");
+            c10d::TCPStoreOptions so;
+            so.port = (std::uint16_t)o->master_port;
+            so.isServer = o->rank == 0;
+            so.numWorkers = (std::size_t)o->world_size;
+            so.waitWorkers = true;
+            so.timeout = timeout;
+            g->store = c10::make_intrusive<c10d::TCPStore>(std::string(o->master_addr), so);
+        }
+        if (be == "gloo") {
+#ifdef LT_WITH_GLOO
+            auto po = c10d::ProcessGroupGloo::Options::create(timeout);
+            if (o->gloo_iface && *o->gloo_iface)
+                po->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(o->gloo_iface));
+            else if (o->gloo_host && *o->gloo_host)
+                po->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o->gloo_host));
+            else
+                po->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+            if (o->gloo_threads > 0) po->threads = o->gloo_threads;
+            g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, o->rank, o->world_size, po);
+#else
+            throw std::runtime_error("process group: backend gloo was not built (Gloo headers missing)");
+#endif
+        } else if (be == "nccl") {
+#ifdef LT_WITH_NCCL
+            auto po = c10d::ProcessGroupNCCL::Options::create();
+            po->timeout = timeout;
+            g->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(g->store, o->rank, o->world_size, po);
+#else
+            throw std::runtime_error("process group: backend nccl needs a CUDA libtorch with NCCL");
+#endif
+        } else {
+            throw std::runtime_error("process group: unknown backend '" + be + "' (gloo or nccl)");
+        }
+        *out = g.release();
+        return 0;
+#endif
+    })
+}
+
+void lt_pgroup_free(lt_pgroup *g) {
+    try {
+        delete g;
+    } catch (...) {
+    }
+}
+int lt_pgroup_rank(const lt_pgroup *g) { return g ? g->rank : -1; }
+int lt_pgroup_size(const lt_pgroup *g) { return g ? g->size : -1; }
+
+#ifdef LT_HAVE_C10D
+namespace {
+std::vector<at::Tensor> pg_tensors(const char *what, lt_tensor *const *ts, int n) {
+    if (n < 1 || !ts) throw std::runtime_error(std::string(what) + ": no tensors");
+    std::vector<at::Tensor> v;
+    v.reserve((size_t)n);
+    for (int i = 0; i < n; i++) {
+        if (!ts[i]) throw std::runtime_error(std::string(what) + ": NULL tensor " + std::to_string(i));
+        if (!ts[i]->t.is_contiguous())
+            throw std::runtime_error(std::string(what) + ": tensor " + std::to_string(i) + " is not contiguous");
+        v.push_back(ts[i]->t);
+    }
+    return v;
+}
+// Waits for every issued work item (the backend's own timeout fires first; the margin only
+// guards against a backend that would not honour it), rethrowing the first failure.
+void pg_wait(const lt_pgroup *g, std::vector<c10::intrusive_ptr<c10d::Work>> &works) {
+    std::exception_ptr first;
+    for (auto &w : works) {
+        try {
+            w->wait(g->timeout + std::chrono::milliseconds(5000));
+        } catch (...) {
+            if (!first) first = std::current_exception();
+        }
+    }
+    if (first) std::rethrow_exception(first);
+}
+} // namespace
+#endif
+
+int lt_pgroup_allreduce(lt_pgroup *g, lt_tensor *const *ts, int n, lt_reduce_op op) {
+    if (!g) {
+        set_err("lt_pgroup_allreduce: NULL group");
+        return -1;
+    }
+    LT_TRY(-1, {
+#ifndef LT_HAVE_C10D
+        (void)ts, (void)n, (void)op;
+        throw std::runtime_error("all-reduce: no c10d backend in this build");
+#else
+        std::vector<at::Tensor> v = pg_tensors("all-reduce", ts, n);
+        c10d::AllreduceOptions ao;
+        ao.timeout = g->timeout;
+        std::vector<c10::intrusive_ptr<c10d::Work>> works;
+        for (auto &t : v) { // one tensor per call: c10d reads a list as copies on several devices
+            std::vector<at::Tensor> one{t};
+            works.push_back(g->pg->allreduce(one, ao));
+        }
+        pg_wait(g, works);
+        if (op == LT_REDUCE_AVG) // Gloo has no AVG: sum, then divide
+            for (auto &t : v) t.div_(g->size);
+        return 0;
+#endif
+    })
+}
+
+int lt_pgroup_broadcast(lt_pgroup *g, lt_tensor *const *ts, int n, int root) {
+    if (!g) {
+        set_err("lt_pgroup_broadcast: NULL group");
+        return -1;
+    }
+    LT_TRY(-1, {
+#ifndef LT_HAVE_C10D
+        (void)ts, (void)n, (void)root;
+        throw std::runtime_error("broadcast: no c10d backend in this build");
+#else
+        if (root < 0 || root >= g->size)
+            throw std::runtime_error("broadcast: root " + std::to_string(root) + " is not a rank");
+        std::vector<at::Tensor> v = pg_tensors("broadcast", ts, n);
+        c10d::BroadcastOptions bo;
+        bo.rootRank = root;
+        bo.timeout = g->timeout;
+        std::vector<c10::intrusive_ptr<c10d::Work>> works;
+        for (auto &t : v) {
+            std::vector<at::Tensor> one{t};
+            works.push_back(g->pg->broadcast(one, bo));
+        }
+        pg_wait(g, works);
+        return 0;
+#endif
+    })
+}
+
+int lt_pgroup_barrier(lt_pgroup *g) {
+    if (!g) {
+        set_err("lt_pgroup_barrier: NULL group");
+        return -1;
+    }
+    LT_TRY(-1, {
+#ifndef LT_HAVE_C10D
+        throw std::runtime_error("barrier: no c10d backend in this build");
+#else
+        c10d::BarrierOptions bo;
+        bo.timeout = g->timeout;
+        std::vector<c10::intrusive_ptr<c10d::Work>> works{g->pg->barrier(bo)};
+        pg_wait(g, works);
+        return 0;
+#endif
+    })
 }
 
 } // extern "C"

@@ -241,6 +241,49 @@ int lt_get_num_threads(void);
 int lt_cuda_device_count(void);                    /* 0 without CUDA */
 const char *lt_backend_info(void);                 /* libtorch version, BLAS, CUDA */
 
+/* ---- distributed: c10d process groups (torch.distributed) ------------------------------------
+ * A process group of world_size processes, each with its rank, meeting through a store:
+ * a TCPStore served by rank 0 at master_addr:master_port (the others connect to it), or a
+ * FileStore at file_store (a path on a file system all ranks share). Backend "gloo" (CPU
+ * tensors; built when the Gloo headers were found, see lt_pgroup_backends) or "nccl" (CUDA
+ * tensors; built only against a CUDA libtorch, and never run by lamac's tests).
+ * Every collective is synchronous and in place, and bounded by the group's timeout: the
+ * rendezvous, a collective that a peer does not join in time, and a peer that is gone (its
+ * connection closed) all fail with a message (lt_error) instead of hanging. After a failed
+ * collective the group is unusable: free it and stop. Collectives must be called in the same
+ * order, with tensors of the same shapes and dtype, on every rank. */
+typedef struct lt_pgroup lt_pgroup;
+typedef enum lt_reduce_op { LT_REDUCE_SUM = 0, LT_REDUCE_AVG } lt_reduce_op;
+
+typedef struct lt_pgroup_opts {
+    int rank, world_size;
+    const char *master_addr; /* TCPStore host (rank 0 listens on it); unused with file_store */
+    int master_port;
+    const char *file_store;  /* non-NULL: rendezvous through this FileStore path instead */
+    double timeout_s;        /* rendezvous and every collective (> 0) */
+    const char *backend;     /* "gloo" or "nccl"; NULL = "gloo" */
+    /* Gloo's own connections: bound to the address of this host name or interface (first
+     * one given): gloo_iface (GLOO_SOCKET_IFNAME, e.g. "eth0"), gloo_host ("127.0.0.1");
+     * neither: the address the host name resolves to (torch's default). */
+    const char *gloo_iface, *gloo_host;
+    int gloo_threads;        /* Gloo worker threads (0 = 2, torch's default) */
+} lt_pgroup_opts;
+
+/* "gloo", "gloo nccl" or "" (this build has no c10d backend). Static string. */
+const char *lt_pgroup_backends(void);
+/* Joins the group (blocks until every rank has joined or the timeout). 0 or -1. */
+int lt_pgroup_create(lt_pgroup **out, const lt_pgroup_opts *o);
+void lt_pgroup_free(lt_pgroup *g);                 /* accepts NULL */
+int lt_pgroup_rank(const lt_pgroup *g);            /* -1 on NULL */
+int lt_pgroup_size(const lt_pgroup *g);            /* -1 on NULL */
+/* Reduces each of the n tensors (dense, contiguous; any shapes) across ranks in place: the
+ * sum, or the sum divided by the world size. The n reductions are issued together and run
+ * in the backend's threads; the call returns when all are done. 0 or -1. */
+int lt_pgroup_allreduce(lt_pgroup *g, lt_tensor *const *ts, int n, lt_reduce_op op);
+/* Copies each tensor of rank `root` into the same tensors of every other rank. 0 or -1. */
+int lt_pgroup_broadcast(lt_pgroup *g, lt_tensor *const *ts, int n, int root);
+int lt_pgroup_barrier(lt_pgroup *g);               /* 0 or -1 */
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@ struct lm_step {
     lm_ema *ema;
     int64_t global_step;
     lm_step_times t;
+    lm_step_hooks hooks;
 };
 
 static int lt_fail(const char *ctx) { return lm_err_set("%s: %s", ctx, lt_error()); }
@@ -80,6 +81,20 @@ lm_ema *lm_step_ema(lm_step *s) { return s->ema; }
 const lm_step_times *lm_step_last_times(const lm_step *s) { return &s->t; }
 int64_t lm_step_global_step(const lm_step *s) { return s->global_step; }
 void lm_step_set_global_step(lm_step *s, int64_t step) { s->global_step = step; }
+void lm_step_set_hooks(lm_step *s, const lm_step_hooks *h) {
+    if (h) s->hooks = *h;
+    else memset(&s->hooks, 0, sizeof s->hooks);
+}
+
+/* DDP's buffer broadcast before the forward passes of an optimizer step (hooks, step.h). */
+static int sync_buffers(lm_step *s) {
+    if (!s->hooks.sync_buffers) return 0;
+    lm_step_nets *n = &s->nets;
+    int rc = s->hooks.sync_buffers(s->hooks.ctx, n->g_params);
+    if (!rc) rc = s->hooks.sync_buffers(s->hooks.ctx, n->d_params);
+    if (!rc && n->resnet_pl) rc = s->hooks.sync_buffers(s->hooks.ctx, lm_resnet_pl_params(n->resnet_pl));
+    return rc < 0 ? lm_err_prefix("step: buffers") : 0;
+}
 
 int lm_step_check_batch(lt_tensor *img, lt_tensor *mask, int multiple) {
     char a[96], b[96];
@@ -140,6 +155,7 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     double t0 = lm_clock_now();
     int rc = lm_params_set_trainable(n->g_params, 1);
     if (!rc) rc = lm_params_set_trainable(n->d_params, 0);
+    if (!rc) rc = sync_buffers(s);
     if (rc) return rc;
     lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1); // (N, 3, H, W)
     if (!pred) return lt_fail("step: generator forward");
@@ -185,6 +201,8 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
 
     lm_params_zero_grad(n->g_params);
     if (lt_backward(total) < 0) return lt_fail("step: generator backward");
+    if (s->hooks.sync_grads && (rc = s->hooks.sync_grads(s->hooks.ctx, n->g_params)) < 0)
+        return lm_err_prefix("step: generator gradients");
     double t3 = lm_clock_now();
     s->t.g_bwd = t3 - t2;
     double norm = 0;
@@ -202,6 +220,7 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     double t0 = lm_clock_now();
     int rc = lm_params_set_trainable(n->g_params, 0);
     if (!rc) rc = lm_params_set_trainable(n->d_params, 1);
+    if (!rc) rc = sync_buffers(s);
     if (rc) return rc;
     /* _do_step runs the forward again, with grad mode on and G frozen */
     lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1);
@@ -226,6 +245,8 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     s->t.d_fwd = t2 - t1;
     lm_params_zero_grad(n->d_params);
     if (lt_backward(r.loss) < 0) return lt_fail("step: discriminator backward");
+    if (s->hooks.sync_grads && (rc = s->hooks.sync_grads(s->hooks.ctx, n->d_params)) < 0)
+        return lm_err_prefix("step: discriminator gradients");
     double t3 = lm_clock_now();
     s->t.d_bwd = t3 - t2;
     double norm = 0;

@@ -81,6 +81,21 @@ typedef struct lm_step_times {
     double total;
 } lm_step_times;
 
+/* Optional calls into data parallelism (train/ddp.h lm_ddp_step_hooks fills them); all NULL,
+ * the default, is the single-process step. Each returns 0 or negative (message set); a
+ * failure stops the iteration like a failing loss term.
+ *   sync_buffers: at the start of the generator step and of the discriminator step, for the
+ *     generator's, the discriminator's and (if used) the ResNetPL encoder's registries: the
+ *     buffers of rank 0 (DDP's broadcast_buffers before each forward of the wrapped module).
+ *   sync_grads: after each backward (gradients exist only then; for the discriminator that
+ *     is after the double backward through R1) and before clipping, for the registry being
+ *     trained: gradients averaged across ranks. */
+typedef struct lm_step_hooks {
+    void *ctx;
+    int (*sync_buffers)(void *ctx, lm_params *p);
+    int (*sync_grads)(void *ctx, lm_params *p);
+} lm_step_hooks;
+
 typedef struct lm_step lm_step;
 
 int lm_step_create(lm_step **out, const lm_step_nets *nets, const lm_step_opts *o);
@@ -94,6 +109,8 @@ lm_ema *lm_step_ema(lm_step *s);
 const lm_step_times *lm_step_last_times(const lm_step *s);
 int64_t lm_step_global_step(const lm_step *s);
 void lm_step_set_global_step(lm_step *s, int64_t step);
+/* Installs the hooks (copied); NULL removes them. */
+void lm_step_set_hooks(lm_step *s, const lm_step_hooks *h);
 
 /* Checks a batch: img (N, 3, H, W) float, mask (N, 1, H, W) with values in {0, 1}, same N,
  * H, W, H and W multiples of `multiple`. 0 or LM_EINVAL naming the problem. */

@@ -1,0 +1,280 @@
+/* launch.c — local launcher of data-parallel workers (see launch.h; torch.distributed.run's
+ * LocalElasticAgent with a static rendezvous and no restarts). */
+#define _GNU_SOURCE
+#include "core/launch.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/flags.h"
+
+extern char **environ;
+
+lm_launch_opts lm_launch_defaults(void) {
+    lm_launch_opts o;
+    memset(&o, 0, sizeof o);
+    o.nnodes = 1;
+    snprintf(o.master_addr, sizeof o.master_addr, "127.0.0.1");
+    o.master_port = 29500;
+    o.grace_s = 10;
+    return o;
+}
+
+static int parse_master(lm_launch_opts *o, const char *v) {
+    const char *host = v, *colon;
+    size_t hl;
+    if (v[0] == '[') { /* [v6]:port */
+        const char *close = strchr(v, ']');
+        if (!close) return lm_err_code(LM_EINVAL, "--master %s: missing ']'", v);
+        host = v + 1;
+        hl = (size_t)(close - host);
+        colon = close[1] == ':' ? close + 1 : NULL;
+        if (close[1] && !colon) return lm_err_code(LM_EINVAL, "--master %s: expected [ADDR]:PORT", v);
+    } else {
+        colon = strrchr(v, ':');
+        hl = colon ? (size_t)(colon - v) : strlen(v);
+    }
+    if (hl == 0) return lm_err_code(LM_EINVAL, "--master %s: empty address", v);
+    if (hl >= sizeof o->master_addr) return lm_err_code(LM_EINVAL, "--master: address longer than %zu bytes",
+                                                       sizeof o->master_addr - 1);
+    memcpy(o->master_addr, host, hl);
+    o->master_addr[hl] = 0;
+    if (colon && lm_flag_int("--master port", colon + 1, 0, 65535, &o->master_port) < 0) return LM_EINVAL;
+    return 0;
+}
+
+int lm_launch_take_args(lm_launch_opts *o, int *argc, char **argv) {
+    *o = lm_launch_defaults();
+    int out = 0, have_master = 0, have_nnodes = 0, have_rank = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        static const char *const names[] = {"--nproc-per-node", "--nnodes", "--node-rank", "--master"};
+        int k = -1;
+        const char *v = NULL;
+        for (int j = 0; j < 4 && i > 0; j++) {
+            size_t n = strlen(names[j]);
+            if (!strncmp(a, names[j], n) && (a[n] == 0 || a[n] == '=')) {
+                k = j;
+                v = a[n] == '=' ? a + n + 1 : NULL;
+            }
+        }
+        if (k < 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (!v) {
+            if (i + 1 >= *argc) return lm_err_code(LM_EINVAL, "%s needs a value", names[k]);
+            v = argv[++i];
+        }
+        int rc = 0;
+        if (k == 0) rc = lm_flag_int(names[k], v, 1, 4096, &o->nproc_per_node);
+        else if (k == 1) rc = lm_flag_int(names[k], v, 1, 1 << 20, &o->nnodes), have_nnodes = 1;
+        else if (k == 2) rc = lm_flag_int(names[k], v, 0, 1 << 20, &o->node_rank), have_rank = 1;
+        else rc = parse_master(o, v), have_master = 1;
+        if (rc < 0) return rc;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    if ((have_nnodes || have_rank || have_master) && !o->nproc_per_node)
+        return lm_err_code(LM_EINVAL, "--nnodes, --node-rank and --master go with --nproc-per-node");
+    if (o->node_rank >= o->nnodes)
+        return lm_err_code(LM_EINVAL, "--node-rank %d must be below --nnodes %d", o->node_rank, o->nnodes);
+    if (o->nnodes > 1 && (!have_master || o->master_port == 0))
+        return lm_err_code(LM_EINVAL, "--nnodes %d needs --master ADDR:PORT (the address of node 0, the same on "
+                                      "every node)", o->nnodes);
+    return 0;
+}
+
+int lm_launch_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return lm_err_code(LM_EIO, "launch: socket: %s", strerror(errno));
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    int e = errno;
+    close(fd);
+    if (port <= 0) return lm_err_code(LM_EIO, "launch: finding a free port: %s", strerror(e));
+    return port;
+}
+
+static volatile sig_atomic_t g_signal;
+static void on_signal(int sig) { g_signal = sig; }
+
+/* environ without the variables we set, plus ours. */
+static char **make_env(char **vars, int nvars) {
+    int n = 0;
+    for (char **e = environ; *e; e++) n++;
+    char **env = calloc((size_t)(n + nvars + 1), sizeof *env);
+    if (!env) return NULL;
+    int k = 0;
+    for (char **e = environ; *e; e++) {
+        int replaced = 0;
+        for (int j = 0; j < nvars && !replaced; j++) {
+            size_t klen = (size_t)(strchr(vars[j], '=') - vars[j]);
+            replaced = !strncmp(*e, vars[j], klen + 1);
+        }
+        if (!replaced) env[k++] = *e;
+    }
+    for (int j = 0; j < nvars; j++) env[k++] = vars[j];
+    env[k] = NULL;
+    return env;
+}
+
+typedef struct worker {
+    pid_t pid;
+    int rank, local, done, status;
+    char vars[8][320];
+    char **env;
+} worker;
+
+static void describe(char *buf, size_t cap, int status) {
+    if (WIFEXITED(status)) snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, cap, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else snprintf(buf, cap, "stopped (status 0x%x)", status);
+}
+
+int lm_launch_run(const lm_launch_opts *o, const char *exe, char *const *argv) {
+    int n = o->nproc_per_node, rc = 0;
+    if (n < 1) return lm_err_code(LM_EINVAL, "launch: --nproc-per-node must be >= 1");
+    lm_launch_opts lo = *o;
+    if (lo.master_port == 0) {
+        if (lo.nnodes > 1) return lm_err_code(LM_EINVAL, "launch: port 0 (pick a free one) works on one node only");
+        if ((lo.master_port = lm_launch_free_port()) < 0) return lo.master_port;
+    }
+    if (!exe) exe = "/proc/self/exe";
+    int world = lo.nnodes * n;
+    int set_omp = n > 1 && !getenv("OMP_NUM_THREADS");
+    fprintf(stderr, "launch: %d worker(s) on this node: ranks %d..%d of %d, master %s:%d%s\n", n, lo.node_rank * n,
+            lo.node_rank * n + n - 1, world, lo.master_addr, lo.master_port,
+            set_omp ? "; OMP_NUM_THREADS=1 (not set; as torchrun does)" : "");
+    fflush(stderr);
+    fflush(stdout);
+    worker *w = calloc((size_t)n, sizeof *w);
+    if (!w) return lm_err_code(LM_ENOMEM, "launch: out of memory");
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    pid_t parent = getpid();
+    double t0 = lm_clock_now();
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        worker *x = &w[i];
+        x->local = i;
+        x->rank = lo.node_rank * n + i;
+        int nv = 0;
+        snprintf(x->vars[nv++], sizeof x->vars[0], "RANK=%d", x->rank);
+        snprintf(x->vars[nv++], sizeof x->vars[0], "WORLD_SIZE=%d", world);
+        snprintf(x->vars[nv++], sizeof x->vars[0], "LOCAL_RANK=%d", i);
+        snprintf(x->vars[nv++], sizeof x->vars[0], "LOCAL_WORLD_SIZE=%d", n);
+        snprintf(x->vars[nv++], sizeof x->vars[0], "GROUP_RANK=%d", lo.node_rank);
+        snprintf(x->vars[nv++], sizeof x->vars[0], "MASTER_ADDR=%s", lo.master_addr);
+        snprintf(x->vars[nv++], sizeof x->vars[0], "MASTER_PORT=%d", lo.master_port);
+        if (set_omp) snprintf(x->vars[nv++], sizeof x->vars[0], "OMP_NUM_THREADS=1");
+        char *vp[8];
+        for (int j = 0; j < nv; j++) vp[j] = x->vars[j];
+        x->env = make_env(vp, nv);
+        if (!x->env) {
+            rc = lm_err_code(LM_ENOMEM, "launch: out of memory");
+            break;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            rc = lm_err_code(LM_EIO, "launch: fork: %s", strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            sigaction(SIGINT, &old_int, NULL);
+            sigaction(SIGTERM, &old_term, NULL);
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent) _exit(127);
+            execve(exe, argv, x->env);
+            static const char msg[] = "launch: exec failed\n";
+            if (write(2, msg, sizeof msg - 1) < 0) _exit(127);
+            _exit(127);
+        }
+        x->pid = pid;
+        started++;
+    }
+    /* wait; on the first failure (or a signal to us, or a failed start) stop the rest */
+    int failed = -1, alive = started, stopping = rc != 0;
+    double kill_at = stopping ? lm_clock_now() + lo.grace_s : 0, fail_time = 0;
+    if (stopping)
+        for (int i = 0; i < started; i++) kill(w[i].pid, SIGTERM);
+    while (alive > 0) {
+        int progressed = 0;
+        for (int i = 0; i < started; i++) {
+            if (w[i].done) continue;
+            int st;
+            pid_t r = waitpid(w[i].pid, &st, WNOHANG);
+            if (r == 0 || (r < 0 && errno == EINTR)) continue;
+            w[i].done = 1;
+            w[i].status = r < 0 ? -1 : st;
+            alive--;
+            progressed = 1;
+            int ok = r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            if (!ok && failed < 0 && !stopping) {
+                failed = i;
+                fail_time = lm_clock_now() - t0;
+            }
+        }
+        if (!stopping && (failed >= 0 || g_signal)) {
+            stopping = 1;
+            kill_at = lm_clock_now() + lo.grace_s;
+            int sig = g_signal ? g_signal : SIGTERM;
+            for (int i = 0; i < started; i++)
+                if (!w[i].done) kill(w[i].pid, sig), kill(w[i].pid, SIGCONT); /* a stopped one too */
+        }
+        if (stopping && alive > 0 && lm_clock_now() > kill_at) {
+            for (int i = 0; i < started; i++)
+                if (!w[i].done) kill(w[i].pid, SIGKILL);
+            kill_at = lm_clock_now() + 3600;
+        }
+        if (alive > 0 && !progressed) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (!rc && failed >= 0) {
+        char how[128];
+        describe(how, sizeof how, w[failed].status);
+        int others = 0;
+        for (int i = 0; i < started; i++)
+            if (i != failed) others++;
+        rc = lm_err_code(LM_EFAIL, "launch: rank %d (local %d, pid %d) %s after %.1f s; the other %d worker(s) on this "
+                                   "node were stopped", w[failed].rank, w[failed].local, (int)w[failed].pid, how,
+                         fail_time, others);
+    } else if (!rc && g_signal) {
+        rc = lm_err_code(LM_EFAIL, "launch: interrupted by signal %d (%s); the %d worker(s) were stopped", (int)g_signal,
+                         strsignal(g_signal), started);
+    } else if (rc) {
+        lm_err_prefix("launch: after starting %d of %d workers", started, n);
+    }
+    for (int i = 0; i < n; i++) free(w[i].env);
+    free(w);
+    return rc;
+}
