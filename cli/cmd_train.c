@@ -18,6 +18,7 @@
 #include "config/step_setup.h"
 #include "config/trainer_opts.h"
 #include "core/err.h"
+#include "data/shards.h"
 #include "model/weights.h"
 #include "train/checkpoint.h"
 #include "train/ckptfiles.h"
@@ -187,14 +188,15 @@ static int run(int argc, char **argv) {
             config = cfg_path;
         }
     }
+    if (a.resume && (rc = lm_ckpt_find(&found, resume, LM_CKPT_PREFIX, stderr)) < 0) goto done;
     if ((rc = lm_cfg_load(&cfg, config, a.overrides, a.n_over)) < 0) goto done;
     const char *rfc = NULL;
     if (!resume && lm_cfg_get_str(cfg, "trainer.kwargs.resume_from_checkpoint", &rfc) == 0 && rfc && *rfc) {
         resume = rfc; /* the official key: same semantics as --resume (never a silent fresh start) */
         if ((rc = resume_run_dir(run_dir, sizeof run_dir, resume)) < 0) goto done;
     }
-    if (resume && (rc = lm_ckpt_find(&found, resume, LM_CKPT_PREFIX, stderr)) < 0) {
-        lm_err_prefix("--resume");
+    if (resume && !found.path && (rc = lm_ckpt_find(&found, resume, LM_CKPT_PREFIX, stderr)) < 0) {
+        lm_err_prefix("trainer.kwargs.resume_from_checkpoint");
         goto done;
     }
 
@@ -210,6 +212,21 @@ static int run(int argc, char **argv) {
         rc = lm_err_code(LM_EINVAL, "data.train.indir: %s is not a folder (HDF5 shards made by `lamac shards "
                          "--src IMAGES --out DIR`)", lo.shard_dir ? lo.shard_dir : "(not set)");
         goto done;
+    }
+    {
+        lm_shards *sh = NULL;
+        int64_t n_img = 0;
+        if ((rc = lm_shards_open(&sh, lo.shard_dir)) == 0) n_img = lm_shards_count(sh);
+        lm_shards_close(sh);
+        if (rc < 0) {
+            lm_err_prefix("data.train.indir %s", lo.shard_dir);
+            goto done;
+        }
+        if (n_img < lo.batch_size) {
+            rc = lm_err_code(LM_EINVAL, "data.train.indir %s: %lld images, fewer than one batch (%d)", lo.shard_dir,
+                             (long long)n_img, lo.batch_size);
+            goto done;
+        }
     }
     const char *vdir = NULL, *vsuf = NULL;
     lm_cfg_get_str(cfg, "data.val.indir", &vdir);

@@ -237,6 +237,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     r.meta.step = lm_step_global_step(c->step);
     if (resume) {
         if ((rc = lm_ckpt_load(resume, c->step, &c->nets, &r.meta)) < 0) return lm_err_prefix("resume");
+        snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", resume);
         fprintf(o->log, "resuming from %s: step %" PRId64 ", epoch %" PRId64 ", batch %" PRId64 "\n", resume,
                 r.meta.step, r.meta.epoch, r.meta.batch);
     }
@@ -329,7 +330,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
                 fprintf(o->log, "warning: step %" PRId64 ": %s; skipped (trainer.on_nonfinite: skip; %" PRId64
                                 " skipped so far)\n", r.meta.step, lm_err_msg(), r.meta.nonfinite_skips);
                 lm_kv m[2] = {{"nonfinite_skip", 1}, {"nonfinite_skips", (double)r.meta.nonfinite_skips}};
-                lm_metrics_write(r.ml, r.meta.step, r.meta.epoch, "train", NULL, 0, m, 2);
+                lm_metrics_write(r.ml, r.meta.step + 1, r.meta.epoch, "train", NULL, 0, m, 2);
                 lm_step_set_global_step(c->step, r.meta.step + 1);
                 rc = 0;
             } else {
