@@ -14,7 +14,7 @@ static void usage(FILE *f) {
         "                   [--masks PRESET] [--seed N]\n\n"
         "Synthesises periodic textures (bricks, tiles, stripes, grids, dots; random periods,\n"
         "phases, angles, colours and noise):\n"
-        "  OUT_DIR/train/  HDF5 shards of --train images (default 400) of --train-size pixels (96)\n"
+        "  OUT_DIR/train/  HDF5 shards of --train images (default 600) of --train-size pixels (96)\n"
         "  OUT_DIR/val/    --val pairs (16) NAME.png + NAME_mask000.png of --size pixels (64)\n"
         "  OUT_DIR/test/   --test held-out pairs (48), same layout\n"
         "Evaluation masks: --masks preset (default random_thick_256) drawn at 256x256 and\n"

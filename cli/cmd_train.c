@@ -208,6 +208,11 @@ static int run(int argc, char **argv) {
     lm_loader_opts lo;
     lm_mask_cfg mask;
     if ((rc = lm_loader_opts_from_cfg(&lo, &mask, cfg)) < 0) goto done;
+    {   /* loader threads: data.train.dataloader_kwargs.num_workers (0: the main thread, i.e. 1) */
+        int64_t nw = 0;
+        if (lm_cfg_get_int(cfg, "data.train.dataloader_kwargs.num_workers", &nw) == 0) lo.threads = nw > 0 ? (int)nw : 1;
+        lm_err_clear();
+    }
     if (!lo.shard_dir || !is_dir(lo.shard_dir)) {
         rc = lm_err_code(LM_EINVAL, "data.train.indir: %s is not a folder (HDF5 shards made by `lamac shards "
                          "--src IMAGES --out DIR`)", lo.shard_dir ? lo.shard_dir : "(not set)");

@@ -78,7 +78,7 @@ int lm_synth_texture(lm_image *out, int size, uint64_t seed, int64_t index) {
 }
 
 lm_synth_opts lm_synth_defaults(void) {
-    lm_synth_opts o = {400, 16, 48, 96, 64, "random_thick_256", 0};
+    lm_synth_opts o = {600, 16, 48, 96, 64, "random_thick_256", 0};
     return o;
 }
 

@@ -26,7 +26,7 @@ typedef struct lm_synth_opts {
     uint64_t seed;
 } lm_synth_opts;
 
-/* n_train 400, n_val 16, n_test 48, train_size 96, eval_size 64, random_thick_256, seed 0. */
+/* n_train 600, n_val 16, n_test 48, train_size 96, eval_size 64, random_thick_256, seed 0. */
 lm_synth_opts lm_synth_defaults(void);
 int lm_synth_dataset(const char *dir, const lm_synth_opts *o);
 

@@ -372,7 +372,8 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
         }
         lm_kv pv[2] = {{"gen_total", lm_step_losses_get(&L, "gen_total")},
                        {"discr_adv", lm_step_losses_get(&L, "discr_adv")}};
-        lm_train_progress_update(&r.prog, r.meta.step, r.meta.epoch, lm_clock_now(), pv, skipped ? 0 : 2,
+        int npv = skipped ? 0 : isnan(pv[1].value) ? 1 : 2; /* no discriminator step: no discr_adv */
+        lm_train_progress_update(&r.prog, r.meta.step, r.meta.epoch, lm_clock_now(), pv, npv,
                                  o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0);
         if (vis_due && !skipped && (rc = visualize(&r, img, mask, r.meta.epoch, batch_idx)) < 0) {
             lt_scope_pop();
