@@ -177,6 +177,50 @@ START_TEST(test_sigterm_resume_exact) {
 }
 END_TEST
 
+/* kill -9 while checkpoints are written every step: the newest checkpoint found is valid and
+ * the run resumes from it (temp files of a torn write are never taken for checkpoints). */
+START_TEST(test_sigkill_leaves_valid_checkpoint) {
+    char tmp[256], b[300], cmd[2048], mpath[400];
+    lm_test_tmpdir(tmp, sizeof tmp, "train_kill");
+    make_data(tmp);
+    snprintf(b, sizeof b, "%s/b", tmp);
+    srand((unsigned)time(NULL) ^ 0x5bd1e995u);
+    int at = 2 + rand() % 4;
+    snprintf(cmd, sizeof cmd, "exec '%s' train configs/training/demo.yaml location.data_root_dir=%s/data " TINY
+             " trainer.kwargs.max_steps=100000 trainer.kwargs.val_check_interval=1 --run-dir %s >/dev/null 2>&1",
+             getenv("LAMAC_BIN"), tmp, b);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", b);
+    int lines = 0;
+    for (int i = 0; i < 60000 && lines < at; i++) {
+        char *s = slurp(mpath);
+        lines = 0;
+        for (char *p = s; p && *p; p++) lines += *p == '\n';
+        free(s);
+        if (lines < at) usleep(1000);
+    }
+    usleep((useconds_t)(rand() % 20000)); /* somewhere in a step or a checkpoint write */
+    kill(pid, SIGKILL);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFSIGNALED(st));
+    lm_ckpt_found f = {0};
+    ck_assert_msg(lm_ckpt_find(&f, b, "lamac-ckpt-", stderr) == 0, "%s", lm_err_msg());
+    printf("train: SIGKILL after %d metrics lines; newest valid checkpoint %s (step %lld)\n", lines, f.path,
+           (long long)f.step);
+    int rc = lm_test_run(g_out, sizeof g_out, "train --resume %s trainer.kwargs.max_steps=%lld --threads 1", b,
+                         (long long)f.step + 1);
+    ck_assert_msg(rc == 0, "%s", g_out);
+    lm_ckpt_found_free(&f);
+    lm_test_rmtree(tmp);
+}
+END_TEST
+
 START_TEST(test_errors_data_and_resume) {
     char tmp[256], p[400];
     lm_test_tmpdir(tmp, sizeof tmp, "train_errors");
@@ -338,6 +382,7 @@ Suite *check_train_suite(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_resume_exact);
     tcase_add_test(tc, test_sigterm_resume_exact);
+    tcase_add_test(tc, test_sigkill_leaves_valid_checkpoint);
     tcase_add_test(tc, test_errors_data_and_resume);
     tcase_add_test(tc, test_nonfinite);
     tcase_add_test(tc, test_init_from);
