@@ -376,6 +376,41 @@ START_TEST(test_naive_fill) {
 }
 END_TEST
 
+/* A safetensors file whose header length starts with byte 0x80 (a pickle PROTO opcode) or
+ * "PK" (zip) must still open as safetensors (found when a checkpoint's growing metadata hit
+ * such a length and `lamac eval --model RUN` read it as a legacy pickle). */
+START_TEST(test_weights_sniff_header_lengths) {
+    char tmp[256], path[300];
+    lm_test_tmpdir(tmp, sizeof tmp, "train_sniff");
+    snprintf(path, sizeof path, "%s/w.safetensors", tmp);
+    static char pad[20000];
+    int hit80 = 0, hitpk = 0;
+    float v = 1.5f;
+    int64_t shp[1] = {1};
+    for (int n = 0; n < 20000; n += (n < 300 || (n > 19150 && n < 19350)) ? 1 : 500) {
+        memset(pad, 'x', (size_t)n);
+        pad[n] = 0;
+        lm_st_writer *w = NULL;
+        ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
+        ck_assert_int_eq(lm_st_writer_meta(w, "pad", pad), 0);
+        ck_assert_int_eq(lm_st_writer_add(w, "generator.x", LM_DT_F32, shp, 1, &v, 4), 0);
+        ck_assert_int_eq(lm_st_writer_close(w), 0);
+        FILE *f = fopen(path, "rb");
+        unsigned char h[2];
+        ck_assert_int_eq((int)fread(h, 1, 2, f), 2);
+        fclose(f);
+        hit80 |= h[0] == 0x80;
+        hitpk |= h[0] == 'P' && h[1] == 'K';
+        lm_weights_src *s = NULL;
+        ck_assert_msg(lm_weights_open(&s, path) == 0, "pad %d (header bytes %02x %02x): %s", n, h[0], h[1], lm_err_msg());
+        ck_assert_str_eq(lm_weights_kind(s), "safetensors");
+        lm_weights_close(s);
+    }
+    ck_assert(hit80 && hitpk);
+    lm_test_rmtree(tmp);
+}
+END_TEST
+
 Suite *check_train_suite(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
@@ -388,6 +423,7 @@ Suite *check_train_suite(void) {
     tcase_add_test(tc, test_init_from);
     tcase_add_test(tc, test_run_dir_and_events);
     tcase_add_test(tc, test_naive_fill);
+    tcase_add_test(tc, test_weights_sniff_header_lengths);
     suite_add_tcase(s, tc);
     return s;
 }
