@@ -38,6 +38,10 @@
 const lm_cfg_key lm_cfg_schema[] = {
     /* ---- top level (the experiment file) ---- */
     STR("run_title", "", 0),
+    /* lamac: fine-tuning (`lamac train CONFIG init_from=PATH`) and the run's seed */
+    STR("init_from", "null", N),
+    BOOL("init_strict", "true", 0),
+    INTMIN("seed", "0", 0, 0),
 
     /* training_model: saicinpainting/training/trainers/default.py */
     MAP("training_model"),
@@ -227,6 +231,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     INTMIN("trainer.kwargs.gpus", "-1", -1, U),
     STR("trainer.kwargs.accelerator", "null", N | U),
     INTMIN("trainer.kwargs.max_epochs", "40", 0, 0),
+    INTMIN("trainer.kwargs.max_steps", "-1", -1, 0),
     FLTMIN("trainer.kwargs.gradient_clip_val", "1", 0, 0),
     STR("trainer.kwargs.log_gpu_memory", "None", N | U),
     INTMIN("trainer.kwargs.limit_train_batches", "25000", 1, 0),
@@ -241,6 +246,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     BOOL("trainer.kwargs.benchmark", "false", U),
     STR("trainer.kwargs.resume_from_checkpoint", "null", N),
     BOOL("trainer.kwargs.fast_dev_run", "false", U),
+    ENUM("trainer.on_nonfinite", "stop", "stop|skip", 0), /* lamac: a non-finite loss term */
     MAP("trainer.checkpoint_kwargs"),
     BOOL("trainer.checkpoint_kwargs.verbose", "true", 0),
     INTMIN("trainer.checkpoint_kwargs.save_top_k", "5", -1, 0),

@@ -35,12 +35,15 @@ int lm_weights_open(lm_weights_src **out, const char *path) {
         return lm_err_code(LM_ENOMEM, "weights %s: out of memory", path);
     }
     int rc;
-    if (got >= 4 && head[0] == 'P' && head[1] == 'K') { /* zip: torch.save since 1.6 */
+    /* safetensors first: its first 8 bytes are the header length, whose low bytes can be
+     * 0x80 (a pickle PROTO opcode) or "PK" (zip) for some header sizes; byte 8 is '{', which
+     * is never a zip's compression method nor part of torch's legacy magic number. */
+    if (got >= 9 && head[8] == '{') {
+        rc = lm_st_open(&s->st, path);
+    } else if (got >= 4 && head[0] == 'P' && head[1] == 'K') { /* zip: torch.save since 1.6 */
         rc = lm_pth_load_ex(&s->pth, path, LM_PTH_OPAQUE_UNKNOWN);
     } else if (got >= 2 && head[0] == 0x80) { /* pickle protocol opcode: legacy torch.save */
         rc = lm_pth_load_ex(&s->pth, path, LM_PTH_OPAQUE_UNKNOWN);
-    } else if (got >= 9 && head[8] == '{') {
-        rc = lm_st_open(&s->st, path);
     } else {
         rc = lm_err_code(LM_EINVAL, "weights %s: neither safetensors nor a PyTorch file "
                          "(zip or legacy pickle)", path);

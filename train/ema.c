@@ -79,3 +79,19 @@ int lm_ema_update(lm_ema *e, int64_t step, int *updated) {
     }
     return rc;
 }
+
+int lm_ema_restore(lm_ema *e, int64_t last_step) {
+    int rc = 0;
+    if (!e->have) {
+        lt_no_grad_push();
+        for (int i = 0; i < e->src->n && !rc; i++) {
+            const lm_param *p = &e->src->items[i];
+            lt_tensor *c = lt_detach(lt_clone(p->t));
+            if (!lm_params_add(&e->avg, p->name, c, LM_BUFFER)) rc = lm_err_prefix("generator averaging");
+        }
+        lt_no_grad_pop();
+        e->have = !rc;
+    }
+    if (!rc) e->last = last_step;
+    return rc;
+}

@@ -35,5 +35,8 @@ int lm_ema_update(lm_ema *e, int64_t global_step, int *updated);
 /* The averaged registry (NULL until the first update), and the step it was last updated at. */
 lm_params *lm_ema_params(lm_ema *e);
 int64_t lm_ema_last_step(const lm_ema *e);
+/* For a resume: makes the average exist (a copy of the generator, which the caller then
+ * overwrites with the saved average through lm_ema_params) and sets its last update step. */
+int lm_ema_restore(lm_ema *e, int64_t last_step);
 
 #endif

@@ -1,0 +1,95 @@
+/* loop.h — the training loop: what bin/train.py gets from pytorch_lightning.Trainer.fit
+ * (version 1.2) with the official trainer.kwargs and checkpoint_kwargs, driving the official
+ * iteration (train/step.h) over the HDF5 loader (data/loader.h):
+ *
+ *   for epoch in [start, max_epochs):                   (max_epochs <= 0: until max_steps)
+ *     for batch in [0, min(batches per epoch, limit_train_batches)):
+ *       stop if global step == max_steps (>= 0)
+ *       one iteration; global step += 1
+ *       every log_every_n_steps: metrics.jsonl line (kind train, every loss term), TensorBoard
+ *         scalars "train_<term>", a progress line
+ *       every visualize_each_iters (global step before the iteration % N == 0, as base.py):
+ *         sample grid samples/epochNNNN_train/batchNNNNNNN.png + TensorBoard image
+ *       if (epoch + 1) % check_val_every_n_epoch == 0 and ((batch + 1) % val_check_interval == 0
+ *         or the epoch's last batch): validation (train/validate.h, at most limit_val_batches ·
+ *         val_batch_size pairs), metrics.jsonl kind val, then checkpoints: the best save_top_k
+ *         by the monitor (epoch=E-step=S.safetensors, plus best.safetensors = the current best)
+ *         and last.safetensors (save_last)
+ *       SIGINT / SIGTERM (train/signals.h): last.safetensors written, clean exit
+ *   at the end: last.safetensors
+ *
+ * Exactness: the data of batch (epoch, b) depends only on (seed, epoch, b) (data/loader.h);
+ * the checkpoint holds every tensor of the state and libtorch's generator; a resumed run
+ * therefore reproduces the uninterrupted one bit for bit on the same device and thread count.
+ *
+ * Deviations from Lightning, on purpose: a resume path without a valid checkpoint is an error
+ * (the caller resolves it with train/ckptfiles.h); a non-finite loss either stops the run
+ * (trainer.on_nonfinite: stop, default; no checkpoint is written, so the last one stays the
+ * last good one) or skips the iteration (skip: counted and logged; 10 in a row stop the run);
+ * sample grids show the eval-mode prediction (an extra no-grad forward, which leaves the
+ * BatchNorm statistics alone), not the training-mode one of the step. */
+#ifndef LM_LOOP_H
+#define LM_LOOP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "data/loader.h"
+#include "data/valset.h"
+#include "train/step.h"
+
+enum { LM_NONFINITE_STOP = 0, LM_NONFINITE_SKIP = 1 };
+
+typedef struct lm_train_opts {
+    int64_t max_epochs;              /* trainer.kwargs.max_epochs; <= 0: no limit */
+    int64_t max_steps;               /* trainer.kwargs.max_steps; < 0: no limit */
+    int64_t limit_train_batches;     /* batches per epoch (at most the loader's) */
+    int64_t limit_val_batches;       /* validation batches (of val_batch_size pairs) */
+    int64_t val_batch_size;          /* data.val.dataloader_kwargs.batch_size */
+    int64_t val_check_interval;      /* in training batches */
+    int64_t check_val_every_n_epoch;
+    int64_t log_every_n_steps;
+    int64_t visualize_each_iters;    /* training_model.visualize_each_iters; <= 0: never */
+    int vis_max_items;               /* rows of a sample grid (10) */
+    int save_top_k;                  /* trainer.checkpoint_kwargs.save_top_k */
+    int save_last;
+    int monitor_max;                 /* mode max */
+    const char *monitor;             /* e.g. val_ssim_total_mean */
+    int on_nonfinite;                /* LM_NONFINITE_STOP / SKIP */
+    uint64_t seed;                   /* data seed (fresh runs; a resume keeps the stored one) */
+    int tb;                          /* write TensorBoard events */
+    FILE *log;                       /* progress and messages (stderr) */
+} lm_train_opts;
+
+lm_train_opts lm_train_opts_default(void);
+
+typedef struct lm_train_ctx {
+    lm_step *step;                 /* borrowed */
+    lm_step_nets nets;             /* borrowed networks */
+    int pad_multiple;              /* 2^n_downsampling (validation padding) */
+    lm_loader_opts loader;         /* shard_dir, sizes, masks; the loop sets seed and start */
+    const lm_valset *val;          /* NULL: no validation */
+    const char *run_dir;           /* exists (train/rundir.h) */
+    const char *config_yaml;       /* stored in every checkpoint */
+    lt_device device;
+} lm_train_ctx;
+
+enum { LM_TRAIN_DONE = 0, LM_TRAIN_INTERRUPTED = 1 };
+
+typedef struct lm_train_result {
+    int status;                    /* LM_TRAIN_DONE or LM_TRAIN_INTERRUPTED */
+    int signal;                    /* the signal that interrupted the run */
+    int64_t step, epoch;
+    int64_t nonfinite_skips;
+    double seconds, steps_per_s;
+    long peak_rss_kb;
+    char last_ckpt[4224];         /* "" if none written */
+} lm_train_result;
+
+/* Runs the loop. resume: a checkpoint file to continue from (NULL: fresh run from the
+ * networks as they are). 0 when training ended (max_steps / max_epochs reached, or a clean
+ * interruption: see res->status), negative on an error (a non-finite loss under
+ * on_nonfinite stop included; the message names the term). */
+int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ctx *c, const char *resume);
+
+#endif
