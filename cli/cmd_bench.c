@@ -302,7 +302,7 @@ static int bench_eval(int argc, char **argv) {
 
 static const char *const STEP_USAGE =
     "usage: lamac bench step [CONFIG [key=value ...]] [--iters N] [--warmup N] [--threads N]\n"
-    "                        [--size S] [--batch-size B] [--device DEV] [--seed N]\n\n"
+    "                        [--size S] [--batch-size B] [--device DEV] [--seed N] [--trace FILE]\n\n"
     "Times one training iteration (lamac step's official semantics: generator step with every\n"
     "loss of the config, discriminator step with R1) on random images and box masks, with\n"
     "randomly initialised networks; a pretrained network of the losses whose file is missing\n"
@@ -314,7 +314,9 @@ static const char *const STEP_USAGE =
     "  --iters N      timed iterations (default 5)   --warmup N  untimed first ones (default 1)\n"
     "  --threads N    libtorch intra-op threads (default 2)\n"
     "  --size S       square crop side (default: the config's data.train.out_size, 256)\n"
-    "  --batch-size B overrides data.batch_size   --device cpu|cuda[:N]   --seed N (default 0)\n";
+    "  --batch-size B overrides data.batch_size   --device cpu|cuda[:N]   --seed N (default 0)\n"
+    "  --trace FILE   one more iteration after the timed ones, recorded op by op by libtorch's\n"
+    "                 profiler into FILE (Chrome trace JSON; bench/trace_ops.py sums it by op)\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -350,7 +352,7 @@ static void blas_in_use(char *out, size_t cap) {
 }
 
 static int bench_step(int argc, char **argv) {
-    const char *config = NULL, *device = "cpu";
+    const char *config = NULL, *device = "cpu", *trace = NULL;
     const char *overrides[64];
     int n_over = 0, iters = 5, warmup = 1, threads = 2, size = 0, bs = 0, seed = 0;
     for (int i = 1; i < argc; i++) {
@@ -374,6 +376,7 @@ static int bench_step(int argc, char **argv) {
         }
         i++;
         if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--trace")) trace = v;
         else if (!strcmp(a, "--iters") || !strcmp(a, "--warmup") || !strcmp(a, "--threads") ||
                  !strcmp(a, "--size") || !strcmp(a, "--batch-size") || !strcmp(a, "--seed")) {
             int *dst = !strcmp(a, "--iters") ? &iters : !strcmp(a, "--warmup") ? &warmup
@@ -451,6 +454,12 @@ static int bench_step(int argc, char **argv) {
         for (int k = 0; k < 9; k++) parts[k][j] = v[k];
         printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, t->total, c1 - c0);
         fflush(stdout);
+    }
+    if (!rc && trace) {
+        if (lt_profile_begin(trace) < 0) rc = lm_err_set("bench step: --trace: %s", lt_error());
+        if (!rc) rc = lm_step_run(s->step, img, mask, NULL);
+        if (lt_profile_end() < 0 && !rc) rc = lm_err_set("bench step: --trace %s: %s", trace, lt_error());
+        if (!rc) printf("trace of one more iteration written to %s\n", trace);
     }
     lt_scope_pop();
     if (!rc) {

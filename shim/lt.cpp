@@ -11,11 +11,13 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/version.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -648,6 +650,20 @@ void lt_set_num_threads(int n) {
     if (n > 0) at::set_num_threads(n);
 }
 int lt_get_num_threads(void) { return at::get_num_threads(); }
+static std::unique_ptr<torch::autograd::profiler::RecordProfile> g_profile;
+int lt_profile_begin(const char *path) {
+    LT_TRY(-1, {
+        if (g_profile) throw std::runtime_error("lt_profile_begin: a profile is already running");
+        g_profile.reset(new torch::autograd::profiler::RecordProfile(std::string(path)));
+        return 0;
+    })
+}
+int lt_profile_end(void) {
+    LT_TRY(-1, {
+        g_profile.reset(); // writes the trace
+        return 0;
+    })
+}
 int lt_cuda_device_count(void) {
     try {
         return at::detail::getCUDAHooks().getNumGPUs();

@@ -237,6 +237,10 @@ void lt_manual_seed(uint64_t seed);                /* CPU and CUDA default gener
 long lt_rng_state(void *buf, size_t cap);
 int lt_rng_set_state(const void *buf, size_t size);
 void lt_set_num_threads(int n);
+/* Records every ATen op (libtorch's legacy profiler) until lt_profile_end, which writes a
+ * Chrome trace (JSON) to path. One profile at a time per process. */
+int lt_profile_begin(const char *path);
+int lt_profile_end(void);
 int lt_get_num_threads(void);
 int lt_cuda_device_count(void);                    /* 0 without CUDA */
 const char *lt_backend_info(void);                 /* libtorch version, BLAS, CUDA */
