@@ -414,6 +414,7 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *w, lt_tensor *b, lt_tensor *rm
                                 eps, at::globalContext().userEnabledCuDNN()))
 }
 lt_tensor *lt_relu(lt_tensor *x) { LT_OP(IN(x), at::relu(x->t)) }
+lt_tensor *lt_relu_(lt_tensor *t) { LT_INPLACE(IN(t), t->t.relu_()) }
 lt_tensor *lt_leaky_relu(lt_tensor *x, double s) { LT_OP(IN(x), at::leaky_relu(x->t, s)) }
 lt_tensor *lt_sigmoid(lt_tensor *x) { LT_OP(IN(x), at::sigmoid(x->t)) }
 lt_tensor *lt_tanh(lt_tensor *x) { LT_OP(IN(x), at::tanh(x->t)) }

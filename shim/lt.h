@@ -151,6 +151,7 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *weight, lt_tensor *bias,
                          lt_tensor *running_mean, lt_tensor *running_var, int training,
                          double momentum, double eps);
 lt_tensor *lt_relu(lt_tensor *x);
+lt_tensor *lt_relu_(lt_tensor *x);                          /* in place, returns x */
 lt_tensor *lt_leaky_relu(lt_tensor *x, double slope);
 lt_tensor *lt_sigmoid(lt_tensor *x);
 lt_tensor *lt_tanh(lt_tensor *x);
