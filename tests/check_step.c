@@ -883,6 +883,21 @@ START_TEST(test_cli_bench_step) {
                   strstr(buf, "batch 2 x 3 x 32 x 32") && strstr(buf, "D backward"), "%s", buf);
     rc = lm_test_run(buf, sizeof buf, "bench step --iters x");
     ck_assert_msg(rc != 0 && strstr(buf, "--iters"), "%s", buf);
+    /* --trace: one more iteration recorded op by op into a Chrome trace */
+    char dir[256], trace[320], head[4096] = {0};
+    lm_test_tmpdir(dir, sizeof dir, "trace");
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    rc = lm_test_run(buf, sizeof buf, "bench step " LM_SOURCE_DIR "/configs/training/lama-fourier.yaml "
+                     "data.batch_size=1 generator.ngf=8 generator.n_blocks=1 discriminator.ndf=4 "
+                     "losses.resnet_pl.weight=0 --size 32 --iters 1 --warmup 0 --threads 1 --trace %s", trace);
+    ck_assert_msg(rc == 0 && strstr(buf, "trace of one more iteration"), "%s", buf);
+    FILE *tf = fopen(trace, "r");
+    ck_assert_msg(tf != NULL, "no trace written at %s", trace);
+    size_t got = fread(head, 1, sizeof head - 1, tf);
+    fclose(tf);
+    ck_assert_msg(got > 0 && strstr(head, "\"ph\"") && strstr(head, "aten::"), "trace: %.200s", head);
+    remove(trace);
+    remove(dir);
 }
 END_TEST
 
