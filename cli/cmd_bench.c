@@ -304,7 +304,7 @@ static int bench_eval(int argc, char **argv) {
 
 static const char *const STEP_USAGE =
     "usage: lamac bench step [CONFIG [key=value ...]] [--iters N] [--warmup N] [--threads N]\n"
-    "                        [--size S] [--batch-size B] [--device DEV] [--seed N]\n\n"
+    "                        [--size S] [--batch-size B] [--device DEV] [--seed N] [--trace FILE]\n\n"
     "Times one training iteration (lamac step's official semantics: generator step with every\n"
     "loss of the config, discriminator step with R1) on random images and box masks, with\n"
     "randomly initialised networks; a pretrained network of the losses whose file is missing\n"
@@ -323,7 +323,9 @@ static const char *const STEP_USAGE =
     "                 random batch of B samples and the gradient averaging of training; rank 0\n"
     "                 prints, adding samples/s over all ranks and the all-reduce time per\n"
     "                 iteration. Workers started by torchrun or srun (RANK, WORLD_SIZE, ... in\n"
-    "                 the environment) do the same without the flag.\n";
+    "                 the environment) do the same without the flag.\n"
+    "  --trace FILE   one more iteration after the timed ones, recorded op by op by libtorch's\n"
+    "                 profiler into FILE (Chrome trace JSON; bench/trace_ops.py sums it by op)\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -371,7 +373,7 @@ static int bench_step(int argc, char **argv) {
         free(wargv);
         return lrc < 0 ? lm_cmd_fail("bench step") : 0;
     }
-    const char *config = NULL, *device = "cpu";
+    const char *config = NULL, *device = "cpu", *trace = NULL;
     const char *overrides[64];
     int n_over = 0, iters = 5, warmup = 1, threads = 2, size = 0, bs = 0, seed = 0;
     for (int i = 1; i < argc; i++) {
@@ -395,6 +397,7 @@ static int bench_step(int argc, char **argv) {
         }
         i++;
         if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--trace")) trace = v;
         else if (!strcmp(a, "--iters") || !strcmp(a, "--warmup") || !strcmp(a, "--threads") ||
                  !strcmp(a, "--size") || !strcmp(a, "--batch-size") || !strcmp(a, "--seed")) {
             int *dst = !strcmp(a, "--iters") ? &iters : !strcmp(a, "--warmup") ? &warmup
@@ -495,6 +498,12 @@ static int bench_step(int argc, char **argv) {
         for (int k = 0; k < 9; k++) parts[k][j] = v[k];
         printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, t->total, c1 - c0);
         fflush(stdout);
+    }
+    if (!rc && trace) {
+        if (lt_profile_begin(trace) < 0) rc = lm_err_set("bench step: --trace: %s", lt_error());
+        if (!rc) rc = lm_step_run(s->step, img, mask, NULL);
+        if (lt_profile_end() < 0 && !rc) rc = lm_err_set("bench step: --trace %s: %s", trace, lt_error());
+        if (!rc) printf("trace of one more iteration written to %s\n", trace);
     }
     lt_scope_pop();
     if (!rc) {

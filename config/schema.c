@@ -54,6 +54,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     FLT("training_model.generator_avg_beta", "0.999", 0, 1, 0),
     INTMIN("training_model.average_generator_start_step", "30000", 0, 0),
     INTMIN("training_model.average_generator_period", "10", 0, 0),
+    BOOL("training_model.reuse_generator_output", "false", 0), /* lamac option (step.h reuse_pred) */
 
     /* losses: trainers/base.py, trainers/default.py, the losses package */
     MAP("losses"),

@@ -133,11 +133,11 @@ int lm_ffc_bn_act_forward(const lm_ffc_bn_act *b, lt_tensor *x_l, lt_tensor *x_g
     *out_l = *out_g = NULL;
     if (b->ffc.has_l) {
         l = then_free(lm_bn_forward(&b->bn_l, l, training), l);
-        if (!(*out_l = b->relu ? then_free(lt_relu(l), l) : l)) return -1;
+        if (!(*out_l = b->relu ? lt_relu_(l) : l)) return -1; /* in place, as the official ReLU(inplace=True) */
     }
     if (b->ffc.has_g) {
         g = then_free(lm_bn_forward(&b->bn_g, g, training), g);
-        if (!(*out_g = b->relu ? then_free(lt_relu(g), g) : g)) return -1;
+        if (!(*out_g = b->relu ? lt_relu_(g) : g)) return -1;
     }
     return 0;
 }
@@ -358,7 +358,7 @@ lt_tensor *lm_ffc_gen_forward(lm_ffc_gen *g, lt_tensor *x, int training) {
         lt_tensor *t = lm_convt_forward(&g->up[i], cur.l);
         pair_free(&cur); /* full-resolution stages: free each input as soon as it is used */
         t = then_free(lm_bn_forward(&g->up_bn[i], t, training), t);
-        next.l = then_free(lt_relu(t), t);
+        next.l = lt_relu_(t); /* in place: official nn.ReLU(True) */
         if (stage_end(next.l ? 0 : -1, &next, &cur) < 0) return NULL;
     }
     lt_scope_push();

@@ -74,7 +74,7 @@ lt_tensor *lm_fu_forward(const lm_fu *u, lt_tensor *x, int training) {
         lt_tensor *parts[3] = {coords(f, n, h, wf, 1), coords(f, n, h, wf, 0), f};
         f = lt_cat(parts, 3, 1);                            /* (N, 2C+2, H, Wf) */
     }
-    f = lt_relu(lm_bn_forward(&u->bn, lm_conv_forward(&u->conv, f), training)); /* (N, 2C, H, Wf) */
+    f = lt_relu_(lm_bn_forward(&u->bn, lm_conv_forward(&u->conv, f), training)); /* (N, 2C, H, Wf) */
     int64_t s5[5] = {n, c, 2, h, wf};
     f = lt_reshape(f, s5, 5);                               /* (N, C, 2, H, Wf) */
     z = lt_complex(lt_select(f, 2, 0), lt_select(f, 2, 1)); /* (N, C, H, Wf) complex */
@@ -131,7 +131,7 @@ static lt_tensor *lfu_forward(const lm_spectral *s, lt_tensor *x, int training) 
 
 lt_tensor *lm_spectral_forward(const lm_spectral *s, lt_tensor *x, int training) {
     if (s->stride == 2) x = lt_avg_pool2d(x, 2, 2, 0, 0, 1);            /* (N, Cin, H/2, W/2) */
-    x = lt_relu(lm_bn_forward(&s->bn1, lm_conv_forward(&s->conv1, x), training)); /* (N, C/2, ..) */
+    x = lt_relu_(lm_bn_forward(&s->bn1, lm_conv_forward(&s->conv1, x), training)); /* (N, C/2, ..) */
     lt_tensor *y = lt_add(x, lm_fu_forward(&s->fu, x, training));
     if (s->enable_lfu) y = lt_add(y, lfu_forward(s, x, training));
     return lm_conv_forward(&s->conv2, y);                               /* (N, Cout, h, w) */

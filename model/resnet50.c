@@ -126,10 +126,7 @@ static lt_tensor *cbr(const lm_conv *c, const lm_bn *bn, lt_tensor *x, int train
     lt_tensor *y = lm_conv_forward(c, x);
     lt_tensor *z = lm_bn_forward(bn, y, training);
     lt_free(y);
-    if (!relu) return z;
-    y = lt_relu(z);
-    lt_free(z);
-    return y;
+    return relu ? lt_relu_(z) : z; /* in place, as the official ReLU(inplace=True) */
 }
 
 /* Bottleneck.forward: relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1 x)))))) + residual). */
@@ -143,9 +140,7 @@ static lt_tensor *block_forward(const rn_block *b, lt_tensor *x, int training) {
     lt_tensor *s = lt_add(h3, res);
     lt_free(h3);
     if (res != x) lt_free(res);
-    lt_tensor *y = lt_relu(s);
-    lt_free(s);
-    return y;
+    return lt_relu_(s);
 }
 
 int lm_resnet50_forward(const lm_resnet50 *r, lt_tensor *x, int training, lt_tensor *feats[4]) {

@@ -11,6 +11,7 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/version.h>
 
 // c10d (distributed): LT_WITH_GLOO / LT_WITH_NCCL are set by CMake when the Gloo headers (and
@@ -37,6 +38,7 @@ using lt_c10d_group = c10d::ProcessGroup;
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -433,6 +435,7 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *w, lt_tensor *b, lt_tensor *rm
                                 eps, at::globalContext().userEnabledCuDNN()))
 }
 lt_tensor *lt_relu(lt_tensor *x) { LT_OP(IN(x), at::relu(x->t)) }
+lt_tensor *lt_relu_(lt_tensor *t) { LT_INPLACE(IN(t), t->t.relu_()) }
 lt_tensor *lt_leaky_relu(lt_tensor *x, double s) { LT_OP(IN(x), at::leaky_relu(x->t, s)) }
 lt_tensor *lt_sigmoid(lt_tensor *x) { LT_OP(IN(x), at::sigmoid(x->t)) }
 lt_tensor *lt_tanh(lt_tensor *x) { LT_OP(IN(x), at::tanh(x->t)) }
@@ -669,6 +672,20 @@ void lt_set_num_threads(int n) {
     if (n > 0) at::set_num_threads(n);
 }
 int lt_get_num_threads(void) { return at::get_num_threads(); }
+static std::unique_ptr<torch::autograd::profiler::RecordProfile> g_profile;
+int lt_profile_begin(const char *path) {
+    LT_TRY(-1, {
+        if (g_profile) throw std::runtime_error("lt_profile_begin: a profile is already running");
+        g_profile.reset(new torch::autograd::profiler::RecordProfile(std::string(path)));
+        return 0;
+    })
+}
+int lt_profile_end(void) {
+    LT_TRY(-1, {
+        g_profile.reset(); // writes the trace
+        return 0;
+    })
+}
 int lt_cuda_device_count(void) {
     try {
         return at::detail::getCUDAHooks().getNumGPUs();

@@ -151,6 +151,7 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *weight, lt_tensor *bias,
                          lt_tensor *running_mean, lt_tensor *running_var, int training,
                          double momentum, double eps);
 lt_tensor *lt_relu(lt_tensor *x);
+lt_tensor *lt_relu_(lt_tensor *x);                          /* in place, returns x */
 lt_tensor *lt_leaky_relu(lt_tensor *x, double slope);
 lt_tensor *lt_sigmoid(lt_tensor *x);
 lt_tensor *lt_tanh(lt_tensor *x);
@@ -237,6 +238,10 @@ void lt_manual_seed(uint64_t seed);                /* CPU and CUDA default gener
 long lt_rng_state(void *buf, size_t cap);
 int lt_rng_set_state(const void *buf, size_t size);
 void lt_set_num_threads(int n);
+/* Records every ATen op (libtorch's legacy profiler) until lt_profile_end, which writes a
+ * Chrome trace (JSON) to path. One profile at a time per process. */
+int lt_profile_begin(const char *path);
+int lt_profile_end(void);
 int lt_get_num_threads(void);
 int lt_cuda_device_count(void);                    /* 0 without CUDA */
 const char *lt_backend_info(void);                 /* libtorch version, BLAS, CUDA */

@@ -513,6 +513,51 @@ START_TEST(test_bad_batch_and_nonfinite) {
 }
 END_TEST
 
+/* training_model.reuse_generator_output: the D step takes the G step's prediction. The G step
+ * and the G update are the same as the official iteration; G's BatchNorm counts advance once
+ * instead of twice (no second generator forward), and the D step still runs and updates D. */
+START_TEST(test_step_reuse_pred) {
+    long live = lt_live_count();
+    lm_st_file *f = open_fx(FX("step_ffc.safetensors"));
+    lm_generator_opts go = lm_generator_defaults();
+    go.ngf = 8;
+    go.n_blocks = 1;
+    nets a, b;
+    nets_build(&a, &go, f, "init.");
+    nets_build(&b, &go, f, "init.");
+    lm_step_opts so = lm_step_defaults();
+    lm_step_nets sa = {a.g, &a.gp, a.d, &a.dp, NULL, NULL}, sb = {b.g, &b.gp, b.d, &b.dp, NULL, NULL};
+    lm_step *s1 = NULL, *s2 = NULL;
+    ck_assert_int_eq(lm_step_create(&s1, &sa, &so), 0);
+    so.reuse_pred = 1;
+    ck_assert_int_eq(lm_step_create(&s2, &sb, &so), 0);
+    lt_scope_push();
+    lt_tensor *img = lm_test_fixture(f, "image"), *mask = lm_test_fixture(f, "mask");
+    lm_step_losses l1, l2;
+    ck_assert_msg(lm_step_run(s1, img, mask, &l1) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_step_run(s2, img, mask, &l2) == 0, "%s", lm_err_msg());
+    ck_assert(lm_step_losses_get(&l1, "gen_total") == lm_step_losses_get(&l2, "gen_total"));
+    ck_assert(isfinite(lm_step_losses_get(&l2, "discr_adv")));
+    ck_assert(lm_step_last_times(s2)->d_gfwd == 0);
+    const char *nbt = "model.1.bn_l.num_batches_tracked";
+    ck_assert_msg(lt_item(lm_params_find(&a.gp, nbt)->t) == 2.0, "official: two G forwards");
+    ck_assert_msg(lt_item(lm_params_find(&b.gp, nbt)->t) == 1.0, "reuse: one G forward");
+    const char *gw = "model.1.ffc.convl2l.weight";
+    lm_test_expect_close(NULL, lm_params_find(&b.gp, gw)->t, lm_params_find(&a.gp, gw)->t, 0, 0,
+                         "G update unchanged by reuse");
+    const char *dw = "model5.0.weight";
+    lt_tensor *d0 = lm_test_fixture(f, "init.discriminator.model5.0.weight");
+    ck_assert_msg(lt_item(lt_max(lt_abs(lt_sub(lm_params_find(&b.dp, dw)->t, d0)))) > 0, "D updated");
+    lt_scope_pop();
+    lm_step_free(s1);
+    lm_step_free(s2);
+    nets_free(&a);
+    nets_free(&b);
+    lm_st_close(f);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
 /* ---- with ResNetPL ---------------------------------------------------------------------- */
 
 /* Deterministic encoder weights: the twin of tests/ref/gen_perceptual_fixtures.py det_values
@@ -798,21 +843,22 @@ START_TEST(test_config_mapping) {
     ck_assert(so.opt_g.kind == LM_OPTIM_ADAM && so.opt_g.lr == 0.001 && so.opt_g.weight_decay == 0);
     ck_assert(so.opt_d.kind == LM_OPTIM_ADAM && so.opt_d.lr == 0.0001);
     ck_assert(so.opt_g.beta1 == 0.9 && so.opt_g.beta2 == 0.999 && so.opt_g.eps == 1e-8);
-    ck_assert(so.gradient_clip_val == 1 && !so.ema.enabled);
+    ck_assert(so.gradient_clip_val == 1 && !so.ema.enabled && !so.reuse_pred);
     lm_cfg_free(c);
     const char *ov[] = {"losses.adversarial.kind=bce", "+losses.adversarial.mask_scale_mode=maxpool",
                         "+losses.feature_matching.pass_mask=true", "optimizers.generator.kind=adamw",
                         "+optimizers.generator.betas=[0.5,0.9]", "+optimizers.discriminator.weight_decay=0.2",
                         "trainer.kwargs.gradient_clip_val=0", "+training_model.average_generator=true",
-                        "losses.resnet_pl.weight=0", "+losses.resnet_pl.bn_train=false"};
-    ck_assert_msg(lm_cfg_load(&c, cfgpath, ov, 10) == 0, "%s", lm_err_msg());
+                        "losses.resnet_pl.weight=0", "+losses.resnet_pl.bn_train=false",
+                        "+training_model.reuse_generator_output=true"};
+    ck_assert_msg(lm_cfg_load(&c, cfgpath, ov, 11) == 0, "%s", lm_err_msg());
     ck_assert_msg(lm_step_opts_from_cfg(&so, &lo, c) == 0, "%s", lm_err_msg());
     ck_assert(so.adv.kind == LM_ADV_BCE && so.adv.mask_scale_mode == LM_MASK_SCALE_MAXPOOL && so.fm.pass_mask);
     ck_assert(so.opt_g.kind == LM_OPTIM_ADAMW && so.opt_g.weight_decay == 0.01);
     ck_assert(so.opt_g.beta1 == 0.5 && so.opt_g.beta2 == 0.9);
     ck_assert(so.opt_d.kind == LM_OPTIM_ADAM && so.opt_d.weight_decay == 0.2);
     ck_assert(so.gradient_clip_val == 0 && so.ema.enabled && so.ema.beta == 0.999);
-    ck_assert(lo.resnet_pl.weight == 0 && !lo.resnet_pl.bn_train);
+    ck_assert(lo.resnet_pl.weight == 0 && !lo.resnet_pl.bn_train && so.reuse_pred);
     lm_cfg_free(c);
     /* the official assertion, and a bad mask_scale_mode */
     const char *bad[] = {"+losses.adversarial.use_unmasked_for_gen=false"};
@@ -837,6 +883,21 @@ START_TEST(test_cli_bench_step) {
                   strstr(buf, "batch 2 x 3 x 32 x 32") && strstr(buf, "D backward"), "%s", buf);
     rc = lm_test_run(buf, sizeof buf, "bench step --iters x");
     ck_assert_msg(rc != 0 && strstr(buf, "--iters"), "%s", buf);
+    /* --trace: one more iteration recorded op by op into a Chrome trace */
+    char dir[256], trace[320], head[4096] = {0};
+    lm_test_tmpdir(dir, sizeof dir, "trace");
+    snprintf(trace, sizeof trace, "%s/t.json", dir);
+    rc = lm_test_run(buf, sizeof buf, "bench step " LM_SOURCE_DIR "/configs/training/lama-fourier.yaml "
+                     "data.batch_size=1 generator.ngf=8 generator.n_blocks=1 discriminator.ndf=4 "
+                     "losses.resnet_pl.weight=0 --size 32 --iters 1 --warmup 0 --threads 1 --trace %s", trace);
+    ck_assert_msg(rc == 0 && strstr(buf, "trace of one more iteration"), "%s", buf);
+    FILE *tf = fopen(trace, "r");
+    ck_assert_msg(tf != NULL, "no trace written at %s", trace);
+    size_t got = fread(head, 1, sizeof head - 1, tf);
+    fclose(tf);
+    ck_assert_msg(got > 0 && strstr(head, "\"ph\"") && strstr(head, "aten::"), "trace: %.200s", head);
+    remove(trace);
+    remove(dir);
 }
 END_TEST
 
@@ -966,6 +1027,7 @@ Suite *check_step_suite(void) {
     tcase_add_test(tc, test_config_mapping);
     tcase_add_test(tc, test_generator_averaging);
     tcase_add_test(tc, test_cli_bench_step);
+    tcase_add_test(tc, test_step_reuse_pred);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -149,7 +149,8 @@ static lt_tensor *gen_input(lt_tensor *img, lt_tensor *mask) {
     return lt_cat(parts, 2, 1);
 }
 
-static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L) {
+static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L,
+                          lt_tensor **keep_pred) {
     const lm_step_opts *o = &s->opts;
     lm_step_nets *n = &s->nets;
     double t0 = lm_clock_now();
@@ -199,6 +200,7 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     s->t.g_losses = t2 - t1;
     s->t.pl_fwd = tp;
 
+    if (keep_pred && !(*keep_pred = lt_keep(lt_detach(pred)))) return lt_fail("step");
     lm_params_zero_grad(n->g_params);
     if (lt_backward(total) < 0) return lt_fail("step: generator backward");
     if (s->hooks.sync_grads && (rc = s->hooks.sync_grads(s->hooks.ctx, n->g_params)) < 0)
@@ -214,7 +216,8 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     return 0;
 }
 
-static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L) {
+static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L,
+                              lt_tensor *reused_pred) {
     const lm_step_opts *o = &s->opts;
     lm_step_nets *n = &s->nets;
     double t0 = lm_clock_now();
@@ -222,11 +225,11 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     if (!rc) rc = lm_params_set_trainable(n->d_params, 1);
     if (!rc) rc = sync_buffers(s);
     if (rc) return rc;
-    /* _do_step runs the forward again, with grad mode on and G frozen */
-    lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1);
+    /* _do_step runs the forward again, with grad mode on and G frozen (unless reuse_pred) */
+    lt_tensor *pred = reused_pred ? reused_pred : lm_generator_forward(n->g, gen_input(img, mask), 1);
     if (!pred) return lt_fail("step: generator forward (discriminator step)");
     double t1 = lm_clock_now();
-    s->t.d_gfwd = t1 - t0;
+    s->t.d_gfwd = reused_pred ? 0 : t1 - t0;
     if (!(o->adv.weight > 0)) return 0; /* the official D step computes no loss then */
     /* pre_discriminator_step: real_batch.requires_grad = True (a leaf sharing img's data) */
     lt_tensor *real = lt_detach(img);
@@ -268,14 +271,16 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
     if (rc) return rc;
     /* training_step_end of the generator step: averaging before the update */
     if ((rc = lm_ema_update(s->ema, s->global_step, NULL)) < 0) return rc;
+    lt_tensor *pred = NULL; /* the G step's prediction, kept for the D step (reuse_pred) */
     lt_scope_push();
-    rc = generator_step(s, img, mask, L);
+    rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);
     lt_scope_pop();
     if (!rc) {
         lt_scope_push();
-        rc = discriminator_step(s, img, mask, L);
+        rc = discriminator_step(s, img, mask, L, pred);
         lt_scope_pop();
     }
+    lt_free(pred);
     /* leave both networks trainable, as after construction */
     lm_params_set_trainable(s->nets.g_params, 1);
     lm_params_set_trainable(s->nets.d_params, 1);

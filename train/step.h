@@ -38,6 +38,11 @@ typedef struct lm_step_opts {
     lm_optim_opts opt_d;      /* optimizers.discriminator */
     double gradient_clip_val; /* trainer.kwargs.gradient_clip_val (1; 0 = no clipping) */
     lm_ema_opts ema;          /* generator averaging (off) */
+    /* training_model.reuse_generator_output (lamac option, off = official): the discriminator
+     * step uses the generator step's prediction (detached) instead of running the generator
+     * again. Saves one generator forward per iteration, but changes the semantics: D sees the
+     * prediction of G before its Adam update, and G's BatchNorm statistics advance once. */
+    int reuse_pred;
 } lm_step_opts;
 
 /* lama-fourier.yaml's values. */
