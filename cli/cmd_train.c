@@ -18,10 +18,12 @@
 #include "config/step_setup.h"
 #include "config/trainer_opts.h"
 #include "core/err.h"
+#include "core/launch.h"
 #include "data/shards.h"
 #include "model/weights.h"
 #include "train/checkpoint.h"
 #include "train/ckptfiles.h"
+#include "train/ddp.h"
 #include "train/loop.h"
 #include "train/rundir.h"
 
@@ -52,7 +54,14 @@ static void usage(FILE *f) {
         "  --threads N     libtorch intra-op threads (default: libtorch's choice). Exact resume\n"
         "                  needs the same count as the interrupted run\n"
         "  --device DEV    cpu (default), cuda or cuda:N\n"
-        "  --no-tb         no TensorBoard event files\n\n"
+        "  --no-tb         no TensorBoard event files\n"
+        "  --nproc-per-node N [--nnodes M --node-rank R --master ADDR:PORT]\n"
+        "                  data parallelism (DDP): starts N workers on this node (torchrun's\n"
+        "                  semantics; --master 127.0.0.1:0 picks a free port on one node).\n"
+        "                  Without it, workers started by torchrun or srun find their rank in\n"
+        "                  the environment (RANK/WORLD_SIZE/MASTER_ADDR/... or SLURM_*).\n"
+        "                  data.batch_size is per rank; rank 0 writes every file and logs the\n"
+        "                  losses averaged over ranks; validation runs on rank 0\n\n"
         "Run directory: config.yaml, checkpoints/ (last.safetensors, best.safetensors,\n"
         "epoch=E-step=S.safetensors), metrics.jsonl, samples/, tb/. SIGINT/SIGTERM write\n"
         "checkpoints/last.safetensors and exit. Exit status: 0 done, 1 error, 2 usage,\n"
@@ -158,20 +167,61 @@ static int init_from(lm_step_setup *s, const char *path, int strict) {
     return rc;
 }
 
+/* FNV-1a of (name, float32 bytes) per trainable parameter, summed over parameters (order-free):
+ * the same value as tests/check_train_ddp.c computes from a checkpoint's generator.* tensors. */
+static uint64_t params_hash(const lm_params *p) {
+    uint64_t total = 0;
+    lt_scope_push();
+    for (int i = 0; i < p->n; i++) {
+        if (p->items[i].kind != LM_PARAM) continue;
+        lt_tensor *c = lt_contiguous(lt_to_device(p->items[i].t, LT_CPU));
+        int64_t n = c ? lt_numel(c) : 0;
+        float *buf = malloc((size_t)(n > 0 ? n : 1) * sizeof *buf);
+        uint64_t h = 1469598103934665603ull;
+        for (const char *k = p->items[i].name; *k; k++) h = (h ^ (uint8_t)*k) * 1099511628211ull;
+        if (buf && c && lt_to_buffer(c, buf, (size_t)n * sizeof *buf) == 0)
+            for (size_t j = 0; j < (size_t)n * sizeof *buf; j++) h = (h ^ ((uint8_t *)buf)[j]) * 1099511628211ull;
+        free(buf);
+        total += h;
+    }
+    lt_scope_pop();
+    return total;
+}
+
 static int run(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
+    lm_launch_opts lop;
+    if (lm_launch_take_args(&lop, &argc, argv) < 0) {
+        lm_cmd_fail("train");
+        return 2;
+    }
     args a;
     if (parse(&a, argc, argv) < 0) {
         lm_cmd_fail("train");
         return 2;
     }
+    if (lop.nproc_per_node > 0) { /* the workers run `lamac train ...` without the launcher's flags */
+        char **wargv = calloc((size_t)argc + 2, sizeof *wargv);
+        if (!wargv) return lm_cmd_fail("train");
+        wargv[0] = "lamac";
+        for (int i = 0; i < argc; i++) wargv[i + 1] = argv[i];
+        int lrc = lm_launch_run(&lop, NULL, wargv);
+        free(wargv);
+        return lrc < 0 ? lm_cmd_fail("train") : 0;
+    }
     lt_device dev;
     if (lm_parse_device(&dev, a.device) < 0) return lm_cmd_fail("train");
     if (a.threads > 0) lt_set_num_threads(a.threads);
+    lm_ddp_opts dopt;
+    lm_ddp *ddp = NULL;
+    if (lm_ddp_opts_from_env(&dopt) < 0) return lm_cmd_fail("train");
+    if (dopt.world_size > 1 && dev >= LT_CUDA && !strchr(a.device, ':')) dev = LT_CUDA + dopt.local_rank;
+    if (lm_ddp_create(&ddp, &dopt, dev) < 0) return lm_cmd_fail("train");
+    const int is_main = lm_ddp_is_main(ddp);
 
     lm_cfg *cfg = NULL;
     lm_step_setup *s = NULL;
@@ -267,7 +317,9 @@ static int run(int argc, char **argv) {
         rc = lm_err_code(LM_ENOMEM, "config: cannot serialise");
         goto done;
     }
-    if (resume) {
+    if (!is_main) {
+        /* ranks > 0 write nothing (the loop never touches the run directory there) */
+    } else if (resume) {
         rc = lm_rundir_create(run_dir, sizeof run_dir, yaml, 0);
     } else if (a.run_dir) {
         if ((size_t)snprintf(run_dir, sizeof run_dir, "%s", a.run_dir) >= sizeof run_dir) {
@@ -303,7 +355,7 @@ static int run(int argc, char **argv) {
         if (!rc) rc = lm_rundir_create(run_dir, sizeof run_dir, yaml, 1);
     }
     if (rc < 0) goto done;
-    fprintf(stderr, "run directory: %s\n", run_dir);
+    if (is_main) fprintf(stderr, "run directory: %s\n", run_dir);
 
     lm_train_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -315,9 +367,13 @@ static int run(int argc, char **argv) {
     ctx.run_dir = run_dir;
     ctx.config_yaml = yaml;
     ctx.device = dev;
+    ctx.ddp = ddp;
     lm_train_result res;
     rc = lm_train_run(&res, &to, &ctx, resume ? found.path : NULL);
-    fprintf(stderr, "%s at step %lld (epoch %lld): %.2f steps/s over %.1f s, peak RSS %.0f MiB%s%s\n",
+    if (rc == 0 && getenv("LAMAC_TEST_PARAM_HASH")) /* test-only: compare ranks' final weights */
+        fprintf(stderr, "param-hash rank %d: %016llx\n", lm_ddp_rank(ddp), (unsigned long long)params_hash(&s->gp));
+    if (is_main || rc < 0)
+        fprintf(stderr, "%s at step %lld (epoch %lld): %.2f steps/s over %.1f s, peak RSS %.0f MiB%s%s\n",
             rc < 0 ? "failed" : res.status == LM_TRAIN_INTERRUPTED ? "interrupted" : "done", (long long)res.step,
             (long long)res.epoch, res.steps_per_s, res.seconds, res.peak_rss_kb / 1024.0,
             res.nonfinite_skips ? ", non-finite steps skipped: " : "", res.nonfinite_skips ? "yes" : "");
@@ -328,6 +384,8 @@ done:
     lm_valset_close(val);
     lm_step_setup_free(s);
     lm_cfg_free(cfg);
+    if (rc < 0 && lm_ddp_world_size(ddp) > 1) lm_err_prefix("rank %d of %d", lm_ddp_rank(ddp), lm_ddp_world_size(ddp));
+    lm_ddp_free(ddp);
     if (rc < 0) return lm_cmd_fail("train");
     return rc;
 }

@@ -73,6 +73,7 @@ typedef struct run {
     int warned_tb;
     int64_t vepoch; /* the epoch a validation belongs to */
     lm_train_result *res;
+    int main; /* rank 0 (or no data parallelism): the one that writes files and logs */
 } run;
 
 static void tb_failed(run *r) {
@@ -230,28 +231,47 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     r.o = o;
     r.c = c;
     r.res = res;
+    r.main = lm_ddp_is_main(c->ddp);
+    int world = lm_ddp_world_size(c->ddp), on_nonfinite = o->on_nonfinite, hooks = 0;
     lm_loader *ld = NULL;
     int rc = 0, sigs = 0;
+    /* test-only: rank LAMAC_TEST_DIE_RANK kills itself (SIGKILL) before step LAMAC_TEST_DIE_STEP */
+    const char *die_r = getenv("LAMAC_TEST_DIE_RANK"), *die_s = getenv("LAMAC_TEST_DIE_STEP");
+    int64_t die_step = die_r && die_s && atoi(die_r) == lm_ddp_rank(c->ddp) ? atoll(die_s) : -1;
     double t0 = lm_clock_now();
     r.meta.data_seed = o->seed;
     r.meta.step = lm_step_global_step(c->step);
     if (resume) {
         if ((rc = lm_ckpt_load(resume, c->step, &c->nets, &r.meta)) < 0) return lm_err_prefix("resume");
         snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", resume);
-        fprintf(o->log, "resuming from %s: step %" PRId64 ", epoch %" PRId64 ", batch %" PRId64 "\n", resume,
-                r.meta.step, r.meta.epoch, r.meta.batch);
+        if (r.main)
+            fprintf(o->log, "resuming from %s: step %" PRId64 ", epoch %" PRId64 ", batch %" PRId64 "\n", resume,
+                    r.meta.step, r.meta.epoch, r.meta.batch);
     }
     int64_t step0 = r.meta.step;
-    if ((rc = lm_rundir_join(r.ckdir, sizeof r.ckdir, c->run_dir, "checkpoints")) < 0 ||
-        (rc = lm_rundir_join(r.samples, sizeof r.samples, c->run_dir, "samples")) < 0)
-        return rc;
+    if (world > 1) { /* every rank starts from rank 0's weights (fresh, init_from or resumed) */
+        if ((rc = lm_ddp_broadcast_params(c->ddp, c->nets.g_params, LM_PARAM | LM_BUFFER)) < 0 ||
+            (rc = lm_ddp_broadcast_params(c->ddp, c->nets.d_params, LM_PARAM | LM_BUFFER)) < 0)
+            return lm_err_prefix("broadcast of the initial weights");
+        lm_step_hooks h = lm_ddp_step_hooks(c->ddp);
+        lm_step_set_hooks(c->step, &h);
+        hooks = 1;
+        if (on_nonfinite == LM_NONFINITE_SKIP) {
+            if (r.main) fprintf(o->log, "note: trainer.on_nonfinite skip is treated as stop with %d ranks\n", world);
+            on_nonfinite = LM_NONFINITE_STOP;
+        }
+    }
+    if (r.main && ((rc = lm_rundir_join(r.ckdir, sizeof r.ckdir, c->run_dir, "checkpoints")) < 0 ||
+                   (rc = lm_rundir_join(r.samples, sizeof r.samples, c->run_dir, "samples")) < 0))
+        goto cleanup;
     r.monitor = o->monitor ? o->monitor : "val_ssim_total_mean";
     if (!strcmp(r.monitor, "val_ssim_fid100_f1_total_mean")) {
-        if (c->val)
+        if (c->val && r.main)
             fprintf(o->log, "note: FID is not computed during training (lamac eval does it): the monitor "
                             "val_ssim_fid100_f1_total_mean falls back to val_ssim_total_mean\n");
         r.monitor = "val_ssim_total_mean";
     }
+    if (!r.main) goto files_done; /* ranks > 0 write nothing */
     if ((rc = lm_topk_create(&r.topk, r.ckdir, o->save_top_k, o->monitor_max ? LM_TOPK_MAX : LM_TOPK_MIN)) < 0)
         goto cleanup;
     if (resume && r.meta.topk[0] && (rc = lm_topk_restore(r.topk, r.meta.topk)) < 0) goto cleanup;
@@ -268,11 +288,14 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
             r.tb = NULL;
         }
     }
+files_done:;
 
     lm_loader_opts lo = c->loader;
     lo.seed = r.meta.data_seed;
     lo.start_epoch = r.meta.epoch;
     lo.start_batch = r.meta.batch;
+    lo.rank = lm_ddp_rank(c->ddp);
+    lo.world_size = world;
     if ((rc = lm_loader_open(&ld, &lo)) < 0) {
         lm_err_prefix("data.train.indir %s", lo.shard_dir);
         goto cleanup;
@@ -294,13 +317,23 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     if (o->max_epochs > 0 && o->max_steps >= 0 && o->max_epochs * nb < total) total = o->max_epochs * nb;
     lm_signals_install();
     sigs = 1;
-    lm_train_progress_start(&r.prog, o->log, -1, step0, total, lm_clock_now());
+    lm_train_progress_start(&r.prog, r.main ? o->log : NULL, -1, step0, total, lm_clock_now());
     int skips_in_row = 0;
 
     for (;;) {
         if (o->max_epochs > 0 && r.meta.epoch >= o->max_epochs) break;
         if (o->max_steps >= 0 && r.meta.step >= o->max_steps) break;
-        if ((res->signal = lm_signals_pending())) break;
+        res->signal = lm_signals_pending();
+        if (world > 1) { /* all ranks stop at the same step when any saw a signal */
+            double f = res->signal;
+            if ((rc = lm_ddp_mean(c->ddp, &f, 1)) < 0) {
+                lm_err_prefix("step %" PRId64, r.meta.step);
+                break;
+            }
+            if (f > 0 && !res->signal) res->signal = SIGTERM;
+        }
+        if (res->signal) break;
+        if (r.meta.step == die_step) raise(SIGKILL);
         const lm_batch *b;
         if ((rc = lm_loader_next(ld, &b)) < 0) {
             lm_err_prefix("data.train.indir %s", lo.shard_dir);
@@ -322,7 +355,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
         else rc = lm_step_run(c->step, img, mask, &L);
         int skipped = 0;
         if (rc < 0 && is_nonfinite_error()) {
-            if (o->on_nonfinite == LM_NONFINITE_SKIP && skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
+            if (on_nonfinite == LM_NONFINITE_SKIP && skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
                 skipped = 1;
                 skips_in_row++;
                 r.meta.nonfinite_skips++;
@@ -336,7 +369,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
             } else {
                 lm_err_prefix("step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 ")", r.meta.step, r.meta.epoch,
                               r.meta.batch);
-                if (o->on_nonfinite == LM_NONFINITE_SKIP)
+                if (on_nonfinite == LM_NONFINITE_SKIP)
                     lm_err_prefix("%d non-finite steps in a row, stopping", MAX_CONSECUTIVE_SKIPS);
                 else
                     lm_err_prefix("stopped (trainer.on_nonfinite: stop; no checkpoint written, %s kept)",
@@ -353,7 +386,13 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
         int64_t batch_idx = r.meta.batch;
         r.meta.step = lm_step_global_step(c->step);
         r.meta.batch++;
-        if (!skipped && o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0) {
+        if (!skipped && world > 1 && o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0 &&
+            (rc = lm_ddp_mean(c->ddp, L.value, L.n)) < 0) { /* logged losses: the mean over ranks */
+            lm_err_prefix("step %" PRId64 ": loss averaging", r.meta.step);
+            lt_scope_pop();
+            break;
+        }
+        if (r.main && !skipped && o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0) {
             lm_kv kv[LM_STEP_MAX_TERMS];
             for (int i = 0; i < L.n; i++) kv[i] = (lm_kv){L.name[i], L.value[i]};
             if (lm_metrics_write(r.ml, r.meta.step, r.meta.epoch, "train", kv, L.n, NULL, 0) < 0)
@@ -373,9 +412,10 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
         lm_kv pv[2] = {{"gen_total", lm_step_losses_get(&L, "gen_total")},
                        {"discr_adv", lm_step_losses_get(&L, "discr_adv")}};
         int npv = skipped ? 0 : isnan(pv[1].value) ? 1 : 2; /* no discriminator step: no discr_adv */
-        lm_train_progress_update(&r.prog, r.meta.step, r.meta.epoch, lm_clock_now(), pv, npv,
+        if (r.main)
+            lm_train_progress_update(&r.prog, r.meta.step, r.meta.epoch, lm_clock_now(), pv, npv,
                                  o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0);
-        if (vis_due && !skipped && (rc = visualize(&r, img, mask, r.meta.epoch, batch_idx)) < 0) {
+        if (r.main && vis_due && !skipped && (rc = visualize(&r, img, mask, r.meta.epoch, batch_idx)) < 0) {
             lt_scope_pop();
             break;
         }
@@ -396,20 +436,28 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
             /* metrics and file names carry the epoch that ran (Lightning's current_epoch); the
              * checkpoint stores the next position to draw */
             r.vepoch = epoch_end ? r.meta.epoch - 1 : r.meta.epoch;
-            if ((rc = validate_and_save(&r)) < 0) break;
+            if (r.main && (rc = validate_and_save(&r)) < 0) break;
+            if (world > 1 && (rc = lm_ddp_barrier(c->ddp)) < 0) { /* the others wait for rank 0 */
+                lm_err_prefix("step %" PRId64 ": waiting for rank 0's validation", r.meta.step);
+                break;
+            }
         }
     }
     if (rc == 0) {
-        if (res->signal) {
+        if (res->signal && r.main) {
             lm_train_progress_break(&r.prog);
             fprintf(o->log, "interrupted by signal %d at step %" PRId64 ": writing a checkpoint\n", res->signal,
                     r.meta.step);
-            res->status = LM_TRAIN_INTERRUPTED;
         }
-        rc = save_last(&r);
-        if (!rc) fprintf(o->log, "checkpoint %s (step %" PRId64 ")\n", res->last_ckpt, r.meta.step);
+        if (res->signal) res->status = LM_TRAIN_INTERRUPTED;
+        if (r.main) {
+            rc = save_last(&r);
+            if (!rc) fprintf(o->log, "checkpoint %s (step %" PRId64 ")\n", res->last_ckpt, r.meta.step);
+        }
+        if (!rc && world > 1 && (rc = lm_ddp_barrier(c->ddp)) < 0) lm_err_prefix("final barrier");
     }
 cleanup:
+    if (hooks) lm_step_set_hooks(c->step, NULL);
     lm_train_progress_break(&r.prog);
     if (sigs) lm_signals_restore();
     lm_loader_close(ld);

@@ -27,7 +27,21 @@
  * (trainer.on_nonfinite: stop, default; no checkpoint is written, so the last one stays the
  * last good one) or skips the iteration (skip: counted and logged; 10 in a row stop the run);
  * sample grids show the eval-mode prediction (an extra no-grad forward, which leaves the
- * BatchNorm statistics alone), not the training-mode one of the step. */
+ * BatchNorm statistics alone), not the training-mode one of the step.
+ *
+ * Data parallelism (ctx.ddp with world size W > 1, DistributedDataParallel as Lightning 1.2's
+ * accelerator ddp uses it): G and D parameters and buffers are broadcast from rank 0 after the
+ * initialisation and after a resume (every rank loads the same checkpoint; init_from is done
+ * before the loop, so it is covered); the step hooks average gradients after each backward
+ * (before clipping) and broadcast rank 0's BatchNorm buffers before each forward; rank r
+ * draws its own slice of every epoch (data/loader.h rank/world_size; batches per epoch are
+ * those of one rank, data.batch_size is per rank). Only rank 0 writes: checkpoints,
+ * metrics.jsonl, TensorBoard, sample grids, the progress line. Logged train losses are the
+ * mean over ranks (lm_ddp_mean, as sync_dist=True would). Validation runs on rank 0 alone
+ * while the others wait at a barrier (the same numbers as one process). A signal seen by any
+ * rank stops all at the same step (one tiny all-reduce per step). trainer.on_nonfinite skip
+ * is treated as stop (ranks could disagree on skipping; a failed rank ends the run: its peers
+ * fail at their next collective and the launcher stops the rest). */
 #ifndef LM_LOOP_H
 #define LM_LOOP_H
 
@@ -36,6 +50,7 @@
 
 #include "data/loader.h"
 #include "data/valset.h"
+#include "train/ddp.h"
 #include "train/step.h"
 
 enum { LM_NONFINITE_STOP = 0, LM_NONFINITE_SKIP = 1 };
@@ -72,6 +87,7 @@ typedef struct lm_train_ctx {
     const char *run_dir;           /* exists (train/rundir.h) */
     const char *config_yaml;       /* stored in every checkpoint */
     lt_device device;
+    lm_ddp *ddp;                   /* borrowed; NULL (or world size 1): one process */
 } lm_train_ctx;
 
 enum { LM_TRAIN_DONE = 0, LM_TRAIN_INTERRUPTED = 1 };
