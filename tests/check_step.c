@@ -604,15 +604,17 @@ static void det_fill(lm_params *p) {
     }
 }
 
-START_TEST(test_step_with_resnet_pl) {
+/* Three iterations WITH ResNetPL from the initial state and batch of `init_fx`, against
+ * `pl_fx` (tests/ref/gen_step_fixtures.py run_pl_case): loss terms every step (relative
+ * tolerance tols[step - 1], grad norms tol_norm3 at step 3), G/D state and the encoder's
+ * BatchNorm buffers after step 1. */
+static void run_with_pl(const char *init_fx, const char *pl_fx, const lm_generator_opts *go, const char *label,
+                        const double tols[3], double tol_norm3) {
     long live = lt_live_count();
     int threads = one_thread();
-    lm_st_file *f = open_fx(FX("step_ffc.safetensors")), *r = open_fx(FX("step_ffc_pl.safetensors"));
-    lm_generator_opts go = lm_generator_defaults();
-    go.ngf = 8;
-    go.n_blocks = 1;
+    lm_st_file *f = open_fx(init_fx), *r = open_fx(pl_fx);
     nets n;
-    nets_build(&n, &go, f, "init.");
+    nets_build(&n, go, f, "init.");
     lm_resnet_pl_opts po = lm_resnet_pl_defaults(); /* weight 30, resnet50dilated, bn_train 1 */
     snprintf(po.weights_path, sizeof po.weights_path, "/nonexistent/lamac-step-test");
     lm_resnet_pl *pl = NULL;
@@ -631,24 +633,30 @@ START_TEST(test_step_with_resnet_pl) {
         lm_step_losses L;
         ck_assert_msg(lm_step_run(s, img, mask, &L) == 0, "step %d: %s", step, lm_err_msg());
         char *t_all = strdup(terms), k[96];
-        double worst = 0;
+        double worst = 0, worst_other = 0; /* all terms; all but the grad norms */
+        char worst_term[64] = "", other_term[64] = "";
         for (char *t = strtok(t_all, ","); t; t = strtok(NULL, ",")) {
             snprintf(k, sizeof k, "loss.%s", t);
             double e = lt_item(lt_select(lm_test_fixture(r, k), 0, step - 1)), a = lm_step_losses_get(&L, t);
             double rel = fabs(a - e) / (fabs(e) + 1e-12);
-            if (rel > worst) worst = rel;
-            /* step 1 from identical weights: rounding only. Later the drift of run_iterations
-             * sets in (the official code against itself: adv_discr_fake_out 3e-4 by step 4);
-             * seen here at step 3: gen_grad_norm 1.2e-3, adv_discr_fake_out 1.6e-4 */
-            double tol = step == 1 ? 1e-5 : step == 2 ? 1e-4 : strstr(t, "grad_norm") ? 1e-2 : 1e-3;
+            if (rel > worst) {
+                worst = rel;
+                snprintf(worst_term, sizeof worst_term, "%s", t);
+            }
+            if (!strstr(t, "grad_norm") && rel > worst_other) {
+                worst_other = rel;
+                snprintf(other_term, sizeof other_term, "%s", t);
+            }
+            double tol = step == 3 && strstr(t, "grad_norm") ? tol_norm3 : tols[step - 1];
             ck_assert_msg(fabs(a - e) <= tol * fabs(e) + 1e-6,
-                          "with ResNetPL, step %d %s: %.9g vs official %.9g", step, t, a, e);
+                          "%s with ResNetPL, step %d %s: %.9g vs official %.9g", label, step, t, a, e);
         }
         free(t_all);
-        printf("  with ResNetPL, step %d: loss terms max rel err %.3g (gen_resnet_pl %.6g)\n", step, worst,
+        printf("  %s with ResNetPL, step %d: loss terms max rel err %.3g (%s), without grad norms %.3g (%s); "
+               "gen_resnet_pl %.6g\n", label, step, worst, worst_term, worst_other, other_term,
                lm_step_losses_get(&L, "gen_resnet_pl"));
         if (step == 1) {
-            compare_state(&n, r, "s1.", 1, 1e-5, 1e-4, "ffc+PL");
+            compare_state(&n, r, "s1.", 1, 1e-5, 1e-4, label);
             /* the encoder's BatchNorm statistics after two training-mode forwards (pred, img) */
             lm_params *pp = lm_resnet_pl_params(pl);
             lm_test_errs pe = {"PL buffers", 0, 0, 0};
@@ -660,7 +668,7 @@ START_TEST(test_step_with_resnet_pl) {
                 cnt++;
             }
             ck_assert_int_gt(cnt, 100);
-            lm_test_errs_print("ffc+PL", &pe);
+            lm_test_errs_print(label, &pe);
         }
     }
     lt_scope_pop();
@@ -671,6 +679,34 @@ START_TEST(test_step_with_resnet_pl) {
     lm_st_close(r);
     lm_st_close(f);
     ck_assert_int_eq(lt_live_count(), live);
+}
+
+START_TEST(test_step_with_resnet_pl) {
+    lm_generator_opts go = lm_generator_defaults();
+    go.ngf = 8;
+    go.n_blocks = 1;
+    /* step 1 from identical weights: rounding only. Later the drift of run_iterations sets in
+     * (the official code against itself: adv_discr_fake_out 3e-4 by step 4); seen here at
+     * step 3: gen_grad_norm 1.2e-3, adv_discr_fake_out 1.6e-4 */
+    const double tol[3] = {1e-5, 1e-4, 1e-3};
+    run_with_pl(FX("step_ffc.safetensors"), FX("step_ffc_pl.safetensors"), &go, "ffc+PL", tol, 1e-2);
+}
+END_TEST
+
+START_TEST(test_step_p2p_with_resnet_pl) {
+    lm_generator_opts go = lm_generator_defaults();
+    snprintf(go.kind, sizeof go.kind, "pix2pixhd_global");
+    go.ngf = 4;
+    go.n_blocks = 1;
+    go.add_out_act = LM_ACT_SIGMOID;
+    /* measured (1 thread, OMP_NUM_THREADS=2 build/lamac_tests step): loss terms max rel err
+     * 1.05e-7 at step 1, 2.26e-7 at step 2; at step 3 gen_grad_norm 2.08e-3 and, without the
+     * grad norms, adv_discr_fake_out 5.26e-4 (the chaotic drift of run_iterations, faster
+     * here than with ffc_resnet). After step 1: G/D state max rel 1.68e-7 (bias>BN max |err|
+     * 3.76e-5 of the allowed 2.1e-3), encoder BN buffers bitwise equal. Tolerances: those of
+     * ffc+PL, with step 3's 1e-3 doubled (3.8x above 5.26e-4; grad norms 1e-2, 4.8x above). */
+    const double tol[3] = {1e-5, 1e-4, 2e-3};
+    run_with_pl(FX("step_global.safetensors"), FX("step_p2p_pl.safetensors"), &go, "p2phd+PL", tol, 1e-2);
 }
 END_TEST
 
@@ -1022,6 +1058,7 @@ Suite *check_step_suite(void) {
     tcase_add_test(tc, test_step_pix2pixhd_global);
     tcase_add_test(tc, test_bad_batch_and_nonfinite);
     tcase_add_test(tc, test_step_with_resnet_pl);
+    tcase_add_test(tc, test_step_p2p_with_resnet_pl);
     tcase_add_test(tc, test_cli_step_parity);
     tcase_add_test(tc, test_cli_step_bad_input);
     tcase_add_test(tc, test_config_mapping);

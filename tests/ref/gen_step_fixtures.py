@@ -18,7 +18,9 @@ Writes tests/fixtures/step/:
   step_ffc_pl.safetensors  step_ffc's initial state and batch WITH ResNetPL (weight 30, encoder
       in training mode, weights = gen_perceptual_fixtures.det_values): s1.* (G, D and the
       encoder's BN buffers as loss_resnet_pl.impl.*) and loss.<k> for 3 iterations
-  (--pl-only writes just this one; --self-drift prints the official code's own drift)
+  step_p2p_pl.safetensors  the same for pix2pixhd_global from step_global's initial state and batch
+  (--pl-only writes just these two, --p2p-pl-only just step_p2p_pl; --self-drift prints the
+   official code's own drift)
 Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_step_fixtures.py
 """
 import copy
@@ -306,13 +308,18 @@ def self_drift():
         print('step %2d' % (k + 1), ' '.join('%s %.2g' % (n, abs(a[k][n] - b[k][n]) / abs(a[k][n])) for n in a[k]))
 
 
-def run_pl_case(fname, src, steps=3):
-    """ffc_resnet from step_ffc's initial state, WITH ResNetPL (weight 30, encoder in training
-    mode), encoder weights = gen_perceptual_fixtures.det_values (the C test recomputes them)."""
+def make_global():
+    return GlobalGenerator(4, 3, ngf=4, n_downsampling=3, n_blocks=1, add_out_act='sigmoid')
+
+
+def run_pl_case(fname, src, make_g=None, steps=3):
+    """The generator of `src` (ffc_resnet for step_ffc, pix2pixhd_global for step_global) from
+    its initial state, WITH ResNetPL (weight 30, encoder in training mode), encoder weights =
+    gen_perceptual_fixtures.det_values (the C test recomputes them)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import gen_perceptual_fixtures as gpf
     t, _ = st.load(os.path.join(OUT, src))
-    G = lamaref.make_generator(n_blocks=1, ngf=8)
+    G = make_g() if make_g else lamaref.make_generator(n_blocks=1, ngf=8)
     D = NLayerDiscriminator(3, ndf=4, n_layers=4)
     G.load_state_dict({k[len('init.generator.'):]: v for k, v in t.items() if k.startswith('init.generator.')})
     D.load_state_dict({k[len('init.discriminator.'):]: v for k, v in t.items() if k.startswith('init.discriminator.')})
@@ -344,6 +351,11 @@ def run_pl_case(fname, src, steps=3):
 
 if '--pl-only' in sys.argv:
     run_pl_case('step_ffc_pl.safetensors', 'step_ffc.safetensors')
+    run_pl_case('step_p2p_pl.safetensors', 'step_global.safetensors', make_global)
+    sys.exit(0)
+
+if '--p2p-pl-only' in sys.argv:
+    run_pl_case('step_p2p_pl.safetensors', 'step_global.safetensors', make_global)
     sys.exit(0)
 
 if '--self-drift' in sys.argv:
@@ -353,6 +365,6 @@ if '--self-drift' in sys.argv:
 torch.manual_seed(3)
 run_case('step_ffc.safetensors', lamaref.make_generator(n_blocks=1, ngf=8))
 torch.manual_seed(4)
-run_case('step_global.safetensors', GlobalGenerator(4, 3, ngf=4, n_downsampling=3, n_blocks=1,
-                                                    add_out_act='sigmoid'))
+run_case('step_global.safetensors', make_global())
 run_pl_case('step_ffc_pl.safetensors', 'step_ffc.safetensors')
+run_pl_case('step_p2p_pl.safetensors', 'step_global.safetensors', make_global)
