@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/memstat.h"
 #include "core/flags.h"
 #include "core/launch.h"
 #include "data/loader.h"
@@ -50,22 +51,6 @@ static const char *const USAGE =
     "  --batch-size (default 10), --size crop side (default 256), --masks mask preset\n"
     "              (default train), --prefetch ring depth (default 2)\n";
 
-
-/* kB value of a /proc/self/status field ("VmRSS", "VmHWM"), -1 if unknown. */
-static long status_kb(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n) && line[n] == ':') {
-            v = atol(line + n + 1);
-            break;
-        }
-    fclose(f);
-    return v;
-}
 
 static int synth(const char *dir, int n, int size) {
     lm_shard_writer *w;
@@ -106,7 +91,7 @@ static int bench_run(const lm_loader_opts *o, int batches) {
     for (int i = 0; i < batches && rc == 0; i++) {
         if ((rc = lm_loader_next(l, &b)) < 0) break;
         sum += b->img[0] + b->mask[b->n * b->h * b->w - 1]; /* touch the data */
-        if (i % (batches / 6 > 0 ? batches / 6 : 1) == 0) printf(" %.0f", status_kb("VmRSS") / 1024.0);
+        if (i % (batches / 6 > 0 ? batches / 6 : 1) == 0) printf(" %.0f", lm_memstat_kb("VmRSS") / 1024.0);
     }
     double dt = lm_clock_now() - t0, cpu = lm_clock_cpu() - c0;
     int ns = batches * o->batch_size;
@@ -114,7 +99,7 @@ static int bench_run(const lm_loader_opts *o, int batches) {
     if (rc == 0)
         printf("  threads %d: %d samples in %.2f s -> %.1f samples/s; CPU %.2f ms/sample (%.0f samples/s per "
                "free core); peak RSS %.0f MiB%s\n",
-               o->threads, ns, dt, ns / dt, 1e3 * cpu / ns, ns / cpu, status_kb("VmHWM") / 1024.0, sum < 0 ? "!" : "");
+               o->threads, ns, dt, ns / dt, 1e3 * cpu / ns, ns / cpu, lm_memstat_kb("VmHWM") / 1024.0, sum < 0 ? "!" : "");
     lm_loader_close(l);
     return rc;
 }

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/memstat.h"
 #include "data/image.h"
 #include "io/tbevents.h"
 #include "model/lt_err.h"
@@ -43,21 +44,6 @@ lm_train_opts lm_train_opts_default(void) {
     o.tb = 1;
     o.log = stderr;
     return o;
-}
-
-static long status_kb(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n) && line[n] == ':') {
-            v = atol(line + n + 1);
-            break;
-        }
-    fclose(f);
-    return v;
 }
 
 typedef struct run {
@@ -469,6 +455,6 @@ cleanup:
     res->nonfinite_skips = r.meta.nonfinite_skips;
     res->seconds = lm_clock_now() - t0;
     res->steps_per_s = res->seconds > 0 ? (double)(r.meta.step - step0) / res->seconds : 0;
-    res->peak_rss_kb = status_kb("VmHWM");
+    res->peak_rss_kb = lm_memstat_kb("VmHWM");
     return rc;
 }
