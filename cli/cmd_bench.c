@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "core/memstat.h"
 #include "core/flags.h"
 #include "core/launch.h"
@@ -257,7 +258,7 @@ static int bench_eval(int argc, char **argv) {
         lt_tensor *l = lm_lpips_forward(lp, a, b);
         if (l) lt_item(l);
         double t2 = lm_clock_now();
-        if (!s || !l) rc = lm_err_set("bench eval: %s", lt_error());
+        if (!s || !l) rc = lm_err_lt("bench eval");
         t_ssim += t1 - t0;
         t_lpips += t2 - t1;
         lt_scope_pop();
@@ -269,7 +270,7 @@ static int bench_eval(int argc, char **argv) {
         lt_tensor *a = lt_rand(bs, 4, LT_F32, LT_CPU), *b = lt_rand(bs, 4, LT_F32, LT_CPU);
         double t0 = lm_clock_now();
         lt_tensor *fa = lm_inception_features(inc, a, 1), *fb = lm_inception_features(inc, b, 1);
-        if (!fa || !fb) rc = lm_err_set("bench eval: %s", lt_error());
+        if (!fa || !fb) rc = lm_err_lt("bench eval");
         else lt_item(lt_add(lt_sum(fa), lt_sum(fb)));
         t_fid += lm_clock_now() - t0;
         lt_scope_pop();
@@ -467,7 +468,7 @@ static int bench_step(int argc, char **argv) {
     for (int b = 0; b < bs && mask; b++) /* a box over a quarter to a half of the image */
         lt_fill_(lt_narrow(lt_narrow(lt_narrow(mask, 0, b, 1), 2, size / 8 + b % 4 * size / 16, size / 2), 3,
                            size / 4, size / 2 + b % 3 * size / 8 - size / 8), 1.0);
-    if (!img || !mask) rc = lm_err_set("bench step: inputs: %s", lt_error());
+    if (!img || !mask) rc = lm_err_lt("bench step: inputs");
     lm_ddp_stats st0 = lm_ddp_get_stats(ddp);
     for (int it = 0; it < warmup + iters && !rc; it++) {
         if (it == warmup) st0 = lm_ddp_get_stats(ddp);
@@ -485,9 +486,9 @@ static int bench_step(int argc, char **argv) {
         fflush(stdout);
     }
     if (!rc && trace) {
-        if (lt_profile_begin(trace) < 0) rc = lm_err_set("bench step: --trace: %s", lt_error());
+        if (lt_profile_begin(trace) < 0) rc = lm_err_lt("bench step: --trace");
         if (!rc) rc = lm_step_run(s->step, img, mask, NULL);
-        if (lt_profile_end() < 0 && !rc) rc = lm_err_set("bench step: --trace %s: %s", trace, lt_error());
+        if (lt_profile_end() < 0 && !rc) rc = lm_err_lt("bench step: --trace %s", trace);
         if (!rc) printf("trace of one more iteration written to %s\n", trace);
     }
     lt_scope_pop();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "io/safetensors.h"
 #include "cli/command.h"
 #include "config/config.h"
@@ -94,7 +95,7 @@ static lt_tensor *batch_tensor(const lm_st_file *f, const char *path, const char
         return NULL;
     }
     lt_tensor *t = lt_to_device(lt_to_dtype(lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype), LT_F32), dev);
-    if (!t) lm_err_set("batch %s: %s: %s", path, name, lt_error());
+    if (!t) lm_err_lt("batch %s: %s", path, name);
     return t;
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "core/progress.h"
 #include "core/sha256.h"
 #include "data/image.h"
@@ -156,7 +157,7 @@ static int flush_feats(feats *f, const lm_inception *net) {
         lt_tensor *y = lt_to_device(lm_inception_features(net, both[k], 0), LT_CPU); // (q, 2048)
         float *dst = (k ? f->real : f->pred) + (size_t)f->n * FEAT;
         if (!y || lt_to_buffer(y, dst, sizeof(float) * FEAT * (size_t)f->nq) < 0) {
-            rc = lm_err_set("fid: inception forward: %s", lt_error());
+            rc = lm_err_lt("fid: inception forward");
             goto done;
         }
     }
@@ -305,7 +306,7 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
         if (fail) {
             free(e->mask);
             e->mask = NULL;
-            rc = lm_err_set("evaluate: %s: %s", mpath, lt_error());
+            rc = lm_err_lt("evaluate: %s", mpath);
             break;
         }
         r->n++;

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "shim/lt.h"
 
 static int shim_err(const char *what) {
-    return lm_err_set("fid: %s: %s", what, lt_error());
+    return lm_err_lt("fid: %s", what);
 }
 
 int lm_fid_stats(double *mu, double *cov, const float *feats, int n, int d) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "model/alexnet.h"
 #include "model/pretrained.h"
 #include "model/vgg.h"
@@ -57,7 +58,7 @@ int lm_lpips_create(lm_lpips **out, lm_lpips_net net, lt_dtype dt, lt_device dev
     l->scale = lt_keep(lt_to_device(lt_to_dtype(lt_from_buffer(scale, s4, 4, LT_F32), dt), dev));
     if (rc || !l->shift || !l->scale) {
         lm_lpips_free(l);
-        return lm_err_set("lpips: building the network: %s", lt_error());
+        return lm_err_lt("lpips: building the network");
     }
     lm_params_set_trainable(lm_lpips_backbone(l), 0);
     lm_params_set_trainable(&l->lin, 0);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 #include "losses/resnet_pl.h"
 #include "model/pretrained.h"
 #include "model/vgg.h"
@@ -56,7 +57,7 @@ int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_d
     if (rc < 0) goto fail;
     if (!(pl->mean = chan_const(0.485, 0.456, 0.406, dt, dev)) ||
         !(pl->std = chan_const(0.229, 0.224, 0.225, dt, dev))) {
-        rc = lm_err_set("vgg_pl: %s", lt_error());
+        rc = lm_err_lt("vgg_pl");
         goto fail;
     }
     if (o->weights_path[0]) {

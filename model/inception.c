@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 
 typedef struct bconv { /* BasicConv2d */
     lt_tensor *w;      /* (Cout, Cin, kh, kw) */
@@ -127,7 +128,7 @@ int lm_inception_create(lm_inception **out, lt_dtype dt, lt_device dev) {
              initE(&n->m7c, p, "Mixed_7c", 2048);
     if (rc) {
         lm_inception_free(n);
-        return lm_err_set("inception: building the network: %s", lt_error());
+        return lm_err_lt("inception: building the network");
     }
     lm_params_set_trainable(p, 0);
     *out = n;

@@ -20,7 +20,7 @@ export LAMAC_DATA="$OUT/data"
 echo "== 2. the untrained model (same seed, 0 steps) -> $OUT/untrained"
 "$LAMAC" train "$CFG" trainer.kwargs.max_steps=0 --run-dir "$OUT/untrained" --threads "$THREADS" --no-tb 2>&1 | tail -n 1
 
-echo "== 3. training ($CFG: FFC ngf 16, 2 blocks, 2 downsamplings, 64 px crops, batch 4, 2250 steps) -> $OUT/run"
+echo "== 3. training ($CFG: FFC ngf 16, 2 blocks, 2 downsamplings, 64 px crops, batch 4, 5400 steps) -> $OUT/run"
 "$LAMAC" train "$CFG" --run-dir "$OUT/run" --threads "$THREADS"
 
 echo "== 4. held-out evaluation ($OUT/data/test, thick masks) -> $OUT/eval"

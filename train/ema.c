@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 
 struct lm_ema {
     lm_ema_opts opts;
@@ -65,9 +66,9 @@ int lm_ema_update(lm_ema *e, int64_t step, int *updated) {
             if (is_float(lt_type(p->t))) {
                 /* res.mul_(decay).add_(new, alpha=1 - decay) */
                 if (!lt_add_(lt_mul_scalar_(a, e->opts.beta), p->t, 1 - e->opts.beta))
-                    rc = lm_err_set("generator averaging %s: %s", p->name, lt_error());
+                    rc = lm_err_lt("generator averaging %s", p->name);
             } else if (!lt_copy_(a, p->t)) {
-                rc = lm_err_set("generator averaging %s: %s", p->name, lt_error());
+                rc = lm_err_lt("generator averaging %s", p->name);
             }
         }
     }

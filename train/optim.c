@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
 
 typedef struct slot {
     lt_tensor *param;                      /* borrowed from the parameter registry */
@@ -35,7 +36,7 @@ lm_optim_opts lm_optim_defaults(lm_optim_kind kind) {
 
 const char *lm_optim_kind_name(lm_optim_kind k) { return k == LM_OPTIM_ADAMW ? "adamw" : "adam"; }
 
-static int lt_fail(const char *ctx) { return lm_err_set("%s: %s", ctx, lt_error()); }
+static int lt_fail(const char *ctx) { return lm_err_lt("%s", ctx); }
 
 int lm_optim_create(lm_optim **out, lm_params *p, const lm_optim_opts *oo) {
     *out = NULL;

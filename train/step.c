@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "model/lt_err.h"
 
 struct lm_step {
     lm_step_nets nets;
@@ -21,7 +22,7 @@ struct lm_step {
     lm_step_hooks hooks;
 };
 
-static int lt_fail(const char *ctx) { return lm_err_set("%s: %s", ctx, lt_error()); }
+static int lt_fail(const char *ctx) { return lm_err_lt("%s", ctx); }
 
 lm_step_opts lm_step_defaults(void) {
     lm_step_opts o;
@@ -135,7 +136,7 @@ static void add_term(lm_step_losses *l, const char *name, double v) {
 
 /* Records a loss term; a non-finite value is an error naming it. */
 static int term(lm_step_losses *l, const char *name, lt_tensor *v) {
-    if (!v) return lm_err_set("step: %s: %s", name, lt_error());
+    if (!v) return lm_err_lt("step: %s", name);
     double x = lt_item(v);
     if (!isfinite(x)) return lm_err_code(LM_EINVAL, "step: loss term %s is %g (non-finite); nothing updated "
                                          "by this step", name, x);
