@@ -102,7 +102,7 @@ int lm_resnet_pl_create(lm_resnet_pl **out, const lm_resnet_pl_opts *o, lt_dtype
     if (!pl) return lm_err_code(LM_ENOMEM, "resnet_pl: out of memory");
     pl->o = *o;
     lm_params_init(&pl->params, dt, dev);
-    char cands[3][PATH_CAP], path[PATH_CAP];
+    char cands[3][PATH_CAP];
     int n = 0, rc;
     lt_scope_push();
     lm_params_push(&pl->params, "impl");
@@ -116,19 +116,10 @@ int lm_resnet_pl_create(lm_resnet_pl **out, const lm_resnet_pl_opts *o, lt_dtype
     }
     if ((rc = candidates(o, cands, &n)) < 0) goto fail;
     const char *cp[3] = {cands[0], cands[1], cands[2]};
-    rc = lm_pretrained_find(path, sizeof path, "resnet_pl", cp, n);
-    if (rc < 0) {
-        if (!(flags & LM_PL_RANDOM_IF_MISSING)) goto fail;
-        fprintf(stderr, "%s; using random encoder weights\n", lm_err_msg());
-        lm_err_clear();
-        snprintf(pl->source, sizeof pl->source, "random (file missing)");
-    } else {
-        if ((rc = lm_pretrained_load(&pl->params, "impl.", path, "", "resnet_pl", NULL)) < 0)
-            goto fail;
-        snprintf(pl->source, sizeof pl->source, "%s", path);
-    }
     /* frozen: for w in self.impl.parameters(): w.requires_grad_(False) */
-    if ((rc = lm_params_set_trainable(&pl->params, 0)) < 0) goto fail;
+    if ((rc = lm_pretrained_attach(&pl->params, "impl.", "", "resnet_pl", "encoder", cp, n,
+                                   flags & LM_PL_RANDOM_IF_MISSING, pl->source, sizeof pl->source)) < 0)
+        goto fail;
     lt_scope_pop();
     *out = pl;
     return 0;

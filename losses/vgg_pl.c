@@ -48,7 +48,7 @@ int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_d
     if (!pl) return lm_err_code(LM_ENOMEM, "vgg_pl: out of memory");
     pl->o = *o;
     lm_params_init(&pl->params, dt, dev);
-    char cand[4200], path[4200];
+    char cand[4200];
     int rc;
     lt_scope_push();
     lm_params_push(&pl->params, "vgg");
@@ -73,19 +73,10 @@ int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_d
         }
     }
     const char *cp[1] = {cand};
-    rc = lm_pretrained_find(path, sizeof path, "vgg_pl", cp, 1);
-    if (rc < 0) {
-        if (!(flags & LM_PL_RANDOM_IF_MISSING)) goto fail;
-        fprintf(stderr, "%s; using random VGG19 weights\n", lm_err_msg());
-        lm_err_clear();
-        snprintf(pl->source, sizeof pl->source, "random (file missing)");
-    } else {
-        /* torchvision.models.vgg19(pretrained=True): keys features.N.*, classifier.* */
-        if ((rc = lm_pretrained_load(&pl->params, "vgg.", path, "features.", "vgg_pl", NULL)) < 0)
-            goto fail;
-        snprintf(pl->source, sizeof pl->source, "%s", path);
-    }
-    if ((rc = lm_params_set_trainable(&pl->params, 0)) < 0) goto fail;
+    /* torchvision.models.vgg19(pretrained=True): keys features.N.*, classifier.* */
+    if ((rc = lm_pretrained_attach(&pl->params, "vgg.", "features.", "vgg_pl", "VGG19", cp, 1,
+                                   flags & LM_PL_RANDOM_IF_MISSING, pl->source, sizeof pl->source)) < 0)
+        goto fail;
     lt_scope_pop();
     *out = pl;
     return 0;

@@ -135,3 +135,20 @@ cleanup:
     free(view.items);
     return rc;
 }
+
+int lm_pretrained_attach(lm_params *p, const char *strip, const char *file_prefix, const char *what,
+                         const char *net, const char *const *cands, int n, int random_ok,
+                         char *source, size_t source_cap) {
+    char path[8192]; /* holds any candidate (callers' buffers are at most 4200 bytes) */
+    int rc = lm_pretrained_find(path, sizeof path, what, cands, n);
+    if (rc < 0) {
+        if (!random_ok) return rc;
+        fprintf(stderr, "%s; using random %s weights\n", lm_err_msg(), net);
+        lm_err_clear();
+        snprintf(source, source_cap, "random (file missing)");
+    } else {
+        if ((rc = lm_pretrained_load(p, strip, path, file_prefix, what, NULL)) < 0) return rc;
+        snprintf(source, source_cap, "%s", path);
+    }
+    return lm_params_set_trainable(p, 0);
+}

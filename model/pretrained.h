@@ -28,4 +28,12 @@ int lm_pretrained_find(char *out, size_t cap, const char *what, const char *cons
 int lm_pretrained_load(lm_params *p, const char *strip, const char *path, const char *file_prefix,
                        const char *what, int *loaded);
 
+/* The frozen pretrained network of a loss: finds the file among cands (lm_pretrained_find),
+ * loads it (lm_pretrained_load) and records the path in source; when no candidate exists and
+ * random_ok is set, keeps p's random init, prints "<message>; using random <net> weights" and
+ * records "random (file missing)". Then freezes p (no parameter requires grad). */
+int lm_pretrained_attach(lm_params *p, const char *strip, const char *file_prefix, const char *what,
+                         const char *net, const char *const *cands, int n, int random_ok,
+                         char *source, size_t source_cap);
+
 #endif
