@@ -131,6 +131,73 @@ static int fill_folder(lm_mask_folder_cfg *c, const lm_cfg_node *m, const char *
     return 0;
 }
 
+static int fill_superres(lm_mask_superres_cfg *c, const lm_cfg_node *m, const char *prefix) {
+    int rc;
+    char path[256];
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        NUM_FIELD("min_step", c->min_step, 1);
+        NUM_FIELD("max_step", c->max_step, 1);
+        NUM_FIELD("min_width", c->min_width, 1);
+        NUM_FIELD("max_width", c->max_width, 1);
+        return lm_opts_bad_key(k, path, "unknown superres mask option");
+    }
+    return 0;
+}
+
+/* OutpaintingMaskGenerator's keyword arguments: outpainting_kwargs inside the mix, or the
+ * whole mask_gen_kwargs of mask_generator_kind outpainting (in_mix 0: then an unknown key is
+ * what the official constructor rejects with a TypeError). */
+static int fill_outpainting(lm_mask_outpainting_cfg *c, const lm_cfg_node *m, const char *prefix, int in_mix) {
+    int rc;
+    char path[256];
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        if (!strcmp(k->key, "is_fixed_randomness")) {
+            int b;
+            if (!k->text || lm_cfg_scalar_bool(k->text, &b) < 0) return lm_opts_bad_key(k, path, "expected a boolean");
+            c->is_fixed_randomness = b;
+            continue;
+        }
+        NUM_FIELD("min_padding_percent", c->min_padding_percent, 0);
+        NUM_FIELD("max_padding_percent", c->max_padding_percent, 0);
+        NUM_FIELD("left_padding_prob", c->left_padding_prob, 0);
+        NUM_FIELD("top_padding_prob", c->top_padding_prob, 0);
+        NUM_FIELD("right_padding_prob", c->right_padding_prob, 0);
+        NUM_FIELD("bottom_padding_prob", c->bottom_padding_prob, 0);
+        return lm_opts_bad_key(k, path, in_mix ? "unknown outpainting mask option"
+                                               : "not an option of mask_generator_kind outpainting "
+                                                 "(OutpaintingMaskGenerator takes min/max_padding_percent, "
+                                                 "{left,top,right,bottom}_padding_prob, is_fixed_randomness)");
+    }
+    return 0;
+}
+
+/* DumbAreaMaskGenerator(is_training): its only argument, required as in the official code. */
+static int fill_dumb(lm_mask_cfg *c, const lm_cfg_node *m, const char *prefix) {
+    int rc, seen = 0;
+    char path[256];
+    if (!m) return lm_err_code(LM_EINVAL, "config: %s.is_training: required by mask_generator_kind dumb", prefix);
+    if ((rc = lm_opts_need_map(m, prefix)) < 0) return rc;
+    for (int i = 0; i < m->n; i++) {
+        const lm_cfg_node *k = m->kids[i];
+        lm_opts_join_key(path, sizeof path, prefix, k->key);
+        if (strcmp(k->key, "is_training") != 0)
+            return lm_opts_bad_key(k, path, "not an option of mask_generator_kind dumb (DumbAreaMaskGenerator "
+                                            "takes is_training only)");
+        int b;
+        if (!k->text || lm_cfg_scalar_bool(k->text, &b) < 0) return lm_opts_bad_key(k, path, "expected a boolean");
+        c->dumb_is_training = b;
+        seen = 1;
+    }
+    if (!seen) return lm_err_code(LM_EINVAL, "config: %s.is_training: required by mask_generator_kind dumb", prefix);
+    return 0;
+}
+
 int lm_mask_cfg_from_node(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, const char *prefix) {
     int rc;
     char path[256];
@@ -157,45 +224,9 @@ int lm_mask_cfg_from_node(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, c
         else if (!strcmp(k->key, "box_kwargs")) rc = fill_box(&c->box_kwargs, k, path);
         else if (!strcmp(k->key, "folder_kwargs")) rc = fill_folder(&c->folder_kwargs, k, path);
         else if (!strcmp(k->key, "segm_kwargs")) rc = 0; /* unused unless segm_proba > 0 (an error) */
-        else if (!strcmp(k->key, "superres_kwargs")) {
-            if ((rc = lm_opts_need_map(k, path)) < 0) return rc;
-            for (int j = 0; j < k->n; j++) {
-                const lm_cfg_node *kk = k->kids[j];
-                char p2[300];
-                double v;
-                lm_opts_join_key(p2, sizeof p2, path, kk->key);
-                if ((rc = lm_opts_number(kk, p2, &v, 1)) < 0) return rc;
-                if (!strcmp(kk->key, "min_step")) c->superres_kwargs.min_step = (int)v;
-                else if (!strcmp(kk->key, "max_step")) c->superres_kwargs.max_step = (int)v;
-                else if (!strcmp(kk->key, "min_width")) c->superres_kwargs.min_width = (int)v;
-                else if (!strcmp(kk->key, "max_width")) c->superres_kwargs.max_width = (int)v;
-                else return lm_opts_bad_key(kk, p2, "unknown superres mask option");
-            }
-        } else if (!strcmp(k->key, "outpainting_kwargs")) {
-            if ((rc = lm_opts_need_map(k, path)) < 0) return rc;
-            lm_mask_outpainting_cfg *o = &c->outpainting_kwargs;
-            for (int j = 0; j < k->n; j++) {
-                const lm_cfg_node *kk = k->kids[j];
-                char p2[300];
-                double v;
-                lm_opts_join_key(p2, sizeof p2, path, kk->key);
-                if (!strcmp(kk->key, "is_fixed_randomness")) {
-                    int b;
-                    if (!kk->text || lm_cfg_scalar_bool(kk->text, &b) < 0)
-                        return lm_opts_bad_key(kk, p2, "expected a boolean");
-                    o->is_fixed_randomness = b;
-                    continue;
-                }
-                if ((rc = lm_opts_number(kk, p2, &v, 0)) < 0) return rc;
-                if (!strcmp(kk->key, "min_padding_percent")) o->min_padding_percent = v;
-                else if (!strcmp(kk->key, "max_padding_percent")) o->max_padding_percent = v;
-                else if (!strcmp(kk->key, "left_padding_prob")) o->left_padding_prob = v;
-                else if (!strcmp(kk->key, "top_padding_prob")) o->top_padding_prob = v;
-                else if (!strcmp(kk->key, "right_padding_prob")) o->right_padding_prob = v;
-                else if (!strcmp(kk->key, "bottom_padding_prob")) o->bottom_padding_prob = v;
-                else return lm_opts_bad_key(kk, p2, "unknown outpainting mask option");
-            }
-        } else
+        else if (!strcmp(k->key, "superres_kwargs")) rc = fill_superres(&c->superres_kwargs, k, path);
+        else if (!strcmp(k->key, "outpainting_kwargs")) rc = fill_outpainting(&c->outpainting_kwargs, k, path, 1);
+        else
             return lm_opts_bad_key(k, path, "unknown mask generator option");
         if (rc < 0) return rc;
     }
@@ -242,8 +273,27 @@ int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *
         }
     } else if (strcmp(kind, "mixed") == 0) {
         if ((rc = lm_mask_cfg_from_cfg(mask, c, "data.train.mask_gen_kwargs")) < 0) return rc;
+    } else if (strcmp(kind, "outpainting") == 0 || strcmp(kind, "dumb") == 0) {
+        /* get_mask_generator(kind, mask_gen_kwargs): the kwargs go to that one generator */
+        lm_mask_cfg_default(mask);
+        const lm_cfg_node *kw = lm_cfg_find(c, "data.train.mask_gen_kwargs");
+        const char *at = "data.train.mask_gen_kwargs";
+        if (kind[0] == 'o') {
+            mask->kind = LM_MASK_OUTPAINTING;
+            rc = kw ? fill_outpainting(&mask->outpainting_kwargs, kw, at, 0) : 0;
+            if (rc == 0) rc = lm_mask_cfg_check(mask);
+        } else {
+            mask->kind = LM_MASK_DUMB;
+            rc = fill_dumb(mask, kw, at);
+        }
+        if (rc < 0) {
+            lm_err_prefix("config: %s: mask_generator_kind %s", lm_cfg_path(c), kind);
+            return rc;
+        }
     } else {
-        return lm_err_code(LM_EINVAL, "config: %s: data.train.mask_generator_kind: '%s' is not supported (mixed, folder)",
+        return lm_err_code(LM_EINVAL,
+                           "config: %s: data.train.mask_generator_kind: '%s' is not supported (mixed, outpainting, "
+                           "dumb, folder)",
                            lm_cfg_path(c), kind);
     }
     o->out_size = (int)size;

@@ -114,6 +114,8 @@ int lm_mask_irregular(uint8_t *out, int h, int w, const lm_mask_irregular_cfg *c
 int lm_mask_box(uint8_t *out, int h, int w, const lm_mask_box_cfg *c, lm_rng *rng, int64_t iter);
 int lm_mask_superres(uint8_t *out, int h, int w, const lm_mask_superres_cfg *c, lm_rng *rng);
 int lm_mask_outpainting(uint8_t *out, int h, int w, const lm_mask_outpainting_cfg *c, lm_rng *rng);
+/* Validates the outpainting options (the official asserts); message names the field. */
+int lm_mask_outpainting_check(const lm_mask_outpainting_cfg *c);
 int lm_mask_dumb(uint8_t *out, int h, int w, int is_training, lm_rng *rng);
 /* One mask from the folder source (error naming the missing source if none is attached). */
 int lm_mask_folder(uint8_t *out, int h, int w, const lm_mask_folder_cfg *c, lm_rng *rng);

@@ -61,7 +61,8 @@ static int folder_check(const lm_mask_folder_cfg *f) {
 
 int lm_mask_cfg_check(const lm_mask_cfg *c) {
     int rc;
-    if (c->kind == LM_MASK_OUTPAINTING || c->kind == LM_MASK_DUMB) return 0;
+    if (c->kind == LM_MASK_OUTPAINTING) return lm_mask_outpainting_check(&c->outpainting_kwargs);
+    if (c->kind == LM_MASK_DUMB) return 0;
     if (c->kind == LM_MASK_FOLDER) {
         if (!(c->invert_proba >= 0 && c->invert_proba <= 1))
             return lm_err_code(LM_EINVAL, "invert_proba: must be in [0, 1], got %g", c->invert_proba);
@@ -101,8 +102,10 @@ int lm_mask_cfg_check(const lm_mask_cfg *c) {
             return lm_err_code(LM_EINVAL, "box_kwargs: need 0 <= min_times <= max_times");
     }
     if (c->folder_proba > 0 && (rc = folder_check(&c->folder_kwargs)) < 0) return rc;
-    if (c->outpainting_proba > 0 && c->outpainting_kwargs.is_fixed_randomness)
-        return lm_err_code(LM_ENOTSUP, "outpainting_kwargs.is_fixed_randomness: not supported");
+    if (c->outpainting_proba > 0 && (rc = lm_mask_outpainting_check(&c->outpainting_kwargs)) < 0) {
+        lm_err_prefix("outpainting_kwargs");
+        return rc;
+    }
     return 0;
 }
 

@@ -18,16 +18,34 @@ static void fill_rect(uint8_t *m, int h, int w, int64_t y0, int64_t y1, int64_t 
         if (x1 > x0) memset(m + y * w + x0, 1, (size_t)(x1 - x0));
 }
 
+/* The official constructor's asserts (min <= max, both in [0, 1], max > 0, each side
+ * probability in [0, 1], at least one positive). */
+int lm_mask_outpainting_check(const lm_mask_outpainting_cfg *c) {
+    const double probs[4] = {c->left_padding_prob, c->top_padding_prob, c->right_padding_prob,
+                             c->bottom_padding_prob};
+    if (c->is_fixed_randomness)
+        return lm_err_code(LM_ENOTSUP, "outpainting mask: is_fixed_randomness is not supported");
+    if (!(c->min_padding_percent >= 0 && c->min_padding_percent <= c->max_padding_percent &&
+          c->max_padding_percent > 0 && c->max_padding_percent <= 1))
+        return lm_err_code(LM_EINVAL, "outpainting mask: need 0 <= min_padding_percent (%g) <= "
+                                      "max_padding_percent (%g) <= 1 and max_padding_percent > 0",
+                           c->min_padding_percent, c->max_padding_percent);
+    double psum = 0;
+    for (int k = 0; k < 4; k++) {
+        if (!(probs[k] >= 0 && probs[k] <= 1))
+            return lm_err_code(LM_EINVAL, "outpainting mask: side probability %g is not in [0, 1]", probs[k]);
+        psum += probs[k];
+    }
+    if (!(psum > 0)) return lm_err_code(LM_EINVAL, "outpainting mask: all side probabilities are 0");
+    return 0;
+}
+
 int lm_mask_outpainting(uint8_t *out, int h, int w, const lm_mask_outpainting_cfg *c, lm_rng *rng) {
     const double probs[4] = {c->left_padding_prob, c->top_padding_prob, c->right_padding_prob,
                              c->bottom_padding_prob};
     double psum = probs[0] + probs[1] + probs[2] + probs[3];
-    if (c->is_fixed_randomness)
-        return lm_err_code(LM_ENOTSUP, "outpainting mask: is_fixed_randomness is not supported");
-    if (!(c->min_padding_percent >= 0 && c->min_padding_percent <= c->max_padding_percent &&
-          c->max_padding_percent > 0 && c->max_padding_percent <= 1) || !(psum > 0))
-        return lm_err_code(LM_EINVAL, "outpainting mask: need 0 <= min_padding_percent <= "
-                                      "max_padding_percent <= 1 and a positive side probability");
+    int rc = lm_mask_outpainting_check(c);
+    if (rc < 0) return rc;
     memset(out, 0, (size_t)h * w);
     /* get_padding for h, w, h, w (in the order the official coords list is built) */
     double pad[4];

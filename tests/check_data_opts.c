@@ -191,11 +191,105 @@ START_TEST(test_folder_masks_from_config) {
 }
 END_TEST
 
+/* every MixedMaskGenerator keyword argument is accepted (squares, superres, outpainting,
+ * invert, ramps), and the official kinds outpainting and dumb take their own kwargs */
+START_TEST(test_all_official_mask_options) {
+    const char *ov[] = {"+data.train.mask_gen_kwargs.squares_proba=0.5",
+                        "+data.train.mask_gen_kwargs.squares_kwargs.max_width=7",
+                        "+data.train.mask_gen_kwargs.superres_proba=0.25",
+                        "+data.train.mask_gen_kwargs.superres_kwargs.max_step=6",
+                        "+data.train.mask_gen_kwargs.outpainting_proba=0.125",
+                        "+data.train.mask_gen_kwargs.outpainting_kwargs.max_padding_percent=0.5",
+                        "+data.train.mask_gen_kwargs.invert_proba=0.5",
+                        "+data.train.mask_gen_kwargs.irregular_kwargs.ramp_kwargs.start_iter=10",
+                        "+data.train.mask_gen_kwargs.irregular_kwargs.ramp_kwargs.end_iter=1000",
+                        "+data.train.mask_gen_kwargs.box_kwargs.ramp_kwargs.end_value=0.5"};
+    lm_cfg *c;
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov, 10) == 0, "%s", lm_err_msg());
+    lm_loader_opts o;
+    lm_mask_cfg m;
+    ck_assert_msg(lm_loader_opts_from_cfg(&o, &m, c) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(m.kind, LM_MASK_MIXED);
+    ck_assert_double_eq(m.squares_proba, 0.5);
+    ck_assert_int_eq(m.squares_kwargs.max_width, 7);
+    ck_assert_double_eq(m.superres_proba, 0.25);
+    ck_assert_int_eq(m.superres_kwargs.max_step, 6);
+    ck_assert_double_eq(m.outpainting_proba, 0.125);
+    ck_assert_double_eq(m.outpainting_kwargs.max_padding_percent, 0.5);
+    ck_assert_double_eq(m.invert_proba, 0.5);
+    ck_assert_int_eq(m.irregular_kwargs.ramp.enabled, 1);
+    ck_assert_double_eq(m.irregular_kwargs.ramp.start_iter, 10);
+    ck_assert_double_eq(m.irregular_kwargs.ramp.end_iter, 1000);
+    ck_assert_int_eq(m.box_kwargs.ramp.enabled, 1);
+    ck_assert_double_eq(m.box_kwargs.ramp.end_value, 0.5);
+    lm_cfg_free(c);
+
+    /* kind outpainting: mask_gen_kwargs are OutpaintingMaskGenerator's; masks are borders */
+    const char *ov2[] = {"~data.train.mask_gen_kwargs", "data.train.mask_generator_kind=outpainting",
+                         "+data.train.mask_gen_kwargs.min_padding_percent=0.1",
+                         "+data.train.mask_gen_kwargs.max_padding_percent=0.2",
+                         "+data.train.mask_gen_kwargs.left_padding_prob=1",
+                         "+data.train.mask_gen_kwargs.top_padding_prob=0",
+                         "+data.train.mask_gen_kwargs.right_padding_prob=0",
+                         "+data.train.mask_gen_kwargs.bottom_padding_prob=0"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov2, 8) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_loader_opts_from_cfg(&o, &m, c) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(m.kind, LM_MASK_OUTPAINTING);
+    ck_assert_double_eq(m.outpainting_kwargs.min_padding_percent, 0.1);
+    ck_assert_double_eq(m.outpainting_kwargs.left_padding_prob, 1);
+    uint8_t mask[64 * 64];
+    lm_rng r;
+    lm_rng_init(&r, 7, 0, 0, LM_RNG_MASK);
+    ck_assert_msg(lm_mask_generate(mask, 64, 64, &m, &r, -1) == 0, "%s", lm_err_msg());
+    /* only the left band (6..12 columns of 64: rows are full, the right half is known) */
+    int left = 0, right = 0;
+    for (int y = 0; y < 64; y++) left += mask[y * 64], right += mask[y * 64 + 63];
+    ck_assert_int_eq(left, 64);
+    ck_assert_int_eq(right, 0);
+    lm_cfg_free(c);
+
+    /* kind outpainting with the mixed generator's keys: the official TypeError, as a message */
+    const char *ov3[] = {"data.train.mask_generator_kind=outpainting"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov3, 1) == 0, "%s", lm_err_msg());
+    ck_assert_int_lt(lm_loader_opts_from_cfg(&o, &m, c), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "irregular_proba") && strstr(lm_err_msg(), "mask_generator_kind outpainting"),
+                  "%s", lm_err_msg());
+    lm_cfg_free(c);
+    /* a bad range is caught when the config is read, not at the first batch */
+    const char *ov4[] = {"~data.train.mask_gen_kwargs", "data.train.mask_generator_kind=outpainting",
+                         "+data.train.mask_gen_kwargs.min_padding_percent=0.3",
+                         "+data.train.mask_gen_kwargs.max_padding_percent=0.2"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov4, 4) == 0, "%s", lm_err_msg());
+    ck_assert_int_lt(lm_loader_opts_from_cfg(&o, &m, c), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "min_padding_percent"), "%s", lm_err_msg());
+    lm_cfg_free(c);
+
+    /* kind dumb: is_training required, nothing else */
+    const char *ov5[] = {"~data.train.mask_gen_kwargs", "data.train.mask_generator_kind=dumb",
+                         "+data.train.mask_gen_kwargs.is_training=false"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov5, 3) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_loader_opts_from_cfg(&o, &m, c) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(m.kind, LM_MASK_DUMB);
+    ck_assert_int_eq(m.dumb_is_training, 0);
+    ck_assert_msg(lm_mask_generate(mask, 64, 64, &m, &r, -1) == 0, "%s", lm_err_msg());
+    /* the central square: sqrt(0.225) / 2 * 64 = 15.18 -> rows/cols 17..47 */
+    ck_assert_int_eq(mask[32 * 64 + 32], 1);
+    ck_assert_int_eq(mask[0], 0);
+    lm_cfg_free(c);
+    const char *ov6[] = {"~data.train.mask_gen_kwargs", "data.train.mask_generator_kind=dumb"};
+    ck_assert_msg(lm_cfg_load(&c, "configs/training/lama-fourier.yaml", ov6, 2) == 0, "%s", lm_err_msg());
+    ck_assert_int_lt(lm_loader_opts_from_cfg(&o, &m, c), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "is_training"), "%s", lm_err_msg());
+    lm_cfg_free(c);
+}
+END_TEST
+
 Suite *check_data_opts_suite(void) {
     Suite *s = suite_create("data_opts");
     TCase *tc = tcase_create("data_opts");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_lama_fourier_is_train_preset);
+    tcase_add_test(tc, test_all_official_mask_options);
     tcase_add_test(tc, test_overrides_and_errors);
     tcase_add_test(tc, test_bench_loader_config);
     tcase_add_test(tc, test_folder_masks_from_config);
