@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/path.h"
 
 static pthread_mutex_t g_h5 = PTHREAD_MUTEX_INITIALIZER;
 static int g_h5_quiet;
@@ -109,8 +110,7 @@ int lm_shard_writer_open(lm_shard_writer **out, const char *dir, int per_shard, 
         return lm_err_code(LM_EINVAL, "shards: output directory path too long: %s", dir);
     struct stat st;
     if (stat(dir, &st) != 0) {
-        if (mkdir(dir, 0777) != 0)
-            return lm_err_code(LM_EIO, "shards: cannot create %s: %s", dir, strerror(errno));
+        if (lm_path_mkdirs(dir) < 0) return lm_err_prefix("shards"); /* parents too, like os.makedirs */
     } else if (!S_ISDIR(st.st_mode)) {
         return lm_err_code(LM_EIO, "shards: %s exists and is not a directory", dir);
     }

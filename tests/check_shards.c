@@ -134,9 +134,9 @@ END_TEST
 START_TEST(test_interrupted_leaves_no_set) {
     mk_tmp();
     char out[512];
-    snprintf(out, sizeof out, "%s/set", g_tmp);
+    snprintf(out, sizeof out, "%s/new/parents/set", g_tmp); /* missing parents are created */
     lm_shard_writer *w;
-    ck_assert_int_eq(lm_shard_writer_open(&w, out, 1, 0), 0);
+    ck_assert_msg(lm_shard_writer_open(&w, out, 1, 0) == 0, "%s", lm_err_msg());
     for (int k = 0; k < 3; k++) {
         lm_image im;
         pattern(&im, 20, 20, k);
@@ -157,9 +157,9 @@ END_TEST
 START_TEST(test_finish_rename_failure_leaves_no_half_set) {
     mk_tmp();
     char out[512];
-    snprintf(out, sizeof out, "%s/set", g_tmp);
+    snprintf(out, sizeof out, "%s/new/parents/set", g_tmp); /* missing parents are created */
     lm_shard_writer *w;
-    ck_assert_int_eq(lm_shard_writer_open(&w, out, 1, 0), 0);
+    ck_assert_msg(lm_shard_writer_open(&w, out, 1, 0) == 0, "%s", lm_err_msg());
     for (int k = 0; k < 3; k++) {
         lm_image im;
         pattern(&im, 20, 20, k);
