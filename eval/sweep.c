@@ -85,9 +85,11 @@ int lm_sweep_list_images(lm_file_list *out, const char *dir) {
     for (size_t i = 0; i < out->n; i++) s[i] = out->v[i];
     qsort(s, out->n, sizeof *s, cmp_stem);
     for (size_t i = 1; i < out->n && !rc; i++)
-        if (!cmp_stem(&s[i - 1], &s[i]))
+        if (!cmp_stem(&s[i - 1], &s[i])) {
+            int o = strcmp(s[i - 1], s[i]) > 0; /* qsort is not stable: name them in sorted order */
             rc = lm_err_code(LM_EINVAL, "--images %s: %s and %s would both be written as %.*s.png; rename one",
-                             dir, s[i - 1], s[i], (int)stem_len(s[i]), s[i]);
+                             dir, s[i - 1 + o], s[i - o], (int)stem_len(s[i]), s[i]);
+        }
     free(s);
     return rc;
 }

@@ -252,6 +252,17 @@ START_TEST(test_sweep_bad_input) {
         struct stat st;
         ck_assert_msg(stat(o, &st) != 0, "%s: %s was created", full, o);
     }
+    /* two images that would both be written as dup.png: refused, naming both */
+    char dd[128], o2[128];
+    snprintf(dd, sizeof dd, "%s/dup", g_tmp);
+    ck_assert_int_eq(mkdir(dd, 0777), 0);
+    write_image("../dup/dup.png", 64, 64, 5);
+    write_image("../dup/dup.jpg", 64, 64, 6); /* PNG bytes under .jpg: the reader sniffs */
+    snprintf(o2, sizeof o2, "%s/dupout", g_tmp);
+    int drc = lm_test_run(out, sizeof out, "eval --model %s --images %s --sizes 64 --out %s --quiet", model, dd, o2);
+    struct stat dst;
+    ck_assert_msg(drc != 0 && strstr(out, "dup.jpg and dup.png would both be written as dup.png") &&
+                  stat(o2, &dst) != 0, "exit %d: %s", drc, out);
     /* no images: refused before the output folder is made */
     char o[128];
     snprintf(o, sizeof o, "%s/noimg", g_tmp);
@@ -282,6 +293,32 @@ START_TEST(test_sweep_parse_and_preset) {
     ck_assert_str_eq(name, "random_medium_512");
     ck_assert_int_eq(ev.mask.irregular_kwargs.max_width, 100); /* random_medium_512.yaml */
     ck_assert_int_lt(lm_sweep_preset(&ev, name, sizeof name, "huge", 256), 0);
+    /* every variant above max_tamper_area: 20 more rounds, then the next variant is kept and
+     * counted; the same image and size give the same mask */
+    lm_image im = {0}, m = {0}, m2 = {0};
+    char path[256];
+    int over = -1;
+    snprintf(path, sizeof path, "%s/img/b.png", g_tmp);
+    ck_assert_int_eq(lm_sweep_preset(&ev, name, sizeof name, "thick", 96), 0);
+    ck_assert_msg(lm_sweep_prepare(&im, &m, &over, path, "b.png", 96, &ev) == 0, "%s", lm_err_msg());
+    ck_assert(im.w == 96 && im.h == 96 && im.c == 3 && m.w == 96 && m.h == 96 && m.c == 1 && over == 0);
+    size_t holes = 0;
+    for (int i = 0; i < 96 * 96; i++) holes += m.data[i] != 0;
+    ck_assert_msg(holes > 0 && holes <= 96 * 96 / 2, "%zu holes", holes);
+    lm_image_free(&im);
+    ev.max_tamper_area = 1e-6;
+    ck_assert_msg(lm_sweep_prepare(&im, &m2, &over, path, "b.png", 96, &ev) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(over, 1);
+    lm_image_free(&im), lm_image_free(&m), lm_image_free(&m2);
+    /* center crop: b.png is 100 x 130 -> 96 x 125 (PIL bicubic), rows 14..110 */
+    lm_image src = {0}, rs = {0}, crop = {0};
+    ck_assert_int_eq(lm_image_read(&src, path, 3), 0);
+    ck_assert_int_eq(lm_image_resize_bicubic(&rs, &src, 96, 125), 0);
+    ck_assert_int_eq(lm_image_crop(&crop, &rs, 0, 14, 96, 96), 0);
+    ev.max_tamper_area = 0.5;
+    ck_assert_int_eq(lm_sweep_prepare(&im, &m, &over, path, "b.png", 96, &ev), 0);
+    ck_assert_msg(!memcmp(im.data, crop.data, 96 * 96 * 3), "center crop differs");
+    lm_image_free(&src), lm_image_free(&rs), lm_image_free(&crop), lm_image_free(&im), lm_image_free(&m);
 }
 END_TEST
 
