@@ -92,5 +92,7 @@ int lm_eval_write_reports(const lm_eval_result *r, const char *dir, const char *
  * '}'; indent: the indentation of the line holding its key (the entries get two more spaces).
  * metrics.json and `lamac eval --sizes`'s sweep.json both use it. */
 void lm_eval_json_metrics(FILE *f, const lm_eval_result *r, const char *indent);
+/* s as a JSON string literal (quotes, backslash and control characters escaped). */
+void lm_eval_json_string(FILE *f, const char *s);
 
 #endif

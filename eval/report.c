@@ -28,7 +28,7 @@ static int mkdir_p(const char *dir) {
     return 0;
 }
 
-static void jstr(FILE *f, const char *s) {
+void lm_eval_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -39,6 +39,8 @@ static void jstr(FILE *f, const char *s) {
     }
     fputc('"', f);
 }
+
+static void jstr(FILE *f, const char *s) { lm_eval_json_string(f, s); }
 
 static void jnum(FILE *f, double v) {
     if (isnan(v) || isinf(v)) fputs("null", f);

@@ -148,18 +148,6 @@ cleanup:
 
 /* ---- reports ------------------------------------------------------------------------- */
 
-static void jstr(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* f (an open_memstream) closed and its bytes written atomically to dir/name */
 static int commit_mem(FILE *f, char **buf, size_t *len, const char *dir, const char *name) {
     int bad = ferror(f);
@@ -182,15 +170,15 @@ int lm_sweep_write(const char *dir, const char *command, const lm_sweep_entry *e
     FILE *f = open_memstream(&buf, &len);
     if (!f) return lm_err_code(LM_ENOMEM, "sweep: out of memory");
     fputs("{\n  \"command\": ", f);
-    jstr(f, command);
+    lm_eval_json_string(f, command);
     fputs(",\n  \"sizes\": [", f);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s\n    {\"size\": %d, \"masks\": ", i ? "," : "", e[i].size);
-        jstr(f, e[i].masks);
+        lm_eval_json_string(f, e[i].masks);
         fputs(", \"preset\": ", f);
-        jstr(f, e[i].preset);
+        lm_eval_json_string(f, e[i].preset);
         fputs(", \"dir\": ", f);
-        jstr(f, e[i].dir);
+        lm_eval_json_string(f, e[i].dir);
         fprintf(f, ", \"images\": %d, \"masks_over_max_area\": %d, \"seconds\": %.3f,\n     \"metrics\": ",
                 e[i].images, e[i].over_area, e[i].seconds);
         lm_eval_json_metrics(f, e[i].r, "     ");
