@@ -1,7 +1,9 @@
 /* cmd_eval.c — `lamac eval`: score precomputed predictions in the official
  * bin/evaluate_predicts.py layout (configs/eval2.yaml: img_suffix .png, inpainted_suffix .png)
  * and write metrics.json / metrics.csv / metrics.md / per_image.csv. The numerics are in
- * eval/ (metrics.c, bins.c, lpips.c, fid.c, evaluate.c, report.c). */
+ * eval/ (metrics.c, bins.c, lpips.c, fid.c, evaluate.c, report.c). --sizes runs the
+ * resolution sweep (eval/sweep.h): per size, images resized and masked with the official
+ * gen_mask_dataset presets, predicted, scored; sweep.json / sweep.md over the sizes. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <stdio.h>
