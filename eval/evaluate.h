@@ -87,5 +87,12 @@ void lm_eval_result_free(lm_eval_result *r);
 /* Writes metrics.json, metrics.csv, metrics.md and per_image.csv into dir (created).
  * command: the command line, stored in metrics.json. */
 int lm_eval_write_reports(const lm_eval_result *r, const char *dir, const char *command);
+/* Writes the object metrics.json holds under "metrics" ({"ssim": {"total": {"mean", "std",
+ * "n"}, "<bin>": {...}}, ..., "fid": {"skipped": true, "reason": "..."}}) to f, from '{' to
+ * '}'; indent: the indentation of the line holding its key (the entries get two more spaces).
+ * metrics.json and `lamac eval --sizes`'s sweep.json both use it. */
+void lm_eval_json_metrics(FILE *f, const lm_eval_result *r, const char *indent);
+/* s as a JSON string literal (quotes, backslash and control characters escaped). */
+void lm_eval_json_string(FILE *f, const char *s);
 
 #endif

@@ -28,7 +28,7 @@ static int mkdir_p(const char *dir) {
     return 0;
 }
 
-static void jstr(FILE *f, const char *s) {
+void lm_eval_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -39,6 +39,8 @@ static void jstr(FILE *f, const char *s) {
     }
     fputc('"', f);
 }
+
+static void jstr(FILE *f, const char *s) { lm_eval_json_string(f, s); }
 
 static void jnum(FILE *f, double v) {
     if (isnan(v) || isinf(v)) fputs("null", f);
@@ -51,6 +53,34 @@ static void jstat(FILE *f, const lm_stat *s) {
     fputs(", \"std\": ", f);
     jnum(f, s->std);
     fprintf(f, ", \"n\": %d}", s->n);
+}
+
+/* The object metrics.json has under "metrics": {"ssim": {"total": {...}, "0-10%": {...}}, ...};
+ * indent: the indentation of the line holding the key (entries get two more spaces). */
+void lm_eval_json_metrics(FILE *f, const lm_eval_result *r, const char *indent) {
+    char name[32];
+    fputc('{', f);
+    for (int m = 0; m < LM_M_COUNT; m++) {
+        const lm_eval_metric *e = &r->m[m];
+        fprintf(f, "%s\n%s  \"%s\": {", m ? "," : "", indent, e->name);
+        if (e->skipped) {
+            fputs("\"skipped\": true, \"reason\": ", f);
+            jstr(f, e->why);
+            fputs("}", f);
+            continue;
+        }
+        fputs("\"total\": ", f);
+        jstat(f, &e->total);
+        for (int b = 0; b < r->bins; b++) {
+            if (!e->bin[b].n) continue;
+            fputs(", ", f);
+            jstr(f, lm_bin_name(name, sizeof name, b, r->bins));
+            fputs(": ", f);
+            jstat(f, &e->bin[b]);
+        }
+        fputs("}", f);
+    }
+    fprintf(f, "\n%s}", indent);
 }
 
 static FILE *open_out(const char *dir, const char *name, char *path, size_t cap) {
@@ -97,28 +127,9 @@ static int write_json(const lm_eval_result *r, const char *dir, const char *comm
         jstr(f, r->w[i].sha256);
         fputs("}", f);
     }
-    fputs("],\n  \"metrics\": {", f);
-    for (int m = 0; m < LM_M_COUNT; m++) {
-        const lm_eval_metric *e = &r->m[m];
-        fprintf(f, "%s\n    \"%s\": {", m ? "," : "", e->name);
-        if (e->skipped) {
-            fputs("\"skipped\": true, \"reason\": ", f);
-            jstr(f, e->why);
-            fputs("}", f);
-            continue;
-        }
-        fputs("\"total\": ", f);
-        jstat(f, &e->total);
-        for (int b = 0; b < r->bins; b++) {
-            if (!e->bin[b].n) continue;
-            fputs(", ", f);
-            jstr(f, lm_bin_name(name, sizeof name, b, r->bins));
-            fputs(": ", f);
-            jstat(f, &e->bin[b]);
-        }
-        fputs("}", f);
-    }
-    fputs("\n  },\n  \"warnings\": [", f);
+    fputs("],\n  \"metrics\": ", f);
+    lm_eval_json_metrics(f, r, "  ");
+    fputs(",\n  \"warnings\": [", f);
     for (int i = 0; i < r->n_warnings; i++) {
         fputs(i ? ", " : "", f);
         jstr(f, r->warnings[i]);
