@@ -223,10 +223,12 @@ END_TEST
 static const char *chromium(void) {
     static char found[512];
     const char *env = getenv("LAMAC_CHROMIUM");
-    if (env && *env) return env;
     const char *cands[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"};
-    for (int i = 0; i < 3; i++)
-        if (access(cands[i], X_OK) == 0) return snprintf(found, sizeof found, "%s", cands[i]), found;
+    for (int i = env && *env ? -1 : 0; i < 3; i++) {
+        const char *c = i < 0 ? env : cands[i];
+        if (access(c, X_OK) == 0) return snprintf(found, sizeof found, "%s", c), found;
+        if (i < 0) break; /* LAMAC_CHROMIUM names the one to use */
+    }
     ck_abort_msg("report.html browser test: chromium not found; install it (apt-get install chromium, as "
                  "scripts/setup-deps.sh does) or point LAMAC_CHROMIUM at a Chromium binary");
     return NULL;
