@@ -21,6 +21,7 @@
 #include "data/image.h"
 #include "data/valset.h"
 #include "eval/evaluate.h"
+#include "eval/html.h"
 #include "eval/predict.h"
 #include "eval/sweep.h"
 
@@ -250,7 +251,8 @@ static int run_sweep(const char *model, const char *config, const char *images, 
                     res[i].n, ent[i].seconds, t1 - t0, ent[i].seconds - (t1 - t0),
                     ent[i].over_area ? "; some masks above max_tamper_area (see sweep.json)" : "");
     }
-    /* report.html: lm_report_html(out, NULL) — wired at merge */
+    if (lm_report_html(out, NULL) < 0) /* metric against resolution, from sweep.json */
+        fprintf(stderr, "lamac eval: warning: %s/report.html: %s\n", out, lm_err_msg());
     printf("%-16s", "metric");
     for (int i = 0; i < done; i++) printf(" %10d", sizes[i]);
     printf("\n");

@@ -281,6 +281,8 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
         }
         lm_eval_image *e = &r->img[r->n];
         e->mask = strdup(mpath);
+        e->image = strdup(lm_valset_image_path(vs, i));
+        e->pred = strdup(pp);
         e->area = lm_mask_area_u8(msk.data, (size_t)msk.w * msk.h);
         e->bin = lm_area_bin(e->area, o->bins, o->rule);
         for (int m = 0; m < LM_M_FID; m++) e->v[m] = NAN;
@@ -304,8 +306,8 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
         lm_image_free(&msk);
         lm_image_free(&pred);
         if (fail) {
-            free(e->mask);
-            e->mask = NULL;
+            free(e->mask), free(e->image), free(e->pred);
+            e->mask = e->image = e->pred = NULL;
             rc = lm_err_lt("evaluate: %s", mpath);
             break;
         }
@@ -389,7 +391,7 @@ cleanup:
 
 void lm_eval_result_free(lm_eval_result *r) {
     if (!r) return;
-    for (int i = 0; i < r->n; i++) free(r->img[i].mask);
+    for (int i = 0; i < r->n; i++) free(r->img[i].mask), free(r->img[i].image), free(r->img[i].pred);
     free(r->img);
     for (int i = 0; i < r->n_skipped; i++) free(r->skipped[i]);
     free(r->skipped);

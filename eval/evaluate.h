@@ -57,6 +57,8 @@ typedef struct lm_eval_weights {
 
 typedef struct lm_eval_image {
     char *mask;             /* mask path (owned) */
+    char *image;            /* its image path (owned) */
+    char *pred;             /* the prediction's path (owned) */
     float area;
     int bin;
     double v[LM_M_FID];     /* per-image ssim, psnr, l1, lpips (NaN when not computed) */
@@ -84,7 +86,9 @@ typedef struct lm_eval_result {
 int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const lm_eval_opts *o);
 void lm_eval_result_free(lm_eval_result *r);
 
-/* Writes metrics.json, metrics.csv, metrics.md and per_image.csv into dir (created).
+/* Writes metrics.json, metrics.csv, metrics.md, per_image.csv (mask as listed, area, bin,
+ * ssim, psnr, l1, lpips, then image, pred, mask_file as absolute paths) and report.html
+ * (eval/html.h) into dir (created).
  * command: the command line, stored in metrics.json. */
 int lm_eval_write_reports(const lm_eval_result *r, const char *dir, const char *command);
 /* Writes the object metrics.json holds under "metrics" ({"ssim": {"total": {"mean", "std",

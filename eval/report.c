@@ -1,5 +1,6 @@
-/* report.c — metrics.json / metrics.csv / metrics.md / per_image.csv of an evaluation; the
- * table is the official evaluate_predicts.py one (rows metric x group, columns mean / std). */
+/* report.c — metrics.json / metrics.csv / metrics.md / per_image.csv / report.html of an
+ * evaluation; the table is the official evaluate_predicts.py one (rows metric x group, columns
+ * mean / std); report.html is eval/html.h's page over those files. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 
 #include "core/err.h"
 #include "eval/evaluate.h"
+#include "eval/html.h"
 
 static int mkdir_p(const char *dir) {
     char buf[4096];
@@ -203,19 +205,38 @@ static int write_tables(const lm_eval_result *r, const char *dir) {
     return rc ? rc : rc2;
 }
 
+static void csv_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s && *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* the image, prediction and mask files as absolute paths (as given when they cannot be
+ * resolved), so report.html can be regenerated from another working directory */
+static void csv_path(FILE *f, const char *s) {
+    char *abs = s ? realpath(s, NULL) : NULL;
+    csv_str(f, abs ? abs : s);
+    free(abs);
+}
+
 static int write_per_image(const lm_eval_result *r, const char *dir) {
     char path[4200];
     FILE *f = open_out(dir, "per_image.csv", path, sizeof path);
     if (!f) return LM_EIO;
-    fputs("mask,area,bin,ssim,psnr,l1,lpips\n", f);
+    fputs("mask,area,bin,ssim,psnr,l1,lpips,image,pred,mask_file\n", f);
     for (int i = 0; i < r->n; i++) {
         const lm_eval_image *e = &r->img[i];
-        fputc('"', f);
-        for (const char *s = e->mask; *s; s++) {
-            if (*s == '"') fputc('"', f);
-            fputc(*s, f);
-        }
-        fprintf(f, "\",%.9g,%d,%.10g,%.10g,%.10g,%.10g\n", e->area, e->bin, e->v[0], e->v[1], e->v[2], e->v[3]);
+        csv_str(f, e->mask);
+        fprintf(f, ",%.9g,%d,%.10g,%.10g,%.10g,%.10g,", e->area, e->bin, e->v[0], e->v[1], e->v[2], e->v[3]);
+        csv_path(f, e->image);
+        fputc(',', f);
+        csv_path(f, e->pred);
+        fputc(',', f);
+        csv_path(f, e->mask);
+        fputc('\n', f);
     }
     return close_out(f, path);
 }
@@ -225,5 +246,6 @@ int lm_eval_write_reports(const lm_eval_result *r, const char *dir, const char *
     if (!rc) rc = write_json(r, dir, command);
     if (!rc) rc = write_tables(r, dir);
     if (!rc) rc = write_per_image(r, dir);
+    if (!rc) rc = lm_report_html(dir, NULL);
     return rc < 0 ? lm_err_prefix("report") : 0;
 }

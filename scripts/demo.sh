@@ -2,7 +2,7 @@
 # demo.sh — the main job on the embedded default (configs/training/demo.yaml): synthesise a
 # periodic-texture dataset into HDF5 shards, train the small FFC model on the CPU for a few
 # minutes, evaluate it on held-out images with thick masks beside the untrained model and two
-# naive fills, and print the table.
+# naive fills, print the table, and write the run's report.html (with its evaluation).
 set -euo pipefail
 BUILD=${1:-build}
 LAMAC="$BUILD/lamac"
@@ -23,19 +23,22 @@ echo "== 2. the untrained model (same seed, 0 steps) -> $OUT/untrained"
 echo "== 3. training ($CFG: FFC ngf 16, 2 blocks, 2 downsamplings, 64 px crops, batch 4, 5400 steps) -> $OUT/run"
 "$LAMAC" train "$CFG" --run-dir "$OUT/run" --threads "$THREADS"
 
-echo "== 4. held-out evaluation ($OUT/data/test, thick masks) -> $OUT/eval"
+echo "== 4. held-out evaluation ($OUT/data/test, thick masks) -> $OUT/run/eval (trained), $OUT/eval (the others)"
 "$LAMAC" fill --images "$OUT/data/test" --out "$OUT/eval/mean_fill/pred" --method mean >/dev/null
 "$LAMAC" fill --images "$OUT/data/test" --out "$OUT/eval/blur_fill/pred" --method blur >/dev/null
 for m in mean_fill blur_fill; do
   "$LAMAC" eval --images "$OUT/data/test" --predictions "$OUT/eval/$m/pred" --out "$OUT/eval/$m" \
     --no-lpips --no-fid --quiet --threads "$THREADS" >/dev/null
 done
-for m in untrained run; do
-  "$LAMAC" eval --model "$OUT/$m" --images "$OUT/data/test" --out "$OUT/eval/$m" \
-    --no-lpips --no-fid --quiet --threads "$THREADS" >/dev/null
-done
+"$LAMAC" eval --model "$OUT/untrained" --images "$OUT/data/test" --out "$OUT/eval/untrained" \
+  --no-lpips --no-fid --quiet --threads "$THREADS" >/dev/null
+# the trained model's evaluation goes into the run directory, so its report.html shows it
+"$LAMAC" eval --model "$OUT/run" --images "$OUT/data/test" --out "$OUT/run/eval" \
+  --no-lpips --no-fid --quiet --threads "$THREADS" >/dev/null
+"$LAMAC" report "$OUT/run" 2>/dev/null
 
-total() { grep "^$2,total," "$OUT/eval/$1/metrics.csv" | cut -d, -f3; }
+evaldir() { if [[ $1 == run ]]; then echo "$OUT/run/eval"; else echo "$OUT/eval/$1"; fi; }
+total() { grep "^$2,total," "$(evaldir "$1")/metrics.csv" | cut -d, -f3; }
 echo
 echo "held-out test set: $(ls "$OUT"/data/test/*_mask*.png | wc -l) images 64x64, thick masks (random_thick_256 scaled)"
 printf "%-26s %10s %10s %10s\n" "method" "L1 (lower)" "SSIM" "PSNR"
@@ -47,4 +50,5 @@ for m in run untrained mean_fill blur_fill; do
   printf "%-26s %10.4f %10.4f %10.2f\n" "$name" "$(total $m l1)" "$(total $m ssim)" "$(total $m psnr)"
 done
 echo
-echo "run directory: $OUT/run (config.yaml, checkpoints/, metrics.jsonl, samples/, tb/: tensorboard --logdir $OUT/run/tb)"
+echo "run directory: $OUT/run (config.yaml, checkpoints/, metrics.jsonl, samples/, eval/, tb/: tensorboard --logdir $OUT/run/tb)"
+echo "report: $OUT/run/report.html (training curves, sample grid, evaluation charts and examples; open it in a browser)"

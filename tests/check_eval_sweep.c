@@ -213,6 +213,13 @@ START_TEST(test_sweep_two_sizes) {
     char *md = slurp(path);
     ck_assert_msg(strstr(md, "| metric | 64 | 96 |") && strstr(md, "| ssim | 0."), "%s", md);
     free(md);
+    /* the top-level report.html embeds sweep.json (charted against resolution in the page;
+     * tests/check_report_html.c draws such a page in chromium) */
+    snprintf(path, sizeof path, "%s/o1/report.html", g_tmp);
+    char *html = slurp(path);
+    ck_assert_msg(html && strstr(html, "id=\"lm-data-sweep\"") && strstr(html, "\"size\": 96"),
+                  "report.html lacks the sweep data");
+    free(html);
     /* a second sweep into the same folder would score stale masks: refused */
     rc = lm_test_run(out, sizeof out, "eval --model %s --images %s/img --sizes 64 --no-lpips --no-fid --out %s/o1 "
                      "--quiet", model, g_tmp, g_tmp);

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/memstat.h"
 #include "data/image.h"
+#include "eval/html.h"
 #include "io/tbevents.h"
 #include "model/lt_err.h"
 #include "train/checkpoint.h"
@@ -148,7 +149,14 @@ cleanup:
     return rc;
 }
 
-/* Validation, then checkpoints (best-k by the monitor, best.safetensors, last). */
+/* RUN_DIR/report.html (eval/html.h); a failure is a warning, never a training error. */
+static void write_report(run *r) {
+    if (lm_report_html(r->c->run_dir, r->c->run_dir) < 0)
+        fprintf(r->o->log, "warning: %s (training goes on)\n", lm_err_msg());
+}
+
+/* Validation, then checkpoints (best-k by the monitor, best.safetensors, last), then the
+ * run's report.html. */
 static int validate_and_save(run *r) {
     const lm_train_opts *o = r->o;
     int rc = 0;
@@ -205,6 +213,7 @@ static int validate_and_save(run *r) {
         snprintf(r->meta.topk, sizeof r->meta.topk, "%s", st ? st : "");
     }
     if (o->save_last) rc = save_last(r);
+    if (!rc) write_report(r);
     return rc;
 }
 
@@ -439,6 +448,7 @@ files_done:;
         if (r.main) {
             rc = save_last(&r);
             if (!rc) fprintf(o->log, "checkpoint %s (step %" PRId64 ")\n", res->last_ckpt, r.meta.step);
+            if (!rc) write_report(&r);
         }
         if (!rc && world > 1 && (rc = lm_ddp_barrier(c->ddp)) < 0) lm_err_prefix("final barrier");
     }

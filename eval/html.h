@@ -1,0 +1,29 @@
+/* html.h — report.html: one self-contained page (no network fetch: inline CSS, inline
+ * JavaScript, data embedded as JSON, pictures as data: URIs) over the files an evaluation or
+ * a training run has already written. No official counterpart (the official code leaves
+ * metrics.csv / TensorBoard); issue 10.
+ *
+ * What it shows, from what:
+ *   - evaluation (dir/metrics.json, else run_dir/eval/metrics.json): the totals table, the
+ *     metrics not computed with their reason, one chart per metric against masked area;
+ *   - resolution sweep (the same folder's sweep.json, `lamac eval --sizes`): one chart per
+ *     metric against image size, one series per mask preset;
+ *   - training (run_dir/metrics.jsonl): one chart per logged loss against step, one chart per
+ *     validation metric against step (all images and each masked-area bin), and the newest
+ *     sample grid under run_dir/samples/;
+ *   - examples: the best, median and worst image of per_image.csv by LPIPS (by SSIM when no
+ *     LPIPS was computed), each a row image | masked input | prediction (thumbnails at most
+ *     192 px high).
+ * The charts are drawn in the browser into inline SVG; when done the page says
+ * "charts drawn: K" in #lm-status, and a script error lands in #lm-errors as
+ * "report error: ...". */
+#ifndef LM_HTML_H
+#define LM_HTML_H
+
+/* Writes dir/report.html atomically (dir must exist). run_dir: a training run directory, or
+ * NULL for an evaluation folder alone. Absent inputs leave their section out; an example
+ * image that cannot be read is shown as a note. Fails on a write error (LM_EIO), on an input
+ * that exists but cannot be read, or out of memory. */
+int lm_report_html(const char *dir, const char *run_dir);
+
+#endif
