@@ -208,8 +208,6 @@ static int validate_and_save(run *r) {
     return rc;
 }
 
-static int is_nonfinite_error(void) { return strstr(lm_err_msg(), "(non-finite)") != NULL; }
-
 int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ctx *c, const char *resume) {
     memset(res, 0, sizeof *res);
     run r;
@@ -340,7 +338,7 @@ files_done:;
         if (!img || !mask) rc = lm_err_lt("batch to tensor");
         else rc = lm_step_run(c->step, img, mask, &L);
         int skipped = 0;
-        if (rc < 0 && is_nonfinite_error()) {
+        if (rc == LM_ENONFINITE) { /* the step's code for a NaN / Inf loss term (train/step.h) */
             if (on_nonfinite == LM_NONFINITE_SKIP && skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
                 skipped = 1;
                 skips_in_row++;
