@@ -79,27 +79,6 @@ static void usage(FILE *f) {
         "an image left out (the report is still written when anything was evaluated).\n");
 }
 
-/* The shipped LPIPS linear layers: beside the binary's tree (build/lamac -> weights/lpips),
- * or under the working directory. */
-static int find_lin(char *out, size_t cap, const char *net) {
-    char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    struct stat st;
-    if (k > 0) {
-        exe[k] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        const char *rel[2] = {"..", "../share/lamac"};
-        for (int i = 0; i < 2; i++)
-            if (snprintf(out, cap, "%s/%s/weights/lpips/%s.pth", exe, rel[i], net) < (int)cap &&
-                stat(out, &st) == 0)
-                return 0;
-    }
-    if (snprintf(out, cap, "weights/lpips/%s.pth", net) < (int)cap && stat(out, &st) == 0) return 0;
-    return lm_err_code(LM_EIO, "LPIPS linear layers %s.pth not found beside the lamac binary (%s/../weights/lpips/) "
-                       "nor in ./weights/lpips/; pass --lpips-lin", net, k > 0 ? exe : "?");
-}
-
 /* The official blend of one image under its mask (nonzero = hole), written as an 8-bit PNG to
  * out (parent folders created): the one prediction path of eval --model and eval --sizes. */
 static int predict_one(lm_predictor *pr, const lm_predict_opts *po, const lm_image *img, const lm_image *msk,
@@ -361,7 +340,7 @@ static int run(int argc, char **argv) {
     if (threads > 0) lt_set_num_threads(threads);
     char lin[PATH_MAX + 64];
     if (o.lpips && !o.lpips_lin) {
-        if (find_lin(lin, sizeof lin, net) == 0) o.lpips_lin = lin;
+        if (lm_lpips_find_lin(lin, sizeof lin, net) == 0) o.lpips_lin = lin;
         else o.lpips_lin = "(not found)"; /* lm_lpips_load fails and names it */
     }
     o.progress = quiet ? NULL : stderr;

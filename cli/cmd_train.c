@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/launch.h"
 #include "data/shards.h"
+#include "eval/lpips.h"
 #include "model/weights.h"
 #include "train/checkpoint.h"
 #include "train/ckptfiles.h"
@@ -40,7 +41,8 @@ static void usage(FILE *f) {
         "                  limit_val_batches,val_check_interval,check_val_every_n_epoch,\n"
         "                  gradient_clip_val,log_every_n_steps}, trainer.checkpoint_kwargs.\n"
         "                  {save_top_k,save_last,monitor,mode}, training_model.visualize_each_iters,\n"
-        "                  trainer.on_nonfinite (stop|skip), seed,\n"
+        "                  trainer.on_nonfinite (stop|skip), seed, evaluator.{lpips,fid}\n"
+        "                  (validation LPIPS / FID, on when $TORCH_HOME has their weights),\n"
         "                  init_from=PATH (fine-tuning: a lamac checkpoint or .safetensors, an\n"
         "                  official model dir with config.yaml + models/best.ckpt, a Lightning\n"
         "                  .ckpt or .pth; loads the generator and, when present, the\n"
@@ -368,6 +370,19 @@ static int run(int argc, char **argv) {
     ctx.config_yaml = yaml;
     ctx.device = dev;
     ctx.ddp = ddp;
+    /* validation metrics: the evaluator's (evaluator.lpips / evaluator.fid, as make_evaluator);
+     * weights from $TORCH_HOME and the shipped LPIPS layers (eval/accum.h names a missing one) */
+    lm_eval_opts veo = lm_val_eval_defaults(dev);
+    char vlin[4096];
+    lm_cfg_get_bool(cfg, "evaluator.lpips", &veo.lpips);
+    lm_cfg_get_bool(cfg, "evaluator.fid", &veo.fid);
+    lm_err_clear();
+    if (veo.lpips && lm_lpips_find_lin(vlin, sizeof vlin, lm_lpips_net_name(veo.lpips_net)) == 0)
+        veo.lpips_lin = vlin;
+    else
+        veo.lpips_lin = "weights/lpips/vgg.pth (not found beside the lamac binary)";
+    lm_err_clear();
+    ctx.val_eval = &veo;
     lm_train_result res;
     rc = lm_train_run(&res, &to, &ctx, resume ? found.path : NULL);
     if (rc == 0 && getenv("LAMAC_TEST_PARAM_HASH")) /* test-only: compare ranks' final weights */

@@ -251,6 +251,8 @@ const lm_cfg_key lm_cfg_schema[] = {
     ENUM("evaluator.kind", "default", "default", 0),
     ENUM("evaluator.inpainted_key", "inpainted", "inpainted|predicted_image", 0),
     ENUM("evaluator.integral_kind", "ssim_fid100_f1", "ssim_fid100_f1|lpips_fid100_f1", 0),
+    BOOL("evaluator.lpips", "true", 0), /* make_evaluator(lpips=True, fid=True) */
+    BOOL("evaluator.fid", "true", 0),
 
     /* ---- visualizer group: training/visualizers (sample grids) ---- */
     MAPU("visualizer"),

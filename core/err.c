@@ -63,6 +63,7 @@ const char *lm_err_code_name(int code) {
     case LM_ENOMEM: return "out of memory";
     case LM_ENOTSUP: return "not supported";
     case LM_ETORCH: return "libtorch";
+    case LM_ENONFINITE: return "non-finite value";
     }
     return "unknown";
 }

@@ -28,7 +28,8 @@ enum {
     LM_EINVAL = -3, /* bad input: config, arguments, file contents */
     LM_ENOMEM = -4,
     LM_ENOTSUP = -5, /* valid, but not implemented by lamac */
-    LM_ETORCH = -6   /* a libtorch call failed (model/lt_err.h) */
+    LM_ETORCH = -6,  /* a libtorch call failed (model/lt_err.h) */
+    LM_ENONFINITE = -7 /* a computed value (a loss term) is NaN or infinite */
 };
 
 /* Sets the message (printf-style) and the code LM_EFAIL; returns LM_EFAIL, so

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "model/lt_err.h"
@@ -27,6 +29,25 @@ struct lm_lpips {
 
 static const int CH_ALEX[LPIPS_L] = {64, 192, 384, 256, 256};
 static const int CH_VGG[LPIPS_L] = {64, 128, 256, 512, 512};
+
+int lm_lpips_find_lin(char *out, size_t cap, const char *net) {
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    struct stat st;
+    if (k > 0) {
+        exe[k] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        const char *rel[2] = {"..", "../share/lamac"};
+        for (int i = 0; i < 2; i++)
+            if (snprintf(out, cap, "%s/%s/weights/lpips/%s.pth", exe, rel[i], net) < (int)cap &&
+                stat(out, &st) == 0)
+                return 0;
+    }
+    if (snprintf(out, cap, "weights/lpips/%s.pth", net) < (int)cap && stat(out, &st) == 0) return 0;
+    return lm_err_code(LM_EIO, "LPIPS linear layers %s.pth not found beside the lamac binary (%s/../weights/lpips/) "
+                       "nor in ./weights/lpips/; pass --lpips-lin", net, k > 0 ? exe : "?");
+}
 
 const char *lm_lpips_net_name(lm_lpips_net net) { return net == LM_LPIPS_ALEX ? "alex" : "vgg"; }
 

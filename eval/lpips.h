@@ -27,6 +27,10 @@ int lm_lpips_load(lm_lpips *l, const char *backbone, const char *lin);
 lm_params *lm_lpips_backbone(lm_lpips *l); /* keys features.N.{weight,bias} */
 /* $TORCH_HOME/hub/checkpoints/{alexnet-owt-7be5be79,vgg16-397923af}.pth */
 int lm_lpips_default_backbone(char *out, size_t cap, lm_lpips_net net);
+/* The shipped LPIPS linear layers NET.pth ("vgg" / "alex"): beside the binary's tree
+ * (build/lamac -> weights/lpips, or ../share/lamac/weights/lpips), else ./weights/lpips.
+ * Not found: LM_EIO naming where it looked. */
+int lm_lpips_find_lin(char *out, size_t cap, const char *net);
 lm_params *lm_lpips_lin(lm_lpips *l);      /* keys lin{0..4}.model.1.weight */
 const char *lm_lpips_net_name(lm_lpips_net net); /* "vgg" | "alex" */
 /* pred, target (N, 3, H, W) in [0, 1] -> (N) distances (current scope). */

@@ -47,6 +47,9 @@ START_TEST(test_err_codes_survive_context) {
     ck_assert_str_eq(lm_err_msg(), "no lower error");
     ck_assert_str_eq(lm_err_code_name(LM_EIO), "I/O");
     ck_assert_str_eq(lm_err_code_name(LM_ETORCH), "libtorch");
+    ck_assert_str_eq(lm_err_code_name(LM_ENONFINITE), "non-finite value");
+    ck_assert_int_eq(lm_err_code(LM_ENONFINITE, "loss"), LM_ENONFINITE);
+    ck_assert_int_eq(lm_err_prefix("step 3"), LM_ENONFINITE); /* kept through context */
     /* the buffer rule: a long message is cut at 1023 bytes, context first */
     char big[2000];
     memset(big, 'a', sizeof big - 1);

@@ -57,6 +57,7 @@ typedef struct run {
     lm_ckpt_meta meta;
     char ckdir[4096], samples[4096];
     const char *monitor;
+    lm_eval_acc *acc; /* validation's accumulator: made at the first validation, kept */
     int warned_tb;
     int64_t vepoch; /* the epoch a validation belongs to */
     lm_train_result *res;
@@ -155,6 +156,33 @@ static void write_report(run *r) {
         fprintf(r->o->log, "warning: %s (training goes on)\n", lm_err_msg());
 }
 
+/* Before the first validation: the metric networks (once per run), one warning per missing
+ * one, and the monitor settled for the run (an integral without FID / LPIPS falls back). */
+static int first_validation(run *r) {
+    lm_eval_opts eo = r->c->val_eval ? *r->c->val_eval : lm_val_eval_defaults(r->c->device);
+    if (!r->c->val_eval) eo.lpips = eo.fid = 0;
+    eo.bins = LM_VAL_BINS;
+    eo.rule = LM_BINS_ONLINE; /* InpaintingEvaluatorOnline, the training evaluator */
+    eo.progress = NULL;
+    if (lm_eval_acc_new(&r->acc, &eo) < 0) return lm_err_prefix("validation");
+    const int ms[2] = {LM_M_LPIPS, LM_M_FID};
+    const char *what[2] = {"LPIPS", "FID"};
+    for (int k = 0; k < 2; k++)
+        if (r->c->val_eval && lm_eval_acc_skipped(r->acc, ms[k]))
+            fprintf(r->o->log, "warning: validation without %s: %s\n", what[k], lm_eval_acc_why(r->acc, ms[k]));
+    int no_fid = lm_eval_acc_skipped(r->acc, LM_M_FID), no_lpips = lm_eval_acc_skipped(r->acc, LM_M_LPIPS);
+    int fall = (!strcmp(r->monitor, "val_ssim_fid100_f1_total_mean") && no_fid) ||
+               (!strcmp(r->monitor, "val_lpips_fid100_f1_total_mean") && (no_fid || no_lpips));
+    if (fall) {
+        fprintf(r->o->log, "note: the monitor %s needs %s, which validation does not compute in this run: it falls "
+                           "back to val_ssim_total_mean (mode %s) for the whole run\n",
+                r->monitor, no_fid && no_lpips && strstr(r->monitor, "lpips") ? "FID and LPIPS" : no_fid ? "FID" : "LPIPS",
+                r->o->monitor_max ? "max" : "min");
+        r->monitor = "val_ssim_total_mean";
+    }
+    return 0;
+}
+
 /* Validation, then checkpoints (best-k by the monitor, best.safetensors, last), then the
  * run's report.html. */
 static int validate_and_save(run *r) {
@@ -163,11 +191,12 @@ static int validate_and_save(run *r) {
     double value = NAN;
     int have_value = 0;
     if (r->c->val) {
+        lm_train_progress_break(&r->prog);
+        if (!r->acc && (rc = first_validation(r)) < 0) return rc;
         lm_val_result *vr = malloc(sizeof *vr);
         if (!vr) return lm_err_code(LM_ENOMEM, "validation: out of memory");
         int64_t limit = o->limit_val_batches * (o->val_batch_size > 0 ? o->val_batch_size : 1);
-        lm_train_progress_break(&r->prog);
-        rc = lm_validate(vr, r->c->nets.g, r->c->val, limit, r->c->pad_multiple, r->c->device);
+        rc = lm_validate(vr, r->c->nets.g, r->c->val, limit, r->c->pad_multiple, r->c->device, r->acc);
         if (rc < 0) {
             free(vr);
             return lm_err_prefix("step %" PRId64, r->meta.step);
@@ -184,9 +213,13 @@ static int validate_and_save(run *r) {
         }
         for (int i = 0; i < vr->n_metrics; i++)
             if (!strcmp(vr->metrics[i].key, r->monitor)) value = vr->metrics[i].value, have_value = 1;
+        char extra[96] = "";
+        if (vr->lpips.n) snprintf(extra, sizeof extra, ", val_lpips_total_mean %.4f", vr->lpips.mean);
+        if (!isnan(vr->fid))
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", val_fid_total_mean %.4g", vr->fid);
         fprintf(o->log, "validation at step %" PRId64 " (epoch %" PRId64 "): %d images, val_ssim_total_mean %.4f, "
-                        "val_l1_total_mean %.4f (%.1f s)\n",
-                r->meta.step, r->vepoch, vr->n, vr->ssim.mean, vr->l1.mean, vr->seconds);
+                        "val_l1_total_mean %.4f%s (%.1f s)\n",
+                r->meta.step, r->vepoch, vr->n, vr->ssim.mean, vr->l1.mean, extra, vr->seconds);
         free(vr);
         if (!have_value)
             fprintf(o->log, "warning: monitor %s is not among this validation's metrics: no best-k checkpoint\n",
@@ -216,8 +249,6 @@ static int validate_and_save(run *r) {
     if (!rc) write_report(r);
     return rc;
 }
-
-static int is_nonfinite_error(void) { return strstr(lm_err_msg(), "(non-finite)") != NULL; }
 
 int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ctx *c, const char *resume) {
     memset(res, 0, sizeof *res);
@@ -259,13 +290,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     if (r.main && ((rc = lm_rundir_join(r.ckdir, sizeof r.ckdir, c->run_dir, "checkpoints")) < 0 ||
                    (rc = lm_rundir_join(r.samples, sizeof r.samples, c->run_dir, "samples")) < 0))
         goto cleanup;
-    r.monitor = o->monitor ? o->monitor : "val_ssim_total_mean";
-    if (!strcmp(r.monitor, "val_ssim_fid100_f1_total_mean")) {
-        if (c->val && r.main)
-            fprintf(o->log, "note: FID is not computed during training (lamac eval does it): the monitor "
-                            "val_ssim_fid100_f1_total_mean falls back to val_ssim_total_mean\n");
-        r.monitor = "val_ssim_total_mean";
-    }
+    r.monitor = o->monitor ? o->monitor : "val_ssim_total_mean"; /* settled at the first validation */
     if (!r.main) goto files_done; /* ranks > 0 write nothing */
     if ((rc = lm_topk_create(&r.topk, r.ckdir, o->save_top_k, o->monitor_max ? LM_TOPK_MAX : LM_TOPK_MIN)) < 0)
         goto cleanup;
@@ -349,7 +374,7 @@ files_done:;
         if (!img || !mask) rc = lm_err_lt("batch to tensor");
         else rc = lm_step_run(c->step, img, mask, &L);
         int skipped = 0;
-        if (rc < 0 && is_nonfinite_error()) {
+        if (rc == LM_ENONFINITE) { /* the step's code for a NaN / Inf loss term (train/step.h) */
             if (on_nonfinite == LM_NONFINITE_SKIP && skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
                 skipped = 1;
                 skips_in_row++;
@@ -460,6 +485,7 @@ cleanup:
     if (lm_metrics_close(r.ml) < 0 && !rc) fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
     if (r.tb && lm_tb_close(r.tb) < 0) fprintf(o->log, "warning: TensorBoard events: %s\n", lm_err_msg());
     lm_topk_free(r.topk);
+    lm_eval_acc_free(r.acc);
     res->step = r.meta.step;
     res->epoch = r.meta.epoch;
     res->nonfinite_skips = r.meta.nonfinite_skips;

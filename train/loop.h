@@ -14,7 +14,11 @@
  *         or the epoch's last batch): validation (train/validate.h, at most limit_val_batches ·
  *         val_batch_size pairs), metrics.jsonl kind val, then checkpoints: the best save_top_k
  *         by the monitor (epoch=E-step=S.safetensors, plus best.safetensors = the current best)
- *         and last.safetensors (save_last)
+ *         and last.safetensors (save_last). The metric networks (LPIPS, FID Inception) load
+ *         at the first validation and stay for the run; one missing is named once (path, fetch
+ *         command) and absent from the records; a monitor that needs it (the official
+ *         val_ssim_fid100_f1_total_mean needs FID) then falls back to val_ssim_total_mean for
+ *         the whole run, said once
  *       SIGINT / SIGTERM (train/signals.h): last.safetensors written, clean exit
  *   at the end: last.safetensors
  *
@@ -52,6 +56,7 @@
 #include "data/valset.h"
 #include "train/ddp.h"
 #include "train/step.h"
+#include "train/validate.h"
 
 enum { LM_NONFINITE_STOP = 0, LM_NONFINITE_SKIP = 1 };
 
@@ -88,6 +93,8 @@ typedef struct lm_train_ctx {
     const char *config_yaml;       /* stored in every checkpoint */
     lt_device device;
     lm_ddp *ddp;                   /* borrowed; NULL (or world size 1): one process */
+    const lm_eval_opts *val_eval;  /* validation metrics' options (train/validate.h
+                                      lm_val_eval_defaults + weights files); NULL: SSIM and L1 only */
 } lm_train_ctx;
 
 enum { LM_TRAIN_DONE = 0, LM_TRAIN_INTERRUPTED = 1 };

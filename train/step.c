@@ -138,7 +138,7 @@ static void add_term(lm_step_losses *l, const char *name, double v) {
 static int term(lm_step_losses *l, const char *name, lt_tensor *v) {
     if (!v) return lm_err_lt("step: %s", name);
     double x = lt_item(v);
-    if (!isfinite(x)) return lm_err_code(LM_EINVAL, "step: loss term %s is %g (non-finite); nothing updated "
+    if (!isfinite(x)) return lm_err_code(LM_ENONFINITE, "step: loss term %s is %g (non-finite); nothing updated "
                                          "by this step", name, x);
     add_term(l, name, x);
     return 0;

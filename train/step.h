@@ -13,8 +13,9 @@
  * Every network runs in training mode (BatchNorm batch statistics; G twice, D four times per
  * iteration); the ResNetPL encoder's mode is its own option (losses/resnet_pl.h bn_train).
  * Optimizer updates run under no-grad. A non-finite loss term stops the iteration before that
- * step's backward with an error naming the term (the generator update of the same iteration
- * has happened if the discriminator's term is the bad one). */
+ * step's backward with the error code LM_ENONFINITE (core/err.h) and a message naming the
+ * term (the generator update of the same iteration has happened if the discriminator's term
+ * is the bad one). */
 #ifndef LM_STEP_H
 #define LM_STEP_H
 

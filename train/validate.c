@@ -8,40 +8,44 @@
 
 #include "core/clock.h"
 #include "core/err.h"
-#include "eval/metrics.h"
 #include "eval/predict.h"
-#include "model/lt_err.h"
 
-static lt_tensor *to_tensor(const uint8_t *data, int h, int w, lt_device dev) {
-    int64_t shp[4] = {1, h, w, 3}, perm[4] = {0, 3, 1, 2};
-    lt_tensor *t = lt_from_buffer(data, shp, 4, LT_U8); // (1, H, W, 3)
-    t = lt_contiguous(lt_mul_scalar(lt_to_dtype(lt_permute(t, perm, 4), LT_F32), 1.0 / 255.0)); // (1, 3, H, W)
-    return dev == LT_CPU ? t : lt_to_device(t, dev);
+lm_eval_opts lm_val_eval_defaults(lt_device dev) {
+    lm_eval_opts o = lm_eval_defaults();
+    o.bins = LM_VAL_BINS;
+    o.rule = LM_BINS_ONLINE;
+    o.device = dev;
+    o.progress = NULL;
+    return o;
+}
+
+static void add1(lm_val_result *r, const char *metric, const char *group, const char *stat, double v) {
+    if (r->n_metrics >= LM_VAL_MAX_METRICS) return;
+    char *nm = r->names[r->n_metrics];
+    snprintf(nm, sizeof r->names[0], "val_%s_%s_%s", metric, group, stat);
+    r->metrics[r->n_metrics].key = nm;
+    r->metrics[r->n_metrics].value = v;
+    r->n_metrics++;
 }
 
 static void add(lm_val_result *r, const char *metric, const char *group, lm_stat s) {
-    if (s.n == 0 || r->n_metrics + 2 > LM_VAL_MAX_METRICS) return;
-    for (int k = 0; k < 2; k++) {
-        char *nm = r->names[r->n_metrics];
-        snprintf(nm, sizeof r->names[0], "val_%s_%s_%s", metric, group, k ? "std" : "mean");
-        r->metrics[r->n_metrics].key = nm;
-        r->metrics[r->n_metrics].value = k ? s.std : s.mean;
-        r->n_metrics++;
-    }
+    if (s.n == 0) return;
+    add1(r, metric, group, "mean", s.mean);
+    add1(r, metric, group, "std", s.std);
 }
 
 int lm_validate(lm_val_result *r, lm_generator *g, const lm_valset *v, int64_t limit, int pad_multiple,
-                lt_device dev) {
+                lt_device dev, lm_eval_acc *acc) {
     memset(r, 0, sizeof *r);
+    r->fid = NAN;
     double t0 = lm_clock_now();
     int64_t n = lm_valset_count(v);
     if (limit >= 0 && limit < n) n = limit;
-    double *ss = calloc((size_t)n + 1, sizeof *ss), *ll = calloc((size_t)n + 1, sizeof *ll);
-    int *bin = calloc((size_t)n + 1, sizeof *bin);
     uint8_t *out = NULL;
     lm_image img = {0}, msk = {0};
+    lm_eval_result *er = calloc(1, sizeof *er);
     int rc = 0;
-    if (!ss || !ll || !bin) {
+    if (!er) {
         rc = lm_err_code(LM_ENOMEM, "validation: out of memory");
         goto cleanup;
     }
@@ -57,42 +61,56 @@ int lm_validate(lm_val_result *r, lm_generator *g, const lm_valset *v, int64_t l
             break;
         }
         out = no;
-        if ((rc = lm_predict_image(out, g, img.data, msk.data, img.w, img.h, &po)) < 0) {
+        if ((rc = lm_predict_image(out, g, img.data, msk.data, img.w, img.h, &po)) < 0 ||
+            (rc = lm_eval_acc_add(acc, lm_valset_mask_path(v, i), lm_valset_image_path(v, i), NULL, img.data, msk.data, out, img.w, img.h)) < 0) {
             lm_err_prefix("validation: %s", lm_valset_mask_path(v, i));
             break;
         }
-        bin[i] = lm_area_bin(lm_mask_area_u8(msk.data, np), LM_VAL_BINS, LM_BINS_ONLINE);
-        lt_scope_push();
-        lt_tensor *x = to_tensor(img.data, img.h, img.w, dev), *y = to_tensor(out, img.h, img.w, dev);
-        lt_tensor *s = lm_ssim(y, x), *l = lm_l1(y, x); // (1)
-        if (!s || !l) rc = lm_err_lt("validation: %s: metrics", lm_valset_mask_path(v, i));
-        else ss[i] = lt_item(s), ll[i] = lt_item(l);
-        lt_scope_pop();
         lm_image_free(&img);
         lm_image_free(&msk);
     }
+    /* always finish: the accumulator is empty for the next validation */
+    int frc = lm_eval_acc_finish(acc, er);
     if (rc) goto cleanup;
-    r->n = (int)n;
-    r->ssim = lm_group_stat(ss, bin, (int)n, -1);
-    r->l1 = lm_group_stat(ll, bin, (int)n, -1);
+    if ((rc = frc) < 0) {
+        lm_err_prefix("validation");
+        goto cleanup;
+    }
+    r->n = er->n;
+    const lm_eval_metric *M = er->m;
+    r->ssim = M[LM_M_SSIM].total;
+    r->l1 = M[LM_M_L1].total;
+    for (int b = 0; b < LM_VAL_BINS; b++) r->ssim_bin[b] = M[LM_M_SSIM].bin[b], r->l1_bin[b] = M[LM_M_L1].bin[b];
+    /* the keys and order logged before LPIPS and FID joined, then the new ones */
     add(r, "ssim", "total", r->ssim);
     add(r, "l1", "total", r->l1);
+    char nm[32];
     for (int b = 0; b < LM_VAL_BINS; b++) {
-        char nm[32];
         lm_bin_name(nm, sizeof nm, b, LM_VAL_BINS);
-        r->ssim_bin[b] = lm_group_stat(ss, bin, (int)n, b);
-        r->l1_bin[b] = lm_group_stat(ll, bin, (int)n, b);
         add(r, "ssim", nm, r->ssim_bin[b]);
         add(r, "l1", nm, r->l1_bin[b]);
     }
+    if (!M[LM_M_LPIPS].skipped) {
+        r->lpips = M[LM_M_LPIPS].total;
+        add(r, "lpips", "total", r->lpips);
+        for (int b = 0; b < LM_VAL_BINS; b++)
+            add(r, "lpips", lm_bin_name(nm, sizeof nm, b, LM_VAL_BINS), M[LM_M_LPIPS].bin[b]);
+    }
+    if (!M[LM_M_FID].skipped) {
+        r->fid = M[LM_M_FID].total.mean;
+        add1(r, "fid", "total", "mean", r->fid);
+        for (int b = 0; b < LM_VAL_BINS; b++)
+            if (M[LM_M_FID].bin[b].n) add1(r, "fid", lm_bin_name(nm, sizeof nm, b, LM_VAL_BINS), "mean", M[LM_M_FID].bin[b].mean);
+    }
+    if (!M[LM_M_SSIM_F1].skipped) add1(r, "ssim_fid100_f1", "total", "mean", M[LM_M_SSIM_F1].total.mean);
+    if (!M[LM_M_LPIPS_F1].skipped) add1(r, "lpips_fid100_f1", "total", "mean", M[LM_M_LPIPS_F1].total.mean);
     r->seconds = lm_clock_now() - t0;
 cleanup:
+    if (er) lm_eval_result_free(er);
+    free(er);
     lm_image_free(&img);
     lm_image_free(&msk);
     free(out);
-    free(ss);
-    free(ll);
-    free(bin);
     return rc;
 }
 
