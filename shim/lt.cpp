@@ -11,6 +11,7 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/version.h>
 
@@ -828,6 +829,29 @@ void pg_wait(const lt_pgroup *g, std::vector<c10::intrusive_ptr<c10d::Work>> &wo
     }
     if (first) std::rethrow_exception(first);
 }
+// One synchronous SUM all-reduce of t (contiguous) in place.
+void pg_allreduce_sum(const lt_pgroup *g, at::Tensor &t) {
+    c10d::AllreduceOptions ao;
+    ao.timeout = g->timeout;
+    std::vector<at::Tensor> one{t};
+    std::vector<c10::intrusive_ptr<c10d::Work>> works{g->pg->allreduce(one, ao)};
+    pg_wait(g, works);
+}
+
+// y = sum over ranks of x; dy/dx applied to a gradient = the same sum over ranks of it.
+struct AllReduceSumFn : public torch::autograd::Function<AllReduceSumFn> {
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t gp) {
+        ctx->saved_data["g"] = gp;
+        at::Tensor y = x.detach().clone(at::MemoryFormat::Contiguous);
+        pg_allreduce_sum(reinterpret_cast<const lt_pgroup *>((intptr_t)gp), y);
+        return y;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list go) {
+        int64_t gp = ctx->saved_data["g"].toInt();
+        return {AllReduceSumFn::apply(go[0], gp), at::Tensor()};
+    }
+};
 } // namespace
 #endif
 
@@ -880,6 +904,21 @@ int lt_pgroup_broadcast(lt_pgroup *g, lt_tensor *const *ts, int n, int root) {
         }
         pg_wait(g, works);
         return 0;
+#endif
+    })
+}
+
+lt_tensor *lt_pgroup_allreduce_sum_grad(lt_pgroup *g, lt_tensor *x) {
+    if (null_in(IN(x))) return nullptr;
+    if (!g) {
+        set_err("lt_pgroup_allreduce_sum_grad: NULL group");
+        return nullptr;
+    }
+    LT_TRY(nullptr, {
+#ifndef LT_HAVE_C10D
+        throw std::runtime_error("all-reduce: no c10d backend in this build");
+#else
+        return wrap(AllReduceSumFn::apply(x->t, (int64_t)(intptr_t)g));
 #endif
     })
 }

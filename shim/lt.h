@@ -288,6 +288,12 @@ int lt_pgroup_allreduce(lt_pgroup *g, lt_tensor *const *ts, int n, lt_reduce_op 
 /* Copies each tensor of rank `root` into the same tensors of every other rank. 0 or -1. */
 int lt_pgroup_broadcast(lt_pgroup *g, lt_tensor *const *ts, int n, int root);
 int lt_pgroup_barrier(lt_pgroup *g);               /* 0 or -1 */
+/* Differentiable all-reduce (torch.distributed.nn.all_reduce, SUM): a new tensor holding the
+ * sum of x over the ranks. Its backward is the same all-reduce of the incoming gradient (the
+ * gradient of the sum of every rank's loss), itself differentiable, so double backward (R1
+ * through a SyncBatchNorm) stays correct. Every rank must run the forward and, when a loss
+ * depends on it, the backward in the same order. NULL + message on failure. */
+lt_tensor *lt_pgroup_allreduce_sum_grad(lt_pgroup *g, lt_tensor *x);
 
 #ifdef __cplusplus
 }

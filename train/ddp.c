@@ -160,6 +160,7 @@ void lm_ddp_free(lm_ddp *d) {
 int lm_ddp_rank(const lm_ddp *d) { return d ? d->o.rank : 0; }
 int lm_ddp_world_size(const lm_ddp *d) { return d ? d->o.world_size : 1; }
 int lm_ddp_is_main(const lm_ddp *d) { return lm_ddp_rank(d) == 0; }
+lt_pgroup *lm_ddp_group(const lm_ddp *d) { return d ? d->g : NULL; }
 const lm_ddp_opts *lm_ddp_options(const lm_ddp *d) { return &d->o; }
 lm_ddp_stats lm_ddp_get_stats(const lm_ddp *d) {
     lm_ddp_stats z;
@@ -304,5 +305,6 @@ lm_step_hooks lm_ddp_step_hooks(lm_ddp *d) {
     h.ctx = d;
     h.sync_grads = hook_grads;
     if (d->o.broadcast_buffers) h.sync_buffers = hook_buffers;
+    h.bn_group = d->g;
     return h;
 }

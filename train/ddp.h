@@ -24,8 +24,9 @@
  *     lm_step_hooks h = lm_ddp_step_hooks(ddp); lm_step_set_hooks(step, &h);
  *     ... each rank feeds its own slice of the batch stream; rank 0 alone writes files ...
  *     lm_ddp_free(ddp);
- * Not built: overlapping the all-reduce with backward (needs autograd hooks the shim does
- * not expose), SyncBatchNorm (trainer.sync_bn), unused-parameter detection. */
+ * SyncBatchNorm (trainer.sync_bn): the step gets the group through the hooks (bn_group) and
+ * model/layers.h computes BatchNorm statistics over all ranks.
+ * Not built: overlapping the all-reduce with backward, unused-parameter detection. */
 #ifndef LM_DDP_H
 #define LM_DDP_H
 
@@ -64,6 +65,8 @@ int lm_ddp_rank(const lm_ddp *d);            /* 0 for NULL */
 int lm_ddp_world_size(const lm_ddp *d);      /* 1 for NULL */
 int lm_ddp_is_main(const lm_ddp *d);         /* rank 0: the one that writes files */
 const lm_ddp_opts *lm_ddp_options(const lm_ddp *d);
+/* The process group (borrowed; NULL for world size 1): SyncBatchNorm's (model/layers.h). */
+lt_pgroup *lm_ddp_group(const lm_ddp *d);
 
 /* Copies rank 0's tensors of the given kinds (LM_PARAM, LM_BUFFER or both) into every
  * rank's registry (flattened per dtype, one broadcast per bucket). Registries must have the
@@ -79,7 +82,8 @@ int lm_ddp_mean(lm_ddp *d, double *v, int n);
 int lm_ddp_barrier(lm_ddp *d);
 
 /* Hooks for lm_step_set_hooks: sync_grads = lm_ddp_sync_grads, sync_buffers = a broadcast
- * of LM_BUFFER from rank 0 (when broadcast_buffers). All NULL for world size 1 or NULL d. */
+ * of LM_BUFFER from rank 0 (when broadcast_buffers), bn_group = the group (SyncBatchNorm when
+ * the step's sync_bn is on). All NULL for world size 1 or NULL d. */
 lm_step_hooks lm_ddp_step_hooks(lm_ddp *d);
 
 /* Totals since creation (benchmarks): seconds in lm_ddp_sync_grads, its calls, and bytes

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "model/layers.h"
 #include "model/lt_err.h"
 
 struct lm_step {
@@ -273,6 +274,8 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
     /* training_step_end of the generator step: averaging before the update */
     if ((rc = lm_ema_update(s->ema, s->global_step, NULL)) < 0) return rc;
     lt_tensor *pred = NULL; /* the G step's prediction, kept for the D step (reuse_pred) */
+    lt_pgroup *bn_prev = lm_bn_sync_group();
+    if (s->opts.sync_bn && s->hooks.bn_group) lm_bn_set_sync_group(s->hooks.bn_group);
     lt_scope_push();
     rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);
     lt_scope_pop();
@@ -282,6 +285,7 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
         lt_scope_pop();
     }
     lt_free(pred);
+    lm_bn_set_sync_group(bn_prev);
     /* leave both networks trainable, as after construction */
     lm_params_set_trainable(s->nets.g_params, 1);
     lm_params_set_trainable(s->nets.d_params, 1);

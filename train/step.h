@@ -43,6 +43,12 @@ typedef struct lm_step_opts {
      * again. Saves one generator forward per iteration, but changes the semantics: D sees the
      * prediction of G before its Adam update, and G's BatchNorm statistics advance once. */
     int reuse_pred;
+    /* trainer.sync_bn (lamac option; off = the official per-rank statistics): with a data-
+     * parallel group in the hooks (bn_group), every BatchNorm in training mode during the
+     * iteration — generator, discriminator and the ResNetPL encoder when it runs in training
+     * mode, as Lightning's sync_batchnorm converts every BatchNorm of the module — uses the
+     * statistics of all ranks' batches (model/layers.h lm_bn_set_sync_group). */
+    int sync_bn;
 } lm_step_opts;
 
 /* lama-fourier.yaml's values. */
@@ -99,6 +105,8 @@ typedef struct lm_step_hooks {
     void *ctx;
     int (*sync_buffers)(void *ctx, lm_params *p);
     int (*sync_grads)(void *ctx, lm_params *p);
+    /* The process group for SyncBatchNorm (used when lm_step_opts.sync_bn), or NULL. */
+    lt_pgroup *bn_group;
 } lm_step_hooks;
 
 typedef struct lm_step lm_step;
