@@ -422,6 +422,14 @@ static int run_model(const args *a, lm_ddp *d) {
         lm_ddp_stats st = lm_ddp_get_stats(d);
         printf("rank %d of %d: %d steps ok; gradient all-reduce %.3f s in %ld calls (%.1f MB), buffer broadcast %.3f s\n",
                r, w, a->steps, st.grad_seconds, st.grad_calls, st.grad_bytes / 1e6, st.buffer_seconds);
+        if (s->sopts.ddp_overlap && w > 1) {
+            long np = 0;
+            for (int i = 0; i < s->gp.n; i++) np += s->gp.items[i].kind == LM_PARAM;
+            for (int i = 0; i < s->dp.n; i++) np += s->dp.items[i].kind == LM_PARAM;
+            printf("rank %d of %d: overlap: %ld gradient-ready hook calls (expected %ld: once per trainable parameter "
+                   "and backward), %ld buckets started during backward, %ld after it\n", r, w, st.hook_calls,
+                   np * a->steps, st.buckets_early, st.buckets_late);
+        }
     }
 cleanup:
     lm_step_setup_free(s);

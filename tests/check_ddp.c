@@ -33,7 +33,7 @@ static void dist_env(void) { setenv("LAMAC_DIST_TIMEOUT", "30", 1); }
 static const char *const ENV_VARS[] = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
                                        "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
                                        "SLURM_NTASKS_PER_NODE", "LAMAC_DIST_FILE", "LAMAC_DIST_BACKEND",
-                                       "LAMAC_DIST_TIMEOUT", "GLOO_SOCKET_IFNAME", NULL};
+                                       "LAMAC_DIST_TIMEOUT", "GLOO_SOCKET_IFNAME", "LAMAC_DIST_BUCKET_MB", NULL};
 static void clear_env(void) {
     for (int i = 0; ENV_VARS[i]; i++) unsetenv(ENV_VARS[i]);
 }
@@ -392,6 +392,58 @@ START_TEST(test_syncbn_equals_concatenated_batch) {
 }
 END_TEST
 
+/* trainer.ddp_overlap: the all-reduce started from gradient-ready hooks during backward gives
+ * the same bits as the one after backward (2 ranks, 3 official iterations, small buckets so
+ * that each backward has several, also with SyncBatchNorm, whose own all-reduces run inside
+ * the same backward); the hooks fire once per trainable parameter and backward (so the R1
+ * gradient, lt_grad with create_graph, fires none). */
+static long field_after(const char *s, const char *key) {
+    const char *p = strstr(s, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+START_TEST(test_overlap_bitwise) {
+    dist_env();
+    setenv("LAMAC_DIST_BUCKET_MB", "0.05", 1);
+    char da[256], db[256], pa[512], pb[512];
+    lm_test_tmpdir(da, sizeof da, "ddp_ova");
+    lm_test_tmpdir(db, sizeof db, "ddp_ovb");
+    for (int sbn = 0; sbn <= 1; sbn++) {
+        const char *extra = sbn ? " trainer.sync_bn=true" : "";
+        int rc = lm_test_run(g_out, sizeof g_out,
+                             "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL "%s trainer.ddp_overlap=true "
+                             "--steps 3 --size 32 --batch-size 2 --out %s", extra, da);
+        if (rc) fprintf(stderr, "%s", g_out);
+        ck_assert_int_eq(rc, 0);
+        const char *line = strstr(g_out, "rank 0 of 2: overlap: ");
+        ck_assert_ptr_nonnull(line);
+        long calls = field_after(line, "overlap: "), expected = field_after(line, "(expected ");
+        long early = field_after(line, "parameter and backward), "), late = field_after(line, "during backward, ");
+        printf("ddp overlap%s: rank 0: %ld hook calls (expected %ld), %ld buckets started during backward, %ld after\n",
+               sbn ? " + sync_bn" : "", calls, expected, early, late);
+        ck_assert_int_eq(calls, expected);
+        ck_assert_int_gt(expected, 0);
+        ck_assert_int_ge(early, 12); /* several buckets in each of the 6 backward passes */
+        rc = lm_test_run(g_out, sizeof g_out,
+                         "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL "%s --steps 3 --size 32 "
+                         "--batch-size 2 --out %s", extra, db);
+        if (rc) fprintf(stderr, "%s", g_out);
+        ck_assert_int_eq(rc, 0);
+        for (int r = 0; r < 2; r++) {
+            snprintf(pa, sizeof pa, "%s/rank%d.safetensors", da, r);
+            snprintf(pb, sizeof pb, "%s/rank%d.safetensors", db, r);
+            double diff = param_diff(pa, pb);
+            printf("ddp overlap%s: rank %d: max |param diff| overlapped vs after backward %g (bitwise expected)\n",
+                   sbn ? " + sync_bn" : "", r, diff);
+            ck_assert(diff == 0);
+        }
+    }
+    unsetenv("LAMAC_DIST_BUCKET_MB");
+    lm_test_rmtree(da);
+    lm_test_rmtree(db);
+}
+END_TEST
+
 START_TEST(test_kill_with_launcher) {
     dist_env();
     double t0 = lm_clock_now();
@@ -576,6 +628,7 @@ Suite *check_ddp_suite(void) {
     tcase_add_test(tc, test_steps_identical_parameters);
     tcase_add_test(tc, test_grads_equal_concatenated_batch);
     tcase_add_test(tc, test_syncbn_equals_concatenated_batch);
+    tcase_add_test(tc, test_overlap_bitwise);
     tcase_add_test(tc, test_kill_with_launcher);
     tcase_add_test(tc, test_kill_without_launcher);
     tcase_add_test(tc, test_launcher_signal_status);

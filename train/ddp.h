@@ -11,7 +11,7 @@
  * SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE when the torchrun names are
  * absent. lamac's own variables: LAMAC_DIST_TIMEOUT (seconds, default 1800 like torch),
  * LAMAC_DIST_FILE (a FileStore path instead of the TCP store), LAMAC_DIST_BACKEND (gloo,
- * nccl), GLOO_SOCKET_IFNAME (the interface Gloo binds to, as in torch).
+ * nccl), LAMAC_DIST_BUCKET_MB (gradient bucket size, default 25 as DDP's bucket_cap_mb), GLOO_SOCKET_IFNAME (the interface Gloo binds to, as in torch).
  *
  * With world size 1 every call below is a no-op that succeeds, so a trainer calls them
  * unconditionally.
@@ -26,7 +26,8 @@
  *     lm_ddp_free(ddp);
  * SyncBatchNorm (trainer.sync_bn): the step gets the group through the hooks (bn_group) and
  * model/layers.h computes BatchNorm statistics over all ranks.
- * Not built: overlapping the all-reduce with backward, unused-parameter detection. */
+ * trainer.ddp_overlap: the gradient all-reduce overlapped with backward (lm_ddp_overlap_begin).
+ * Not built: unused-parameter detection. */
 #ifndef LM_DDP_H
 #define LM_DDP_H
 
@@ -77,11 +78,21 @@ int lm_ddp_broadcast_params(lm_ddp *d, lm_params *p, int kinds);
  * by one all-reduce, divided by the world size and copied back. A trainable parameter
  * without a gradient is an error naming it (ranks must agree on the set). 0 or negative. */
 int lm_ddp_sync_grads(lm_ddp *d, lm_params *p);
+/* The same averaging overlapped with backward (trainer.ddp_overlap; DDP's reducer): begin
+ * before the backward of a loss (arms the registry: gradient-ready hooks on its trainable
+ * parameters, registered on first use, and the buckets of lm_ddp_sync_grads); each bucket's
+ * all-reduce starts as soon as its last gradient is accumulated, in bucket order; finish after
+ * the backward starts the rest, waits for all and copies the averages back: bitwise the
+ * result of lm_ddp_sync_grads. A backward through lt_grad (R1) does not fire the hooks.
+ * finish must follow every begin (it also cleans up after a failed backward). 0 or negative. */
+int lm_ddp_overlap_begin(lm_ddp *d, lm_params *p);
+int lm_ddp_overlap_finish(lm_ddp *d, lm_params *p);
 /* Replaces v[0..n) by their mean across ranks (loss values for logging). 0 or negative. */
 int lm_ddp_mean(lm_ddp *d, double *v, int n);
 int lm_ddp_barrier(lm_ddp *d);
 
-/* Hooks for lm_step_set_hooks: sync_grads = lm_ddp_sync_grads, sync_buffers = a broadcast
+/* Hooks for lm_step_set_hooks: sync_grads = lm_ddp_sync_grads, grads_begin/grads_finish =
+ * lm_ddp_overlap_begin/_finish, sync_buffers = a broadcast
  * of LM_BUFFER from rank 0 (when broadcast_buffers), bn_group = the group (SyncBatchNorm when
  * the step's sync_bn is on). All NULL for world size 1 or NULL d. */
 lm_step_hooks lm_ddp_step_hooks(lm_ddp *d);
@@ -92,6 +103,8 @@ typedef struct lm_ddp_stats {
     double grad_seconds, buffer_seconds;
     long grad_calls, buffer_calls;
     double grad_bytes;
+    long hook_calls;                  /* gradient-ready hooks fired (overlap) */
+    long buckets_early, buckets_late; /* buckets started during backward / after it (overlap) */
 } lm_ddp_stats;
 lm_ddp_stats lm_ddp_get_stats(const lm_ddp *d);
 

@@ -49,6 +49,9 @@ typedef struct lm_step_opts {
      * mode, as Lightning's sync_batchnorm converts every BatchNorm of the module — uses the
      * statistics of all ranks' batches (model/layers.h lm_bn_set_sync_group). */
     int sync_bn;
+    /* trainer.ddp_overlap (lamac option, off): with the hooks' grads_begin/grads_finish, the
+     * gradient all-reduce runs during backward (bucket by bucket) instead of after it. */
+    int ddp_overlap;
 } lm_step_opts;
 
 /* lama-fourier.yaml's values. */
@@ -105,6 +108,10 @@ typedef struct lm_step_hooks {
     void *ctx;
     int (*sync_buffers)(void *ctx, lm_params *p);
     int (*sync_grads)(void *ctx, lm_params *p);
+    /* Overlapped averaging (used instead of sync_grads when lm_step_opts.ddp_overlap):
+     * grads_begin before each backward, grads_finish after it (also after a failed one). */
+    int (*grads_begin)(void *ctx, lm_params *p);
+    int (*grads_finish)(void *ctx, lm_params *p);
     /* The process group for SyncBatchNorm (used when lm_step_opts.sync_bn), or NULL. */
     lt_pgroup *bn_group;
 } lm_step_hooks;
