@@ -357,7 +357,7 @@ static int bench_step(int argc, char **argv) {
         for (int i = 0; i < argc; i++) wargv[i + 2] = argv[i];
         int lrc = lm_launch_run(&lo, NULL, wargv);
         free(wargv);
-        return lrc < 0 ? lm_cmd_fail("bench step") : 0;
+        return lrc < 0 ? (lm_cmd_fail("bench step"), lm_launch_exit_code()) : 0;
     }
     const char *config = NULL, *device = "cpu", *trace = NULL;
     const char *overrides[64];

@@ -14,6 +14,7 @@
 #include "core/flags.h"
 #include "core/launch.h"
 #include "io/safetensors.h"
+#include "model/layers.h"
 #include "model/lt_err.h"
 #include "train/ddp.h"
 #include "cli/command.h"
@@ -42,21 +43,31 @@ static const char *const USAGE =
     "               samples are independent) on this rank's slice of one fixed batch of\n"
     "               batch-size x world-size samples, backward, gradients averaged; --out DIR:\n"
     "               DIR/grads_rank<R>.safetensors (generator.* and discriminator.* gradients)\n"
+    "  syncbn       SyncBatchNorm (trainer.sync_bn) with G and D in TRAINING mode on this rank's\n"
+    "               slice of one fixed batch of batch-size x world-size samples: G forward,\n"
+    "               masked L1 + adversarial loss, backward, gradients averaged; then the\n"
+    "               discriminator loss with R1 (double backward), backward, D's gradients\n"
+    "               averaged. --out DIR: DIR/syncbn_rank<R>.safetensors with pred.<k> (the\n"
+    "               prediction in chunks of --split samples, k counted over all ranks), g.<grad>,\n"
+    "               d.<grad> and the BatchNorm running statistics g.<buffer>, d.<buffer>\n"
     "Options:\n"
     "  CONFIG            training config (default configs/training/lama-fourier.yaml)\n"
     "  --steps K (3)     --batch-size B (2, per rank)   --size S (32)   --seed N (0)\n"
     "  --threads N (1)   libtorch intra-op threads per worker\n"
     "  --no-sync         skip the gradient averaging (a control: parameters then drift apart)\n"
+    "  --no-sync-bn      syncbn: per-rank BatchNorm statistics (the control)\n"
+    "  --split K         syncbn: chunk size of the saved prediction (default: --batch-size)\n"
     "  --die-rank R --die-after K   rank R kills itself (SIGKILL) after K steps\n"
     "  --stall-rank R    rank R stops itself (SIGSTOP) after --die-after K steps instead: alive,\n"
     "                    connections open, never joining (the others' collectives time out)\n"
     "  --out DIR         where the files above go\n"
-    "Exit status 0 when every check passed (and, with --nproc-per-node, every worker did).\n";
+    "Exit status 0 when every check passed (and, with --nproc-per-node, every worker did);\n"
+    "the launcher exits 128+S when a worker was killed by signal S (or it got S itself).\n";
 
 typedef struct args {
     const char *mode, *config, *out;
     const char *over[64];
-    int n_over, steps, bs, size, seed, threads, no_sync, die_rank, die_after, stall_rank;
+    int n_over, steps, bs, size, seed, threads, no_sync, die_rank, die_after, stall_rank, no_sync_bn, split;
     long values;
 } args;
 
@@ -78,12 +89,17 @@ static int parse(args *a, int argc, char **argv) {
             a->no_sync = 1;
             continue;
         }
+        if (!strcmp(k, "--no-sync-bn")) {
+            a->no_sync_bn = 1;
+            continue;
+        }
         if (i + 1 >= argc) return lm_err_code(LM_EINVAL, "%s needs a value", k);
         const char *v = argv[++i];
         int *dst = !strcmp(k, "--steps") ? &a->steps : !strcmp(k, "--batch-size") ? &a->bs
                  : !strcmp(k, "--size") ? &a->size : !strcmp(k, "--seed") ? &a->seed
                  : !strcmp(k, "--threads") ? &a->threads : !strcmp(k, "--die-rank") ? &a->die_rank
-                 : !strcmp(k, "--die-after") ? &a->die_after : !strcmp(k, "--stall-rank") ? &a->stall_rank : NULL;
+                 : !strcmp(k, "--die-after") ? &a->die_after : !strcmp(k, "--stall-rank") ? &a->stall_rank
+                 : !strcmp(k, "--split") ? &a->split : NULL;
         if (!strcmp(k, "--out")) a->out = v;
         else if (!strcmp(k, "--values")) {
             if (lm_flag_long(k, v, 2, 1L << 34, &a->values) < 0) return LM_EINVAL;
@@ -93,8 +109,10 @@ static int parse(args *a, int argc, char **argv) {
     }
     if (!a->mode) return lm_err_code(LM_EINVAL, "a mode is required: collectives, steps or grads");
     if (strcmp(a->mode, "collectives") && strcmp(a->mode, "steps") && strcmp(a->mode, "grads") &&
-        strcmp(a->mode, "allreduce"))
-        return lm_err_code(LM_EINVAL, "unknown mode '%s' (collectives, steps, grads, allreduce)", a->mode);
+        strcmp(a->mode, "allreduce") && strcmp(a->mode, "syncbn"))
+        return lm_err_code(LM_EINVAL, "unknown mode '%s' (collectives, steps, grads, allreduce, syncbn)", a->mode);
+    if (!a->split) a->split = a->bs;
+    if (a->bs % a->split) return lm_err_code(LM_EINVAL, "--split must divide --batch-size");
     if (a->bs < 1 || a->size < 8) return lm_err_code(LM_EINVAL, "--batch-size must be >= 1 and --size >= 8");
     return 0;
 }
@@ -240,6 +258,85 @@ static int save_grads(const char *path, lm_params *const *ps, const char *const 
     return lm_st_writer_close(w);
 }
 
+/* Adds the float tensors of p to w: gradients of the parameters (kind LM_PARAM) or the
+ * floating-point buffers (LM_BUFFER), named prefix + name. */
+static int add_params(lm_st_writer *w, lm_params *p, int kind, const char *prefix) {
+    int rc = 0;
+    for (int i = 0; i < p->n && !rc; i++) {
+        lm_param *it = &p->items[i];
+        if ((int)it->kind != kind || lt_type(it->t) != LT_F32 || (kind == LM_PARAM && !lt_has_grad(it->t))) continue;
+        lt_scope_push();
+        lt_tensor *t = lt_contiguous(kind == LM_PARAM ? lt_grad_of(it->t) : lt_alias(it->t));
+        int64_t sh[8];
+        int nd = lt_shape(t, sh, 8);
+        char name[512];
+        snprintf(name, sizeof name, "%s%s", prefix, it->name);
+        if (!t || nd < 0) rc = lm_err_lt("%s", name);
+        else rc = lm_st_writer_add(w, name, LM_DT_F32, sh, nd, lt_data(t), (size_t)lt_numel(t) * sizeof(float));
+        lt_scope_pop();
+    }
+    return rc;
+}
+
+/* The syncbn mode (see USAGE). In the caller's scope. */
+static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
+    int r = lm_ddp_rank(d), w = lm_ddp_world_size(d), rc = 0;
+    char path[4096];
+    lt_manual_seed((uint64_t)a->seed + 77);
+    lt_tensor *img, *mask;
+    if ((rc = make_batch(a->bs * w, a->size, &img, &mask)) < 0) return rc;
+    img = lt_narrow(img, 0, (int64_t)r * a->bs, a->bs), mask = lt_narrow(mask, 0, (int64_t)r * a->bs, a->bs);
+    lm_bn_set_sync_group(a->no_sync_bn ? NULL : lm_ddp_group(d));
+    /* generator loss: G and D in training mode */
+    lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
+    lt_tensor *pred = lm_generator_forward(s->g, lt_cat(parts, 2, 1), 1); // (B, 3, S, S)
+    lt_tensor *logits = lm_discriminator_forward(s->d, pred, 1, NULL, NULL);
+    lt_tensor *loss = lt_add(lm_masked_l1_loss(pred, img, mask, &s->sopts.l1),
+                             lm_adv_generator_loss(&s->sopts.adv, logits, mask));
+    if (!loss || lt_backward(loss) < 0) rc = lm_err_lt("syncbn: generator loss and backward");
+    if (!rc) rc = lm_ddp_sync_grads(d, &s->gp);
+    double gl = rc ? 0 : lt_item(loss);
+    lm_st_writer *wr = NULL;
+    if (!rc && a->out) {
+        snprintf(path, sizeof path, "%s/syncbn_rank%d.safetensors", a->out, r);
+        if (!(rc = lm_st_writer_open(&wr, path))) rc = add_params(wr, &s->gp, LM_PARAM, "g.");
+        for (int k = 0; k < a->bs / a->split && !rc; k++) {
+            lt_tensor *c = lt_contiguous(lt_detach(lt_narrow(pred, 0, (int64_t)k * a->split, a->split)));
+            int64_t sh[4];
+            char name[64];
+            snprintf(name, sizeof name, "pred.%d", r * (a->bs / a->split) + k);
+            if (!c || lt_shape(c, sh, 4) != 4) rc = lm_err_lt("syncbn: prediction");
+            else rc = lm_st_writer_add(wr, name, LM_DT_F32, sh, 4, lt_data(c), (size_t)lt_numel(c) * sizeof(float));
+        }
+    }
+    /* discriminator loss with R1 (create_graph), D in training mode */
+    lm_params_zero_grad(&s->dp);
+    lt_tensor *real = lt_detach(img);
+    if (!rc && lt_set_requires_grad(real, 1) < 0) rc = lm_err_lt("syncbn");
+    lm_adv_discr dl = {0};
+    if (!rc) {
+        lt_tensor *rl = lm_discriminator_forward(s->d, real, 1, NULL, NULL);
+        lt_tensor *fl = lm_discriminator_forward(s->d, lt_detach(pred), 1, NULL, NULL);
+        if (!rl || !fl || lm_adv_discriminator_loss(&dl, &s->sopts.adv, real, rl, fl, mask) < 0 ||
+            lt_backward(dl.loss) < 0)
+            rc = lm_err_lt("syncbn: discriminator loss (R1) and backward");
+    }
+    if (!rc) rc = lm_ddp_sync_grads(d, &s->dp);
+    if (!rc && wr) rc = add_params(wr, &s->dp, LM_PARAM, "d.");
+    if (!rc && wr) rc = add_params(wr, &s->gp, LM_BUFFER, "g.");
+    if (!rc && wr) rc = add_params(wr, &s->dp, LM_BUFFER, "d.");
+    lm_bn_set_sync_group(NULL);
+    if (wr) {
+        if (rc) lm_st_writer_abort(wr);
+        else rc = lm_st_writer_close(wr);
+    }
+    if (!rc)
+        printf("rank %d of %d: syncbn ok (%s BatchNorm statistics; generator loss %.6f, discriminator loss %.6f, "
+               "R1 term %.6g on %d samples)\n", r, w, a->no_sync_bn || w == 1 ? "per-rank" : "synchronised", gl,
+               lt_item(dl.loss), lt_item(dl.gp), a->bs);
+    return rc;
+}
+
 static int run_model(const args *a, lm_ddp *d) {
     int r = lm_ddp_rank(d), w = lm_ddp_world_size(d);
     const char *config = a->config ? a->config : LM_SOURCE_DIR "/configs/training/lama-fourier.yaml";
@@ -253,6 +350,12 @@ static int run_model(const args *a, lm_ddp *d) {
     if (!rc) rc = lm_ddp_broadcast_params(d, &s->gp, LM_PARAM | LM_BUFFER);
     if (!rc) rc = lm_ddp_broadcast_params(d, &s->dp, LM_PARAM | LM_BUFFER);
     if (rc) goto cleanup;
+    if (!strcmp(a->mode, "syncbn")) {
+        lt_scope_push();
+        rc = run_syncbn(a, d, s);
+        lt_scope_pop();
+        goto cleanup;
+    }
     if (!strcmp(a->mode, "grads")) {
         /* one fixed batch of bs·w samples; this rank's slice */
         lt_manual_seed((uint64_t)a->seed + 77);
@@ -319,6 +422,14 @@ static int run_model(const args *a, lm_ddp *d) {
         lm_ddp_stats st = lm_ddp_get_stats(d);
         printf("rank %d of %d: %d steps ok; gradient all-reduce %.3f s in %ld calls (%.1f MB), buffer broadcast %.3f s\n",
                r, w, a->steps, st.grad_seconds, st.grad_calls, st.grad_bytes / 1e6, st.buffer_seconds);
+        if (s->sopts.ddp_overlap && w > 1) {
+            long np = 0;
+            for (int i = 0; i < s->gp.n; i++) np += s->gp.items[i].kind == LM_PARAM;
+            for (int i = 0; i < s->dp.n; i++) np += s->dp.items[i].kind == LM_PARAM;
+            printf("rank %d of %d: overlap: %ld gradient-ready hook calls (expected %ld: once per trainable parameter "
+                   "and backward), %ld buckets started during backward, %ld after it\n", r, w, st.hook_calls,
+                   np * a->steps, st.buckets_early, st.buckets_late);
+        }
     }
 cleanup:
     lm_step_setup_free(s);
@@ -342,7 +453,7 @@ static int run(int argc, char **argv) {
         for (int i = 0; i < argc; i++) wargv[i + 1] = argv[i];
         int rc = lm_launch_run(&lo, NULL, wargv);
         free(wargv);
-        return rc < 0 ? lm_cmd_fail("ddp-check") : 0;
+        return rc < 0 ? (lm_cmd_fail("ddp-check"), lm_launch_exit_code()) : 0;
     }
     args a;
     if (parse(&a, argc, argv) < 0) return lm_cmd_fail("ddp-check");

@@ -67,7 +67,9 @@ static void usage(FILE *f) {
         "Run directory: config.yaml, checkpoints/ (last.safetensors, best.safetensors,\n"
         "epoch=E-step=S.safetensors), metrics.jsonl, samples/, tb/. SIGINT/SIGTERM write\n"
         "checkpoints/last.safetensors and exit. Exit status: 0 done, 1 error, 2 usage,\n"
-        "128+signal when interrupted (checkpoint written).\n");
+        "128+signal when interrupted (checkpoint written). The launcher (--nproc-per-node)\n"
+        "exits 128+S when it got signal S (passed on to the workers) or when the first worker\n"
+        "to fail was killed by signal S, else with that worker's exit status.\n");
 }
 
 typedef struct args {
@@ -213,7 +215,7 @@ static int run(int argc, char **argv) {
         for (int i = 0; i < argc; i++) wargv[i + 1] = argv[i];
         int lrc = lm_launch_run(&lop, NULL, wargv);
         free(wargv);
-        return lrc < 0 ? lm_cmd_fail("train") : 0;
+        return lrc < 0 ? (lm_cmd_fail("train"), lm_launch_exit_code()) : 0;
     }
     lt_device dev;
     if (lm_parse_device(&dev, a.device) < 0) return lm_cmd_fail("train");

@@ -283,6 +283,8 @@ const lm_cfg_key lm_cfg_schema[] = {
     STR("trainer.kwargs.resume_from_checkpoint", "null", N),
     BOOL("trainer.kwargs.fast_dev_run", "false", U),
     ENUM("trainer.on_nonfinite", "stop", "stop|skip", 0), /* lamac: a non-finite loss term */
+    BOOL("trainer.sync_bn", "false", 0), /* lamac: SyncBatchNorm under data parallelism */
+    BOOL("trainer.ddp_overlap", "false", 0), /* lamac: gradient all-reduce during backward */
     MAP("trainer.checkpoint_kwargs"),
     BOOL("trainer.checkpoint_kwargs.verbose", "true", 0),
     INTMIN("trainer.checkpoint_kwargs.save_top_k", "5", -1, 0),

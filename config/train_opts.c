@@ -57,5 +57,7 @@ int lm_step_opts_from_cfg(lm_step_opts *so, lm_loss_opts *lo, const lm_cfg *c) {
     if ((rc = lm_cfg_get_int(c, "training_model.average_generator_period", &v)) < 0) return rc;
     so->ema.period = v;
     if ((rc = lm_cfg_get_bool(c, "training_model.reuse_generator_output", &so->reuse_pred)) < 0) return rc;
+    if ((rc = lm_cfg_get_bool(c, "trainer.sync_bn", &so->sync_bn)) < 0) return rc;
+    if ((rc = lm_cfg_get_bool(c, "trainer.ddp_overlap", &so->ddp_overlap)) < 0) return rc;
     return 0;
 }

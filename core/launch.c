@@ -116,6 +116,9 @@ int lm_launch_free_port(void) {
 }
 
 static volatile sig_atomic_t g_signal;
+static int g_exit_code;
+
+int lm_launch_exit_code(void) { return g_exit_code; }
 static void on_signal(int sig) { g_signal = sig; }
 
 /* environ without the variables we set, plus ours. */
@@ -154,6 +157,7 @@ static void describe(char *buf, size_t cap, int status) {
 
 int lm_launch_run(const lm_launch_opts *o, const char *exe, char *const *argv) {
     int n = o->nproc_per_node, rc = 0;
+    g_exit_code = 1;
     if (n < 1) return lm_err_code(LM_EINVAL, "launch: --nproc-per-node must be >= 1");
     lm_launch_opts lo = *o;
     if (lo.master_port == 0) {
@@ -163,13 +167,6 @@ int lm_launch_run(const lm_launch_opts *o, const char *exe, char *const *argv) {
     if (!exe) exe = "/proc/self/exe";
     int world = lo.nnodes * n;
     int set_omp = n > 1 && !getenv("OMP_NUM_THREADS");
-    fprintf(stderr, "launch: %d worker(s) on this node: ranks %d..%d of %d, master %s:%d%s\n", n, lo.node_rank * n,
-            lo.node_rank * n + n - 1, world, lo.master_addr, lo.master_port,
-            set_omp ? "; OMP_NUM_THREADS=1 (not set; as torchrun does)" : "");
-    fflush(stderr);
-    fflush(stdout);
-    worker *w = calloc((size_t)n, sizeof *w);
-    if (!w) return lm_err_code(LM_ENOMEM, "launch: out of memory");
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -177,6 +174,17 @@ int lm_launch_run(const lm_launch_opts *o, const char *exe, char *const *argv) {
     g_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    fprintf(stderr, "launch: %d worker(s) on this node: ranks %d..%d of %d, master %s:%d%s\n", n, lo.node_rank * n,
+            lo.node_rank * n + n - 1, world, lo.master_addr, lo.master_port,
+            set_omp ? "; OMP_NUM_THREADS=1 (not set; as torchrun does)" : "");
+    fflush(stderr);
+    fflush(stdout);
+    worker *w = calloc((size_t)n, sizeof *w);
+    if (!w) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        return lm_err_code(LM_ENOMEM, "launch: out of memory");
+    }
     pid_t parent = getpid();
     double t0 = lm_clock_now();
     int started = 0;
@@ -259,6 +267,12 @@ int lm_launch_run(const lm_launch_opts *o, const char *exe, char *const *argv) {
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (!rc && g_signal) g_exit_code = 128 + (int)g_signal;
+    else if (!rc && failed >= 0) {
+        int st = w[failed].status;
+        g_exit_code = st != -1 && WIFSIGNALED(st) ? 128 + WTERMSIG(st)
+                    : st != -1 && WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1;
+    } else if (!rc) g_exit_code = 0;
     if (!rc && failed >= 0) {
         char how[128];
         describe(how, sizeof how, w[failed].status);

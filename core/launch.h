@@ -34,6 +34,13 @@ int lm_launch_take_args(lm_launch_opts *o, int *argc, char **argv);
  * was killed by signal 9 (Killed) after 3.1 s; the other 2 workers were stopped". */
 int lm_launch_run(const lm_launch_opts *o, const char *exe, char *const *argv);
 
+/* The status a launcher process should exit with after its last lm_launch_run, as a shell
+ * reports a child: 0 when every worker succeeded; 128 + S when the launcher itself got
+ * SIGINT/SIGTERM S (passed on to the workers, waited for) or when the first worker to fail
+ * was killed by signal S; that worker's exit status when it exited non-zero; 1 when the
+ * launcher could not start the workers. */
+int lm_launch_exit_code(void);
+
 /* A TCP port that was free on 127.0.0.1 a moment ago (bind to port 0), or LM_EIO. */
 int lm_launch_free_port(void);
 

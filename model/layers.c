@@ -93,11 +93,63 @@ int lm_bn_init(lm_bn *bn, lm_params *p, const char *name, int c) {
     return rc;
 }
 
+static _Thread_local lt_pgroup *g_sync_bn;
+
+void lm_bn_set_sync_group(lt_pgroup *g) { g_sync_bn = g; }
+lt_pgroup *lm_bn_sync_group(void) { return g_sync_bn; }
+
+/* SyncBatchNorm in training mode over g (layers.h). x (N, C, ...) */
+static lt_tensor *bn_sync_forward(const lm_bn *bn, lt_tensor *x, lt_pgroup *g) {
+    int nd = lt_dim(x);
+    if (nd < 2) return NULL; /* message set by lt_dim for NULL */
+    int64_t c = lt_size(x, 1), dims[8];
+    int nr = 0;
+    for (int i = 0; i < nd && nr < 8; i++)
+        if (i != 1) dims[nr++] = i;
+    int64_t one[1] = {1}, cshape[8] = {1, c, 1, 1, 1, 1, 1, 1};
+    lt_tensor *xs = lt_to_dtype(x, LT_F64); // (N, C, H, W) in float64 for the sums
+    lt_tensor *parts[3] = {
+        lt_sum_dims(xs, dims, nr, 0),                                            // (C)
+        lt_sum_dims(lt_mul(xs, xs), dims, nr, 0),                                // (C)
+        lt_full(one, 1, (double)(lt_numel(x) / (c > 0 ? c : 1)), LT_F64, lt_device_of(x)), // (1)
+    };
+    lt_tensor *tot = lt_pgroup_allreduce_sum_grad(g, lt_cat(parts, 3, 0)); // (2C + 1), all ranks
+    if (!tot) return NULL;
+    double n = lt_item(lt_narrow(tot, 0, 2 * c, 1));
+    if (!(n > 1)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "SyncBatchNorm: expected more than 1 value per channel over all ranks, got %g", n);
+        lt_set_error(msg);
+        return NULL;
+    }
+    lt_tensor *mean = lt_mul_scalar(lt_narrow(tot, 0, 0, c), 1.0 / n);                         // (C)
+    lt_tensor *var = lt_sub(lt_mul_scalar(lt_narrow(tot, 0, c, c), 1.0 / n), lt_mul(mean, mean)); // (C), biased
+    lt_tensor *scale = lt_pow_scalar(lt_add_scalar(var, bn->eps), -0.5);                        // (C)
+    if (bn->w) scale = lt_mul(scale, lt_to_dtype(bn->w, LT_F64));
+    lt_tensor *shift = lt_neg(lt_mul(mean, scale));                                           // (C)
+    if (bn->b) shift = lt_add(shift, lt_to_dtype(bn->b, LT_F64));
+    lt_dtype xt = lt_type(x);
+    lt_tensor *y = lt_add(lt_mul(x, lt_reshape(lt_to_dtype(scale, xt), cshape, nd)),
+                          lt_reshape(lt_to_dtype(shift, xt), cshape, nd)); // (N, C, H, W)
+    if (!y) return NULL;
+    if (bn->mean && bn->var) {
+        double m = bn->momentum;
+        lt_no_grad_push();
+        lt_tensor *ok = lt_add_(lt_mul_scalar_(bn->mean, 1 - m), lt_to_dtype(mean, lt_type(bn->mean)), m);
+        if (ok) ok = lt_add_(lt_mul_scalar_(bn->var, 1 - m), lt_to_dtype(lt_mul_scalar(var, n / (n - 1)),
+                                                                     lt_type(bn->var)), m);
+        lt_no_grad_pop();
+        if (!ok) return NULL;
+    }
+    return y;
+}
+
 lt_tensor *lm_bn_forward(const lm_bn *bn, lt_tensor *x, int training) {
     if (training && x) {
         lt_no_grad_push();
         lt_add_scalar_(bn->nbt, 1);
         lt_no_grad_pop();
     }
+    if (training && g_sync_bn && lt_pgroup_size(g_sync_bn) > 1) return bn_sync_forward(bn, x, g_sync_bn);
     return lt_batch_norm(x, bn->w, bn->b, bn->mean, bn->var, training, bn->momentum, bn->eps);
 }

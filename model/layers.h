@@ -44,7 +44,22 @@ typedef struct lm_bn {
 
 /* BatchNorm2d(C): weight 1, bias 0, running mean 0 / var 1, momentum 0.1, eps 1e-5. */
 int lm_bn_init(lm_bn *bn, lm_params *p, const char *name, int c);
-/* training=1: batch statistics, running stats and num_batches_tracked updated as PyTorch. */
+/* training=1: batch statistics, running stats and num_batches_tracked updated as PyTorch.
+ * With a SyncBatchNorm group set on this thread (lm_bn_set_sync_group) and training=1, the
+ * batch statistics are those of the batches of every rank together. */
 lt_tensor *lm_bn_forward(const lm_bn *bn, lt_tensor *x, int training);
+
+/* SyncBatchNorm (torch.nn.SyncBatchNorm; trainer.sync_bn): while a group of world size > 1
+ * is set on this thread, every lm_bn_forward in training mode computes the per-channel sum,
+ * sum of squares and count of its input (in float64), adds them over the group's ranks with
+ * the differentiable all-reduce (lt_pgroup_allreduce_sum_grad), and normalises with the
+ * global mean and biased variance; the running statistics take the global mean and the
+ * unbiased global variance (momentum as BatchNorm2d). Gradients (and the gradient of a
+ * gradient, R1) flow across ranks through the all-reduce. Eval mode and NULL (the default)
+ * are plain BatchNorm. Every rank must run the same BatchNorm layers in the same order, and
+ * the backward of every loss that depends on them. A group of more than 1 value per channel
+ * in total is required (an error otherwise). The group is borrowed. */
+void lm_bn_set_sync_group(lt_pgroup *g);
+lt_pgroup *lm_bn_sync_group(void);
 
 #endif

@@ -11,6 +11,8 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/version.h>
 
@@ -626,6 +628,69 @@ int lt_zero_grad(lt_tensor *t) {
     if (null_in(IN(t))) return -1;
     LT_TRY(-1, t->t.mutable_grad().reset(); return 0;)
 }
+} // extern "C"
+
+struct lt_grad_ready {
+    std::vector<std::shared_ptr<torch::autograd::Node>> accs; // kept alive: the hooks live on them
+    std::shared_ptr<std::atomic<bool>> alive;
+};
+
+namespace {
+struct ReadyHook : public torch::autograd::FunctionPostHook {
+    std::shared_ptr<std::atomic<bool>> alive;
+    void (*fn)(void *, int);
+    void *ctx;
+    int i;
+    torch::autograd::variable_list operator()(const torch::autograd::variable_list &outputs,
+                                              const torch::autograd::variable_list &) override {
+        if (alive->load()) {
+            try {
+                fn(ctx, i);
+            } catch (...) {
+            }
+        }
+        return outputs;
+    }
+};
+} // namespace
+
+extern "C" {
+
+int lt_grad_ready_create(lt_grad_ready **out, lt_tensor *const *ts, int n, void (*fn)(void *ctx, int i),
+                         void *ctx) {
+    *out = nullptr;
+    if (null_list(ts, n)) return -1;
+    LT_TRY(-1, {
+        if (!fn) throw std::runtime_error("lt_grad_ready_create: NULL callback");
+        std::unique_ptr<lt_grad_ready> h(new lt_grad_ready());
+        h->alive = std::make_shared<std::atomic<bool>>(true);
+        for (int i = 0; i < n; i++) {
+            const at::Tensor &t = ts[i]->t;
+            if (!t.is_leaf() || !t.requires_grad())
+                throw std::runtime_error("lt_grad_ready_create: tensor " + std::to_string(i) +
+                                         " is not a leaf that requires grad");
+            std::shared_ptr<torch::autograd::Node> acc = torch::autograd::impl::grad_accumulator(t);
+            if (!acc) throw std::runtime_error("lt_grad_ready_create: no gradient accumulator");
+            std::unique_ptr<ReadyHook> hook(new ReadyHook());
+            hook->alive = h->alive;
+            hook->fn = fn;
+            hook->ctx = ctx;
+            hook->i = i;
+            acc->add_post_hook(std::move(hook));
+            h->accs.push_back(acc);
+        }
+        *out = h.release();
+        return 0;
+    })
+}
+void lt_grad_ready_free(lt_grad_ready *h) {
+    if (!h) return;
+    h->alive->store(false);
+    try {
+        delete h;
+    } catch (...) {
+    }
+}
 void lt_no_grad_push(void) {
     g_grad_stack.push_back(c10::GradMode::is_enabled());
     c10::GradMode::set_enabled(false);
@@ -828,6 +893,29 @@ void pg_wait(const lt_pgroup *g, std::vector<c10::intrusive_ptr<c10d::Work>> &wo
     }
     if (first) std::rethrow_exception(first);
 }
+// One synchronous SUM all-reduce of t (contiguous) in place.
+void pg_allreduce_sum(const lt_pgroup *g, at::Tensor &t) {
+    c10d::AllreduceOptions ao;
+    ao.timeout = g->timeout;
+    std::vector<at::Tensor> one{t};
+    std::vector<c10::intrusive_ptr<c10d::Work>> works{g->pg->allreduce(one, ao)};
+    pg_wait(g, works);
+}
+
+// y = sum over ranks of x; dy/dx applied to a gradient = the same sum over ranks of it.
+struct AllReduceSumFn : public torch::autograd::Function<AllReduceSumFn> {
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t gp) {
+        ctx->saved_data["g"] = gp;
+        at::Tensor y = x.detach().clone(at::MemoryFormat::Contiguous);
+        pg_allreduce_sum(reinterpret_cast<const lt_pgroup *>((intptr_t)gp), y);
+        return y;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list go) {
+        int64_t gp = ctx->saved_data["g"].toInt();
+        return {AllReduceSumFn::apply(go[0], gp), at::Tensor()};
+    }
+};
 } // namespace
 #endif
 
@@ -881,6 +969,64 @@ int lt_pgroup_broadcast(lt_pgroup *g, lt_tensor *const *ts, int n, int root) {
         pg_wait(g, works);
         return 0;
 #endif
+    })
+}
+
+lt_tensor *lt_pgroup_allreduce_sum_grad(lt_pgroup *g, lt_tensor *x) {
+    if (null_in(IN(x))) return nullptr;
+    if (!g) {
+        set_err("lt_pgroup_allreduce_sum_grad: NULL group");
+        return nullptr;
+    }
+    LT_TRY(nullptr, {
+#ifndef LT_HAVE_C10D
+        throw std::runtime_error("all-reduce: no c10d backend in this build");
+#else
+        return wrap(AllReduceSumFn::apply(x->t, (int64_t)(intptr_t)g));
+#endif
+    })
+}
+
+struct lt_pgroup_work {
+#ifdef LT_HAVE_C10D
+    const lt_pgroup *g = nullptr;
+    c10::intrusive_ptr<c10d::Work> w;
+#endif
+};
+
+lt_pgroup_work *lt_pgroup_allreduce_start(lt_pgroup *g, lt_tensor *t) {
+    if (null_in(IN(t))) return nullptr;
+    if (!g) {
+        set_err("lt_pgroup_allreduce_start: NULL group");
+        return nullptr;
+    }
+    LT_TRY(nullptr, {
+#ifndef LT_HAVE_C10D
+        throw std::runtime_error("all-reduce: no c10d backend in this build");
+#else
+        std::vector<at::Tensor> one = pg_tensors("all-reduce", &t, 1);
+        c10d::AllreduceOptions ao;
+        ao.timeout = g->timeout;
+        std::unique_ptr<lt_pgroup_work> w(new lt_pgroup_work());
+        w->g = g;
+        w->w = g->pg->allreduce(one, ao);
+        return w.release();
+#endif
+    })
+}
+
+int lt_pgroup_work_wait(lt_pgroup_work *w) {
+    if (!w) {
+        set_err("lt_pgroup_work_wait: NULL work");
+        return -1;
+    }
+    std::unique_ptr<lt_pgroup_work> own(w);
+    LT_TRY(-1, {
+#ifdef LT_HAVE_C10D
+        std::vector<c10::intrusive_ptr<c10d::Work>> works{w->w};
+        pg_wait(w->g, works);
+#endif
+        return 0;
     })
 }
 

@@ -228,6 +228,18 @@ int lt_grad(lt_tensor *const *outputs, int n_out, lt_tensor *const *inputs, int 
 int lt_has_grad(lt_tensor *t);                     /* .grad defined? */
 lt_tensor *lt_grad_of(lt_tensor *t);               /* new handle on .grad (NULL + error if none) */
 int lt_zero_grad(lt_tensor *t);                    /* sets .grad undefined */
+/* Gradient-ready notifications (what DDP's reducer uses to overlap communication with
+ * backward): fn(ctx, i) is called each time a backward pass has accumulated the gradient of
+ * ts[i] into its .grad (a post hook of the leaf's gradient accumulator; once per backward
+ * pass that reaches it, after all of that pass's contributions were summed). lt_grad (the
+ * R1 gradient with respect to an input) does not accumulate into parameters and does not
+ * call it. fn runs on the thread that executes the backward (the caller's on CPU) and must
+ * not fail (record errors for later). Every ts[i] must be a leaf that requires grad.
+ * lt_grad_ready_free makes later calls no-ops (libtorch keeps the hooks). 0 or -1. */
+typedef struct lt_grad_ready lt_grad_ready;
+int lt_grad_ready_create(lt_grad_ready **out, lt_tensor *const *ts, int n, void (*fn)(void *ctx, int i),
+                         void *ctx);
+void lt_grad_ready_free(lt_grad_ready *h);         /* accepts NULL */
 void lt_no_grad_push(void);                        /* nestable no-grad region (this thread) */
 void lt_no_grad_pop(void);
 int lt_grad_enabled(void);
@@ -288,6 +300,18 @@ int lt_pgroup_allreduce(lt_pgroup *g, lt_tensor *const *ts, int n, lt_reduce_op 
 /* Copies each tensor of rank `root` into the same tensors of every other rank. 0 or -1. */
 int lt_pgroup_broadcast(lt_pgroup *g, lt_tensor *const *ts, int n, int root);
 int lt_pgroup_barrier(lt_pgroup *g);               /* 0 or -1 */
+/* Starts a SUM all-reduce of t (dense, contiguous) in place and returns at once; t must stay
+ * alive and untouched until lt_pgroup_work_wait. NULL + message on failure. */
+typedef struct lt_pgroup_work lt_pgroup_work;
+lt_pgroup_work *lt_pgroup_allreduce_start(lt_pgroup *g, lt_tensor *t);
+/* Waits for the operation (bounded by the group's timeout) and frees w. 0 or -1. */
+int lt_pgroup_work_wait(lt_pgroup_work *w);
+/* Differentiable all-reduce (torch.distributed.nn.all_reduce, SUM): a new tensor holding the
+ * sum of x over the ranks. Its backward is the same all-reduce of the incoming gradient (the
+ * gradient of the sum of every rank's loss), itself differentiable, so double backward (R1
+ * through a SyncBatchNorm) stays correct. Every rank must run the forward and, when a loss
+ * depends on it, the backward in the same order. NULL + message on failure. */
+lt_tensor *lt_pgroup_allreduce_sum_grad(lt_pgroup *g, lt_tensor *x);
 
 #ifdef __cplusplus
 }

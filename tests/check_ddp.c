@@ -3,7 +3,7 @@
  * launcher's flags (in process); collectives with 2 and 3 processes; identical parameters on
  * 3 ranks after 3 official iterations (and, as a control, different ones without the gradient
  * averaging); averaged gradients of 2 ranks x batch 2 equal to one process's on the batch of
- * 4; a worker killed mid-run: the launcher names it and stops the rest, and without the
+ * 4; the same with SyncBatchNorm and BatchNorm in training mode (and R1); a worker killed mid-run: the launcher names it and stops the rest, and without the
  * launcher the others fail on their own with the peer's error. Ports: 127.0.0.1:0 (a free
  * one) or lm_launch_free_port. Every wait is bounded (LAMAC_DIST_TIMEOUT=30). */
 #define _GNU_SOURCE
@@ -33,7 +33,7 @@ static void dist_env(void) { setenv("LAMAC_DIST_TIMEOUT", "30", 1); }
 static const char *const ENV_VARS[] = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
                                        "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
                                        "SLURM_NTASKS_PER_NODE", "LAMAC_DIST_FILE", "LAMAC_DIST_BACKEND",
-                                       "LAMAC_DIST_TIMEOUT", "GLOO_SOCKET_IFNAME", NULL};
+                                       "LAMAC_DIST_TIMEOUT", "GLOO_SOCKET_IFNAME", "LAMAC_DIST_BUCKET_MB", NULL};
 static void clear_env(void) {
     for (int i = 0; ENV_VARS[i]; i++) unsetenv(ENV_VARS[i]);
 }
@@ -314,6 +314,136 @@ START_TEST(test_grads_equal_concatenated_batch) {
 }
 END_TEST
 
+/* Compares every tensor of a (a rank's file) with the tensor of the same name in e (one
+ * process on the concatenated batch): |a − e| ≤ 1e-6 + 1e-4·max|e| per tensor (the 1e-6 is
+ * for the biases of convolutions followed by BatchNorm, whose exact gradient is 0 and whose
+ * computed one is float32 noise ~1e-8). Fills, per kind (0 prediction, 1 gradients, 2
+ * running statistics), the number of tensors out of tolerance, the number compared and the
+ * largest |a − e| / max|e|. */
+static void syncbn_compare(const char *pa, const char *pe, int bad[3], int n[3], double worst[3]) {
+    lm_st_file *a, *e;
+    ck_assert_int_eq(lm_st_open(&a, pa), 0);
+    ck_assert_int_eq(lm_st_open(&e, pe), 0);
+    for (int k = 0; k < 3; k++) bad[k] = n[k] = 0, worst[k] = 0;
+    for (int i = 0; i < lm_st_count(a); i++) {
+        const lm_st_entry *y = lm_st_get(a, i), *x = lm_st_find(e, y->name);
+        ck_assert_msg(x != NULL, "%s: no %s in the reference", pa, y->name);
+        ck_assert_uint_eq(x->nbytes, y->nbytes);
+        int kind = !strncmp(y->name, "pred.", 5) ? 0 : strstr(y->name, ".running_") ? 2 : 1;
+        const float *ev = x->data, *av = y->data;
+        double emax = 0, dmax = 0;
+        for (size_t k = 0; k < x->nbytes / 4; k++) emax = fmax(emax, fabs(ev[k]));
+        for (size_t k = 0; k < x->nbytes / 4; k++) {
+            double d = fabs((double)av[k] - (double)ev[k]);
+            dmax = isnan(d) ? INFINITY : fmax(dmax, d);
+        }
+        n[kind]++;
+        if (!(dmax <= 1e-6 + 1e-4 * emax)) bad[kind]++;
+        if (emax > 1e-5 && dmax / emax > worst[kind]) worst[kind] = dmax / emax;
+    }
+    lm_st_close(a);
+    lm_st_close(e);
+}
+
+/* SyncBatchNorm (trainer.sync_bn): G and D in training mode, 2 ranks x 2 samples against one
+ * process on the 4 samples: the prediction, the averaged gradients of G (masked L1 +
+ * adversarial) and of D (discriminator loss with R1, a double backward through the
+ * synchronised BatchNorms) and the running statistics agree; without sync_bn they do not. */
+START_TEST(test_syncbn_equals_concatenated_batch) {
+    dist_env();
+    char d1[256], d2[256], ref[512], rk[512];
+    lm_test_tmpdir(d1, sizeof d1, "ddp_sbn1");
+    lm_test_tmpdir(d2, sizeof d2, "ddp_sbn2");
+    int rc = lm_test_run(g_out, sizeof g_out, "ddp-check syncbn " SMALL " --batch-size 4 --split 2 --size 32 --out %s", d1);
+    if (rc) fprintf(stderr, "%s", g_out);
+    ck_assert_int_eq(rc, 0);
+    snprintf(ref, sizeof ref, "%s/syncbn_rank0.safetensors", d1);
+    const char *kinds[3] = {"prediction", "gradients", "running stats"};
+    for (int ctl = 0; ctl <= 1; ctl++) {
+        rc = lm_test_run(g_out, sizeof g_out,
+                         "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 syncbn " SMALL " --batch-size 2 --size 32 "
+                         "--out %s%s", d2, ctl ? " --no-sync-bn" : "");
+        if (rc) fprintf(stderr, "%s", g_out);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(count(g_out, ctl ? "per-rank BatchNorm" : "synchronised BatchNorm"), 2);
+        for (int r = 0; r < 2; r++) {
+            int bad[3], n[3];
+            double worst[3];
+            snprintf(rk, sizeof rk, "%s/syncbn_rank%d.safetensors", d2, r);
+            syncbn_compare(rk, ref, bad, n, worst);
+            for (int k = 0; k < 3; k++)
+                printf("ddp syncbn%s: rank %d of 2 x 2 vs 1 x 4, BN in training mode (G: L1 + adversarial; D: with "
+                       "R1): %s: %d of %d tensors out of tolerance (1e-6 + 1e-4 max|e|), max |diff|/max|e| %.3g\n",
+                       ctl ? " control (sync_bn off)" : "", r, kinds[k], bad[k], n[k], worst[k]);
+            ck_assert_int_eq(n[0], 1);
+            ck_assert_int_gt(n[1], 50);
+            ck_assert_int_gt(n[2], 20);
+            if (!ctl) {
+                ck_assert_int_eq(bad[0] + bad[1] + bad[2], 0);
+            } else { /* per-rank statistics: the batch of 2 is not the batch of 4 */
+                ck_assert_int_eq(bad[0], 1);
+                ck_assert_int_gt(bad[1], n[1] / 2);
+                ck_assert_int_gt(bad[2], n[2] / 2);
+            }
+        }
+    }
+    lm_test_rmtree(d1);
+    lm_test_rmtree(d2);
+}
+END_TEST
+
+/* trainer.ddp_overlap: the all-reduce started from gradient-ready hooks during backward gives
+ * the same bits as the one after backward (2 ranks, 3 official iterations, small buckets so
+ * that each backward has several, also with SyncBatchNorm, whose own all-reduces run inside
+ * the same backward); the hooks fire once per trainable parameter and backward (so the R1
+ * gradient, lt_grad with create_graph, fires none). */
+static long field_after(const char *s, const char *key) {
+    const char *p = strstr(s, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+START_TEST(test_overlap_bitwise) {
+    dist_env();
+    setenv("LAMAC_DIST_BUCKET_MB", "0.05", 1);
+    char da[256], db[256], pa[512], pb[512];
+    lm_test_tmpdir(da, sizeof da, "ddp_ova");
+    lm_test_tmpdir(db, sizeof db, "ddp_ovb");
+    for (int sbn = 0; sbn <= 1; sbn++) {
+        const char *extra = sbn ? " trainer.sync_bn=true" : "";
+        int rc = lm_test_run(g_out, sizeof g_out,
+                             "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL "%s trainer.ddp_overlap=true "
+                             "--steps 3 --size 32 --batch-size 2 --out %s", extra, da);
+        if (rc) fprintf(stderr, "%s", g_out);
+        ck_assert_int_eq(rc, 0);
+        const char *line = strstr(g_out, "rank 0 of 2: overlap: ");
+        ck_assert_ptr_nonnull(line);
+        long calls = field_after(line, "overlap: "), expected = field_after(line, "(expected ");
+        long early = field_after(line, "parameter and backward), "), late = field_after(line, "during backward, ");
+        printf("ddp overlap%s: rank 0: %ld hook calls (expected %ld), %ld buckets started during backward, %ld after\n",
+               sbn ? " + sync_bn" : "", calls, expected, early, late);
+        ck_assert_int_eq(calls, expected);
+        ck_assert_int_gt(expected, 0);
+        ck_assert_int_ge(early, 12); /* several buckets in each of the 6 backward passes */
+        rc = lm_test_run(g_out, sizeof g_out,
+                         "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL "%s --steps 3 --size 32 "
+                         "--batch-size 2 --out %s", extra, db);
+        if (rc) fprintf(stderr, "%s", g_out);
+        ck_assert_int_eq(rc, 0);
+        for (int r = 0; r < 2; r++) {
+            snprintf(pa, sizeof pa, "%s/rank%d.safetensors", da, r);
+            snprintf(pb, sizeof pb, "%s/rank%d.safetensors", db, r);
+            double diff = param_diff(pa, pb);
+            printf("ddp overlap%s: rank %d: max |param diff| overlapped vs after backward %g (bitwise expected)\n",
+                   sbn ? " + sync_bn" : "", r, diff);
+            ck_assert(diff == 0);
+        }
+    }
+    unsetenv("LAMAC_DIST_BUCKET_MB");
+    lm_test_rmtree(da);
+    lm_test_rmtree(db);
+}
+END_TEST
+
 START_TEST(test_kill_with_launcher) {
     dist_env();
     double t0 = lm_clock_now();
@@ -323,10 +453,70 @@ START_TEST(test_kill_with_launcher) {
     double dt = lm_clock_now() - t0;
     printf("ddp kill (launcher): exit %d after %.1f s\n", rc, dt);
     if (!strstr(g_out, "rank 1 (local 1")) fprintf(stderr, "%s", g_out);
-    ck_assert_int_ne(rc, 0);
+    ck_assert_int_eq(rc, 128 + SIGKILL); /* like a shell: the worker's signal */
     ck_assert_ptr_nonnull(strstr(g_out, "launch: rank 1 (local 1"));
     ck_assert_ptr_nonnull(strstr(g_out, "killed by signal 9"));
     ck_assert_ptr_nonnull(strstr(g_out, "the other 2 worker(s) on this node were stopped"));
+}
+END_TEST
+
+/* SIGTERM to the launcher: passed on to the workers, waited for, and the launcher exits
+ * 128 + 15 like a shell reports a signalled child. */
+START_TEST(test_launcher_signal_status) {
+    const char *bin = getenv("LAMAC_BIN");
+    ck_assert_ptr_nonnull(bin);
+    dist_env();
+    char dir[256], log[512];
+    lm_test_tmpdir(dir, sizeof dir, "ddp_sig");
+    snprintf(log, sizeof log, "%s/launcher.log", dir);
+    char *argv[] = {"lamac", "ddp-check", "--nproc-per-node", "2", "--master", "127.0.0.1:0", "steps",
+                    LM_SOURCE_DIR "/configs/training/lama-fourier.yaml", "generator.ngf=8", "generator.n_blocks=1",
+                    "discriminator.ndf=4", "losses.resnet_pl.weight=0", "--steps", "100000", "--size", "32", NULL};
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd, 1), dup2(fd, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(fd);
+    /* wait until the workers train (rank 0 prints "step 1:"), at most 60 s */
+    char text[1 << 14] = "";
+    double t0 = lm_clock_now();
+    while (lm_clock_now() - t0 < 60) {
+        FILE *f = fopen(log, "r");
+        size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+        text[n] = 0;
+        if (f) fclose(f);
+        if (strstr(text, "step 1:") || waitpid(pid, NULL, WNOHANG) == pid) break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(strstr(text, "step 1:") != NULL, "the workers did not start training: %s", text);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int st = -1;
+    t0 = lm_clock_now();
+    while (lm_clock_now() - t0 < 60 && waitpid(pid, &st, WNOHANG) != pid) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        st = -1;
+    }
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[n] = 0;
+    if (f) fclose(f);
+    printf("ddp launcher SIGTERM: exit status %d (%s) after %.2f s\n", st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+           strstr(text, "launch: interrupted") ? "launch: interrupted ..." : "no message", lm_clock_now() - t0);
+    ck_assert_msg(st != -1, "the launcher did not exit within 60 s of SIGTERM");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM, "status 0x%x: %s", st, text);
+    ck_assert_ptr_nonnull(strstr(text, "launch: interrupted by signal 15"));
+    lm_test_rmtree(dir);
 }
 END_TEST
 
@@ -437,8 +627,11 @@ Suite *check_ddp_suite(void) {
     tcase_add_test(tc, test_collectives);
     tcase_add_test(tc, test_steps_identical_parameters);
     tcase_add_test(tc, test_grads_equal_concatenated_batch);
+    tcase_add_test(tc, test_syncbn_equals_concatenated_batch);
+    tcase_add_test(tc, test_overlap_bitwise);
     tcase_add_test(tc, test_kill_with_launcher);
     tcase_add_test(tc, test_kill_without_launcher);
+    tcase_add_test(tc, test_launcher_signal_status);
     tcase_add_test(tc, test_stalled_rank_times_out);
     suite_add_tcase(s, tc);
     return s;

@@ -12,11 +12,15 @@
 #include "core/err.h"
 #include "model/lt_err.h"
 
+typedef struct ov_state ov_state;
+static void ov_free(ov_state *o);
+
 struct lm_ddp {
     lm_ddp_opts o;
     lt_pgroup *g; /* NULL for world size 1 */
     lt_device dev;
     lm_ddp_stats st;
+    ov_state *ov; /* overlapped all-reduce (lm_ddp_overlap_begin), created on first use */
 };
 
 lm_ddp_opts lm_ddp_defaults(void) {
@@ -105,6 +109,14 @@ int lm_ddp_opts_from_env(lm_ddp_opts *o) {
             return lm_err_code(LM_EINVAL, "distributed: LAMAC_DIST_TIMEOUT=%s: expected seconds > 0", ts);
         o->timeout_s = t;
     }
+    const char *bm = getenv("LAMAC_DIST_BUCKET_MB");
+    if (bm && *bm) {
+        char *end;
+        t = strtod(bm, &end);
+        if (*end || !(t > 0) || t > 1e6)
+            return lm_err_code(LM_EINVAL, "distributed: LAMAC_DIST_BUCKET_MB=%s: expected megabytes > 0", bm);
+        o->bucket_mb = t;
+    }
     if (o->world_size > 1 && !has_addr && !o->file_store[0])
         return lm_err_code(LM_EINVAL, "distributed: world size %d but MASTER_ADDR is not set%s", o->world_size,
                            !strcmp(o->source, "slurm")
@@ -153,6 +165,7 @@ int lm_ddp_create(lm_ddp **out, const lm_ddp_opts *o, lt_device dev) {
 
 void lm_ddp_free(lm_ddp *d) {
     if (!d) return;
+    ov_free(d->ov);
     lt_pgroup_free(d->g);
     free(d);
 }
@@ -160,6 +173,7 @@ void lm_ddp_free(lm_ddp *d) {
 int lm_ddp_rank(const lm_ddp *d) { return d ? d->o.rank : 0; }
 int lm_ddp_world_size(const lm_ddp *d) { return d ? d->o.world_size : 1; }
 int lm_ddp_is_main(const lm_ddp *d) { return lm_ddp_rank(d) == 0; }
+lt_pgroup *lm_ddp_group(const lm_ddp *d) { return d ? d->g : NULL; }
 const lm_ddp_opts *lm_ddp_options(const lm_ddp *d) { return &d->o; }
 lm_ddp_stats lm_ddp_get_stats(const lm_ddp *d) {
     lm_ddp_stats z;
@@ -286,7 +300,226 @@ int lm_ddp_barrier(lm_ddp *d) {
     return 0;
 }
 
+
+/* ---- all-reduce overlapped with backward (lm_ddp_overlap_begin / _finish) -------------------
+ * The buckets of lm_ddp_sync_grads (reverse registration order, ~bucket_mb of one dtype, the
+ * trainable parameters of the registry), each started as an asynchronous SUM all-reduce by
+ * the gradient-ready hook of its last parameter, strictly in bucket order (every rank must
+ * issue the collectives in the same order; a bucket whose gradients are ready before an
+ * earlier one waits for it); after backward, the rest are started, all are waited for,
+ * divided by the world size and copied back: the same bits as lm_ddp_sync_grads. */
+typedef struct ov_reg {
+    lm_ddp *d;
+    lm_params *p;
+    lt_grad_ready *hooks;
+    int *item;  /* hook index -> registry index */
+} ov_reg;
+
+#define OV_MAX_REGS 8
+
+typedef struct ov_state {
+    ov_reg regs[OV_MAX_REGS];
+    int nregs;
+    lm_params *armed;       /* the registry of the running backward, or NULL */
+    int n_items;            /* registry items when armed */
+    int *bucket_of;         /* registry index -> bucket, -1 not included */
+    int *order;             /* registry indices in bucket order */
+    int nb, *start, *len, *pending, next;
+    lt_tensor **flat;       /* per bucket, caller-owned */
+    lt_pgroup_work **work;
+    int err;                /* a launch failed in a hook */
+    char msg[512];
+} ov_state;
+
+static void ov_release(ov_state *o) {
+    free(o->bucket_of), free(o->order), free(o->start), free(o->len), free(o->pending);
+    free(o->flat), free(o->work);
+    o->bucket_of = o->order = o->start = o->len = o->pending = NULL;
+    o->flat = NULL, o->work = NULL;
+    o->nb = o->next = 0;
+    o->armed = NULL;
+}
+
+static void ov_free(ov_state *o) {
+    if (!o) return;
+    for (int b = 0; b < o->nb; b++) { /* an armed backward that never finished */
+        if (o->work[b]) lt_pgroup_work_wait(o->work[b]);
+        lt_free(o->flat[b]);
+    }
+    ov_release(o);
+    for (int k = 0; k < o->nregs; k++) {
+        lt_grad_ready_free(o->regs[k].hooks);
+        free(o->regs[k].item);
+    }
+    free(o);
+}
+
+/* Flattens bucket b's gradients and starts its all-reduce. */
+static void ov_launch(lm_ddp *d, int b) {
+    ov_state *o = d->ov;
+    lm_params *p = o->armed;
+    int n = o->len[b];
+    lt_scope_push();
+    lt_no_grad_push();
+    lt_tensor *flat = NULL;
+    const char *bad = NULL;
+    lt_tensor *parts[n > 0 ? n : 1];
+    for (int k = 0; k < n; k++) {
+        lm_param *it = &p->items[o->order[o->start[b] + k]];
+        if (!lt_has_grad(it->t)) {
+            bad = it->name;
+            break;
+        }
+        parts[k] = lt_flatten(lt_grad_of(it->t), 0, -1);
+    }
+    if (!bad) flat = n == 1 ? lt_contiguous(parts[0]) : lt_cat(parts, n, 0); // (sum of numels,)
+    if (!bad && flat) flat = lt_keep(flat);
+    lt_no_grad_pop();
+    lt_scope_pop();
+    if (bad) {
+        if (!o->err)
+            snprintf(o->msg, sizeof o->msg, "distributed: parameter %s is trainable but has no gradient after "
+                     "backward (unused parameters are not supported)", bad);
+        o->err = 1;
+        return;
+    }
+    if (flat) o->work[b] = lt_pgroup_allreduce_start(d->g, flat);
+    o->flat[b] = flat;
+    if (!flat || !o->work[b]) {
+        if (!o->err)
+            snprintf(o->msg, sizeof o->msg, "distributed: rank %d of %d: gradient all-reduce (bucket %d): %s",
+                     d->o.rank, d->o.world_size, b, lt_error());
+        o->err = 1;
+    }
+}
+
+static void ov_ready(void *ctx, int i) {
+    ov_reg *r = ctx;
+    lm_ddp *d = r->d;
+    ov_state *o = d->ov;
+    d->st.hook_calls++;
+    if (o->armed != r->p || o->err) return;
+    int b = o->bucket_of[r->item[i]];
+    if (b < 0 || --o->pending[b] > 0) return;
+    while (o->next < o->nb && o->pending[o->next] <= 0 && !o->err) {
+        ov_launch(d, o->next++);
+        d->st.buckets_early++;
+    }
+}
+
+int lm_ddp_overlap_begin(lm_ddp *d, lm_params *p) {
+    if (!d || !d->g || !p) return 0;
+    if (!d->ov && !(d->ov = calloc(1, sizeof *d->ov))) return lm_err_code(LM_ENOMEM, "distributed: out of memory");
+    ov_state *o = d->ov;
+    if (o->armed) return lm_err_code(LM_EINVAL, "distributed: overlap: a backward is already armed");
+    /* the hooks of this registry, registered once (on its parameters trainable now) */
+    ov_reg *r = NULL;
+    for (int k = 0; k < o->nregs; k++)
+        if (o->regs[k].p == p) r = &o->regs[k];
+    if (!r) {
+        if (o->nregs >= OV_MAX_REGS) return lm_err_code(LM_EINVAL, "distributed: overlap: more than %d registries",
+                                                        OV_MAX_REGS);
+        r = &o->regs[o->nregs];
+        memset(r, 0, sizeof *r);
+        r->d = d, r->p = p;
+        lt_tensor **ts = malloc(sizeof *ts * (size_t)(p->n > 0 ? p->n : 1));
+        r->item = malloc(sizeof *r->item * (size_t)(p->n > 0 ? p->n : 1));
+        if (!ts || !r->item) {
+            free(ts), free(r->item);
+            return lm_err_code(LM_ENOMEM, "distributed: out of memory");
+        }
+        int n = 0;
+        for (int i = 0; i < p->n; i++)
+            if (p->items[i].kind == LM_PARAM && lt_requires_grad(p->items[i].t) == 1) ts[n] = p->items[i].t, r->item[n++] = i;
+        int rc = lt_grad_ready_create(&r->hooks, ts, n, ov_ready, r);
+        free(ts);
+        if (rc < 0) {
+            free(r->item);
+            return lm_err_lt("distributed: overlap: gradient hooks");
+        }
+        o->nregs++;
+    }
+    /* the buckets of lm_ddp_sync_grads */
+    size_t m = (size_t)(p->n > 0 ? p->n : 1);
+    o->bucket_of = malloc(sizeof(int) * m), o->order = malloc(sizeof(int) * m);
+    o->start = malloc(sizeof(int) * m), o->len = malloc(sizeof(int) * m), o->pending = malloc(sizeof(int) * m);
+    o->flat = calloc(m, sizeof *o->flat), o->work = calloc(m, sizeof *o->work);
+    if (!o->bucket_of || !o->order || !o->start || !o->len || !o->pending || !o->flat || !o->work) {
+        ov_release(o);
+        return lm_err_code(LM_ENOMEM, "distributed: out of memory");
+    }
+    const double cap = d->o.bucket_mb * 1024.0 * 1024.0;
+    double size = 0;
+    lt_dtype dt = LT_DTYPE_INVALID;
+    int nb = 0, no = 0;
+    for (int i = 0; i < p->n; i++) o->bucket_of[i] = -1;
+    for (int i = p->n - 1; i >= 0; i--) {
+        lm_param *it = &p->items[i];
+        if (it->kind != LM_PARAM || lt_requires_grad(it->t) != 1) continue;
+        double b = (double)lt_numel(it->t) * (double)lt_dtype_size(lt_type(it->t));
+        if (nb == 0 || (o->len[nb - 1] > 0 && (lt_type(it->t) != dt || size + b > cap))) {
+            o->start[nb] = no, o->len[nb] = 0, o->pending[nb] = 0;
+            nb++;
+            size = 0;
+        }
+        dt = lt_type(it->t);
+        size += b;
+        o->bucket_of[i] = nb - 1;
+        o->order[no++] = i;
+        o->len[nb - 1]++;
+        o->pending[nb - 1]++;
+        d->st.grad_bytes += b;
+    }
+    o->nb = nb, o->next = 0, o->err = 0, o->msg[0] = 0;
+    o->n_items = p->n;
+    o->armed = p;
+    return 0;
+}
+
+int lm_ddp_overlap_finish(lm_ddp *d, lm_params *p) {
+    if (!d || !d->g || !p) return 0;
+    ov_state *o = d->ov;
+    if (!o || o->armed != p) return lm_err_code(LM_EINVAL, "distributed: overlap: finish without begin");
+    double t0 = lm_clock_now();
+    int rc = 0;
+    /* buckets not started during backward (a parameter without a gradient is an error) */
+    while (o->next < o->nb && !o->err) {
+        ov_launch(d, o->next++);
+        d->st.buckets_late++;
+    }
+    if (o->err) rc = lm_err_code(LM_EFAIL, "%s", o->msg);
+    lt_scope_push();
+    lt_no_grad_push();
+    for (int b = 0; b < o->nb; b++) {
+        if (o->work[b] && lt_pgroup_work_wait(o->work[b]) < 0 && !rc)
+            rc = lm_err_lt("distributed: rank %d of %d: gradient all-reduce (bucket %d)", d->o.rank, d->o.world_size, b);
+        o->work[b] = NULL;
+        if (rc || !o->flat[b]) continue;
+        lt_tensor *ws = lt_scalar((double)d->o.world_size, lt_type(o->flat[b]), lt_device_of(o->flat[b]));
+        lt_tensor *avg = lt_div(o->flat[b], ws); // (sum of numels,) as lt_pgroup_allreduce's div_
+        int64_t off = 0;
+        for (int k = 0; k < o->len[b] && !rc; k++) {
+            lt_tensor *g = lt_grad_of(p->items[o->order[o->start[b] + k]].t);
+            int64_t shape[8];
+            int nd = lt_shape(g, shape, 8);
+            int64_t n = lt_numel(g);
+            if (nd < 0 || nd > 8 || !lt_copy_(g, lt_reshape(lt_narrow(avg, 0, off, n), shape, nd)))
+                rc = lm_err_lt("distributed: gradient all-reduce: copying bucket %d back", b);
+            off += n;
+        }
+    }
+    lt_no_grad_pop();
+    lt_scope_pop();
+    for (int b = 0; b < o->nb; b++) lt_free(o->flat[b]);
+    ov_release(o);
+    d->st.grad_seconds += lm_clock_now() - t0;
+    d->st.grad_calls++;
+    return rc;
+}
+
 static int hook_grads(void *ctx, lm_params *p) { return lm_ddp_sync_grads(ctx, p); }
+static int hook_begin(void *ctx, lm_params *p) { return lm_ddp_overlap_begin(ctx, p); }
+static int hook_finish(void *ctx, lm_params *p) { return lm_ddp_overlap_finish(ctx, p); }
 
 static int hook_buffers(void *ctx, lm_params *p) {
     lm_ddp *d = ctx;
@@ -303,6 +536,9 @@ lm_step_hooks lm_ddp_step_hooks(lm_ddp *d) {
     if (!d || !d->g) return h;
     h.ctx = d;
     h.sync_grads = hook_grads;
+    h.grads_begin = hook_begin;
+    h.grads_finish = hook_finish;
     if (d->o.broadcast_buffers) h.sync_buffers = hook_buffers;
+    h.bn_group = d->g;
     return h;
 }

@@ -11,7 +11,7 @@
  * SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE when the torchrun names are
  * absent. lamac's own variables: LAMAC_DIST_TIMEOUT (seconds, default 1800 like torch),
  * LAMAC_DIST_FILE (a FileStore path instead of the TCP store), LAMAC_DIST_BACKEND (gloo,
- * nccl), GLOO_SOCKET_IFNAME (the interface Gloo binds to, as in torch).
+ * nccl), LAMAC_DIST_BUCKET_MB (gradient bucket size, default 25 as DDP's bucket_cap_mb), GLOO_SOCKET_IFNAME (the interface Gloo binds to, as in torch).
  *
  * With world size 1 every call below is a no-op that succeeds, so a trainer calls them
  * unconditionally.
@@ -24,8 +24,10 @@
  *     lm_step_hooks h = lm_ddp_step_hooks(ddp); lm_step_set_hooks(step, &h);
  *     ... each rank feeds its own slice of the batch stream; rank 0 alone writes files ...
  *     lm_ddp_free(ddp);
- * Not built: overlapping the all-reduce with backward (needs autograd hooks the shim does
- * not expose), SyncBatchNorm (trainer.sync_bn), unused-parameter detection. */
+ * SyncBatchNorm (trainer.sync_bn): the step gets the group through the hooks (bn_group) and
+ * model/layers.h computes BatchNorm statistics over all ranks.
+ * trainer.ddp_overlap: the gradient all-reduce overlapped with backward (lm_ddp_overlap_begin).
+ * Not built: unused-parameter detection. */
 #ifndef LM_DDP_H
 #define LM_DDP_H
 
@@ -64,6 +66,8 @@ int lm_ddp_rank(const lm_ddp *d);            /* 0 for NULL */
 int lm_ddp_world_size(const lm_ddp *d);      /* 1 for NULL */
 int lm_ddp_is_main(const lm_ddp *d);         /* rank 0: the one that writes files */
 const lm_ddp_opts *lm_ddp_options(const lm_ddp *d);
+/* The process group (borrowed; NULL for world size 1): SyncBatchNorm's (model/layers.h). */
+lt_pgroup *lm_ddp_group(const lm_ddp *d);
 
 /* Copies rank 0's tensors of the given kinds (LM_PARAM, LM_BUFFER or both) into every
  * rank's registry (flattened per dtype, one broadcast per bucket). Registries must have the
@@ -74,12 +78,23 @@ int lm_ddp_broadcast_params(lm_ddp *d, lm_params *p, int kinds);
  * by one all-reduce, divided by the world size and copied back. A trainable parameter
  * without a gradient is an error naming it (ranks must agree on the set). 0 or negative. */
 int lm_ddp_sync_grads(lm_ddp *d, lm_params *p);
+/* The same averaging overlapped with backward (trainer.ddp_overlap; DDP's reducer): begin
+ * before the backward of a loss (arms the registry: gradient-ready hooks on its trainable
+ * parameters, registered on first use, and the buckets of lm_ddp_sync_grads); each bucket's
+ * all-reduce starts as soon as its last gradient is accumulated, in bucket order; finish after
+ * the backward starts the rest, waits for all and copies the averages back: bitwise the
+ * result of lm_ddp_sync_grads. A backward through lt_grad (R1) does not fire the hooks.
+ * finish must follow every begin (it also cleans up after a failed backward). 0 or negative. */
+int lm_ddp_overlap_begin(lm_ddp *d, lm_params *p);
+int lm_ddp_overlap_finish(lm_ddp *d, lm_params *p);
 /* Replaces v[0..n) by their mean across ranks (loss values for logging). 0 or negative. */
 int lm_ddp_mean(lm_ddp *d, double *v, int n);
 int lm_ddp_barrier(lm_ddp *d);
 
-/* Hooks for lm_step_set_hooks: sync_grads = lm_ddp_sync_grads, sync_buffers = a broadcast
- * of LM_BUFFER from rank 0 (when broadcast_buffers). All NULL for world size 1 or NULL d. */
+/* Hooks for lm_step_set_hooks: sync_grads = lm_ddp_sync_grads, grads_begin/grads_finish =
+ * lm_ddp_overlap_begin/_finish, sync_buffers = a broadcast
+ * of LM_BUFFER from rank 0 (when broadcast_buffers), bn_group = the group (SyncBatchNorm when
+ * the step's sync_bn is on). All NULL for world size 1 or NULL d. */
 lm_step_hooks lm_ddp_step_hooks(lm_ddp *d);
 
 /* Totals since creation (benchmarks): seconds in lm_ddp_sync_grads, its calls, and bytes
@@ -88,6 +103,8 @@ typedef struct lm_ddp_stats {
     double grad_seconds, buffer_seconds;
     long grad_calls, buffer_calls;
     double grad_bytes;
+    long hook_calls;                  /* gradient-ready hooks fired (overlap) */
+    long buckets_early, buckets_late; /* buckets started during backward / after it (overlap) */
 } lm_ddp_stats;
 lm_ddp_stats lm_ddp_get_stats(const lm_ddp *d);
 

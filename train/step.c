@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "model/layers.h"
 #include "model/lt_err.h"
 
 struct lm_step {
@@ -144,6 +145,23 @@ static int term(lm_step_losses *l, const char *name, lt_tensor *v) {
     return 0;
 }
 
+/* Backward of loss into p's gradients, then the data-parallel averaging (hooks): after the
+ * backward (sync_grads), or overlapped with it (ddp_overlap: grads_begin/grads_finish). */
+static int backward(lm_step *s, lt_tensor *loss, lm_params *p) {
+    const lm_step_hooks *h = &s->hooks;
+    int overlap = s->opts.ddp_overlap && h->grads_begin && h->grads_finish;
+    int rc;
+    if (overlap && (rc = h->grads_begin(h->ctx, p)) < 0) return lm_err_prefix("gradients");
+    rc = lt_backward(loss) < 0 ? lt_fail("backward") : 0;
+    if (overlap) {
+        int frc = h->grads_finish(h->ctx, p);
+        if (!rc && frc < 0) rc = lm_err_prefix("gradients");
+    } else if (!rc && h->sync_grads && (rc = h->sync_grads(h->ctx, p)) < 0) {
+        rc = lm_err_prefix("gradients");
+    }
+    return rc;
+}
+
 /* cat(img * (1 - mask), mask)  // (N, 4, H, W) */
 static lt_tensor *gen_input(lt_tensor *img, lt_tensor *mask) {
     lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
@@ -203,9 +221,7 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
 
     if (keep_pred && !(*keep_pred = lt_keep(lt_detach(pred)))) return lt_fail("step");
     lm_params_zero_grad(n->g_params);
-    if (lt_backward(total) < 0) return lt_fail("step: generator backward");
-    if (s->hooks.sync_grads && (rc = s->hooks.sync_grads(s->hooks.ctx, n->g_params)) < 0)
-        return lm_err_prefix("step: generator gradients");
+    if ((rc = backward(s, total, n->g_params)) < 0) return lm_err_prefix("step: generator");
     double t3 = lm_clock_now();
     s->t.g_bwd = t3 - t2;
     double norm = 0;
@@ -248,9 +264,7 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     double t2 = lm_clock_now();
     s->t.d_fwd = t2 - t1;
     lm_params_zero_grad(n->d_params);
-    if (lt_backward(r.loss) < 0) return lt_fail("step: discriminator backward");
-    if (s->hooks.sync_grads && (rc = s->hooks.sync_grads(s->hooks.ctx, n->d_params)) < 0)
-        return lm_err_prefix("step: discriminator gradients");
+    if ((rc = backward(s, r.loss, n->d_params)) < 0) return lm_err_prefix("step: discriminator");
     double t3 = lm_clock_now();
     s->t.d_bwd = t3 - t2;
     double norm = 0;
@@ -273,6 +287,8 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
     /* training_step_end of the generator step: averaging before the update */
     if ((rc = lm_ema_update(s->ema, s->global_step, NULL)) < 0) return rc;
     lt_tensor *pred = NULL; /* the G step's prediction, kept for the D step (reuse_pred) */
+    lt_pgroup *bn_prev = lm_bn_sync_group();
+    if (s->opts.sync_bn && s->hooks.bn_group) lm_bn_set_sync_group(s->hooks.bn_group);
     lt_scope_push();
     rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);
     lt_scope_pop();
@@ -282,6 +298,7 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
         lt_scope_pop();
     }
     lt_free(pred);
+    lm_bn_set_sync_group(bn_prev);
     /* leave both networks trainable, as after construction */
     lm_params_set_trainable(s->nets.g_params, 1);
     lm_params_set_trainable(s->nets.d_params, 1);

@@ -44,6 +44,15 @@ typedef struct lm_step_opts {
      * again. Saves one generator forward per iteration, but changes the semantics: D sees the
      * prediction of G before its Adam update, and G's BatchNorm statistics advance once. */
     int reuse_pred;
+    /* trainer.sync_bn (lamac option; off = the official per-rank statistics): with a data-
+     * parallel group in the hooks (bn_group), every BatchNorm in training mode during the
+     * iteration — generator, discriminator and the ResNetPL encoder when it runs in training
+     * mode, as Lightning's sync_batchnorm converts every BatchNorm of the module — uses the
+     * statistics of all ranks' batches (model/layers.h lm_bn_set_sync_group). */
+    int sync_bn;
+    /* trainer.ddp_overlap (lamac option, off): with the hooks' grads_begin/grads_finish, the
+     * gradient all-reduce runs during backward (bucket by bucket) instead of after it. */
+    int ddp_overlap;
 } lm_step_opts;
 
 /* lama-fourier.yaml's values. */
@@ -100,6 +109,12 @@ typedef struct lm_step_hooks {
     void *ctx;
     int (*sync_buffers)(void *ctx, lm_params *p);
     int (*sync_grads)(void *ctx, lm_params *p);
+    /* Overlapped averaging (used instead of sync_grads when lm_step_opts.ddp_overlap):
+     * grads_begin before each backward, grads_finish after it (also after a failed one). */
+    int (*grads_begin)(void *ctx, lm_params *p);
+    int (*grads_finish)(void *ctx, lm_params *p);
+    /* The process group for SyncBatchNorm (used when lm_step_opts.sync_bn), or NULL. */
+    lt_pgroup *bn_group;
 } lm_step_hooks;
 
 typedef struct lm_step lm_step;
