@@ -239,7 +239,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     INTMIN("trainer.kwargs.limit_val_batches", "1000000", 0, 0),
     INTMIN("trainer.kwargs.val_check_interval", "25000", 1, 0),
     INTMIN("trainer.kwargs.log_every_n_steps", "250", 1, 0),
-    INT("trainer.kwargs.precision", "32", 16, 32, 0),
+    STR("trainer.kwargs.precision", "32", 0), /* 32 | bf16 (bf16-mixed); 16 is refused */
     BOOL("trainer.kwargs.terminate_on_nan", "false", 0),
     INTMIN("trainer.kwargs.check_val_every_n_epoch", "1", 1, 0),
     INTMIN("trainer.kwargs.num_sanity_val_steps", "8", 0, 0),
@@ -248,6 +248,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     STR("trainer.kwargs.resume_from_checkpoint", "null", N),
     BOOL("trainer.kwargs.fast_dev_run", "false", U),
     ENUM("trainer.on_nonfinite", "stop", "stop|skip", 0), /* lamac: a non-finite loss term */
+    STR("trainer.precision", "null", N), /* lamac spelling of trainer.kwargs.precision (wins) */
     MAP("trainer.checkpoint_kwargs"),
     BOOL("trainer.checkpoint_kwargs.verbose", "true", 0),
     INTMIN("trainer.checkpoint_kwargs.save_top_k", "5", -1, 0),

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -636,6 +637,70 @@ void lt_no_grad_pop(void) {
     g_grad_stack.pop_back();
 }
 int lt_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
+
+// ---- autocast (mixed precision) ----------------------------------------------------------------
+namespace {
+struct autocast_state {
+    bool cpu_on, gpu_on;
+    at::ScalarType cpu_dt, gpu_dt;
+};
+thread_local std::vector<autocast_state> g_autocast_stack;
+
+void autocast_save() {
+    g_autocast_stack.push_back({at::autocast::is_cpu_enabled(), at::autocast::is_enabled(),
+                                at::autocast::get_autocast_cpu_dtype(), at::autocast::get_autocast_gpu_dtype()});
+}
+} // namespace
+
+int lt_autocast_enter(lt_device dev, lt_dtype dt) {
+    LT_TRY(-1, {
+        at::ScalarType st = to_st(dt);
+        at::Device d = to_dev(dev);
+        if (st != at::kBFloat16 && st != at::kHalf)
+            throw std::runtime_error(std::string("autocast: dtype ") + c10::toString(st) +
+                                     " (expected BF16, or F16 on CUDA)");
+        if (d.is_cpu() && st != at::kBFloat16)
+            throw std::runtime_error("autocast: CPU autocast supports BF16 only");
+        autocast_save();
+        if (d.is_cpu()) {
+            at::autocast::set_cpu_enabled(true);
+            at::autocast::set_autocast_cpu_dtype(st);
+        } else {
+            at::autocast::set_enabled(true);
+            at::autocast::set_autocast_gpu_dtype(st);
+        }
+        at::autocast::increment_nesting();
+        return 0;
+    })
+}
+int lt_autocast_enter_off(void) {
+    LT_TRY(-1, {
+        autocast_save();
+        at::autocast::set_cpu_enabled(false);
+        at::autocast::set_enabled(false);
+        at::autocast::increment_nesting();
+        return 0;
+    })
+}
+void lt_autocast_exit(void) {
+    if (g_autocast_stack.empty()) return;
+    autocast_state s = g_autocast_stack.back();
+    g_autocast_stack.pop_back();
+    try {
+        if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+        at::autocast::set_cpu_enabled(s.cpu_on);
+        at::autocast::set_enabled(s.gpu_on);
+        at::autocast::set_autocast_cpu_dtype(s.cpu_dt);
+        at::autocast::set_autocast_gpu_dtype(s.gpu_dt);
+    } catch (const std::exception &e) {
+        set_err(e.what());
+    }
+}
+int lt_autocast_enabled(lt_device dev) {
+    LT_TRY(-1, return to_dev(dev).is_cpu() ? (at::autocast::is_cpu_enabled() ? 1 : 0)
+                                           : (at::autocast::is_enabled() ? 1 : 0);)
+}
+int lt_autocast_depth(void) { return (int)g_autocast_stack.size(); }
 
 // ---- generator, threads, devices -------------------------------------------------------------------
 void lt_manual_seed(uint64_t seed) {
