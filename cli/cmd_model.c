@@ -25,7 +25,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: lamac model summary CONFIG [OVERRIDE ...]\n"
             "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [--precision 32|bf16]\n"
-            "                           [OVERRIDE ...]\n\n"
+            "                           [--compare-fp32] [OVERRIDE ...]\n\n"
             "summary  compose CONFIG (as `lamac config show`), build its generator and\n"
             "         discriminator and print each top-level module (official state_dict prefix,\n"
             "         class, parameters) and the totals (trainable parameters; BatchNorm buffers\n"
@@ -34,8 +34,8 @@ static void usage(FILE *f) {
             "         1x256x256), eval mode without autograd, or --train: training mode with a\n"
             "         backward pass; prints the time. Random weights: for timing and memory.\n"
             "         --precision bf16: under autocast to bfloat16 (FFTs in float32), as\n"
-            "         trainer.precision: bf16; in eval mode it also runs the float32 forward of\n"
-            "         the same input and prints its time and the max |bf16 - fp32|.\n\n"
+            "         trainer.precision: bf16; with --compare-fp32 (eval mode) it then runs the\n"
+            "         float32 forward of the same input and prints its time and max |bf16 - fp32|.\n\n"
             "example: lamac model summary configs/training/big-lama.yaml\n"
             "exit status: 0 ok, 1 bad config or unsupported model option.\n");
 }
@@ -129,7 +129,7 @@ cleanup:
 
 static int forward(int argc, char **argv) {
     int64_t h = 256, w = 256, n = 1;
-    int train = 0, nov = 0, rc = 0, bf16 = 0;
+    int train = 0, nov = 0, rc = 0, bf16 = 0, compare = 0;
     const char *ov[64];
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) {
@@ -150,6 +150,8 @@ static int forward(int argc, char **argv) {
             n = b;
         } else if (!strcmp(argv[i], "--train")) {
             train = 1;
+        } else if (!strcmp(argv[i], "--compare-fp32")) {
+            compare = 1;
         } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             const char *p = argv[++i];
             if (!strcmp(p, "bf16") || !strcmp(p, "bf16-mixed")) bf16 = 1;
@@ -204,7 +206,7 @@ static int forward(int argc, char **argv) {
                                                : "forward (eval, no grad)",
                bf16 ? ", precision bf16 (autocast, FFTs in float32)" : "", t1 - t0);
     }
-    if (y && bf16 && !train) { /* the same input in float32: its time and max |bf16 - fp32| */
+    if (y && bf16 && !train && compare) { /* the same input in float32: its time and max |bf16 - fp32| */
         lt_no_grad_push();
         double a = lm_clock_now();
         lt_tensor *y32 = lm_generator_forward(g, x, 0);
