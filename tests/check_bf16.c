@@ -260,6 +260,20 @@ START_TEST(test_precision_config) {
     char buf[8192];
     int rc = lm_test_run(buf, sizeof buf, "bench step %s trainer.kwargs.precision=16 --iters 1", path);
     ck_assert_msg(rc != 0 && strstr(buf, "fp16 not supported, use bf16"), "%s", buf);
+    rc = lm_test_run(buf, sizeof buf, "bench step %s generator.ngf=8 generator.n_blocks=1 discriminator.ndf=4 "
+                     "losses.resnet_pl.weight=0 trainer.precision=bf16 --size 32 --iters 1 --warmup 0 --threads 1",
+                     path);
+    ck_assert_msg(rc == 0 && strstr(buf, "precision bf16 (autocast, FFTs in float32)"), "%s", buf);
+    /* lamac model forward --precision bf16 --compare-fp32: a tiny generator's output moves by
+     * 2.0e-3 (measured; the output is a sigmoid in [0, 1]); bound 2e-2 */
+    rc = lm_test_run(buf, sizeof buf, "model forward %s generator.ngf=8 generator.n_blocks=1 --size 32 "
+                     "--precision bf16 --compare-fp32", path);
+    const char *d = strstr(buf, "max |bf16 - fp32| ");
+    ck_assert_msg(rc == 0 && d && strstr(buf, "precision bf16"), "%s", buf);
+    double dv = atof(d + strlen("max |bf16 - fp32| "));
+    ck_assert_msg(dv > 0 && dv < 2e-2, "%s", buf);
+    rc = lm_test_run(buf, sizeof buf, "model forward %s --size 32 --precision 16", path);
+    ck_assert_msg(rc != 0 && strstr(buf, "fp16 not supported, use bf16"), "%s", buf);
     lm_step_opts so = lm_step_defaults();
     ck_assert_int_eq(so.precision, LT_F32);
 }
