@@ -646,29 +646,39 @@ struct autocast_state {
 };
 thread_local std::vector<autocast_state> g_autocast_stack;
 
+// libtorch 2.4 replaced the per-device functions (kept, deprecated) by ones taking the device type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool ac_on(bool cpu) { return at::autocast::is_autocast_enabled(cpu ? at::kCPU : at::kCUDA); }
+void ac_set_on(bool cpu, bool on) { at::autocast::set_autocast_enabled(cpu ? at::kCPU : at::kCUDA, on); }
+at::ScalarType ac_dtype(bool cpu) { return at::autocast::get_autocast_dtype(cpu ? at::kCPU : at::kCUDA); }
+void ac_set_dtype(bool cpu, at::ScalarType t) { at::autocast::set_autocast_dtype(cpu ? at::kCPU : at::kCUDA, t); }
+#else
+bool ac_on(bool cpu) { return cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
+void ac_set_on(bool cpu, bool on) { cpu ? at::autocast::set_cpu_enabled(on) : at::autocast::set_enabled(on); }
+at::ScalarType ac_dtype(bool cpu) {
+    return cpu ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+}
+void ac_set_dtype(bool cpu, at::ScalarType t) {
+    cpu ? at::autocast::set_autocast_cpu_dtype(t) : at::autocast::set_autocast_gpu_dtype(t);
+}
+#endif
+
 void autocast_save() {
-    g_autocast_stack.push_back({at::autocast::is_cpu_enabled(), at::autocast::is_enabled(),
-                                at::autocast::get_autocast_cpu_dtype(), at::autocast::get_autocast_gpu_dtype()});
+    g_autocast_stack.push_back({ac_on(true), ac_on(false), ac_dtype(true), ac_dtype(false)});
 }
 } // namespace
 
 int lt_autocast_enter(lt_device dev, lt_dtype dt) {
     LT_TRY(-1, {
         at::ScalarType st = to_st(dt);
-        at::Device d = to_dev(dev);
+        bool cpu = to_dev(dev).is_cpu();
         if (st != at::kBFloat16 && st != at::kHalf)
             throw std::runtime_error(std::string("autocast: dtype ") + c10::toString(st) +
                                      " (expected BF16, or F16 on CUDA)");
-        if (d.is_cpu() && st != at::kBFloat16)
-            throw std::runtime_error("autocast: CPU autocast supports BF16 only");
+        if (cpu && st != at::kBFloat16) throw std::runtime_error("autocast: CPU autocast supports BF16 only");
         autocast_save();
-        if (d.is_cpu()) {
-            at::autocast::set_cpu_enabled(true);
-            at::autocast::set_autocast_cpu_dtype(st);
-        } else {
-            at::autocast::set_enabled(true);
-            at::autocast::set_autocast_gpu_dtype(st);
-        }
+        ac_set_on(cpu, true);
+        ac_set_dtype(cpu, st);
         at::autocast::increment_nesting();
         return 0;
     })
@@ -676,8 +686,8 @@ int lt_autocast_enter(lt_device dev, lt_dtype dt) {
 int lt_autocast_enter_off(void) {
     LT_TRY(-1, {
         autocast_save();
-        at::autocast::set_cpu_enabled(false);
-        at::autocast::set_enabled(false);
+        ac_set_on(true, false);
+        ac_set_on(false, false);
         at::autocast::increment_nesting();
         return 0;
     })
@@ -688,18 +698,15 @@ void lt_autocast_exit(void) {
     g_autocast_stack.pop_back();
     try {
         if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-        at::autocast::set_cpu_enabled(s.cpu_on);
-        at::autocast::set_enabled(s.gpu_on);
-        at::autocast::set_autocast_cpu_dtype(s.cpu_dt);
-        at::autocast::set_autocast_gpu_dtype(s.gpu_dt);
+        ac_set_on(true, s.cpu_on);
+        ac_set_on(false, s.gpu_on);
+        ac_set_dtype(true, s.cpu_dt);
+        ac_set_dtype(false, s.gpu_dt);
     } catch (const std::exception &e) {
         set_err(e.what());
     }
 }
-int lt_autocast_enabled(lt_device dev) {
-    LT_TRY(-1, return to_dev(dev).is_cpu() ? (at::autocast::is_cpu_enabled() ? 1 : 0)
-                                           : (at::autocast::is_enabled() ? 1 : 0);)
-}
+int lt_autocast_enabled(lt_device dev) { LT_TRY(-1, return ac_on(to_dev(dev).is_cpu()) ? 1 : 0;) }
 int lt_autocast_depth(void) { return (int)g_autocast_stack.size(); }
 
 // ---- generator, threads, devices -------------------------------------------------------------------
