@@ -450,8 +450,10 @@ static int bench_step(int argc, char **argv) {
            s->resnet_pl ? (s->lopts.resnet_pl.bn_train ? " (BN in training mode)" : " (BN eval)") : "");
     char blas[2048];
     blas_in_use(blas, sizeof blas);
-    printf("batch %d x 3 x %d x %d (random image, one box mask per sample), %d threads, device %s\n"
-           "backend: %s\nBLAS: %s\n", bs, size, size, lt_get_num_threads(), device, lt_backend_info(), blas);
+    printf("batch %d x 3 x %d x %d (random image, one box mask per sample), %d threads, device %s, precision %s\n"
+           "backend: %s\nBLAS: %s\n", bs, size, size, lt_get_num_threads(), device,
+           s->sopts.precision == LT_BF16 ? "bf16 (autocast, FFTs in float32)" : "32",
+           lt_backend_info(), blas);
     double *tot = calloc((size_t)iters, sizeof *tot), *cpu = calloc((size_t)iters, sizeof *cpu);
     char load0[64] = "?";
     FILE *la = fopen("/proc/loadavg", "r");

@@ -5,6 +5,7 @@
  * `lamac model forward CONFIG [--size HxW] [--batch N] [--train] [key=value ...]` runs the
  * generator once on random input (eval mode under no-grad by default) and prints the time:
  * a smoke test and a memory probe (run it under /usr/bin/time -v). */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +24,18 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lamac model summary CONFIG [OVERRIDE ...]\n"
-            "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [OVERRIDE ...]\n\n"
+            "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [--precision 32|bf16]\n"
+            "                           [--compare-fp32] [OVERRIDE ...]\n\n"
             "summary  compose CONFIG (as `lamac config show`), build its generator and\n"
             "         discriminator and print each top-level module (official state_dict prefix,\n"
             "         class, parameters) and the totals (trainable parameters; BatchNorm buffers\n"
             "         counted apart).\n"
             "forward  run the generator once on a random (N, input_nc, H, W) input (default\n"
             "         1x256x256), eval mode without autograd, or --train: training mode with a\n"
-            "         backward pass; prints the time. Random weights: for timing and memory.\n\n"
+            "         backward pass; prints the time. Random weights: for timing and memory.\n"
+            "         --precision bf16: under autocast to bfloat16 (FFTs in float32), as\n"
+            "         trainer.precision: bf16; with --compare-fp32 (eval mode) it then runs the\n"
+            "         float32 forward of the same input and prints its time and max |bf16 - fp32|.\n\n"
             "example: lamac model summary configs/training/big-lama.yaml\n"
             "exit status: 0 ok, 1 bad config or unsupported model option.\n");
 }
@@ -124,7 +129,7 @@ cleanup:
 
 static int forward(int argc, char **argv) {
     int64_t h = 256, w = 256, n = 1;
-    int train = 0, nov = 0, rc = 0;
+    int train = 0, nov = 0, rc = 0, bf16 = 0, compare = 0;
     const char *ov[64];
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) {
@@ -145,6 +150,17 @@ static int forward(int argc, char **argv) {
             n = b;
         } else if (!strcmp(argv[i], "--train")) {
             train = 1;
+        } else if (!strcmp(argv[i], "--compare-fp32")) {
+            compare = 1;
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            const char *p = argv[++i];
+            if (!strcmp(p, "bf16") || !strcmp(p, "bf16-mixed")) bf16 = 1;
+            else if (!strcmp(p, "32")) bf16 = 0;
+            else {
+                fprintf(stderr, "lamac model: --precision expects 32 or bf16, got '%s'%s\n", p,
+                        !strcmp(p, "16") ? " (fp16 not supported, use bf16)" : "");
+                return 1;
+            }
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "lamac model: unknown option '%s' (see lamac model --help)\n", argv[i]);
             return 1;
@@ -169,21 +185,37 @@ static int forward(int argc, char **argv) {
     lt_tensor *x = lt_rand(s, 4, LT_F32, LT_CPU);
     double t0 = lm_clock_now();
     if (!train) lt_no_grad_push();
-    lt_tensor *y = lm_generator_forward(g, x, train);
-    if (!train) lt_no_grad_pop();
-    if (y && train && lt_backward(lt_mean(y)) < 0) {
-        lm_err_lt("backward");
-        y = NULL;
+    lt_tensor *y = NULL;
+    if (!bf16) {
+        y = lm_generator_forward(g, x, train);
+    } else if (lt_autocast_enter(LT_CPU, LT_BF16) == 0) { /* as trainer.precision: bf16 */
+        y = lm_generator_forward(g, x, train);
+        lt_autocast_exit();
+        y = lt_to_dtype(y, LT_F32);
     }
+    if (!train) lt_no_grad_pop();
+    if (y && train && lt_backward(lt_mean(y)) < 0) y = NULL;
     double t1 = lm_clock_now();
-    if (y)
-        printf("generator %s: (%lld, %d, %lld, %lld) -> (%lld, %lld, %lld, %lld) %s in %.3f s\n",
+    if (!y) {
+        rc = lm_err_lt("generator %s", train ? "forward+backward" : "forward");
+    } else {
+        printf("generator %s: (%lld, %d, %lld, %lld) -> (%lld, %lld, %lld, %lld) %s%s in %.3f s\n",
                go.kind, (long long)n, go.input_nc, (long long)h, (long long)w,
                (long long)lt_size(y, 0), (long long)lt_size(y, 1), (long long)lt_size(y, 2),
                (long long)lt_size(y, 3), train ? "forward+backward (training mode)"
-                                               : "forward (eval, no grad)", t1 - t0);
-    else
-        rc = LM_EFAIL;
+                                               : "forward (eval, no grad)",
+               bf16 ? ", precision bf16 (autocast, FFTs in float32)" : "", t1 - t0);
+    }
+    if (y && bf16 && !train && compare) { /* the same input in float32: its time and max |bf16 - fp32| */
+        lt_no_grad_push();
+        double a = lm_clock_now();
+        lt_tensor *y32 = lm_generator_forward(g, x, 0);
+        double d = y32 ? lt_item(lt_max(lt_abs(lt_sub(y, y32)))) : NAN;
+        double b = lm_clock_now();
+        lt_no_grad_pop();
+        if (!y32 || isnan(d)) rc = lm_err_lt("generator forward (float32)");
+        else printf("float32 forward of the same input in %.3f s; max |bf16 - fp32| %.4g\n", b - a, d);
+    }
     lt_scope_pop();
 cleanup:
     lm_generator_free(g);

@@ -39,13 +39,15 @@ static void usage(FILE *f) {
         "  --pad-multiple N    pad to a multiple of N (default 8; the generator needs 2^n_down)\n"
         "  --device DEV        cpu (default), cuda or cuda:N\n"
         "  --threads N         libtorch intra-op threads (default: libtorch's choice)\n"
+        "  --precision P       32 (default, the official numerics) or bf16: the generator under\n"
+        "                      autocast to bfloat16, FFTs in float32 (trainer.precision: bf16)\n"
         "  --quiet             no progress lines\n\n"
         "A mask with no nonzero pixel gives a copy of the image (with a warning). Exit status:\n"
         "0 all written, 1 an error (every failed image is named on stderr).\n");
 }
 
 typedef struct args {
-    const char *model, *config, *image, *mask, *out, *indir, *outdir, *device, *img_suffix;
+    const char *model, *config, *image, *mask, *out, *indir, *outdir, *device, *img_suffix, *precision;
     int pad, threads, quiet;
 } args;
 
@@ -134,6 +136,7 @@ static int parse(args *a, int argc, char **argv) {
     a->threads = 0;
     a->device = "cpu";
     a->img_suffix = ".png";
+    a->precision = "32";
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         const char **dst = NULL;
@@ -150,6 +153,7 @@ static int parse(args *a, int argc, char **argv) {
         else if (!strcmp(k, "--outdir")) dst = &a->outdir;
         else if (!strcmp(k, "--device")) dst = &a->device;
         else if (!strcmp(k, "--img-suffix")) dst = &a->img_suffix;
+        else if (!strcmp(k, "--precision")) dst = &a->precision;
         else if (!strcmp(k, "--pad-multiple") || !strcmp(k, "--threads")) {
             if (lm_flag_int(k, v, 1, 4096, k[2] == 'p' ? &a->pad : &a->threads) < 0) return LM_EINVAL;
             continue;
@@ -158,6 +162,9 @@ static int parse(args *a, int argc, char **argv) {
         *dst = v;
     }
     if (!a->model) return lm_err_code(LM_EINVAL, "--model is required (see lamac predict --help)");
+    if (strcmp(a->precision, "32") && strcmp(a->precision, "bf16") && strcmp(a->precision, "bf16-mixed"))
+        return lm_err_code(LM_EINVAL, "--precision %s: expected 32 or bf16%s", a->precision,
+                           !strcmp(a->precision, "16") ? " (fp16 not supported, use bf16)" : "");
     int one = a->image || a->mask || a->out, dir = a->indir || a->outdir;
     if (one == dir)
         return lm_err_code(LM_EINVAL, "give either --image/--mask/--out or --indir/--outdir");
@@ -178,6 +185,7 @@ static int run(int argc, char **argv) {
     if (parse(&a, argc, argv) < 0) return lm_cmd_fail("predict");
     lm_predict_opts po = lm_predict_defaults();
     po.pad_multiple = a.pad;
+    po.precision = strcmp(a.precision, "32") ? LT_BF16 : LT_F32;
     if (lm_parse_device(&po.device, a.device) < 0) return lm_cmd_fail("predict");
     if (a.threads > 0) lt_set_num_threads(a.threads);
     double t0 = lm_clock_now();

@@ -274,7 +274,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     INTMIN("trainer.kwargs.limit_val_batches", "1000000", 0, 0),
     INTMIN("trainer.kwargs.val_check_interval", "25000", 1, 0),
     INTMIN("trainer.kwargs.log_every_n_steps", "250", 1, 0),
-    INT("trainer.kwargs.precision", "32", 16, 32, 0),
+    STR("trainer.kwargs.precision", "32", 0), /* 32 | bf16 (bf16-mixed); 16 is refused */
     BOOL("trainer.kwargs.terminate_on_nan", "false", 0),
     INTMIN("trainer.kwargs.check_val_every_n_epoch", "1", 1, 0),
     INTMIN("trainer.kwargs.num_sanity_val_steps", "8", 0, 0),
@@ -285,6 +285,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     ENUM("trainer.on_nonfinite", "stop", "stop|skip", 0), /* lamac: a non-finite loss term */
     BOOL("trainer.sync_bn", "false", 0), /* lamac: SyncBatchNorm under data parallelism */
     BOOL("trainer.ddp_overlap", "false", 0), /* lamac: gradient all-reduce during backward */
+    STR("trainer.precision", "null", N), /* lamac spelling of trainer.kwargs.precision (wins) */
     MAP("trainer.checkpoint_kwargs"),
     BOOL("trainer.checkpoint_kwargs.verbose", "true", 0),
     INTMIN("trainer.checkpoint_kwargs.save_top_k", "5", -1, 0),

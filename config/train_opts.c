@@ -37,6 +37,40 @@ int lm_optim_opts_from_cfg(lm_optim_opts *o, const lm_cfg *c, const char *net) {
     return rc < 0 ? rc : 0;
 }
 
+/* One precision value: 32 (32-true) -> LT_F32, bf16 (bf16-mixed) -> LT_BF16; 16 is refused
+ * with its reason. */
+static int parse_precision(const lm_cfg *c, const char *key, const char *v, lt_dtype *out) {
+    if (!strcmp(v, "32") || !strcmp(v, "32-true")) *out = LT_F32;
+    else if (!strcmp(v, "bf16") || !strcmp(v, "bf16-mixed")) *out = LT_BF16;
+    else {
+        const lm_cfg_node *n = lm_cfg_find(c, key);
+        char where[300] = "";
+        if (n && n->file) snprintf(where, sizeof where, "%s:%d: ", n->file, n->line);
+        if (!strcmp(v, "16") || !strcmp(v, "16-mixed"))
+            return lm_err_code(LM_EINVAL, "config: %skey '%s': precision %s: fp16 not supported, use bf16 "
+                               "(the official FFT problems: LaMa's FourierUnit fails or overflows in float16)",
+                               where, key, v);
+        return lm_err_code(LM_EINVAL, "config: %skey '%s': precision '%s' is not one of 32 | bf16 (bf16-mixed)",
+                           where, key, v);
+    }
+    return 0;
+}
+
+/* trainer.precision (lamac; wins when set, so `trainer.precision=bf16` overrides the
+ * `precision: 32` of the official trainer files) or trainer.kwargs.precision (the official
+ * Lightning key). Both are checked. */
+int lm_precision_from_cfg(lt_dtype *out, const lm_cfg *c) {
+    const char *a = NULL, *b = NULL;
+    lt_dtype da = LT_F32, db = LT_F32;
+    int rc = lm_cfg_get_str(c, "trainer.precision", &a);
+    if (!rc) rc = lm_cfg_get_str(c, "trainer.kwargs.precision", &b);
+    if (!rc && a) rc = parse_precision(c, "trainer.precision", a, &da);
+    if (!rc && b) rc = parse_precision(c, "trainer.kwargs.precision", b, &db);
+    if (rc) return rc;
+    *out = a ? da : db;
+    return 0;
+}
+
 int lm_step_opts_from_cfg(lm_step_opts *so, lm_loss_opts *lo, const lm_cfg *c) {
     lm_loss_opts local;
     if (!lo) lo = &local;
@@ -59,5 +93,6 @@ int lm_step_opts_from_cfg(lm_step_opts *so, lm_loss_opts *lo, const lm_cfg *c) {
     if ((rc = lm_cfg_get_bool(c, "training_model.reuse_generator_output", &so->reuse_pred)) < 0) return rc;
     if ((rc = lm_cfg_get_bool(c, "trainer.sync_bn", &so->sync_bn)) < 0) return rc;
     if ((rc = lm_cfg_get_bool(c, "trainer.ddp_overlap", &so->ddp_overlap)) < 0) return rc;
+    if ((rc = lm_precision_from_cfg(&so->precision, c)) < 0) return rc;
     return 0;
 }

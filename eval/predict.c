@@ -10,7 +10,7 @@
 #include "model/lt_err.h"
 
 lm_predict_opts lm_predict_defaults(void) {
-    return (lm_predict_opts){.pad_multiple = 8, .device = LT_CPU};
+    return (lm_predict_opts){.pad_multiple = 8, .device = LT_CPU, .precision = LT_F32};
 }
 
 int lm_ceil_modulo(int x, int m) {
@@ -67,7 +67,10 @@ int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const ui
     lt_tensor *im = lt_narrow(x, 1, 0, 3);                                /* (1, 3, H, W) */
     lt_tensor *parts[2] = {lt_mul(im, lt_rsub_scalar(m, 1.0)), m};
     lt_tensor *in = lt_contiguous(lt_cat(parts, 2, 1));                   /* (1, 4, H, W) */
+    int ac = o->precision != LT_F32;
+    if (ac && lt_autocast_enter(o->device, o->precision) < 0) in = NULL;
     lt_tensor *y = lm_generator_forward(g, in, 0);                        /* (1, 3, H, W) */
+    if (ac && in) lt_autocast_exit();
     if (!y) {
         rc = lm_err_prefix("predict: %dx%d input", W, H); /* "...: generator forward: <shim message>" */
     } else if (lt_size(y, 1) != 3 || lt_size(y, 2) != H || lt_size(y, 3) != W) {

@@ -124,7 +124,9 @@ lt_tensor *lm_vgg_pl_loss(lm_vgg_pl *pl, lt_tensor *pred, lt_tensor *target, lt_
         if (!ni || !nt) goto done;
         fi = ni, ft = nt;
         if (lm_vgg_layer(pl->vgg, i) != LM_VGG_RELU) continue;
-        lt_tensor *d = lt_sub(fi, ft);
+        lt_dtype ty = lt_type(fi); /* bfloat16 under autocast (trainer.precision: bf16): the loss in float32 */
+        lt_tensor *d = ty == LT_BF16 || ty == LT_F16 ? lt_sub(lt_to_dtype(fi, LT_F32), lt_to_dtype(ft, LT_F32))
+                                                     : lt_sub(fi, ft);
         lt_tensor *l = lt_mul(d, d); /* F.mse_loss(reduction='none') */ // (N, C, h, w)
         if (mask) {
             lt_tensor *m = lt_interpolate(mask, lt_size(fi, 2), lt_size(fi, 3), LT_BILINEAR);

@@ -60,8 +60,16 @@ static lt_tensor *coords(lt_tensor *like, int64_t n, int64_t h, int64_t w, int v
     return lt_expand(lt_to_device(lt_to_dtype(t, lt_type(like)), lt_device_of(like)), s, 4);
 }
 
+/* Under autocast (lt_autocast_enter, trainer.precision: bf16) the FFT pair runs in float32
+ * with autocast off: the input is cast to float32 first, and the spectrum that comes out of
+ * the conv + BN + ReLU (in the reduced dtype) is cast back before the inverse FFT. Only the
+ * 1x1 conv, BN and ReLU run under autocast. Without autocast nothing is cast (the official
+ * numerics). */
 lt_tensor *lm_fu_forward(const lm_fu *u, lt_tensor *x, int training) {
     if (!x) return NULL;
+    int ac = lt_autocast_enabled(lt_device_of(x));
+    if (ac < 0) return NULL;
+    if (ac && (!(x = lt_to_dtype(x, LT_F32)) || lt_autocast_enter_off() < 0)) return NULL;
     int64_t n = lt_size(x, 0), c = lt_size(x, 1), h = lt_size(x, 2), w = lt_size(x, 3);
     int64_t dims[2] = {-2, -1}, hw[2] = {h, w};
     lt_tensor *z = lt_rfftn(x, dims, 2, u->norm);          /* (N, C, H, W/2+1) complex */
@@ -74,11 +82,15 @@ lt_tensor *lm_fu_forward(const lm_fu *u, lt_tensor *x, int training) {
         lt_tensor *parts[3] = {coords(f, n, h, wf, 1), coords(f, n, h, wf, 0), f};
         f = lt_cat(parts, 3, 1);                            /* (N, 2C+2, H, Wf) */
     }
+    if (ac) lt_autocast_exit();
     f = lt_relu_(lm_bn_forward(&u->bn, lm_conv_forward(&u->conv, f), training)); /* (N, 2C, H, Wf) */
+    if (ac && (!(f = lt_to_dtype(f, LT_F32)) || lt_autocast_enter_off() < 0)) return NULL;
     int64_t s5[5] = {n, c, 2, h, wf};
     f = lt_reshape(f, s5, 5);                               /* (N, C, 2, H, Wf) */
     z = lt_complex(lt_select(f, 2, 0), lt_select(f, 2, 1)); /* (N, C, H, Wf) complex */
-    return lt_irfftn(z, hw, dims, 2, u->norm);              /* (N, C, H, W) */
+    lt_tensor *y = lt_irfftn(z, hw, dims, 2, u->norm);      /* (N, C, H, W) float32 */
+    if (ac) lt_autocast_exit();
+    return y;
 }
 
 int lm_spectral_init(lm_spectral *s, lm_params *p, const char *name, int cin, int cout, int stride,

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -701,6 +702,77 @@ void lt_no_grad_pop(void) {
     g_grad_stack.pop_back();
 }
 int lt_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
+
+// ---- autocast (mixed precision) ----------------------------------------------------------------
+namespace {
+struct autocast_state {
+    bool cpu_on, gpu_on;
+    at::ScalarType cpu_dt, gpu_dt;
+};
+thread_local std::vector<autocast_state> g_autocast_stack;
+
+// libtorch 2.4 replaced the per-device functions (kept, deprecated) by ones taking the device type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool ac_on(bool cpu) { return at::autocast::is_autocast_enabled(cpu ? at::kCPU : at::kCUDA); }
+void ac_set_on(bool cpu, bool on) { at::autocast::set_autocast_enabled(cpu ? at::kCPU : at::kCUDA, on); }
+at::ScalarType ac_dtype(bool cpu) { return at::autocast::get_autocast_dtype(cpu ? at::kCPU : at::kCUDA); }
+void ac_set_dtype(bool cpu, at::ScalarType t) { at::autocast::set_autocast_dtype(cpu ? at::kCPU : at::kCUDA, t); }
+#else
+bool ac_on(bool cpu) { return cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
+void ac_set_on(bool cpu, bool on) { cpu ? at::autocast::set_cpu_enabled(on) : at::autocast::set_enabled(on); }
+at::ScalarType ac_dtype(bool cpu) {
+    return cpu ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+}
+void ac_set_dtype(bool cpu, at::ScalarType t) {
+    cpu ? at::autocast::set_autocast_cpu_dtype(t) : at::autocast::set_autocast_gpu_dtype(t);
+}
+#endif
+
+void autocast_save() {
+    g_autocast_stack.push_back({ac_on(true), ac_on(false), ac_dtype(true), ac_dtype(false)});
+}
+} // namespace
+
+int lt_autocast_enter(lt_device dev, lt_dtype dt) {
+    LT_TRY(-1, {
+        at::ScalarType st = to_st(dt);
+        bool cpu = to_dev(dev).is_cpu();
+        if (st != at::kBFloat16 && st != at::kHalf)
+            throw std::runtime_error(std::string("autocast: dtype ") + c10::toString(st) +
+                                     " (expected BF16, or F16 on CUDA)");
+        if (cpu && st != at::kBFloat16) throw std::runtime_error("autocast: CPU autocast supports BF16 only");
+        autocast_save();
+        ac_set_on(cpu, true);
+        ac_set_dtype(cpu, st);
+        at::autocast::increment_nesting();
+        return 0;
+    })
+}
+int lt_autocast_enter_off(void) {
+    LT_TRY(-1, {
+        autocast_save();
+        ac_set_on(true, false);
+        ac_set_on(false, false);
+        at::autocast::increment_nesting();
+        return 0;
+    })
+}
+void lt_autocast_exit(void) {
+    if (g_autocast_stack.empty()) return;
+    autocast_state s = g_autocast_stack.back();
+    g_autocast_stack.pop_back();
+    try {
+        if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+        ac_set_on(true, s.cpu_on);
+        ac_set_on(false, s.gpu_on);
+        ac_set_dtype(true, s.cpu_dt);
+        ac_set_dtype(false, s.gpu_dt);
+    } catch (const std::exception &e) {
+        set_err(e.what());
+    }
+}
+int lt_autocast_enabled(lt_device dev) { LT_TRY(-1, return ac_on(to_dev(dev).is_cpu()) ? 1 : 0;) }
+int lt_autocast_depth(void) { return (int)g_autocast_stack.size(); }
 
 // ---- generator, threads, devices -------------------------------------------------------------------
 void lt_manual_seed(uint64_t seed) {

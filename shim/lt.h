@@ -244,6 +244,21 @@ void lt_no_grad_push(void);                        /* nestable no-grad region (t
 void lt_no_grad_pop(void);
 int lt_grad_enabled(void);
 
+/* ---- autocast (mixed precision, torch.autocast) ------------------------------------------------
+ * lt_autocast_enter(dev, dt) opens a region where the ops libtorch lists for autocast run in
+ * dt (LT_BF16, or LT_F16 on CUDA) for tensors on dev's device type (CPU, or CUDA for any
+ * LT_CUDA + i), like `with torch.autocast(device_type, dtype):` — it saves the previous
+ * state, bumps the nesting count, and lt_autocast_exit restores it (clearing the cast cache
+ * when the outermost region closes). lt_autocast_enter_off() opens a region with autocast
+ * off on every device type (`torch.autocast(..., enabled=False)`), closed by the same
+ * lt_autocast_exit. Regions nest, per thread; run backward outside them. 0 or -1. */
+int lt_autocast_enter(lt_device dev, lt_dtype dt);
+int lt_autocast_enter_off(void);
+void lt_autocast_exit(void);                       /* no-op without an open region */
+/* Autocast on for dev's device type in this thread: 1 / 0 (-1 on a bad device). */
+int lt_autocast_enabled(lt_device dev);
+int lt_autocast_depth(void);                       /* open regions of this thread */
+
 /* ---- random generator, threads, devices ----------------------------------------------------- */
 void lt_manual_seed(uint64_t seed);                /* CPU and CUDA default generators */
 /* Default CPU generator state: returns its size in bytes; copies it into buf if cap allows. */

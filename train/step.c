@@ -39,6 +39,7 @@ lm_step_opts lm_step_defaults(void) {
     o.opt_d.lr = 1e-4;
     o.gradient_clip_val = 1;
     o.ema = lm_ema_defaults();
+    o.precision = LT_F32;
     return o;
 }
 
@@ -54,6 +55,9 @@ int lm_step_create(lm_step **out, const lm_step_nets *nets, const lm_step_opts *
         return lm_err_code(LM_EINVAL, "step: generator and discriminator are required");
     int rc = lm_adv_check(&o->adv);
     if (rc) return rc;
+    if (o->precision != LT_F32 && o->precision != LT_BF16)
+        return lm_err_code(LM_EINVAL, "step: precision %s: expected F32 (32) or BF16 (bf16)",
+                           lt_dtype_name(o->precision));
     lm_step *s = calloc(1, sizeof *s);
     if (!s) return lm_err_code(LM_ENOMEM, "step: out of memory");
     s->nets = *nets;
@@ -162,6 +166,24 @@ static int backward(lm_step *s, lt_tensor *loss, lm_params *p) {
     return rc;
 }
 
+/* Autocast around a step's forward passes and losses (trainer.precision: bf16). The caller
+ * (lm_step_run) closes any region an error path left open. */
+static int autocast_begin(const lm_step *s, lt_tensor *img) {
+    if (s->opts.precision == LT_F32) return 0;
+    if (lt_autocast_enter(lt_device_of(img), s->opts.precision) < 0) return lt_fail("step: autocast");
+    return 0;
+}
+static void autocast_end(const lm_step *s) {
+    if (s->opts.precision != LT_F32) lt_autocast_exit();
+}
+/* A network output in float32 for the losses (a no-op without autocast). */
+static lt_tensor *f32(const lm_step *s, lt_tensor *t) {
+    return s->opts.precision == LT_F32 ? t : lt_to_dtype(t, LT_F32);
+}
+static void f32_all(const lm_step *s, lt_tensor **t, int n) {
+    for (int i = 0; i < n; i++) t[i] = f32(s, t[i]);
+}
+
 /* cat(img * (1 - mask), mask)  // (N, 4, H, W) */
 static lt_tensor *gen_input(lt_tensor *img, lt_tensor *mask) {
     lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
@@ -176,8 +198,9 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     int rc = lm_params_set_trainable(n->g_params, 1);
     if (!rc) rc = lm_params_set_trainable(n->d_params, 0);
     if (!rc) rc = sync_buffers(s);
+    if (!rc) rc = autocast_begin(s, img);
     if (rc) return rc;
-    lt_tensor *pred = lm_generator_forward(n->g, gen_input(img, mask), 1); // (N, 3, H, W)
+    lt_tensor *pred = f32(s, lm_generator_forward(n->g, gen_input(img, mask), 1)); // (N, 3, H, W)
     if (!pred) return lt_fail("step: generator forward");
     double t1 = lm_clock_now();
     s->t.g_fwd = t1 - t0;
@@ -194,9 +217,11 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     }
     lt_tensor *real_feats[LM_DISC_MAX_FEATS], *fake_feats[LM_DISC_MAX_FEATS];
     int nr = 0, nf = 0;
-    lt_tensor *real_logits = lm_discriminator_forward(n->d, img, 1, real_feats, &nr);
-    lt_tensor *fake_logits = lm_discriminator_forward(n->d, pred, 1, fake_feats, &nf);
+    lt_tensor *real_logits = f32(s, lm_discriminator_forward(n->d, img, 1, real_feats, &nr));
+    lt_tensor *fake_logits = f32(s, lm_discriminator_forward(n->d, pred, 1, fake_feats, &nf));
     if (!real_logits || !fake_logits) return lt_fail("step: discriminator forward");
+    f32_all(s, real_feats, nr);
+    f32_all(s, fake_feats, nf);
     lt_tensor *adv = lm_adv_generator_loss(&o->adv, fake_logits, mask);
     if ((rc = term(L, "gen_adv", adv)) < 0) return rc;
     total = lt_add(total, adv);
@@ -215,6 +240,7 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
         total = lt_add(total, v);
     }
     if ((rc = term(L, "gen_total", total)) < 0) return rc;
+    autocast_end(s);
     double t2 = lm_clock_now();
     s->t.g_losses = t2 - t1;
     s->t.pl_fwd = tp;
@@ -241,18 +267,22 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     int rc = lm_params_set_trainable(n->g_params, 0);
     if (!rc) rc = lm_params_set_trainable(n->d_params, 1);
     if (!rc) rc = sync_buffers(s);
+    if (!rc) rc = autocast_begin(s, img);
     if (rc) return rc;
     /* _do_step runs the forward again, with grad mode on and G frozen (unless reuse_pred) */
-    lt_tensor *pred = reused_pred ? reused_pred : lm_generator_forward(n->g, gen_input(img, mask), 1);
+    lt_tensor *pred = reused_pred ? reused_pred : f32(s, lm_generator_forward(n->g, gen_input(img, mask), 1));
     if (!pred) return lt_fail("step: generator forward (discriminator step)");
     double t1 = lm_clock_now();
     s->t.d_gfwd = reused_pred ? 0 : t1 - t0;
-    if (!(o->adv.weight > 0)) return 0; /* the official D step computes no loss then */
+    if (!(o->adv.weight > 0)) { /* the official D step computes no loss then */
+        autocast_end(s);
+        return 0;
+    }
     /* pre_discriminator_step: real_batch.requires_grad = True (a leaf sharing img's data) */
     lt_tensor *real = lt_detach(img);
     if (lt_set_requires_grad(real, 1) < 0) return lt_fail("step");
-    lt_tensor *real_logits = lm_discriminator_forward(n->d, real, 1, NULL, NULL);
-    lt_tensor *fake_logits = lm_discriminator_forward(n->d, lt_detach(pred), 1, NULL, NULL);
+    lt_tensor *real_logits = f32(s, lm_discriminator_forward(n->d, real, 1, NULL, NULL));
+    lt_tensor *fake_logits = f32(s, lm_discriminator_forward(n->d, lt_detach(pred), 1, NULL, NULL));
     if (!real_logits || !fake_logits) return lt_fail("step: discriminator forward");
     lm_adv_discr r;
     if (lm_adv_discriminator_loss(&r, &o->adv, real, real_logits, fake_logits, mask) < 0)
@@ -261,6 +291,7 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     if ((rc = term(L, "adv_discr_real_out", r.real_out)) < 0) return rc;
     if ((rc = term(L, "adv_discr_fake_out", r.fake_out)) < 0) return rc;
     if ((rc = term(L, "adv_discr_real_gp", r.gp)) < 0) return rc;
+    autocast_end(s);
     double t2 = lm_clock_now();
     s->t.d_fwd = t2 - t1;
     lm_params_zero_grad(n->d_params);
@@ -289,12 +320,15 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
     lt_tensor *pred = NULL; /* the G step's prediction, kept for the D step (reuse_pred) */
     lt_pgroup *bn_prev = lm_bn_sync_group();
     if (s->opts.sync_bn && s->hooks.bn_group) lm_bn_set_sync_group(s->hooks.bn_group);
+    int ac_depth = lt_autocast_depth();
     lt_scope_push();
     rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);
+    while (lt_autocast_depth() > ac_depth) lt_autocast_exit(); /* an error path left it open */
     lt_scope_pop();
     if (!rc) {
         lt_scope_push();
         rc = discriminator_step(s, img, mask, L, pred);
+        while (lt_autocast_depth() > ac_depth) lt_autocast_exit();
         lt_scope_pop();
     }
     lt_free(pred);

@@ -53,6 +53,13 @@ typedef struct lm_step_opts {
     /* trainer.ddp_overlap (lamac option, off): with the hooks' grads_begin/grads_finish, the
      * gradient all-reduce runs during backward (bucket by bucket) instead of after it. */
     int ddp_overlap;
+    /* trainer.precision (trainer.kwargs.precision): LT_F32 = 32, the official numerics (no
+     * autocast; the default), or LT_BF16: the forward passes and loss computations of both
+     * steps (R1's gradient penalty included) run under autocast to bfloat16 on the batch's
+     * device, with the FourierUnit's FFTs in float32 (model/fourier.c) and the networks'
+     * outputs cast to float32 before the losses; backward, clipping and the optimizers run
+     * outside autocast, and parameters, gradients and optimizer state stay float32. */
+    lt_dtype precision;
 } lm_step_opts;
 
 /* lama-fourier.yaml's values. */
