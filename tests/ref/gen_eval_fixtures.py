@@ -37,7 +37,6 @@ Run from the repo root:
 """
 import os
 import sys
-import types
 
 import numpy as np
 import torch
@@ -48,21 +47,11 @@ OUT = os.path.join(HERE, '..', 'fixtures', 'eval')
 sys.path.insert(0, '/work/shared/ref')
 sys.path.insert(0, os.path.join(HERE, '..', '..', '..', 'shared', 'ref'))
 import st  # noqa: E402
+sys.path.insert(0, HERE)
+import official_eval  # noqa: E402  (tests/ref/official_eval.py)
 
-# Stubs for imports the modules used here never call (skimage in lpips.py, sklearn/joblib
-# and the ADE20k segmentation model in base_loss.py, tqdm/easydict in evaluator/utils).
-for m in ['skimage', 'skimage.metrics', 'sklearn', 'sklearn.svm', 'joblib', 'tqdm', 'tqdm.auto',
-          'easydict', 'models', 'models.ade20k', 'pytorch_lightning']:
-    sys.modules[m] = types.ModuleType(m)
-sys.modules['skimage.metrics'].structural_similarity = None
-sys.modules['joblib'].Parallel = sys.modules['joblib'].delayed = None
-sys.modules['tqdm'].auto = sys.modules['tqdm.auto']
-sys.modules['tqdm.auto'].tqdm = sys.modules['tqdm'].tqdm = lambda x, **k: x
-sys.modules['easydict'].EasyDict = dict
-sys.modules['pytorch_lightning'].seed_everything = None
-ade = sys.modules['models.ade20k']
-ade.SegmentationModule, ade.NUM_CLASS, ade.segm_options = None, 150, {}
-sys.path.insert(0, LAMA)
+# Stubs for imports the modules used here never call, then $LAMA_REF on sys.path (official_eval.py).
+official_eval.install(LAMA)
 
 from saicinpainting.evaluation.losses.ssim import SSIM  # noqa: E402
 from saicinpainting.evaluation.losses import lpips as LP  # noqa: E402
