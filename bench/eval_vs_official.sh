@@ -14,7 +14,9 @@
 # Env: LAMAC (default build/lamac), THREADS (2), PYTHON (/usr/bin/python3),
 #      WARMUP (1: pairs / FID batches the official script runs untimed first; `lamac bench eval`
 #      has no warm-up and times its first calls, so WARMUP=0 is the like-for-like setting and
-#      WARMUP=1 favours the official side by its first-call costs).
+#      WARMUP=1 favours the official side by its first-call costs),
+#      OFFICIAL_PASSIVE=1 (run the official side with OMP_WAIT_POLICY=PASSIVE, which lamac sets
+#      for itself unless OMP_WAIT_POLICY is set; default: libgomp's own spin-then-sleep).
 set -eu
 ROUNDS=${1:-3}
 N=${2:-16}
@@ -37,7 +39,7 @@ echo "load average before: $(cat /proc/loadavg)"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     "$LAMAC" bench eval --images "$N" --size "$SIZE" --batch "$BATCH" --threads "$THREADS" > "$TMP/ours.$r"
-    "$PY" "$HERE/tests/ref/bench_official_eval.py" --images "$N" --size "$SIZE" --batch "$BATCH" \
+    ${OFFICIAL_PASSIVE:+env OMP_WAIT_POLICY=PASSIVE} "$PY" "$HERE/tests/ref/bench_official_eval.py" --images "$N" --size "$SIZE" --batch "$BATCH" \
         --threads "$THREADS" --warmup "$WARMUP" > "$TMP/off.$r"
     line="round $r (images/s, ours / official):"
     for m in $METRICS; do
@@ -49,7 +51,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 echo "load average after: $(cat /proc/loadavg)"
 med() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'; }
-echo "$N images ${SIZE}x${SIZE}, FID batch $BATCH, $THREADS threads, $ROUNDS rounds, official warm-up $WARMUP"
+echo "$N images ${SIZE}x${SIZE}, FID batch $BATCH, $THREADS threads, $ROUNDS rounds, official warm-up $WARMUP${OFFICIAL_PASSIVE:+, official OMP_WAIT_POLICY=PASSIVE}"
 head -1 "$TMP/ours.1" | sed 's/^/ours: /'
 head -1 "$TMP/off.1" | sed 's/^/official: /'
 grep -h '^BLAS' "$TMP/off.1" | sed 's/^/official /' || true
