@@ -12,9 +12,8 @@
 #   e.g. bench/eval_vs_official.sh 3                  16 images at 256x256, batch 8, 2 threads
 #        THREADS=1 bench/eval_vs_official.sh 1 2 64 2 a quick check
 # Env: LAMAC (default build/lamac), THREADS (2), PYTHON (/usr/bin/python3),
-#      WARMUP (1: pairs / FID batches the official script runs untimed first; `lamac bench eval`
-#      has no warm-up and times its first calls, so WARMUP=0 is the like-for-like setting and
-#      WARMUP=1 favours the official side by its first-call costs),
+#      WARMUP (1: pairs / full FID batches both sides run untimed first, `lamac bench eval
+#      --warmup` and the official script's --warmup),
 #      OFFICIAL_PASSIVE=1 (run the official side with OMP_WAIT_POLICY=PASSIVE, which lamac sets
 #      for itself unless OMP_WAIT_POLICY is set; default: libgomp's own spin-then-sleep).
 set -eu
@@ -38,7 +37,8 @@ label() { case $1 in ssim) echo ssim;; lpips) echo 'lpips (vgg16)';; fid) echo '
 echo "load average before: $(cat /proc/loadavg)"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
-    "$LAMAC" bench eval --images "$N" --size "$SIZE" --batch "$BATCH" --threads "$THREADS" > "$TMP/ours.$r"
+    "$LAMAC" bench eval --images "$N" --size "$SIZE" --batch "$BATCH" --threads "$THREADS" \
+        --warmup "$WARMUP" > "$TMP/ours.$r"
     ${OFFICIAL_PASSIVE:+env OMP_WAIT_POLICY=PASSIVE} "$PY" "$HERE/tests/ref/bench_official_eval.py" --images "$N" --size "$SIZE" --batch "$BATCH" \
         --threads "$THREADS" --warmup "$WARMUP" > "$TMP/off.$r"
     line="round $r (images/s, ours / official):"
@@ -51,7 +51,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 echo "load average after: $(cat /proc/loadavg)"
 med() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'; }
-echo "$N images ${SIZE}x${SIZE}, FID batch $BATCH, $THREADS threads, $ROUNDS rounds, official warm-up $WARMUP${OFFICIAL_PASSIVE:+, official OMP_WAIT_POLICY=PASSIVE}"
+echo "$N images ${SIZE}x${SIZE}, FID batch $BATCH, $THREADS threads, $ROUNDS rounds, warm-up $WARMUP${OFFICIAL_PASSIVE:+, official OMP_WAIT_POLICY=PASSIVE}"
 head -1 "$TMP/ours.1" | sed 's/^/ours: /'
 head -1 "$TMP/off.1" | sed 's/^/official: /'
 grep -h '^BLAS' "$TMP/off.1" | sed 's/^/official /' || true

@@ -202,51 +202,10 @@ static int bench_loader(int argc, char **argv) {
 
 /* ---- lamac bench eval: images/s of the evaluation metrics (eval/) at S x S ---------------- */
 
-static int bench_eval(int argc, char **argv) {
-    int n = 16, size = 256, threads = 0, batch = 8;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: lamac bench eval [--images N=16] [--size S=256] [--batch B=8] [--threads T]\n\n"
-                   "Images/s of SSIM and LPIPS (vgg16; one image at a time, as lamac eval runs them)\n"
-                   "and of the FID Inception features (prediction + original, batches of B, resize to\n"
-                   "299) on random S x S images, with random network weights (speed does not depend on\n"
-                   "them). Prints figures; never passes or fails on time.\n");
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            lm_err_code(LM_EINVAL, "%s needs a value", argv[i]);
-            return lm_cmd_fail("bench eval");
-        }
-        int *dst = !strcmp(argv[i], "--images") ? &n : !strcmp(argv[i], "--size") ? &size
-                 : !strcmp(argv[i], "--batch") ? &batch : !strcmp(argv[i], "--threads") ? &threads : NULL;
-        if (!dst) {
-            lm_err_code(LM_EINVAL, "unknown option '%s'", argv[i]);
-            return lm_cmd_fail("bench eval");
-        }
-        if (lm_flag_int(argv[i], argv[i + 1], 0, 1 << 20, dst) < 0) return lm_cmd_fail("bench eval");
-        i++;
-    }
-    if (n < 1 || size < 16 || batch < 1) {
-        lm_err_code(LM_EINVAL, "--images >= 1, --size >= 16, --batch >= 1");
-        return lm_cmd_fail("bench eval");
-    }
-    if (threads > 0) lt_set_num_threads(threads);
-    printf("bench eval: %d images %dx%d, %d libtorch threads; %s\n", n, size, size, lt_get_num_threads(),
-           lt_backend_info());
-    lm_lpips *lp = NULL;
-    lm_inception *inc = NULL;
-    if (lm_lpips_create(&lp, LM_LPIPS_VGG, LT_F32, LT_CPU) < 0 || lm_inception_create(&inc, LT_F32, LT_CPU) < 0) {
-        lm_lpips_free(lp);
-        return lm_cmd_fail("bench eval");
-    }
-    lt_manual_seed(1);
-    lt_no_grad_push();
-    lm_params *ps[2] = {lm_lpips_backbone(lp), lm_inception_params(inc)};
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < ps[k]->n; i++)
-            if (lt_type(ps[k]->items[i].t) == LT_F32) lt_uniform_(ps[k]->items[i].t, -0.05, 0.05);
+/* n images of SSIM + LPIPS one at a time, then the FID features of n_fid images in batches;
+ * adds the seconds of each to t[0..2]. */
+static int eval_pass(lm_lpips *lp, lm_inception *inc, int n, int n_fid, int size, int batch, double t[3]) {
     int64_t shp[4] = {1, 3, size, size};
-    double t_ssim = 0, t_lpips = 0, t_fid = 0;
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         lt_scope_push();
@@ -259,12 +218,12 @@ static int bench_eval(int argc, char **argv) {
         if (l) lt_item(l);
         double t2 = lm_clock_now();
         if (!s || !l) rc = lm_err_lt("bench eval");
-        t_ssim += t1 - t0;
-        t_lpips += t2 - t1;
+        t[0] += t1 - t0;
+        t[1] += t2 - t1;
         lt_scope_pop();
     }
-    for (int done = 0; done < n && !rc; done += batch) {
-        int q = n - done < batch ? n - done : batch;
+    for (int done = 0; done < n_fid && !rc; done += batch) {
+        int q = n_fid - done < batch ? n_fid - done : batch;
         int64_t bs[4] = {q, 3, size, size};
         lt_scope_push();
         lt_tensor *a = lt_rand(bs, 4, LT_F32, LT_CPU), *b = lt_rand(bs, 4, LT_F32, LT_CPU);
@@ -272,9 +231,63 @@ static int bench_eval(int argc, char **argv) {
         lt_tensor *fa = lm_inception_features(inc, a, 1), *fb = lm_inception_features(inc, b, 1);
         if (!fa || !fb) rc = lm_err_lt("bench eval");
         else lt_item(lt_add(lt_sum(fa), lt_sum(fb)));
-        t_fid += lm_clock_now() - t0;
+        t[2] += lm_clock_now() - t0;
         lt_scope_pop();
     }
+    return rc;
+}
+
+static int bench_eval(int argc, char **argv) {
+    int n = 16, size = 256, threads = 0, batch = 8, warmup = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: lamac bench eval [--images N=16] [--size S=256] [--batch B=8] [--threads T]\n"
+                   "                        [--warmup W=1]\n\n"
+                   "Images/s of SSIM and LPIPS (vgg16; one image at a time, as lamac eval runs them)\n"
+                   "and of the FID Inception features (prediction + original, batches of B, resize to\n"
+                   "299) on random S x S images, with random network weights (speed does not depend on\n"
+                   "them), after W untimed pairs and W untimed FID batches of warm-up.\n"
+                   "Prints figures; never passes or fails on time.\n");
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            lm_err_code(LM_EINVAL, "%s needs a value", argv[i]);
+            return lm_cmd_fail("bench eval");
+        }
+        int *dst = !strcmp(argv[i], "--images") ? &n : !strcmp(argv[i], "--size") ? &size
+                 : !strcmp(argv[i], "--batch") ? &batch : !strcmp(argv[i], "--threads") ? &threads
+                 : !strcmp(argv[i], "--warmup") ? &warmup : NULL;
+        if (!dst) {
+            lm_err_code(LM_EINVAL, "unknown option '%s'", argv[i]);
+            return lm_cmd_fail("bench eval");
+        }
+        if (lm_flag_int(argv[i], argv[i + 1], 0, 1 << 20, dst) < 0) return lm_cmd_fail("bench eval");
+        i++;
+    }
+    if (n < 1 || size < 16 || batch < 1) {
+        lm_err_code(LM_EINVAL, "--images >= 1, --size >= 16, --batch >= 1");
+        return lm_cmd_fail("bench eval");
+    }
+    if (threads > 0) lt_set_num_threads(threads);
+    printf("bench eval: %d images %dx%d (after %d warm-up), %d libtorch threads; %s\n", n, size, size, warmup,
+           lt_get_num_threads(), lt_backend_info());
+    lm_lpips *lp = NULL;
+    lm_inception *inc = NULL;
+    if (lm_lpips_create(&lp, LM_LPIPS_VGG, LT_F32, LT_CPU) < 0 || lm_inception_create(&inc, LT_F32, LT_CPU) < 0) {
+        lm_lpips_free(lp);
+        return lm_cmd_fail("bench eval");
+    }
+    lt_manual_seed(1);
+    lt_no_grad_push();
+    lm_params *ps[2] = {lm_lpips_backbone(lp), lm_inception_params(inc)};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < ps[k]->n; i++)
+            if (lt_type(ps[k]->items[i].t) == LT_F32) lt_uniform_(ps[k]->items[i].t, -0.05, 0.05);
+    double t[3] = {0, 0, 0}, t_warm[3] = {0, 0, 0};
+    /* untimed: W pairs and W full FID batches (as tests/ref/bench_official_eval.py) */
+    int rc = warmup > 0 ? eval_pass(lp, inc, warmup, warmup * batch, size, batch, t_warm) : 0;
+    if (!rc) rc = eval_pass(lp, inc, n, n, size, batch, t);
+    double t_ssim = t[0], t_lpips = t[1], t_fid = t[2];
     lt_no_grad_pop();
     lm_lpips_free(lp);
     lm_inception_free(inc);

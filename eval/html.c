@@ -19,6 +19,7 @@
 
 #include "core/atomic.h"
 #include "core/err.h"
+#include "core/strbuf.h"
 #include "data/image.h"
 #include "eval/html_assets.h"
 
@@ -26,67 +27,35 @@
 #define GRID_MAX_W 1600  /* sample grid: shrunk to this width when wider */
 #define PATH_CAP 4352
 
-/* ---- growing buffer -------------------------------------------------------------------- */
-typedef struct hbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} hbuf;
-
-static void hb_put(hbuf *b, const void *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q, b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void hb_str(hbuf *b, const char *s) { hb_put(b, s, strlen(s)); }
-static void hb_fmt(hbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hb_fmt(hbuf *b, const char *fmt, ...) {
-    char t[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t, sizeof t, fmt, ap);
-    va_end(ap);
-    if (n > 0) hb_put(b, t, (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
-}
-static void hb_lines(hbuf *b, const char *const *lines) {
-    for (; *lines; lines++) hb_str(b, *lines);
+/* ---- page text (core/strbuf.h) ------------------------------------------------------ */
+static void hb_lines(lm_strbuf *b, const char *const *lines) {
+    for (; *lines; lines++) lm_strbuf_str(b, *lines);
 }
 /* HTML text / attribute value */
-static void hb_text(hbuf *b, const char *s) {
+static void hb_text(lm_strbuf *b, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '&': hb_str(b, "&amp;"); break;
-        case '<': hb_str(b, "&lt;"); break;
-        case '>': hb_str(b, "&gt;"); break;
-        case '"': hb_str(b, "&quot;"); break;
-        case '\'': hb_str(b, "&#39;"); break;
-        default: hb_put(b, s, 1);
+        case '&': lm_strbuf_str(b, "&amp;"); break;
+        case '<': lm_strbuf_str(b, "&lt;"); break;
+        case '>': lm_strbuf_str(b, "&gt;"); break;
+        case '"': lm_strbuf_str(b, "&quot;"); break;
+        case '\'': lm_strbuf_str(b, "&#39;"); break;
+        default: lm_strbuf_put(b, s, 1);
         }
     }
 }
 /* JSON text inside <script>: '<' as \u003c */
-static void hb_json(hbuf *b, const char *s, size_t n) {
+static void hb_json(lm_strbuf *b, const char *s, size_t n) {
     size_t i0 = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] != '<') continue;
-        hb_put(b, s + i0, i - i0);
-        hb_str(b, "\\u003c");
+        lm_strbuf_put(b, s + i0, i - i0);
+        lm_strbuf_str(b, "\\u003c");
         i0 = i + 1;
     }
-    hb_put(b, s + i0, n - i0);
+    lm_strbuf_put(b, s + i0, n - i0);
 }
-static void hb_b64(hbuf *b, const uint8_t *p, size_t n) {
+static void hb_b64(lm_strbuf *b, const uint8_t *p, size_t n) {
     static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char q[4];
     for (size_t i = 0; i < n; i += 3) {
@@ -96,15 +65,15 @@ static void hb_b64(hbuf *b, const uint8_t *p, size_t n) {
         q[0] = A[v >> 18 & 63], q[1] = A[v >> 12 & 63];
         q[2] = i + 1 < n ? A[v >> 6 & 63] : '=';
         q[3] = i + 2 < n ? A[v & 63] : '=';
-        hb_put(b, q, 4);
+        lm_strbuf_put(b, q, 4);
     }
 }
-static int hb_png(hbuf *b, const lm_image *im) {
+static int hb_png(lm_strbuf *b, const lm_image *im) {
     uint8_t *png = NULL;
     size_t n = 0;
     int rc = lm_image_encode_png(&png, &n, im);
     if (rc < 0) return rc;
-    hb_str(b, "data:image/png;base64,");
+    lm_strbuf_str(b, "data:image/png;base64,");
     hb_b64(b, png, n);
     free(png);
     return 0;
@@ -153,26 +122,26 @@ static int slurp(const char *path, char **out, size_t *n) {
 }
 
 /* <script type="application/json" id=ID> with the file's text; 1 when absent. */
-static int embed_json_file(hbuf *b, const char *id, const char *path) {
+static int embed_json_file(lm_strbuf *b, const char *id, const char *path) {
     char *text;
     size_t n;
     int rc = slurp(path, &text, &n);
     if (rc) return rc;
-    hb_fmt(b, "<script type=\"application/json\" id=\"%s\">", id);
+    lm_strbuf_fmt(b, "<script type=\"application/json\" id=\"%s\">", id);
     hb_json(b, text, n);
-    hb_str(b, "</script>\n");
+    lm_strbuf_str(b, "</script>\n");
     free(text);
     return 0;
 }
 
 /* metrics.jsonl as one JSON array of its lines; a line that is not a {...} object (a line
  * cut by a crash) is left out. 1 when absent. */
-static int embed_jsonl(hbuf *b, const char *id, const char *path) {
+static int embed_jsonl(lm_strbuf *b, const char *id, const char *path) {
     char *text;
     size_t n;
     int rc = slurp(path, &text, &n);
     if (rc) return rc;
-    hb_fmt(b, "<script type=\"application/json\" id=\"%s\">[", id);
+    lm_strbuf_fmt(b, "<script type=\"application/json\" id=\"%s\">[", id);
     int first = 1;
     for (char *s = text; *s;) {
         char *e = strchr(s, '\n');
@@ -181,13 +150,13 @@ static int embed_jsonl(hbuf *b, const char *id, const char *path) {
         while (t < u && (*t == ' ' || *t == '\t' || *t == '\r')) t++;
         while (u > t && (u[-1] == ' ' || u[-1] == '\t' || u[-1] == '\r')) u--;
         if (u - t >= 2 && *t == '{' && u[-1] == '}') {
-            if (!first) hb_str(b, ",\n");
+            if (!first) lm_strbuf_str(b, ",\n");
             hb_json(b, t, (size_t)(u - t));
             first = 0;
         }
         s += len + (e ? 1 : 0);
     }
-    hb_str(b, "]</script>\n");
+    lm_strbuf_str(b, "]</script>\n");
     free(text);
     return 0;
 }
@@ -202,22 +171,22 @@ static int exists(const char *path) {
  * comma (or to the line end). */
 static char *csv_field(const char **s) {
     const char *p = *s;
-    hbuf f = {0};
+    lm_strbuf f = {0};
     if (*p == '"') {
         for (p++; *p; p++) {
             if (*p == '"') {
                 if (p[1] == '"') {
-                    hb_put(&f, p, 1);
+                    lm_strbuf_put(&f, p, 1);
                     p++;
                     continue;
                 }
                 p++;
                 break;
             }
-            hb_put(&f, p, 1);
+            lm_strbuf_put(&f, p, 1);
         }
     }
-    while (*p && *p != ',' && *p != '\n' && *p != '\r') hb_put(&f, p++, 1);
+    while (*p && *p != ',' && *p != '\n' && *p != '\r') lm_strbuf_put(&f, p++, 1);
     if (*p == ',') p++;
     *s = p;
     if (f.oom) {
@@ -351,26 +320,26 @@ static int shrink(lm_image *im, int max_h) {
 }
 
 /* One <td> with the picture (or a note saying why not). */
-static int td_image(hbuf *b, lm_image *im, const char *alt) {
-    hb_str(b, "<td><img alt=\"");
+static int td_image(lm_strbuf *b, lm_image *im, const char *alt) {
+    lm_strbuf_str(b, "<td><img alt=\"");
     hb_text(b, alt);
-    hb_str(b, "\" src=\"");
+    lm_strbuf_str(b, "\" src=\"");
     int rc = hb_png(b, im);
-    hb_str(b, "\"></td>");
+    lm_strbuf_str(b, "\"></td>");
     return rc;
 }
 
-static int example_row(hbuf *b, const char *label, const example *e, const char *metric) {
+static int example_row(lm_strbuf *b, const char *label, const example *e, const char *metric) {
     lm_image img = {0}, msk = {0}, pred = {0}, masked = {0};
-    hb_fmt(b, "<tr class=\"lm-example\"><th class=\"l\">%s<br>%s %.4f<br><span class=\"meta\">", label, metric, e->v);
+    lm_strbuf_fmt(b, "<tr class=\"lm-example\"><th class=\"l\">%s<br>%s %.4f<br><span class=\"meta\">", label, metric, e->v);
     hb_text(b, e->mask);
-    hb_str(b, "</span></th>");
+    lm_strbuf_str(b, "</span></th>");
     int rc = 0;
     if (lm_image_read(&img, e->image, 3) < 0 || lm_image_read(&msk, e->mask_file ? e->mask_file : e->mask, 1) < 0 ||
         lm_image_read(&pred, e->pred, 3) < 0 || msk.w != img.w || msk.h != img.h) {
-        hb_str(b, "<td colspan=\"3\" class=\"note\">cannot show: ");
+        lm_strbuf_str(b, "<td colspan=\"3\" class=\"note\">cannot show: ");
         hb_text(b, msk.data && (msk.w != img.w || msk.h != img.h) ? "mask and image sizes differ" : lm_err_msg());
-        hb_str(b, "</td></tr>\n");
+        lm_strbuf_str(b, "</td></tr>\n");
         goto cleanup;
     }
     if ((rc = lm_image_alloc(&masked, img.w, img.h, 3)) < 0) goto cleanup;
@@ -381,19 +350,19 @@ static int example_row(hbuf *b, const char *label, const example *e, const char 
     if ((rc = td_image(b, &img, "image")) < 0 || (rc = td_image(b, &masked, "masked input")) < 0 ||
         (rc = td_image(b, &pred, "prediction")) < 0)
         goto cleanup;
-    hb_str(b, "</tr>\n");
+    lm_strbuf_str(b, "</tr>\n");
 cleanup:
     lm_image_free(&img), lm_image_free(&msk), lm_image_free(&pred), lm_image_free(&masked);
     return rc;
 }
 
-static int examples_section(hbuf *b, const char *csv) {
+static int examples_section(lm_strbuf *b, const char *csv) {
     example *ex;
     int n;
     const char *metric = "ssim";
     int rc = read_examples(csv, &ex, &n, &metric);
     if (rc) return rc;
-    hb_fmt(b, "<section id=\"lm-examples\"><h2>Examples</h2><p class=\"note\">best, median and worst of %d images "
+    lm_strbuf_fmt(b, "<section id=\"lm-examples\"><h2>Examples</h2><p class=\"note\">best, median and worst of %d images "
               "by %s (%s); columns: image | masked input (hole black) | prediction</p>\n"
               "<table class=\"examples\"><tr><th class=\"l\">rank</th><th>image</th><th>masked input</th>"
               "<th>prediction</th></tr>\n",
@@ -404,7 +373,7 @@ static int examples_section(hbuf *b, const char *csv) {
         if (k && pick[k] == pick[k - 1]) continue; /* fewer than 3 images */
         rc = example_row(b, label[k], &ex[pick[k]], metric);
     }
-    hb_str(b, "</table></section>\n");
+    lm_strbuf_str(b, "</table></section>\n");
     for (int i = 0; i < n; i++) free(ex[i].mask), free(ex[i].image), free(ex[i].pred), free(ex[i].mask_file);
     free(ex);
     return rc;
@@ -446,18 +415,18 @@ static int newest_grid(char *out, size_t cap, const char *run_dir) {
     return found ? 0 : 1;
 }
 
-static int grid_section(hbuf *b, const char *run_dir) {
+static int grid_section(lm_strbuf *b, const char *run_dir) {
     char path[PATH_CAP] = "";
     int rc = newest_grid(path, sizeof path, run_dir);
     if (rc) return rc < 0 ? rc : 0;
     lm_image im = {0};
-    hb_str(b, "<section id=\"lm-grid\"><h2>Latest sample grid</h2><p class=\"meta\">");
+    lm_strbuf_str(b, "<section id=\"lm-grid\"><h2>Latest sample grid</h2><p class=\"meta\">");
     hb_text(b, path + strlen(run_dir) + 1);
-    hb_str(b, " (columns: image | masked input | prediction | inpainted | discriminator on fake | on real)</p>\n");
+    lm_strbuf_str(b, " (columns: image | masked input | prediction | inpainted | discriminator on fake | on real)</p>\n");
     if (lm_image_read(&im, path, 3) < 0) {
-        hb_str(b, "<p class=\"note\">cannot show: ");
+        lm_strbuf_str(b, "<p class=\"note\">cannot show: ");
         hb_text(b, lm_err_msg());
-        hb_str(b, "</p>");
+        lm_strbuf_str(b, "</p>");
     } else {
         if (im.w > GRID_MAX_W) {
             lm_image t;
@@ -466,20 +435,20 @@ static int grid_section(hbuf *b, const char *run_dir) {
             lm_image_free(&im);
             im = t;
         }
-        hb_str(b, "<img class=\"grid\" alt=\"sample grid\" src=\"");
+        lm_strbuf_str(b, "<img class=\"grid\" alt=\"sample grid\" src=\"");
         rc = hb_png(b, &im);
-        hb_str(b, "\">");
+        lm_strbuf_str(b, "\">");
     }
 done:
     lm_image_free(&im);
-    hb_str(b, "</section>\n");
+    lm_strbuf_str(b, "</section>\n");
     return rc;
 }
 
 /* ---- the page -------------------------------------------------------------------------- */
 int lm_report_html(const char *dir, const char *run_dir) {
     char path[PATH_CAP], evdir[PATH_CAP], out[PATH_CAP];
-    hbuf b = {0};
+    lm_strbuf b = {0};
     int rc;
     if ((rc = join(out, sizeof out, dir, "report.html")) < 0) return lm_err_prefix("report.html");
     /* the evaluation shown: dir's own, else the run's eval/ */
@@ -491,22 +460,22 @@ int lm_report_html(const char *dir, const char *run_dir) {
             return lm_err_prefix("report.html");
     }
 
-    hb_str(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    lm_strbuf_str(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                "<meta name=\"viewport\" content=\"width=device-width\">\n<title>lamac report: ");
     hb_text(&b, run_dir ? run_dir : dir);
-    hb_str(&b, "</title>\n<style>\n");
+    lm_strbuf_str(&b, "</title>\n<style>\n");
     hb_lines(&b, lm_html_css);
-    hb_str(&b, "</style></head><body>\n<h1>lamac report</h1>\n<p class=\"meta\">");
+    lm_strbuf_str(&b, "</style></head><body>\n<h1>lamac report</h1>\n<p class=\"meta\">");
     hb_text(&b, run_dir ? "run directory: " : "evaluation: ");
     hb_text(&b, run_dir ? run_dir : dir);
-    hb_str(&b, "</p>\n<p id=\"lm-status\">charts not drawn (JavaScript is off or failed)</p>\n"
+    lm_strbuf_str(&b, "</p>\n<p id=\"lm-status\">charts not drawn (JavaScript is off or failed)</p>\n"
                "<div id=\"lm-errors\"></div><div id=\"lm-notes\"></div>\n<script>\n");
     hb_lines(&b, lm_html_onerror_js);
-    hb_str(&b, "</script>\n"
+    lm_strbuf_str(&b, "</script>\n"
                "<section id=\"lm-train\" hidden><h2>Training</h2><div class=\"charts\" id=\"lm-train-charts\"></div>"
                "</section>\n");
     if (run_dir && (rc = grid_section(&b, run_dir)) < 0) goto cleanup;
-    hb_str(&b, "<section id=\"lm-eval\" hidden><h2>Evaluation</h2><p class=\"meta\" id=\"lm-eval-info\"></p>"
+    lm_strbuf_str(&b, "<section id=\"lm-eval\" hidden><h2>Evaluation</h2><p class=\"meta\" id=\"lm-eval-info\"></p>"
                "<div id=\"lm-eval-table\"></div><ul class=\"skipped\" id=\"lm-eval-skipped\"></ul>"
                "<div class=\"charts\" id=\"lm-eval-charts\"></div></section>\n"
                "<section id=\"lm-sweep\" hidden><h2>Resolution</h2><ul class=\"skipped\" id=\"lm-sweep-skipped\"></ul>"
@@ -520,9 +489,9 @@ int lm_report_html(const char *dir, const char *run_dir) {
     if (run_dir && ((rc = join(path, sizeof path, run_dir, "metrics.jsonl")) < 0 ||
                     (rc = embed_jsonl(&b, "lm-data-train", path)) < 0))
         goto cleanup;
-    hb_str(&b, "<script>\n");
+    lm_strbuf_str(&b, "<script>\n");
     hb_lines(&b, lm_html_js);
-    hb_str(&b, "</script>\n</body></html>\n");
+    lm_strbuf_str(&b, "</script>\n</body></html>\n");
     if (b.oom) {
         rc = lm_err_code(LM_ENOMEM, "out of memory");
         goto cleanup;

@@ -10,25 +10,9 @@
 #include <sys/stat.h>
 
 #include "core/err.h"
+#include "core/path.h"
 #include "eval/evaluate.h"
 #include "eval/html.h"
-
-static int mkdir_p(const char *dir) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return lm_err_code(LM_EINVAL, "report directory path too long: %s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-                return lm_err_code(LM_EIO, "cannot create directory %s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
 
 void lm_eval_json_string(FILE *f, const char *s) {
     fputc('"', f);
@@ -242,7 +226,7 @@ static int write_per_image(const lm_eval_result *r, const char *dir) {
 }
 
 int lm_eval_write_reports(const lm_eval_result *r, const char *dir, const char *command) {
-    int rc = mkdir_p(dir);
+    int rc = lm_path_mkdirs(dir);
     if (!rc) rc = write_json(r, dir, command);
     if (!rc) rc = write_tables(r, dir);
     if (!rc) rc = write_per_image(r, dir);

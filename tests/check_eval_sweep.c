@@ -45,19 +45,6 @@ static void setup(void) {
 
 static void teardown(void) { lm_test_rmtree(g_tmp); }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    ck_assert(b && fread(b, 1, (size_t)n, f) == (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 static int exists(const char *fmt, const char *a, const char *b) {
     char p[1024];
     struct stat st;
@@ -158,7 +145,7 @@ START_TEST(test_sweep_two_sizes) {
     const int sizes[2] = {64, 96};
     char *sweep = NULL;
     snprintf(path, sizeof path, "%s/o1/sweep.json", g_tmp);
-    sweep = slurp(path);
+    sweep = lm_test_read_file(path);
     ck_assert_msg(json_valid(sweep), "sweep.json is not valid JSON:\n%s", sweep);
     int entries = 0;
     for (const char *p = sweep; (p = strstr(p, "{\"size\": ")); p++) entries++;
@@ -196,7 +183,7 @@ START_TEST(test_sweep_two_sizes) {
             lm_image_free(&im), lm_image_free(&m1), lm_image_free(&m2), lm_image_free(&pr);
         }
         snprintf(path, sizeof path, "%s/o1/%s/metrics.json", g_tmp, sz);
-        char *mj = slurp(path);
+        char *mj = lm_test_read_file(path);
         ck_assert(strstr(mj, "\"images_evaluated\": 3") != NULL);
         ssim_total(e, sizeof e, mj, path);
         free(mj);
@@ -210,13 +197,13 @@ START_TEST(test_sweep_two_sizes) {
     }
     free(sweep);
     snprintf(path, sizeof path, "%s/o1/sweep.md", g_tmp);
-    char *md = slurp(path);
+    char *md = lm_test_read_file(path);
     ck_assert_msg(strstr(md, "| metric | 64 | 96 |") && strstr(md, "| ssim | 0."), "%s", md);
     free(md);
     /* the top-level report.html embeds sweep.json (charted against resolution in the page;
      * tests/check_report_html.c draws such a page in chromium) */
     snprintf(path, sizeof path, "%s/o1/report.html", g_tmp);
-    char *html = slurp(path);
+    char *html = lm_test_read_file(path);
     ck_assert_msg(html && strstr(html, "id=\"lm-data-sweep\"") && strstr(html, "\"size\": 96"),
                   "report.html lacks the sweep data");
     free(html);

@@ -31,19 +31,6 @@ static void put_file(const char *dir, const char *name, const char *text) {
     fclose(f);
 }
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert(fread(s, 1, (size_t)n, f) == (size_t)n);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static int count(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
@@ -175,7 +162,7 @@ START_TEST(test_file_eval_dir) {
     ck_assert_msg(lm_report_html(dir, NULL) == 0, "%s", lm_err_msg());
     char p[256];
     snprintf(p, sizeof p, "%s/report.html", dir);
-    char *html = read_all(p);
+    char *html = lm_test_read_file(p);
     check_file(html, 3);
     /* the data's "</script>" is there, escaped */
     ck_assert_msg(strstr(html, "\\u003c/script>\\u003cscript>document.title"), "command not embedded escaped");
@@ -193,7 +180,7 @@ START_TEST(test_file_eval_dir) {
     unlink(p);
     ck_assert_msg(lm_report_html(dir, NULL) == 0, "%s", lm_err_msg());
     snprintf(p, sizeof p, "%s/report.html", dir);
-    html = read_all(p);
+    html = lm_test_read_file(p);
     check_file(html, 0);
     free(html);
     /* a folder that does not exist: an error naming the file */
@@ -209,7 +196,7 @@ START_TEST(test_file_run_dir) {
     make_run_dir(run);
     ck_assert_msg(lm_report_html(run, run) == 0, "%s", lm_err_msg());
     snprintf(p, sizeof p, "%s/report.html", run);
-    char *html = read_all(p);
+    char *html = lm_test_read_file(p);
     check_file(html, 3);
     ck_assert_ptr_nonnull(strstr(html, "samples/epoch0000_val/batch0000008.png"));
     ck_assert_ptr_nonnull(strstr(html, "class=\"grid\""));
@@ -322,7 +309,7 @@ START_TEST(test_browser_lamac_eval) {
                          dir);
     ck_assert_msg(st == 0, "lamac eval: %s", out);
     snprintf(p, sizeof p, "%s/report.html", dir);
-    char *html = read_all(p);
+    char *html = lm_test_read_file(p);
     check_file(html, 3);
     ck_assert_ptr_nonnull(strstr(html, ">best<br>ssim "));
     free(html);

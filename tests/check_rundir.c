@@ -14,18 +14,6 @@
 #include "train/ckptfiles.h"
 #include "train/rundir.h"
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    s[fread(s, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return s;
-}
-
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
@@ -54,7 +42,7 @@ START_TEST(test_rundir_name_and_create) {
         ck_assert(is_dir(p));
     }
     snprintf(p, sizeof p, "%s/config.yaml", dir);
-    char *s = slurp(p);
+    char *s = lm_test_slurp(p);
     ck_assert_str_eq(s, "a: 1\n");
     free(s);
     /* a second run in the same second gets a fresh directory */
@@ -68,7 +56,7 @@ START_TEST(test_rundir_name_and_create) {
     /* an explicit existing dir is reused; NULL config keeps config.yaml */
     ck_assert_int_eq(lm_rundir_create(dir, sizeof dir, NULL, 0), 0);
     snprintf(p, sizeof p, "%s/config.yaml", dir);
-    s = slurp(p);
+    s = lm_test_slurp(p);
     ck_assert_str_eq(s, "a: 1\n");
     free(s);
     /* a file where the run dir should be */
@@ -98,7 +86,7 @@ START_TEST(test_metrics_jsonl) {
     ck_assert_int_eq(lm_metrics_close(m), 0);
     ck_assert_int_eq(lm_metrics_close(NULL), 0);
     snprintf(p, sizeof p, "%s/metrics.jsonl", tmp);
-    char *s = slurp(p);
+    char *s = lm_test_slurp(p);
     const char *want =
         "{\"step\":10,\"epoch\":0,\"kind\":\"train\",\"losses\":{\"gen_total\":1.5,\"discr \\\"q\\\"\":0.100000001},"
         "\"metrics\":{},\"nonfinite\":[]}\n"
@@ -124,7 +112,7 @@ START_TEST(test_metrics_jsonl) {
     int dropped;
     ck_assert_int_eq(lm_metrics_truncate_after(tmp, 20, &dropped), 0);
     ck_assert_int_eq(dropped, 3);
-    s = slurp(p);
+    s = lm_test_slurp(p);
     size_t keep = (size_t)(strstr(want, "{\"step\":30") - want);
     ck_assert_uint_eq(strlen(s), keep);
     ck_assert_int_eq(strncmp(s, want, keep), 0);

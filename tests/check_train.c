@@ -31,18 +31,6 @@
 
 static char g_out[1 << 16];
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    s[fread(s, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return s;
-}
-
 static int exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
@@ -63,7 +51,7 @@ static void expect_same_metrics(const char *a, const char *b) {
     char pa[4200], pb[4200];
     snprintf(pa, sizeof pa, "%s/metrics.jsonl", a);
     snprintf(pb, sizeof pb, "%s/metrics.jsonl", b);
-    char *x = slurp(pa), *y = slurp(pb);
+    char *x = lm_test_slurp(pa), *y = lm_test_slurp(pb);
     ck_assert_ptr_nonnull(x);
     ck_assert_ptr_nonnull(y);
     ck_assert_msg(strstr(x, "\"gen_l1\"") && strstr(x, "\"discr_adv\""), "no loss terms in %s", pa);
@@ -150,7 +138,7 @@ START_TEST(test_sigterm_resume_exact) {
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", b);
     int lines = 0;
     for (int i = 0; i < 60000 && lines < at; i++) { /* up to 60 s */
-        char *s = slurp(mpath);
+        char *s = lm_test_slurp(mpath);
         lines = 0;
         for (char *p = s; p && *p; p++) lines += *p == '\n';
         free(s);
@@ -198,7 +186,7 @@ START_TEST(test_sigkill_leaves_valid_checkpoint) {
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", b);
     int lines = 0;
     for (int i = 0; i < 60000 && lines < at; i++) {
-        char *s = slurp(mpath);
+        char *s = lm_test_slurp(mpath);
         lines = 0;
         for (char *p = s; p && *p; p++) lines += *p == '\n';
         free(s);
@@ -258,7 +246,7 @@ START_TEST(test_nonfinite) {
     ck_assert_msg(train(tmp, x) == 0, "%s", g_out);
     char mp[400];
     snprintf(mp, sizeof mp, "%s/b/metrics.jsonl", tmp);
-    char *m = slurp(mp);
+    char *m = lm_test_slurp(mp);
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strstr(m, "\"nonfinite_skips\":3"), "%s", m);
     free(m);
@@ -329,7 +317,7 @@ START_TEST(test_run_dir_and_events) {
         ck_assert_msg(exists(p), "%s missing", p);
     }
     snprintf(p, sizeof p, "%s/r/metrics.jsonl", tmp);
-    char *m = slurp(p);
+    char *m = lm_test_slurp(p);
     ck_assert_msg(strstr(m, "\"kind\":\"val\"") && strstr(m, "val_ssim_total_mean") && strstr(m, "val_l1_total_mean"),
                   "%s", m);
     free(m);

@@ -25,18 +25,6 @@
 
 static char g_out[1 << 16];
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    s[fread(s, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return s;
-}
-
 static int ends_with(const char *s, const char *t) {
     size_t a = strlen(s), b = strlen(t);
     return a >= b && !strcmp(s + a - b, t);
@@ -113,7 +101,7 @@ START_TEST(test_train_ddp_kill_resume) {
     while ((p = strstr(p, "checkpoint /"))) checkpoints++, p++;
     ck_assert_int_eq(checkpoints, 1);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a);
-    char *m = slurp(path);
+    char *m = lm_test_slurp(path);
     ck_assert_ptr_nonnull(m);
     int train_lines = 0;
     for (p = m; (p = strstr(p, "\"kind\":\"train\"")); p++) train_lines++;
@@ -139,7 +127,7 @@ START_TEST(test_train_ddp_kill_resume) {
     snprintf(path, sizeof path, "%s/checkpoints/last.safetensors", b);
     ck_assert_msg(ckpt_hash(path) == hb, "resumed checkpoint's generator differs from the ranks'");
     snprintf(path, sizeof path, "%s/metrics.jsonl", b);
-    char *mb = slurp(path);
+    char *mb = lm_test_slurp(path);
     ck_assert_ptr_nonnull(mb);
     ck_assert_msg(!strcmp(m, mb), "resumed metrics differ from the uninterrupted run:\n%s\n---\n%s", m, mb);
     ck_assert_msg(ha == hb, "resumed final weights differ from the uninterrupted run");

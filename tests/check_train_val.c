@@ -29,21 +29,9 @@
 
 #define TINY                                                                                              \
     "generator.ngf=8 generator.n_blocks=1 discriminator.ndf=8 data.train.out_size=32 data.batch_size=2 " \
-    "trainer.kwargs.log_every_n_steps=1 training_model.visualize_each_iters=1000 --threads 1"
+    "trainer.kwargs.log_every_n_steps=1 training_model.visualize_each_iters=1000 evaluator.fid=true --threads 1"
 
 static char g_out[1 << 16];
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    s[fread(s, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return s;
-}
 
 static void make_data(const char *tmp) {
     int rc = lm_test_run(g_out, sizeof g_out, "synth %s/data --train 40 --val 4 --test 4 --train-size 64 --size 64", tmp);
@@ -110,7 +98,7 @@ static double json_num(const char *line, const char *key) {
 static int val_lines(char **out, int cap, const char *run) {
     char p[600];
     snprintf(p, sizeof p, "%s/metrics.jsonl", run);
-    char *s = slurp(p), *save = NULL;
+    char *s = lm_test_slurp(p), *save = NULL;
     ck_assert_ptr_nonnull(s);
     int n = 0;
     for (char *l = strtok_r(s, "\n", &save); l && n < cap; l = strtok_r(NULL, "\n", &save))
@@ -268,7 +256,7 @@ static int run_limited(long limit, const char *args) {
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     close(fd);
-    char *s = slurp(log);
+    char *s = lm_test_slurp(log);
     snprintf(g_out, sizeof g_out, "%s", s ? s : "");
     free(s);
     unlink(log);

@@ -120,3 +120,27 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 void lm_test_rmtree(const char *dir) {
     if (dir && dir[0]) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+char *lm_test_slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t n = 0, cap = 1 << 12;
+    char *s = malloc(cap);
+    ck_assert_ptr_nonnull(s);
+    for (size_t k; (k = fread(s + n, 1, cap - n - 1, f)) > 0;) {
+        n += k;
+        if (n + 1 == cap) {
+            s = realloc(s, cap *= 2);
+            ck_assert_ptr_nonnull(s);
+        }
+    }
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+char *lm_test_read_file(const char *path) {
+    char *s = lm_test_slurp(path);
+    ck_assert_msg(s != NULL, "cannot open %s", path);
+    return s;
+}

@@ -40,6 +40,10 @@ int lm_test_run(char *out, size_t cap, const char *fmt, ...) __attribute__((form
 
 /* Creates /tmp/lamac_<tag>_XXXXXX in buf (fails the test on error); returns buf. */
 const char *lm_test_tmpdir(char *buf, size_t cap, const char *tag);
+/* The whole file as a NUL-terminated malloc'd string: lm_test_slurp answers NULL when it
+ * cannot be opened, lm_test_read_file fails the test naming it. */
+char *lm_test_slurp(const char *path);
+char *lm_test_read_file(const char *path);
 /* Removes a directory tree (no-op for "" or NULL). */
 void lm_test_rmtree(const char *dir);
 

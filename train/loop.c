@@ -167,8 +167,9 @@ static int first_validation(run *r) {
     if (lm_eval_acc_new(&r->acc, &eo) < 0) return lm_err_prefix("validation");
     const int ms[2] = {LM_M_LPIPS, LM_M_FID};
     const char *what[2] = {"LPIPS", "FID"};
+    const int asked[2] = {eo.lpips, eo.fid}; /* off in the config (evaluator.lpips/fid): no warning */
     for (int k = 0; k < 2; k++)
-        if (r->c->val_eval && lm_eval_acc_skipped(r->acc, ms[k]))
+        if (r->c->val_eval && asked[k] && lm_eval_acc_skipped(r->acc, ms[k]))
             fprintf(r->o->log, "warning: validation without %s: %s\n", what[k], lm_eval_acc_why(r->acc, ms[k]));
     int no_fid = lm_eval_acc_skipped(r->acc, LM_M_FID), no_lpips = lm_eval_acc_skipped(r->acc, LM_M_LPIPS);
     int fall = (!strcmp(r->monitor, "val_ssim_fid100_f1_total_mean") && no_fid) ||

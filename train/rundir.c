@@ -15,6 +15,7 @@
 
 #include "core/atomic.h"
 #include "core/err.h"
+#include "core/strbuf.h"
 #include "core/path.h"
 
 int lm_rundir_join(char *dst, size_t cap, const char *dir, const char *name) {
@@ -105,75 +106,27 @@ int lm_metrics_open(lm_metrics_log **out, const char *dir) {
     return 0;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q, b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(sbuf *b, const char *fmt, ...) {
-    char t[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t, sizeof t, fmt, ap);
-    va_end(ap);
-    if (n > 0) sb_put(b, t, (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
-}
-/* JSON string with escapes */
-static void sb_json(sbuf *b, const char *s) {
-    sb_str(b, "\"");
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            char e[2] = {'\\', (char)*c};
-            sb_put(b, e, 2);
-        } else if (*c < 0x20) {
-            sb_fmt(b, "\\u%04x", *c);
-        } else {
-            sb_put(b, (const char *)c, 1);
-        }
-    }
-    sb_str(b, "\"");
-}
-
-static int put_group(sbuf *b, sbuf *bad, const char *group, const lm_kv *kv, int n) {
-    sb_str(b, ",");
-    sb_json(b, group);
-    sb_str(b, ":{");
+static int put_group(lm_strbuf *b, lm_strbuf *bad, const char *group, const lm_kv *kv, int n) {
+    lm_strbuf_str(b, ",");
+    lm_strbuf_json(b, group);
+    lm_strbuf_str(b, ":{");
     for (int i = 0; i < n; i++) {
         if (!kv[i].key || !*kv[i].key) return lm_err_code(LM_EINVAL, "metrics: empty key in \"%s\"", group);
-        if (i) sb_str(b, ",");
-        sb_json(b, kv[i].key);
+        if (i) lm_strbuf_str(b, ",");
+        lm_strbuf_json(b, kv[i].key);
         if (isfinite(kv[i].value)) {
-            sb_fmt(b, ":%.9g", kv[i].value);
+            lm_strbuf_fmt(b, ":%.9g", kv[i].value);
         } else {
-            sb_str(b, ":null");
-            if (bad->n) sb_str(bad, ",");
+            lm_strbuf_str(b, ":null");
+            if (bad->n) lm_strbuf_str(bad, ",");
             char *k = malloc(strlen(group) + strlen(kv[i].key) + 2);
             if (!k) return lm_err_code(LM_ENOMEM, "metrics: out of memory");
             sprintf(k, "%s.%s", group, kv[i].key);
-            sb_json(bad, k);
+            lm_strbuf_json(bad, k);
             free(k);
         }
     }
-    sb_str(b, "}");
+    lm_strbuf_str(b, "}");
     return 0;
 }
 
@@ -183,16 +136,16 @@ int lm_metrics_write(lm_metrics_log *m, int64_t step, int64_t epoch, const char 
         return lm_err_code(LM_EINVAL, "metrics: kind must be \"train\" or \"val\", got \"%s\"", kind ? kind : "");
     if (n_losses < 0 || n_metrics < 0 || (n_losses && !losses) || (n_metrics && !metrics))
         return lm_err_code(LM_EINVAL, "metrics: bad value arrays");
-    sbuf b = {0}, bad = {0};
+    lm_strbuf b = {0}, bad = {0};
     int rc;
-    sb_fmt(&b, "{\"step\":%lld,\"epoch\":%lld,\"kind\":", (long long)step, (long long)epoch);
-    sb_json(&b, kind);
+    lm_strbuf_fmt(&b, "{\"step\":%lld,\"epoch\":%lld,\"kind\":", (long long)step, (long long)epoch);
+    lm_strbuf_json(&b, kind);
     if ((rc = put_group(&b, &bad, "losses", losses, n_losses)) < 0 ||
         (rc = put_group(&b, &bad, "metrics", metrics, n_metrics)) < 0)
         goto cleanup;
-    sb_str(&b, ",\"nonfinite\":[");
-    if (bad.n) sb_put(&b, bad.p, bad.n);
-    sb_str(&b, "]}\n");
+    lm_strbuf_str(&b, ",\"nonfinite\":[");
+    if (bad.n) lm_strbuf_put(&b, bad.p, bad.n);
+    lm_strbuf_str(&b, "]}\n");
     if (b.oom || bad.oom) {
         rc = lm_err_code(LM_ENOMEM, "metrics: out of memory");
         goto cleanup;
@@ -239,14 +192,14 @@ int lm_metrics_truncate_after(const char *dir, int64_t step, int *dropped) {
         if (errno == ENOENT) return 0;
         return lm_err_code(LM_EIO, "cannot read %s: %s", path, strerror(errno));
     }
-    sbuf keep = {0};
+    lm_strbuf keep = {0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     int drop = 0;
     while ((n = getline(&line, &cap, f)) > 0) {
         int64_t s;
-        if (line_step(line, (size_t)n, &s) && s <= step) sb_put(&keep, line, (size_t)n);
+        if (line_step(line, (size_t)n, &s) && s <= step) lm_strbuf_put(&keep, line, (size_t)n);
         else drop++;
     }
     int err = ferror(f);
