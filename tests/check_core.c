@@ -13,6 +13,7 @@
 #include "core/flags.h"
 #include "core/path.h"
 #include "core/progress.h"
+#include "core/strbuf.h"
 #include "tests/testutil.h"
 
 START_TEST(test_err_prefix_keeps_lower_message) {
@@ -161,6 +162,25 @@ START_TEST(test_progress_and_clock) {
 }
 END_TEST
 
+START_TEST(test_strbuf) {
+    lm_strbuf b = {0};
+    char long_key[600];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = 0;
+    lm_strbuf_fmt(&b, "{%s:%d}", long_key, 42); /* longer than the formatter's stack buffer */
+    ck_assert_int_eq(b.n, 599 + 5);
+    ck_assert_str_eq(b.p + 600, ":42}");
+    b.n = 0;
+    lm_strbuf_json(&b, "a\"b\\c\n\x01");
+    ck_assert_str_eq(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\"");
+    for (int i = 0; i < 10000; i++) lm_strbuf_put(&b, "xy", 2); /* growth keeps the text */
+    ck_assert_int_eq(b.n, strlen(b.p));
+    ck_assert(!b.oom);
+    lm_strbuf_free(&b);
+    ck_assert_ptr_null(b.p);
+}
+END_TEST
+
 Suite *check_core_suite(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("err");
@@ -169,6 +189,7 @@ Suite *check_core_suite(void) {
     tcase_add_test(tc, test_flags);
     tcase_add_test(tc, test_mkdirs);
     tcase_add_test(tc, test_progress_and_clock);
+    tcase_add_test(tc, test_strbuf);
     suite_add_tcase(s, tc);
     return s;
 }
