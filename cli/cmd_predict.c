@@ -38,7 +38,7 @@ static void usage(FILE *f) {
         "  --img-suffix EXT    image suffix for --indir (default .png; official img_suffix)\n"
         "  --pad-multiple N    pad to a multiple of N (default 8; the generator needs 2^n_down)\n"
         "  --device DEV        cpu (default), cuda or cuda:N\n"
-        "  --threads N         libtorch intra-op threads (default: libtorch's choice)\n"
+        "  --threads N         libtorch intra-op threads (default: one per CPU, OMP_NUM_THREADS if set)\n"
         "  --precision P       32 (default, the official numerics) or bf16: the generator under\n"
         "                      autocast to bfloat16, FFTs in float32 (trainer.precision: bf16)\n"
         "  --quiet             no progress lines\n\n"

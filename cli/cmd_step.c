@@ -33,7 +33,7 @@ static void usage(FILE *f) {
         "  --out OUT      updated generator.*, discriminator.* (BatchNorm buffers included) and,\n"
         "                 when ResNetPL is used, its encoder's buffers as loss_resnet_pl.impl.*\n"
         "  --seed N       libtorch's generator seed (default 0)\n"
-        "  --threads N    libtorch intra-op threads (default: libtorch's choice)\n"
+        "  --threads N    libtorch intra-op threads (default: one per CPU, OMP_NUM_THREADS if set)\n"
         "  --device DEV   cpu (default), cuda or cuda:N\n\n"
         "Prints one JSON line on stdout: every loss term under the official metric names (gen_l1,\n"
         "gen_pl, gen_adv, gen_fm, gen_resnet_pl, discr_adv, adv_discr_real_out,\n"

@@ -53,7 +53,7 @@ static void usage(FILE *f) {
         "                  skipped with a warning); no valid checkpoint is an error. Without\n"
         "                  CONFIG the run's config.yaml is used (overrides apply on top, e.g.\n"
         "                  trainer.kwargs.max_steps=N to train further)\n"
-        "  --threads N     libtorch intra-op threads (default: libtorch's choice). Exact resume\n"
+        "  --threads N     libtorch intra-op threads (default: one per CPU, OMP_NUM_THREADS if set). Exact resume\n"
         "                  needs the same count as the interrupted run\n"
         "  --device DEV    cpu (default), cuda or cuda:N\n"
         "  --no-tb         no TensorBoard event files\n"

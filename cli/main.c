@@ -1,5 +1,6 @@
 /* main.c — the `lamac` command line: dispatches to the subcommands in cli/cmd_*.c. */
-#define _GNU_SOURCE /* setenv */
+#define _GNU_SOURCE /* setenv, sched_getaffinity */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "core/err.h"
 #include "cli/command.h"
+#include "shim/lt.h"
 
 #include "commands.inc" /* generated: extern declarations + LM_COMMANDS list */
 
@@ -39,8 +41,22 @@ static void omp_wait_policy(char **argv) {
     unsetenv("OMP_WAIT_POLICY");
 }
 
+/* libtorch's intra-op thread count starts at 1 with Debian's libtorch 1.13 (torch's own
+ * get_num_threads() says 1 on a 2-core machine), which leaves every core but one idle. Unless
+ * OMP_NUM_THREADS says otherwise (the launcher sets 1 per data-parallel worker, as torchrun),
+ * lamac starts with one thread per CPU this process may run on (its affinity mask: taskset,
+ * Slurm); each command's --threads still wins. */
+static void default_threads(void) {
+    if (getenv("OMP_NUM_THREADS")) return;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return;
+    int n = CPU_COUNT(&set);
+    if (n > 1 && n != lt_get_num_threads()) lt_set_num_threads(n);
+}
+
 int main(int argc, char **argv) {
     omp_wait_policy(argv);
+    default_threads();
     if (argc < 2) {
         usage(stderr);
         return 2;
