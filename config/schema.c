@@ -275,6 +275,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     INTMIN("trainer.kwargs.val_check_interval", "25000", 1, 0),
     INTMIN("trainer.kwargs.log_every_n_steps", "250", 1, 0),
     STR("trainer.kwargs.precision", "32", 0), /* 32 | bf16 (bf16-mixed); 16 is refused */
+    BOOL("trainer.kwargs.sync_batchnorm", "false", 0), /* Lightning's name for trainer.sync_bn */
     BOOL("trainer.kwargs.terminate_on_nan", "false", 0),
     INTMIN("trainer.kwargs.check_val_every_n_epoch", "1", 1, 0),
     INTMIN("trainer.kwargs.num_sanity_val_steps", "8", 0, 0),

@@ -92,6 +92,9 @@ int lm_step_opts_from_cfg(lm_step_opts *so, lm_loss_opts *lo, const lm_cfg *c) {
     so->ema.period = v;
     if ((rc = lm_cfg_get_bool(c, "training_model.reuse_generator_output", &so->reuse_pred)) < 0) return rc;
     if ((rc = lm_cfg_get_bool(c, "trainer.sync_bn", &so->sync_bn)) < 0) return rc;
+    int lightning_sync = 0; /* Lightning's Trainer(sync_batchnorm=True) means the same */
+    if ((rc = lm_cfg_get_bool(c, "trainer.kwargs.sync_batchnorm", &lightning_sync)) < 0) return rc;
+    so->sync_bn = so->sync_bn || lightning_sync;
     if ((rc = lm_cfg_get_bool(c, "trainer.ddp_overlap", &so->ddp_overlap)) < 0) return rc;
     if ((rc = lm_precision_from_cfg(&so->precision, c)) < 0) return rc;
     return 0;

@@ -880,7 +880,13 @@ START_TEST(test_config_mapping) {
     ck_assert(so.opt_g.kind == LM_OPTIM_ADAM && so.opt_g.lr == 0.001 && so.opt_g.weight_decay == 0);
     ck_assert(so.opt_d.kind == LM_OPTIM_ADAM && so.opt_d.lr == 0.0001);
     ck_assert(so.opt_g.beta1 == 0.9 && so.opt_g.beta2 == 0.999 && so.opt_g.eps == 1e-8);
-    ck_assert(so.gradient_clip_val == 1 && !so.ema.enabled && !so.reuse_pred);
+    ck_assert(so.gradient_clip_val == 1 && !so.ema.enabled && !so.reuse_pred && !so.sync_bn);
+    lm_cfg_free(c);
+    /* SyncBatchNorm: lamac's trainer.sync_bn or Lightning's trainer.kwargs.sync_batchnorm */
+    const char *sb[] = {"+trainer.kwargs.sync_batchnorm=true"};
+    ck_assert_msg(lm_cfg_load(&c, cfgpath, sb, 1) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_step_opts_from_cfg(&so, &lo, c) == 0, "%s", lm_err_msg());
+    ck_assert(so.sync_bn);
     lm_cfg_free(c);
     const char *ov[] = {"losses.adversarial.kind=bce", "+losses.adversarial.mask_scale_mode=maxpool",
                         "+losses.feature_matching.pass_mask=true", "optimizers.generator.kind=adamw",
