@@ -228,7 +228,7 @@ static char *browse(const char *dir) {
     snprintf(path, sizeof path, "%s/report.html", dir);
     ck_assert_ptr_nonnull(realpath(path, abs));
     snprintf(cmd, sizeof cmd,
-             "timeout 60 '%s' --headless=new --no-sandbox --disable-gpu --no-first-run --user-data-dir='%s/chrome' "
+             "timeout 60 '%s' --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run --user-data-dir='%s/chrome' "
              "--virtual-time-budget=5000 --dump-dom 'file://%s' 2>'%s/chrome.log'",
              bin, g_tmp, abs, g_tmp);
     FILE *f = popen(cmd, "r");
