@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,19 @@ int lm_atomic_open(lm_atomic *a, const char *path) {
     if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return lm_err_code(LM_EIO, "%s: is a directory", path);
     size_t pl = strlen(path);
-    if (!(a->path = strdup(path)) || !(a->tmp = malloc(pl + 16))) {
+    if (!(a->path = strdup(path)) || !(a->tmp = malloc(pl + 48))) {
         release(a);
         return lm_err_code(LM_ENOMEM, "%s: out of memory", path);
     }
-    snprintf(a->tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    a->fd = mkstemp(a->tmp);
+    /* O_CREAT | O_EXCL with mode 0666: open applies the umask, as for any new file, and
+     * never follows anything planted at the name. Reading the umask instead would mean
+     * setting it, process-wide, racing other threads' file creation. */
+    static atomic_uint seq;
+    for (int tries = 0; tries < 1000; tries++) {
+        snprintf(a->tmp, pl + 48, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1));
+        a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (a->fd >= 0 || errno != EEXIST) break;
+    }
     if (a->fd < 0) {
         int e = errno;
         release(a);
@@ -69,12 +77,6 @@ int lm_atomic_commit(lm_atomic *a) {
     if (a->fd < 0) return lm_err_code(LM_EIO, "commit of a closed atomic file");
     if (fsync(a->fd) < 0) {
         rc = lm_err_code(LM_EIO, "%s: fsync: %s", a->path, strerror(errno));
-        goto fail;
-    }
-    mode_t um = umask(0);
-    umask(um);
-    if (fchmod(a->fd, 0666 & ~um) < 0) {
-        rc = lm_err_code(LM_EIO, "%s: chmod: %s", a->path, strerror(errno));
         goto fail;
     }
     int fd = a->fd;

@@ -1,7 +1,7 @@
 /* atomic.h — atomic file writes (DESIGN §3, §6): the data goes to a fresh temporary file in
- * the target's directory (created with O_EXCL by mkstemp, so nothing planted there is
- * followed), is fsynced, given the usual permissions (0666 & ~umask) and renamed over the
- * target; the directory is fsynced so the rename is durable. rename() replaces whatever is
+ * the target's directory (created with O_CREAT | O_EXCL, so nothing planted there is
+ * followed, and mode 0666 so it gets the usual permissions 0666 & ~umask without the umask
+ * being touched), is fsynced and renamed over the target; the directory is fsynced so the rename is durable. rename() replaces whatever is
  * at the target, a symlink included, without following it: a symlink planted at the target
  * never makes a write land outside the target's folder. On failure or abort the temporary
  * file is removed and the target is untouched. */
@@ -15,7 +15,7 @@ typedef struct lm_atomic {
     char *path, *tmp;
 } lm_atomic;
 
-/* Creates "<path>.tmp.XXXXXX". Refuses a target that is a directory. */
+/* Creates "<path>.tmp.<pid>.<n>". Refuses a target that is a directory. */
 int lm_atomic_open(lm_atomic *a, const char *path);
 /* Appends n bytes (loops over short writes). */
 int lm_atomic_write(lm_atomic *a, const void *p, size_t n);

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
-#include <unistd.h>
 
+#include "core/atomic.h"
 #include "core/err.h"
 
 #define LM_IMAGE_MAX_PIXELS ((size_t)1 << 31)
@@ -297,7 +297,7 @@ cleanup:
 typedef struct png_wctx {
     char msg[200];
     jmp_buf jb;
-    uint8_t *mem; /* in-memory output (f == NULL) */
+    uint8_t *mem; /* the encoded output */
     size_t n, cap;
 } png_wctx;
 
@@ -325,7 +325,7 @@ static void png_on_werror(png_structp png, png_const_charp msg) {
     longjmp(c->jb, 1);
 }
 
-static int png_encode(png_wctx *c, FILE *f, const lm_image *img) {
+static int png_encode(png_wctx *c, const lm_image *img) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, png_on_werror, png_on_warning);
     if (!png) return lm_err_code(LM_ENOMEM, "libpng: cannot create writer");
     png_infop info = png_create_info_struct(png);
@@ -337,8 +337,7 @@ static int png_encode(png_wctx *c, FILE *f, const lm_image *img) {
         png_destroy_write_struct(&png, &info);
         return lm_err_code(LM_EIO, "PNG encode: %s", c->msg);
     }
-    if (f) png_init_io(png, f);
-    else png_set_write_fn(png, c, png_write_mem, png_flush_mem);
+    png_set_write_fn(png, c, png_write_mem, png_flush_mem);
     png_set_compression_level(png, 6);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8,
                  img->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
@@ -350,42 +349,17 @@ static int png_encode(png_wctx *c, FILE *f, const lm_image *img) {
     return 0;
 }
 
+/* Encoded in memory, then written through core/atomic (temp file beside the target with
+ * mode 0666 & ~umask, fsync, rename): a failed or interrupted write leaves no file. */
 int lm_image_write_png(const char *path, const lm_image *img) {
-    int rc = 0, fd = -1;
-    FILE *f = NULL;
-    png_wctx *c = NULL;
     if (!img || !img->data || img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
         return lm_err_code(LM_EINVAL, "%s: cannot write an empty or non gray/RGB image", path);
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) return lm_err_code(LM_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = lm_err_code(LM_EIO, "%s: cannot create temporary file: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    fchmod(fd, 0644);
-    f = fdopen(fd, "wb");
-    if (!f) {
-        rc = lm_err_code(LM_EIO, "%s: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto cleanup;
-    }
-    c = calloc(1, sizeof *c);
-    if (!c) {
-        rc = lm_err_code(LM_ENOMEM, "%s: out of memory", path);
-    } else if ((rc = png_encode(c, f, img)) < 0) {
-        lm_err_prefix("%s", path);
-    }
-    if (fclose(f) != 0 && rc == 0) rc = lm_err_code(LM_EIO, "%s: write error: %s", path, strerror(errno));
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = lm_err_code(LM_EIO, "%s: cannot rename temporary file: %s", path, strerror(errno));
-    if (rc < 0) unlink(tmp);
-cleanup:
-    free(c);
-    free(tmp);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = lm_image_encode_png(&buf, &n, img);
+    if (rc < 0) rc = lm_err_prefix("%s", path);
+    else rc = lm_atomic_write_file(path, buf, n);
+    free(buf);
     return rc;
 }
 
@@ -395,7 +369,7 @@ int lm_image_encode_png(uint8_t **out, size_t *n, const lm_image *img) {
         return lm_err_code(LM_EINVAL, "PNG encode: empty or non gray/RGB image");
     png_wctx *c = calloc(1, sizeof *c);
     if (!c) return lm_err_code(LM_ENOMEM, "PNG encode: out of memory");
-    int rc = png_encode(c, NULL, img);
+    int rc = png_encode(c, img);
     if (rc == 0) *out = c->mem, *n = c->n;
     else free(c->mem);
     free(c);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic.h"
 #include "core/err.h"
 
 /* ---- dtypes -------------------------------------------------------------------------------- */
@@ -638,20 +638,10 @@ int lm_st_writer_meta(lm_st_writer *w, const char *key, const char *value) {
     return 0;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
-        if (k < 0) { if (errno == EINTR) continue; return -1; }
-        c += k; n -= (size_t)k;
-    }
-    return 0;
-}
-
 int lm_st_writer_close(lm_st_writer *w) {
     if (!w) return 0;
-    int rc = 0, fd = -1;
-    char *tmp = NULL;
+    int rc = 0;
+    lm_atomic af = {.fd = -1};
     sbuf h = {0};
     char num[64];
     /* header */
@@ -683,45 +673,20 @@ int lm_st_writer_close(lm_st_writer *w) {
     while (!h.oom && h.n % 8) sb_str(&h, " ");
     if (h.oom) { rc = lm_err_code(LM_ENOMEM, "safetensors %s: out of memory", w->path); goto cleanup; }
     if (h.n > LM_ST_MAX_HEADER) { rc = lm_err_code(LM_EINVAL, "safetensors %s: header of %zu bytes exceeds the limit", w->path, h.n); goto cleanup; }
-    /* temp file in the same directory */
-    size_t pl = strlen(w->path);
-    tmp = malloc(pl + 48);
-    if (!tmp) { rc = lm_err_code(LM_ENOMEM, "out of memory"); goto cleanup; }
-    /* Created with mode 0666 so that open applies the umask, as for any new file: reading
-     * the umask would mean setting it, process-wide, racing other threads' file creation. */
-    static atomic_uint tmp_seq;
-    for (int tries = 0; tries < 1000; tries++) {
-        snprintf(tmp, pl + 48, "%s.tmp.%ld.%u", w->path, (long)getpid(), atomic_fetch_add(&tmp_seq, 1));
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) break;
-    }
-    if (fd < 0) { rc = lm_err_code(LM_EIO, "safetensors %s: cannot create temp file: %s", w->path, strerror(errno)); free(tmp); tmp = NULL; goto cleanup; }
+    /* core/atomic: temp file beside the target (mode 0666 & ~umask, the umask untouched),
+     * fsync, rename over the target (a symlink there is replaced, not followed) */
+    if ((rc = lm_atomic_open(&af, w->path)) < 0) goto fail;
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.n >> (8 * i));
-    if (write_all(fd, len8, 8) < 0 || write_all(fd, h.s, h.n) < 0) goto io_error;
+    if ((rc = lm_atomic_write(&af, len8, 8)) < 0 || (rc = lm_atomic_write(&af, h.s, h.n)) < 0) goto fail;
     for (int i = 0; i < w->n; i++)
-        if (w->e[i].nbytes && write_all(fd, w->e[i].data, w->e[i].nbytes) < 0) goto io_error;
-    if (fsync(fd) < 0) goto io_error;
-    if (close(fd) < 0) { fd = -1; goto io_error; }
-    fd = -1;
-    if (rename(tmp, w->path) < 0) goto io_error;
-    free(tmp); tmp = NULL;
-    { /* make the rename durable */
-        char *dir = strdup(w->path);
-        if (dir) {
-            char *sl = strrchr(dir, '/');
-            const char *d = sl ? (sl == dir ? "/" : (*sl = 0, dir)) : ".";
-            int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (dfd >= 0) { fsync(dfd); close(dfd); }
-            free(dir);
-        }
-    }
+        if (w->e[i].nbytes && (rc = lm_atomic_write(&af, w->e[i].data, w->e[i].nbytes)) < 0) goto fail;
+    if ((rc = lm_atomic_commit(&af)) < 0) goto fail;
     goto cleanup;
-io_error:
-    rc = lm_err_code(LM_EIO, "safetensors %s: write failed: %s", w->path, strerror(errno));
+fail:
+    lm_atomic_abort(&af);
+    rc = lm_err_prefix("safetensors");
 cleanup:
-    if (fd >= 0) close(fd);
-    if (tmp) { unlink(tmp); free(tmp); }
     free(h.s);
     lm_st_writer_abort(w);
     return rc;

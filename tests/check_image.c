@@ -1,6 +1,7 @@
 /* check_image.c — data/image: PNG/JPEG decoding of every layout against expected pixels
  * (tests/fixtures/images/, from tests/ref/gen_image_fixtures.py with PIL/cv2), PNG write
- * round trip and atomicity, broken files as errors naming the file, PIL-exact bicubic resize. */
+ * round trip and atomicity (core/atomic: mode 0666 & ~umask, a symlink at the target replaced,
+ * not followed), broken files as errors naming the file, PIL-exact bicubic resize. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,62 @@ START_TEST(test_png_roundtrip_atomic) {
 }
 END_TEST
 
+/* A PNG gets 0666 & ~umask like every other lamac output (the writer used to fchmod 0644,
+ * whatever the umask), and a symlink planted at the target is replaced, not written through. */
+START_TEST(test_png_mode_follows_umask) {
+    char dir[] = "/tmp/lamac_imgXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[96], outside[96];
+    snprintf(path, sizeof path, "%s/m.png", dir);
+    snprintf(outside, sizeof outside, "%s/outside", dir);
+    lm_image a;
+    ck_assert_int_eq(lm_image_alloc(&a, 5, 3, 3), 0);
+    memset(a.data, 77, 45);
+    const mode_t masks[3] = {027, 022, 077}, want[3] = {0640, 0644, 0600};
+    mode_t old = umask(027);
+    struct stat st;
+    for (int k = 0; k < 3; k++) {
+        umask(masks[k]);
+        ck_assert_msg(lm_image_write_png(path, &a) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(stat(path, &st), 0);
+        printf("png under umask %03o: mode %03o (want %03o)\n", (unsigned)masks[k],
+               (unsigned)(st.st_mode & 0777), (unsigned)want[k]);
+        ck_assert_uint_eq(st.st_mode & 0777, want[k]);
+    }
+    umask(old);
+    /* a symlink at the target: replaced by the PNG, the file it pointed to untouched */
+    FILE *f = fopen(outside, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("keep", f);
+    fclose(f);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(symlink(outside, path), 0);
+    ck_assert_msg(lm_image_write_png(path, &a) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    char buf[8] = {0};
+    f = fopen(outside, "rb");
+    ck_assert_int_eq(fread(buf, 1, sizeof buf, f), 4);
+    fclose(f);
+    ck_assert_str_eq(buf, "keep");
+    lm_image b;
+    ck_assert_int_eq(lm_image_read(&b, path, 3), 0);
+    ck_assert(!memcmp(a.data, b.data, 45));
+    lm_image_free(&b);
+    /* a directory at the target: refused, naming it, no temp file left */
+    char sub[96], cmd[160];
+    snprintf(sub, sizeof sub, "%s/d.png", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    ck_assert_int_lt(lm_image_write_png(sub, &a), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), sub));
+    snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 3", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    lm_image_free(&a);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_resize_matches_pil) {
     lm_image src;
     ck_assert_int_eq(lm_image_read(&src, FIX "rgb8.png", 3), 0);
@@ -179,6 +236,7 @@ Suite *check_image_suite(void) {
     tcase_add_test(tc, test_broken_files_name_the_file);
     tcase_add_test(tc, test_jpeg_hostile_exif_offset);
     tcase_add_test(tc, test_png_roundtrip_atomic);
+    tcase_add_test(tc, test_png_mode_follows_umask);
     tcase_add_test(tc, test_resize_matches_pil);
     suite_add_tcase(s, tc);
     return s;
