@@ -20,6 +20,7 @@
 #include "core/progress.h"
 #include "data/image.h"
 #include "data/valset.h"
+#include "eval/accum.h"
 #include "eval/evaluate.h"
 #include "eval/html.h"
 #include "eval/predict.h"
@@ -146,6 +147,7 @@ static int run_sweep(const char *model, const char *config, const char *images, 
                      int quiet) {
     lm_file_list files = {0};
     lm_predictor *pr = NULL;
+    lm_eval_acc *acc = NULL; /* the metric networks, loaded once for every size */
     lm_eval_result *res = calloc((size_t)ns, sizeof *res);
     lm_sweep_entry *ent = calloc((size_t)ns, sizeof *ent);
     lm_evalset_cfg *ev = calloc((size_t)ns, sizeof *ev);
@@ -212,7 +214,8 @@ static int run_sweep(const char *model, const char *config, const char *images, 
         so.img_suffix = ".png";
         so.pred_suffix = ".png";
         so.progress = NULL; /* one progress line per size: the one above */
-        if ((rc = lm_eval_dirs(&res[i], ddir, pdir, &so)) < 0) goto cleanup;
+        if (!acc && (rc = lm_eval_acc_new(&acc, &so)) < 0) goto cleanup;
+        if ((rc = lm_eval_dirs_acc(&res[i], acc, ddir, pdir, &so)) < 0) goto cleanup;
         done = i + 1;
         char tag[32];
         snprintf(tag, sizeof tag, " %d:", S);
@@ -248,6 +251,7 @@ cleanup:
     free(res);
     free(ent);
     free(ev);
+    lm_eval_acc_free(acc);
     lm_predictor_close(pr);
     lm_file_list_free(&files);
     if (rc < 0) return rc;

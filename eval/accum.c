@@ -29,6 +29,10 @@ typedef struct feats {
     int n, cap;
     lt_tensor *qp[64], *qr[64]; /* pending resized inputs (1, 3, 299, 299), kept */
     int nq;
+    /* target cache (lm_eval_acc_cache_targets): row i of real was computed for the image named
+     * cname[i] in the Inception batch of rows cstart[i] .. cstart[i] + clen[i] - 1 */
+    char **cname; /* cap (NULL: no cached row) */
+    int *cstart, *clen;
 } feats;
 
 struct lm_eval_acc {
@@ -44,6 +48,8 @@ struct lm_eval_acc {
     lm_eval_image *img; /* n of cap */
     int n, cap;
     feats F;
+    int cache;             /* lm_eval_acc_cache_targets */
+    long long inc_images;  /* images through the Inception (both sides counted) */
 };
 
 int lm_eval_push_str(char ***v, int *n, const char *fmt, ...) {
@@ -176,6 +182,10 @@ const char *lm_eval_acc_why(const lm_eval_acc *a, int metric) {
 
 int lm_eval_acc_count(const lm_eval_acc *a) { return a->n; }
 
+void lm_eval_acc_cache_targets(lm_eval_acc *a, int on) { a->cache = on != 0; }
+
+long long lm_eval_acc_inception_images(const lm_eval_acc *a) { return a->inc_images; }
+
 static void clear_queue(feats *f) {
     for (int i = 0; i < f->nq; i++) {
         lt_free(f->qp[i]);
@@ -193,18 +203,28 @@ static void reset(lm_eval_acc *a) {
     a->F.n = 0;
 }
 
+void lm_eval_acc_clear(lm_eval_acc *a) { reset(a); }
+
 void lm_eval_acc_free(lm_eval_acc *a) {
     if (!a) return;
     reset(a);
     free(a->F.pred);
     free(a->F.real);
+    for (int i = 0; a->F.cname && i < a->F.cap; i++) free(a->F.cname[i]);
+    free(a->F.cname);
+    free(a->F.cstart);
+    free(a->F.clen);
     lm_lpips_free(a->lp);
     lm_inception_free(a->inc);
     free(a);
 }
 
-/* Runs the Inception on the queued inputs and appends their features. */
-static int flush_feats(feats *f, const lm_inception *net) {
+/* Runs the Inception on the queued inputs (rows f->n .. f->n + nq - 1, the images a->img[row])
+ * and appends their features. With the target cache on, the targets' rows are reused when the
+ * same names sat in the same batch (same rows, same batch size) last time: the Inception input
+ * is then identical, so the features are too. */
+static int flush_feats(lm_eval_acc *a) {
+    feats *f = &a->F;
     if (!f->nq) return 0;
     int rc = 0;
     lt_scope_push();
@@ -216,22 +236,49 @@ static int flush_feats(feats *f, const lm_inception *net) {
         if (p) f->pred = p;
         float *q = p ? realloc(f->real, sizeof(float) * FEAT * (size_t)cap) : NULL;
         if (q) f->real = q;
-        if (!p || !q) {
+        char **cn = q ? realloc(f->cname, sizeof(char *) * (size_t)cap) : NULL;
+        if (cn) {
+            f->cname = cn;
+            memset(cn + f->cap, 0, sizeof(char *) * (size_t)(cap - f->cap));
+        }
+        int *cs = cn ? realloc(f->cstart, sizeof(int) * (size_t)cap) : NULL;
+        if (cs) f->cstart = cs;
+        int *cl = cs ? realloc(f->clen, sizeof(int) * (size_t)cap) : NULL;
+        if (cl) f->clen = cl;
+        if (!cl) {
             rc = lm_err_code(LM_ENOMEM, "fid: out of memory for %d feature rows", cap);
             goto done;
         }
         f->cap = cap;
     }
-    for (int k = 0; k < 2; k++) {
-        lt_tensor *y = lt_to_device(lm_inception_features(net, both[k], 0), LT_CPU); // (q, 2048)
+    int reuse = a->cache;
+    for (int j = 0; j < f->nq && reuse; j++) {
+        int i = f->n + j;
+        reuse = f->cname[i] && !strcmp(f->cname[i], a->img[i].mask) && f->cstart[i] == f->n && f->clen[i] == f->nq;
+    }
+    for (int k = 0; k < 2 - reuse; k++) {
+        lt_tensor *y = lt_to_device(lm_inception_features(a->inc, both[k], 0), LT_CPU); // (q, 2048)
         float *dst = (k ? f->real : f->pred) + (size_t)f->n * FEAT;
         if (!y || lt_to_buffer(y, dst, sizeof(float) * FEAT * (size_t)f->nq) < 0) {
             rc = lm_err_lt("fid: inception forward");
             goto done;
         }
+        a->inc_images += f->nq;
+    }
+    for (int j = 0; j < f->nq && !reuse; j++) { /* rows rewritten: re-cached, or forgotten */
+        int i = f->n + j;
+        free(f->cname[i]);
+        f->cname[i] = a->cache ? strdup(a->img[i].mask) : NULL; /* no memory: just not reused */
+        f->cstart[i] = f->n;
+        f->clen[i] = f->nq;
     }
     f->n += f->nq;
 done:
+    if (rc < 0) /* the rows written may be partial: forget them */
+        for (int j = 0; j < f->nq && f->cname && f->n + j < f->cap; j++) {
+            free(f->cname[f->n + j]);
+            f->cname[f->n + j] = NULL;
+        }
     lt_scope_pop();
     clear_queue(f);
     return rc;
@@ -292,7 +339,7 @@ int lm_eval_acc_add(lm_eval_acc *a, const char *name, const char *image_path, co
         rc = lm_err_lt("evaluate: %s", name);
     } else {
         a->n++;
-        if (a->inc && F->nq >= a->batch) rc = flush_feats(F, a->inc);
+        if (a->inc && F->nq >= a->batch) rc = flush_feats(a);
     }
     lt_no_grad_pop();
     return rc;
@@ -338,7 +385,7 @@ int lm_eval_acc_finish(lm_eval_acc *a, lm_eval_result *r) {
     r->n_w = a->n_w;
     if (a->inc) {
         lt_no_grad_push();
-        rc = flush_feats(&a->F, a->inc);
+        rc = flush_feats(a);
         lt_no_grad_pop();
     }
     /* the images move to r */

@@ -40,11 +40,30 @@ int lm_eval_acc_add(lm_eval_acc *a, const char *name, const char *image_path, co
                     const uint8_t *img, const uint8_t *mask, const uint8_t *pred, int w, int h);
 int lm_eval_acc_count(const lm_eval_acc *a); /* images added since the last finish */
 
+/* on: the targets (img) repeat in the same order from round to round (validation during
+ * training): the Inception features of the targets are kept, and a later round reuses them for
+ * an Inception batch whose images have the same names (mask paths) at the same positions in a
+ * batch of the same size; other batches are recomputed and re-cached. Results are bitwise those
+ * of recomputing (the same batch of the same inputs). The cache holds 2048 floats plus the name
+ * per row, kept until lm_eval_acc_free. Off by default. */
+void lm_eval_acc_cache_targets(lm_eval_acc *a, int on);
+/* Images passed through the FID Inception since lm_eval_acc_new (predictions and targets both
+ * counted): the work the target cache saves, for tests and measurements. */
+long long lm_eval_acc_inception_images(const lm_eval_acc *a);
+/* Drops the images added since the last finish (networks and target cache kept). */
+void lm_eval_acc_clear(lm_eval_acc *a);
+
 /* Fills r's evaluation fields: bins, rule, n, img (moved out), bin_count, m (names, skip
  * reasons, statistics), w / n_w (the weights files used), and appends to r->warnings; leaves
  * n_listed, skipped and seconds to the caller. r must start zeroed (or as lm_eval_dirs left it
  * before adding). The accumulator is empty afterwards (networks kept). */
 int lm_eval_acc_finish(lm_eval_acc *a, lm_eval_result *r);
+
+/* lm_eval_dirs (eval/evaluate.h) scoring with acc's networks, bins and rule (loaded once for
+ * several folders, as `lamac eval --sizes` does; o's lpips / fid / bins / rule / weights files
+ * are not looked at, the rest is); acc is empty afterwards, also on failure. */
+int lm_eval_dirs_acc(lm_eval_result *r, lm_eval_acc *acc, const char *images, const char *preds,
+                     const lm_eval_opts *o);
 
 /* Appends a printf-formatted string to the owned list (*v, *n) (r->warnings, r->skipped). */
 int lm_eval_push_str(char ***v, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

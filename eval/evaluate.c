@@ -30,6 +30,12 @@ static const char *NAMES[LM_M_COUNT] = {"ssim", "psnr", "l1", "lpips", "fid", "s
                                         "lpips_fid100_f1"};
 
 int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const lm_eval_opts *o) {
+    return lm_eval_dirs_acc(r, NULL, images, preds, o);
+}
+
+/* acc NULL: one made from o for this call. */
+int lm_eval_dirs_acc(lm_eval_result *r, lm_eval_acc *shared, const char *images, const char *preds,
+                     const lm_eval_opts *o) {
     memset(r, 0, sizeof *r);
     r->bins = o->bins;
     r->rule = o->rule;
@@ -44,8 +50,8 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
     if (rc < 0) return lm_err_prefix("evaluate: --images %s", images);
     r->n_listed = (int)lm_valset_count(vs);
 
-    lm_eval_acc *acc = NULL;
-    if ((rc = lm_eval_acc_new(&acc, o)) < 0) goto cleanup;
+    lm_eval_acc *acc = shared;
+    if (!acc && (rc = lm_eval_acc_new(&acc, o)) < 0) goto cleanup;
     size_t skip = strlen(images);
     while (skip > 1 && images[skip - 1] == '/') skip--;
     skip += 1;
@@ -85,7 +91,8 @@ int lm_eval_dirs(lm_eval_result *r, const char *images, const char *preds, const
                          r->n_skipped, r->n_listed);
 cleanup:
     r->seconds = lm_clock_now() - t0;
-    lm_eval_acc_free(acc);
+    if (shared) lm_eval_acc_clear(shared); /* empty for its next folder */
+    else lm_eval_acc_free(acc);
     lm_valset_close(vs);
     return rc;
 }

@@ -165,6 +165,7 @@ static int first_validation(run *r) {
     eo.rule = LM_BINS_ONLINE; /* InpaintingEvaluatorOnline, the training evaluator */
     eo.progress = NULL;
     if (lm_eval_acc_new(&r->acc, &eo) < 0) return lm_err_prefix("validation");
+    lm_eval_acc_cache_targets(r->acc, 1); /* the same val images every time: their Inception features once */
     const int ms[2] = {LM_M_LPIPS, LM_M_FID};
     const char *what[2] = {"LPIPS", "FID"};
     const int asked[2] = {eo.lpips, eo.fid}; /* off in the config (evaluator.lpips/fid): no warning */
