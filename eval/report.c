@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/atomic.h"
 #include "core/err.h"
 #include "core/path.h"
 #include "eval/evaluate.h"
@@ -69,26 +70,40 @@ void lm_eval_json_metrics(FILE *f, const lm_eval_result *r, const char *indent) 
     fprintf(f, "\n%s}", indent);
 }
 
-static FILE *open_out(const char *dir, const char *name, char *path, size_t cap) {
-    if (snprintf(path, cap, "%s/%s", dir, name) >= (int)cap) {
+/* A report file: written into memory, then to disk atomically (core/atomic) on close, so a
+ * crash never leaves a half-written metrics file. */
+typedef struct out_file {
+    FILE *f;
+    char *buf;
+    size_t n;
+    char path[4200];
+} out_file;
+
+static FILE *open_out(out_file *o, const char *dir, const char *name) {
+    o->f = NULL, o->buf = NULL, o->n = 0;
+    if (snprintf(o->path, sizeof o->path, "%s/%s", dir, name) >= (int)sizeof o->path) {
         lm_err_code(LM_EINVAL, "report path too long: %s/%s", dir, name);
         return NULL;
     }
-    FILE *f = fopen(path, "w");
-    if (!f) lm_err_code(LM_EIO, "cannot write %s: %s", path, strerror(errno));
-    return f;
+    o->f = open_memstream(&o->buf, &o->n);
+    if (!o->f) lm_err_code(LM_ENOMEM, "cannot write %s: out of memory", o->path);
+    return o->f;
 }
 
-static int close_out(FILE *f, const char *path) {
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return lm_err_code(LM_EIO, "cannot write %s", path);
-    return 0;
+static int close_out(out_file *o) {
+    int bad = ferror(o->f);
+    int rc = fclose(o->f) != 0 || bad ? lm_err_code(LM_ENOMEM, "cannot write %s: out of memory", o->path) : 0;
+    if (!rc && lm_atomic_write_file(o->path, o->buf, o->n) < 0) rc = lm_err_prefix("report");
+    free(o->buf);
+    o->buf = NULL;
+    return rc;
 }
 
 static int write_json(const lm_eval_result *r, const char *dir, const char *command) {
-    char path[4200], name[32];
-    FILE *f = open_out(dir, "metrics.json", path, sizeof path);
-    if (!f) return LM_EIO;
+    char name[32];
+    out_file of;
+    FILE *f = open_out(&of, dir, "metrics.json");
+    if (!f) return lm_err_last_code();
     fputs("{\n  \"command\": ", f);
     jstr(f, command);
     fprintf(f, ",\n  \"images_listed\": %d,\n  \"images_evaluated\": %d,\n  \"seconds\": %.3f,\n", r->n_listed,
@@ -126,7 +141,7 @@ static int write_json(const lm_eval_result *r, const char *dir, const char *comm
         jstr(f, r->skipped[i]);
     }
     fputs("]\n}\n", f);
-    return close_out(f, path);
+    return close_out(&of);
 }
 
 static void fmt(char *buf, size_t cap, double v) {
@@ -135,13 +150,15 @@ static void fmt(char *buf, size_t cap, double v) {
 }
 
 static int write_tables(const lm_eval_result *r, const char *dir) {
-    char path[4200], pmd[4200], name[32], a[32], b[32];
-    FILE *c = open_out(dir, "metrics.csv", path, sizeof path);
-    if (!c) return LM_EIO;
-    FILE *md = open_out(dir, "metrics.md", pmd, sizeof pmd);
+    char name[32], a[32], b[32];
+    out_file oc, om;
+    FILE *c = open_out(&oc, dir, "metrics.csv");
+    if (!c) return lm_err_last_code();
+    FILE *md = open_out(&om, dir, "metrics.md");
     if (!md) {
         fclose(c);
-        return LM_EIO;
+        free(oc.buf);
+        return lm_err_last_code();
     }
     fputs("metric,group,mean,std,n\n", c);
     fprintf(md, "# Evaluation\n\n%d of %d images evaluated; bins by masked area (%s convention).\n\n",
@@ -184,8 +201,8 @@ static int write_tables(const lm_eval_result *r, const char *dir) {
         for (int i = 0; i < r->n_w; i++)
             fprintf(md, "- %s: `%s` sha256 %s\n", r->w[i].what, r->w[i].path, r->w[i].sha256[0] ? r->w[i].sha256 : "?");
     }
-    int rc = close_out(c, path);
-    int rc2 = close_out(md, pmd);
+    int rc = close_out(&oc);
+    int rc2 = close_out(&om);
     return rc ? rc : rc2;
 }
 
@@ -207,9 +224,9 @@ static void csv_path(FILE *f, const char *s) {
 }
 
 static int write_per_image(const lm_eval_result *r, const char *dir) {
-    char path[4200];
-    FILE *f = open_out(dir, "per_image.csv", path, sizeof path);
-    if (!f) return LM_EIO;
+    out_file of;
+    FILE *f = open_out(&of, dir, "per_image.csv");
+    if (!f) return lm_err_last_code();
     fputs("mask,area,bin,ssim,psnr,l1,lpips,image,pred,mask_file\n", f);
     for (int i = 0; i < r->n; i++) {
         const lm_eval_image *e = &r->img[i];
@@ -222,7 +239,7 @@ static int write_per_image(const lm_eval_result *r, const char *dir) {
         csv_path(f, e->mask);
         fputc('\n', f);
     }
-    return close_out(f, path);
+    return close_out(&of);
 }
 
 int lm_eval_write_reports(const lm_eval_result *r, const char *dir, const char *command) {

@@ -7,6 +7,7 @@
  * named), too few images for a full-rank covariance (warning). */
 #define _GNU_SOURCE
 #include <check.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,7 +250,17 @@ END_TEST
 /* --model: predictions as lamac predict / the official predict.py (pixel-equal to the predict
  * parity fixture's expected outputs), then scored */
 START_TEST(test_eval_model_predicts_then_scores) {
-    char out[16384], path[512];
+    char out[16384], path[512], victim[512];
+    /* a symlink planted at the report's metrics.json is replaced, never followed (atomic write) */
+    snprintf(path, sizeof path, "%s/withmodel", g_tmp);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    snprintf(victim, sizeof victim, "%s/victim.txt", g_tmp);
+    FILE *vf = fopen(victim, "w");
+    ck_assert_ptr_nonnull(vf);
+    fputs("keep", vf);
+    fclose(vf);
+    snprintf(path, sizeof path, "%s/withmodel/metrics.json", g_tmp);
+    ck_assert_int_eq(symlink(victim, path), 0);
     int rc = lm_test_run(out, sizeof out,
                          "eval --model tests/fixtures/predict/gen.safetensors --images tests/fixtures/predict/indir "
                          "--out %s/withmodel --no-lpips --no-fid --quiet", g_tmp);
@@ -267,6 +278,10 @@ START_TEST(test_eval_model_predicts_then_scores) {
         lm_image_free(&e);
     }
     snprintf(path, sizeof path, "%s/withmodel/metrics.json", g_tmp);
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert_msg(S_ISREG(st.st_mode), "metrics.json is still a symlink");
+    ck_assert_str_eq(slurp(victim), "keep");
     const char *js = slurp(path);
     ck_assert(strstr(js, "\"images_evaluated\": 2") != NULL);
     ck_assert(strstr(js, "\"lpips\": {\"skipped\": true, \"reason\": \"disabled (--no-lpips)\"") != NULL);
