@@ -38,6 +38,8 @@ using lt_c10d_group = c10d::ProcessGroup;
 #include <chrono>
 #endif
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -806,7 +808,14 @@ int lt_rng_set_state(const void *buf, size_t size) {
     })
 }
 void lt_set_num_threads(int n) {
-    if (n > 0) at::set_num_threads(n);
+    if (n <= 0) return;
+    at::set_num_threads(n);
+    /* The BLAS libtorch calls (1x1 convolutions at one thread, matmuls) may keep its own thread
+     * pool: OpenBLAS's pthread build starts one thread per core and libtorch 1.13 does not tell
+     * it the count (it does for MKL). Look the setter up at run time, so any BLAS works. */
+    using blas_set_fn = void (*)(int);
+    static blas_set_fn openblas_set = (blas_set_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (openblas_set) openblas_set(n);
 }
 int lt_get_num_threads(void) { return at::get_num_threads(); }
 static std::unique_ptr<torch::autograd::profiler::RecordProfile> g_profile;

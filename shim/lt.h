@@ -264,6 +264,7 @@ void lt_manual_seed(uint64_t seed);                /* CPU and CUDA default gener
 /* Default CPU generator state: returns its size in bytes; copies it into buf if cap allows. */
 long lt_rng_state(void *buf, size_t cap);
 int lt_rng_set_state(const void *buf, size_t size);
+/* libtorch's intra-op threads, and OpenBLAS's own pool when that is the BLAS in use. */
 void lt_set_num_threads(int n);
 /* Records every ATen op (libtorch's legacy profiler) until lt_profile_end, which writes a
  * Chrome trace (JSON) to path. One profile at a time per process. */

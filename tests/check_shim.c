@@ -1,6 +1,8 @@
 /* check_shim.c — shim/lt: every op against hand-computed values, error reporting,
  * scope ownership (live-handle counter), autograd including double backward. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include <check.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -582,6 +584,15 @@ START_TEST(test_seed_state_threads) {
     int old = lt_get_num_threads();
     lt_set_num_threads(1);
     ck_assert_int_eq(lt_get_num_threads(), 1);
+    /* OpenBLAS (the BLAS setup-deps installs) follows: its own pool would otherwise use every
+     * core behind a --threads 1 */
+    int (*openblas_get)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    printf("shim: OpenBLAS thread pool %s\n", openblas_get ? "found: checked" : "not loaded (another BLAS)");
+    if (openblas_get) {
+        ck_assert_int_eq(openblas_get(), 1);
+        lt_set_num_threads(2);
+        ck_assert_int_eq(openblas_get(), 2);
+    }
     lt_set_num_threads(old);
     ck_assert_int_eq(lt_cuda_device_count() >= 0, 1);
     ck_assert_ptr_nonnull(strstr(lt_backend_info(), "libtorch"));
