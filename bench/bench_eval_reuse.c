@@ -24,27 +24,6 @@
 #include "model/inception.h"
 #include "model/weights.h"
 
-static int fill_random(lm_params *p, uint64_t seed) {
-    lt_manual_seed(seed);
-    lt_no_grad_push();
-    for (int k = 0; k < p->n; k++) {
-        lt_tensor *t = p->items[k].t;
-        if (lt_type(t) != LT_F32) continue;
-        const char *leaf = strrchr(p->items[k].name, '.');
-        leaf = leaf ? leaf + 1 : p->items[k].name;
-        int64_t shp[4];
-        int dim = lt_shape(t, shp, 4);
-        double a, c = 0;
-        if (dim == 4) a = sqrt(3.0 / (double)(shp[1] * shp[2] * shp[3]));
-        else if (!strcmp(leaf, "running_var")) a = 0.5, c = 1.0;
-        else if (!strcmp(leaf, "weight")) a = 0.1, c = 1.0;
-        else a = 0.05;
-        if (!lt_uniform_(t, c - a, c + a)) return -1;
-    }
-    lt_no_grad_pop();
-    return 0;
-}
-
 static int save(lm_params *p, const char *path) {
     lm_weights_part part = {"", p};
     lm_weights_save_opts o = lm_weights_save_defaults();
@@ -107,9 +86,9 @@ int main(int argc, char **argv) {
     snprintf(inc, sizeof inc, "%s/pt_inception.pth", tmp);
     lm_lpips *l = NULL;
     lm_inception *net = NULL;
-    if (lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU) < 0 || fill_random(lm_lpips_backbone(l), 7) < 0 ||
+    if (lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU) < 0 || lm_params_randomize(lm_lpips_backbone(l), 7) < 0 ||
         save(lm_lpips_backbone(l), bb) < 0 || lm_inception_create(&net, LT_F32, LT_CPU) < 0 ||
-        fill_random(lm_inception_params(net), 7) < 0 || save(lm_inception_params(net), inc) < 0) {
+        lm_params_randomize(lm_inception_params(net), 7) < 0 || save(lm_inception_params(net), inc) < 0) {
         fprintf(stderr, "weights: %s\n", lm_err_msg());
         return 1;
     }

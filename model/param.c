@@ -1,6 +1,7 @@
 /* param.c — the parameter registry (see param.h). */
 #include "model/param.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,4 +135,26 @@ int lm_params_set_trainable(lm_params *p, int on) {
 void lm_params_zero_grad(lm_params *p) {
     for (int i = 0; i < p->n; i++)
         if (p->items[i].kind == LM_PARAM) lt_zero_grad(p->items[i].t);
+}
+
+int lm_params_randomize(lm_params *p, uint64_t seed) {
+    int rc = 0;
+    lt_manual_seed(seed);
+    lt_no_grad_push();
+    for (int k = 0; k < p->n && !rc; k++) {
+        lt_tensor *t = p->items[k].t;
+        if (lt_type(t) != LT_F32) continue;
+        const char *leaf = strrchr(p->items[k].name, '.');
+        leaf = leaf ? leaf + 1 : p->items[k].name;
+        int64_t shp[4];
+        int dim = lt_shape(t, shp, 4);
+        double a, c = 0;
+        if (dim == 4) a = sqrt(3.0 / (double)(shp[1] * shp[2] * shp[3]));
+        else if (!strcmp(leaf, "running_var")) a = 0.5, c = 1.0;
+        else if (!strcmp(leaf, "weight")) a = 0.1, c = 1.0;
+        else a = 0.05; /* bias, running_mean */
+        if (!lt_uniform_(t, c - a, c + a)) rc = lm_err_lt("randomize %s", p->items[k].name);
+    }
+    lt_no_grad_pop();
+    return rc;
 }

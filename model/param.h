@@ -65,5 +65,10 @@ int64_t lm_params_numel(const lm_params *p, int kinds);
 int lm_params_set_trainable(lm_params *p, int on);
 /* Drops every parameter's gradient. */
 void lm_params_zero_grad(lm_params *p);
+/* Seeded random values for a network whose pretrained file is absent (tests, benchmarks):
+ * reseeds libtorch's default CPU generator with seed, then every float32 tensor gets
+ * conv weights (4-D) U(±sqrt(3 / fan_in)), BatchNorm near identity (weight and running_var
+ * U(1 ± 0.1) / U(1 ± 0.5)), other 1-D tensors (bias, running_mean) U(±0.05). */
+int lm_params_randomize(lm_params *p, uint64_t seed);
 
 #endif

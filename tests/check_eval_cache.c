@@ -21,27 +21,6 @@
 #define H 20
 #define NIMG 7
 
-/* Seeded random weights: conv U(+-sqrt(3 / fan_in)), BatchNorm near identity. */
-static void fill_random(lm_params *p) {
-    lt_manual_seed(11);
-    lt_no_grad_push();
-    for (int k = 0; k < p->n; k++) {
-        lt_tensor *t = p->items[k].t;
-        if (lt_type(t) != LT_F32) continue;
-        const char *leaf = strrchr(p->items[k].name, '.');
-        leaf = leaf ? leaf + 1 : p->items[k].name;
-        int64_t shp[4];
-        int dim = lt_shape(t, shp, 4);
-        double a, c = 0;
-        if (dim == 4) a = sqrt(3.0 / (double)(shp[1] * shp[2] * shp[3]));
-        else if (!strcmp(leaf, "running_var")) a = 0.5, c = 1.0;
-        else if (!strcmp(leaf, "weight")) a = 0.1, c = 1.0;
-        else a = 0.05;
-        ck_assert(lt_uniform_(t, c - a, c + a) != NULL);
-    }
-    lt_no_grad_pop();
-}
-
 static uint32_t rnd(uint32_t *s) {
     *s = *s * 1664525u + 1013904223u;
     return *s >> 8;
@@ -91,7 +70,7 @@ START_TEST(test_target_cache_bitwise_and_half_work) {
     lm_test_tmpdir(tmp, sizeof tmp, "eval_cache");
     lm_inception *n = NULL;
     ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
-    fill_random(lm_inception_params(n));
+    ck_assert_msg(lm_params_randomize(lm_inception_params(n), 11) == 0, "%s", lm_err_msg());
     snprintf(path, sizeof path, "%s/pt_inception.pth", tmp);
     lm_weights_part part = {"", lm_inception_params(n)};
     lm_weights_save_opts so = lm_weights_save_defaults();

@@ -38,27 +38,6 @@ static void make_data(const char *tmp) {
     ck_assert_msg(rc == 0, "synth: %s", g_out);
 }
 
-/* Seeded random weights: conv U(+-sqrt(3 / fan_in)), BatchNorm near identity. */
-static void fill_random(lm_params *p) {
-    lt_manual_seed(7);
-    lt_no_grad_push();
-    for (int k = 0; k < p->n; k++) {
-        lt_tensor *t = p->items[k].t;
-        if (lt_type(t) != LT_F32) continue;
-        const char *leaf = strrchr(p->items[k].name, '.');
-        leaf = leaf ? leaf + 1 : p->items[k].name;
-        int64_t shp[4];
-        int dim = lt_shape(t, shp, 4);
-        double a, c = 0;
-        if (dim == 4) a = sqrt(3.0 / (double)(shp[1] * shp[2] * shp[3]));
-        else if (!strcmp(leaf, "running_var")) a = 0.5, c = 1.0;
-        else if (!strcmp(leaf, "weight")) a = 0.1, c = 1.0;
-        else a = 0.05; /* bias, running_mean */
-        ck_assert(lt_uniform_(t, c - a, c + a) != NULL);
-    }
-    lt_no_grad_pop();
-}
-
 static void save(lm_params *p, const char *path) {
     lm_weights_part part = {"", p};
     lm_weights_save_opts o = lm_weights_save_defaults();
@@ -74,13 +53,13 @@ static void write_torch_home(const char *tmp) {
     ck_assert_int_eq(system(cmd), 0);
     lm_lpips *l = NULL;
     ck_assert_int_eq(lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU), 0);
-    fill_random(lm_lpips_backbone(l));
+    ck_assert_msg(lm_params_randomize(lm_lpips_backbone(l), 7) == 0, "%s", lm_err_msg());
     snprintf(path, sizeof path, "%s/vgg16-397923af.pth", d);
     save(lm_lpips_backbone(l), path);
     lm_lpips_free(l);
     lm_inception *n = NULL;
     ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
-    fill_random(lm_inception_params(n));
+    ck_assert_msg(lm_params_randomize(lm_inception_params(n), 7) == 0, "%s", lm_err_msg());
     snprintf(path, sizeof path, "%s/pt_inception-2015-12-05-6726825d.pth", d);
     save(lm_inception_params(n), path);
     lm_inception_free(n);
