@@ -30,9 +30,11 @@ typedef struct feats {
     lt_tensor *qp[64], *qr[64]; /* pending resized inputs (1, 3, 299, 299), kept */
     int nq;
     /* target cache (lm_eval_acc_cache_targets): row i of real was computed for the image named
-     * cname[i] in the Inception batch of rows cstart[i] .. cstart[i] + clen[i] - 1 */
-    char **cname; /* cap (NULL: no cached row) */
-    int *cstart, *clen;
+     * crow[i].name in the Inception batch of rows crow[i].start .. crow[i].start + crow[i].len - 1 */
+    struct cached_row {
+        char *name; /* NULL: no cached row */
+        int start, len;
+    } *crow; /* cap */
 } feats;
 
 struct lm_eval_acc {
@@ -210,10 +212,8 @@ void lm_eval_acc_free(lm_eval_acc *a) {
     reset(a);
     free(a->F.pred);
     free(a->F.real);
-    for (int i = 0; a->F.cname && i < a->F.cap; i++) free(a->F.cname[i]);
-    free(a->F.cname);
-    free(a->F.cstart);
-    free(a->F.clen);
+    for (int i = 0; a->F.crow && i < a->F.cap; i++) free(a->F.crow[i].name);
+    free(a->F.crow);
     lm_lpips_free(a->lp);
     lm_inception_free(a->inc);
     free(a);
@@ -236,16 +236,12 @@ static int flush_feats(lm_eval_acc *a) {
         if (p) f->pred = p;
         float *q = p ? realloc(f->real, sizeof(float) * FEAT * (size_t)cap) : NULL;
         if (q) f->real = q;
-        char **cn = q ? realloc(f->cname, sizeof(char *) * (size_t)cap) : NULL;
-        if (cn) {
-            f->cname = cn;
-            memset(cn + f->cap, 0, sizeof(char *) * (size_t)(cap - f->cap));
+        struct cached_row *cr = q ? realloc(f->crow, sizeof *cr * (size_t)cap) : NULL;
+        if (cr) {
+            f->crow = cr;
+            memset(cr + f->cap, 0, sizeof *cr * (size_t)(cap - f->cap));
         }
-        int *cs = cn ? realloc(f->cstart, sizeof(int) * (size_t)cap) : NULL;
-        if (cs) f->cstart = cs;
-        int *cl = cs ? realloc(f->clen, sizeof(int) * (size_t)cap) : NULL;
-        if (cl) f->clen = cl;
-        if (!cl) {
+        if (!cr) {
             rc = lm_err_code(LM_ENOMEM, "fid: out of memory for %d feature rows", cap);
             goto done;
         }
@@ -254,7 +250,8 @@ static int flush_feats(lm_eval_acc *a) {
     int reuse = a->cache;
     for (int j = 0; j < f->nq && reuse; j++) {
         int i = f->n + j;
-        reuse = f->cname[i] && !strcmp(f->cname[i], a->img[i].mask) && f->cstart[i] == f->n && f->clen[i] == f->nq;
+        const struct cached_row *c = &f->crow[i];
+        reuse = c->name && !strcmp(c->name, a->img[i].mask) && c->start == f->n && c->len == f->nq;
     }
     for (int k = 0; k < 2 - reuse; k++) {
         lt_tensor *y = lt_to_device(lm_inception_features(a->inc, both[k], 0), LT_CPU); // (q, 2048)
@@ -267,17 +264,18 @@ static int flush_feats(lm_eval_acc *a) {
     }
     for (int j = 0; j < f->nq && !reuse; j++) { /* rows rewritten: re-cached, or forgotten */
         int i = f->n + j;
-        free(f->cname[i]);
-        f->cname[i] = a->cache ? strdup(a->img[i].mask) : NULL; /* no memory: just not reused */
-        f->cstart[i] = f->n;
-        f->clen[i] = f->nq;
+        struct cached_row *c = &f->crow[i];
+        free(c->name);
+        c->name = a->cache ? strdup(a->img[i].mask) : NULL; /* no memory: just not reused */
+        c->start = f->n;
+        c->len = f->nq;
     }
     f->n += f->nq;
 done:
     if (rc < 0) /* the rows written may be partial: forget them */
-        for (int j = 0; j < f->nq && f->cname && f->n + j < f->cap; j++) {
-            free(f->cname[f->n + j]);
-            f->cname[f->n + j] = NULL;
+        for (int j = 0; j < f->nq && f->crow && f->n + j < f->cap; j++) {
+            free(f->crow[f->n + j].name);
+            f->crow[f->n + j].name = NULL;
         }
     lt_scope_pop();
     clear_queue(f);
