@@ -186,6 +186,16 @@ START_TEST(test_sigkill_leaves_valid_checkpoint) {
              " trainer.kwargs.max_steps=100000 trainer.kwargs.val_check_interval=1 --run-dir %s >/dev/null 2>&1",
              getenv("LAMAC_BIN"), tmp, b);
     pid_t pid = start_and_wait_lines(cmd, b, at);
+    /* the validation line of a step is logged before its checkpoint is written: wait (up to
+     * 60 s) until one complete checkpoint exists, so the kill can only tear a later one */
+    lm_ckpt_found f0 = {0};
+    int found = -1;
+    for (int i = 0; i < 60000 && found != 0; i++) {
+        found = lm_ckpt_find(&f0, b, "lamac-ckpt-", NULL);
+        if (found != 0) usleep(1000);
+    }
+    ck_assert_msg(found == 0, "no checkpoint within 60 s: %s", lm_err_msg());
+    lm_ckpt_found_free(&f0);
     usleep((useconds_t)(rand() % 20000)); /* somewhere in a step or a checkpoint write */
     kill(pid, SIGKILL);
     int st;
