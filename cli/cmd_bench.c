@@ -423,6 +423,7 @@ static int bench_step(int argc, char **argv) {
     lm_ddp_opts dopt;
     int64_t v64 = 0;
     int rc = lm_ddp_opts_from_env(&dopt);
+    if (!rc) rc = lm_ddp_place(&dopt, &dev, strchr(device, ':') != NULL, lt_cuda_device_count());
     if (!rc) rc = lm_ddp_create(&ddp, &dopt, dev);
     if (rc) return lm_cmd_fail("bench step");
     int world = lm_ddp_world_size(ddp), rank = lm_ddp_rank(ddp);

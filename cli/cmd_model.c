@@ -20,12 +20,13 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/model_opts.h"
+#include "config/predictor.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lamac model summary CONFIG [OVERRIDE ...]\n"
             "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [--precision 32|bf16]\n"
-            "                           [--compare-fp32] [OVERRIDE ...]\n\n"
+            "                           [--device cpu|cuda[:N]] [--compare-fp32] [OVERRIDE ...]\n\n"
             "summary  compose CONFIG (as `lamac config show`), build its generator and\n"
             "         discriminator and print each top-level module (official state_dict prefix,\n"
             "         class, parameters) and the totals (trainable parameters; BatchNorm buffers\n"
@@ -35,7 +36,9 @@ static void usage(FILE *f) {
             "         backward pass; prints the time. Random weights: for timing and memory.\n"
             "         --precision bf16: under autocast to bfloat16 (FFTs in float32), as\n"
             "         trainer.precision: bf16; with --compare-fp32 (eval mode) it then runs the\n"
-            "         float32 forward of the same input and prints its time and max |bf16 - fp32|.\n\n"
+            "         float32 forward of the same input and prints its time and max |bf16 - fp32|.\n"
+            "         --device: where the generator runs (default cpu); the time includes\n"
+            "         waiting for the device's queued work.\n\n"
             "example: lamac model summary configs/training/big-lama.yaml\n"
             "exit status: 0 ok, 1 bad config or unsupported model option.\n");
 }
@@ -130,6 +133,7 @@ cleanup:
 static int forward(int argc, char **argv) {
     int64_t h = 256, w = 256, n = 1;
     int train = 0, nov = 0, rc = 0, bf16 = 0, compare = 0;
+    lt_device dev = LT_CPU;
     const char *ov[64];
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) {
@@ -150,6 +154,8 @@ static int forward(int argc, char **argv) {
             n = b;
         } else if (!strcmp(argv[i], "--train")) {
             train = 1;
+        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            if (lm_parse_device(&dev, argv[++i]) < 0) return lm_cmd_fail("model forward");
         } else if (!strcmp(argv[i], "--compare-fp32")) {
             compare = 1;
         } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
@@ -173,7 +179,7 @@ static int forward(int argc, char **argv) {
     }
     lm_cfg *c = NULL;
     lm_params gp;
-    lm_params_init(&gp, LT_F32, LT_CPU);
+    lm_params_init(&gp, LT_F32, dev);
     lm_generator *g = NULL;
     lm_generator_opts go;
     rc = lm_cfg_load(&c, argv[1], ov, nov);
@@ -182,19 +188,21 @@ static int forward(int argc, char **argv) {
     if (rc) goto cleanup;
     lt_scope_push();
     int64_t s[4] = {n, go.input_nc, h, w};
-    lt_tensor *x = lt_rand(s, 4, LT_F32, LT_CPU);
+    lt_tensor *x = lt_rand(s, 4, LT_F32, dev);
+    if (lt_synchronize(dev) < 0) x = NULL;
     double t0 = lm_clock_now();
     if (!train) lt_no_grad_push();
     lt_tensor *y = NULL;
     if (!bf16) {
         y = lm_generator_forward(g, x, train);
-    } else if (lt_autocast_enter(LT_CPU, LT_BF16) == 0) { /* as trainer.precision: bf16 */
+    } else if (lt_autocast_enter(dev, LT_BF16) == 0) { /* as trainer.precision: bf16 */
         y = lm_generator_forward(g, x, train);
         lt_autocast_exit();
         y = lt_to_dtype(y, LT_F32);
     }
     if (!train) lt_no_grad_pop();
     if (y && train && lt_backward(lt_mean(y)) < 0) y = NULL;
+    if (y && lt_synchronize(dev) < 0) y = NULL;
     double t1 = lm_clock_now();
     if (!y) {
         rc = lm_err_lt("generator %s", train ? "forward+backward" : "forward");
@@ -210,8 +218,9 @@ static int forward(int argc, char **argv) {
         lt_no_grad_push();
         double a = lm_clock_now();
         lt_tensor *y32 = lm_generator_forward(g, x, 0);
-        double d = y32 ? lt_item(lt_max(lt_abs(lt_sub(y, y32)))) : NAN;
+        if (y32 && lt_synchronize(dev) < 0) y32 = NULL;
         double b = lm_clock_now();
+        double d = y32 ? lt_item(lt_max(lt_abs(lt_sub(y, y32)))) : NAN;
         lt_no_grad_pop();
         if (!y32 || isnan(d)) rc = lm_err_lt("generator forward (float32)");
         else printf("float32 forward of the same input in %.3f s; max |bf16 - fp32| %.4g\n", b - a, d);

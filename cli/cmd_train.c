@@ -223,8 +223,9 @@ static int run(int argc, char **argv) {
     lm_ddp_opts dopt;
     lm_ddp *ddp = NULL;
     if (lm_ddp_opts_from_env(&dopt) < 0) return lm_cmd_fail("train");
-    if (dopt.world_size > 1 && dev >= LT_CUDA && !strchr(a.device, ':')) dev = LT_CUDA + dopt.local_rank;
-    if (lm_ddp_create(&ddp, &dopt, dev) < 0) return lm_cmd_fail("train");
+    if (lm_ddp_place(&dopt, &dev, strchr(a.device, ':') != NULL, lt_cuda_device_count()) < 0 ||
+        lm_ddp_create(&ddp, &dopt, dev) < 0)
+        return lm_cmd_fail("train");
     const int is_main = lm_ddp_is_main(ddp);
 
     lm_cfg *cfg = NULL;

@@ -15,6 +15,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 // c10d (distributed): LT_WITH_GLOO / LT_WITH_NCCL are set by CMake when the Gloo headers (and
@@ -838,6 +839,13 @@ int lt_cuda_device_count(void) {
     } catch (...) {
         return 0;
     }
+}
+int lt_synchronize(lt_device d) {
+    if (d < LT_CUDA) return 0;
+    LT_TRY(-1, {
+        torch::cuda::synchronize((int64_t)(d - LT_CUDA));
+        return 0;
+    })
 }
 const char *lt_backend_info(void) {
     static std::string info;

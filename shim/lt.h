@@ -272,6 +272,7 @@ int lt_profile_begin(const char *path);
 int lt_profile_end(void);
 int lt_get_num_threads(void);
 int lt_cuda_device_count(void);                    /* 0 without CUDA */
+int lt_synchronize(lt_device d);                   /* waits for d's queued work (CUDA); CPU: no-op */
 const char *lt_backend_info(void);                 /* libtorch version, BLAS, CUDA */
 
 /* ---- distributed: c10d process groups (torch.distributed) ------------------------------------

@@ -618,11 +618,43 @@ START_TEST(test_kill_without_launcher) {
 }
 END_TEST
 
+/* Device placement of a rank (pure logic, so it runs without a GPU: n_cuda is given). */
+START_TEST(test_place_device) {
+    lm_ddp_opts o = lm_ddp_defaults();
+    lt_device dev = LT_CPU;
+    o.world_size = 4, o.rank = 3, o.local_rank = 1, o.local_world_size = 2;
+    ck_assert_int_eq(lm_ddp_place(&o, &dev, 0, 0), 0); /* CPU: untouched */
+    ck_assert_int_eq(dev, LT_CPU);
+    dev = LT_CUDA; /* --device cuda: cuda:LOCAL_RANK */
+    ck_assert_int_eq(lm_ddp_place(&o, &dev, 0, 2), 0);
+    ck_assert_int_eq(dev, LT_CUDA + 1);
+    dev = LT_CUDA; /* more local ranks than GPUs */
+    ck_assert_int_lt(lm_ddp_place(&o, &dev, 0, 1), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "local rank 1") && strstr(lm_err_msg(), "1 CUDA device(s)"), "%s", lm_err_msg());
+    dev = LT_CUDA; /* explicit cuda:0 for two local ranks: NCCL would fail at its first collective */
+    ck_assert_int_lt(lm_ddp_place(&o, &dev, 1, 2), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "NCCL needs one GPU per rank") && strstr(lm_err_msg(), "cuda:0"), "%s",
+                  lm_err_msg());
+    snprintf(o.backend, sizeof o.backend, "gloo"); /* Gloo copes: allowed */
+    ck_assert_int_eq(lm_ddp_place(&o, &dev, 1, 2), 0);
+    ck_assert_int_eq(dev, LT_CUDA);
+    o.backend[0] = 0, o.local_world_size = 1; /* one rank per node on an explicit GPU: fine */
+    dev = LT_CUDA + 1;
+    ck_assert_int_eq(lm_ddp_place(&o, &dev, 1, 2), 0);
+    ck_assert_int_eq(dev, LT_CUDA + 1);
+    o.world_size = 1, o.rank = 0, o.local_rank = 0; /* no group: no-op */
+    dev = LT_CUDA;
+    ck_assert_int_eq(lm_ddp_place(&o, &dev, 0, 0), 0);
+    ck_assert_int_eq(dev, LT_CUDA);
+}
+END_TEST
+
 Suite *check_ddp_suite(void) {
     Suite *s = suite_create("ddp");
     TCase *tc = tcase_create("ddp");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_env_rendezvous);
+    tcase_add_test(tc, test_place_device);
     tcase_add_test(tc, test_launch_args);
     tcase_add_test(tc, test_collectives);
     tcase_add_test(tc, test_steps_identical_parameters);

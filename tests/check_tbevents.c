@@ -70,6 +70,7 @@ typedef struct pbit {
     size_t n, i;
 } pbit;
 static int pb_next(pbit *it, int *field, int *wt, uint64_t *v, const uint8_t **b, size_t *bn) {
+    *b = NULL, *bn = 0; /* defined on every path (gcc 13's -Wmaybe-uninitialized) */
     if (it->i == it->n) return 0;
     uint64_t key;
     int k = rd_varint(it->p + it->i, it->n - it->i, &key);

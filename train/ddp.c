@@ -130,6 +130,27 @@ static int is_loopback(const char *a) {
     return !strncmp(a, "127.", 4) || !strcmp(a, "localhost") || !strcmp(a, "::1");
 }
 
+int lm_ddp_place(const lm_ddp_opts *o, lt_device *dev, int has_index, int n_cuda) {
+    if (*dev < LT_CUDA || o->world_size < 2) return 0;
+    if (!has_index) {
+        if (o->local_rank >= n_cuda)
+            return lm_err_code(LM_EINVAL,
+                               "distributed: rank %d (local rank %d) would use cuda:%d, but this node has %d CUDA "
+                               "device(s): start at most %d worker(s) per node (--nproc-per-node)",
+                               o->rank, o->local_rank, o->local_rank, n_cuda, n_cuda);
+        *dev = LT_CUDA + o->local_rank;
+        return 0;
+    }
+    const char *be = o->backend[0] ? o->backend : "nccl";
+    if (o->local_world_size > 1 && !strcmp(be, "nccl"))
+        return lm_err_code(LM_EINVAL,
+                           "distributed: NCCL needs one GPU per rank, but the %d ranks on this node would all use "
+                           "cuda:%d (an explicit --device index is the same for every rank): use --device cuda "
+                           "(rank -> cuda:LOCAL_RANK) or LAMAC_DIST_BACKEND=gloo",
+                           o->local_world_size, (int)(*dev - LT_CUDA));
+    return 0;
+}
+
 int lm_ddp_create(lm_ddp **out, const lm_ddp_opts *o, lt_device dev) {
     *out = NULL;
     if (o->world_size < 1 || o->rank < 0 || o->rank >= o->world_size)

@@ -58,6 +58,13 @@ int lm_ddp_opts_from_env(lm_ddp_opts *o);
 
 typedef struct lm_ddp lm_ddp;
 
+/* Places this rank on a device: `--device cuda` (has_index 0) means cuda:LOCAL_RANK, an
+ * explicit cuda:N is taken as given. n_cuda: the CUDA devices visible (lt_cuda_device_count).
+ * Errors (LM_EINVAL) before any group is joined: a local rank with no GPU of its own, and
+ * NCCL (the CUDA default) with several ranks of one node on the same explicit cuda:N — NCCL
+ * refuses that at the first collective with "invalid usage". CPU or world size 1: no-op. */
+int lm_ddp_place(const lm_ddp_opts *o, lt_device *dev, int has_index, int n_cuda);
+
 /* Joins the process group (blocks until every rank joined, or the timeout). dev: where the
  * networks live (CPU: Gloo; CUDA: NCCL unless backend says otherwise). */
 int lm_ddp_create(lm_ddp **out, const lm_ddp_opts *o, lt_device dev);
