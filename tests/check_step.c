@@ -746,7 +746,8 @@ static int exists(const char *path) {
 /* `lamac step` from the fixture's batch and initial weights on `device` against the official
  * first iteration. CPU (float32, 2 threads): gen_total within 1e-6, the state after the step
  * within 1e-4. CUDA: cuDNN convolutions run in TF32 by default (as the official code on the
- * same GPU), so every logged loss is held to 2e-3 relative, and the state to 3e-3 absolute
+ * same GPU), so the logged losses are held to 2e-3 relative (1e-2 for the two that see the
+ * updated generator, below), and the state to 3e-3 absolute
  * (more than Adam's first step, lr·g/(|g| + eps) <= lr, can move an element only where a
  * gradient's sign flips; the losses are the discriminating check there). */
 static void cli_step_parity(const char *device) {
@@ -783,9 +784,13 @@ static void cli_step_parity(const char *device) {
     ck_assert_msg(fabs(gen_total - ref) <= (cuda ? 2e-3 : 1e-6) * fabs(ref), "%s: gen_total %.9g vs official %.9g",
                   device, gen_total, ref);
     if (cuda) { /* every loss of the JSON line that the fixture logs */
-        static const char *const keys[] = {"gen_l1", "gen_adv", "gen_fm", "discr_adv", "adv_discr_real_out",
-                                           "adv_discr_fake_out", "adv_discr_real_gp"};
+        static const char *const keys[] = {"gen_l1", "gen_adv", "gen_fm", "adv_discr_real_out", "adv_discr_real_gp",
+                                           "discr_adv", "adv_discr_fake_out"};
+        /* the last two see the generator AFTER its Adam step (the discriminator step's fake
+         * images): where TF32 flips the sign of a tiny gradient, lr·sign(g) moves that weight
+         * by 2·lr, so they get 1e-2 (seen on an H200: 4.6e-4 and 5.5e-3; the others <= 3.4e-4) */
         for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            const double rtol = k >= 5 ? 1e-2 : 2e-3;
             char q[64], fk[64];
             snprintf(q, sizeof q, "\"%s\": ", keys[k]);
             snprintf(fk, sizeof fk, "loss.%s", keys[k]);
@@ -793,7 +798,7 @@ static void cli_step_parity(const char *device) {
             ck_assert_msg(at != NULL, "%s missing: %s", keys[k], js);
             double v = atof(at + strlen(q)), e = lt_item(lt_select(lm_test_fixture(f, fk), 0, 0));
             printf("lamac step --device %s: %-20s %.7g vs official (CPU) %.7g\n", device, keys[k], v, e);
-            ck_assert_msg(fabs(v - e) <= 2e-3 * fabs(e) + 1e-6, "%s: %s %.9g vs official %.9g", device, keys[k], v, e);
+            ck_assert_msg(fabs(v - e) <= rtol * fabs(e) + 1e-6, "%s: %s %.9g vs official %.9g", device, keys[k], v, e);
         }
     }
     ck_assert_ptr_nonnull(strstr(js, "\"discr_adv\": "));

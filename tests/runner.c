@@ -5,7 +5,8 @@
  * Runs in CK_NOFORK mode unless CK_FORK is set: libtorch and OpenMP do not survive fork.
  * Fixture paths are relative to the source tree: the runner changes into LM_SOURCE_DIR first
  * (a relative LAMAC_BIN is made absolute before), so `build/lamac_tests SUITE` works from any
- * directory, as ctest does. */
+ * directory, as ctest does. Variables from the caller's environment that lamac reads (data
+ * paths, ranks) are cleared first. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,15 @@ int main(int argc, char **argv) {
         setenv("LAMAC_BIN", abs, 1);
         free(abs);
     }
+    /* hermetic: the variables lamac reads that would change what a test sees (the configs'
+     * ${env:LAMAC_DATA,...} data paths, a torchrun/Slurm rank, the distributed options);
+     * the tests that need one set it themselves */
+    static const char *const outside[] = {"LAMAC_DATA", "LAMAC_OUT", "LAMAC_TB", "LAMAC_PRETRAINED",
+                                          "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+                                          "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
+                                          "SLURM_NTASKS_PER_NODE", "LAMAC_DIST_BACKEND", "LAMAC_DIST_FILE",
+                                          "LAMAC_DIST_TIMEOUT", "LAMAC_DIST_BUCKET_MB", "GLOO_SOCKET_IFNAME"};
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) unsetenv(outside[i]);
     if (chdir(LM_SOURCE_DIR) != 0) {
         fprintf(stderr, "lamac_tests: cannot enter the source tree %s\n", LM_SOURCE_DIR);
         return 2;
