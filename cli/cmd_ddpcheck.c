@@ -61,6 +61,9 @@ static const char *const USAGE =
     "  --stall-rank R    rank R stops itself (SIGSTOP) after --die-after K steps instead: alive,\n"
     "                    connections open, never joining (the others' collectives time out)\n"
     "  --out DIR         where the files above go\n"
+    "Config overrides apply to every mode; trainer.precision=bf16 runs the forward passes and\n"
+    "losses of steps, grads and syncbn under autocast to bfloat16 as training does (each rank's\n"
+    "line names the precision); gradients and parameters stay float32.\n"
     "Exit status 0 when every check passed (and, with --nproc-per-node, every worker did);\n"
     "the launcher exits 128+S when a worker was killed by signal S (or it got S itself).\n";
 
@@ -278,6 +281,21 @@ static int add_params(lm_st_writer *w, lm_params *p, int kind, const char *prefi
     return rc;
 }
 
+/* trainer.precision=bf16 in the grads and syncbn modes: the forward passes and losses run
+ * under autocast like train/step.c's (network outputs cast to float32 for the losses, the
+ * backward outside the region). 0 or negative. */
+static int ac_begin(const lm_step_setup *s, lt_tensor *x) {
+    if (s->sopts.precision == LT_F32) return 0;
+    return lt_autocast_enter(lt_device_of(x), s->sopts.precision) < 0 ? lm_err_lt("autocast") : 0;
+}
+static void ac_end(const lm_step_setup *s) {
+    if (s->sopts.precision != LT_F32) lt_autocast_exit();
+}
+static lt_tensor *ac_f32(const lm_step_setup *s, lt_tensor *t) {
+    return s->sopts.precision == LT_F32 || !t ? t : lt_to_dtype(t, LT_F32);
+}
+static const char *prec_name(const lm_step_setup *s) { return s->sopts.precision == LT_F32 ? "float32" : "bf16"; }
+
 /* The syncbn mode (see USAGE). In the caller's scope. */
 static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     int r = lm_ddp_rank(d), w = lm_ddp_world_size(d), rc = 0;
@@ -288,11 +306,13 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     img = lt_narrow(img, 0, (int64_t)r * a->bs, a->bs), mask = lt_narrow(mask, 0, (int64_t)r * a->bs, a->bs);
     lm_bn_set_sync_group(a->no_sync_bn ? NULL : lm_ddp_group(d));
     /* generator loss: G and D in training mode */
+    if ((rc = ac_begin(s, img)) < 0) return rc;
     lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
-    lt_tensor *pred = lm_generator_forward(s->g, lt_cat(parts, 2, 1), 1); // (B, 3, S, S)
-    lt_tensor *logits = lm_discriminator_forward(s->d, pred, 1, NULL, NULL);
+    lt_tensor *pred = ac_f32(s, lm_generator_forward(s->g, lt_cat(parts, 2, 1), 1)); // (B, 3, S, S)
+    lt_tensor *logits = ac_f32(s, lm_discriminator_forward(s->d, pred, 1, NULL, NULL));
     lt_tensor *loss = lt_add(lm_masked_l1_loss(pred, img, mask, &s->sopts.l1),
                              lm_adv_generator_loss(&s->sopts.adv, logits, mask));
+    ac_end(s);
     if (!loss || lt_backward(loss) < 0) rc = lm_err_lt("syncbn: generator loss and backward");
     if (!rc) rc = lm_ddp_sync_grads(d, &s->gp);
     double gl = rc ? 0 : lt_item(loss);
@@ -314,12 +334,12 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     lt_tensor *real = lt_detach(img);
     if (!rc && lt_set_requires_grad(real, 1) < 0) rc = lm_err_lt("syncbn");
     lm_adv_discr dl = {0};
-    if (!rc) {
-        lt_tensor *rl = lm_discriminator_forward(s->d, real, 1, NULL, NULL);
-        lt_tensor *fl = lm_discriminator_forward(s->d, lt_detach(pred), 1, NULL, NULL);
-        if (!rl || !fl || lm_adv_discriminator_loss(&dl, &s->sopts.adv, real, rl, fl, mask) < 0 ||
-            lt_backward(dl.loss) < 0)
-            rc = lm_err_lt("syncbn: discriminator loss (R1) and backward");
+    if (!rc && !(rc = ac_begin(s, img))) {
+        lt_tensor *rl = ac_f32(s, lm_discriminator_forward(s->d, real, 1, NULL, NULL));
+        lt_tensor *fl = ac_f32(s, lm_discriminator_forward(s->d, lt_detach(pred), 1, NULL, NULL));
+        int lrc = !rl || !fl ? -1 : lm_adv_discriminator_loss(&dl, &s->sopts.adv, real, rl, fl, mask);
+        ac_end(s);
+        if (lrc < 0 || lt_backward(dl.loss) < 0) rc = lm_err_lt("syncbn: discriminator loss (R1) and backward");
     }
     if (!rc) rc = lm_ddp_sync_grads(d, &s->dp);
     if (!rc && wr) rc = add_params(wr, &s->dp, LM_PARAM, "d.");
@@ -332,8 +352,8 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     }
     if (!rc)
         printf("rank %d of %d: syncbn ok (%s BatchNorm statistics; generator loss %.6f, discriminator loss %.6f, "
-               "R1 term %.6g on %d samples)\n", r, w, a->no_sync_bn || w == 1 ? "per-rank" : "synchronised", gl,
-               lt_item(dl.loss), lt_item(dl.gp), a->bs);
+               "R1 term %.6g on %d samples; %s)\n", r, w, a->no_sync_bn || w == 1 ? "per-rank" : "synchronised", gl,
+               lt_item(dl.loss), lt_item(dl.gp), a->bs, prec_name(s));
     return rc;
 }
 
@@ -363,11 +383,13 @@ static int run_model(const args *a, lm_ddp *d) {
         lt_tensor *img, *mask;
         rc = make_batch(a->bs * w, a->size, &img, &mask);
         img = lt_narrow(img, 0, (int64_t)r * a->bs, a->bs), mask = lt_narrow(mask, 0, (int64_t)r * a->bs, a->bs);
+        if (!rc) rc = ac_begin(s, img);
         lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
-        lt_tensor *pred = lm_generator_forward(s->g, lt_cat(parts, 2, 1), 0); // (B, 3, S, S), BN eval
-        lt_tensor *logits = lm_discriminator_forward(s->d, pred, 0, NULL, NULL);
+        lt_tensor *pred = ac_f32(s, lm_generator_forward(s->g, lt_cat(parts, 2, 1), 0)); // (B, 3, S, S), BN eval
+        lt_tensor *logits = ac_f32(s, lm_discriminator_forward(s->d, pred, 0, NULL, NULL));
         lt_tensor *loss = lt_add(lm_masked_l1_loss(pred, img, mask, &s->sopts.l1),
                                  lm_adv_generator_loss(&s->sopts.adv, logits, mask));
+        if (!rc) ac_end(s);
         if (!rc && (!loss || lt_backward(loss) < 0)) rc = lm_err_lt("grads: loss and backward");
         if (!rc && !a->no_sync) rc = lm_ddp_sync_grads(d, &s->gp);
         if (!rc && !a->no_sync) rc = lm_ddp_sync_grads(d, &s->dp);
@@ -377,7 +399,8 @@ static int run_model(const args *a, lm_ddp *d) {
             const char *pre[2] = {"generator.", "discriminator."};
             rc = save_grads(path, ps, pre, 2);
         }
-        if (!rc) printf("rank %d of %d: grads ok (loss %.6f on %d samples)\n", r, w, lt_item(loss), a->bs);
+        if (!rc)
+            printf("rank %d of %d: grads ok (loss %.6f on %d samples; %s)\n", r, w, lt_item(loss), a->bs, prec_name(s));
         lt_scope_pop();
         goto cleanup;
     }
@@ -420,8 +443,9 @@ static int run_model(const args *a, lm_ddp *d) {
     }
     if (!rc) {
         lm_ddp_stats st = lm_ddp_get_stats(d);
-        printf("rank %d of %d: %d steps ok; gradient all-reduce %.3f s in %ld calls (%.1f MB), buffer broadcast %.3f s\n",
-               r, w, a->steps, st.grad_seconds, st.grad_calls, st.grad_bytes / 1e6, st.buffer_seconds);
+        printf("rank %d of %d: %d steps ok (%s); gradient all-reduce %.3f s in %ld calls (%.1f MB), buffer broadcast "
+               "%.3f s\n", r, w, a->steps, prec_name(s), st.grad_seconds, st.grad_calls, st.grad_bytes / 1e6,
+               st.buffer_seconds);
         if (s->sopts.ddp_overlap && w > 1) {
             long np = 0;
             for (int i = 0; i < s->gp.n; i++) np += s->gp.items[i].kind == LM_PARAM;
