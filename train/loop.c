@@ -174,7 +174,8 @@ static int settle_monitor(run *r) {
         }
         if (off >= sizeof files) snprintf(files + sizeof files - 5, 5, "...");
         fprintf(r->o->log, "warning: the resumed checkpoint ranked its best checkpoints by %s, this run's monitor is %s "
-                           "(the FID / LPIPS weights differ from the earlier run): the kept-best ranking restarts for "
+                           "(validation computes other metrics than when it was written: FID / LPIPS weights or evaluator "
+                           "switches): the kept-best ranking restarts for "
                            "%s; the earlier best files (%s) stay on disk untouched and best.safetensors follows %s "
                            "from this validation on\n",
                 was, r->monitor, r->monitor, files[0] ? files : "none kept", r->monitor);
