@@ -257,6 +257,15 @@ lm_weights_save_opts lm_weights_save_defaults(void) {
     return (lm_weights_save_opts){.dtype = LT_F32, .config = NULL, .step = -1, .extra = NULL};
 }
 
+/* Context for a failure of the safetensors writer: "weights PATH: " unless the message
+ * already names PATH (the writer and core/atomic do), so a full disk reads
+ * "safetensors: PATH: write failed: File too large" with the path once. */
+static int save_failed(const char *path) {
+    if (!strstr(lm_err_msg(), path)) return lm_err_prefix("weights %s", path);
+    int c = lm_err_last_code();
+    return c < 0 ? c : LM_EFAIL;
+}
+
 int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
                     const lm_weights_save_opts *o) {
     lm_weights_save_opts def = lm_weights_save_defaults();
@@ -268,7 +277,7 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
     size_t buf_cap = 0;
     char key[LM_PREFIX_MAX + 256], num[32];
     int rc = lm_st_writer_open(&w, path);
-    if (rc < 0) return lm_err_prefix("weights %s", path);
+    if (rc < 0) return save_failed(path);
     rc = lm_st_writer_meta(w, "format", LM_WEIGHTS_FORMAT);
     if (!rc) rc = lm_st_writer_meta(w, "dtype", lt_dtype_name(o->dtype));
     if (!rc && o->config) rc = lm_st_writer_meta(w, "config", o->config);
@@ -303,7 +312,7 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
                 if (!rc && bytes && lt_to_buffer(t, buf, bytes) < 0)
                     rc = lm_err_lt("weights %s: %s", path, key);
                 if (!rc && lm_st_writer_add(w, key, (int)dt, shp, nd, buf, bytes) < 0)
-                    rc = lm_err_prefix("weights %s", path);
+                    rc = save_failed(path);
             }
             lt_scope_pop();
         }
@@ -313,6 +322,6 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
         lm_st_writer_abort(w);
         return rc;
     }
-    if (lm_st_writer_close(w) < 0) return lm_err_prefix("weights %s", path);
+    if (lm_st_writer_close(w) < 0) return save_failed(path);
     return 0;
 }

@@ -5,8 +5,8 @@
  * the same images and the predictions of the saved generator (lamac predict) written to
  * disk; the monitor val_ssim_fid100_f1_total_mean picks best.safetensors; without the
  * weights one warning names each missing file and the monitor falls back once; a checkpoint
- * write that fails like a full disk (RLIMIT_FSIZE, EFBIG) stops the run naming the path and
- * the errno text, keeps the previous checkpoint valid and leaves no temp file. */
+ * write that fails like a full disk (RLIMIT_FSIZE, EFBIG) stops the run naming the path (once)
+ * and the errno text, keeps the previous checkpoint valid and leaves no temp file. */
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "eval/evaluate.h"
 #include "eval/lpips.h"
+#include "io/safetensors.h"
 #include "model/inception.h"
 #include "model/weights.h"
 #include "testutil.h"
@@ -213,6 +214,123 @@ START_TEST(test_val_lpips_fid_and_monitor) {
 }
 END_TEST
 
+/* Metadata "key" of a safetensors file, copied into out. */
+static void file_meta(char *out, size_t cap, const char *path, const char *key) {
+    lm_st_file *f = NULL;
+    ck_assert_msg(lm_st_open(&f, path) == 0, "%s", lm_err_msg());
+    const char *v = lm_st_meta(f, key);
+    snprintf(out, cap, "%s", v ? v : "(absent)");
+    lm_st_close(f);
+}
+
+/* The steps of a topk state "epoch:step:value;..." (at most cap) and their count. */
+static int topk_steps(int64_t *steps, int cap, const char *state) {
+    int n = 0;
+    for (const char *p = state; *p && n < cap;) {
+        const char *c = strchr(p, ':');
+        ck_assert_msg(c, "malformed topk %s", state);
+        steps[n++] = strtoll(c + 1, NULL, 10);
+        const char *sc = strchr(c, ';');
+        if (!sc) break;
+        p = sc + 1;
+    }
+    return n;
+}
+
+static int has_step(const int64_t *steps, int n, int64_t s) {
+    for (int i = 0; i < n; i++)
+        if (steps[i] == s) return 1;
+    return 0;
+}
+
+/* A run that kept its best by val_ssim_fid100_f1_total_mean (weights there) resumed without
+ * the weights (the monitor falls back to val_ssim_total_mean): one warning naming both keys,
+ * the ranking restarts (the earlier best files stay on disk, never evicted), best.safetensors
+ * and the kept-best list rank by val_ssim_total_mean only; a further resume with the same key
+ * keeps the ranking without a warning; the reverse change warns too. */
+START_TEST(test_resume_monitor_change) {
+    char tmp[256], th[300], run[300], ck[400], p[600], v[4096];
+    lm_test_tmpdir(tmp, sizeof tmp, "train_monitor");
+    make_data(tmp);
+    write_torch_home(tmp);
+    snprintf(th, sizeof th, "%s/th", tmp);
+    snprintf(run, sizeof run, "%s/a", tmp);
+    snprintf(ck, sizeof ck, "%s/checkpoints", run);
+    setenv("TORCH_HOME", th, 1);
+    int rc = lm_test_run(g_out, sizeof g_out,
+                         "train configs/training/demo.yaml location.data_root_dir=%s/data " TINY
+                         " evaluator.lpips=false trainer.kwargs.max_steps=4 trainer.kwargs.val_check_interval=2 "
+                         "trainer.checkpoint_kwargs.save_top_k=5 --no-tb --run-dir %s", tmp, run);
+    ck_assert_msg(rc == 0 && strstr(g_out, "new best val_ssim_fid100_f1_total_mean"), "%s", g_out);
+    snprintf(p, sizeof p, "%s/last.safetensors", ck);
+    file_meta(v, sizeof v, p, "monitor");
+    ck_assert_str_eq(v, "val_ssim_fid100_f1_total_mean");
+
+    /* resumed without the weights: steps 6 and 8 validate by val_ssim_total_mean */
+    setenv("TORCH_HOME", "/nonexistent/th", 1);
+    rc = lm_test_run(g_out, sizeof g_out, "train --resume %s trainer.kwargs.max_steps=8 --threads 1 --no-tb", run);
+    ck_assert_msg(rc == 0, "%s", g_out);
+    const char *w = strstr(g_out, "warning: the resumed checkpoint ranked its best checkpoints by "
+                                  "val_ssim_fid100_f1_total_mean, this run's monitor is val_ssim_total_mean");
+    ck_assert_msg(w && !strstr(w + 1, "warning: the resumed checkpoint ranked"), "one warning: %s", g_out);
+    ck_assert_msg(strstr(w, "epoch=0-step=2.safetensors") && strstr(w, "epoch=0-step=4.safetensors") &&
+                      strstr(w, "stay on disk"), "the warning names the earlier files: %s", g_out);
+    snprintf(p, sizeof p, "%s/last.safetensors", ck);
+    ck_assert_int_eq((int)ckpt_step(p), 8);
+    file_meta(v, sizeof v, p, "monitor");
+    ck_assert_str_eq(v, "val_ssim_total_mean");
+    file_meta(v, sizeof v, p, "topk");
+    int64_t steps[16];
+    int n = topk_steps(steps, 16, v);
+    ck_assert_msg(n == 2 && has_step(steps, n, 6) && has_step(steps, n, 8), "kept-best after the change: %s", v);
+    /* best.safetensors: the larger val_ssim_total_mean of steps 6 and 8 */
+    char *lines[8], x[400];
+    int nv = val_lines(lines, 8, strcpy(x, run));
+    ck_assert_int_eq(nv, 4);
+    double s6 = json_num(lines[2], "val_ssim_total_mean"), s8 = json_num(lines[3], "val_ssim_total_mean");
+    ck_assert_msg(isnan(json_num(lines[2], "val_fid_total_mean")) && isfinite(json_num(lines[0], "val_fid_total_mean")),
+                  "FID at steps 2, 4 only: %s", lines[2]);
+    for (int i = 0; i < nv; i++) free(lines[i]);
+    ck_assert_msg(s6 != s8, "%g %g", s6, s8);
+    snprintf(p, sizeof p, "%s/best.safetensors", ck);
+    ck_assert_int_eq((int)ckpt_step(p), s8 > s6 ? 8 : 6);
+    file_meta(v, sizeof v, p, "monitor");
+    ck_assert_str_eq(v, "val_ssim_total_mean");
+    printf("train_monitor: after the change best is step %d (val_ssim_total_mean %.6f, %.6f)\n", s8 > s6 ? 8 : 6, s6, s8);
+    /* the earlier best files stay, with their key */
+    for (int s = 2; s <= 4; s += 2) {
+        snprintf(p, sizeof p, "%s/epoch=0-step=%d.safetensors", ck, s);
+        ck_assert_int_eq((int)ckpt_step(p), s);
+        file_meta(v, sizeof v, p, "monitor");
+        ck_assert_str_eq(v, "val_ssim_fid100_f1_total_mean");
+    }
+
+    /* the same key again: no warning, the ranking goes on (steps 6, 8 stay in it) */
+    rc = lm_test_run(g_out, sizeof g_out, "train --resume %s trainer.kwargs.max_steps=10 --threads 1 --no-tb", run);
+    ck_assert_msg(rc == 0 && !strstr(g_out, "warning: the resumed checkpoint ranked"), "%s", g_out);
+    snprintf(p, sizeof p, "%s/last.safetensors", ck);
+    file_meta(v, sizeof v, p, "topk");
+    n = topk_steps(steps, 16, v);
+    ck_assert_msg(n == 3 && has_step(steps, n, 6) && has_step(steps, n, 8) && has_step(steps, n, 10), "%s", v);
+
+    /* the reverse: the weights back, the integral is the monitor again */
+    setenv("TORCH_HOME", th, 1);
+    rc = lm_test_run(g_out, sizeof g_out, "train --resume %s trainer.kwargs.max_steps=12 --threads 1 --no-tb", run);
+    unsetenv("TORCH_HOME");
+    ck_assert_msg(rc == 0 && strstr(g_out, "warning: the resumed checkpoint ranked its best checkpoints by "
+                                          "val_ssim_total_mean, this run's monitor is val_ssim_fid100_f1_total_mean"),
+                  "%s", g_out);
+    file_meta(v, sizeof v, p, "topk");
+    n = topk_steps(steps, 16, v);
+    ck_assert_msg(n == 1 && steps[0] == 12, "%s", v);
+    snprintf(p, sizeof p, "%s/best.safetensors", ck);
+    ck_assert_int_eq((int)ckpt_step(p), 12);
+    file_meta(v, sizeof v, p, "monitor");
+    ck_assert_str_eq(v, "val_ssim_fid100_f1_total_mean");
+    lm_test_rmtree(tmp);
+}
+END_TEST
+
 /* Runs `lamac ARGS` with RLIMIT_FSIZE = limit bytes and SIGXFSZ ignored (write() then fails
  * with EFBIG, as on a full disk); output into g_out; returns the exit status. */
 static int run_limited(long limit, const char *args) {
@@ -271,6 +389,13 @@ START_TEST(test_disk_full_keeps_checkpoint) {
     printf("train_fsize: checkpoint %lld bytes, RLIMIT_FSIZE %ld: exit %d\n", (long long)st.st_size, limit, rc);
     ck_assert_msg(rc != 0 && rc < 128, "exit %d: %s", rc, g_out);
     ck_assert_msg(strstr(g_out, ck) && strstr(g_out, "File too large"), "the path and the errno text: %s", g_out);
+    { /* the error line names the failed file once (it said "weights PATH: safetensors: PATH: ...") */
+        const char *e = strstr(g_out, "File too large"), *l = e;
+        while (l > g_out && l[-1] != '\n') l--;
+        int n = 0;
+        for (const char *p = l; (p = strstr(p, ck)) && p < e; p += strlen(ck)) n++;
+        ck_assert_msg(n == 1, "the path %d times in the error line: %.*s", n, (int)(e - l) + 14, l);
+    }
     ck_assert_msg(strstr(g_out, "previous checkpoint"), "%s", g_out);
     /* the previous checkpoint is intact, no temp file is left */
     ck_assert_int_eq((int)ckpt_step(last), 2);
@@ -293,6 +418,7 @@ Suite *check_train_val_suite(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_val_lpips_fid_and_monitor);
     tcase_add_test(tc, test_disk_full_keeps_checkpoint);
+    tcase_add_test(tc, test_resume_monitor_change);
     suite_add_tcase(s, tc);
     return s;
 }

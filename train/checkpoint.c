@@ -57,7 +57,7 @@ int lm_ckpt_save(const char *path, lm_step *step, const lm_step_nets *nets, cons
     snprintf(skips, sizeof skips, "%" PRId64, m->nonfinite_skips);
     snprintf(emal, sizeof emal, "%" PRId64, lm_ema_last_step(lm_step_ema(step)));
     const char *extra[] = {"format", LM_CKPT_FORMAT, "epoch", epoch, "batch", batch, "data_seed", seed,
-                           "rng_torch", rhex, "topk", m->topk, "nonfinite_skips", skips, "ema_last_step", emal,
+                           "rng_torch", rhex, "topk", m->topk, "monitor", m->monitor, "nonfinite_skips", skips, "ema_last_step", emal,
                            NULL, NULL};
     lm_weights_save_opts o = lm_weights_save_defaults();
     o.config = config_yaml;
@@ -113,6 +113,12 @@ int lm_ckpt_load(const char *path, lm_step *step, const lm_step_nets *nets, lm_c
         goto cleanup;
     }
     snprintf(m->topk, sizeof m->topk, "%s", tk ? tk : "");
+    const char *mon = lm_weights_meta(s, "monitor");
+    if (mon && strlen(mon) >= sizeof m->monitor) {
+        rc = lm_err_code(LM_EINVAL, "checkpoint %s: metadata 'monitor' too long", path);
+        goto cleanup;
+    }
+    snprintf(m->monitor, sizeof m->monitor, "%s", mon ? mon : "");
 
     if ((rc = load_part(nets->g_params, s, "generator.")) < 0) goto cleanup;
     if ((rc = load_part(nets->d_params, s, "discriminator.")) < 0) goto cleanup;

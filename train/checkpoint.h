@@ -11,8 +11,10 @@
  *     loss_resnet_pl.*                  the HRF encoder (its BatchNorm statistics drift in training)
  * Metadata (strings): format "lamac-ckpt-1", step (global step = iterations done), epoch and
  * batch (the next batch to draw: epoch, index within the epoch), data_seed, rng_torch (hex of
- * libtorch's CPU generator state), topk (train/ckptfiles.h state), nonfinite_skips,
- * ema_last_step, config (the resolved YAML), dtype.
+ * libtorch's CPU generator state), topk (train/ckptfiles.h state), monitor (the metric key
+ * that topk ranks by, as settled at the run's first validation: the configured monitor or its
+ * fallback val_ssim_total_mean; "" before any validation), nonfinite_skips, ema_last_step,
+ * config (the resolved YAML), dtype. A checkpoint without "monitor" (older lamac) loads with "".
  * Writes are atomic (temp file, fsync, rename): a kill at any moment leaves the previous file. */
 #ifndef LM_TRAIN_CHECKPOINT_H
 #define LM_TRAIN_CHECKPOINT_H
@@ -30,6 +32,7 @@ typedef struct lm_ckpt_meta {
     uint64_t data_seed;
     int64_t nonfinite_skips;
     char topk[4096];         /* lm_topk_state; "" when none */
+    char monitor[256];       /* the key topk ranks by; "" when not settled yet */
 } lm_ckpt_meta;
 
 /* Writes the state of step (networks, optimizers, EMA) and nets->resnet_pl (if any) to path. */

@@ -156,6 +156,36 @@ static void write_report(run *r) {
         fprintf(r->o->log, "warning: %s (training goes on)\n", lm_err_msg());
 }
 
+/* After the monitor is settled (first validation): a resumed run whose checkpoint ranked its
+ * best-k by another key (FID / LPIPS weights present then and missing now, or the reverse)
+ * restarts the ranking for the key now in effect instead of comparing two metrics in one
+ * list; the earlier best files stay on disk (never evicted by this run). The key goes into
+ * every checkpoint from here on. */
+static int settle_monitor(run *r) {
+    const char *was = r->meta.monitor;
+    if (was[0] && strcmp(was, r->monitor)) {
+        char files[1024] = "";
+        size_t off = 0;
+        for (int i = 0; i < lm_topk_count(r->topk) && off < sizeof files; i++) {
+            int64_t e, s;
+            lm_topk_get(r->topk, i, &e, &s, NULL);
+            off += (size_t)snprintf(files + off, sizeof files - off, "%sepoch=%" PRId64 "-step=%" PRId64 ".safetensors",
+                                    i ? ", " : "", e, s);
+        }
+        if (off >= sizeof files) snprintf(files + sizeof files - 5, 5, "...");
+        fprintf(r->o->log, "warning: the resumed checkpoint ranked its best checkpoints by %s, this run's monitor is %s "
+                           "(validation computes other metrics than when it was written: FID / LPIPS weights or evaluator "
+                           "switches): the kept-best ranking restarts for "
+                           "%s; the earlier best files (%s) stay on disk untouched and best.safetensors follows %s "
+                           "from this validation on\n",
+                was, r->monitor, r->monitor, files[0] ? files : "none kept", r->monitor);
+        if (lm_topk_restore(r->topk, "") < 0) return lm_err_prefix("validation");
+        r->meta.topk[0] = 0;
+    }
+    snprintf(r->meta.monitor, sizeof r->meta.monitor, "%s", r->monitor);
+    return 0;
+}
+
 /* Before the first validation: the metric networks (once per run), one warning per missing
  * one, and the monitor settled for the run (an integral without FID / LPIPS falls back). */
 static int first_validation(run *r) {
@@ -182,7 +212,7 @@ static int first_validation(run *r) {
                 r->o->monitor_max ? "max" : "min");
         r->monitor = "val_ssim_total_mean";
     }
-    return 0;
+    return settle_monitor(r);
 }
 
 /* Validation, then checkpoints (best-k by the monitor, best.safetensors, last), then the
@@ -293,6 +323,10 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
                    (rc = lm_rundir_join(r.samples, sizeof r.samples, c->run_dir, "samples")) < 0))
         goto cleanup;
     r.monitor = o->monitor ? o->monitor : "val_ssim_total_mean"; /* settled at the first validation */
+    if (strlen(r.monitor) >= sizeof r.meta.monitor) {
+        rc = lm_err_code(LM_EINVAL, "monitor: name longer than %zu bytes", sizeof r.meta.monitor - 1);
+        goto cleanup;
+    }
     if (!r.main) goto files_done; /* ranks > 0 write nothing */
     if ((rc = lm_topk_create(&r.topk, r.ckdir, o->save_top_k, o->monitor_max ? LM_TOPK_MAX : LM_TOPK_MIN)) < 0)
         goto cleanup;
