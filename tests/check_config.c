@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "config/config.h"
+#include "config/loss_opts.h"
 #include "tests/testutil.h"
 
 #define FIX "tests/fixtures/config/"
@@ -334,6 +335,17 @@ START_TEST(test_lazy_env) {
     /* an int key is not type-checked at load: reading it names the variable */
     const char *bs[] = {"key 'data.batch_size'", "LAMAC_TEST_SURELY_UNSET_VAR is not set", NULL};
     read_fails(c, "data.batch_size", 'i', bs);
+    /* the loss options read weights_path only when the loss is on (weight 30), as the
+     * official ResNetPL(**losses.resnet_pl): training then fails naming key and variable */
+    lm_loss_opts lo;
+    ck_assert_msg(lm_loss_opts_from_cfg(&lo, c) == 0, "%s", lm_err_msg());
+    ck_assert_str_eq(lo.resnet_pl.weights_path, "");
+    lm_cfg_free(c);
+    const char *on[] = {"losses.resnet_pl.weight=30"};
+    c = load_ok(FIX "lazy_env.yaml", on, 1);
+    ck_assert_int_lt(lm_loss_opts_from_cfg(&lo, c), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "key 'losses.resnet_pl.weights_path'") &&
+                      strstr(lm_err_msg(), "LAMAC_TEST_SURELY_UNSET_VAR is not set"), "%s", lm_err_msg());
     ck_assert_int_lt(lm_cfg_check(c, "location"), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "LAMAC_TEST_SURELY_UNSET_VAR"));
     /* the whole tree as YAML (config show) fails; the metadata copy keeps the expression */
