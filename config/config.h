@@ -139,7 +139,8 @@ const lm_cfg_node *lm_cfg_find(const lm_cfg *c, const char *path);
  * tree). Such values do not fail the load: the getters report them when read, with the key
  * and the variable named. Code that reads lm_cfg_find()'s nodes directly checks first. */
 int lm_cfg_check(const lm_cfg *c, const char *path);
-/* 1 if the path is present in the resolved tree with a non-null value, else 0. */
+/* 1 if the path is present in the resolved tree with a non-null value, else 0; 1 also for a
+ * value that depends on an unset `${env:NAME}` (or lies under one), so its getter reports it. */
 int lm_cfg_has(const lm_cfg *c, const char *path);
 
 /* Typed getters: the tree's value, else the schema default. Errors (negative, message set):

@@ -13,7 +13,10 @@ const char *lm_cfg_path(const lm_cfg *c) { return c->path; }
 
 const lm_cfg_node *lm_cfg_find(const lm_cfg *c, const char *path) { return lm_cfg_node_find(c->root, path); }
 
+static const lm_cfg_node *deferred_on_path(const lm_cfg_node *root, const char *path);
+
 int lm_cfg_has(const lm_cfg *c, const char *path) {
+    if (deferred_on_path(c->root, path)) return 1; /* unknown until read: the getter reports it */
     const lm_cfg_node *n = lm_cfg_find(c, path);
     return n && !(n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL);
 }

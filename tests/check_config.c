@@ -381,6 +381,7 @@ START_TEST(test_lazy_env) {
     c = load_ok(FIX "good.yaml", ov, 1);
     const char *grp[] = {"key 'location.tb_dir'", "key 'location'", "LAMAC_TEST_SURELY_UNSET_VAR is not set", NULL};
     read_fails(c, "location.tb_dir", 's', grp);
+    ck_assert(lm_cfg_has(c, "location.tb_dir")); /* present for has(): the read reports it */
     lm_cfg_free(c);
     /* other interpolation errors still fail the load */
     const char *cyc[] = {"cycle", NULL};
