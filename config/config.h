@@ -11,6 +11,8 @@
  *     `~a.b` (delete), and group choices `data=abl-02-thin-bb`;
  *   - interpolation (interpolate.c) `${a.b.c}`, `${.sibling}`, `${env:NAME}`, `${env:NAME,default}` (the
  *     default may itself interpolate), `${now:strftime-format}`; other resolvers are errors;
+ *     an unset `${env:NAME}` without default is lazy: an error only when a getter reads a
+ *     value that depends on it (lm_cfg_check);
  *   - validation (validate.c) against ONE schema table (schema.c): unknown key, wrong type, value
  *     out of range or not among the choices -> error "config: FILE:LINE: key 'a.b.c': ...".
  *
@@ -43,6 +45,8 @@ struct lm_cfg_node {
     lm_cfg_node **kids; /* map entries (each with key) in file order, or sequence items */
     int n, cap;
     int mark;           /* interpolation state: 0 untouched, 1 resolving, 2 resolved */
+    char *defer;        /* a value that depends on an unset ${env:NAME} (no default): the error
+                         * message a read of it reports; text keeps the unresolved expression */
 };
 
 /* Parses YAML text (one document) into *out; an empty document gives an empty map.
@@ -130,7 +134,13 @@ const lm_cfg_node *lm_cfg_root(const lm_cfg *c);
 const char *lm_cfg_path(const lm_cfg *c);
 /* The node at a dotted path, or NULL. */
 const lm_cfg_node *lm_cfg_find(const lm_cfg *c, const char *path);
-/* 1 if the path is present in the resolved tree with a non-null value, else 0. */
+/* 0, or the error of a value at path, above it or (for a mapping or list) inside it that
+ * depends on an `${env:NAME}` without default whose variable is unset ("" checks the whole
+ * tree). Such values do not fail the load: the getters report them when read, with the key
+ * and the variable named. Code that reads lm_cfg_find()'s nodes directly checks first. */
+int lm_cfg_check(const lm_cfg *c, const char *path);
+/* 1 if the path is present in the resolved tree with a non-null value, else 0; 1 also for a
+ * value that depends on an unset `${env:NAME}` (or lies under one), so its getter reports it. */
 int lm_cfg_has(const lm_cfg *c, const char *path);
 
 /* Typed getters: the tree's value, else the schema default. Errors (negative, message set):
@@ -144,9 +154,11 @@ int lm_cfg_get_str(const lm_cfg *c, const char *path, const char **out);
 /* A sequence: *out is the node (kind LM_CFG_SEQ; items in ->kids[0..n)), NULL if absent. */
 int lm_cfg_get_list(const lm_cfg *c, const char *path, const lm_cfg_node **out);
 
-/* The resolved config as YAML (what `lamac config show` prints). */
+/* The resolved config as YAML (what `lamac config show` prints); fails, writing nothing, if a
+ * value depends on an unset `${env:NAME}` (lm_cfg_check of ""). */
 int lm_cfg_write_yaml(const lm_cfg *c, FILE *f);
-/* Same into a new malloc'd string (e.g. for checkpoint metadata); NULL on failure. */
+/* Same into a new malloc'd string (e.g. for checkpoint metadata); NULL on failure. A value
+ * that depends on an unset `${env:NAME}` is written as its unresolved expression text. */
 char *lm_cfg_to_yaml(const lm_cfg *c);
 
 #endif

@@ -235,9 +235,11 @@ int lm_mask_cfg_from_node(lm_mask_cfg *c, int *variants, const lm_cfg_node *m, c
 
 int lm_mask_cfg_from_cfg(lm_mask_cfg *out, const lm_cfg *c, const char *path) {
     lm_mask_cfg_default(out);
+    int rc = lm_cfg_check(c, path);
+    if (rc < 0) return rc;
     const lm_cfg_node *kw = lm_cfg_find(c, path);
     if (!kw) return lm_err_code(LM_EINVAL, "config: %s: no %s", lm_cfg_path(c), path);
-    int rc = lm_mask_cfg_from_node(out, NULL, kw, path);
+    rc = lm_mask_cfg_from_node(out, NULL, kw, path);
     if (rc == 0 && (rc = lm_mask_cfg_check(out)) < 0) lm_err_prefix("config: %s: %s", lm_cfg_path(c), path);
     return rc;
 }
@@ -264,6 +266,7 @@ int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *
         /* only folder masks: the mixed generator's keys (composed in from the data group) are
          * read and validated, but unused */
         lm_mask_cfg_default(mask);
+        if ((rc = lm_cfg_check(c, "data.train.mask_gen_kwargs")) < 0) return rc;
         const lm_cfg_node *kw = lm_cfg_find(c, "data.train.mask_gen_kwargs");
         if (kw && (rc = lm_mask_cfg_from_node(mask, NULL, kw, "data.train.mask_gen_kwargs")) < 0) return rc;
         mask->kind = LM_MASK_FOLDER;
@@ -276,6 +279,7 @@ int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *
     } else if (strcmp(kind, "outpainting") == 0 || strcmp(kind, "dumb") == 0) {
         /* get_mask_generator(kind, mask_gen_kwargs): the kwargs go to that one generator */
         lm_mask_cfg_default(mask);
+        if ((rc = lm_cfg_check(c, "data.train.mask_gen_kwargs")) < 0) return rc;
         const lm_cfg_node *kw = lm_cfg_find(c, "data.train.mask_gen_kwargs");
         const char *at = "data.train.mask_gen_kwargs";
         if (kind[0] == 'o') {

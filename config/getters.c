@@ -13,9 +13,58 @@ const char *lm_cfg_path(const lm_cfg *c) { return c->path; }
 
 const lm_cfg_node *lm_cfg_find(const lm_cfg *c, const char *path) { return lm_cfg_node_find(c->root, path); }
 
+static const lm_cfg_node *deferred_on_path(const lm_cfg_node *root, const char *path);
+
 int lm_cfg_has(const lm_cfg *c, const char *path) {
+    if (deferred_on_path(c->root, path)) return 1; /* unknown until read: the getter reports it */
     const lm_cfg_node *n = lm_cfg_find(c, path);
     return n && !(n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL);
+}
+
+/* The lazy value (node->defer: it depends on an unset ${env:NAME}) at path or above it
+ * (`generator: ${env:X}` makes generator.ngf lazy too), else NULL. */
+static const lm_cfg_node *deferred_on_path(const lm_cfg_node *root, const char *path) {
+    char prefix[PATH_CAP];
+    size_t len = strlen(path);
+    if (len >= sizeof prefix) return NULL;
+    for (size_t i = 0; i <= len; i++) {
+        if (path[i] != '.' && path[i] != 0) continue;
+        memcpy(prefix, path, i);
+        prefix[i] = 0;
+        const lm_cfg_node *n = lm_cfg_node_find(root, prefix);
+        if (!n) return NULL;
+        if (n->defer) return n;
+    }
+    return NULL;
+}
+
+/* The first lazy value in a subtree, else NULL. */
+static const lm_cfg_node *deferred_below(const lm_cfg_node *n) {
+    if (n->defer) return n;
+    for (int i = 0; i < n->n; i++) {
+        const lm_cfg_node *d = deferred_below(n->kids[i]);
+        if (d) return d;
+    }
+    return NULL;
+}
+
+/* The error of reading path when d (at or above it) is lazy: d's own message, with path in
+ * front when path lies below d. */
+static int deferred_error(const lm_cfg_node *root, const lm_cfg_node *d, const char *path) {
+    if (lm_cfg_node_find(root, path) == d) return lm_err_code(LM_EINVAL, "%s", d->defer);
+    const char *m = d->defer;
+    if (!strncmp(m, "config: ", 8)) m += 8;
+    return lm_err_code(LM_EINVAL, "config: key '%s': %s", path, m);
+}
+
+int lm_cfg_check(const lm_cfg *c, const char *path) {
+    const lm_cfg_node *d = deferred_on_path(c->root, path);
+    if (!d) {
+        const lm_cfg_node *n = lm_cfg_node_find(c->root, path);
+        if (n) d = deferred_below(n);
+        return d ? lm_err_code(LM_EINVAL, "%s", d->defer) : 0;
+    }
+    return deferred_error(c->root, d, path);
 }
 
 /* The text to convert for a scalar getter: the tree's, else the schema default. *text is
@@ -29,6 +78,8 @@ static int getter_text(const lm_cfg *c, const char *path, lm_cfg_type want, cons
     if (k->type != want && !(want == LM_CFG_T_FLOAT && k->type == LM_CFG_T_INT))
         return lm_err_code(LM_EINVAL, "config: key '%s' is %s in the schema, read as %s", path,
                            lm_cfg_type_name(k->type), lm_cfg_type_name(want));
+    const lm_cfg_node *d = deferred_on_path(c->root, path);
+    if (d) return deferred_error(c->root, d, path);
     const lm_cfg_node *n = lm_cfg_node_find(c->root, path);
     if (n) {
         char where[PATH_CAP];
@@ -111,6 +162,8 @@ int lm_cfg_get_list(const lm_cfg *c, const char *path, const lm_cfg_node **out) 
     char where[PATH_CAP];
     *out = NULL;
     if (!k) return lm_err_code(LM_EINVAL, "config: key '%s' is not in the schema (config/schema.c)", path);
+    int rc = lm_cfg_check(c, path);
+    if (rc < 0) return rc;
     const lm_cfg_node *n = lm_cfg_node_find(c->root, path);
     if (n && n->kind != LM_CFG_SEQ) {
         if (n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL) return 0;
@@ -121,14 +174,17 @@ int lm_cfg_get_list(const lm_cfg *c, const char *path, const lm_cfg_node **out) 
     return 0;
 }
 
-int lm_cfg_write_yaml(const lm_cfg *c, FILE *f) { return lm_cfg_tree_write(c->root, f); }
+int lm_cfg_write_yaml(const lm_cfg *c, FILE *f) {
+    int rc = lm_cfg_check(c, "");
+    return rc < 0 ? rc : lm_cfg_tree_write(c->root, f);
+}
 
 char *lm_cfg_to_yaml(const lm_cfg *c) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    int rc = lm_cfg_write_yaml(c, f);
+    int rc = lm_cfg_tree_write(c->root, f); /* a lazy value stays its ${env:NAME} text */
     if (fclose(f) != 0 || rc < 0) {
         free(buf);
         return NULL;

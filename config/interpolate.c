@@ -5,7 +5,10 @@
  * (a mapping is copied), an embedded one concatenates into a string. Environment values are
  * read as YAML scalars (8 -> int), like OmegaConf 2.0's `env`. `\${` is literal. Other
  * resolvers (Hydra's `${hydra:...}`) are errors; a reference cycle is an error naming the
- * chain. Configs read as data (lm_cfg_load_data) never come here. */
+ * chain. `${env:NAME}` without a default whose variable is unset is lazy (OmegaConf resolves on
+ * access): the load goes on, the value keeps its expression text and remembers the error in
+ * node->defer, and so does every value that refers to it; the getters (getters.c) report it
+ * when such a key is read. Configs read as data (lm_cfg_load_data) never come here. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@ typedef struct {
     lm_cfg_node *root;
     char *stack[MAX_RESOLVE_DEPTH]; /* key paths being resolved, for cycle messages */
     int depth;
+    int deferred; /* the error just set is a lazy one (an unset ${env:NAME}): defer, don't fail */
 } rctx;
 
 typedef struct {
@@ -97,6 +101,13 @@ static int lookup(rctx *r, const lm_cfg_node *at, const char *at_path, const cha
             int rc = resolve_scalar(r, k, sofar);
             if (rc < 0) return rc;
         }
+        if (k->defer) { /* refers to a lazy value: this one is lazy too, with both keys named */
+            const char *m = k->defer;
+            if (!strncmp(m, "config: ", 8)) m += 8;
+            r->deferred = 1;
+            return lm_err_code(LM_EINVAL, "config: %s: key '%s': ${%s}: %s", lm_cfg_loc(at, where, sizeof where),
+                               at_path, expr, m);
+        }
         cur = k;
         p = d ? d + 1 : p + n;
     }
@@ -146,10 +157,12 @@ static int eval_expr(rctx *r, const lm_cfg_node *at, const char *path, const cha
                 out->quoted = !*v;
                 return out->text ? 0 : lm_err_code(LM_ENOMEM, "config: out of memory");
             }
-            if (!comma)
-                return lm_err_code(LM_EINVAL, "config: %s: key '%s': environment variable '%s' is not set "
+            if (!comma) { /* lazy: an error only for whoever reads the key (resolve_scalar) */
+                r->deferred = 1;
+                return lm_err_code(LM_EINVAL, "config: %s: key '%s': ${%s}: environment variable %s is not set "
                                    "(set it, or give a default: ${env:%s,value})",
-                                   lm_cfg_loc(at, where, sizeof where), path, name, name);
+                                   lm_cfg_loc(at, where, sizeof where), path, expr, name, name);
+            }
             const char *def = comma + 1;
             while (isspace((unsigned char)*def)) def++;
             char *d = strdup(def);
@@ -307,10 +320,21 @@ static int resolve_scalar(rctx *r, lm_cfg_node *n, const char *path) {
     r->depth++;
     char *src = strdup(n->text);
     rval v;
+    r->deferred = 0;
     int rc = src ? eval_string(r, n, path, src, &v) : lm_err_code(LM_ENOMEM, "config: out of memory");
     free(src);
     r->depth--;
     free(r->stack[r->depth]);
+    if (rc < 0 && r->deferred) { /* keep the expression text; a read reports the message */
+        r->deferred = 0;
+        if (!(n->defer = strdup(lm_err_msg()))) {
+            n->mark = 0;
+            return lm_err_code(LM_ENOMEM, "config: out of memory");
+        }
+        lm_err_clear();
+        n->mark = 2;
+        return 0;
+    }
     if (rc < 0) {
         n->mark = 0;
         return rc;

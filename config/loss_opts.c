@@ -47,8 +47,11 @@ int lm_loss_opts_from_cfg(lm_loss_opts *o, const lm_cfg *c) {
     if (!rc) rc = lm_cfg_get_bool(c, "losses.feature_matching.pass_mask", &o->fm.pass_mask);
     if (!rc) rc = lm_cfg_get_float(c, "losses.perceptual.weight", &o->perceptual.weight);
     if (!rc) rc = lm_cfg_get_float(c, "losses.resnet_pl.weight", &o->resnet_pl.weight);
-    if (!rc) rc = get_str(c, "losses.resnet_pl.weights_path", o->resnet_pl.weights_path,
-                          sizeof o->resnet_pl.weights_path, 1);
+    /* read only when the loss is on, as the official code builds ResNetPL(**losses.resnet_pl)
+     * only then: its ${env:TORCH_HOME} (no default) needs TORCH_HOME only then */
+    if (!rc && o->resnet_pl.weight > 0)
+        rc = get_str(c, "losses.resnet_pl.weights_path", o->resnet_pl.weights_path,
+                     sizeof o->resnet_pl.weights_path, 1);
     if (!rc) rc = get_str(c, "losses.resnet_pl.arch_encoder", o->resnet_pl.arch_encoder,
                           sizeof o->resnet_pl.arch_encoder, 0);
     if (!rc) rc = lm_cfg_get_bool(c, "losses.resnet_pl.segmentation", &o->resnet_pl.segmentation);

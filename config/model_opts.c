@@ -25,6 +25,8 @@ static int get_str(const lm_cfg *c, const char *path, char *out, size_t cap) {
 
 /* A scalar that may be absent from the schema (read straight from the tree); 0 if absent. */
 static int opt_bool(const lm_cfg *c, const char *path, int *out) {
+    int rc = lm_cfg_check(c, path);
+    if (rc < 0) return rc;
     const lm_cfg_node *n = lm_cfg_find(c, path);
     if (!n || n->kind != LM_CFG_SCALAR || lm_cfg_scalar_type(n) == LM_CFG_NULL) return 0;
     if (lm_cfg_scalar_bool(n->text, out) < 0)
@@ -49,6 +51,7 @@ static int kwargs(lm_ffc_kwargs *k, const lm_cfg *c, const char *group) {
     snprintf(p, sizeof p, "generator.%s.use_se", group);
     rc = rc ? rc : opt_bool(c, p, &k->use_se);
     snprintf(p, sizeof p, "generator.%s.fft_norm", group);
+    rc = rc ? rc : lm_cfg_check(c, p);
     const lm_cfg_node *n = lm_cfg_find(c, p);
     if (!rc && n && n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) != LM_CFG_NULL)
         snprintf(k->fft_norm, sizeof k->fft_norm, "%s", n->text);
@@ -66,6 +69,7 @@ int lm_generator_opts_from_cfg(lm_generator_opts *o, const lm_cfg *c) {
     if (!rc) rc = get_int(c, "generator.max_features", &o->max_features);
     if (rc) return rc;
     /* add_out_act: official default True -> tanh; a string names the activation */
+    if ((rc = lm_cfg_check(c, "generator.add_out_act")) < 0) return rc;
     const lm_cfg_node *n = lm_cfg_find(c, "generator.add_out_act");
     o->add_out_act = LM_ACT_TANH;
     if (n && n->kind == LM_CFG_SCALAR) {
@@ -85,6 +89,7 @@ int lm_generator_opts_from_cfg(lm_generator_opts *o, const lm_cfg *c) {
         if (!rc) rc = kwargs(&o->downsample_conv_kwargs, c, "downsample_conv_kwargs");
         if (!rc) rc = kwargs(&o->resnet_conv_kwargs, c, "resnet_conv_kwargs");
         if (!rc) rc = opt_bool(c, "generator.out_ffc", &o->out_ffc);
+        if (!rc) rc = lm_cfg_check(c, "generator.spatial_transform_layers");
         n = lm_cfg_find(c, "generator.spatial_transform_layers");
         if (n && !(n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL))
             o->spatial_transform = 1;

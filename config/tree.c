@@ -28,8 +28,10 @@ static void node_clear(lm_cfg_node *n) {
     for (int i = 0; i < n->n; i++) lm_cfg_node_free(n->kids[i]);
     free(n->kids);
     free(n->text);
+    free(n->defer);
     n->kids = NULL;
     n->text = NULL;
+    n->defer = NULL;
     n->n = n->cap = 0;
 }
 
@@ -46,6 +48,10 @@ lm_cfg_node *lm_cfg_node_copy(const lm_cfg_node *n) {
     if (!c) return NULL;
     c->quoted = n->quoted;
     c->mark = n->mark;
+    if (n->defer && !(c->defer = strdup(n->defer))) {
+        lm_cfg_node_free(c);
+        return NULL;
+    }
     for (int i = 0; i < n->n; i++) {
         lm_cfg_node *k = lm_cfg_node_copy(n->kids[i]);
         if (!k || lm_cfg_node_append(c, k) < 0) {
@@ -121,6 +127,7 @@ static void node_take(lm_cfg_node *dst, lm_cfg_node *src) {
     dst->n = src->n;
     dst->cap = src->cap;
     dst->mark = src->mark;
+    dst->defer = src->defer;
     free(src->key);
     free(src);
 }

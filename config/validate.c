@@ -37,6 +37,7 @@ static int check_node(const lm_cfg_node *n, const char *path) {
     char where[PATH_CAP];
     const lm_cfg_key *k = lm_cfg_schema_find(path);
     if (!k) return lm_err_code(LM_EINVAL, "config: %s: unknown key '%s'", lm_cfg_loc(n, where, sizeof where), path);
+    if (n->defer) return 0; /* an unset ${env:NAME}: reading the key reports it (getters.c) */
     int is_null = n->kind == LM_CFG_SCALAR && lm_cfg_scalar_type(n) == LM_CFG_NULL;
     if (is_null) {
         if (k->flags & LM_CFG_F_NULLABLE) return 0;

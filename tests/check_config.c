@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "config/config.h"
+#include "config/loss_opts.h"
 #include "tests/testutil.h"
 
 #define FIX "tests/fixtures/config/"
@@ -52,6 +53,18 @@ static void load_fails(const char *path, const char *const *ov, int n, const cha
     const char *m = lm_err_msg();
     ck_assert_msg(!strncmp(m, "config: ", 8), "message does not start with 'config: ': %s", m);
     ck_assert_msg(!strchr(m, '\n'), "message spans lines: %s", m);
+    for (; *want; want++) ck_assert_msg(strstr(m, *want), "message lacks '%s': %s", *want, m);
+}
+
+/* Asserts that reading key fails and the message names every given fragment. */
+static void read_fails(const lm_cfg *c, const char *key, int type, const char *const *want) {
+    int64_t i;
+    const char *s;
+    int rc = type == 'i' ? lm_cfg_get_int(c, key, &i) : lm_cfg_get_str(c, key, &s);
+    ck_assert_msg(rc < 0, "%s: read but should fail", key);
+    const char *m = lm_err_msg();
+    printf("  %s: %s\n", key, m);
+    ck_assert_msg(!strncmp(m, "config: ", 8) && !strchr(m, '\n'), "%s", m);
     for (; *want; want++) ck_assert_msg(strstr(m, *want), "message lacks '%s': %s", *want, m);
 }
 
@@ -189,9 +202,13 @@ END_TEST
 
 START_TEST(test_env_interpolation) {
     clear_env();
-    /* without default: an error naming the variable, file, line and key */
-    const char *w1[] = {"LAMAC_TEST_DATA", "good.yaml:4", "location.data_root_dir", NULL};
-    load_fails(FIX "good.yaml", NULL, 0, w1);
+    /* without default: lazy (test_lazy_env); reading a key that needs it is an error naming
+     * the variable, file, line and key */
+    lm_cfg *c0 = load_ok(FIX "good.yaml", NULL, 0);
+    const char *w1[] = {"LAMAC_TEST_DATA", "good.yaml:4", "location.data_root_dir", "'data.train.indir'", NULL};
+    read_fails(c0, "data.train.indir", 's', w1);
+    ck_assert_str_eq(get_str(c0, "run_title"), "untitled");
+    lm_cfg_free(c0);
     setenv("LAMAC_TEST_DATA", "/some/where", 1);
     lm_cfg *c = load_ok(FIX "good.yaml", NULL, 0);
     ck_assert_str_eq(get_str(c, "data.train.indir"), "/some/where/train");
@@ -281,7 +298,6 @@ START_TEST(test_bad_files) {
         {"missing_include.yaml", {"missing_include.yaml:4", "'defaults.data'", "data/no_such_data.yaml", NULL}},
         {"unresolvable.yaml", {"unresolvable.yaml:5", "'data.train.indir'", "location.data_dir", NULL}},
         {"cycle.yaml", {"cycle.yaml:", "cycle", "data.batch_size -> data.val_batch_size -> data.num_workers", NULL}},
-        {"unset_env.yaml", {"unset_env.yaml:2", "'location.data_root_dir'", "LAMAC_TEST_SURELY_UNSET_VAR", NULL}},
         {"bad_resolver.yaml", {"bad_resolver.yaml:1", "'run_title'", "unsupported resolver 'hydra'", NULL}},
         {"duplicate_key.yaml", {"duplicate_key.yaml:3", "duplicate key 'data.batch_size'", NULL}},
         {"not_a_map.yaml", {"not_a_map.yaml:1", "mapping", NULL}},
@@ -293,6 +309,83 @@ START_TEST(test_bad_files) {
         snprintf(path, sizeof path, FIX "%s", cases[i].file);
         load_fails(path, NULL, 0, cases[i].want);
     }
+}
+END_TEST
+
+/* ${env:NAME} without a default and NAME unset is lazy (as OmegaConf): the file loads, other
+ * keys read, and reading the key (or one that refers to it) fails naming key and variable. */
+START_TEST(test_lazy_env) {
+    clear_env();
+    unsetenv("LAMAC_TEST_SURELY_UNSET_VAR");
+    lm_cfg *c = load_ok(FIX "lazy_env.yaml", NULL, 0);
+    ck_assert_str_eq(get_str(c, "location.data_root_dir"), "/data");
+    ck_assert_int_eq(get_int(c, "generator.ngf"), 8);
+    ck_assert(get_float(c, "losses.resnet_pl.weight") == 0);
+    ck_assert_int_eq(lm_cfg_check(c, "generator"), 0);
+    const char *direct[] = {"lazy_env.yaml:5", "key 'losses.resnet_pl.weights_path'",
+                            "${env:LAMAC_TEST_SURELY_UNSET_VAR}",
+                            "environment variable LAMAC_TEST_SURELY_UNSET_VAR is not set", NULL};
+    read_fails(c, "losses.resnet_pl.weights_path", 's', direct);
+    const char *ref[] = {"lazy_env.yaml:8", "key 'location.pretrained_models'", "${losses.resnet_pl.weights_path}",
+                         "key 'losses.resnet_pl.weights_path'", "LAMAC_TEST_SURELY_UNSET_VAR is not set", NULL};
+    read_fails(c, "location.pretrained_models", 's', ref);
+    const char *ref2[] = {"key 'location.tb_dir'", "key 'location.pretrained_models'",
+                          "key 'losses.resnet_pl.weights_path'", "LAMAC_TEST_SURELY_UNSET_VAR is not set", NULL};
+    read_fails(c, "location.tb_dir", 's', ref2);
+    /* an int key is not type-checked at load: reading it names the variable */
+    const char *bs[] = {"key 'data.batch_size'", "LAMAC_TEST_SURELY_UNSET_VAR is not set", NULL};
+    read_fails(c, "data.batch_size", 'i', bs);
+    /* the loss options read weights_path only when the loss is on (weight 30), as the
+     * official ResNetPL(**losses.resnet_pl): training then fails naming key and variable */
+    lm_loss_opts lo;
+    ck_assert_msg(lm_loss_opts_from_cfg(&lo, c) == 0, "%s", lm_err_msg());
+    ck_assert_str_eq(lo.resnet_pl.weights_path, "");
+    lm_cfg_free(c);
+    const char *on[] = {"losses.resnet_pl.weight=30"};
+    c = load_ok(FIX "lazy_env.yaml", on, 1);
+    ck_assert_int_lt(lm_loss_opts_from_cfg(&lo, c), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "key 'losses.resnet_pl.weights_path'") &&
+                      strstr(lm_err_msg(), "LAMAC_TEST_SURELY_UNSET_VAR is not set"), "%s", lm_err_msg());
+    ck_assert_int_lt(lm_cfg_check(c, "location"), 0);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "LAMAC_TEST_SURELY_UNSET_VAR"));
+    /* the whole tree as YAML (config show) fails; the metadata copy keeps the expression */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_lt(lm_cfg_write_yaml(c, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "LAMAC_TEST_SURELY_UNSET_VAR is not set"));
+    ck_assert_uint_eq(len, 0);
+    free(buf);
+    char *y = lm_cfg_to_yaml(c);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_ptr_nonnull(strstr(y, "weights_path: ${env:LAMAC_TEST_SURELY_UNSET_VAR}"));
+    free(y);
+    lm_cfg_free(c);
+    /* the same key in unset_env.yaml: loads, reading it fails with file, line and key */
+    c = load_ok(FIX "unset_env.yaml", NULL, 0);
+    const char *ue[] = {"unset_env.yaml:2", "'location.data_root_dir'", "LAMAC_TEST_SURELY_UNSET_VAR", NULL};
+    read_fails(c, "location.data_root_dir", 's', ue);
+    lm_cfg_free(c);
+    /* set: every value resolves */
+    setenv("LAMAC_TEST_SURELY_UNSET_VAR", "16", 1);
+    c = load_ok(FIX "lazy_env.yaml", NULL, 0);
+    ck_assert_str_eq(get_str(c, "losses.resnet_pl.weights_path"), "16");
+    ck_assert_str_eq(get_str(c, "location.tb_dir"), "16/tb");
+    ck_assert_int_eq(get_int(c, "data.batch_size"), 16);
+    ck_assert_int_eq(lm_cfg_check(c, ""), 0);
+    lm_cfg_free(c);
+    unsetenv("LAMAC_TEST_SURELY_UNSET_VAR");
+    /* an unset variable that stands for a whole group: the keys under it are lazy too */
+    const char *ov[] = {"++location=${env:LAMAC_TEST_SURELY_UNSET_VAR}"};
+    c = load_ok(FIX "good.yaml", ov, 1);
+    const char *grp[] = {"key 'location.tb_dir'", "key 'location'", "LAMAC_TEST_SURELY_UNSET_VAR is not set", NULL};
+    read_fails(c, "location.tb_dir", 's', grp);
+    ck_assert(lm_cfg_has(c, "location.tb_dir")); /* present for has(): the read reports it */
+    lm_cfg_free(c);
+    /* other interpolation errors still fail the load */
+    const char *cyc[] = {"cycle", NULL};
+    load_fails(FIX "cycle.yaml", NULL, 0, cyc);
 }
 END_TEST
 
@@ -403,6 +496,15 @@ START_TEST(test_cli) {
     ck_assert_ptr_nonnull(strstr(out, "lamac config: override 'data.batch_sise=4': unknown key"));
     ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
 
+    /* an unset ${env:NAME} without default: show reports it (key and variable), prints nothing */
+    unsetenv("LAMAC_TEST_SURELY_UNSET_VAR");
+    snprintf(cmd, sizeof cmd, "'%s' config show " FIX "lazy_env.yaml 2>&1", bin);
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "lamac config: " FIX "lazy_env.yaml:5: key 'losses.resnet_pl.weights_path': "
+                              "${env:LAMAC_TEST_SURELY_UNSET_VAR}: environment variable LAMAC_TEST_SURELY_UNSET_VAR "
+                              "is not set") == out, "%s", out);
+    ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1); /* one line, no YAML */
+
     snprintf(cmd, sizeof cmd, "'%s' config show " FIX "malformed.yaml 2>&1", bin);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 1);
     ck_assert_ptr_nonnull(strstr(out, "malformed.yaml:4"));
@@ -452,6 +554,7 @@ Suite *check_config_suite(void) {
     tcase_add_test(tc, test_big_lama);
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_env_interpolation);
+    tcase_add_test(tc, test_lazy_env);
     tcase_add_test(tc, test_getters);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_bad_overrides);

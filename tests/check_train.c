@@ -230,6 +230,25 @@ START_TEST(test_errors_data_and_resume) {
 }
 END_TEST
 
+/* losses.resnet_pl.weights_path as the official configs write it, ${env:NAME} with no default,
+ * and the variable unset: the config loads (the key is lazy), and training, which reads the key
+ * because the loss is on, fails before it creates the run directory, naming key and variable. */
+START_TEST(test_unset_env_key) {
+    char tmp[256], x[512], run[300];
+    lm_test_tmpdir(tmp, sizeof tmp, "train_unset_env");
+    make_data(tmp);
+    unsetenv("LAMAC_TEST_SURELY_UNSET_VAR");
+    snprintf(run, sizeof run, "%s/run", tmp);
+    snprintf(x, sizeof x, "trainer.kwargs.max_steps=1 ++losses.resnet_pl.weight=30 "
+             "'++losses.resnet_pl.weights_path=${env:LAMAC_TEST_SURELY_UNSET_VAR}' --run-dir %s", run);
+    ck_assert_int_eq(train(tmp, x), 1);
+    ck_assert_msg(strstr(g_out, "key 'losses.resnet_pl.weights_path'") &&
+                      strstr(g_out, "environment variable LAMAC_TEST_SURELY_UNSET_VAR is not set"), "%s", g_out);
+    ck_assert_msg(!exists(run), "%s created", run);
+    lm_test_rmtree(tmp);
+}
+END_TEST
+
 START_TEST(test_nonfinite) {
     char tmp[256], x[512], last[400];
     lm_test_tmpdir(tmp, sizeof tmp, "train_nonfinite");
@@ -412,6 +431,7 @@ Suite *check_train_suite(void) {
     tcase_add_test(tc, test_sigterm_resume_exact);
     tcase_add_test(tc, test_sigkill_leaves_valid_checkpoint);
     tcase_add_test(tc, test_errors_data_and_resume);
+    tcase_add_test(tc, test_unset_env_key);
     tcase_add_test(tc, test_nonfinite);
     tcase_add_test(tc, test_init_from);
     tcase_add_test(tc, test_run_dir_and_events);
