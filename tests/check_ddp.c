@@ -218,6 +218,21 @@ static double param_diff(const char *pa, const char *pb) {
     return mx;
 }
 
+/* The control of the identical-parameters tests: 2 ranks without the gradient averaging
+ * (--no-sync) drift apart. extra: more config overrides (leading space). */
+static void expect_ranks_drift_without_sync(const char *dir, const char *extra, const char *label) {
+    char p0[300], p1[300];
+    int rc = lm_test_run(g_out, sizeof g_out,
+                         "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL "%s --steps 2 --size 32 "
+                         "--batch-size 2 --no-sync --out %s", extra, dir);
+    ck_assert_int_eq(rc, 0);
+    snprintf(p0, sizeof p0, "%s/rank0.safetensors", dir);
+    snprintf(p1, sizeof p1, "%s/rank1.safetensors", dir);
+    double dctl = param_diff(p0, p1);
+    printf("%s control (--no-sync): rank0-rank1 %g\n", label, dctl);
+    ck_assert(dctl > 1e-6);
+}
+
 START_TEST(test_steps_identical_parameters) {
     dist_env();
     char dir[256], p0[512], p1[512], p2[512], pi[512];
@@ -236,14 +251,7 @@ START_TEST(test_steps_identical_parameters) {
            "rank0 vs init %g\n", d01, d02, dinit);
     ck_assert(d01 == 0 && d02 == 0); /* Gloo's ring all-reduce gives every rank the same bits */
     ck_assert(dinit > 1e-5);         /* the steps did update */
-    /* control: without the gradient averaging the ranks drift apart */
-    rc = lm_test_run(g_out, sizeof g_out,
-                     "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL " --steps 2 --size 32 "
-                     "--batch-size 2 --no-sync --out %s", dir);
-    ck_assert_int_eq(rc, 0);
-    double dctl = param_diff(p0, p1);
-    printf("ddp steps control (--no-sync): rank0-rank1 %g\n", dctl);
-    ck_assert(dctl > 1e-6);
+    expect_ranks_drift_without_sync(dir, "", "ddp steps");
     lm_test_rmtree(dir);
 }
 END_TEST
@@ -421,13 +429,7 @@ START_TEST(test_bf16_steps_identical_parameters) {
         ck_assert(d01 == 0);
         ck_assert(dinit > 1e-5);
     }
-    int rc = lm_test_run(g_out, sizeof g_out,
-                         "ddp-check --nproc-per-node 2 --master 127.0.0.1:0 steps " SMALL " trainer.precision=bf16 "
-                         "--steps 2 --size 32 --batch-size 2 --no-sync --out %s", dir);
-    ck_assert_int_eq(rc, 0);
-    double dctl = param_diff(p0, p1);
-    printf("ddp bf16 steps control (--no-sync): rank0-rank1 %g\n", dctl);
-    ck_assert(dctl > 1e-6);
+    expect_ranks_drift_without_sync(dir, " trainer.precision=bf16", "ddp bf16 steps");
     lm_test_rmtree(dir);
 }
 END_TEST
