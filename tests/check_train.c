@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/path.h"
 #include "eval/naive.h"
@@ -116,10 +117,36 @@ START_TEST(test_resume_exact) {
 }
 END_TEST
 
-/* Starts `sh -c cmd` (a training run into run_dir) and waits, up to 60 s, until its
- * metrics.jsonl has at least `at` lines; returns the child's pid. */
+/* Kills and reaps the child of a failed wait, so that a failing test leaves no training
+ * (max_steps 100000) behind to slow every later test; returns its status text. */
+static const char *stop_child(pid_t pid, char *buf, size_t cap) {
+    int st = 0;
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        snprintf(buf, cap, "still running, killed");
+    } else if (w == pid) {
+        snprintf(buf, cap, "exited on its own with status 0x%x", st);
+    } else {
+        snprintf(buf, cap, "not found");
+    }
+    return buf;
+}
+
+/* How long a wait for a training child may take: generous, as a slow machine running
+ * `ctest -j2` beside other heavy suites may need long for a few steps; a child that exits
+ * early fails the wait at once, so a long limit costs nothing when all goes well. */
+#define CHILD_WAIT_S 300.0
+
+/* 1 while the child pid runs (0 once it has exited: *st gets its status, reaped). */
+static int child_running(pid_t pid, int *st) { return waitpid(pid, st, WNOHANG) == 0; }
+
+/* Starts `sh -c cmd` (a training run into run_dir) and waits, up to CHILD_WAIT_S, until its
+ * metrics.jsonl has at least `at` lines; returns the child's pid. On failure the child is
+ * stopped (or was reaped) before the test fails. */
 static pid_t start_and_wait_lines(const char *cmd, const char *run_dir, int at) {
-    char mpath[400];
+    char mpath[400], why[64];
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -127,15 +154,21 @@ static pid_t start_and_wait_lines(const char *cmd, const char *run_dir, int at) 
         _exit(127);
     }
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", run_dir);
-    int lines = 0;
-    for (int i = 0; i < 60000 && lines < at; i++) {
+    int lines = 0, st = 0, alive = 1;
+    const double t0 = lm_clock_now();
+    while (lines < at && (alive = child_running(pid, &st)) && lm_clock_now() - t0 < CHILD_WAIT_S) {
         char *s = lm_test_slurp(mpath);
         lines = 0;
         for (char *p = s; p && *p; p++) lines += *p == '\n';
         free(s);
-        if (lines < at) usleep(1000);
+        if (lines < at) usleep(2000);
     }
-    ck_assert_int_ge(lines, at);
+    if (lines < at) {
+        if (alive) stop_child(pid, why, sizeof why);
+        else snprintf(why, sizeof why, "exited with status 0x%x", st);
+        ck_abort_msg("%d of %d metrics lines after %.0f s; the training %s: %s", lines, at, lm_clock_now() - t0, why,
+                     cmd);
+    }
     return pid;
 }
 
@@ -187,14 +220,19 @@ START_TEST(test_sigkill_leaves_valid_checkpoint) {
              getenv("LAMAC_BIN"), tmp, b);
     pid_t pid = start_and_wait_lines(cmd, b, at);
     /* the validation line of a step is logged before its checkpoint is written: wait (up to
-     * 60 s) until one complete checkpoint exists, so the kill can only tear a later one */
+     * CHILD_WAIT_S) until one complete checkpoint exists, so the kill can only tear a later one */
     lm_ckpt_found f0 = {0};
-    int found = -1;
-    for (int i = 0; i < 60000 && found != 0; i++) {
-        found = lm_ckpt_find(&f0, b, "lamac-ckpt-", NULL);
-        if (found != 0) usleep(1000);
+    int found = -1, cst = 0, alive = 1;
+    const double t0 = lm_clock_now();
+    while ((found = lm_ckpt_find(&f0, b, "lamac-ckpt-", NULL)) != 0 && (alive = child_running(pid, &cst)) &&
+           lm_clock_now() - t0 < CHILD_WAIT_S)
+        usleep(2000);
+    if (found != 0) {
+        char why[64];
+        if (alive) stop_child(pid, why, sizeof why);
+        else snprintf(why, sizeof why, "exited with status 0x%x", cst);
+        ck_abort_msg("no checkpoint after %.0f s (%s); the training %s", lm_clock_now() - t0, lm_err_msg(), why);
     }
-    ck_assert_msg(found == 0, "no checkpoint within 60 s: %s", lm_err_msg());
     lm_ckpt_found_free(&f0);
     usleep((useconds_t)(rand() % 20000)); /* somewhere in a step or a checkpoint write */
     kill(pid, SIGKILL);
