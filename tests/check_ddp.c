@@ -792,6 +792,9 @@ START_TEST(test_place_device) {
     dev = LT_CUDA; /* more local ranks than GPUs */
     ck_assert_int_lt(lm_ddp_place(&o, &dev, 0, 1), 0);
     ck_assert_msg(strstr(lm_err_msg(), "local rank 1") && strstr(lm_err_msg(), "1 CUDA device(s)"), "%s", lm_err_msg());
+    dev = LT_CUDA; /* no GPU at all: said so (not "start at most 0 worker(s)") */
+    ck_assert_int_lt(lm_ddp_place(&o, &dev, 0, 0), 0);
+    ck_assert_msg(strstr(lm_err_msg(), "sees none") && !strstr(lm_err_msg(), "at most 0"), "%s", lm_err_msg());
     dev = LT_CUDA; /* explicit cuda:0 for two local ranks: NCCL would fail at its first collective */
     ck_assert_int_lt(lm_ddp_place(&o, &dev, 1, 2), 0);
     ck_assert_msg(strstr(lm_err_msg(), "NCCL needs one GPU per rank") && strstr(lm_err_msg(), "cuda:0"), "%s",

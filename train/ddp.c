@@ -133,6 +133,12 @@ static int is_loopback(const char *a) {
 int lm_ddp_place(const lm_ddp_opts *o, lt_device *dev, int has_index, int n_cuda) {
     if (*dev < LT_CUDA || o->world_size < 2) return 0;
     if (!has_index) {
+        if (n_cuda < 1)
+            return lm_err_code(LM_EINVAL,
+                               "distributed: rank %d (local rank %d) was asked for a CUDA device, but libtorch sees "
+                               "none here (a CPU-only build, no driver, or CUDA_VISIBLE_DEVICES empty): use "
+                               "--device cpu",
+                               o->rank, o->local_rank);
         if (o->local_rank >= n_cuda)
             return lm_err_code(LM_EINVAL,
                                "distributed: rank %d (local rank %d) would use cuda:%d, but this node has %d CUDA "
