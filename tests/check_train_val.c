@@ -327,6 +327,20 @@ START_TEST(test_resume_monitor_change) {
     ck_assert_int_eq((int)ckpt_step(p), 12);
     file_meta(v, sizeof v, p, "monitor");
     ck_assert_str_eq(v, "val_ssim_fid100_f1_total_mean");
+
+    /* the configured key changed on resume (weights there, no fallback): the warning says so
+     * instead of blaming FID / LPIPS weights */
+    setenv("TORCH_HOME", th, 1);
+    rc = lm_test_run(g_out, sizeof g_out, "train --resume %s trainer.kwargs.max_steps=14 "
+                     "trainer.checkpoint_kwargs.monitor=val_ssim_total_mean --threads 1 --no-tb", run);
+    unsetenv("TORCH_HOME");
+    ck_assert_msg(rc == 0, "%s", g_out);
+    w = strstr(g_out, "warning: the resumed checkpoint ranked its best checkpoints by val_ssim_fid100_f1_total_mean, "
+                      "this run's monitor is val_ssim_total_mean (trainer.checkpoint_kwargs.monitor changed)");
+    ck_assert_msg(w && !strstr(g_out, "FID / LPIPS weights"), "the reason: %s", g_out);
+    snprintf(p, sizeof p, "%s/last.safetensors", ck);
+    file_meta(v, sizeof v, p, "monitor");
+    ck_assert_str_eq(v, "val_ssim_total_mean");
     lm_test_rmtree(tmp);
 }
 END_TEST

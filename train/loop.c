@@ -173,12 +173,21 @@ static int settle_monitor(run *r) {
                                     i ? ", " : "", e, s);
         }
         if (off >= sizeof files) snprintf(files + sizeof files - 5, 5, "...");
+        /* why: this run fell back (its configured integral lacks FID / LPIPS), the earlier run
+         * had fallen back (now they are there), or the configured key itself changed */
+        const char *configured = r->o->monitor ? r->o->monitor : "val_ssim_total_mean";
+        const char *why = strcmp(r->monitor, configured)
+                              ? "validation computes other metrics than when it was written: FID / LPIPS weights or "
+                                "evaluator switches"
+                          : !strcmp(was, "val_ssim_total_mean") && strstr(configured, "_fid100_")
+                              ? "validation computes other metrics than when it was written: FID / LPIPS weights or "
+                                "evaluator switches, or trainer.checkpoint_kwargs.monitor changed"
+                              : "trainer.checkpoint_kwargs.monitor changed";
         fprintf(r->o->log, "warning: the resumed checkpoint ranked its best checkpoints by %s, this run's monitor is %s "
-                           "(validation computes other metrics than when it was written: FID / LPIPS weights or evaluator "
-                           "switches): the kept-best ranking restarts for "
+                           "(%s): the kept-best ranking restarts for "
                            "%s; the earlier best files (%s) stay on disk untouched and best.safetensors follows %s "
                            "from this validation on\n",
-                was, r->monitor, r->monitor, files[0] ? files : "none kept", r->monitor);
+                was, r->monitor, why, r->monitor, files[0] ? files : "none kept", r->monitor);
         if (lm_topk_restore(r->topk, "") < 0) return lm_err_prefix("validation");
         r->meta.topk[0] = 0;
     }
