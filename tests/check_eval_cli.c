@@ -16,9 +16,6 @@
 
 #include "core/err.h"
 #include "data/image.h"
-#include "eval/lpips.h"
-#include "model/inception.h"
-#include "model/weights.h"
 #include "tests/testutil.h"
 
 #define FX "tests/fixtures/eval/"
@@ -70,35 +67,12 @@ static void fill_formula(lm_params *p) {
     lt_no_grad_pop();
 }
 
-static void save(lm_params *p, const char *path) {
-    lm_weights_part part = {"", p};
-    lm_weights_save_opts o = lm_weights_save_defaults();
-    ck_assert_msg(lm_weights_save(path, &part, 1, &o) == 0, "%s", lm_err_msg());
-}
-
 /* $g_tmp/th/hub/checkpoints/{vgg16-397923af,pt_inception-2015-12-05-6726825d}.pth with formula weights */
 static void setup(void) {
     lm_test_tmpdir(g_tmp, sizeof g_tmp, "evalcli");
-    char d[256];
-    snprintf(d, sizeof d, "%s/th", g_tmp);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    snprintf(d, sizeof d, "%s/th/hub", g_tmp);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    snprintf(d, sizeof d, "%s/th/hub/checkpoints", g_tmp);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    char path[512];
-    lm_lpips *l = NULL;
-    ck_assert_int_eq(lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU), 0);
-    fill_formula(lm_lpips_backbone(l));
-    snprintf(path, sizeof path, "%s/vgg16-397923af.pth", d);
-    save(lm_lpips_backbone(l), path);
-    lm_lpips_free(l);
-    lm_inception *n = NULL;
-    ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
-    fill_formula(lm_inception_params(n));
-    snprintf(path, sizeof path, "%s/pt_inception-2015-12-05-6726825d.pth", d);
-    save(lm_inception_params(n), path);
-    lm_inception_free(n);
+    char th[256];
+    snprintf(th, sizeof th, "%s/th", g_tmp);
+    lm_test_write_torch_home(th, fill_formula, 0);
 }
 
 static void teardown(void) { lm_test_rmtree(g_tmp); }

@@ -12,6 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/err.h"
+#include "core/path.h"
+#include "eval/lpips.h"
+#include "model/inception.h"
+#include "model/weights.h"
+
 lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name) {
     const lm_st_entry *e = lm_st_find(f, name);
     ck_assert_msg(e != NULL, "fixture lacks %s", name);
@@ -143,4 +149,33 @@ char *lm_test_read_file(const char *path) {
     char *s = lm_test_slurp(path);
     ck_assert_msg(s != NULL, "cannot open %s", path);
     return s;
+}
+
+void lm_test_save_params(lm_params *p, const char *path) {
+    lm_weights_part part = {"", p};
+    lm_weights_save_opts o = lm_weights_save_defaults();
+    ck_assert_msg(lm_weights_save(path, &part, 1, &o) == 0, "%s", lm_err_msg());
+}
+
+static void set_params(lm_params *p, void (*fill)(lm_params *p), uint64_t seed) {
+    if (fill) fill(p);
+    else ck_assert_msg(lm_params_randomize(p, seed) == 0, "%s", lm_err_msg());
+}
+
+void lm_test_write_torch_home(const char *th, void (*fill)(lm_params *p), uint64_t seed) {
+    char d[512], path[600];
+    snprintf(d, sizeof d, "%s/hub/checkpoints", th);
+    ck_assert_msg(lm_path_mkdirs(d) == 0, "%s", lm_err_msg());
+    lm_lpips *l = NULL;
+    ck_assert_int_eq(lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU), 0);
+    set_params(lm_lpips_backbone(l), fill, seed);
+    snprintf(path, sizeof path, "%s/vgg16-397923af.pth", d);
+    lm_test_save_params(lm_lpips_backbone(l), path);
+    lm_lpips_free(l);
+    lm_inception *n = NULL;
+    ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
+    set_params(lm_inception_params(n), fill, seed);
+    snprintf(path, sizeof path, "%s/pt_inception-2015-12-05-6726825d.pth", d);
+    lm_test_save_params(lm_inception_params(n), path);
+    lm_inception_free(n);
 }
