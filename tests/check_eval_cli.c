@@ -22,57 +22,12 @@
 
 static char g_tmp[64];
 
-/* formula weights, as check_eval.c and gen_eval_fixtures.py */
-static uint32_t fnv1a32(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-static double fu(uint32_t h, uint64_t i) {
-    uint32_t x = h + (uint32_t)i * 0x9E3779B9u;
-    x ^= x >> 16;
-    x *= 0x85EBCA6Bu;
-    x ^= x >> 13;
-    x *= 0xC2B2AE35u;
-    x ^= x >> 16;
-    return (double)x / 4294967296.0 - 0.5;
-}
-static void fill_formula(lm_params *p) {
-    lt_no_grad_push();
-    for (int k = 0; k < p->n; k++) {
-        const char *name = p->items[k].name;
-        lt_tensor *t = p->items[k].t;
-        if (lt_type(t) != LT_F32) continue;
-        const char *leaf = strrchr(name, '.');
-        leaf = leaf ? leaf + 1 : name;
-        int64_t n = lt_numel(t), shp[4];
-        int dim = lt_shape(t, shp, 4);
-        float *v = malloc(sizeof(float) * (size_t)n);
-        uint32_t h = fnv1a32(name);
-        double fan_in = dim == 4 ? (double)(shp[1] * shp[2] * shp[3]) : 1;
-        for (int64_t i = 0; i < n; i++) {
-            double u = fu(h, (uint64_t)i), x;
-            if (dim == 4) x = 2.0 * u * sqrt(6.0 / fan_in);
-            else if (!strcmp(leaf, "bias")) x = 0.1 * u;
-            else if (!strcmp(leaf, "weight")) x = 1.0 + 0.2 * u;
-            else if (!strcmp(leaf, "running_mean")) x = 0.1 * u;
-            else x = 1.0 + u; /* running_var */
-            v[i] = (float)x;
-        }
-        lt_scope_push();
-        ck_assert(lt_copy_(t, lt_from_buffer(v, shp, dim, LT_F32)) != NULL);
-        lt_scope_pop();
-        free(v);
-    }
-    lt_no_grad_pop();
-}
-
 /* $g_tmp/th/hub/checkpoints/{vgg16-397923af,pt_inception-2015-12-05-6726825d}.pth with formula weights */
 static void setup(void) {
     lm_test_tmpdir(g_tmp, sizeof g_tmp, "evalcli");
     char th[256];
     snprintf(th, sizeof th, "%s/th", g_tmp);
-    lm_test_write_torch_home(th, fill_formula, 0);
+    lm_test_write_torch_home(th, lm_test_fill_formula, 0);
 }
 
 static void teardown(void) { lm_test_rmtree(g_tmp); }

@@ -54,6 +54,11 @@ void lm_test_rmtree(const char *dir);
     "generator.ngf=8 generator.n_blocks=1 discriminator.ndf=8 data.train.out_size=32 data.batch_size=2 " \
     "trainer.kwargs.log_every_n_steps=1 "
 
+/* Sets every float32 tensor of p to the formula weights of tests/ref/gen_eval_fixtures.py
+ * (a hash of its name and index; conv weights scaled by fan-in, bias/weight/running_mean/
+ * running_var of norms each their own form); fails the test on any other tensor name. */
+void lm_test_fill_formula(lm_params *p);
+
 /* Saves a registry as a weights file at path (lm_weights_save defaults); fails the test on error. */
 void lm_test_save_params(lm_params *p, const char *path);
 
