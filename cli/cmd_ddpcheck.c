@@ -462,11 +462,10 @@ cleanup:
 }
 
 static int run(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(USAGE, stdout);
-            return 0;
-        }
+    if (lm_cmd_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
     lm_launch_opts lo;
     if (lm_launch_take_args(&lo, &argc, argv) < 0) return lm_cmd_fail("ddp-check");
     if (lo.nproc_per_node > 0) {

@@ -268,11 +268,10 @@ static int parse_int(int *out, const char *k, const char *v, int lo, int hi) {
 }
 
 static int run(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
+    if (lm_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     lm_eval_opts o = lm_eval_defaults();
     const char *images = NULL, *preds = NULL, *out = NULL, *device = "cpu", *net = "vgg";
     const char *model = NULL, *config = NULL, *sizes_arg = NULL, *kind = NULL;

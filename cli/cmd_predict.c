@@ -176,11 +176,10 @@ static int parse(args *a, int argc, char **argv) {
 }
 
 static int run(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
+    if (lm_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     args a;
     if (parse(&a, argc, argv) < 0) return lm_cmd_fail("predict");
     lm_predict_opts po = lm_predict_defaults();

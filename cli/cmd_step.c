@@ -100,11 +100,10 @@ static lt_tensor *batch_tensor(const lm_st_file *f, const char *path, const char
 }
 
 static int run(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
+    if (lm_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     args a;
     if (parse(&a, argc, argv) < 0) return lm_cmd_fail("step");
     lt_device dev;

@@ -193,11 +193,10 @@ static uint64_t params_hash(const lm_params *p) {
 }
 
 static int run(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
+    if (lm_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     lm_launch_opts lop;
     if (lm_launch_take_args(&lop, &argc, argv) < 0) {
         lm_cmd_fail("train");

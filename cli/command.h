@@ -16,4 +16,8 @@ typedef struct lm_command {
 /* Prints "lamac: <msg>" for the current error to stderr; returns exit code 1. */
 int lm_cmd_fail(const char *cmd);
 
+/* 1 when any of argv[1..argc-1] is --help or -h (wherever it stands, even where an option
+ * would take it as its value), else 0: the scan that subcommands run before parsing. */
+int lm_cmd_wants_help(int argc, char **argv);
+
 #endif

@@ -36,52 +36,6 @@ static double meta_d(const lm_st_file *f, const char *k) {
     return strtod(v, NULL);
 }
 
-/* ---- formula weights (same as gen_eval_fixtures.py) ---------------------------------------- */
-static uint32_t fnv1a32(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-static double fu(uint32_t h, uint64_t i) {
-    uint32_t x = h + (uint32_t)i * 0x9E3779B9u;
-    x ^= x >> 16;
-    x *= 0x85EBCA6Bu;
-    x ^= x >> 13;
-    x *= 0xC2B2AE35u;
-    x ^= x >> 16;
-    return (double)x / 4294967296.0 - 0.5;
-}
-static void fill_formula(lm_params *p) {
-    lt_no_grad_push();
-    for (int k = 0; k < p->n; k++) {
-        const char *name = p->items[k].name;
-        lt_tensor *t = p->items[k].t;
-        if (lt_type(t) != LT_F32) continue; /* num_batches_tracked */
-        const char *leaf = strrchr(name, '.');
-        leaf = leaf ? leaf + 1 : name;
-        int64_t n = lt_numel(t), shp[4];
-        int dim = lt_shape(t, shp, 4);
-        float *v = malloc(sizeof(float) * (size_t)n);
-        uint32_t h = fnv1a32(name);
-        double fan_in = dim == 4 ? (double)(shp[1] * shp[2] * shp[3]) : 1;
-        for (int64_t i = 0; i < n; i++) {
-            double u = fu(h, (uint64_t)i), x;
-            if (dim == 4) x = 2.0 * u * sqrt(6.0 / fan_in);
-            else if (!strcmp(leaf, "bias")) x = 0.1 * u;
-            else if (!strcmp(leaf, "weight")) x = 1.0 + 0.2 * u;
-            else if (!strcmp(leaf, "running_mean")) x = 0.1 * u;
-            else if (!strcmp(leaf, "running_var")) x = 1.0 + u;
-            else ck_abort_msg("formula: unexpected tensor %s", name);
-            v[i] = (float)x;
-        }
-        lt_scope_push();
-        ck_assert(lt_copy_(t, lt_from_buffer(v, shp, dim, LT_F32)) != NULL);
-        lt_scope_pop();
-        free(v);
-    }
-    lt_no_grad_pop();
-}
-
 /* ---- SSIM, PSNR, L1 -------------------------------------------------------------------------- */
 START_TEST(test_ssim_psnr_l1_parity) {
     lm_st_file *f = open_fx(FX "ssim.safetensors");
@@ -171,7 +125,7 @@ END_TEST
 static void lpips_parity(lm_lpips_net net, const char *linfile, const char *fixture) {
     lm_lpips *l = NULL;
     ck_assert_msg(lm_lpips_create(&l, net, LT_F32, LT_CPU) == 0, "%s", lm_err_msg());
-    fill_formula(lm_lpips_backbone(l));
+    lm_test_fill_formula(lm_lpips_backbone(l));
     lm_weights_src *s = NULL;
     ck_assert_msg(lm_weights_open(&s, linfile) == 0, "%s", lm_err_msg());
     ck_assert_str_eq(lm_weights_kind(s), "pth-legacy");
@@ -254,7 +208,7 @@ END_TEST
 START_TEST(test_inception_features_parity) {
     lm_inception *n = NULL;
     ck_assert_msg(lm_inception_create(&n, LT_F32, LT_CPU) == 0, "%s", lm_err_msg());
-    fill_formula(lm_inception_params(n));
+    lm_test_fill_formula(lm_inception_params(n));
     lm_st_file *f = open_fx(FX "inception.safetensors");
     lt_scope_push();
     lt_no_grad_push();

@@ -14,7 +14,6 @@
 #include "core/err.h"
 #include "eval/accum.h"
 #include "model/inception.h"
-#include "model/weights.h"
 #include "tests/testutil.h"
 
 #define W 24
@@ -72,9 +71,7 @@ START_TEST(test_target_cache_bitwise_and_half_work) {
     ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
     ck_assert_msg(lm_params_randomize(lm_inception_params(n), 11) == 0, "%s", lm_err_msg());
     snprintf(path, sizeof path, "%s/pt_inception.pth", tmp);
-    lm_weights_part part = {"", lm_inception_params(n)};
-    lm_weights_save_opts so = lm_weights_save_defaults();
-    ck_assert_msg(lm_weights_save(path, &part, 1, &so) == 0, "%s", lm_err_msg());
+    lm_test_save_params(lm_inception_params(n), path);
     lm_inception_free(n);
 
     lm_eval_opts o = lm_eval_defaults();

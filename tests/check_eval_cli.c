@@ -16,89 +16,18 @@
 
 #include "core/err.h"
 #include "data/image.h"
-#include "eval/lpips.h"
-#include "model/inception.h"
-#include "model/weights.h"
 #include "tests/testutil.h"
 
 #define FX "tests/fixtures/eval/"
 
 static char g_tmp[64];
 
-/* formula weights, as check_eval.c and gen_eval_fixtures.py */
-static uint32_t fnv1a32(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-static double fu(uint32_t h, uint64_t i) {
-    uint32_t x = h + (uint32_t)i * 0x9E3779B9u;
-    x ^= x >> 16;
-    x *= 0x85EBCA6Bu;
-    x ^= x >> 13;
-    x *= 0xC2B2AE35u;
-    x ^= x >> 16;
-    return (double)x / 4294967296.0 - 0.5;
-}
-static void fill_formula(lm_params *p) {
-    lt_no_grad_push();
-    for (int k = 0; k < p->n; k++) {
-        const char *name = p->items[k].name;
-        lt_tensor *t = p->items[k].t;
-        if (lt_type(t) != LT_F32) continue;
-        const char *leaf = strrchr(name, '.');
-        leaf = leaf ? leaf + 1 : name;
-        int64_t n = lt_numel(t), shp[4];
-        int dim = lt_shape(t, shp, 4);
-        float *v = malloc(sizeof(float) * (size_t)n);
-        uint32_t h = fnv1a32(name);
-        double fan_in = dim == 4 ? (double)(shp[1] * shp[2] * shp[3]) : 1;
-        for (int64_t i = 0; i < n; i++) {
-            double u = fu(h, (uint64_t)i), x;
-            if (dim == 4) x = 2.0 * u * sqrt(6.0 / fan_in);
-            else if (!strcmp(leaf, "bias")) x = 0.1 * u;
-            else if (!strcmp(leaf, "weight")) x = 1.0 + 0.2 * u;
-            else if (!strcmp(leaf, "running_mean")) x = 0.1 * u;
-            else x = 1.0 + u; /* running_var */
-            v[i] = (float)x;
-        }
-        lt_scope_push();
-        ck_assert(lt_copy_(t, lt_from_buffer(v, shp, dim, LT_F32)) != NULL);
-        lt_scope_pop();
-        free(v);
-    }
-    lt_no_grad_pop();
-}
-
-static void save(lm_params *p, const char *path) {
-    lm_weights_part part = {"", p};
-    lm_weights_save_opts o = lm_weights_save_defaults();
-    ck_assert_msg(lm_weights_save(path, &part, 1, &o) == 0, "%s", lm_err_msg());
-}
-
 /* $g_tmp/th/hub/checkpoints/{vgg16-397923af,pt_inception-2015-12-05-6726825d}.pth with formula weights */
 static void setup(void) {
     lm_test_tmpdir(g_tmp, sizeof g_tmp, "evalcli");
-    char d[256];
-    snprintf(d, sizeof d, "%s/th", g_tmp);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    snprintf(d, sizeof d, "%s/th/hub", g_tmp);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    snprintf(d, sizeof d, "%s/th/hub/checkpoints", g_tmp);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    char path[512];
-    lm_lpips *l = NULL;
-    ck_assert_int_eq(lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU), 0);
-    fill_formula(lm_lpips_backbone(l));
-    snprintf(path, sizeof path, "%s/vgg16-397923af.pth", d);
-    save(lm_lpips_backbone(l), path);
-    lm_lpips_free(l);
-    lm_inception *n = NULL;
-    ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
-    fill_formula(lm_inception_params(n));
-    snprintf(path, sizeof path, "%s/pt_inception-2015-12-05-6726825d.pth", d);
-    save(lm_inception_params(n), path);
-    lm_inception_free(n);
+    char th[256];
+    snprintf(th, sizeof th, "%s/th", g_tmp);
+    lm_test_write_torch_home(th, lm_test_fill_formula, 0);
 }
 
 static void teardown(void) { lm_test_rmtree(g_tmp); }

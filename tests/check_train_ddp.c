@@ -18,10 +18,9 @@
 #include "io/safetensors.h"
 #include "testutil.h"
 
-#define TINY                                                                                              \
-    "generator.ngf=8 generator.n_blocks=1 discriminator.ndf=8 data.train.out_size=32 data.batch_size=2 " \
-    "trainer.kwargs.log_every_n_steps=1 trainer.kwargs.limit_val_batches=1 training_model.visualize_each_iters=4 " \
-    "--threads 1 --nproc-per-node 2 --master 127.0.0.1:0"
+#define TINY                                                                                  \
+    LM_TEST_TINY_TRAIN "trainer.kwargs.limit_val_batches=1 training_model.visualize_each_iters=4 " \
+                       "--threads 1 --nproc-per-node 2 --master 127.0.0.1:0"
 
 static char g_out[1 << 16];
 

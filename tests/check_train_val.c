@@ -21,49 +21,17 @@
 
 #include "core/err.h"
 #include "eval/evaluate.h"
-#include "eval/lpips.h"
 #include "io/safetensors.h"
-#include "model/inception.h"
-#include "model/weights.h"
 #include "testutil.h"
 #include "train/ckptfiles.h"
 
-#define TINY                                                                                              \
-    "generator.ngf=8 generator.n_blocks=1 discriminator.ndf=8 data.train.out_size=32 data.batch_size=2 " \
-    "trainer.kwargs.log_every_n_steps=1 training_model.visualize_each_iters=1000 evaluator.fid=true --threads 1"
+#define TINY LM_TEST_TINY_TRAIN "training_model.visualize_each_iters=1000 evaluator.fid=true --threads 1"
 
 static char g_out[1 << 16];
 
 static void make_data(const char *tmp) {
     int rc = lm_test_run(g_out, sizeof g_out, "synth %s/data --train 40 --val 4 --test 4 --train-size 64 --size 64", tmp);
     ck_assert_msg(rc == 0, "synth: %s", g_out);
-}
-
-static void save(lm_params *p, const char *path) {
-    lm_weights_part part = {"", p};
-    lm_weights_save_opts o = lm_weights_save_defaults();
-    ck_assert_msg(lm_weights_save(path, &part, 1, &o) == 0, "%s", lm_err_msg());
-}
-
-/* tmp/th/hub/checkpoints/{vgg16-397923af,pt_inception-2015-12-05-6726825d}.pth */
-static void write_torch_home(const char *tmp) {
-    char d[512], path[600];
-    snprintf(d, sizeof d, "%s/th/hub/checkpoints", tmp);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d);
-    ck_assert_int_eq(system(cmd), 0);
-    lm_lpips *l = NULL;
-    ck_assert_int_eq(lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU), 0);
-    ck_assert_msg(lm_params_randomize(lm_lpips_backbone(l), 7) == 0, "%s", lm_err_msg());
-    snprintf(path, sizeof path, "%s/vgg16-397923af.pth", d);
-    save(lm_lpips_backbone(l), path);
-    lm_lpips_free(l);
-    lm_inception *n = NULL;
-    ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
-    ck_assert_msg(lm_params_randomize(lm_inception_params(n), 7) == 0, "%s", lm_err_msg());
-    snprintf(path, sizeof path, "%s/pt_inception-2015-12-05-6726825d.pth", d);
-    save(lm_inception_params(n), path);
-    lm_inception_free(n);
 }
 
 /* The value of "key": in the line, NaN if absent. */
@@ -97,8 +65,8 @@ START_TEST(test_val_lpips_fid_and_monitor) {
     char tmp[256], th[300], x[1024];
     lm_test_tmpdir(tmp, sizeof tmp, "train_val");
     make_data(tmp);
-    write_torch_home(tmp);
     snprintf(th, sizeof th, "%s/th", tmp);
+    lm_test_write_torch_home(th, NULL, 7); /* vgg16 and inception, random weights */
     setenv("TORCH_HOME", th, 1);
     int rc = lm_test_run(g_out, sizeof g_out,
                          "train configs/training/demo.yaml location.data_root_dir=%s/data " TINY
@@ -252,8 +220,8 @@ START_TEST(test_resume_monitor_change) {
     char tmp[256], th[300], run[300], ck[400], p[600], v[4096];
     lm_test_tmpdir(tmp, sizeof tmp, "train_monitor");
     make_data(tmp);
-    write_torch_home(tmp);
     snprintf(th, sizeof th, "%s/th", tmp);
+    lm_test_write_torch_home(th, NULL, 7); /* vgg16 and inception, random weights */
     snprintf(run, sizeof run, "%s/a", tmp);
     snprintf(ck, sizeof ck, "%s/checkpoints", run);
     setenv("TORCH_HOME", th, 1);

@@ -5,12 +5,19 @@
 #include <check.h>
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "core/err.h"
+#include "core/path.h"
+#include "eval/lpips.h"
+#include "model/inception.h"
+#include "model/weights.h"
 
 lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name) {
     const lm_st_entry *e = lm_st_find(f, name);
@@ -143,4 +150,79 @@ char *lm_test_read_file(const char *path) {
     char *s = lm_test_slurp(path);
     ck_assert_msg(s != NULL, "cannot open %s", path);
     return s;
+}
+
+void lm_test_save_params(lm_params *p, const char *path) {
+    lm_weights_part part = {"", p};
+    lm_weights_save_opts o = lm_weights_save_defaults();
+    ck_assert_msg(lm_weights_save(path, &part, 1, &o) == 0, "%s", lm_err_msg());
+}
+
+static void set_params(lm_params *p, void (*fill)(lm_params *p), uint64_t seed) {
+    if (fill) fill(p);
+    else ck_assert_msg(lm_params_randomize(p, seed) == 0, "%s", lm_err_msg());
+}
+
+void lm_test_write_torch_home(const char *th, void (*fill)(lm_params *p), uint64_t seed) {
+    char d[512], path[600];
+    snprintf(d, sizeof d, "%s/hub/checkpoints", th);
+    ck_assert_msg(lm_path_mkdirs(d) == 0, "%s", lm_err_msg());
+    lm_lpips *l = NULL;
+    ck_assert_int_eq(lm_lpips_create(&l, LM_LPIPS_VGG, LT_F32, LT_CPU), 0);
+    set_params(lm_lpips_backbone(l), fill, seed);
+    snprintf(path, sizeof path, "%s/vgg16-397923af.pth", d);
+    lm_test_save_params(lm_lpips_backbone(l), path);
+    lm_lpips_free(l);
+    lm_inception *n = NULL;
+    ck_assert_int_eq(lm_inception_create(&n, LT_F32, LT_CPU), 0);
+    set_params(lm_inception_params(n), fill, seed);
+    snprintf(path, sizeof path, "%s/pt_inception-2015-12-05-6726825d.pth", d);
+    lm_test_save_params(lm_inception_params(n), path);
+    lm_inception_free(n);
+}
+
+/* ---- formula weights (same as tests/ref/gen_eval_fixtures.py) ----------------------------- */
+static uint32_t formula_fnv1a32(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+static double formula_u(uint32_t h, uint64_t i) {
+    uint32_t x = h + (uint32_t)i * 0x9E3779B9u;
+    x ^= x >> 16;
+    x *= 0x85EBCA6Bu;
+    x ^= x >> 13;
+    x *= 0xC2B2AE35u;
+    x ^= x >> 16;
+    return (double)x / 4294967296.0 - 0.5;
+}
+void lm_test_fill_formula(lm_params *p) {
+    lt_no_grad_push();
+    for (int k = 0; k < p->n; k++) {
+        const char *name = p->items[k].name;
+        lt_tensor *t = p->items[k].t;
+        if (lt_type(t) != LT_F32) continue; /* num_batches_tracked */
+        const char *leaf = strrchr(name, '.');
+        leaf = leaf ? leaf + 1 : name;
+        int64_t n = lt_numel(t), shp[4];
+        int dim = lt_shape(t, shp, 4);
+        float *v = malloc(sizeof(float) * (size_t)n);
+        uint32_t h = formula_fnv1a32(name);
+        double fan_in = dim == 4 ? (double)(shp[1] * shp[2] * shp[3]) : 1;
+        for (int64_t i = 0; i < n; i++) {
+            double u = formula_u(h, (uint64_t)i), x;
+            if (dim == 4) x = 2.0 * u * sqrt(6.0 / fan_in);
+            else if (!strcmp(leaf, "bias")) x = 0.1 * u;
+            else if (!strcmp(leaf, "weight")) x = 1.0 + 0.2 * u;
+            else if (!strcmp(leaf, "running_mean")) x = 0.1 * u;
+            else if (!strcmp(leaf, "running_var")) x = 1.0 + u;
+            else ck_abort_msg("formula: unexpected tensor %s", name);
+            v[i] = (float)x;
+        }
+        lt_scope_push();
+        ck_assert(lt_copy_(t, lt_from_buffer(v, shp, dim, LT_F32)) != NULL);
+        lt_scope_pop();
+        free(v);
+    }
+    lt_no_grad_pop();
 }

@@ -5,6 +5,7 @@
 #define LM_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/param.h"
 #include "io/safetensors.h"
@@ -46,5 +47,24 @@ char *lm_test_slurp(const char *path);
 char *lm_test_read_file(const char *path);
 /* Removes a directory tree (no-op for "" or NULL). */
 void lm_test_rmtree(const char *dir);
+
+/* The overrides that make `lamac train configs/training/demo.yaml` tiny (suites append their
+ * own trainer/visualizer options). */
+#define LM_TEST_TINY_TRAIN                                                                              \
+    "generator.ngf=8 generator.n_blocks=1 discriminator.ndf=8 data.train.out_size=32 data.batch_size=2 " \
+    "trainer.kwargs.log_every_n_steps=1 "
+
+/* Sets every float32 tensor of p to the formula weights of tests/ref/gen_eval_fixtures.py
+ * (a hash of its name and index; conv weights scaled by fan-in, bias/weight/running_mean/
+ * running_var of norms each their own form); fails the test on any other tensor name. */
+void lm_test_fill_formula(lm_params *p);
+
+/* Saves a registry as a weights file at path (lm_weights_save defaults); fails the test on error. */
+void lm_test_save_params(lm_params *p, const char *path);
+
+/* A $TORCH_HOME for the evaluator: th/hub/checkpoints/vgg16-397923af.pth (LPIPS vgg backbone)
+ * and pt_inception-2015-12-05-6726825d.pth (FID inception), directories made as needed. Their
+ * parameters are set by fill when it is non-NULL, else by lm_params_randomize(p, seed). */
+void lm_test_write_torch_home(const char *th, void (*fill)(lm_params *p), uint64_t seed);
 
 #endif
