@@ -16,6 +16,7 @@
 #include "io/safetensors.h"
 #include "model/layers.h"
 #include "model/lt_err.h"
+#include "model/precision.h"
 #include "train/ddp.h"
 #include "cli/command.h"
 #include "config/config.h"
@@ -285,15 +286,10 @@ static int add_params(lm_st_writer *w, lm_params *p, int kind, const char *prefi
  * under autocast like train/step.c's (network outputs cast to float32 for the losses, the
  * backward outside the region). 0 or negative. */
 static int ac_begin(const lm_step_setup *s, lt_tensor *x) {
-    if (s->sopts.precision == LT_F32) return 0;
-    return lt_autocast_enter(lt_device_of(x), s->sopts.precision) < 0 ? lm_err_lt("autocast") : 0;
+    return lm_precision_begin(s->sopts.precision, lt_device_of(x)) < 0 ? lm_err_lt("autocast") : 0;
 }
-static void ac_end(const lm_step_setup *s) {
-    if (s->sopts.precision != LT_F32) lt_autocast_exit();
-}
-static lt_tensor *ac_f32(const lm_step_setup *s, lt_tensor *t) {
-    return s->sopts.precision == LT_F32 || !t ? t : lt_to_dtype(t, LT_F32);
-}
+static void ac_end(const lm_step_setup *s) { lm_precision_end(s->sopts.precision); }
+static lt_tensor *ac_f32(const lm_step_setup *s, lt_tensor *t) { return lm_precision_f32(s->sopts.precision, t); }
 static const char *prec_name(const lm_step_setup *s) { return s->sopts.precision == LT_F32 ? "float32" : "bf16"; }
 
 /* The syncbn mode (see USAGE). In the caller's scope. */

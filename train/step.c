@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "model/layers.h"
 #include "model/lt_err.h"
+#include "model/precision.h"
 
 struct lm_step {
     lm_step_nets nets;
@@ -169,17 +170,11 @@ static int backward(lm_step *s, lt_tensor *loss, lm_params *p) {
 /* Autocast around a step's forward passes and losses (trainer.precision: bf16). The caller
  * (lm_step_run) closes any region an error path left open. */
 static int autocast_begin(const lm_step *s, lt_tensor *img) {
-    if (s->opts.precision == LT_F32) return 0;
-    if (lt_autocast_enter(lt_device_of(img), s->opts.precision) < 0) return lt_fail("step: autocast");
-    return 0;
+    return lm_precision_begin(s->opts.precision, lt_device_of(img)) < 0 ? lt_fail("step: autocast") : 0;
 }
-static void autocast_end(const lm_step *s) {
-    if (s->opts.precision != LT_F32) lt_autocast_exit();
-}
+static void autocast_end(const lm_step *s) { lm_precision_end(s->opts.precision); }
 /* A network output in float32 for the losses (a no-op without autocast). */
-static lt_tensor *f32(const lm_step *s, lt_tensor *t) {
-    return s->opts.precision == LT_F32 ? t : lt_to_dtype(t, LT_F32);
-}
+static lt_tensor *f32(const lm_step *s, lt_tensor *t) { return lm_precision_f32(s->opts.precision, t); }
 static void f32_all(const lm_step *s, lt_tensor **t, int n) {
     for (int i = 0; i < n; i++) t[i] = f32(s, t[i]);
 }
