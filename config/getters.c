@@ -78,8 +78,8 @@ static int getter_text(const lm_cfg *c, const char *path, lm_cfg_type want, cons
     if (k->type != want && !(want == LM_CFG_T_FLOAT && k->type == LM_CFG_T_INT))
         return lm_err_code(LM_EINVAL, "config: key '%s' is %s in the schema, read as %s", path,
                            lm_cfg_type_name(k->type), lm_cfg_type_name(want));
-    const lm_cfg_node *d = deferred_on_path(c->root, path);
-    if (d) return deferred_error(c->root, d, path);
+    int rc = lm_cfg_check(c, path);
+    if (rc < 0) return rc;
     const lm_cfg_node *n = lm_cfg_node_find(c->root, path);
     if (n) {
         char where[PATH_CAP];
