@@ -134,6 +134,18 @@ static void all_f32(const lm_params *p, const char *what) {
             ck_assert_msg(lt_type(p->items[i].t) == LT_F32, "%s %s is not float32", what, p->items[i].name);
 }
 
+/* One float32 and one bf16 iteration (setups a, b) on the same random batch of 2 at 32²
+ * (seeded; hole where uniform noise > 0.6), in the caller's scope. */
+static void run_pair(lm_step_setup *a, lm_step_setup *b, uint64_t seed, lt_tensor **img, lt_tensor **mask,
+                     lm_step_losses *la, lm_step_losses *lb) {
+    int64_t si[4] = {2, 3, 32, 32}, sm[4] = {2, 1, 32, 32};
+    lt_manual_seed(seed);
+    *img = lt_rand(si, 4, LT_F32, LT_CPU);                                            // (N, 3, H, W)
+    *mask = lt_to_dtype(lt_gt_scalar(lt_rand(sm, 4, LT_F32, LT_CPU), 0.6), LT_F32); // (N, 1, H, W)
+    ck_assert_msg(lm_step_run(a->step, *img, *mask, la) == 0, "fp32: %s", lm_err_msg());
+    ck_assert_msg(lm_step_run(b->step, *img, *mask, lb) == 0, "bf16: %s", lm_err_msg());
+}
+
 /* Deviation of the bf16 iteration's loss terms from the float32 one (same weights, same
  * batch): |bf16 − fp32| / max(|fp32|, 0.05) (terms below 0.05 — the mean D logits, the R1
  * penalty — compared in absolute terms). The comparison runs with reuse_generator_output, so
@@ -157,13 +169,9 @@ START_TEST(test_step_bf16) {
     ck_assert_int_eq(c->sopts.precision, LT_BF16);
     ck_assert_ptr_nonnull(b->resnet_pl);
     lt_scope_push();
-    int64_t si[4] = {2, 3, 32, 32}, sm[4] = {2, 1, 32, 32};
-    lt_manual_seed(5);
-    lt_tensor *img = lt_rand(si, 4, LT_F32, LT_CPU);                                 // (N, 3, H, W)
-    lt_tensor *mask = lt_to_dtype(lt_gt_scalar(lt_rand(sm, 4, LT_F32, LT_CPU), 0.6), LT_F32); // (N, 1, H, W)
+    lt_tensor *img, *mask;
     lm_step_losses la, lb;
-    ck_assert_msg(lm_step_run(a->step, img, mask, &la) == 0, "fp32: %s", lm_err_msg());
-    ck_assert_msg(lm_step_run(b->step, img, mask, &lb) == 0, "bf16: %s", lm_err_msg());
+    run_pair(a, b, 5, &img, &mask, &la, &lb);
     ck_assert_int_eq(lt_autocast_depth(), 0);
     ck_assert_int_eq(lt_autocast_enabled(LT_CPU), 0);
     ck_assert_int_eq(la.n, lb.n);
@@ -293,13 +301,9 @@ START_TEST(test_step_bf16_vgg) {
     lm_step_setup *a = tiny_setup("32", pl, no_rpl), *b = tiny_setup("bf16", pl, no_rpl);
     ck_assert_ptr_nonnull(b->vgg_pl);
     lt_scope_push();
-    int64_t si[4] = {2, 3, 32, 32}, sm[4] = {2, 1, 32, 32};
-    lt_manual_seed(6);
-    lt_tensor *img = lt_rand(si, 4, LT_F32, LT_CPU);                                 // (N, 3, H, W)
-    lt_tensor *mask = lt_to_dtype(lt_gt_scalar(lt_rand(sm, 4, LT_F32, LT_CPU), 0.6), LT_F32); // (N, 1, H, W)
+    lt_tensor *img, *mask;
     lm_step_losses la, lb;
-    ck_assert_msg(lm_step_run(a->step, img, mask, &la) == 0, "fp32: %s", lm_err_msg());
-    ck_assert_msg(lm_step_run(b->step, img, mask, &lb) == 0, "bf16: %s", lm_err_msg());
+    run_pair(a, b, 6, &img, &mask, &la, &lb);
     double e = lm_step_losses_get(&la, "gen_pl"), v = lm_step_losses_get(&lb, "gen_pl");
     double rel = fabs(v - e) / fabs(e);
     printf("  VGG perceptual bf16: gen_pl fp32 %.6g bf16 %.6g rel %.3g\n", e, v, rel);
