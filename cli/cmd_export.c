@@ -17,6 +17,7 @@
 
 #include "core/atomic.h"
 #include "core/err.h"
+#include "core/readall.h"
 #include "model/export.h"
 #include "model/weights.h"
 #include "cli/command.h"
@@ -49,24 +50,13 @@ static void usage(FILE *f) {
 static char *read_text(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) { lm_err_code(LM_EIO, "cannot open %s", path); return NULL; }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *b = realloc(buf, cap);
-            if (!b) { free(buf); fclose(f); lm_err_code(LM_ENOMEM, "out of memory"); return NULL; }
-            buf = b;
-        }
-        size_t k = fread(buf + n, 1, 4096, f);
-        n += k;
-        if (k < 4096) break;
-    }
-    int bad = ferror(f);
+    char *buf;
+    size_t n;
+    int rc = lm_read_all(f, &buf, &n);
     fclose(f);
-    if (bad) { free(buf); lm_err_code(LM_EIO, "cannot read %s", path); return NULL; }
-    buf[n] = 0;
-    return buf;
+    if (rc == LM_ENOMEM) lm_err_code(LM_ENOMEM, "out of memory");
+    else if (rc < 0) lm_err_code(LM_EIO, "cannot read %s", path);
+    return rc < 0 ? NULL : buf;
 }
 
 static int64_t meta_int(const lm_weights_src *s, const char *key, int64_t def) {

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "core/err.h"
+#include "core/readall.h"
 #include "config/config_internal.h"
 
 #define MAX_INCLUDE_DEPTH 16
@@ -29,26 +30,9 @@ static int read_text(const char *path, char **out, size_t *len) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return LM_EIO;
-    size_t cap = 8192, n = 0;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : LM_ENOMEM;
-    while (rc == 0) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (ferror(f)) rc = LM_EIO;
-        if (n < cap - 1) break;
-        char *b = realloc(buf, cap * 2);
-        if (!b) rc = LM_ENOMEM;
-        else buf = b, cap *= 2;
-    }
+    int rc = lm_read_all(f, out, len);
     fclose(f);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
+    return rc;
 }
 
 /* The package named by a `# @package X` line in the file's leading comment block, or NULL. */

@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "core/err.h"
+#include "core/readall.h"
 #include "config/config.h"
 
 lm_cfg_node *lm_cfg_node_new(lm_cfg_kind kind, const char *key, const char *text,
@@ -403,30 +404,13 @@ int lm_cfg_tree_load(lm_cfg_node **out, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return lm_err_code(LM_EIO, "config: %s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            char *b = realloc(buf, cap ? 2 * cap : 8192);
-            if (!b) {
-                rc = lm_err_code(LM_ENOMEM, "config: out of memory");
-                goto cleanup;
-            }
-            buf = b;
-            cap = cap ? 2 * cap : 8192;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0) break;
-    }
-    if (ferror(f)) {
-        rc = lm_err_code(LM_EIO, "config: %s: read error", path);
-        goto cleanup;
-    }
-    rc = lm_cfg_tree_parse(out, buf, len, path);
-cleanup:
-    free(buf);
+    size_t len = 0;
+    int rc = lm_read_all(f, &buf, &len);
     fclose(f);
+    if (rc == LM_ENOMEM) return lm_err_code(LM_ENOMEM, "config: out of memory");
+    if (rc < 0) return lm_err_code(LM_EIO, "config: %s: read error", path);
+    rc = lm_cfg_tree_parse(out, buf, len, path);
+    free(buf);
     return rc;
 }
 

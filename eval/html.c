@@ -19,6 +19,7 @@
 
 #include "core/atomic.h"
 #include "core/err.h"
+#include "core/readall.h"
 #include "core/strbuf.h"
 #include "data/image.h"
 #include "eval/html_assets.h"
@@ -93,32 +94,10 @@ static int slurp(const char *path, char **out, size_t *n) {
         if (errno == ENOENT) return 1;
         return lm_err_code(LM_EIO, "cannot open %s: %s", path, strerror(errno));
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (len + 65536 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536 * 2;
-            char *q = realloc(buf, cap);
-            if (!q) {
-                rc = lm_err_code(LM_ENOMEM, "out of memory reading %s", path);
-                break;
-            }
-            buf = q;
-        }
-        size_t k = fread(buf + len, 1, 65536, f);
-        len += k;
-        if (k < 65536) break;
-    }
-    if (!rc && ferror(f)) rc = lm_err_code(LM_EIO, "cannot read %s", path);
+    int rc = lm_read_all(f, out, n);
     fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    buf[len] = 0;
-    *out = buf, *n = len;
-    return 0;
+    if (rc == LM_ENOMEM) return lm_err_code(LM_ENOMEM, "out of memory reading %s", path);
+    return rc < 0 ? lm_err_code(LM_EIO, "cannot read %s", path) : 0;
 }
 
 /* <script type="application/json" id=ID> with the file's text; 1 when absent. */

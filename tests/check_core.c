@@ -13,6 +13,7 @@
 #include "core/flags.h"
 #include "core/path.h"
 #include "core/progress.h"
+#include "core/readall.h"
 #include "core/strbuf.h"
 #include "tests/testutil.h"
 
@@ -181,6 +182,28 @@ START_TEST(test_strbuf) {
 }
 END_TEST
 
+/* lm_read_all: empty, exactly one buffer's worth, and across several buffer growths; the
+ * bytes (NULs included) come back with a NUL after them. */
+START_TEST(test_read_all) {
+    const size_t sizes[] = {0, 1, 8191, 8192, 20000, 70001};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        FILE *f = tmpfile();
+        ck_assert_ptr_nonnull(f);
+        for (size_t i = 0; i < n; i++) fputc((int)(i * 7 % 251), f);
+        rewind(f);
+        char *buf;
+        size_t len;
+        ck_assert_int_eq(lm_read_all(f, &buf, &len), 0);
+        fclose(f);
+        ck_assert_uint_eq(len, n);
+        for (size_t i = 0; i < n; i++) ck_assert_int_eq((unsigned char)buf[i], (int)(i * 7 % 251));
+        ck_assert_int_eq(buf[n], 0);
+        free(buf);
+    }
+}
+END_TEST
+
 Suite *check_core_suite(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("err");
@@ -190,6 +213,7 @@ Suite *check_core_suite(void) {
     tcase_add_test(tc, test_mkdirs);
     tcase_add_test(tc, test_progress_and_clock);
     tcase_add_test(tc, test_strbuf);
+    tcase_add_test(tc, test_read_all);
     suite_add_tcase(s, tc);
     return s;
 }
