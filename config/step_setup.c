@@ -25,18 +25,20 @@ int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, in
     lm_step_setup *s = calloc(1, sizeof *s);
     if (!s) return lm_err_code(LM_ENOMEM, "step: out of memory");
     s->device = dev;
-    lm_params_init(&s->gp, LT_F32, dev);
-    lm_params_init(&s->dp, LT_F32, dev);
     int rc = lm_generator_opts_from_cfg(&s->gopts, c);
     if (!rc) rc = lm_discriminator_opts_from_cfg(&s->dopts, c);
     if (!rc) rc = lm_step_opts_from_cfg(&s->sopts, &s->lopts, c);
+    /* trainer.precision 64: every network in float64; otherwise float32 parameters */
+    lt_dtype pdt = !rc && s->sopts.precision == LT_F64 ? LT_F64 : LT_F32;
+    lm_params_init(&s->gp, pdt, dev);
+    lm_params_init(&s->dp, pdt, dev);
     if (!rc && (rc = lm_generator_create(&s->g, &s->gp, &s->gopts)) < 0) lm_err_prefix("generator");
     if (!rc && (rc = lm_discriminator_create(&s->d, &s->dp, &s->dopts)) < 0) lm_err_prefix("discriminator");
     if (!rc && s->lopts.resnet_pl.weight > 0 &&
-        (rc = lm_resnet_pl_create(&s->resnet_pl, &s->lopts.resnet_pl, LT_F32, dev, pl_flags)) < 0)
+        (rc = lm_resnet_pl_create(&s->resnet_pl, &s->lopts.resnet_pl, pdt, dev, pl_flags)) < 0)
         lm_err_prefix("losses.resnet_pl");
     if (!rc && s->lopts.perceptual.weight > 0 &&
-        (rc = lm_vgg_pl_create(&s->vgg_pl, &s->lopts.perceptual, LT_F32, dev, pl_flags)) < 0)
+        (rc = lm_vgg_pl_create(&s->vgg_pl, &s->lopts.perceptual, pdt, dev, pl_flags)) < 0)
         lm_err_prefix("losses.perceptual");
     if (!rc) {
         lm_step_nets n = {s->g, &s->gp, s->d, &s->dp, s->resnet_pl, s->vgg_pl};

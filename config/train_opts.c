@@ -37,10 +37,12 @@ int lm_optim_opts_from_cfg(lm_optim_opts *o, const lm_cfg *c, const char *net) {
     return rc < 0 ? rc : 0;
 }
 
-/* One precision value: 32 (32-true) -> LT_F32, bf16 (bf16-mixed) -> LT_BF16; 16 is refused
- * with its reason. */
+/* One precision value: 32 (32-true) -> LT_F32, 64 (64-true) -> LT_F64 (every network, loss
+ * and optimizer state in float64: the parity checks and gradient debugging), bf16 (bf16-mixed)
+ * -> LT_BF16; 16 is refused with its reason. */
 static int parse_precision(const lm_cfg *c, const char *key, const char *v, lt_dtype *out) {
     if (!strcmp(v, "32") || !strcmp(v, "32-true")) *out = LT_F32;
+    else if (!strcmp(v, "64") || !strcmp(v, "64-true")) *out = LT_F64;
     else if (!strcmp(v, "bf16") || !strcmp(v, "bf16-mixed")) *out = LT_BF16;
     else {
         const lm_cfg_node *n = lm_cfg_find(c, key);
@@ -50,7 +52,7 @@ static int parse_precision(const lm_cfg *c, const char *key, const char *v, lt_d
             return lm_err_code(LM_EINVAL, "config: %skey '%s': precision %s: fp16 not supported, use bf16 "
                                "(the official FFT problems: LaMa's FourierUnit fails or overflows in float16)",
                                where, key, v);
-        return lm_err_code(LM_EINVAL, "config: %skey '%s': precision '%s' is not one of 32 | bf16 (bf16-mixed)",
+        return lm_err_code(LM_EINVAL, "config: %skey '%s': precision '%s' is not one of 32 | 64 | bf16 (bf16-mixed)",
                            where, key, v);
     }
     return 0;

@@ -226,3 +226,18 @@ void lm_test_fill_formula(lm_params *p) {
     }
     lt_no_grad_pop();
 }
+
+double lm_test_envelope_tol(double env, double e) {
+    return LM_TEST_ENV_K * env + LM_TEST_ENV_FLOOR_REL * fabs(e) + LM_TEST_ENV_FLOOR_ABS;
+}
+
+double lm_test_envelope(const lm_st_file *env, const char *key, int64_t i) {
+    lt_scope_push();
+    lt_tensor *t = lm_test_fixture(env, key);
+    ck_assert_msg(i >= 0 && i < lt_numel(t), "envelope %s: no element %lld", key, (long long)i);
+    const int64_t flat[1] = {-1};
+    double v = lt_item(lt_select(lt_reshape(t, flat, 1), 0, i));
+    lt_scope_pop();
+    ck_assert_msg(v >= 0 && isfinite(v), "envelope %s[%lld] = %g", key, (long long)i, v);
+    return v;
+}

@@ -26,6 +26,23 @@ void lm_test_expect_close(lm_test_errs *errs, lt_tensor *a, lt_tensor *e, double
                           double rtol, const char *what);
 void lm_test_errs_print(const char *fixture, const lm_test_errs *errs);
 
+/* The parity policy (README "Tests"). Float64 checks (structure: formulas, gradients, updates)
+ * allow a relative LM_TEST_F64_RTOL: rounding there is ~1e-16 on any CPU, chaos in ten GAN
+ * steps amplifies it to ~1e-11, and a wrong formula moves a value by 1e-6 or more.
+ * Float32 checks allow k × envelope + floor, where the envelope is the official float32
+ * spread measured by the fixture script (threads 1/2/3, ATEN_CPU_CAPABILITY=default,
+ * ONEDNN_MAX_CPU_ISA lowered, the batch moved by one ulp), k = LM_TEST_ENV_K and
+ * floor = LM_TEST_ENV_FLOOR_REL·|e| + LM_TEST_ENV_FLOOR_ABS (a few float32 ulps). */
+#define LM_TEST_F64_RTOL 1e-8
+#define LM_TEST_ENV_K 4.0
+#define LM_TEST_ENV_FLOOR_REL 1e-6
+#define LM_TEST_ENV_FLOOR_ABS 1e-7
+
+/* The float32 tolerance for a value e whose measured envelope is env. */
+double lm_test_envelope_tol(double env, double e);
+/* Element i of the envelope entry `key` (fails the test when absent or out of range). */
+double lm_test_envelope(const lm_st_file *env, const char *key, int64_t i);
+
 /* Copies the fixture's `<prefix><key>` into every registered tensor. The fixture must hold
  * exactly the registry's keys, with equal shapes, in the registry's order (the official
  * state_dict order), and no other `<prefix>*` entry. */

@@ -56,8 +56,8 @@ int lm_step_create(lm_step **out, const lm_step_nets *nets, const lm_step_opts *
         return lm_err_code(LM_EINVAL, "step: generator and discriminator are required");
     int rc = lm_adv_check(&o->adv);
     if (rc) return rc;
-    if (o->precision != LT_F32 && o->precision != LT_BF16)
-        return lm_err_code(LM_EINVAL, "step: precision %s: expected F32 (32) or BF16 (bf16)",
+    if (o->precision != LT_F32 && o->precision != LT_BF16 && o->precision != LT_F64)
+        return lm_err_code(LM_EINVAL, "step: precision %s: expected F32 (32), F64 (64) or BF16 (bf16)",
                            lt_dtype_name(o->precision));
     lm_step *s = calloc(1, sizeof *s);
     if (!s) return lm_err_code(LM_ENOMEM, "step: out of memory");
@@ -302,6 +302,8 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     return 0;
 }
 
+static int run_checked(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L, double t0);
+
 int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *losses) {
     lm_step_losses local;
     lm_step_losses *L = losses ? losses : &local;
@@ -310,6 +312,23 @@ int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *los
     double t0 = lm_clock_now();
     int rc = lm_step_check_batch(img, mask, 1);
     if (rc) return rc;
+    lt_scope_push(); /* the float64 copies of the batch (trainer.precision: 64) live here */
+    if (s->opts.precision == LT_F64 && (lt_type(img) != LT_F64 || lt_type(mask) != LT_F64)) {
+        img = lt_to_dtype(img, LT_F64);   // (N, 3, H, W)
+        mask = lt_to_dtype(mask, LT_F64); // (N, 1, H, W)
+        if (!img || !mask) {
+            lt_scope_pop();
+            return lt_fail("step: batch to float64");
+        }
+    }
+    rc = run_checked(s, img, mask, L, t0);
+    lt_scope_pop();
+    return rc;
+}
+
+/* lm_step_run after the batch check (and its float64 conversion). */
+static int run_checked(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L, double t0) {
+    int rc;
     /* training_step_end of the generator step: averaging before the update */
     if ((rc = lm_ema_update(s->ema, s->global_step, NULL)) < 0) return rc;
     lt_tensor *pred = NULL; /* the G step's prediction, kept for the D step (reuse_pred) */
