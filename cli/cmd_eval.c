@@ -168,7 +168,7 @@ static int run_sweep(const char *model, const char *config, const char *images, 
                                         "scored); remove it or pick another --out", ddir);
     }
     if (rc < 0 || (rc = lm_sweep_list_images(&files, images)) < 0) goto cleanup;
-    if ((rc = lm_predictor_open(&pr, model, config, o->device, stderr)) < 0) {
+    if ((rc = lm_predictor_open(&pr, model, config, o->device, LT_F32, stderr)) < 0) {
         lm_err_prefix("--model %s", model);
         goto cleanup;
     }
@@ -369,7 +369,7 @@ static int run(int argc, char **argv) {
         lm_predictor *pr = NULL;
         int prc = snprintf(pred_dir, sizeof pred_dir, "%s/predictions", out) >= (int)sizeof pred_dir
                       ? lm_err_code(LM_EINVAL, "--out too long: %s", out) : lm_path_mkparents(pred_dir);
-        if (!prc && (prc = lm_predictor_open(&pr, model, config, o.device, stderr)) < 0)
+        if (!prc && (prc = lm_predictor_open(&pr, model, config, o.device, LT_F32, stderr)) < 0)
             lm_err_prefix("--model %s", model);
         if (!prc) prc = predict_all(pr, images, pred_dir, o.img_suffix, o.device, quiet);
         lm_predictor_close(pr);

@@ -25,7 +25,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lamac model summary CONFIG [OVERRIDE ...]\n"
-            "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [--precision 32|bf16]\n"
+            "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [--precision 32|64|bf16]\n"
             "                           [--device cpu|cuda[:N]] [--compare-fp32] [OVERRIDE ...]\n\n"
             "summary  compose CONFIG (as `lamac config show`), build its generator and\n"
             "         discriminator and print each top-level module (official state_dict prefix,\n"
@@ -37,6 +37,7 @@ static void usage(FILE *f) {
             "         --precision bf16: under autocast to bfloat16 (FFTs in float32), as\n"
             "         trainer.precision: bf16; with --compare-fp32 (eval mode) it then runs the\n"
             "         float32 forward of the same input and prints its time and max |bf16 - fp32|.\n"
+            "         --precision 64: weights and input in float64 (trainer.precision: 64).\n"
             "         --device: where the generator runs (default cpu); the time includes\n"
             "         waiting for the device's queued work.\n\n"
             "example: lamac model summary configs/training/big-lama.yaml\n"
@@ -132,7 +133,7 @@ cleanup:
 
 static int forward(int argc, char **argv) {
     int64_t h = 256, w = 256, n = 1;
-    int train = 0, nov = 0, rc = 0, bf16 = 0, compare = 0;
+    int train = 0, nov = 0, rc = 0, bf16 = 0, f64 = 0, compare = 0;
     lt_device dev = LT_CPU;
     const char *ov[64];
     for (int i = 2; i < argc; i++) {
@@ -160,10 +161,10 @@ static int forward(int argc, char **argv) {
             compare = 1;
         } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             const char *p = argv[++i];
-            if (!strcmp(p, "bf16") || !strcmp(p, "bf16-mixed")) bf16 = 1;
-            else if (!strcmp(p, "32")) bf16 = 0;
-            else {
-                fprintf(stderr, "lamac model: --precision expects 32 or bf16, got '%s'%s\n", p,
+            bf16 = !strcmp(p, "bf16") || !strcmp(p, "bf16-mixed");
+            f64 = !strcmp(p, "64") || !strcmp(p, "64-true");
+            if (!bf16 && !f64 && strcmp(p, "32") && strcmp(p, "32-true")) {
+                fprintf(stderr, "lamac model: --precision expects 32, 64 or bf16, got '%s'%s\n", p,
                         !strcmp(p, "16") ? " (fp16 not supported, use bf16)" : "");
                 return 1;
             }
@@ -179,7 +180,8 @@ static int forward(int argc, char **argv) {
     }
     lm_cfg *c = NULL;
     lm_params gp;
-    lm_params_init(&gp, LT_F32, dev);
+    lt_dtype dt = f64 ? LT_F64 : LT_F32;
+    lm_params_init(&gp, dt, dev);
     lm_generator *g = NULL;
     lm_generator_opts go;
     rc = lm_cfg_load(&c, argv[1], ov, nov);
@@ -188,7 +190,7 @@ static int forward(int argc, char **argv) {
     if (rc) goto cleanup;
     lt_scope_push();
     int64_t s[4] = {n, go.input_nc, h, w};
-    lt_tensor *x = lt_rand(s, 4, LT_F32, dev);
+    lt_tensor *x = lt_rand(s, 4, dt, dev);
     if (lt_synchronize(dev) < 0) x = NULL;
     double t0 = lm_clock_now();
     if (!train) lt_no_grad_push();
@@ -212,7 +214,8 @@ static int forward(int argc, char **argv) {
                (long long)lt_size(y, 0), (long long)lt_size(y, 1), (long long)lt_size(y, 2),
                (long long)lt_size(y, 3), train ? "forward+backward (training mode)"
                                                : "forward (eval, no grad)",
-               bf16 ? ", precision bf16 (autocast, FFTs in float32)" : "", t1 - t0);
+               bf16 ? ", precision bf16 (autocast, FFTs in float32)" : f64 ? ", precision 64 (float64)" : "",
+               t1 - t0);
     }
     if (y && bf16 && !train && compare) { /* the same input in float32: its time and max |bf16 - fp32| */
         lt_no_grad_push();

@@ -39,7 +39,8 @@ static void usage(FILE *f) {
         "  --pad-multiple N    pad to a multiple of N (default 8; the generator needs 2^n_down)\n"
         "  --device DEV        cpu (default), cuda or cuda:N\n"
         "  --threads N         libtorch intra-op threads (default: one per CPU, OMP_NUM_THREADS if set)\n"
-        "  --precision P       32 (default, the official numerics) or bf16: the generator under\n"
+        "  --precision P       32 (default, the official numerics), 64 (weights and forward in\n"
+        "                      float64: the parity checks) or bf16: the generator under\n"
         "                      autocast to bfloat16, FFTs in float32 (trainer.precision: bf16)\n"
         "  --quiet             no progress lines\n\n"
         "A mask with no nonzero pixel gives a copy of the image (with a warning). Exit status:\n"
@@ -162,8 +163,9 @@ static int parse(args *a, int argc, char **argv) {
         *dst = v;
     }
     if (!a->model) return lm_err_code(LM_EINVAL, "--model is required (see lamac predict --help)");
-    if (strcmp(a->precision, "32") && strcmp(a->precision, "bf16") && strcmp(a->precision, "bf16-mixed"))
-        return lm_err_code(LM_EINVAL, "--precision %s: expected 32 or bf16%s", a->precision,
+    if (strcmp(a->precision, "32") && strcmp(a->precision, "64") && strcmp(a->precision, "bf16") &&
+        strcmp(a->precision, "bf16-mixed"))
+        return lm_err_code(LM_EINVAL, "--precision %s: expected 32, 64 or bf16%s", a->precision,
                            !strcmp(a->precision, "16") ? " (fp16 not supported, use bf16)" : "");
     int one = a->image || a->mask || a->out, dir = a->indir || a->outdir;
     if (one == dir)
@@ -184,12 +186,12 @@ static int run(int argc, char **argv) {
     if (parse(&a, argc, argv) < 0) return lm_cmd_fail("predict");
     lm_predict_opts po = lm_predict_defaults();
     po.pad_multiple = a.pad;
-    po.precision = strcmp(a.precision, "32") ? LT_BF16 : LT_F32;
+    po.precision = !strcmp(a.precision, "32") ? LT_F32 : !strcmp(a.precision, "64") ? LT_F64 : LT_BF16;
     if (lm_parse_device(&po.device, a.device) < 0) return lm_cmd_fail("predict");
     if (a.threads > 0) lt_set_num_threads(a.threads);
     double t0 = lm_clock_now();
     lm_predictor *pr = NULL;
-    if (lm_predictor_open(&pr, a.model, a.config, po.device, stderr) < 0) return lm_cmd_fail("predict");
+    if (lm_predictor_open(&pr, a.model, a.config, po.device, po.precision == LT_F64 ? LT_F64 : LT_F32, stderr) < 0) return lm_cmd_fail("predict");
     if (!a.quiet)
         fprintf(stderr, "lamac predict: %s generator (%lld parameters) from %s [%s], config from %s "
                 "(%.2f s)\n", pr->opts.kind, (long long)lm_params_numel(&pr->params, LM_PARAM),

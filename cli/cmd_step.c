@@ -32,6 +32,9 @@ static void usage(FILE *f) {
         "                 in {0, 1} (floating point, U8 or BOOL)\n"
         "  --out OUT      updated generator.*, discriminator.* (BatchNorm buffers included) and,\n"
         "                 when ResNetPL is used, its encoder's buffers as loss_resnet_pl.impl.*\n"
+        "  --precision P  32 (default), 64 (every network, loss, gradient and optimizer update\n"
+        "                 in float64: the parity checks, gradient debugging) or bf16; the same\n"
+        "                 as ++trainer.precision=P\n"
         "  --seed N       libtorch's generator seed (default 0)\n"
         "  --threads N    libtorch intra-op threads (default: one per CPU, OMP_NUM_THREADS if set)\n"
         "  --device DEV   cpu (default), cuda or cuda:N\n\n"
@@ -44,7 +47,8 @@ static void usage(FILE *f) {
 
 typedef struct args {
     const char *config, *model, *batch, *out, *device;
-    const char *overrides[64];
+    const char *overrides[65];
+    char precision[64]; /* "++trainer.precision=P" from --precision */
     int n_over, threads;
     long long seed;
 } args;
@@ -67,7 +71,11 @@ static int parse(args *a, int argc, char **argv) {
         else if (!strcmp(k, "--batch")) a->batch = v;
         else if (!strcmp(k, "--out")) a->out = v;
         else if (!strcmp(k, "--device")) a->device = v;
-        else if (!strcmp(k, "--threads") || !strcmp(k, "--seed")) {
+        else if (!strcmp(k, "--precision")) {
+            if (strlen(v) > 32 || strchr(v, '='))
+                return lm_err_code(LM_EINVAL, "--precision %s: expected 32, 64 or bf16", v);
+            snprintf(a->precision, sizeof a->precision, "++trainer.precision=%s", v);
+        } else if (!strcmp(k, "--threads") || !strcmp(k, "--seed")) {
             char *end;
             long long n = strtoll(v, &end, 10);
             if (!*v || *end || n < 0 || (k[2] == 't' && (n < 1 || n > 4096)))
@@ -77,13 +85,15 @@ static int parse(args *a, int argc, char **argv) {
         } else
             return lm_err_code(LM_EINVAL, "unknown option '%s' (see lamac step --help)", k);
     }
+    if (a->precision[0]) a->overrides[a->n_over++] = a->precision; /* after the key=value ones: it wins */
     if (!a->config || !a->model || !a->batch || !a->out)
         return lm_err_code(LM_EINVAL, "--config, --model, --batch and --out are required (see lamac step --help)");
     return 0;
 }
 
-/* `name` of the batch file as a float32 tensor on dev (current scope). */
-static lt_tensor *batch_tensor(const lm_st_file *f, const char *path, const char *name, lt_device dev) {
+/* `name` of the batch file as a dt (float32, or float64 under precision 64) tensor on dev
+ * (current scope). */
+static lt_tensor *batch_tensor(const lm_st_file *f, const char *path, const char *name, lt_dtype dt, lt_device dev) {
     const lm_st_entry *e = lm_st_find(f, name);
     if (!e) {
         lm_err_code(LM_EINVAL, "batch %s: no tensor named '%s'", path, name);
@@ -94,7 +104,7 @@ static lt_tensor *batch_tensor(const lm_st_file *f, const char *path, const char
                     lm_dtype_name(e->dtype) ? lm_dtype_name(e->dtype) : "?");
         return NULL;
     }
-    lt_tensor *t = lt_to_device(lt_to_dtype(lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype), LT_F32), dev);
+    lt_tensor *t = lt_to_device(lt_to_dtype(lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype), dt), dev);
     if (!t) lm_err_lt("batch %s: %s", path, name);
     return t;
 }
@@ -122,7 +132,8 @@ static int run(int argc, char **argv) {
     memset(&L, 0, sizeof L);
     lt_scope_push();
     if (!rc) {
-        lt_tensor *img = batch_tensor(bf, a.batch, "image", dev), *mask = batch_tensor(bf, a.batch, "mask", dev);
+        lt_dtype dt = s->sopts.precision == LT_F64 ? LT_F64 : LT_F32;
+        lt_tensor *img = batch_tensor(bf, a.batch, "image", dt, dev), *mask = batch_tensor(bf, a.batch, "mask", dt, dev);
         if (!img || !mask) rc = LM_EINVAL;
         if (!rc) {
             int mult = 1 << s->gopts.n_downsampling;

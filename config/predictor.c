@@ -135,11 +135,11 @@ cleanup:
 }
 
 int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
-                      FILE *report) {
+                      lt_dtype dtype, FILE *report) {
     *out = NULL;
     lm_predictor *p = calloc(1, sizeof *p);
     if (!p) return lm_err_code(LM_ENOMEM, "predict: out of memory");
-    lm_params_init(&p->params, LT_F32, dev);
+    lm_params_init(&p->params, dtype, dev);
     lm_weights_src *src = NULL;
     lm_weights_report rep;
     lm_weights_report_init(&rep);

@@ -29,10 +29,11 @@ typedef struct lm_predictor {
     char weights_kind[16];  /* "safetensors", "pth-zip", "pth-legacy" */
 } lm_predictor;
 
-/* Opens the model. config may be NULL. On a strict-load mismatch the table is printed to
- * `report` (if not NULL) before failing. */
+/* Opens the model with dtype (LT_F32, or LT_F64 for `predict --precision 64`) weights.
+ * config may be NULL. On a strict-load mismatch the table is printed to `report` (if not
+ * NULL) before failing. */
 int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
-                      FILE *report);
+                      lt_dtype dtype, FILE *report);
 void lm_predictor_close(lm_predictor *p);
 
 /* Resolves what a user points --model (predict) or `lamac export` at to a weights file and the

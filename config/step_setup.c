@@ -83,5 +83,6 @@ int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *con
     lm_weights_save_opts o = lm_weights_save_defaults();
     o.config = config_yaml;
     o.step = step;
+    if (s->gp.dtype == LT_F64) o.dtype = LT_F64; /* trainer.precision 64 keeps every digit */
     return lm_weights_save(path, parts, n, &o);
 }

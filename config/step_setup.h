@@ -37,7 +37,8 @@ void lm_step_setup_free(lm_step_setup *s);
  * ResNetPL is used) from a weights file. On a mismatch the table is printed to report (if
  * not NULL) and nothing is loaded into the failing network. */
 int lm_step_setup_load(lm_step_setup *s, const char *path, FILE *report);
-/* Writes generator.*, discriminator.* and (if used) loss_resnet_pl.* to path (atomic). */
+/* Writes generator.*, discriminator.* and (if used) loss_resnet_pl.* to path (atomic), in
+ * float32, or float64 for trainer.precision 64. */
 int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *config_yaml, int64_t step);
 
 #endif

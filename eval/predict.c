@@ -67,7 +67,8 @@ int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const ui
     lt_tensor *im = lt_narrow(x, 1, 0, 3);                                /* (1, 3, H, W) */
     lt_tensor *parts[2] = {lt_mul(im, lt_rsub_scalar(m, 1.0)), m};
     lt_tensor *in = lt_contiguous(lt_cat(parts, 2, 1));                   /* (1, 4, H, W) */
-    int ac = o->precision != LT_F32;
+    if (o->precision == LT_F64) in = lt_to_dtype(in, LT_F64); /* the predictor's weights are float64 */
+    int ac = o->precision == LT_BF16;
     if (ac && lt_autocast_enter(o->device, o->precision) < 0) in = NULL;
     lt_tensor *y = lm_generator_forward(g, in, 0);                        /* (1, 3, H, W) */
     if (ac && in) lt_autocast_exit();

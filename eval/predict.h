@@ -18,7 +18,8 @@
 typedef struct lm_predict_opts {
     int pad_multiple;  /* 8 (official pad_out_to_modulo); 1 = no padding */
     lt_device device;  /* where the forward runs */
-    lt_dtype precision; /* LT_F32 (official) or LT_BF16: the forward under autocast, FFTs in float32 */
+    lt_dtype precision; /* LT_F32 (official); LT_F64: the forward in float64 (a predictor opened
+                         * with LT_F64 weights); LT_BF16: under autocast, FFTs in float32 */
 } lm_predict_opts;
 
 lm_predict_opts lm_predict_defaults(void); /* pad 8, CPU */

@@ -270,8 +270,8 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
                     const lm_weights_save_opts *o) {
     lm_weights_save_opts def = lm_weights_save_defaults();
     if (!o) o = &def;
-    if (o->dtype != LT_F32 && o->dtype != LT_F16 && o->dtype != LT_BF16)
-        return lm_err_code(LM_EINVAL, "weights %s: save dtype must be F32, F16 or BF16", path);
+    if (o->dtype != LT_F32 && o->dtype != LT_F64 && o->dtype != LT_F16 && o->dtype != LT_BF16)
+        return lm_err_code(LM_EINVAL, "weights %s: save dtype must be F32, F64, F16 or BF16", path);
     lm_st_writer *w = NULL;
     void *buf = NULL;
     size_t buf_cap = 0;

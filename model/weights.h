@@ -85,7 +85,7 @@ typedef struct lm_weights_part {
 } lm_weights_part;
 
 typedef struct lm_weights_save_opts {
-    lt_dtype dtype;       /* floating-point tensors saved as LT_F32 (default), LT_F16 or LT_BF16 */
+    lt_dtype dtype;       /* floating-point tensors saved as LT_F32 (default), LT_F64, LT_F16 or LT_BF16 */
     const char *config;   /* YAML text, stored as metadata "config" (may be NULL) */
     int64_t step;         /* metadata "step" (-1: not written) */
     const char *const *extra; /* extra metadata pairs: key, value, key, value, ..., NULL */

@@ -240,7 +240,9 @@ START_TEST(test_precision_config) {
               {"trainer.kwargs.precision=bf16", LT_BF16},
               {"trainer.kwargs.precision=bf16-mixed", LT_BF16},
               {"trainer.kwargs.precision=32", LT_F32},
-              {"+trainer.precision=bf16", LT_BF16}};
+              {"+trainer.precision=bf16", LT_BF16},
+              {"trainer.kwargs.precision=64", LT_F64},
+              {"+trainer.precision=64-true", LT_F64}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         lm_cfg *c = NULL;
         ck_assert_msg(lm_cfg_load(&c, path, &ok[i].ov, ok[i].ov ? 1 : 0) == 0, "%s: %s", ok[i].ov, lm_err_msg());
@@ -249,10 +251,10 @@ START_TEST(test_precision_config) {
         ck_assert_msg(d == ok[i].want, "%s: got %d", ok[i].ov ? ok[i].ov : "default", d);
         lm_cfg_free(c);
     }
-    const char *bad[] = {"trainer.kwargs.precision=16", "+trainer.precision=16-mixed", "trainer.kwargs.precision=64",
+    const char *bad[] = {"trainer.kwargs.precision=16", "+trainer.precision=16-mixed", "trainer.kwargs.precision=128",
                          "+trainer.precision=fp8"};
-    const char *msg[] = {"fp16 not supported, use bf16", "fp16 not supported, use bf16", "not one of 32 | bf16",
-                         "not one of 32 | bf16"};
+    const char *msg[] = {"fp16 not supported, use bf16", "fp16 not supported, use bf16", "not one of 32 | 64 | bf16",
+                         "not one of 32 | 64 | bf16"};
     for (int i = 0; i < 4; i++) {
         lm_cfg *c = NULL;
         ck_assert_msg(lm_cfg_load(&c, path, &bad[i], 1) == 0, "%s: %s", bad[i], lm_err_msg());
@@ -325,7 +327,7 @@ START_TEST(test_predict_bf16) {
     char p[256];
     lm_predictor *pr = NULL;
     snprintf(p, sizeof p, "%s/gen.safetensors", fx);
-    ck_assert_msg(lm_predictor_open(&pr, p, NULL, LT_CPU, stderr) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_predictor_open(&pr, p, NULL, LT_CPU, LT_F32, stderr) == 0, "%s", lm_err_msg());
     lm_image img = {0}, msk = {0};
     snprintf(p, sizeof p, "%s/indir/scene.png", fx);
     ck_assert_int_eq(lm_image_read(&img, p, 3), 0);

@@ -530,7 +530,7 @@ START_TEST(test_cli_export) {
     snprintf(p, sizeof p, "%s/models/best.ckpt", out);
     expect_same_meaning(p, FIX "expected_best.ckpt");
     lm_predictor *pr = NULL;
-    ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, stderr) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, LT_F32, stderr) == 0, "%s", lm_err_msg());
     ck_assert_int_eq(pr->params.n, 105);
     lm_predictor_close(pr);
     /* safetensors with the config in its metadata: the predictor opens it alone */
@@ -542,7 +542,7 @@ START_TEST(test_cli_export) {
     ck_assert_str_eq(lm_st_meta(f, "step"), "42");
     ck_assert_ptr_nonnull(lm_st_meta(f, "config"));
     lm_st_close(f);
-    ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, stderr) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, LT_F32, stderr) == 0, "%s", lm_err_msg());
     lm_predictor_close(pr);
     /* usage errors, and lama-dir without any config */
     ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format pth --dtype f16 --out %s/x.pth", dir), 2);

@@ -112,7 +112,7 @@ END_TEST
 START_TEST(test_predict_api_parity) {
     long live = lt_live_count();
     lm_predictor *pr = NULL;
-    ck_assert_msg(lm_predictor_open(&pr, FX "/gen.safetensors", NULL, LT_CPU, stderr) == 0, "%s",
+    ck_assert_msg(lm_predictor_open(&pr, FX "/gen.safetensors", NULL, LT_CPU, LT_F32, stderr) == 0, "%s",
                   lm_err_msg());
     ck_assert_str_eq(pr->opts.kind, "ffc_resnet");
     ck_assert_int_eq(pr->opts.ngf, 8);
@@ -195,7 +195,7 @@ END_TEST
 START_TEST(test_cli_config_sources) {
     /* weights without config metadata: --config is required, then works */
     lm_predictor *pr = NULL;
-    ck_assert_int_eq(lm_predictor_open(&pr, FX "/gen.safetensors", NULL, LT_CPU, NULL), 0);
+    ck_assert_int_eq(lm_predictor_open(&pr, FX "/gen.safetensors", NULL, LT_CPU, LT_F32, NULL), 0);
     char bare[256], out[256], cfg[256], p[512], *err = NULL;
     snprintf(bare, sizeof bare, "%s/bare.safetensors", tmp_dir());
     lm_weights_part part = {"generator.", &pr->params};
@@ -228,11 +228,11 @@ START_TEST(test_cli_config_sources) {
     const char *old_tmp = getenv("TMPDIR");
     char *saved = old_tmp ? strdup(old_tmp) : NULL;
     ck_assert_int_eq(setenv("TMPDIR", tdir, 1), 0);
-    ck_assert_msg(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, NULL) == 0, "%s",
+    ck_assert_msg(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, LT_F32, NULL) == 0, "%s",
                   lm_err_msg());
     lm_predictor_close(pr);
     ck_assert_int_eq(rmdir(tdir), 0); /* empty: nothing was written there */
-    ck_assert_msg(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, NULL) == 0, "%s",
+    ck_assert_msg(lm_predictor_open(&pr, bare, FX "/official/config.yaml", LT_CPU, LT_F32, NULL) == 0, "%s",
                   lm_err_msg()); /* TMPDIR now missing: still fine */
     lm_predictor_close(pr);
     if (saved) setenv("TMPDIR", saved, 1);
@@ -345,7 +345,7 @@ START_TEST(test_config_in_weights_is_data) {
         ck_assert_msg(strstr(err, "${env:LAMAC_SECRET_TEST}"), "case %d: literal text expected: %s", i, err);
         free(err);
         lm_predictor *pr = NULL;
-        ck_assert_int_lt(lm_predictor_open(&pr, st, NULL, LT_CPU, NULL), 0);
+        ck_assert_int_lt(lm_predictor_open(&pr, st, NULL, LT_CPU, LT_F32, NULL), 0);
         ck_assert_msg(!strstr(lm_err_msg(), secret), "case %d: %s", i, lm_err_msg());
         /* the config.yaml found beside weights in a model directory is data too */
         snprintf(dir, sizeof dir, "%s/modeldir%d", tmp_dir(), i);
