@@ -39,7 +39,12 @@ Writes tests/fixtures/perceptual/:
   bad_shape.pth           legacy file whose conv1.weight is (64, 3, 5, 5)
   vgg19_part.pth          zip-format file with features.0.weight/bias (det values, keys as in
                           torchvision's vgg19-dcbb9e9d.pth) and classifier.6.bias (ignored)
+  resnet_pl_f64.safetensors       the ResNetPL configs in float64 (same keys)
+  resnet_pl_envelope.safetensors  the official spread of each compared quantity under
+                          perturb.PERTURBATIONS: C.loss, C.grad_rel (relative L2 of the gradient),
+                          C.after.<key> in float32, C_f64.* in float64
 Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_perceptual_fixtures.py
+(--resnet-pl-only: only the float64 fixture and the envelope, from the stored resnet_pl.safetensors)
 """
 import os
 import sys
@@ -48,6 +53,8 @@ import types
 sys.path.insert(0, '/work/shared/ref')
 import lamaref  # noqa: E402  (sets up LAMA_REF imports and stubs)
 import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from perturb import PERTURBATIONS, fixture_threads, run_worker  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -138,11 +145,85 @@ def resnet_pl(enc, weight=30):
     return pl
 
 
+RESNET_PL_CONFIGS = [('dil_train', 'resnet50dilated', True), ('dil_eval', 'resnet50dilated', False),
+                     ('r50_train', 'resnet50', True), ('r50_eval', 'resnet50', False)]
+
+
+def resnet_pl_results(dtype, nudge=False):
+    """The four ResNetPL configs in dtype on resnet_pl.safetensors' pred/target (det weights
+    filled in float32, then cast, as the C test): {C.loss, C.grad, C.after.<key>}.
+    nudge: pred moved by one ulp of dtype."""
+    t, _ = st.load(os.path.join(OUT, 'resnet_pl.safetensors'))
+    pred, target = t['pred'].to(dtype), t['target'].to(dtype)
+    if nudge:
+        pred = torch.nextafter(pred, torch.ones_like(pred))
+    out = {}
+    for name, arch, train in RESNET_PL_CONFIGS:
+        enc = encoder(arch).to(dtype)
+        pl = resnet_pl(enc)
+        pl.train(train)
+        p = pred.clone().requires_grad_(True)
+        loss = pl(p, target)
+        loss.backward()
+        out[f'{name}.loss'] = loss.detach().reshape(1)
+        out[f'{name}.grad'] = p.grad
+        if train:
+            for k, v in enc.state_dict().items():
+                if k.rsplit('.', 1)[-1] in ('running_mean', 'running_var', 'num_batches_tracked'):
+                    out[f'{name}.after.{k}'] = v.clone()
+    return out
+
+
+def write_resnet_pl_f64():
+    """resnet_pl_f64.safetensors: the configs in float64 (same keys, float64 values)."""
+    out = resnet_pl_results(torch.float64)
+    st.save(out, os.path.join(OUT, 'resnet_pl_f64.safetensors'), metadata={'dtype': 'float64'})
+    print('resnet_pl_f64', {k: float(v) for k, v in out.items() if k.endswith('.loss')})
+
+
+def resnet_pl_deviations(ref, d):
+    """C.loss: |dev|; C.grad_rel: relative L2 of the gradient's deviation; C.after.<k>: max |dev|."""
+    out = {}
+    for k, v in d.items():
+        e = ref[k].double()
+        v = v.double()
+        if k.endswith('.grad'):
+            out[k[:-len('grad')] + 'grad_rel'] = ((v - e).norm() / e.norm()).reshape(1)
+        else:
+            out[k] = (v - e).abs().max().reshape(1)
+    return out
+
+
+def write_resnet_pl_envelope():
+    """resnet_pl_envelope.safetensors: the largest deviation of each compared quantity over
+    perturb.PERTURBATIONS, float32 (C.*, against resnet_pl.safetensors) and float64 (C_f64.*,
+    against resnet_pl_f64.safetensors)."""
+    import tempfile
+    tmp = tempfile.mkdtemp()
+    env_out = {}
+    for dtype, suffix, ref_name in ((torch.float32, '', 'resnet_pl'), (torch.float64, '_f64', 'resnet_pl_f64')):
+        ref, _ = st.load(os.path.join(OUT, ref_name + '.safetensors'))
+        for i, (label, env, nudge) in enumerate(PERTURBATIONS):
+            path = os.path.join(tmp, '%d%s.safetensors' % (i, suffix))
+            run_worker(__file__, ['--dump', path] + (['--f64'] if suffix else []), env, nudge)
+            d, _ = st.load(path)
+            dev = resnet_pl_deviations(ref, d)
+            for k, v in dev.items():
+                cfg, _, q = k.partition('.')
+                key = cfg + suffix + '.' + q
+                env_out[key] = torch.maximum(env_out[key], v) if key in env_out else v
+            print('%-8s %-28s' % (suffix or 'float32', label),
+                  ' '.join('%s %.2g' % (c, float(dev[c + '.grad_rel'])) for c, _, _ in RESNET_PL_CONFIGS),
+                  '(grad rel L2)', flush=True)
+    st.save({k: v.double() for k, v in env_out.items()}, os.path.join(OUT, 'resnet_pl_envelope.safetensors'),
+            metadata={'perturbations': '; '.join(p[0] for p in PERTURBATIONS)})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     # d loss / d pred through training-mode BN is ill-conditioned (1-2 % between thread
     # counts, see tests/check_perceptual.c): one thread here and in the test
-    torch.set_num_threads(1)
+    torch.set_num_threads(fixture_threads())
     torch.manual_seed(11)
     pred = torch.rand(2, 3, 64, 96)
     target = torch.rand(2, 3, 64, 96)
@@ -164,6 +245,8 @@ def main():
                     out[f'{name}.after.{k}'] = t.clone()
         print(name, float(loss), float(p.grad.abs().max()))
     st.save(out, os.path.join(OUT, 'resnet_pl.safetensors'))
+    write_resnet_pl_f64()
+    write_resnet_pl_envelope()
 
     # VGG19 perceptual loss
     torch.manual_seed(12)
@@ -207,4 +290,14 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    torch.set_num_threads(fixture_threads())
+    st.DT.setdefault(torch.float64, 'F64')  # the shared writer lacks float64
+    st.RDT.setdefault('F64', torch.float64)
+    if '--dump' in sys.argv:  # a worker of write_resnet_pl_envelope
+        d = resnet_pl_results(torch.float64 if '--f64' in sys.argv else torch.float32, '--nudge' in sys.argv)
+        st.save(d, sys.argv[sys.argv.index('--dump') + 1])
+    elif '--resnet-pl-only' in sys.argv:  # the float64 fixture and the envelopes, not the rest
+        write_resnet_pl_f64()
+        write_resnet_pl_envelope()
+    else:
+        main()

@@ -41,6 +41,7 @@ import sys
 
 sys.path.insert(0, '/work/shared/ref')
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'ref'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # perturb.py
 import lamaref  # noqa: E402
 import st  # noqa: E402
 st.DT.setdefault(__import__('torch').float64, 'F64')  # the shared writer lacks float64
@@ -454,14 +455,7 @@ def dump(path, nudge, dtype):
     st.save(out, path)
 
 
-PERTURBATIONS = [  # (label, environment, nudge the batch by one ulp of its dtype)
-    ('threads 1', {'LAMAC_FIXTURE_THREADS': '1'}, False),
-    ('threads 2', {'LAMAC_FIXTURE_THREADS': '2'}, False),
-    ('threads 3', {'LAMAC_FIXTURE_THREADS': '3'}, False),
-    ('ATEN_CPU_CAPABILITY=default', {'ATEN_CPU_CAPABILITY': 'default'}, False),
-    ('ONEDNN_MAX_CPU_ISA=SSE41', {'ONEDNN_MAX_CPU_ISA': 'SSE41'}, False),
-    ('image + 1 ulp', {}, True),
-]
+from perturb import PERTURBATIONS, run_worker  # noqa: E402
 
 
 def deviations(case, ref, d, steps):
@@ -492,7 +486,6 @@ def write_envelope():
     <case>.safetensors) and <case>_f64.<quantity> for float64 (against <case>_f64.safetensors).
     Each perturbation runs in a fresh interpreter (the environment must be set before torch
     loads)."""
-    import subprocess
     import tempfile
     env_out = {}
     tmp = tempfile.mkdtemp()
@@ -500,9 +493,7 @@ def write_envelope():
         ref = {case: st.load(os.path.join(OUT, case + suffix + '.safetensors'))[0] for case in CASES}
         for i, (label, env, nudge) in enumerate(PERTURBATIONS):
             path = os.path.join(tmp, '%d%s.safetensors' % (i, suffix))
-            cmd = [sys.executable, os.path.abspath(__file__), '--dump', path] + (['--nudge'] if nudge else []) + \
-                (['--f64'] if dtype == torch.float64 else [])
-            subprocess.run(cmd, env=dict(os.environ, **env), check=True)
+            run_worker(__file__, ['--dump', path] + (['--f64'] if dtype == torch.float64 else []), env, nudge)
             d, _ = st.load(path)
             worst = {}
             for case in CASES:
