@@ -164,6 +164,13 @@ START_TEST(test_cli_single_and_variants) {
     ck_assert_ptr_nonnull(strstr(err, "config from metadata"));
     free(err);
     ck_assert_int_le(max_diff(out, FX "/expected/scene_mask.png"), 1);
+    /* --precision 64: float64 weights and forward; the official float32 result to a grey level */
+    ck_assert_int_eq(run_cli(&err, "--model " FX "/gen.safetensors --image " FX "/indir/scene.png "
+                                   "--mask " FX "/indir/scene_mask.png --out %s --precision 64", out), 0);
+    free(err);
+    int d64 = max_diff(out, FX "/expected/scene_mask.png");
+    printf("  predict --precision 64: max |diff| %d grey levels from the official float32 output\n", d64);
+    ck_assert_int_le(d64, 1);
     /* RGBA image and RGB-encoded mask: converted as PIL's convert('RGB') / convert('L') */
     ck_assert_int_eq(run_cli(NULL, "--model " FX "/gen.safetensors --image " FX "/variants/scene_rgba.png "
                                    "--mask " FX "/variants/scene_mask_rgb.png --out %s --threads 1", out), 0);
@@ -264,6 +271,11 @@ START_TEST(test_cli_bad_input) {
     char out[256], bad[256], *err = NULL;
     const char *m = "--model " FX "/gen.safetensors";
     snprintf(out, sizeof out, "%s/bad.png", tmp_dir());
+    /* an unknown precision: named, with the choices */
+    ck_assert_int_eq(run_cli(&err, "%s --image " FX "/indir/scene.png --mask " FX
+                             "/indir/scene_mask.png --out %s --precision 63", m, out), 1);
+    ck_assert_msg(strstr(err, "--precision 63: expected 32, 64 or bf16"), "%s", err);
+    free(err);
     /* sizes differ: both files named */
     ck_assert_int_eq(run_cli(&err, "%s --image " FX "/indir/scene.png --mask " FX
                              "/indir/sub/tiny_mask001.png --out %s", m, out), 1);

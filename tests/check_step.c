@@ -902,6 +902,12 @@ START_TEST(test_cli_step_bad_input) {
     rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", nan_init, batch, out);
     ck_assert_msg(rc != 0 && strstr(buf, "gen_adv") && strstr(buf, "non-finite"), "%s", buf);
     ck_assert(!exists(out));
+    /* precision 16 (and any unknown one): refused with the reason, nothing written */
+    rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s --precision 16", init, batch, out);
+    ck_assert_msg(rc != 0 && strstr(buf, "fp16 not supported"), "%s", buf);
+    rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s --precision 63", init, batch, out);
+    ck_assert_msg(rc != 0 && strstr(buf, "not one of 32 | 64 | bf16"), "%s", buf);
+    ck_assert(!exists(out));
     /* missing required flags, --help */
     rc = lm_test_run(buf, sizeof buf, "step --model %s", init);
     ck_assert_msg(rc != 0 && strstr(buf, "required"), "%s", buf);
