@@ -40,6 +40,7 @@ import sys
 
 import numpy as np
 import torch
+torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 
 LAMA = os.environ.get('LAMA_REF', '/work/lama')
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -23,6 +23,7 @@ Writes into tests/fixtures/export/:
 import collections, copy, os, sys
 
 import torch
+torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -32,6 +32,7 @@ sys.path.insert(0, '/work/shared/ref')
 import lamaref  # noqa: E402  (sets up LAMA_REF imports)
 import st  # noqa: E402
 import torch  # noqa: E402
+torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 from saicinpainting.training.modules.ffc import FFCResNetGenerator  # noqa: E402
 from saicinpainting.training.modules.pix2pixhd import GlobalGenerator, MultiDilatedGlobalGenerator  # noqa: E402
 

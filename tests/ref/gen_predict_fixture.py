@@ -29,6 +29,7 @@ import st  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 from PIL import Image  # noqa: E402
 from torch.utils.data._utils.collate import default_collate  # noqa: E402
 import importlib.util  # noqa: E402

@@ -19,6 +19,7 @@ Writes into tests/fixtures/weights/:
 import argparse, collections, json, os, shutil, struct, sys
 
 import torch
+torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
