@@ -16,7 +16,7 @@
 #include "config/data_opts.h"
 #include "config/predictor.h"
 #include "config/step_setup.h"
-#include "config/trainer_opts.h"
+#include "config/fill.h"
 #include "core/err.h"
 #include "core/launch.h"
 #include "data/shards.h"
@@ -255,7 +255,7 @@ static int run(int argc, char **argv) {
     }
 
     lm_train_opts to;
-    if ((rc = lm_train_opts_from_cfg(&to, cfg)) < 0) goto done;
+    if ((rc = lm_cfg_fill(&to, LM_OPTS_TRAIN, cfg)) < 0) goto done;
     if (a.no_tb) to.tb = 0;
 
     /* data: early, clear errors naming the folder */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
-#include "config/loss_opts.h"
+#include "config/fill.h"
 #include "model/weights.h"
 #include "train/step.h"
 
