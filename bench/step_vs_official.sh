@@ -1,6 +1,6 @@
 #!/bin/sh
 # step_vs_official.sh — `lamac bench step` and the official iteration (tests/ref/
-# bench_official_step.py: lamaref.Step on Debian's python3-torch) timed side by side, interleaved
+# bench_official_step.py: tests/ref/harness.py's Step on Debian's python3-torch) timed side by side, interleaved
 # (A B A B ...) so both see the same load on a shared machine. Prints every iteration, the
 # median of each side, their ratio, peak RSS and the load average. Never passes or fails on time.
 #

@@ -38,7 +38,8 @@ DT = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.
 
 
 def save_st(tensors, path, metadata=None):
-    """safetensors writer for every dtype lamac reads (st.py lacks F64/I16/I8)."""
+    """safetensors writer for every dtype lamac reads, with the metadata first (as lamac's own
+    writer orders it; safetensors_io.save puts it last)."""
     header, blobs, off = {}, [], 0
     if metadata:
         header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
