@@ -8,7 +8,7 @@
 # ratio (ours / official: > 1 means lamac is faster) and the load average. Never passes or
 # fails on time.
 #
-#   LAMA_REF=/work/lama bench/eval_vs_official.sh [ROUNDS=3] [N=16] [SIZE=256] [BATCH=8]
+#   LAMA_REF=/path/to/lama bench/eval_vs_official.sh [ROUNDS=3] [N=16] [SIZE=256] [BATCH=8]
 #   e.g. bench/eval_vs_official.sh 3                  16 images at 256x256, batch 8, 2 threads
 #        THREADS=1 bench/eval_vs_official.sh 1 2 64 2 a quick check
 # Env: LAMAC (default build/lamac), THREADS (2), PYTHON (/usr/bin/python3),

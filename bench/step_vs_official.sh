@@ -1,10 +1,10 @@
 #!/bin/sh
 # step_vs_official.sh — `lamac bench step` and the official iteration (tests/ref/
-# bench_official_step.py: lamaref.Step on Debian's python3-torch) timed side by side, interleaved
+# bench_official_step.py: tests/ref/harness.py's Step on Debian's python3-torch) timed side by side, interleaved
 # (A B A B ...) so both see the same load on a shared machine. Prints every iteration, the
 # median of each side, their ratio, peak RSS and the load average. Never passes or fails on time.
 #
-#   LAMA_REF=/work/lama bench/step_vs_official.sh [ROUNDS] [ITERS] [-- lamac/official flags]
+#   LAMA_REF=/path/to/lama bench/step_vs_official.sh [ROUNDS] [ITERS] [-- lamac/official flags]
 #   e.g. bench/step_vs_official.sh 3 2                      lama-fourier, batch 1
 #        BATCH=4 bench/step_vs_official.sh 2 2              batch 4
 #        CONFIG=configs/training/big-lama.yaml BLOCKS=18 bench/step_vs_official.sh 2 2

@@ -1,5 +1,5 @@
 /* check_safetensors.c — io/safetensors: writer/reader round trip, atomic writes, a file
- * written by ../shared/ref/st.py, hostile headers. (Half-precision saving is checked against torch's bytes in check_weights.c.) */
+ * written by tests/ref/safetensors_io.py, hostile headers. (Half-precision saving is checked against torch's bytes in check_weights.c.) */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -182,7 +182,7 @@ START_TEST(test_writer_rejects_bad_input) {
 }
 END_TEST
 
-/* A file written by ../shared/ref/st.py (tests/ref/gen_pth_fixtures.py): values are aranges. */
+/* A file written by tests/ref/safetensors_io.py (tests/ref/gen_pth_fixtures.py): values are aranges. */
 START_TEST(test_reads_st_py_file) {
     lm_st_file *f = NULL;
     ck_assert_msg(lm_st_open(&f, FIX "st_py.safetensors") == 0, "%s", lm_err_msg());

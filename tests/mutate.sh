@@ -20,7 +20,7 @@
 #   tests/mutate.sh --only adam_bc2,ssim_sigma --no-baseline
 #   tests/mutate.sh --dir /scratch/m --timeout 600 --clean
 # The working tree is never modified: mutations are applied to the scratch copy only
-# (<dir>/main, with <dir>/shared -> the repository's ../shared), and restored on exit/Ctrl-C.
+# (<dir>/main), and restored on exit/Ctrl-C.
 set -u -o pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -241,9 +241,6 @@ while IFS= read -r -d '' p; do
 done < <(cd "$scratch" && find . -path ./build -prune -o \( -type f -o -type l \) -print0)
 rm -rf -- "$stage"
 echo "   $changed file(s) updated, $removed removed"
-if [ -d "$repo/../shared" ]; then
-    ln -sfn "$(cd "$repo/../shared" && pwd)" "$dir/shared"
-fi
 
 # ---- build -------------------------------------------------------------------------------------------
 build() { # $1: log file

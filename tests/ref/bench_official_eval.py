@@ -25,7 +25,7 @@ very first calls too, as `lamac bench eval` does), then N images. Prints images/
 the line format of `lamac bench eval`, CPU seconds, peak RSS and the load average; never passes
 or fails on time.
 
-    LAMA_REF=/work/lama /usr/bin/python3 tests/ref/bench_official_eval.py \
+    LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/bench_official_eval.py \
         [--images 16] [--size 256] [--batch 8] [--threads T] [--warmup 1] [--seed 0]
 """
 import argparse
@@ -38,8 +38,9 @@ import warnings
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LAMA = os.environ.get('LAMA_REF', '/work/lama')
-sys.path.insert(0, HERE)
+sys.path.insert(0, HERE)  # tests/ref: harness.py, official_eval.py
+import harness  # noqa: E402
+LAMA = harness.checkout()  # $LAMA_REF, checked
 import official_eval  # noqa: E402  (tests/ref/official_eval.py: import stubs, $LAMA_REF on sys.path)
 
 official_eval.install(LAMA)

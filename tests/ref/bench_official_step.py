@@ -1,10 +1,10 @@
-"""Times the OFFICIAL LaMa training iteration (../shared/ref/lamaref.py Step: the official
+"""Times the OFFICIAL LaMa training iteration (tests/ref/harness.py Step: the official
 FFCResNetGenerator, NLayerDiscriminator, NonSaturatingWithR1, feature matching and ResNetPL
 over the ade20k ResNet50-dilated with random weights, Adam, clipping) on Debian's
 python3-torch, with the same inputs as `lamac bench step` (random image, one box mask per
 sample), so the two figures can be taken side by side (bench/step_vs_official.sh).
 
-    LAMA_REF=/work/lama /usr/bin/python3 tests/ref/bench_official_step.py \
+    LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/bench_official_step.py \
         [--iters 3] [--warmup 1] [--threads 2] [--size 256] [--batch-size 1] [--blocks 9]
         [--trace FILE]   (one more iteration recorded by libtorch's legacy profiler into a
                           Chrome trace, the same recorder as `lamac bench step --trace`;
@@ -14,9 +14,9 @@ Prints one line per iteration, the median, CPU seconds, peak RSS and the load av
 passes or fails on time."""
 import argparse, os, resource, sys, time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/ref"))
-sys.path.insert(0, "/work/shared/ref")
-import lamaref  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import harness  # noqa: E402
+harness.setup()  # $LAMA_REF checked and first on sys.path, import stubs installed
 import torch  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     t0 = time.time()
-    step = lamaref.Step(n_blocks=a.blocks)
+    step = harness.Step(n_blocks=a.blocks)
     bs, s = a.batch_size, a.size
     img = torch.rand(bs, 3, s, s)
     mask = torch.zeros(bs, 1, s, s)
@@ -43,7 +43,7 @@ def main():
         mask[b, :, y0:y0 + s // 2, x0:x0 + s // 2 + b % 3 * s // 8 - s // 8] = 1
     with open("/proc/loadavg") as f:
         load = f.read().strip()
-    print(f"official step: lamaref.Step(n_blocks={a.blocks}), batch {bs}x3x{s}x{s}, "
+    print(f"official step: harness.Step(n_blocks={a.blocks}), batch {bs}x3x{s}x{s}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, built in {time.time() - t0:.1f} s")
     blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l})
     print("BLAS:", ", ".join(os.path.realpath(p) for p in blas) or "none mapped")

@@ -3,7 +3,7 @@
 
 Runs only where python3-torch is installed (Debian: /usr/bin/python3); tests/check_export.c
 covers the same files on the C side everywhere. From the repo root, after building:
-    LAMA_REF=/work/lama /usr/bin/python3 tests/ref/check_export_roundtrip.py [path/to/lamac]
+    LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/check_export_roundtrip.py [path/to/lamac]
 Checks, exiting non-zero on the first mismatch:
   1. `lamac export RUN --format pth` loads with torch.load (and weights_only=True where the
      torch version has it) and equals the run's EMA generator bit for bit; --raw --with-discr
@@ -26,9 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FIX = os.path.join(ROOT, "tests", "fixtures", "export")
 RUN = os.path.join(FIX, "run")
 LAMAC = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("LAMAC_BIN", os.path.join(ROOT, "build", "lamac"))
-sys.path.insert(0, "/work/shared/ref")
-sys.path.insert(0, os.path.join(ROOT, "..", "shared", "ref"))
-import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import safetensors_io as st  # noqa: E402
 
 FAIL = []
 
@@ -138,7 +137,8 @@ class Cfg(dict):
 
 def official_load(model_dir, expected):
     import yaml
-    import lamaref  # noqa: F401  (official code on sys.path, kornia/pl/scipy stubs)
+    import harness
+    harness.setup()  # official code on sys.path, kornia/pl/scipy stubs
 
     class Auto(types.ModuleType):
         def __call__(self, *a, **k):

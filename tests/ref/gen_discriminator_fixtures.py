@@ -13,15 +13,15 @@ Writes tests/fixtures/discriminator/nlayer_small.safetensors with:
   r1.grad_real   d(sum D(x))/dx with create_graph (a fresh D from w.*)
   r1.penalty     mean over samples of |grad_real|^2 (make_r1_gp), shape (1,)
   r1g.<key>      d(penalty)/dparam (double backward; zeros where PyTorch gives None)
-Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_discriminator_fixtures.py
+Run from the repo root:  LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_discriminator_fixtures.py
 """
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'ref'))
-sys.path.insert(0, '/work/shared/ref')
-import lamaref  # noqa: E402  (sets up LAMA_REF imports)
-import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import harness  # noqa: E402
+harness.setup()  # $LAMA_REF checked and first on sys.path, import stubs installed
+import safetensors_io as st  # noqa: E402
 import torch  # noqa: E402
 torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 from saicinpainting.training.modules.pix2pixhd import NLayerDiscriminator  # noqa: E402

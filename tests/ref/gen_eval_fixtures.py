@@ -32,7 +32,7 @@ Writes tests/fixtures/eval/:
                         InpaintingEvaluator's table for it (metric, group, mean, std)
   alexnet_layout.pth, vgg16_layout.pth, inception_layout.pth   key/shape layout files (expanded tensors)
 Run from the repo root:
-  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_eval_fixtures.py
+  LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_eval_fixtures.py
 (python3-torch, python3-torchvision, python3-scipy from Debian)
 """
 import os
@@ -42,14 +42,13 @@ import numpy as np
 import torch
 torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 
-LAMA = os.environ.get('LAMA_REF', '/work/lama')
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', 'fixtures', 'eval')
-sys.path.insert(0, '/work/shared/ref')
-sys.path.insert(0, os.path.join(HERE, '..', '..', '..', 'shared', 'ref'))
-import st  # noqa: E402
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import safetensors_io as st  # noqa: E402
+import harness  # noqa: E402
 import official_eval  # noqa: E402  (tests/ref/official_eval.py)
+LAMA = harness.checkout()  # $LAMA_REF, checked
 
 # Stubs for imports the modules used here never call, then $LAMA_REF on sys.path (official_eval.py).
 official_eval.install(LAMA)

@@ -2,7 +2,7 @@
 """Generates the fixtures of tests/check_export.c (pickle/zip writer, lamac export).
 
 Run from the repo root with Debian's python3-torch and the official code:
-    LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_export_fixtures.py
+    LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_export_fixtures.py
 Reads tests/fixtures/export/run/config.yaml, a tiny LaMa-Fourier config written by lamac itself:
     lamac config show configs/training/lama-fourier.yaml generator.ngf=4 generator.n_blocks=1 \
         discriminator.ndf=4 > tests/fixtures/export/run/config.yaml
@@ -28,9 +28,9 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, "/work/shared/ref")
-sys.path.insert(0, os.path.join(ROOT, "..", "shared", "ref"))
-import lamaref  # noqa: E402,F401  (sets up the official code on sys.path)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import harness  # noqa: E402
+harness.setup()  # $LAMA_REF checked and first on sys.path, import stubs installed
 sys.path.insert(0, HERE)
 from gen_pth_fixtures import save_st  # noqa: E402
 from saicinpainting.training.modules import make_generator  # noqa: E402

@@ -22,15 +22,15 @@ Variants (the C test builds the same options; metadata repeats them for humans):
   multidil     pix2pixhd_multidilated ngf 8, n_downsampling 2, 2 blocks, cat_in 4 dilations,
                sigmoid, (2, 4, 64, 64)
 It also asserts the official parameter counts of the full-size generators.
-Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_generator_fixtures.py
+Run from the repo root:  LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_generator_fixtures.py
 """
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'ref'))
-sys.path.insert(0, '/work/shared/ref')
-import lamaref  # noqa: E402  (sets up LAMA_REF imports)
-import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import harness  # noqa: E402
+harness.setup()  # $LAMA_REF checked and first on sys.path, import stubs installed
+import safetensors_io as st  # noqa: E402
 import torch  # noqa: E402
 torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 from saicinpainting.training.modules.ffc import FFCResNetGenerator  # noqa: E402
@@ -45,8 +45,8 @@ def nparams(m):
 
 
 # ---- official full-size counts (what `lamac model summary` must print) ----
-assert nparams(lamaref.make_generator(9)) == 27048835
-assert nparams(lamaref.make_generator(18)) == 50975875
+assert nparams(harness.make_generator(9)) == 27048835
+assert nparams(harness.make_generator(18)) == 50975875
 assert nparams(GlobalGenerator(4, 3, ngf=64, n_downsampling=3, n_blocks=9, add_out_act='sigmoid')) == 45617731
 assert nparams(GlobalGenerator(4, 3, ngf=64, n_downsampling=3, n_blocks=15, add_out_act='sigmoid')) == 73947715
 assert nparams(MultiDilatedGlobalGenerator(4, 3, ngf=64, n_downsampling=3, n_blocks=9, add_out_act='sigmoid',

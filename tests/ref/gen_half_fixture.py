@@ -14,9 +14,8 @@ Run from the repo root with Debian's torch:  /usr/bin/python3 tests/ref/gen_half
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'ref'))
-sys.path.insert(0, '/work/shared/ref')
-import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import safetensors_io as st  # noqa: E402
 import torch  # noqa: E402
 torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', '1')))  # pinned (README "Tests")
 

@@ -12,7 +12,7 @@ Writes
       Format: b"LMRL", u32 count; per case 8 x i32 (h, w, x0, y0, x1, y1, thickness, kind
       0=line 1=circle) then the (h, w) 0/1 plane, np.packbits (MSB first).
 
-Run:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_mask_stats.py [N]
+Run:  LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_mask_stats.py [N]
 Needs numpy and python3-opencv (cv2.distanceTransform with DIST_MASK_PRECISE is exact).
 """
 import json
@@ -24,9 +24,10 @@ import types
 import cv2
 import numpy as np
 
-REF = os.environ.get("LAMA_REF")
-if not REF or not os.path.isdir(os.path.join(REF, "saicinpainting")):
-    sys.exit("LAMA_REF must point at a checkout of advimman/lama")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py
+import harness  # noqa: E402
+
+REF = harness.checkout()  # $LAMA_REF, checked; this script installs its own stubs
 sys.path.insert(0, REF)
 # stubs for imports that masks.py pulls in but the generators used here never call
 pl = types.ModuleType("pytorch_lightning")

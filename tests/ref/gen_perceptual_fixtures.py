@@ -43,16 +43,17 @@ Writes tests/fixtures/perceptual/:
   resnet_pl_envelope.safetensors  the official spread of each compared quantity under
                           perturb.PERTURBATIONS: C.loss, C.grad_rel (relative L2 of the gradient),
                           C.after.<key> in float32, C_f64.* in float64
-Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_perceptual_fixtures.py
+Run from the repo root:  LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_perceptual_fixtures.py
 (--resnet-pl-only: only the float64 fixture and the envelope, from the stored resnet_pl.safetensors)
 """
 import os
 import sys
 import types
 
-sys.path.insert(0, '/work/shared/ref')
-import lamaref  # noqa: E402  (sets up LAMA_REF imports and stubs)
-import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import harness  # noqa: E402
+harness.setup()  # $LAMA_REF checked and first on sys.path, import stubs installed
+import safetensors_io as st  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from perturb import PERTURBATIONS, fixture_threads, run_worker  # noqa: E402
 import numpy as np  # noqa: E402
@@ -291,8 +292,6 @@ def main():
 
 if __name__ == '__main__':
     torch.set_num_threads(fixture_threads())
-    st.DT.setdefault(torch.float64, 'F64')  # the shared writer lacks float64
-    st.RDT.setdefault('F64', torch.float64)
     if '--dump' in sys.argv:  # a worker of write_resnet_pl_envelope
         d = resnet_pl_results(torch.float64 if '--f64' in sys.argv else torch.float32, '--nudge' in sys.argv)
         st.save(d, sys.argv[sys.argv.index('--dump') + 1])

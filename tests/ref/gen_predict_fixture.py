@@ -17,15 +17,15 @@ Writes tests/fixtures/predict/:
   official/config.yaml + official/models/best.ckpt   an official-style model directory: a
                            Lightning-like checkpoint (torch.save) whose state_dict holds the same
                            generator.* plus discriminator.* and loss_resnet_pl.* keys
-Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_predict_fixture.py
+Run from the repo root:  LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_predict_fixture.py
 """
 import os
 import sys
 
-sys.path.insert(0, '/work/shared/ref')
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'ref'))
-import lamaref  # noqa: E402
-import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import harness  # noqa: E402
+harness.setup()  # $LAMA_REF checked and first on sys.path, import stubs installed
+import safetensors_io as st  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -34,7 +34,7 @@ from PIL import Image  # noqa: E402
 from torch.utils.data._utils.collate import default_collate  # noqa: E402
 import importlib.util  # noqa: E402
 # saicinpainting/evaluation/__init__.py pulls in the evaluator (tqdm, ...): load data.py alone
-_spec = importlib.util.spec_from_file_location('lama_eval_data', os.path.join(lamaref.REF, 'saicinpainting', 'evaluation', 'data.py'))
+_spec = importlib.util.spec_from_file_location('lama_eval_data', os.path.join(harness.REF, 'saicinpainting', 'evaluation', 'data.py'))
 _data = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_data)
 InpaintingDataset = _data.InpaintingDataset
@@ -48,7 +48,7 @@ for d in (IND, EXP, os.path.join(IND, 'sub'), os.path.join(EXP, 'sub'), os.path.
 torch.manual_seed(3)
 rng = np.random.RandomState(5)
 NGF, NBLOCKS = 8, 2
-G = lamaref.make_generator(NBLOCKS, NGF)
+G = harness.make_generator(NBLOCKS, NGF)
 with torch.no_grad():
     for m in G.modules():
         if isinstance(m, torch.nn.BatchNorm2d):

@@ -4,11 +4,13 @@
 Run from the repo root with Debian's python3-torch:
     /usr/bin/python3 tests/ref/gen_pth_fixtures.py
 Writes into tests/fixtures/weights/:
-  st_py.safetensors                 written by ../shared/ref/st.py (known arange values)
+  st_py.safetensors                 written by tests/ref/safetensors_io.py (known arange values)
   lpips/{vgg,alex,squeeze}.pth      copies of the real legacy files (storages on 'cuda:0')
   lpips_{vgg,alex,squeeze}_expected.safetensors
                                     what torch.load(map_location='cpu') gives for the real
-                                    legacy files /work/shared/weights/lpips/*.pth
+                                    legacy files: $LPIPS_DIR/*.pth, by default
+                                    $LAMA_REF/models/lpips_models/*.pth (the official
+                                    checkout ships them), else the copies already in lpips/
   small_zip.pth, small_legacy.pth   a module state_dict plus strided/offset/fp16/... tensors,
                                     saved in the zip and in the legacy format
   small_expected.safetensors        their contiguous values
@@ -23,12 +25,12 @@ torch.set_num_threads(int(__import__('os').environ.get('LAMAC_FIXTURE_THREADS', 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "..", "shared", "ref"))
-sys.path.insert(0, "/work/shared/ref")
-import st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness.py, safetensors_io.py
+import safetensors_io as st  # noqa: E402
 
 OUT = os.path.join(ROOT, "tests", "fixtures", "weights")
-LPIPS = os.environ.get("LPIPS_DIR", "/work/shared/weights/lpips")
+LPIPS = os.environ.get("LPIPS_DIR") or (os.path.join(os.environ["LAMA_REF"], "models", "lpips_models")
+                                     if os.environ.get("LAMA_REF") else os.path.join(OUT, "lpips"))
 
 DT = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
       torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
@@ -36,7 +38,8 @@ DT = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.
 
 
 def save_st(tensors, path, metadata=None):
-    """safetensors writer for every dtype lamac reads (st.py lacks F64/I16/I8)."""
+    """safetensors writer for every dtype lamac reads, with the metadata first (as lamac's own
+    writer orders it; safetensors_io.save puts it last)."""
     header, blobs, off = {}, [], 0
     if metadata:
         header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
@@ -95,7 +98,7 @@ def main():
     ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
 
-    # 1. a file written by the shared st.py
+    # 1. a file written by safetensors_io.py (the fixture scripts' writer)
     st.save({
         "f32": torch.arange(24, dtype=torch.float32).reshape(2, 3, 4) * 0.5 - 3,
         "f16": (torch.arange(6, dtype=torch.float32) * 0.25).half(),
@@ -111,7 +114,9 @@ def main():
     # 2. real legacy LPIPS files (copied into the fixtures so the test needs nothing outside the repo)
     os.makedirs(os.path.join(OUT, "lpips"), exist_ok=True)
     for name in ("vgg", "alex", "squeeze"):
-        shutil.copyfile(os.path.join(LPIPS, name + ".pth"), os.path.join(OUT, "lpips", name + ".pth"))
+        src, dst = os.path.join(LPIPS, name + ".pth"), os.path.join(OUT, "lpips", name + ".pth")
+        if not os.path.exists(dst) or not os.path.samefile(src, dst):
+            shutil.copyfile(src, dst)
         d = torch.load(os.path.join(OUT, "lpips", name + ".pth"), map_location="cpu")
         save_st(d, os.path.join(OUT, f"lpips_{name}_expected.safetensors"))
 

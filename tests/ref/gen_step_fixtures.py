@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gen_step_fixtures.py — parity fixtures for tests/check_step.c: the official losses
 (saicinpainting/training/losses/adversarial.py, feature_matching.py), torch.optim Adam/AdamW,
-clip_grad_norm_, and whole training iterations with the official semantics (lamaref.Step,
+clip_grad_norm_, and whole training iterations with the official semantics (harness.Step,
 trainers/default.py): G step (D frozen), D step re-running G, clipping at 1, Adam 1e-3 / 1e-4.
 
 Writes tests/fixtures/step/:
@@ -33,19 +33,16 @@ Writes tests/fixtures/step/:
    prints the official code's own drift)
 Every run pins one intra-op thread (torch.set_num_threads(1); LAMAC_FIXTURE_THREADS overrides
 it for the envelope's subprocesses).
-Run from the repo root:  LAMA_REF=/work/lama /usr/bin/python3 tests/ref/gen_step_fixtures.py
+Run from the repo root:  LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/gen_step_fixtures.py
 """
 import copy
 import os
 import sys
 
-sys.path.insert(0, '/work/shared/ref')
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'ref'))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # perturb.py
-import lamaref  # noqa: E402
-import st  # noqa: E402
-st.DT.setdefault(__import__('torch').float64, 'F64')  # the shared writer lacks float64
-st.RDT.setdefault('F64', __import__('torch').float64)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/ref: harness, safetensors_io, perturb
+import harness  # noqa: E402
+harness.setup()  # $LAMA_REF checked and first on sys.path, import stubs installed
+import safetensors_io as st  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -204,7 +201,7 @@ def perturb_bn(m):
 
 def official_step(G, D, optG, optD, adv, img, mask, pl=None):
     """DefaultInpaintingTrainingModule.generator_loss / discriminator_loss + base._do_step, as
-    lamaref.Step, returning every metric."""
+    harness.Step, returning every metric."""
     m = {}
     for p in D.parameters(): p.requires_grad_(False)
     for p in G.parameters(): p.requires_grad_(True)
@@ -219,7 +216,7 @@ def official_step(G, D, optG, optD, adv, img, mask, pl=None):
     total = total + fm
     m.update(gen_l1=l1, gen_adv=ga, gen_fm=fm)
     if pl is not None:  # ResNetPL(weight=30): the frozen encoder in training mode (DESIGN 5)
-        rpl = lamaref.resnet_pl(pl, pred, img, weight=30)
+        rpl = harness.resnet_pl(pl, pred, img, weight=30)
         total = total + rpl
         m['gen_resnet_pl'] = rpl
     m['gen_total'] = total
@@ -266,8 +263,8 @@ def run_case(fname, G, steps=10):
     out = {'image': img, 'mask': mask}
     init = state(G, D)
     out.update({'init.' + k: v for k, v in init.items()})
-    # cross-check against lamaref.Step (the shared reference iteration) from the same state
-    ref = lamaref.Step(n_blocks=1, ngf=8, use_pl=False)
+    # cross-check against harness.Step (the reference iteration) from the same state
+    ref = harness.Step(n_blocks=1, ngf=8, use_pl=False)
     ref.G, ref.D = copy.deepcopy(G), copy.deepcopy(D)
     ref.optG = torch.optim.Adam(ref.G.parameters(), lr=1e-3)
     ref.optD = torch.optim.Adam(ref.D.parameters(), lr=1e-4)
@@ -285,7 +282,7 @@ def run_case(fname, G, steps=10):
                 (m, ref_losses)
             sd = state(G, D)
             rs = state(ref.G, ref.D)
-            assert all(torch.equal(sd[q], rs[q]) for q in sd), 'official_step != lamaref.Step'
+            assert all(torch.equal(sd[q], rs[q]) for q in sd), 'official_step != harness.Step'
             out.update({'s1.' + q: v for q, v in sd.items()})
         names = list(m.keys())
         for n in names:
@@ -303,7 +300,7 @@ def self_drift():
     """The official code against itself with the generator perturbed by 1e-7 (relative): how
     fast this small GAN amplifies rounding differences (the envelope check_step.c allows)."""
     torch.manual_seed(3)
-    G = lamaref.make_generator(n_blocks=1, ngf=8)
+    G = harness.make_generator(n_blocks=1, ngf=8)
     torch.manual_seed(5)
     D = NLayerDiscriminator(3, ndf=4, n_layers=4)
     perturb_bn(G)
@@ -367,7 +364,7 @@ def iterate(src, make_g, steps, dtype, pl=False, nudge=False):
     if pl:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import gen_perceptual_fixtures as gpf
-        enc = lamaref.make_resnet_pl()
+        enc = harness.make_resnet_pl()
         gpf.fill_det(enc)  # float32 values, then cast: the C test fills float32 and converts
         enc = enc.to(dtype)
         enc.train()
@@ -397,7 +394,7 @@ def iterate(src, make_g, steps, dtype, pl=False, nudge=False):
 
 
 def make_ffc():
-    return lamaref.make_generator(n_blocks=1, ngf=8)
+    return harness.make_generator(n_blocks=1, ngf=8)
 
 
 CASES = {  # name: (source fixture, generator, steps, with ResNetPL)
@@ -540,7 +537,7 @@ if '--envelope-only' in sys.argv:
 
 write_losses_and_optim()
 torch.manual_seed(3)
-run_case('step_ffc.safetensors', lamaref.make_generator(n_blocks=1, ngf=8))
+run_case('step_ffc.safetensors', harness.make_generator(n_blocks=1, ngf=8))
 torch.manual_seed(4)
 run_case('step_global.safetensors', make_global())
 run_pl_case('step_ffc_pl.safetensors', 'step_ffc.safetensors')
