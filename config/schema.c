@@ -1,4 +1,4 @@
-/* config_schema.c — THE table of every configuration key lamac knows: full path, type,
+/* schema.c — THE table of every configuration key lamac knows: full path, type,
  * default, range or choices. It mirrors the keys of the official configs/training tree
  * (advimman/lama) and the defaults of the official modules that read them. Validation
  * (config.c) rejects any key not listed here; the typed getters fall back to `def` for a
