@@ -9,15 +9,11 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/path.h"
 #include "io/safetensors.h"
 #include "testutil.h"
 #include "train/ckptfiles.h"
 #include "train/rundir.h"
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 START_TEST(test_rundir_name_and_create) {
     char tmp[256], dir[4096], p[4200];
@@ -39,7 +35,7 @@ START_TEST(test_rundir_name_and_create) {
     const char *subs[] = {"checkpoints", "samples", "tb"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
-        ck_assert(is_dir(p));
+        ck_assert(lm_path_is_dir(p));
     }
     snprintf(p, sizeof p, "%s/config.yaml", dir);
     char *s = lm_test_slurp(p);
