@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/imath.h"
 #include "model/layers.h"
 
 #define MD_MAX 16 /* dilation_num limit */
@@ -39,8 +40,6 @@ struct lm_p2p_gen {
     lm_bn *up_bn;
     lm_conv out;
 };
-
-static int imin(int a, int b) { return a < b ? a : b; }
 
 void lm_p2p_gen_free(lm_p2p_gen *g) {
     if (!g) return;
@@ -104,7 +103,7 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
     if (nd < 0 || nb < 0 || ngf < 1 || mf < ngf || o->input_nc < 1 || o->output_nc < 1)
         return lm_err_code(LM_EINVAL, "generator: bad sizes (ngf %d, n_downsampling %d, n_blocks "
                            "%d, max_features %d)", ngf, nd, nb, mf);
-    int feats = imin(mf, ngf * (1 << nd));
+    int feats = lm_imath_min(mf, ngf * (1 << nd));
     if (md) {
         if (strcmp(o->multidilation_comb_mode, "cat_in") != 0)
             return lm_err_code(LM_ENOTSUP, "generator.multidilation_kwargs.comb_mode: '%s' is not "
@@ -136,11 +135,11 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
     if (!rc) rc = bn_at(&g->in_bn, p, idx++, ngf);
     idx++; /* ReLU */
     for (int i = 0; !rc && i < nd; i++) {
-        int mult = 1 << i, cout = imin(mf, ngf * mult * 2);
+        int mult = 1 << i, cout = lm_imath_min(mf, ngf * mult * 2);
         lm_conv_opts co = lm_conv_defaults();
         co.stride = 2;
         co.padding = 1;
-        rc = conv_at(&g->down[i], p, idx++, "", imin(mf, ngf * mult), cout, 3, co);
+        rc = conv_at(&g->down[i], p, idx++, "", lm_imath_min(mf, ngf * mult), cout, 3, co);
         if (!rc) rc = bn_at(&g->down_bn[i], p, idx++, cout);
         idx++;
     }
@@ -151,7 +150,7 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
     }
     for (int i = 0; !rc && i < nd; i++) {
         int mult = 1 << (nd - i);
-        int cin = imin(mf, ngf * mult), cout = imin(mf, ngf * mult / 2);
+        int cin = lm_imath_min(mf, ngf * mult), cout = lm_imath_min(mf, ngf * mult / 2);
         lm_params_push(p, "model.%d", idx++);
         rc = lm_convt_init(&g->up[i], p, "", cin, cout, 3, 2, 1, 1, 1);
         lm_params_pop(p);
