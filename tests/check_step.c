@@ -433,58 +433,11 @@ START_TEST(test_step_reuse_pred) {
 }
 END_TEST
 
-/* ---- with ResNetPL ---------------------------------------------------------------------- */
-
-/* Deterministic encoder weights: the twin of tests/ref/gen_perceptual_fixtures.py det_values
- * (and of check_perceptual.c det_fill): an integer hash of the key and element index. */
-static uint32_t det_fnv1a(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-static double det_u(uint32_t seed, uint64_t i) {
-    uint64_t h = (i * 2654435761ull + seed) & 0xffffffffull;
-    h ^= h >> 15;
-    h = (h * 2246822519ull) & 0xffffffffull;
-    h ^= h >> 13;
-    return (double)((int64_t)(h % 2001) - 1000) / 1000.0;
-}
-
-static void det_fill(lm_params *p) {
-    for (int k = 0; k < p->n; k++) {
-        const char *key = strchr(p->items[k].name, '.') + 1; /* "impl.conv1.weight" -> "conv1.weight" */
-        if (strstr(key, "num_batches_tracked")) continue;
-        lt_tensor *t = p->items[k].t;
-        int64_t sh[8];
-        int nd = lt_shape(t, sh, 8);
-        int64_t n = lt_numel(t);
-        const char *leaf = strrchr(key, '.') + 1;
-        float *buf = malloc((size_t)n * sizeof *buf);
-        ck_assert_ptr_nonnull(buf);
-        uint32_t seed = det_fnv1a(key);
-        double scale = nd == 4 ? sqrt(6.0 / (double)(sh[1] * sh[2] * sh[3])) : 0;
-        for (int64_t i = 0; i < n; i++) {
-            double u = det_u(seed, (uint64_t)i);
-            buf[i] = (float)(nd == 4 ? u * scale : !strcmp(leaf, "bias") ? 0.1 * u
-                             : !strcmp(leaf, "weight") ? 1.0 + 0.2 * u
-                             : !strcmp(leaf, "running_mean") ? 0.1 * u : 1.0 + 0.25 * (u + 1.0));
-        }
-        lt_scope_push();
-        lt_no_grad_push();
-        ck_assert_ptr_nonnull(lt_copy_(t, lt_from_buffer(buf, sh, nd, LT_F32)));
-        lt_no_grad_pop();
-        lt_scope_pop();
-        free(buf);
-    }
-}
-
-
 /* ---- whole official iterations: float64 structure, float32 envelope ----------------------- */
 
 /* One parity case: `steps` official iterations from the initial G/D state and batch of
- * init_fx (ResNetPL with det_fill weights when pl), against the official results in ref_fx,
- * in dtype:
+ * init_fx (ResNetPL with lm_test_det_fill weights when pl), against the official results in
+ * ref_fx, in dtype:
  *   LT_F64: ref_fx is <case>_f64.safetensors, the official iteration in float64; lamac runs
  *     trainer.precision 64. This checks the formulas, gradients and updates: the tolerance is
  *     relative LM_TEST_F64_RTOL plus k × the official float64 envelope (<case>_f64.* in
@@ -569,7 +522,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
         lm_resnet_pl_opts po = lm_resnet_pl_defaults(); /* weight 30, resnet50dilated, bn_train 1 */
         snprintf(po.weights_path, sizeof po.weights_path, "/nonexistent/lamac-step-test");
         ck_assert_msg(lm_resnet_pl_create(&pl, &po, dt, LT_CPU, LM_PL_RANDOM_IF_MISSING) == 0, "%s", lm_err_msg());
-        det_fill(lm_resnet_pl_params(pl));
+        lm_test_det_fill(lm_resnet_pl_params(pl)); /* gen_perceptual_fixtures.py det_values */
     }
     lm_step_opts so = lm_step_defaults();
     so.precision = dt;

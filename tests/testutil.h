@@ -76,6 +76,15 @@ void lm_test_rmtree(const char *dir);
  * running_var of norms each their own form); fails the test on any other tensor name. */
 void lm_test_fill_formula(lm_params *p);
 
+/* The deterministic weights of tests/ref/gen_perceptual_fixtures.py det_values (an integer
+ * hash of the key and element index): lm_test_det_tensor fills t with the values of `key`,
+ * the key inside the network ("conv1.weight"; conv weights scaled by fan-in, bias/weight/
+ * running_mean/running_var each their own form; fails the test on any other leaf);
+ * lm_test_det_fill does it for every tensor of a loss registry ("impl.conv1.weight" -> key
+ * "conv1.weight"), num_batches_tracked left alone. */
+void lm_test_det_tensor(lt_tensor *t, const char *key);
+void lm_test_det_fill(lm_params *p);
+
 /* Saves a registry as a weights file at path (lm_weights_save defaults); fails the test on error. */
 void lm_test_save_params(lm_params *p, const char *path);
 
