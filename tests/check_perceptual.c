@@ -66,7 +66,7 @@ END_TEST
 /* The tolerance of the official value e of <cfg>.<what> in dtype dt: float32 k × envelope +
  * floor (lm_test_envelope_tol), float64 relative LM_TEST_F64_RTOL + k × the float64 envelope
  * (resnet_pl_envelope.safetensors: <cfg>.* and <cfg>_f64.*). */
-static double pl_tol(const lm_st_file *env, const char *cfg, const char *what, lt_dtype dt, double e) {
+static double pl_tol(const lm_safetensors_file *env, const char *cfg, const char *what, lt_dtype dt, double e) {
     char k[400];
     snprintf(k, sizeof k, "%s%s.%s", cfg, dt == LT_F64 ? "_f64" : "", what);
     double v = lm_test_envelope(env, k, 0);
@@ -81,7 +81,7 @@ static double pl_tol(const lm_st_file *env, const char *cfg, const char *what, l
  * ATEN_CPU_CAPABILITY=default, i.e. float32 rounding amplified ~1e5; in float64 that is
  * ~1e-12. So float64 checks the formula tightly and float32 the official numbers within
  * their envelope. */
-static void check_resnet_pl_config(const lm_st_file *in, const lm_st_file *f, const lm_st_file *env, lt_dtype dt,
+static void check_resnet_pl_config(const lm_safetensors_file *in, const lm_safetensors_file *f, const lm_safetensors_file *env, lt_dtype dt,
                                    const char *cfg, const char *arch, int train, int mode_call) {
     lm_resnet_pl_opts o = pl_opts(arch, mode_call ? 1 : train, NOWHERE);
     lm_resnet_pl *pl = NULL;
@@ -147,19 +147,19 @@ static void resnet_pl_parity(lt_dtype dt) {
     long live = lt_live_count();
     int threads = lt_get_num_threads();
     lt_set_num_threads(1);
-    lm_st_file *in = NULL, *f = NULL, *env = NULL;
-    ck_assert_int_eq(lm_st_open(&in, FIX_DIR "/resnet_pl.safetensors"), 0);
-    ck_assert_int_eq(lm_st_open(&f, dt == LT_F64 ? FIX_DIR "/resnet_pl_f64.safetensors" : FIX_DIR "/resnet_pl.safetensors"), 0);
-    ck_assert_int_eq(lm_st_open(&env, FIX_DIR "/resnet_pl_envelope.safetensors"), 0);
+    lm_safetensors_file *in = NULL, *f = NULL, *env = NULL;
+    ck_assert_int_eq(lm_safetensors_open(&in, FIX_DIR "/resnet_pl.safetensors"), 0);
+    ck_assert_int_eq(lm_safetensors_open(&f, dt == LT_F64 ? FIX_DIR "/resnet_pl_f64.safetensors" : FIX_DIR "/resnet_pl.safetensors"), 0);
+    ck_assert_int_eq(lm_safetensors_open(&env, FIX_DIR "/resnet_pl_envelope.safetensors"), 0);
     check_resnet_pl_config(in, f, env, dt, "dil_train", "resnet50dilated", 1, 0);
     check_resnet_pl_config(in, f, env, dt, "dil_eval", "resnet50dilated", 0, 0);
     check_resnet_pl_config(in, f, env, dt, "r50_train", "resnet50", 1, 0);
     check_resnet_pl_config(in, f, env, dt, "r50_eval", "resnet50", 0, 0);
     check_resnet_pl_config(in, f, env, dt, "dil_eval", "resnet50dilated", 0, 1); /* validation-style call */
     lt_set_num_threads(threads);
-    lm_st_close(env);
-    lm_st_close(f);
-    lm_st_close(in);
+    lm_safetensors_close(env);
+    lm_safetensors_close(f);
+    lm_safetensors_close(in);
     ck_assert_int_eq(lt_live_count(), live);
 }
 
@@ -278,7 +278,7 @@ END_TEST
 
 /* ---- VGG19 PerceptualLoss ------------------------------------------------------------------ */
 
-static void check_vgg_case(lm_vgg_pl *pl, lm_st_file *f, const char *cfg, int with_mask) {
+static void check_vgg_case(lm_vgg_pl *pl, lm_safetensors_file *f, const char *cfg, int with_mask) {
     char key[64];
     lt_scope_push();
     lt_tensor *pred = lm_test_fixture(f, "pred"); /* (2, 3, 64, 96) */
@@ -300,8 +300,8 @@ static void check_vgg_case(lm_vgg_pl *pl, lm_st_file *f, const char *cfg, int wi
 
 START_TEST(test_vgg_pl_parity) {
     long live = lt_live_count();
-    lm_st_file *f = NULL;
-    ck_assert_int_eq(lm_st_open(&f, FIX_DIR "/vgg_pl.safetensors"), 0);
+    lm_safetensors_file *f = NULL;
+    ck_assert_int_eq(lm_safetensors_open(&f, FIX_DIR "/vgg_pl.safetensors"), 0);
     lm_vgg_pl_opts o = lm_vgg_pl_defaults();
     ck_assert_int_eq(o.normalize_inputs, 1);
     o.weight = 1;
@@ -332,7 +332,7 @@ START_TEST(test_vgg_pl_parity) {
                                       lt_rand(s1, 4, LT_F32, LT_CPU)));
     lt_scope_pop();
     lm_vgg_pl_free(pl);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST

@@ -19,8 +19,8 @@
 #include "model/inception.h"
 #include "model/weights.h"
 
-lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name) {
-    const lm_st_entry *e = lm_st_find(f, name);
+lt_tensor *lm_test_fixture(const lm_safetensors_file *f, const char *name) {
+    const lm_safetensors_entry *e = lm_safetensors_find(f, name);
     ck_assert_msg(e != NULL, "fixture lacks %s", name);
     lt_tensor *t = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
     ck_assert_msg(t != NULL, "%s: %s", name, lt_error());
@@ -54,12 +54,12 @@ void lm_test_errs_print(const char *fixture, const lm_test_errs *g) {
            g->max_abs, g->max_rel);
 }
 
-void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix) {
+void lm_test_load_weights(lm_params *p, const lm_safetensors_file *f, const char *prefix) {
     char key[300];
     size_t np = strlen(prefix);
     int nw = 0;
-    for (int i = 0; i < lm_st_count(f); i++) {
-        const char *name = lm_st_get(f, i)->name;
+    for (int i = 0; i < lm_safetensors_count(f); i++) {
+        const char *name = lm_safetensors_get(f, i)->name;
         if (strncmp(name, prefix, np)) continue;
         ck_assert_msg(nw < p->n && !strcmp(name + np, p->items[nw].name),
                       "state_dict order: fixture has %s at %d, registry %s", name + np, nw,
@@ -288,7 +288,7 @@ double lm_test_envelope_tol(double env, double e) {
     return LM_TEST_ENV_K * env + LM_TEST_ENV_FLOOR_REL * fabs(e) + LM_TEST_ENV_FLOOR_ABS;
 }
 
-double lm_test_envelope(const lm_st_file *env, const char *key, int64_t i) {
+double lm_test_envelope(const lm_safetensors_file *env, const char *key, int64_t i) {
     lt_scope_push();
     lt_tensor *t = lm_test_fixture(env, key);
     ck_assert_msg(i >= 0 && i < lt_numel(t), "envelope %s: no element %lld", key, (long long)i);

@@ -11,7 +11,7 @@
 #include "io/safetensors.h"
 
 /* Fixture entry `name` as a new tensor (current scope); fails the test if absent. */
-lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name);
+lt_tensor *lm_test_fixture(const lm_safetensors_file *f, const char *name);
 
 /* Largest errors of a group of compared tensors (printed once per fixture). */
 typedef struct lm_test_errs {
@@ -41,12 +41,12 @@ void lm_test_errs_print(const char *fixture, const lm_test_errs *errs);
 /* The float32 tolerance for a value e whose measured envelope is env. */
 double lm_test_envelope_tol(double env, double e);
 /* Element i of the envelope entry `key` (fails the test when absent or out of range). */
-double lm_test_envelope(const lm_st_file *env, const char *key, int64_t i);
+double lm_test_envelope(const lm_safetensors_file *env, const char *key, int64_t i);
 
 /* Copies the fixture's `<prefix><key>` into every registered tensor. The fixture must hold
  * exactly the registry's keys, with equal shapes, in the registry's order (the official
  * state_dict order), and no other `<prefix>*` entry. */
-void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix);
+void lm_test_load_weights(lm_params *p, const lm_safetensors_file *f, const char *prefix);
 
 /* The lamac binary every CLI-running test uses: $LAMAC_BIN if set, else the build directory
  * compiled in (LM_BUILD_DIR "/lamac"). Fails the test (never skips it) when the binary is not

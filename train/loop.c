@@ -51,7 +51,7 @@ typedef struct run {
     const lm_train_opts *o;
     const lm_train_ctx *c;
     lm_metrics_log *ml;
-    lm_tb_writer *tb;
+    lm_tbevents_writer *tb;
     lm_topk *topk;
     lm_train_progress prog;
     lm_ckpt_meta meta;
@@ -140,7 +140,7 @@ static int visualize(run *r, lt_tensor *img, lt_tensor *mask, int64_t epoch, int
     if (r->tb) {
         size_t np;
         if (lm_image_encode_png(&png, &np, &im) < 0 ||
-            lm_tb_image(r->tb, "samples_train", r->meta.step, gh, gw, 3, png, np) < 0)
+            lm_tbevents_image(r->tb, "samples_train", r->meta.step, gh, gw, 3, png, np) < 0)
             tb_failed(r);
     }
 cleanup:
@@ -246,11 +246,11 @@ static int validate_and_save(run *r) {
             fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
         if (r->tb) {
             for (int i = 0; i < vr->n_metrics; i++)
-                if (lm_tb_scalar(r->tb, vr->metrics[i].key, r->meta.step, (float)vr->metrics[i].value) < 0) {
+                if (lm_tbevents_scalar(r->tb, vr->metrics[i].key, r->meta.step, (float)vr->metrics[i].value) < 0) {
                     tb_failed(r);
                     break;
                 }
-            lm_tb_flush(r->tb);
+            lm_tbevents_flush(r->tb);
         }
         for (int i = 0; i < vr->n_metrics; i++)
             if (!strcmp(vr->metrics[i].key, r->monitor)) value = vr->metrics[i].value, have_value = 1;
@@ -348,7 +348,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     if ((rc = lm_metrics_open(&r.ml, c->run_dir)) < 0) goto cleanup;
     if (o->tb) {
         char tbd[4096];
-        if (lm_rundir_join(tbd, sizeof tbd, c->run_dir, "tb") < 0 || lm_tb_open(&r.tb, tbd) < 0) {
+        if (lm_rundir_join(tbd, sizeof tbd, c->run_dir, "tb") < 0 || lm_tbevents_open(&r.tb, tbd) < 0) {
             tb_failed(&r);
             r.tb = NULL;
         }
@@ -471,7 +471,7 @@ files_done:;
                     tags[i] = tbuf[i];
                     vals[i] = (float)L.value[i];
                 }
-                if (lm_tb_scalars(r.tb, r.meta.step, L.n, tags, vals) < 0 || lm_tb_flush(r.tb) < 0) tb_failed(&r);
+                if (lm_tbevents_scalars(r.tb, r.meta.step, L.n, tags, vals) < 0 || lm_tbevents_flush(r.tb) < 0) tb_failed(&r);
             }
         }
         lm_kv pv[2] = {{"gen_total", lm_step_losses_get(&L, "gen_total")},
@@ -528,7 +528,7 @@ cleanup:
     if (sigs) lm_signals_restore();
     lm_loader_close(ld);
     if (lm_metrics_close(r.ml) < 0 && !rc) fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
-    if (r.tb && lm_tb_close(r.tb) < 0) fprintf(o->log, "warning: TensorBoard events: %s\n", lm_err_msg());
+    if (r.tb && lm_tbevents_close(r.tb) < 0) fprintf(o->log, "warning: TensorBoard events: %s\n", lm_err_msg());
     lm_topk_free(r.topk);
     lm_eval_acc_free(r.acc);
     res->step = r.meta.step;
