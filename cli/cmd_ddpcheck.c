@@ -424,7 +424,7 @@ static int run_model(const args *a, lm_ddp *d) {
         lt_tensor *img, *mask;
         lm_step_losses L;
         rc = make_batch(a->bs, a->size, &img, &mask);
-        if (!rc) rc = lm_step_run(s->step, img, mask, &L);
+        if (!rc) rc = lm_step_run(&L, s->step, img, mask);
         if (!rc) {
             double v[2] = {lm_step_losses_get(&L, "gen_total"), lm_step_losses_get(&L, "discr_adv")};
             rc = lm_ddp_mean(d, v, 2);

@@ -139,7 +139,7 @@ static int run(int argc, char **argv) {
             int mult = 1 << s->gopts.n_downsampling;
             if ((rc = lm_step_check_batch(img, mask, mult)) < 0) lm_err_prefix("--batch %s", a.batch);
         }
-        if (!rc) rc = lm_step_run(s->step, img, mask, &L);
+        if (!rc) rc = lm_step_run(&L, s->step, img, mask);
     }
     lt_scope_pop();
     if (!rc) {

@@ -363,11 +363,11 @@ START_TEST(test_bad_batch_and_nonfinite) {
     lt_tensor *img = lm_test_fixture(f, "image"), *mask = lm_test_fixture(f, "mask");
     int64_t shp[4] = {2, 1, 64, 96};
     lt_tensor *half = lt_full(shp, 4, 0.5, LT_F32, LT_CPU);
-    ck_assert_int_eq(lm_step_run(s, img, half, NULL), LM_EINVAL);
+    ck_assert_int_eq(lm_step_run(NULL, s, img, half), LM_EINVAL);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "outside {0, 1}"));
-    ck_assert_int_eq(lm_step_run(s, mask, mask, NULL), LM_EINVAL); /* 1-channel image */
+    ck_assert_int_eq(lm_step_run(NULL, s, mask, mask), LM_EINVAL); /* 1-channel image */
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "(N, 3, H, W)"));
-    ck_assert_int_eq(lm_step_run(s, img, lt_narrow(mask, 3, 0, 64), NULL), LM_EINVAL);
+    ck_assert_int_eq(lm_step_run(NULL, s, img, lt_narrow(mask, 3, 0, 64)), LM_EINVAL);
     ck_assert_int_eq(lm_step_global_step(s), 0);
     /* a NaN in the discriminator: gen_adv is the first non-finite term; G unchanged */
     lm_param *w0 = lm_params_find(&n.dp, "model5.0.bias");
@@ -376,7 +376,7 @@ START_TEST(test_bad_batch_and_nonfinite) {
     lt_no_grad_push();
     lt_fill_(w0->t, NAN);
     lt_no_grad_pop();
-    ck_assert_int_eq(lm_step_run(s, img, mask, NULL), LM_ENONFINITE); /* its own code (train/loop.c checks it) */
+    ck_assert_int_eq(lm_step_run(NULL, s, img, mask), LM_ENONFINITE); /* its own code (train/loop.c checks it) */
     ck_assert_int_eq(lm_err_last_code(), LM_ENONFINITE);
     ck_assert_msg(strstr(lm_err_msg(), "gen_adv") && strstr(lm_err_msg(), "non-finite"), "%s", lm_err_msg());
     lm_test_expect_close(NULL, g0->t, before, 0, 0, "generator unchanged");
@@ -409,8 +409,8 @@ START_TEST(test_step_reuse_pred) {
     lt_scope_push();
     lt_tensor *img = lm_test_fixture(f, "image"), *mask = lm_test_fixture(f, "mask");
     lm_step_losses l1, l2;
-    ck_assert_msg(lm_step_run(s1, img, mask, &l1) == 0, "%s", lm_err_msg());
-    ck_assert_msg(lm_step_run(s2, img, mask, &l2) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_step_run(&l1, s1, img, mask) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_step_run(&l2, s2, img, mask) == 0, "%s", lm_err_msg());
     ck_assert(lm_step_losses_get(&l1, "gen_total") == lm_step_losses_get(&l2, "gen_total"));
     ck_assert(isfinite(lm_step_losses_get(&l2, "discr_adv")));
     ck_assert(lm_step_last_times(s2)->d_gfwd == 0);
@@ -539,7 +539,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
     printf("  %s (%s): worst err/tol per step (1 = at the tolerance)\n", c->label, lt_dtype_name(dt));
     for (int step = 1; step <= c->steps; step++) {
         lm_step_losses L;
-        ck_assert_msg(lm_step_run(s, img, mask, &L) == 0, "step %d: %s", step, lm_err_msg());
+        ck_assert_msg(lm_step_run(&L, s, img, mask) == 0, "step %d: %s", step, lm_err_msg());
         worst wl = {0, 0, ""}, wn = {0, 0, ""}, ws = {0, 0, ""};
         char buf[1024], k[400];
         ck_assert_int_lt(strlen(terms), sizeof buf);

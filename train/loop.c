@@ -309,7 +309,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     r.meta.data_seed = o->seed;
     r.meta.step = lm_step_global_step(c->step);
     if (resume) {
-        if ((rc = lm_ckpt_load(resume, c->step, &c->nets, &r.meta)) < 0) return lm_err_prefix("resume");
+        if ((rc = lm_ckpt_load(&r.meta, resume, c->step, &c->nets)) < 0) return lm_err_prefix("resume");
         snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", resume);
         if (r.main)
             fprintf(o->log, "resuming from %s: step %" PRId64 ", epoch %" PRId64 ", batch %" PRId64 "\n", resume,
@@ -400,7 +400,7 @@ files_done:;
         if (res->signal) break;
         if (r.meta.step == die_step) raise(SIGKILL);
         const lm_batch *b;
-        if ((rc = lm_loader_next(ld, &b)) < 0) {
+        if ((rc = lm_loader_next(&b, ld)) < 0) {
             lm_err_prefix("data.train.indir %s", lo.shard_dir);
             break;
         }
@@ -417,7 +417,7 @@ files_done:;
         lm_step_losses L;
         memset(&L, 0, sizeof L);
         if (!img || !mask) rc = lm_err_lt("batch to tensor");
-        else rc = lm_step_run(c->step, img, mask, &L);
+        else rc = lm_step_run(&L, c->step, img, mask);
         int skipped = 0;
         if (rc == LM_ENONFINITE) { /* the step's code for a NaN / Inf loss term (train/step.h) */
             if (on_nonfinite == LM_NONFINITE_SKIP && skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
