@@ -85,12 +85,12 @@ static int bench_run(const lm_loader_opts *o, int batches) {
     if (lm_loader_open(&l, o) < 0) return -1;
     const lm_batch *b;
     int rc = 0;
-    for (int i = 0; i < 2 && rc == 0; i++) rc = lm_loader_next(l, &b); /* warm-up */
+    for (int i = 0; i < 2 && rc == 0; i++) rc = lm_loader_next(&b, l); /* warm-up */
     double t0 = lm_clock_now(), c0 = lm_clock_cpu();
     printf("  RSS (MiB) every %d batches:", batches / 6 > 0 ? batches / 6 : 1);
     double sum = 0;
     for (int i = 0; i < batches && rc == 0; i++) {
-        if ((rc = lm_loader_next(l, &b)) < 0) break;
+        if ((rc = lm_loader_next(&b, l)) < 0) break;
         sum += b->img[0] + b->mask[b->n * b->h * b->w - 1]; /* touch the data */
         if (i % (batches / 6 > 0 ? batches / 6 : 1) == 0) printf(" %.0f", lm_memstat_kb("VmRSS") / 1024.0);
     }
@@ -489,7 +489,7 @@ static int bench_step(int argc, char **argv) {
     for (int it = 0; it < warmup + iters && !rc; it++) {
         if (it == warmup) st0 = lm_ddp_get_stats(ddp);
         double c0 = lm_clock_cpu();
-        rc = lm_step_run(s->step, img, mask, NULL);
+        rc = lm_step_run(NULL, s->step, img, mask);
         double c1 = lm_clock_cpu();
         if (rc || it < warmup) continue;
         const lm_step_times *t = lm_step_last_times(s->step);
@@ -503,7 +503,7 @@ static int bench_step(int argc, char **argv) {
     }
     if (!rc && trace) {
         if (lt_profile_begin(trace) < 0) rc = lm_err_lt("bench step: --trace");
-        if (!rc) rc = lm_step_run(s->step, img, mask, NULL);
+        if (!rc) rc = lm_step_run(NULL, s->step, img, mask);
         if (lt_profile_end() < 0 && !rc) rc = lm_err_lt("bench step: --trace %s", trace);
         if (!rc) printf("trace of one more iteration written to %s\n", trace);
     }

@@ -235,8 +235,8 @@ static int make_batch(int n, int size, lt_tensor **img, lt_tensor **mask) {
 }
 
 static int save_grads(const char *path, lm_params *const *ps, const char *const *prefixes, int n) {
-    lm_st_writer *w;
-    int rc = lm_st_writer_open(&w, path);
+    lm_safetensors_writer *w;
+    int rc = lm_safetensors_writer_open(&w, path);
     if (rc < 0) return rc;
     for (int k = 0; k < n && !rc; k++)
         for (int i = 0; i < ps[k]->n && !rc; i++) {
@@ -251,20 +251,20 @@ static int save_grads(const char *path, lm_params *const *ps, const char *const 
             char name[512];
             snprintf(name, sizeof name, "%s%s", prefixes[k], it->name);
             if (!g || nd < 0 || !buf || lt_to_buffer(g, buf, bytes) < 0) rc = lm_err_lt("gradient of %s", name);
-            else rc = lm_st_writer_add(w, name, LM_DT_F32, sh, nd, buf, bytes);
+            else rc = lm_safetensors_writer_add(w, name, LM_DT_F32, sh, nd, buf, bytes);
             free(buf);
             lt_scope_pop();
         }
     if (rc) {
-        lm_st_writer_abort(w);
+        lm_safetensors_writer_abort(w);
         return rc;
     }
-    return lm_st_writer_close(w);
+    return lm_safetensors_writer_close(w);
 }
 
 /* Adds the float tensors of p to w: gradients of the parameters (kind LM_PARAM) or the
  * floating-point buffers (LM_BUFFER), named prefix + name. */
-static int add_params(lm_st_writer *w, lm_params *p, int kind, const char *prefix) {
+static int add_params(lm_safetensors_writer *w, lm_params *p, int kind, const char *prefix) {
     int rc = 0;
     for (int i = 0; i < p->n && !rc; i++) {
         lm_param *it = &p->items[i];
@@ -276,7 +276,7 @@ static int add_params(lm_st_writer *w, lm_params *p, int kind, const char *prefi
         char name[512];
         snprintf(name, sizeof name, "%s%s", prefix, it->name);
         if (!t || nd < 0) rc = lm_err_lt("%s", name);
-        else rc = lm_st_writer_add(w, name, LM_DT_F32, sh, nd, lt_data(t), (size_t)lt_numel(t) * sizeof(float));
+        else rc = lm_safetensors_writer_add(w, name, LM_DT_F32, sh, nd, lt_data(t), (size_t)lt_numel(t) * sizeof(float));
         lt_scope_pop();
     }
     return rc;
@@ -312,17 +312,17 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     if (!loss || lt_backward(loss) < 0) rc = lm_err_lt("syncbn: generator loss and backward");
     if (!rc) rc = lm_ddp_sync_grads(d, &s->gp);
     double gl = rc ? 0 : lt_item(loss);
-    lm_st_writer *wr = NULL;
+    lm_safetensors_writer *wr = NULL;
     if (!rc && a->out) {
         snprintf(path, sizeof path, "%s/syncbn_rank%d.safetensors", a->out, r);
-        if (!(rc = lm_st_writer_open(&wr, path))) rc = add_params(wr, &s->gp, LM_PARAM, "g.");
+        if (!(rc = lm_safetensors_writer_open(&wr, path))) rc = add_params(wr, &s->gp, LM_PARAM, "g.");
         for (int k = 0; k < a->bs / a->split && !rc; k++) {
             lt_tensor *c = lt_contiguous(lt_detach(lt_narrow(pred, 0, (int64_t)k * a->split, a->split)));
             int64_t sh[4];
             char name[64];
             snprintf(name, sizeof name, "pred.%d", r * (a->bs / a->split) + k);
             if (!c || lt_shape(c, sh, 4) != 4) rc = lm_err_lt("syncbn: prediction");
-            else rc = lm_st_writer_add(wr, name, LM_DT_F32, sh, 4, lt_data(c), (size_t)lt_numel(c) * sizeof(float));
+            else rc = lm_safetensors_writer_add(wr, name, LM_DT_F32, sh, 4, lt_data(c), (size_t)lt_numel(c) * sizeof(float));
         }
     }
     /* discriminator loss with R1 (create_graph), D in training mode */
@@ -343,8 +343,8 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     if (!rc && wr) rc = add_params(wr, &s->dp, LM_BUFFER, "d.");
     lm_bn_set_sync_group(NULL);
     if (wr) {
-        if (rc) lm_st_writer_abort(wr);
-        else rc = lm_st_writer_close(wr);
+        if (rc) lm_safetensors_writer_abort(wr);
+        else rc = lm_safetensors_writer_close(wr);
     }
     if (!rc)
         printf("rank %d of %d: syncbn ok (%s BatchNorm statistics; generator loss %.6f, discriminator loss %.6f, "
@@ -424,7 +424,7 @@ static int run_model(const args *a, lm_ddp *d) {
         lt_tensor *img, *mask;
         lm_step_losses L;
         rc = make_batch(a->bs, a->size, &img, &mask);
-        if (!rc) rc = lm_step_run(s->step, img, mask, &L);
+        if (!rc) rc = lm_step_run(&L, s->step, img, mask);
         if (!rc) {
             double v[2] = {lm_step_losses_get(&L, "gen_total"), lm_step_losses_get(&L, "discr_adv")};
             rc = lm_ddp_mean(d, v, 2);

@@ -50,18 +50,18 @@ static int run(int argc, char **argv) {
     }
     if (!in || !out) { usage(stderr); return 2; }
     lm_weights_src *s = NULL;
-    lm_st_writer *w = NULL;
+    lm_safetensors_writer *w = NULL;
     if (lm_weights_open(&s, in) < 0) return lm_cmd_fail("import");
     int n = lm_weights_count(s), kept = 0, rc = 0;
     size_t bytes = 0;
     char name[4096], tmp[4096];
-    if ((rc = lm_st_writer_open(&w, out)) < 0) goto cleanup;
-    if ((rc = lm_st_writer_meta(w, "format", "lamac-import-1")) < 0) goto cleanup;
+    if ((rc = lm_safetensors_writer_open(&w, out)) < 0) goto cleanup;
+    if ((rc = lm_safetensors_writer_meta(w, "format", "lamac-import-1")) < 0) goto cleanup;
     const char *slash = strrchr(in, '/');
-    if ((rc = lm_st_writer_meta(w, "source", slash ? slash + 1 : in)) < 0) goto cleanup;
-    if ((rc = lm_st_writer_meta(w, "source_format", lm_weights_kind(s))) < 0) goto cleanup;
+    if ((rc = lm_safetensors_writer_meta(w, "source", slash ? slash + 1 : in)) < 0) goto cleanup;
+    if ((rc = lm_safetensors_writer_meta(w, "source_format", lm_weights_kind(s))) < 0) goto cleanup;
     const char *cfg = lm_weights_meta(s, "config"); /* a lamac file's config stays usable */
-    if (cfg && (rc = lm_st_writer_meta(w, "config", cfg)) < 0) goto cleanup;
+    if (cfg && (rc = lm_safetensors_writer_meta(w, "config", cfg)) < 0) goto cleanup;
     if (strcmp(lm_weights_kind(s), "safetensors")) {
         /* the PyTorch file's scalars: reopen to list them (lm_weights has lookups only) */
         lm_pth *p = NULL;
@@ -70,7 +70,7 @@ static int run(int argc, char **argv) {
                 const char *k, *v;
                 lm_pth_meta_get(p, i, &k, &v);
                 snprintf(tmp, sizeof tmp, "source.%s", k);
-                rc = lm_st_writer_meta(w, tmp, v);
+                rc = lm_safetensors_writer_meta(w, tmp, v);
             }
             lm_pth_free(p);
             if (rc < 0) goto cleanup;
@@ -78,7 +78,7 @@ static int run(int argc, char **argv) {
     }
     int dtc[32] = {0};
     for (int i = 0; i < n; i++) {
-        const lm_st_entry *e = lm_weights_get(s, i);
+        const lm_safetensors_entry *e = lm_weights_get(s, i);
         int keep = !nsel;
         for (int k = 0; k < nsel && !keep; k++) keep = starts(e->name, sel[k]);
         if (!keep) continue;
@@ -92,7 +92,7 @@ static int run(int argc, char **argv) {
             rc = lm_err_code(LM_EINVAL, "tensor name too long: %.100s...", nm);
             goto cleanup;
         }
-        if ((rc = lm_st_writer_add(w, name, e->dtype, e->shape, e->ndim, e->data, e->nbytes)) < 0) goto cleanup;
+        if ((rc = lm_safetensors_writer_add(w, name, e->dtype, e->shape, e->ndim, e->data, e->nbytes)) < 0) goto cleanup;
         kept++;
         bytes += e->nbytes;
         if (e->dtype >= 0 && e->dtype < 32) dtc[e->dtype]++;
@@ -101,7 +101,7 @@ static int run(int argc, char **argv) {
         rc = lm_err_code(LM_EINVAL, "%s: no tensor %s", in, nsel ? "matches --select" : "in the file");
         goto cleanup;
     }
-    rc = lm_st_writer_close(w);
+    rc = lm_safetensors_writer_close(w);
     w = NULL;
     if (rc < 0) goto cleanup;
     printf("imported %d of %d tensors (%zu bytes) from %s (%s) to %s\ndtypes:", kept, n, bytes, in,
@@ -126,7 +126,7 @@ static int run(int argc, char **argv) {
     }
     printf("\n");
 cleanup:
-    lm_st_writer_abort(w);
+    lm_safetensors_writer_abort(w);
     lm_weights_close(s);
     return rc < 0 ? lm_cmd_fail("import") : 0;
 }

@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "core/err.h"
+#include "core/path.h"
 #include "eval/html.h"
 
 static void usage(FILE *f) {
@@ -24,11 +25,6 @@ static void usage(FILE *f) {
             "lamac eval and lamac train write the page themselves; this command regenerates it.\n\n"
             "example: lamac report runs/demo && xdg-open runs/demo/report.html\n"
             "exit status: 0 ok, 1 error (DIR missing, a file unreadable, failed write), 2 usage.\n");
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static int run(int argc, char **argv) {
@@ -53,11 +49,11 @@ static int run(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (!is_dir(dir)) {
+    if (!lm_path_is_dir(dir)) {
         lm_err_code(LM_EIO, "%s is not a directory", dir);
         return lm_cmd_fail("report");
     }
-    if (run_dir && !is_dir(run_dir)) {
+    if (run_dir && !lm_path_is_dir(run_dir)) {
         lm_err_code(LM_EIO, "--run %s is not a directory", run_dir);
         return lm_cmd_fail("report");
     }

@@ -93,8 +93,8 @@ static int parse(args *a, int argc, char **argv) {
 
 /* `name` of the batch file as a dt (float32, or float64 under precision 64) tensor on dev
  * (current scope). */
-static lt_tensor *batch_tensor(const lm_st_file *f, const char *path, const char *name, lt_dtype dt, lt_device dev) {
-    const lm_st_entry *e = lm_st_find(f, name);
+static lt_tensor *batch_tensor(const lm_safetensors_file *f, const char *path, const char *name, lt_dtype dt, lt_device dev) {
+    const lm_safetensors_entry *e = lm_safetensors_find(f, name);
     if (!e) {
         lm_err_code(LM_EINVAL, "batch %s: no tensor named '%s'", path, name);
         return NULL;
@@ -122,12 +122,12 @@ static int run(int argc, char **argv) {
     lt_manual_seed((uint64_t)a.seed);
     lm_cfg *cfg = NULL;
     lm_step_setup *s = NULL;
-    lm_st_file *bf = NULL;
+    lm_safetensors_file *bf = NULL;
     char *yaml = NULL;
     int rc = lm_cfg_load(&cfg, a.config, a.overrides, a.n_over);
     if (!rc) rc = lm_step_setup_create(&s, cfg, dev, 0);
     if (!rc) rc = lm_step_setup_load(s, a.model, stderr);
-    if (!rc && (rc = lm_st_open(&bf, a.batch)) < 0) lm_err_prefix("--batch");
+    if (!rc && (rc = lm_safetensors_open(&bf, a.batch)) < 0) lm_err_prefix("--batch");
     lm_step_losses L;
     memset(&L, 0, sizeof L);
     lt_scope_push();
@@ -139,7 +139,7 @@ static int run(int argc, char **argv) {
             int mult = 1 << s->gopts.n_downsampling;
             if ((rc = lm_step_check_batch(img, mask, mult)) < 0) lm_err_prefix("--batch %s", a.batch);
         }
-        if (!rc) rc = lm_step_run(s->step, img, mask, &L);
+        if (!rc) rc = lm_step_run(&L, s->step, img, mask);
     }
     lt_scope_pop();
     if (!rc) {
@@ -152,7 +152,7 @@ static int run(int argc, char **argv) {
         printf("}\n");
     }
     free(yaml);
-    lm_st_close(bf);
+    lm_safetensors_close(bf);
     lm_step_setup_free(s);
     lm_cfg_free(cfg);
     return rc < 0 ? lm_cmd_fail("step") : 0;

@@ -19,6 +19,7 @@
 #include "config/fill.h"
 #include "core/err.h"
 #include "core/launch.h"
+#include "core/path.h"
 #include "data/shards.h"
 #include "eval/lpips.h"
 #include "model/weights.h"
@@ -115,16 +116,11 @@ static int parse(args *a, int argc, char **argv) {
     return 0;
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The run directory of a --resume argument: a run dir, its checkpoints/ folder, or a file in it. */
 static int resume_run_dir(char *dst, size_t cap, const char *resume) {
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s", resume) >= sizeof tmp) return lm_err_code(LM_EINVAL, "--resume: path too long");
-    if (!is_dir(tmp)) { /* a file: <run>/checkpoints/<file> */
+    if (!lm_path_is_dir(tmp)) { /* a file: <run>/checkpoints/<file> */
         struct stat st;
         if (stat(tmp, &st) != 0) return lm_err_code(LM_EIO, "--resume %s: %s", resume, strerror(errno));
         snprintf(tmp, sizeof tmp, "%s", dirname(tmp));
@@ -267,7 +263,7 @@ static int run(int argc, char **argv) {
         if (lm_cfg_get_int(cfg, "data.train.dataloader_kwargs.num_workers", &nw) == 0) lo.threads = nw > 0 ? (int)nw : 1;
         lm_err_clear();
     }
-    if (!lo.shard_dir || !is_dir(lo.shard_dir)) {
+    if (!lo.shard_dir || !lm_path_is_dir(lo.shard_dir)) {
         rc = lm_err_code(LM_EINVAL, "data.train.indir: %s is not a folder (HDF5 shards made by `lamac shards "
                          "--src IMAGES --out DIR`)", lo.shard_dir ? lo.shard_dir : "(not set)");
         goto done;
@@ -291,7 +287,7 @@ static int run(int argc, char **argv) {
     lm_cfg_get_str(cfg, "data.val.indir", &vdir);
     lm_cfg_get_str(cfg, "data.val.img_suffix", &vsuf);
     if (vdir) {
-        if (!is_dir(vdir)) {
+        if (!lm_path_is_dir(vdir)) {
             rc = lm_err_code(LM_EINVAL, "data.val.indir: %s is not a folder (NAME.png + NAME_mask*.png pairs)", vdir);
             goto done;
         }
@@ -331,7 +327,7 @@ static int run(int argc, char **argv) {
             goto done;
         }
         lm_ckpt_found probe = {0};
-        if (is_dir(run_dir) && lm_ckpt_find(&probe, run_dir, LM_CKPT_PREFIX, NULL) == 0) {
+        if (lm_path_is_dir(run_dir) && lm_ckpt_find(&probe, run_dir, LM_CKPT_PREFIX, NULL) == 0) {
             lm_ckpt_found_free(&probe);
             rc = lm_err_code(LM_EINVAL, "--run-dir %s already holds checkpoints: continue it with --resume %s, or "
                              "choose another directory", run_dir, run_dir);

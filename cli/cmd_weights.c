@@ -27,14 +27,14 @@ static void usage(FILE *f) {
             "             1 unreadable file, 2 usage, 3 the files differ.\n");
 }
 
-static void fmt_shape(char *b, size_t cap, const lm_st_entry *e) {
+static void fmt_shape(char *b, size_t cap, const lm_safetensors_entry *e) {
     size_t o = (size_t)snprintf(b, cap, "(");
     for (int d = 0; d < e->ndim && o < cap; d++)
         o += (size_t)snprintf(b + o, cap - o, d ? ", %lld" : "%lld", (long long)e->shape[d]);
     if (o < cap) snprintf(b + o, cap - o, e->ndim == 1 ? ",)" : ")");
 }
 
-static double elem(const lm_st_entry *e, size_t i) {
+static double elem(const lm_safetensors_entry *e, size_t i) {
     const unsigned char *p = (const unsigned char *)e->data + i * lm_dtype_size(e->dtype);
     switch (e->dtype) {
     case LM_DT_F32: { float v; memcpy(&v, p, 4); return v; }
@@ -72,7 +72,7 @@ static void summary(const lm_weights_src *s) {
     size_t total = 0;
     int n = lm_weights_count(s);
     for (int i = 0; i < n; i++) {
-        const lm_st_entry *e = lm_weights_get(s, i);
+        const lm_safetensors_entry *e = lm_weights_get(s, i);
         const char *dn = lm_dtype_name(e->dtype);
         tally_add(dt, &ndt, 16, dn, strlen(dn), e->nbytes);
         const char *dot = strchr(e->name, '.');
@@ -93,7 +93,7 @@ static int show(const char *path) {
     if (lm_weights_open(&s, path) < 0) return lm_cmd_fail("weights");
     int n = lm_weights_count(s);
     for (int i = 0; i < n; i++) {
-        const lm_st_entry *e = lm_weights_get(s, i);
+        const lm_safetensors_entry *e = lm_weights_get(s, i);
         fmt_shape(shp, sizeof shp, e);
         printf("%-60s %-22s %-5s %zu\n", e->name, shp, lm_dtype_name(e->dtype), e->nbytes);
     }
@@ -121,7 +121,7 @@ static int diff(const char *a_path, const char *b_path, double atol) {
     const char *worst_name = "-";
     printf("%-60s %-22s %-5s %s\n", "name", "shape", "dtype", "max |a - b|");
     for (int i = 0; i < n; i++) {
-        const lm_st_entry *x = lm_weights_get(a, i), *y = lm_weights_find(b, x->name);
+        const lm_safetensors_entry *x = lm_weights_get(a, i), *y = lm_weights_find(b, x->name);
         fmt_shape(shp, sizeof shp, x);
         if (!y) {
             printf("%-60s %-22s %-5s missing in %s\n", x->name, shp, lm_dtype_name(x->dtype), b_path);
@@ -152,7 +152,7 @@ static int diff(const char *a_path, const char *b_path, double atol) {
             printf("%-60s %-22s %-5s %.6g\n", x->name, shp, lm_dtype_name(x->dtype), mx);
     }
     for (int i = 0; i < m; i++) {
-        const lm_st_entry *y = lm_weights_get(b, i);
+        const lm_safetensors_entry *y = lm_weights_get(b, i);
         if (lm_weights_find(a, y->name)) continue;
         fmt_shape(shp, sizeof shp, y);
         printf("%-60s %-22s %-5s extra in %s\n", y->name, shp, lm_dtype_name(y->dtype), b_path);

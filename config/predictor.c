@@ -5,9 +5,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/err.h"
+#include "core/path.h"
 #include "model/weights.h"
 #include "config/config.h"
 #include "config/fill.h"
@@ -21,16 +21,6 @@ static int path_fmt(char *out, size_t cap, const char *fmt, ...) {
     va_end(ap);
     if (n < 0 || (size_t)n >= cap) return lm_err_code(LM_EINVAL, "path too long: %.80s...", out);
     return 0;
-}
-
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 int lm_parse_device(lt_device *out, const char *s) {
@@ -53,7 +43,7 @@ int lm_parse_device(lt_device *out, const char *s) {
 int lm_model_resolve(const char *model, char *weights, size_t wcap, char *cfg, size_t ccap) {
     char dir[4096], p[4096];
     cfg[0] = 0;
-    if (is_file(model)) {
+    if (lm_path_is_file(model)) {
         if (path_fmt(weights, wcap, "%s", model) < 0 || path_fmt(dir, sizeof dir, "%s", model) < 0)
             return LM_EINVAL;
         /* an official checkpoint <dir>/models/x.ckpt: the config is <dir>/config.yaml */
@@ -61,18 +51,18 @@ int lm_model_resolve(const char *model, char *weights, size_t wcap, char *cfg, s
         if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
         const char *cands[2] = {"%s/config.yaml", "%s/../config.yaml"};
         for (int i = 0; i < 2 && !cfg[0]; i++)
-            if (path_fmt(p, sizeof p, cands[i], dir) == 0 && is_file(p)) path_fmt(cfg, ccap, "%s", p);
+            if (path_fmt(p, sizeof p, cands[i], dir) == 0 && lm_path_is_file(p)) path_fmt(cfg, ccap, "%s", p);
         return 0;
     }
-    if (!is_dir(model)) return lm_err_code(LM_EIO, "model %s: no such file or directory", model);
+    if (!lm_path_is_dir(model)) return lm_err_code(LM_EIO, "model %s: no such file or directory", model);
     if (path_fmt(p, sizeof p, "%s/config.yaml", model) < 0) return LM_EINVAL;
-    if (is_file(p)) path_fmt(cfg, ccap, "%s", p);
+    if (lm_path_is_file(p)) path_fmt(cfg, ccap, "%s", p);
     static const char *const names[] = {
         "models/best.ckpt", "weights.safetensors", "model.safetensors", "best.safetensors",
         "last.safetensors", "checkpoints/best.safetensors", "checkpoints/last.safetensors"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         if (path_fmt(p, sizeof p, "%s/%s", model, names[i]) < 0) return LM_EINVAL;
-        if (is_file(p)) return path_fmt(weights, wcap, "%s", p);
+        if (lm_path_is_file(p)) return path_fmt(weights, wcap, "%s", p);
     }
     return lm_err_code(LM_EIO, "model %s: a directory without weights (looked for models/best.ckpt, "
                        "weights.safetensors, model.safetensors, best/last.safetensors, "

@@ -1,4 +1,4 @@
-/* config_tree.c — the generic YAML tree behind the config loader: libyaml events to
+/* tree.c — the generic YAML tree behind the config loader: libyaml events to
  * lm_cfg_node (map / sequence / scalar with file and line), deep merge, scalar type
  * inference (YAML 1.1 core, as OmegaConf's loader) and a block-YAML writer. */
 #include <errno.h>

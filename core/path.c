@@ -1,4 +1,4 @@
-/* path.c — mkdir -p (see path.h). */
+/* path.c — mkdir -p and the file tests (see path.h). */
 #include "core/path.h"
 
 #include <errno.h>
@@ -46,4 +46,14 @@ int lm_path_mkparents(const char *file) {
     const char *sl = strrchr(file, '/');
     if (!sl || sl == file) return 0; /* "c.png" or "/c.png" */
     return mkdirs_n(file, (size_t)(sl - file));
+}
+
+int lm_path_is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int lm_path_is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }

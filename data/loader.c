@@ -268,7 +268,7 @@ cleanup:
     return 0;
 }
 
-int lm_loader_next(lm_loader *l, const lm_batch **out) {
+int lm_loader_next(const lm_batch **out, lm_loader *l) {
     *out = NULL;
     pthread_mutex_lock(&l->mu);
     l->released = l->consumed; /* the previously returned batch is free again */

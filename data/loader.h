@@ -57,7 +57,7 @@ typedef struct lm_loader lm_loader;
 
 int lm_loader_open(lm_loader **out, const lm_loader_opts *o);
 /* Next batch in order. *out is borrowed until the next call (or close). */
-int lm_loader_next(lm_loader *l, const lm_batch **out);
+int lm_loader_next(const lm_batch **out, lm_loader *l);
 void lm_loader_close(lm_loader *l); /* accepts NULL; stops the worker */
 int64_t lm_loader_images(const lm_loader *l);          /* images in the shard set */
 int64_t lm_loader_batches_per_epoch(const lm_loader *l); /* for this rank */

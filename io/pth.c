@@ -26,7 +26,7 @@ struct lm_pth {
     size_t map_len;
     const uint8_t *buf;
     size_t len;
-    lm_st_entry *e;
+    lm_safetensors_entry *e;
     int n, cap;
     int *sorted;
     void **owned;           /* materialised copies, freed with the file */
@@ -49,7 +49,7 @@ void lm_pth_free(lm_pth *p) {
 }
 
 int lm_pth_count(const lm_pth *p) { return p ? p->n : 0; }
-const lm_st_entry *lm_pth_get(const lm_pth *p, int i) { return (p && i >= 0 && i < p->n) ? &p->e[i] : NULL; }
+const lm_safetensors_entry *lm_pth_get(const lm_pth *p, int i) { return (p && i >= 0 && i < p->n) ? &p->e[i] : NULL; }
 const char *lm_pth_format(const lm_pth *p) { return p ? p->format : NULL; }
 int lm_pth_meta_count(const lm_pth *p) { return p ? p->nmeta : 0; }
 
@@ -67,7 +67,7 @@ const char *lm_pth_meta(const lm_pth *p, const char *key) {
     return NULL;
 }
 
-const lm_st_entry *lm_pth_find(const lm_pth *p, const char *name) {
+const lm_safetensors_entry *lm_pth_find(const lm_pth *p, const char *name) {
     if (!p || !name) return NULL;
     int lo = 0, hi = p->n - 1;
     while (lo <= hi) {
@@ -253,11 +253,11 @@ static int add_tensor(lm_pth *p, const char *name, const pk_node *t) {
         return lm_err_code(LM_EINVAL, "tensor reaches element %llu of a storage of %llu", (unsigned long long)maxidx, (unsigned long long)avail);
     if (p->n == p->cap) {
         int nc = p->cap ? 2 * p->cap : 64;
-        lm_st_entry *e = realloc(p->e, (size_t)nc * sizeof *e);
+        lm_safetensors_entry *e = realloc(p->e, (size_t)nc * sizeof *e);
         if (!e) return lm_err_code(LM_ENOMEM, "out of memory");
         p->e = e; p->cap = nc;
     }
-    lm_st_entry *e = &p->e[p->n];
+    lm_safetensors_entry *e = &p->e[p->n];
     memset(e, 0, sizeof *e);
     e->dtype = t->dtype;
     e->ndim = t->ndim;
@@ -274,7 +274,7 @@ static int add_tensor(lm_pth *p, const char *name, const pk_node *t) {
         if (!dst) return lm_err_code(LM_ENOMEM, "out of memory (%zu bytes)", e->nbytes);
         if ((rc = add_owned(p, dst)) < 0) { free(dst); return rc; }
         p->copied += e->nbytes;
-        int64_t idx[LM_ST_MAX_DIMS] = {0};
+        int64_t idx[LM_SAFETENSORS_MAX_DIMS] = {0};
         int nd = t->ndim;
         int64_t inner = nd ? t->size[nd - 1] : 1, istride = nd ? t->stride[nd - 1] : 1;
         size_t k = 0;

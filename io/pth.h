@@ -5,7 +5,7 @@
  * 'cuda:0') are read as CPU data. The pickle is read by a data-only unpickler
  * (io/pickle.c) that never executes anything and refuses executable globals.
  *
- * The result is a flat list of named tensors, reusing lm_st_entry so both weight formats
+ * The result is a flat list of named tensors, reusing lm_safetensors_entry so both weight formats
  * feed the same loading code:
  *   - a Lightning checkpoint (root dict with a 'state_dict' dict): the state_dict's keys as
  *     they are ("generator.model.1.ffc.convl2l.weight");
@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "io/safetensors.h" /* lm_st_entry, lm_dtype */
+#include "io/safetensors.h" /* lm_safetensors_entry, lm_dtype */
 
 typedef struct lm_pth lm_pth;
 
@@ -37,8 +37,8 @@ int lm_pth_load_buffer(lm_pth **out, const void *buf, size_t len, const char *na
 void lm_pth_free(lm_pth *p);
 
 int lm_pth_count(const lm_pth *p);
-const lm_st_entry *lm_pth_get(const lm_pth *p, int i);        /* pickle order; NULL if out of range */
-const lm_st_entry *lm_pth_find(const lm_pth *p, const char *name);
+const lm_safetensors_entry *lm_pth_get(const lm_pth *p, int i);        /* pickle order; NULL if out of range */
+const lm_safetensors_entry *lm_pth_find(const lm_pth *p, const char *name);
 const char *lm_pth_meta(const lm_pth *p, const char *key);    /* NULL if absent */
 int lm_pth_meta_count(const lm_pth *p);
 int lm_pth_meta_get(const lm_pth *p, int i, const char **key, const char **value);

@@ -204,7 +204,7 @@ int lm_pthw_tensor(lm_pthw *w, int dtype, const int64_t *shape, int ndim, const 
                    size_t nbytes) {
     const char *sname = lm_pthw_storage_name(dtype);
     if (!sname) return fail(w, lm_err_code(LM_EINVAL, "pth writer: unsupported dtype %d", dtype));
-    if (ndim < 0 || ndim > LM_ST_MAX_DIMS) return fail(w, lm_err_code(LM_EINVAL, "pth writer: %d dimensions", ndim));
+    if (ndim < 0 || ndim > LM_SAFETENSORS_MAX_DIMS) return fail(w, lm_err_code(LM_EINVAL, "pth writer: %d dimensions", ndim));
     int64_t numel = lm_shape_numel(shape, ndim);
     if (numel < 0 || (uint64_t)numel * lm_dtype_size(dtype) != nbytes || (nbytes && !data))
         return fail(w, lm_err_code(LM_EINVAL, "pth writer: %zu bytes do not match the shape", nbytes));
@@ -238,7 +238,7 @@ int lm_pthw_tensor(lm_pthw *w, int dtype, const int64_t *shape, int ndim, const 
     pk_w_put(p);
     pk_w_op(p, PKW_BINPERSID);
     pk_w_int(p, 0); /* storage offset */
-    int64_t stride[LM_ST_MAX_DIMS];
+    int64_t stride[LM_SAFETENSORS_MAX_DIMS];
     int64_t acc = 1;
     for (int d = ndim - 1; d >= 0; d--) {
         stride[d] = acc;

@@ -53,20 +53,20 @@ int64_t lm_shape_numel(const int64_t *shape, int ndim) {
 }
 
 /* ---- file state ---------------------------------------------------------------------------- */
-struct lm_st_file {
+struct lm_safetensors_file {
     char *path;
     void *map;            /* mmap'ed file, or NULL */
     size_t map_len;
     const uint8_t *buf;   /* whole file */
     size_t len;
-    lm_st_entry *e;
+    lm_safetensors_entry *e;
     int n, cap;
     int *sorted;          /* entry indices sorted by name */
     char **mkey, **mval;
     int nmeta, capmeta;
 };
 
-void lm_st_close(lm_st_file *f) {
+void lm_safetensors_close(lm_safetensors_file *f) {
     if (!f) return;
     for (int i = 0; i < f->n; i++) free(f->e[i].name);
     for (int i = 0; i < f->nmeta; i++) { free(f->mkey[i]); free(f->mval[i]); }
@@ -250,13 +250,13 @@ static int span_cmp(const void *x, const void *y) {
     return 0;
 }
 
-static _Thread_local const lm_st_file *t_sort_file;
+static _Thread_local const lm_safetensors_file *t_sort_file;
 static int name_cmp(const void *x, const void *y) {
-    const lm_st_file *f = t_sort_file;
+    const lm_safetensors_file *f = t_sort_file;
     return strcmp(f->e[*(const int *)x].name, f->e[*(const int *)y].name);
 }
 
-static int parse_meta(lm_st_file *f, jp *j) {
+static int parse_meta(lm_safetensors_file *f, jp *j) {
     int rc;
     if ((rc = j_expect(j, '{')) < 0) return rc;
     if (j_peek(j) == '}') { j->p++; return 0; }
@@ -291,7 +291,7 @@ static int parse_meta(lm_st_file *f, jp *j) {
 }
 
 /* Parses one tensor description into e (name already set); offsets into *a, *b. */
-static int parse_tensor(jp *j, lm_st_entry *e, int64_t *a, int64_t *b, size_t data_len) {
+static int parse_tensor(jp *j, lm_safetensors_entry *e, int64_t *a, int64_t *b, size_t data_len) {
     int rc, have_dt = 0, have_shape = 0, have_off = 0;
     if ((rc = j_expect(j, '{')) < 0) return rc;
     if (j_peek(j) != '}') {
@@ -314,7 +314,7 @@ static int parse_tensor(jp *j, lm_st_entry *e, int64_t *a, int64_t *b, size_t da
             } else if (!strcmp(k, "shape")) {
                 free(k);
                 if (have_shape++) return lm_err_code(LM_EINVAL, "duplicate field shape");
-                if ((rc = j_int_array(j, e->shape, LM_ST_MAX_DIMS, &e->ndim)) < 0) return lm_err_prefix("shape");
+                if ((rc = j_int_array(j, e->shape, LM_SAFETENSORS_MAX_DIMS, &e->ndim)) < 0) return lm_err_prefix("shape");
             } else if (!strcmp(k, "data_offsets")) {
                 int64_t o[2]; int n;
                 free(k);
@@ -353,13 +353,13 @@ static int parse_tensor(jp *j, lm_st_entry *e, int64_t *a, int64_t *b, size_t da
     return 0;
 }
 
-static int parse_header(lm_st_file *f) {
+static int parse_header(lm_safetensors_file *f) {
     int rc = 0;
     span *sp = NULL;
     if (f->len < 8) return lm_err_code(LM_EINVAL, "file too short (%zu bytes) for a safetensors header", f->len);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | f->buf[i];
-    if (n > LM_ST_MAX_HEADER) return lm_err_code(LM_EINVAL, "header length %llu exceeds the %u-byte limit", (unsigned long long)n, LM_ST_MAX_HEADER);
+    if (n > LM_SAFETENSORS_MAX_HEADER) return lm_err_code(LM_EINVAL, "header length %llu exceeds the %u-byte limit", (unsigned long long)n, LM_SAFETENSORS_MAX_HEADER);
     if (n > f->len - 8) return lm_err_code(LM_EINVAL, "header length %llu exceeds the file (%zu bytes)", (unsigned long long)n, f->len);
     const uint8_t *data = f->buf + 8 + n;
     size_t data_len = f->len - 8 - (size_t)n;
@@ -378,14 +378,14 @@ static int parse_header(lm_st_file *f) {
             } else {
                 if (f->n == f->cap) {
                     int nc = f->cap ? 2 * f->cap : 16;
-                    lm_st_entry *ne = realloc(f->e, (size_t)nc * sizeof *ne);
+                    lm_safetensors_entry *ne = realloc(f->e, (size_t)nc * sizeof *ne);
                     span *ns = ne ? realloc(sp, (size_t)nc * sizeof *ns) : NULL;
                     if (ne) f->e = ne;
                     if (ns) sp = ns;
                     if (!ne || !ns) { free(k); rc = lm_err_code(LM_ENOMEM, "out of memory"); goto cleanup; }
                     f->cap = nc;
                 }
-                lm_st_entry *e = &f->e[f->n];
+                lm_safetensors_entry *e = &f->e[f->n];
                 memset(e, 0, sizeof *e);
                 e->name = k;
                 f->n++;
@@ -435,27 +435,27 @@ cleanup:
     return rc;
 }
 
-static int open_common(lm_st_file *f) {
+static int open_common(lm_safetensors_file *f) {
     int rc = parse_header(f);
     if (rc < 0) lm_err_prefix("safetensors %s", f->path);
     return rc;
 }
 
-int lm_st_open_buffer(lm_st_file **out, const void *buf, size_t len, const char *name) {
+int lm_safetensors_open_buffer(lm_safetensors_file **out, const void *buf, size_t len, const char *name) {
     *out = NULL;
-    lm_st_file *f = calloc(1, sizeof *f);
+    lm_safetensors_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(name ? name : "<buffer>"))) { free(f); return lm_err_code(LM_ENOMEM, "out of memory"); }
     f->buf = buf; f->len = len;
     int rc = open_common(f);
-    if (rc < 0) { lm_st_close(f); return rc; }
+    if (rc < 0) { lm_safetensors_close(f); return rc; }
     *out = f;
     return 0;
 }
 
-int lm_st_open(lm_st_file **out, const char *path) {
+int lm_safetensors_open(lm_safetensors_file **out, const char *path) {
     int rc = 0, fd = -1;
     *out = NULL;
-    lm_st_file *f = calloc(1, sizeof *f);
+    lm_safetensors_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) { free(f); return lm_err_code(LM_ENOMEM, "out of memory"); }
     fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -471,18 +471,18 @@ int lm_st_open(lm_st_file **out, const char *path) {
     rc = open_common(f);
 cleanup:
     if (fd >= 0) close(fd);
-    if (rc < 0) { lm_st_close(f); return rc; }
+    if (rc < 0) { lm_safetensors_close(f); return rc; }
     *out = f;
     return 0;
 }
 
-int lm_st_count(const lm_st_file *f) { return f ? f->n : 0; }
+int lm_safetensors_count(const lm_safetensors_file *f) { return f ? f->n : 0; }
 
-const lm_st_entry *lm_st_get(const lm_st_file *f, int i) {
+const lm_safetensors_entry *lm_safetensors_get(const lm_safetensors_file *f, int i) {
     return (f && i >= 0 && i < f->n) ? &f->e[i] : NULL;
 }
 
-const lm_st_entry *lm_st_find(const lm_st_file *f, const char *name) {
+const lm_safetensors_entry *lm_safetensors_find(const lm_safetensors_file *f, const char *name) {
     if (!f || !name) return NULL;
     int lo = 0, hi = f->n - 1;
     while (lo <= hi) {
@@ -494,16 +494,16 @@ const lm_st_entry *lm_st_find(const lm_st_file *f, const char *name) {
     return NULL;
 }
 
-const char *lm_st_meta(const lm_st_file *f, const char *key) {
+const char *lm_safetensors_meta(const lm_safetensors_file *f, const char *key) {
     if (!f || !key) return NULL;
     for (int i = 0; i < f->nmeta; i++)
         if (!strcmp(f->mkey[i], key)) return f->mval[i];
     return NULL;
 }
 
-int lm_st_meta_count(const lm_st_file *f) { return f ? f->nmeta : 0; }
+int lm_safetensors_meta_count(const lm_safetensors_file *f) { return f ? f->nmeta : 0; }
 
-int lm_st_meta_get(const lm_st_file *f, int i, const char **key, const char **value) {
+int lm_safetensors_meta_get(const lm_safetensors_file *f, int i, const char **key, const char **value) {
     if (!f || i < 0 || i >= f->nmeta) return LM_EINVAL;
     if (key) *key = f->mkey[i];
     if (value) *value = f->mval[i];
@@ -511,9 +511,9 @@ int lm_st_meta_get(const lm_st_file *f, int i, const char **key, const char **va
 }
 
 /* ---- writer -------------------------------------------------------------------------------- */
-typedef struct { char *name; int dtype, ndim; int64_t shape[LM_ST_MAX_DIMS]; void *data; size_t nbytes; } w_entry;
+typedef struct { char *name; int dtype, ndim; int64_t shape[LM_SAFETENSORS_MAX_DIMS]; void *data; size_t nbytes; } w_entry;
 
-struct lm_st_writer {
+struct lm_safetensors_writer {
     char *path;
     w_entry *e;
     int n, cap;
@@ -560,15 +560,15 @@ static int valid_utf8(const char *s) {
     return 1;
 }
 
-int lm_st_writer_open(lm_st_writer **out, const char *path) {
+int lm_safetensors_writer_open(lm_safetensors_writer **out, const char *path) {
     *out = NULL;
-    lm_st_writer *w = calloc(1, sizeof *w);
+    lm_safetensors_writer *w = calloc(1, sizeof *w);
     if (!w || !(w->path = strdup(path))) { free(w); return lm_err_code(LM_ENOMEM, "out of memory"); }
     *out = w;
     return 0;
 }
 
-void lm_st_writer_abort(lm_st_writer *w) {
+void lm_safetensors_writer_abort(lm_safetensors_writer *w) {
     if (!w) return;
     for (int i = 0; i < w->n; i++) { free(w->e[i].name); free(w->e[i].data); }
     for (int i = 0; i < w->nmeta; i++) { free(w->mkey[i]); free(w->mval[i]); }
@@ -576,14 +576,14 @@ void lm_st_writer_abort(lm_st_writer *w) {
     free(w);
 }
 
-int lm_st_writer_add(lm_st_writer *w, const char *name, int dtype, const int64_t *shape, int ndim,
+int lm_safetensors_writer_add(lm_safetensors_writer *w, const char *name, int dtype, const int64_t *shape, int ndim,
                      const void *data, size_t nbytes) {
     if (!name || !*name || !valid_utf8(name) || !strcmp(name, "__metadata__"))
         return lm_err_code(LM_EINVAL, "safetensors %s: invalid tensor name \"%.200s\"", w->path, name ? name : "(null)");
     size_t es = lm_dtype_size(dtype);
     if (!es) return lm_err_code(LM_EINVAL, "safetensors %s: tensor \"%.200s\": invalid dtype %d", w->path, name, dtype);
-    if (ndim < 0 || ndim > LM_ST_MAX_DIMS || (ndim && !shape))
-        return lm_err_code(LM_EINVAL, "safetensors %s: tensor \"%.200s\": %d dims (max %d)", w->path, name, ndim, LM_ST_MAX_DIMS);
+    if (ndim < 0 || ndim > LM_SAFETENSORS_MAX_DIMS || (ndim && !shape))
+        return lm_err_code(LM_EINVAL, "safetensors %s: tensor \"%.200s\": %d dims (max %d)", w->path, name, ndim, LM_SAFETENSORS_MAX_DIMS);
     int64_t numel = lm_shape_numel(shape, ndim);
     if (numel < 0 || (uint64_t)numel > SIZE_MAX / es || (uint64_t)numel * es != nbytes)
         return lm_err_code(LM_EINVAL, "safetensors %s: tensor \"%.200s\": %zu bytes do not match shape x %s",
@@ -613,7 +613,7 @@ int lm_st_writer_add(lm_st_writer *w, const char *name, int dtype, const int64_t
     return 0;
 }
 
-int lm_st_writer_meta(lm_st_writer *w, const char *key, const char *value) {
+int lm_safetensors_writer_meta(lm_safetensors_writer *w, const char *key, const char *value) {
     if (!key || !value || !valid_utf8(key) || !valid_utf8(value))
         return lm_err_code(LM_EINVAL, "safetensors %s: metadata key/value must be UTF-8 strings", w->path);
     for (int i = 0; i < w->nmeta; i++)
@@ -638,7 +638,7 @@ int lm_st_writer_meta(lm_st_writer *w, const char *key, const char *value) {
     return 0;
 }
 
-int lm_st_writer_close(lm_st_writer *w) {
+int lm_safetensors_writer_close(lm_safetensors_writer *w) {
     if (!w) return 0;
     int rc = 0;
     lm_atomic af = {.fd = -1};
@@ -672,7 +672,7 @@ int lm_st_writer_close(lm_st_writer *w) {
     sb_str(&h, "}");
     while (!h.oom && h.n % 8) sb_str(&h, " ");
     if (h.oom) { rc = lm_err_code(LM_ENOMEM, "safetensors %s: out of memory", w->path); goto cleanup; }
-    if (h.n > LM_ST_MAX_HEADER) { rc = lm_err_code(LM_EINVAL, "safetensors %s: header of %zu bytes exceeds the limit", w->path, h.n); goto cleanup; }
+    if (h.n > LM_SAFETENSORS_MAX_HEADER) { rc = lm_err_code(LM_EINVAL, "safetensors %s: header of %zu bytes exceeds the limit", w->path, h.n); goto cleanup; }
     /* core/atomic: temp file beside the target (mode 0666 & ~umask, the umask untouched),
      * fsync, rename over the target (a symlink there is replaced, not followed) */
     if ((rc = lm_atomic_open(&af, w->path)) < 0) goto fail;
@@ -688,7 +688,7 @@ fail:
     rc = lm_err_prefix("safetensors");
 cleanup:
     free(h.s);
-    lm_st_writer_abort(w);
+    lm_safetensors_writer_abort(w);
     return rc;
 }
 

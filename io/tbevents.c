@@ -16,7 +16,7 @@
 
 #include "core/err.h"
 
-struct lm_tb_writer {
+struct lm_tbevents_writer {
     FILE *f;
     char *path;
     double wall; /* fixed wall time (tests), < 0: the clock */
@@ -44,7 +44,7 @@ uint32_t lm_crc32c(uint32_t crc, const void *data, size_t n) {
     return ~crc;
 }
 
-uint32_t lm_tb_masked_crc(const void *data, size_t n) {
+uint32_t lm_tbevents_masked_crc(const void *data, size_t n) {
     uint32_t c = lm_crc32c(0, data, n);
     return ((c >> 15) | (c << 17)) + 0xa282ead8u;
 }
@@ -106,7 +106,7 @@ static void event_head(buf *b, double wall, int64_t step) {
     put_varint(b, (uint64_t)step);
 }
 
-static double now_wall(const lm_tb_writer *w) {
+static double now_wall(const lm_tbevents_writer *w) {
     if (w->wall >= 0) return w->wall;
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -114,13 +114,13 @@ static double now_wall(const lm_tb_writer *w) {
 }
 
 /* Frames one record and writes it. */
-static int write_record(lm_tb_writer *w, buf *data) {
+static int write_record(lm_tbevents_writer *w, buf *data) {
     if (w->failed) return lm_err_code(LM_EIO, "%s: event file unusable after an earlier write error", w->path);
     if (data->oom) return lm_err_code(LM_ENOMEM, "%s: out of memory encoding an event", w->path);
     uint8_t head[12];
     uint64_t len = data->n;
     for (int i = 0; i < 8; i++) head[i] = (uint8_t)(len >> (8 * i));
-    uint32_t hc = lm_tb_masked_crc(head, 8), dc = lm_tb_masked_crc(data->p, data->n);
+    uint32_t hc = lm_tbevents_masked_crc(head, 8), dc = lm_tbevents_masked_crc(data->p, data->n);
     for (int i = 0; i < 4; i++) head[8 + i] = (uint8_t)(hc >> (8 * i));
     uint8_t tail[4];
     for (int i = 0; i < 4; i++) tail[i] = (uint8_t)(dc >> (8 * i));
@@ -132,17 +132,17 @@ static int write_record(lm_tb_writer *w, buf *data) {
     return 0;
 }
 
-static int check_tag(const lm_tb_writer *w, const char *tag) {
+static int check_tag(const lm_tbevents_writer *w, const char *tag) {
     if (!tag || !*tag) return lm_err_code(LM_EINVAL, "%s: empty summary tag", w->path);
-    if (strlen(tag) > LM_TB_MAX_TAG)
-        return lm_err_code(LM_EINVAL, "%s: summary tag longer than %d bytes: %.40s...", w->path, LM_TB_MAX_TAG, tag);
+    if (strlen(tag) > LM_TBEVENTS_MAX_TAG)
+        return lm_err_code(LM_EINVAL, "%s: summary tag longer than %d bytes: %.40s...", w->path, LM_TBEVENTS_MAX_TAG, tag);
     return 0;
 }
 
 /* ---- open / close ------------------------------------------------------------------------- */
-int lm_tb_open_path(lm_tb_writer **out, const char *path, double wall) {
+int lm_tbevents_open_path(lm_tbevents_writer **out, const char *path, double wall) {
     *out = NULL;
-    lm_tb_writer *w = calloc(1, sizeof *w);
+    lm_tbevents_writer *w = calloc(1, sizeof *w);
     if (!w || !(w->path = strdup(path))) {
         free(w);
         return lm_err_code(LM_ENOMEM, "%s: out of memory", path);
@@ -161,16 +161,16 @@ int lm_tb_open_path(lm_tb_writer **out, const char *path, double wall) {
     put_bytes(&b, 3, "brain.Event:2", 13);
     int rc = write_record(w, &b);
     free(b.p);
-    if (rc == 0) rc = lm_tb_flush(w);
+    if (rc == 0) rc = lm_tbevents_flush(w);
     if (rc < 0) {
-        lm_tb_close(w);
+        lm_tbevents_close(w);
         return rc;
     }
     *out = w;
     return 0;
 }
 
-int lm_tb_open(lm_tb_writer **out, const char *dir) {
+int lm_tbevents_open(lm_tbevents_writer **out, const char *dir) {
     *out = NULL;
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return lm_err_code(LM_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
@@ -187,16 +187,16 @@ int lm_tb_open(lm_tb_writer **out, const char *dir) {
     for (int k = 0; k < 1000 && rc == 1; k++) {
         if (k == 0) snprintf(path, cap, "%s/events.out.tfevents.%010lld.%s", dir, t, host);
         else snprintf(path, cap, "%s/events.out.tfevents.%010lld.%s.%d", dir, t, host, k);
-        if (access(path, F_OK) != 0) rc = lm_tb_open_path(out, path, -1);
+        if (access(path, F_OK) != 0) rc = lm_tbevents_open_path(out, path, -1);
     }
     if (rc == 1) rc = lm_err_code(LM_EIO, "%s: no free event file name", dir);
     free(path);
     return rc;
 }
 
-const char *lm_tb_path(const lm_tb_writer *w) { return w->path; }
+const char *lm_tbevents_path(const lm_tbevents_writer *w) { return w->path; }
 
-int lm_tb_flush(lm_tb_writer *w) {
+int lm_tbevents_flush(lm_tbevents_writer *w) {
     if (w->failed) return lm_err_code(LM_EIO, "%s: event file unusable after an earlier write error", w->path);
     if (fflush(w->f) != 0) {
         w->failed = 1;
@@ -205,7 +205,7 @@ int lm_tb_flush(lm_tb_writer *w) {
     return 0;
 }
 
-int lm_tb_close(lm_tb_writer *w) {
+int lm_tbevents_close(lm_tbevents_writer *w) {
     if (!w) return 0;
     int rc = 0;
     if (w->f) {
@@ -220,7 +220,7 @@ int lm_tb_close(lm_tb_writer *w) {
 }
 
 /* ---- summaries ---------------------------------------------------------------------------- */
-int lm_tb_scalars(lm_tb_writer *w, int64_t step, int n, const char *const *tags, const float *values) {
+int lm_tbevents_scalars(lm_tbevents_writer *w, int64_t step, int n, const char *const *tags, const float *values) {
     int rc;
     if (n < 1) return lm_err_code(LM_EINVAL, "%s: no scalars to write", w->path);
     buf summ = {0}, val = {0}, ev = {0};
@@ -244,11 +244,11 @@ cleanup:
     return rc;
 }
 
-int lm_tb_scalar(lm_tb_writer *w, const char *tag, int64_t step, float value) {
-    return lm_tb_scalars(w, step, 1, &tag, &value);
+int lm_tbevents_scalar(lm_tbevents_writer *w, const char *tag, int64_t step, float value) {
+    return lm_tbevents_scalars(w, step, 1, &tag, &value);
 }
 
-int lm_tb_image(lm_tb_writer *w, const char *tag, int64_t step, int h, int wd, int c, const void *png,
+int lm_tbevents_image(lm_tbevents_writer *w, const char *tag, int64_t step, int h, int wd, int c, const void *png,
                 size_t n) {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     int rc;

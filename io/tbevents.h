@@ -13,10 +13,10 @@
  * simple_value float = 2, image = 4 → Image { height = 1, width = 2, colorspace = 3,
  * encoded_image_string bytes = 4 } }.
  *
- *     lm_tb_writer *tb; lm_tb_open(&tb, "run/tb");
- *     lm_tb_scalar(tb, "train/gen_total", step, loss);
- *     lm_tb_image(tb, "samples", step, h, w, 3, png, png_len);  // PNG bytes from data/image.h
- *     lm_tb_flush(tb); ... lm_tb_close(tb);
+ *     lm_tbevents_writer *tb; lm_tbevents_open(&tb, "run/tb");
+ *     lm_tbevents_scalar(tb, "train/gen_total", step, loss);
+ *     lm_tbevents_image(tb, "samples", step, h, w, 3, png, png_len);  // PNG bytes from data/image.h
+ *     lm_tbevents_flush(tb); ... lm_tbevents_close(tb);
  * Not thread-safe: one writer per thread. After a write error the writer refuses further
  * records (a half-written record would hide the ones after it), returning LM_EIO. */
 #ifndef LM_TBEVENTS_H
@@ -25,34 +25,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct lm_tb_writer lm_tb_writer;
+typedef struct lm_tbevents_writer lm_tbevents_writer;
 
 /* Creates dir (one level; the parent must exist) if missing and a new event file in it,
  * and writes the file_version record. */
-int lm_tb_open(lm_tb_writer **out, const char *dir);
+int lm_tbevents_open(lm_tbevents_writer **out, const char *dir);
 /* Same with an explicit file path (must not exist) and wall time source fixed to `wall`
  * seconds when wall >= 0 (tests; pass -1 for the clock). */
-int lm_tb_open_path(lm_tb_writer **out, const char *path, double wall);
-const char *lm_tb_path(const lm_tb_writer *w); /* the event file's path */
+int lm_tbevents_open_path(lm_tbevents_writer **out, const char *path, double wall);
+const char *lm_tbevents_path(const lm_tbevents_writer *w); /* the event file's path */
 
-/* One scalar (Value.simple_value). tag: non-empty, at most LM_TB_MAX_TAG bytes. */
-int lm_tb_scalar(lm_tb_writer *w, const char *tag, int64_t step, float value);
+/* One scalar (Value.simple_value). tag: non-empty, at most LM_TBEVENTS_MAX_TAG bytes. */
+int lm_tbevents_scalar(lm_tbevents_writer *w, const char *tag, int64_t step, float value);
 /* n scalars in one Event (same step). */
-int lm_tb_scalars(lm_tb_writer *w, int64_t step, int n, const char *const *tags, const float *values);
+int lm_tbevents_scalars(lm_tbevents_writer *w, int64_t step, int n, const char *const *tags, const float *values);
 /* One image: PNG bytes (checked for the PNG signature) of an h x w image with c channels
  * (1 gray, 3 RGB, 4 RGBA: TensorBoard's colorspace). */
-int lm_tb_image(lm_tb_writer *w, const char *tag, int64_t step, int h, int wd, int c, const void *png,
+int lm_tbevents_image(lm_tbevents_writer *w, const char *tag, int64_t step, int h, int wd, int c, const void *png,
                 size_t n);
 /* Pushes buffered records to the file (fflush). */
-int lm_tb_flush(lm_tb_writer *w);
+int lm_tbevents_flush(lm_tbevents_writer *w);
 /* Flushes, fsyncs and closes; frees w (NULL ok, returns 0). */
-int lm_tb_close(lm_tb_writer *w);
+int lm_tbevents_close(lm_tbevents_writer *w);
 
-#define LM_TB_MAX_TAG 1024
+#define LM_TBEVENTS_MAX_TAG 1024
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), continuing from crc (0 to start). */
 uint32_t lm_crc32c(uint32_t crc, const void *data, size_t n);
 /* TFRecord's masked CRC of data. */
-uint32_t lm_tb_masked_crc(const void *data, size_t n);
+uint32_t lm_tbevents_masked_crc(const void *data, size_t n);
 
 #endif

@@ -6,25 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/err.h"
-#include "model/lt_err.h"
+#include "core/path.h"
+#include "losses/perceptual.h"
 #include "model/pretrained.h"
 #include "model/resnet50.h"
 
 struct lm_resnet_pl {
     lm_resnet_pl_opts o;
-    lm_params params; /* "impl.conv1.weight", ... */
+    lm_perceptual pc; /* params: "impl.conv1.weight", ... */
     lm_resnet50 *enc;
-    lt_tensor *mean, *std; /* (1, 3, 1, 1), owned */
-    char source[4200];
 };
-
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* A weights_path naming a file that does not exist is reported as that file, not searched
  * as a directory. */
@@ -52,7 +45,7 @@ static int has_weights_ext(const char *p) {
 static int candidates(const lm_resnet_pl_opts *o, char cands[3][PATH_CAP], int *n) {
     char base[4096];
     *n = 0;
-    if (o->weights_path[0] && (is_file(o->weights_path) || has_weights_ext(o->weights_path))) {
+    if (o->weights_path[0] && (lm_path_is_file(o->weights_path) || has_weights_ext(o->weights_path))) {
         snprintf(cands[(*n)++], PATH_CAP, "%s", o->weights_path);
         return 0;
     }
@@ -74,14 +67,6 @@ static int candidates(const lm_resnet_pl_opts *o, char cands[3][PATH_CAP], int *
     return 0;
 }
 
-static lt_tensor *chan_const(double a, double b, double c, lt_dtype dt, lt_device dev) {
-    float v[3] = {(float)a, (float)b, (float)c};
-    int64_t s[4] = {1, 3, 1, 1};
-    lt_tensor *t = lt_from_buffer(v, s, 4, LT_F32);
-    lt_tensor *r = (dt == LT_F32 && dev == LT_CPU) ? t : lt_to_device(lt_to_dtype(t, dt), dev);
-    return lt_keep(r);
-}
-
 int lm_resnet_pl_create(lm_resnet_pl **out, const lm_resnet_pl_opts *o, lt_dtype dt,
                         lt_device dev, int flags) {
     *out = NULL;
@@ -91,24 +76,21 @@ int lm_resnet_pl_create(lm_resnet_pl **out, const lm_resnet_pl_opts *o, lt_dtype
     lm_resnet_pl *pl = calloc(1, sizeof *pl);
     if (!pl) return lm_err_code(LM_ENOMEM, "resnet_pl: out of memory");
     pl->o = *o;
-    lm_params_init(&pl->params, dt, dev);
+    lm_params_init(&pl->pc.params, dt, dev);
     char cands[3][PATH_CAP];
     int n = 0, rc;
     lt_scope_push();
-    lm_params_push(&pl->params, "impl");
-    rc = lm_resnet50_create(&pl->enc, &pl->params, o->arch_encoder);
-    lm_params_pop(&pl->params);
+    lm_params_push(&pl->pc.params, "impl");
+    rc = lm_resnet50_create(&pl->enc, &pl->pc.params, o->arch_encoder);
+    lm_params_pop(&pl->pc.params);
     if (rc < 0) goto fail;
-    if (!(pl->mean = chan_const(0.485, 0.456, 0.406, dt, dev)) ||
-        !(pl->std = chan_const(0.229, 0.224, 0.225, dt, dev))) {
-        rc = lm_err_lt("resnet_pl");
-        goto fail;
-    }
+    if ((rc = lm_perceptual_norm_init(&pl->pc, dt, dev, "resnet_pl")) < 0) goto fail;
     if ((rc = candidates(o, cands, &n)) < 0) goto fail;
     const char *cp[3] = {cands[0], cands[1], cands[2]};
     /* frozen: for w in self.impl.parameters(): w.requires_grad_(False) */
-    if ((rc = lm_pretrained_attach(&pl->params, "impl.", "", "resnet_pl", "encoder", cp, n,
-                                   flags & LM_PL_RANDOM_IF_MISSING, pl->source, sizeof pl->source)) < 0)
+    if ((rc = lm_pretrained_attach(&pl->pc.params, "impl.", "", "resnet_pl", "encoder", cp, n,
+                                   flags & LM_PL_RANDOM_IF_MISSING, pl->pc.source,
+                                   sizeof pl->pc.source)) < 0)
         goto fail;
     lt_scope_pop();
     *out = pl;
@@ -142,11 +124,11 @@ lt_tensor *lm_resnet_pl_loss_mode(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *
     lt_tensor *res = NULL;
     lt_scope_push();
     /* pred = (pred - IMAGENET_MEAN) / IMAGENET_STD, same for target */
-    lt_tensor *p = lt_div(lt_sub(pred, pl->mean), pl->std);
+    lt_tensor *p = lm_perceptual_normalize(&pl->pc, pred);
     lt_tensor *pf[4], *tf[4], *mse[4];
     if (lm_resnet50_forward(pl->enc, p, tr, pf) < 0) goto done;
     lt_no_grad_push(); /* the target's graph is never needed: only pred gets a gradient */
-    lt_tensor *t = lt_div(lt_sub(target, pl->mean), pl->std);
+    lt_tensor *t = lm_perceptual_normalize(&pl->pc, target);
     int rc = lm_resnet50_forward(pl->enc, t, tr, tf);
     lt_no_grad_pop();
     if (rc < 0) goto done;
@@ -154,22 +136,16 @@ lt_tensor *lm_resnet_pl_loss_mode(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *
     /* torch.stack([...]).sum() * self.weight */
     res = lt_keep(lt_mul_scalar(lt_sum(lt_stack(mse, 4, 0)), pl->o.weight));
 done:
-    lt_scope_pop();
-    if (!res) return NULL;
-    lt_tensor *r = lt_alias(res); /* into the caller's scope */
-    lt_free(res);
-    return r;
+    return lm_perceptual_scope_end(res);
 }
 
-lm_params *lm_resnet_pl_params(lm_resnet_pl *pl) { return &pl->params; }
+lm_params *lm_resnet_pl_params(lm_resnet_pl *pl) { return &pl->pc.params; }
 
-const char *lm_resnet_pl_source(const lm_resnet_pl *pl) { return pl->source; }
+const char *lm_resnet_pl_source(const lm_resnet_pl *pl) { return pl->pc.source; }
 
 void lm_resnet_pl_free(lm_resnet_pl *pl) {
     if (!pl) return;
     lm_resnet50_free(pl->enc);
-    lm_params_free(&pl->params);
-    lt_free(pl->mean);
-    lt_free(pl->std);
+    lm_perceptual_free(&pl->pc);
     free(pl);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "model/lt_err.h"
+#include "losses/perceptual.h"
 #include "losses/resnet_pl.h"
 #include "model/pretrained.h"
 #include "model/vgg.h"
@@ -19,19 +19,9 @@
 
 struct lm_vgg_pl {
     lm_vgg_pl_opts o;
-    lm_params params; /* "vgg.0.weight", ... */
+    lm_perceptual pc; /* params: "vgg.0.weight", ... */
     lm_vgg *vgg;
-    lt_tensor *mean, *std; /* (1, 3, 1, 1), owned */
-    char source[4200];
 };
-
-static lt_tensor *chan_const(double a, double b, double c, lt_dtype dt, lt_device dev) {
-    float v[3] = {(float)a, (float)b, (float)c};
-    int64_t s[4] = {1, 3, 1, 1};
-    lt_tensor *t = lt_from_buffer(v, s, 4, LT_F32);
-    lt_tensor *r = (dt == LT_F32 && dev == LT_CPU) ? t : lt_to_device(lt_to_dtype(t, dt), dev);
-    return lt_keep(r);
-}
 
 int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_device dev,
                      int flags) {
@@ -39,19 +29,15 @@ int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_d
     lm_vgg_pl *pl = calloc(1, sizeof *pl);
     if (!pl) return lm_err_code(LM_ENOMEM, "vgg_pl: out of memory");
     pl->o = *o;
-    lm_params_init(&pl->params, dt, dev);
+    lm_params_init(&pl->pc.params, dt, dev);
     char cand[4200];
     int rc;
     lt_scope_push();
-    lm_params_push(&pl->params, "vgg");
-    rc = lm_vgg_create(&pl->vgg, &pl->params, 19, VGG_PL_LAYERS, 1);
-    lm_params_pop(&pl->params);
+    lm_params_push(&pl->pc.params, "vgg");
+    rc = lm_vgg_create(&pl->vgg, &pl->pc.params, 19, VGG_PL_LAYERS, 1);
+    lm_params_pop(&pl->pc.params);
     if (rc < 0) goto fail;
-    if (!(pl->mean = chan_const(0.485, 0.456, 0.406, dt, dev)) ||
-        !(pl->std = chan_const(0.229, 0.224, 0.225, dt, dev))) {
-        rc = lm_err_lt("vgg_pl");
-        goto fail;
-    }
+    if ((rc = lm_perceptual_norm_init(&pl->pc, dt, dev, "vgg_pl")) < 0) goto fail;
     if (o->weights_path[0]) {
         snprintf(cand, sizeof cand, "%s", o->weights_path);
     } else {
@@ -66,8 +52,9 @@ int lm_vgg_pl_create(lm_vgg_pl **out, const lm_vgg_pl_opts *o, lt_dtype dt, lt_d
     }
     const char *cp[1] = {cand};
     /* torchvision.models.vgg19(pretrained=True): keys features.N.*, classifier.* */
-    if ((rc = lm_pretrained_attach(&pl->params, "vgg.", "features.", "vgg_pl", "VGG19", cp, 1,
-                                   flags & LM_PL_RANDOM_IF_MISSING, pl->source, sizeof pl->source)) < 0)
+    if ((rc = lm_pretrained_attach(&pl->pc.params, "vgg.", "features.", "vgg_pl", "VGG19", cp, 1,
+                                   flags & LM_PL_RANDOM_IF_MISSING, pl->pc.source,
+                                   sizeof pl->pc.source)) < 0)
         goto fail;
     lt_scope_pop();
     *out = pl;
@@ -100,9 +87,9 @@ lt_tensor *lm_vgg_pl_loss(lm_vgg_pl *pl, lt_tensor *pred, lt_tensor *target, lt_
     lt_scope_push();
     lt_tensor *fi = pred, *ft = target;
     if (pl->o.normalize_inputs) {
-        fi = lt_div(lt_sub(pred, pl->mean), pl->std);
+        fi = lm_perceptual_normalize(&pl->pc, pred);
         lt_no_grad_push();
-        ft = lt_div(lt_sub(target, pl->mean), pl->std);
+        ft = lm_perceptual_normalize(&pl->pc, target);
         lt_no_grad_pop();
     }
     lt_tensor *losses[VGG_PL_LAYERS];
@@ -131,22 +118,16 @@ lt_tensor *lm_vgg_pl_loss(lm_vgg_pl *pl, lt_tensor *pred, lt_tensor *target, lt_
     res = lt_keep(lt_mul_scalar(lt_sum(lt_sum_dims(lt_stack(losses, nl, 0), d0, 1, 0)),
                                 pl->o.weight));
 done:
-    lt_scope_pop();
-    if (!res) return NULL;
-    lt_tensor *r = lt_alias(res);
-    lt_free(res);
-    return r;
+    return lm_perceptual_scope_end(res);
 }
 
-lm_params *lm_vgg_pl_params(lm_vgg_pl *pl) { return &pl->params; }
+lm_params *lm_vgg_pl_params(lm_vgg_pl *pl) { return &pl->pc.params; }
 
-const char *lm_vgg_pl_source(const lm_vgg_pl *pl) { return pl->source; }
+const char *lm_vgg_pl_source(const lm_vgg_pl *pl) { return pl->pc.source; }
 
 void lm_vgg_pl_free(lm_vgg_pl *pl) {
     if (!pl) return;
     lm_vgg_free(pl->vgg);
-    lm_params_free(&pl->params);
-    lt_free(pl->mean);
-    lt_free(pl->std);
+    lm_perceptual_free(&pl->pc);
     free(pl);
 }

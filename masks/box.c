@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "masks/mask.h"
+#include "masks/ramp.h"
 
 int lm_mask_box(uint8_t *out, int h, int w, const lm_mask_box_cfg *c, lm_rng *rng, int64_t iter) {
     double coef = (c->ramp.enabled && iter >= 0) ? lm_ramp_value(&c->ramp, (double)iter) : 1.0;

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "masks/mask.h"
+#include "masks/ramp.h"
 #include "masks/raster.h"
 
 /* Python slice bounds [a:b] on a length-n axis, normalised like list slicing. */

@@ -21,13 +21,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
-
-/* saicinpainting.utils.LinearRamp: start_value before start_iter, end_value from end_iter,
- * linear in between. */
-typedef struct lm_ramp {
-    int enabled; /* 0: no ramp_kwargs (coefficient 1) */
-    double start_value, end_value, start_iter, end_iter; /* defaults 0, 1, -1, 0 */
-} lm_ramp;
+#include "masks/ramp.h" /* lm_ramp in the irregular and box options */
 
 enum { LM_DRAW_LINE = 0, LM_DRAW_CIRCLE = 1, LM_DRAW_SQUARE = 2 };
 
@@ -108,7 +102,6 @@ const char *const *lm_mask_preset_names(void);
 int lm_mask_generate(uint8_t *out, int h, int w, const lm_mask_cfg *cfg, lm_rng *rng, int64_t iter);
 
 /* The individual generators (out is cleared first). */
-double lm_ramp_value(const lm_ramp *r, double iter);
 int lm_mask_irregular(uint8_t *out, int h, int w, const lm_mask_irregular_cfg *c, lm_rng *rng,
                       int64_t iter);
 int lm_mask_box(uint8_t *out, int h, int w, const lm_mask_box_cfg *c, lm_rng *rng, int64_t iter);

@@ -1,30 +1,20 @@
 /* mixed.c — MixedMaskGenerator and get_mask_generator (saicinpainting/training/data/masks.py),
- * LinearRamp (saicinpainting/utils.py), the official defaults and their validation. */
+ * the official defaults and their validation. */
 #include <string.h>
 
 #include "core/err.h"
 #include "masks/mask.h"
-
-double lm_ramp_value(const lm_ramp *r, double i) {
-    if (i < r->start_iter) return r->start_value;
-    if (i >= r->end_iter) return r->end_value;
-    double part = (i - r->start_iter) / (r->end_iter - r->start_iter);
-    return r->start_value * (1 - part) + r->end_value * part;
-}
-
-static void ramp_default(lm_ramp *r) {
-    r->enabled = 0, r->start_value = 0, r->end_value = 1, r->start_iter = -1, r->end_iter = 0;
-}
+#include "masks/ramp.h"
 
 void lm_mask_irregular_default(lm_mask_irregular_cfg *c) {
     c->max_angle = 4, c->max_len = 60, c->max_width = 20, c->min_times = 0, c->max_times = 10;
-    ramp_default(&c->ramp);
+    lm_ramp_default(&c->ramp);
     c->draw_method = LM_DRAW_LINE;
 }
 
 void lm_mask_box_default(lm_mask_box_cfg *c) {
     c->margin = 10, c->bbox_min_size = 30, c->bbox_max_size = 100, c->min_times = 0, c->max_times = 3;
-    ramp_default(&c->ramp);
+    lm_ramp_default(&c->ramp);
 }
 
 void lm_mask_cfg_default(lm_mask_cfg *c) {

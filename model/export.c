@@ -57,7 +57,7 @@ static int convert(const void *src, int sdt, int ddt, size_t n, void **out) {
     return 0;
 }
 
-static int add(lm_export *e, const char *name, const lm_st_entry *src, const char *from, int dtype) {
+static int add(lm_export *e, const char *name, const lm_safetensors_entry *src, const char *from, int dtype) {
     if (e->n == e->cap) {
         int nc = e->cap ? 2 * e->cap : 64;
         lm_export_tensor *t = realloc(e->t, (size_t)nc * sizeof *t);
@@ -86,7 +86,7 @@ static int add(lm_export *e, const char *name, const lm_st_entry *src, const cha
     return 0;
 }
 
-static int same_shape(const lm_st_entry *a, const lm_st_entry *b) {
+static int same_shape(const lm_safetensors_entry *a, const lm_safetensors_entry *b) {
     if (a->ndim != b->ndim) return 0;
     for (int d = 0; d < a->ndim; d++)
         if (a->shape[d] != b->shape[d]) return 0;
@@ -113,9 +113,9 @@ int lm_export_select(lm_export *e, const lm_weights_src *s, const lm_export_opts
                            "(use --raw to export the trained weights)", path, n_avg, n_gen);
     char key[1024];
     for (int i = 0; i < n && rc == 0; i++) {
-        const lm_st_entry *t = lm_weights_get(s, i);
+        const lm_safetensors_entry *t = lm_weights_get(s, i);
         if (!starts(t->name, P_GEN)) continue;
-        const lm_st_entry *src = t;
+        const lm_safetensors_entry *src = t;
         if (e->used_ema) {
             if ((size_t)snprintf(key, sizeof key, P_AVG "%s", t->name + strlen(P_GEN)) >= sizeof key)
                 return lm_err_code(LM_EINVAL, "export %s: key too long: %.100s...", path, t->name);
@@ -131,7 +131,7 @@ int lm_export_select(lm_export *e, const lm_weights_src *s, const lm_export_opts
         e->n_generator++;
     }
     for (int i = 0; i < n && rc == 0 && o->with_discr; i++) {
-        const lm_st_entry *t = lm_weights_get(s, i);
+        const lm_safetensors_entry *t = lm_weights_get(s, i);
         if (!starts(t->name, P_DIS)) continue;
         rc = add(e, t->name, t, t->name, o->dtype);
         e->n_discriminator++;
@@ -145,18 +145,18 @@ int lm_export_select(lm_export *e, const lm_weights_src *s, const lm_export_opts
 }
 
 int lm_export_write_safetensors(const lm_export *e, const char *path, const char *const *meta) {
-    lm_st_writer *w = NULL;
-    int rc = lm_st_writer_open(&w, path);
-    for (int i = 0; rc == 0 && meta && meta[i] && meta[i + 1]; i += 2) rc = lm_st_writer_meta(w, meta[i], meta[i + 1]);
+    lm_safetensors_writer *w = NULL;
+    int rc = lm_safetensors_writer_open(&w, path);
+    for (int i = 0; rc == 0 && meta && meta[i] && meta[i + 1]; i += 2) rc = lm_safetensors_writer_meta(w, meta[i], meta[i + 1]);
     for (int i = 0; rc == 0 && i < e->n; i++) {
         const lm_export_tensor *t = &e->t[i];
-        rc = lm_st_writer_add(w, t->name, t->dtype, t->shape, t->ndim, t->data, t->nbytes);
+        rc = lm_safetensors_writer_add(w, t->name, t->dtype, t->shape, t->ndim, t->data, t->nbytes);
     }
     if (rc < 0) {
-        lm_st_writer_abort(w);
+        lm_safetensors_writer_abort(w);
         return lm_err_prefix("export");
     }
-    return lm_st_writer_close(w) < 0 ? lm_err_prefix("export") : 0;
+    return lm_safetensors_writer_close(w) < 0 ? lm_err_prefix("export") : 0;
 }
 
 static int put_state_dict(lm_pthw *w, const lm_export *e) {

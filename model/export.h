@@ -29,7 +29,7 @@ typedef struct lm_export_tensor {
     char *name;               /* output key */
     const char *from;         /* source key (borrowed from the source) */
     int dtype, ndim;
-    int64_t shape[LM_ST_MAX_DIMS];
+    int64_t shape[LM_SAFETENSORS_MAX_DIMS];
     const void *data;         /* nbytes */
     size_t nbytes;
     void *owned;              /* converted data, freed with the export */

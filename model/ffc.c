@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/imath.h"
 #include "model/ffc.h"
 
 /* ---- FFC ------------------------------------------------------------------------------------ */
@@ -187,8 +188,6 @@ struct lm_ffc_gen {
     lm_conv out;
 };
 
-static int imin(int a, int b) { return a < b ? a : b; }
-
 void lm_ffc_gen_free(lm_ffc_gen *g) {
     if (!g) return;
     free(g->down);
@@ -209,7 +208,7 @@ int lm_ffc_gen_create(lm_ffc_gen **out, lm_params *p, const lm_generator_opts *o
     if (nd < 0 || nb < 0 || ngf < 1 || mf < 1 || o->input_nc < 1 || o->output_nc < 1)
         return lm_err_code(LM_EINVAL, "generator: bad sizes (ngf %d, n_downsampling %d, n_blocks "
                            "%d, max_features %d)", ngf, nd, nb, mf);
-    if (imin(mf, ngf) != ngf)
+    if (lm_imath_min(mf, ngf) != ngf)
         return lm_err_code(LM_EINVAL, "generator.max_features: %d is below ngf %d (the last "
                            "ConvTranspose2d would not feed the output conv)", mf, ngf);
     lm_ffc_gen *g = calloc(1, sizeof *g);
@@ -238,13 +237,13 @@ int lm_ffc_gen_create(lm_ffc_gen **out, lm_params *p, const lm_generator_opts *o
         if (i == nd - 1) kw.ratio_gout = o->resnet_conv_kwargs.ratio_gin;
         lm_params_push(p, "model.%d", idx++);
         rc = lm_ffc_bn_act_init(&g->down[i], p,
-                                (lm_ffc_geom){imin(mf, ngf * mult), imin(mf, ngf * mult * 2), 3, 2, 1, 1},
+                                (lm_ffc_geom){lm_imath_min(mf, ngf * mult), lm_imath_min(mf, ngf * mult * 2), 3, 2, 1, 1},
                                 &kw, 1, prev->has_l ? prev->out_cl : 0, prev->has_g ? prev->out_cg : 0,
                                 "generator.downsample_conv_kwargs");
         lm_params_pop(p);
         prev = &g->down[i].ffc;
     }
-    int feats = imin(mf, ngf * (1 << nd));
+    int feats = lm_imath_min(mf, ngf * (1 << nd));
     for (int i = 0; !rc && i < nb; i++) {
         lm_params_push(p, "model.%d", idx++);
         rc = lm_ffc_block_init(&g->blocks[i], p, feats, &o->resnet_conv_kwargs,
@@ -259,7 +258,7 @@ int lm_ffc_gen_create(lm_ffc_gen **out, lm_params *p, const lm_generator_opts *o
     idx++; /* ConcatTupleLayer */
     for (int i = 0; !rc && i < nd; i++) {
         int mult = 1 << (nd - i);
-        int cin = imin(mf, ngf * mult), cout = imin(mf, ngf * mult / 2);
+        int cin = lm_imath_min(mf, ngf * mult), cout = lm_imath_min(mf, ngf * mult / 2);
         lm_params_push(p, "model.%d", idx++);
         rc = lm_convt_init(&g->up[i], p, "", cin, cout, 3, 2, 1, 1, 1);
         lm_params_pop(p);

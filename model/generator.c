@@ -14,7 +14,7 @@
 
 struct lm_generator {
     lm_ffc_gen *ffc; /* exactly one of the two is set */
-    lm_p2p_gen *p2p;
+    lm_pix2pixhd_gen *p2p;
 };
 
 static int check_kwargs(const lm_ffc_kwargs *k, const char *group) {
@@ -42,7 +42,7 @@ int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opt
         if (!rc) rc = check_kwargs(&o->resnet_conv_kwargs, "resnet_conv_kwargs");
         if (!rc) rc = lm_ffc_gen_create(&g->ffc, p, o);
     } else if (!strcmp(o->kind, "pix2pixhd_global") || !strcmp(o->kind, "pix2pixhd_multidilated")) {
-        rc = lm_p2p_gen_create(&g->p2p, p, o);
+        rc = lm_pix2pixhd_gen_create(&g->p2p, p, o);
     } else {
         rc = lm_err_code(LM_ENOTSUP, "generator.kind: '%s' is not supported by lamac (supported: "
                          "ffc_resnet, pix2pixhd_global, pix2pixhd_multidilated)", o->kind);
@@ -61,22 +61,22 @@ lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training) {
         return NULL;
     }
     lt_tensor *y = g->ffc ? lm_ffc_gen_forward(g->ffc, x, training)
-                          : lm_p2p_gen_forward(g->p2p, x, training);
+                          : lm_pix2pixhd_gen_forward(g->p2p, x, training);
     if (!y) lm_err_lt("generator forward");
     return y;
 }
 
 int lm_generator_layers(const lm_generator *g) {
-    return g->ffc ? lm_ffc_gen_layers(g->ffc) : lm_p2p_gen_layers(g->p2p);
+    return g->ffc ? lm_ffc_gen_layers(g->ffc) : lm_pix2pixhd_gen_layers(g->p2p);
 }
 
 const char *lm_generator_layer_kind(const lm_generator *g, int i) {
-    return g->ffc ? lm_ffc_gen_layer_kind(g->ffc, i) : lm_p2p_gen_layer_kind(g->p2p, i);
+    return g->ffc ? lm_ffc_gen_layer_kind(g->ffc, i) : lm_pix2pixhd_gen_layer_kind(g->p2p, i);
 }
 
 void lm_generator_free(lm_generator *g) {
     if (!g) return;
     lm_ffc_gen_free(g->ffc);
-    lm_p2p_gen_free(g->p2p);
+    lm_pix2pixhd_gen_free(g->p2p);
     free(g);
 }

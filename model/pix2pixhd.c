@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/imath.h"
 #include "model/layers.h"
 
 #define MD_MAX 16 /* dilation_num limit */
@@ -27,7 +28,7 @@ typedef struct p2p_block {
     lm_bn bn1, bn2;
 } p2p_block;
 
-struct lm_p2p_gen {
+struct lm_pix2pixhd_gen {
     int multidilated, dil_num, nd, nb;
     lm_out_act act;
     lm_conv in;
@@ -40,9 +41,7 @@ struct lm_p2p_gen {
     lm_conv out;
 };
 
-static int imin(int a, int b) { return a < b ? a : b; }
-
-void lm_p2p_gen_free(lm_p2p_gen *g) {
+void lm_pix2pixhd_gen_free(lm_pix2pixhd_gen *g) {
     if (!g) return;
     free(g->down);
     free(g->down_bn);
@@ -94,7 +93,7 @@ static int block_init(p2p_block *b, lm_params *p, int multidilated, int dil_num,
     return rc;
 }
 
-int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o) {
+int lm_pix2pixhd_gen_create(lm_pix2pixhd_gen **out, lm_params *p, const lm_generator_opts *o) {
     *out = NULL;
     int md = !strcmp(o->kind, "pix2pixhd_multidilated");
     int nd = o->n_downsampling, nb = o->n_blocks, mf = o->max_features, ngf = o->ngf;
@@ -104,7 +103,7 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
     if (nd < 0 || nb < 0 || ngf < 1 || mf < ngf || o->input_nc < 1 || o->output_nc < 1)
         return lm_err_code(LM_EINVAL, "generator: bad sizes (ngf %d, n_downsampling %d, n_blocks "
                            "%d, max_features %d)", ngf, nd, nb, mf);
-    int feats = imin(mf, ngf * (1 << nd));
+    int feats = lm_imath_min(mf, ngf * (1 << nd));
     if (md) {
         if (strcmp(o->multidilation_comb_mode, "cat_in") != 0)
             return lm_err_code(LM_ENOTSUP, "generator.multidilation_kwargs.comb_mode: '%s' is not "
@@ -115,7 +114,7 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
                                "in 1..%d and divide the %d bottleneck channels",
                                o->multidilation_dilation_num, MD_MAX, feats);
     }
-    lm_p2p_gen *g = calloc(1, sizeof *g);
+    lm_pix2pixhd_gen *g = calloc(1, sizeof *g);
     if (!g) return lm_err_code(LM_ENOMEM, "generator: out of memory");
     g->multidilated = md;
     g->dil_num = md ? o->multidilation_dilation_num : 1;
@@ -136,11 +135,11 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
     if (!rc) rc = bn_at(&g->in_bn, p, idx++, ngf);
     idx++; /* ReLU */
     for (int i = 0; !rc && i < nd; i++) {
-        int mult = 1 << i, cout = imin(mf, ngf * mult * 2);
+        int mult = 1 << i, cout = lm_imath_min(mf, ngf * mult * 2);
         lm_conv_opts co = lm_conv_defaults();
         co.stride = 2;
         co.padding = 1;
-        rc = conv_at(&g->down[i], p, idx++, "", imin(mf, ngf * mult), cout, 3, co);
+        rc = conv_at(&g->down[i], p, idx++, "", lm_imath_min(mf, ngf * mult), cout, 3, co);
         if (!rc) rc = bn_at(&g->down_bn[i], p, idx++, cout);
         idx++;
     }
@@ -151,7 +150,7 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
     }
     for (int i = 0; !rc && i < nd; i++) {
         int mult = 1 << (nd - i);
-        int cin = imin(mf, ngf * mult), cout = imin(mf, ngf * mult / 2);
+        int cin = lm_imath_min(mf, ngf * mult), cout = lm_imath_min(mf, ngf * mult / 2);
         lm_params_push(p, "model.%d", idx++);
         rc = lm_convt_init(&g->up[i], p, "", cin, cout, 3, 2, 1, 1, 1);
         lm_params_pop(p);
@@ -162,22 +161,22 @@ int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o
     if (!rc) rc = conv_at(&g->out, p, idx, "", ngf, o->output_nc, 7, lm_conv_defaults());
 cleanup:
     if (rc) {
-        lm_p2p_gen_free(g);
+        lm_pix2pixhd_gen_free(g);
         return rc;
     }
     *out = g;
     return 0;
 }
 
-int lm_p2p_gen_layers(const lm_p2p_gen *g) {
+int lm_pix2pixhd_gen_layers(const lm_pix2pixhd_gen *g) {
     return 4 + 3 * g->nd + g->nb + 3 * g->nd + 2 + (g->act != LM_ACT_NONE);
 }
 
-const char *lm_p2p_gen_layer_kind(const lm_p2p_gen *g, int i) {
+const char *lm_pix2pixhd_gen_layer_kind(const lm_pix2pixhd_gen *g, int i) {
     static const char *const cbr[3] = {"Conv2d", "BatchNorm2d", "ReLU"};
     static const char *const tbr[3] = {"ConvTranspose2d", "BatchNorm2d", "ReLU"};
     int b0 = 4 + 3 * g->nd, u0 = b0 + g->nb, e0 = u0 + 3 * g->nd;
-    if (i < 0 || i >= lm_p2p_gen_layers(g)) return NULL;
+    if (i < 0 || i >= lm_pix2pixhd_gen_layers(g)) return NULL;
     if (i == 0 || i == e0) return "ReflectionPad2d";
     if (i < b0) return cbr[(i - 1) % 3];
     if (i < u0) return g->multidilated ? "MultidilatedResnetBlock" : "ResnetBlock";
@@ -194,7 +193,7 @@ static lt_tensor *then_free(lt_tensor *y, lt_tensor *x) {
     return y;
 }
 
-static lt_tensor *block_conv(const lm_p2p_gen *g, const lm_conv *c, lt_tensor *x) {
+static lt_tensor *block_conv(const lm_pix2pixhd_gen *g, const lm_conv *c, lt_tensor *x) {
     if (!g->multidilated) return lm_conv_forward(&c[0], x);
     int64_t part = lt_size(x, 1) / g->dil_num;
     lt_tensor *s = NULL;
@@ -206,7 +205,7 @@ static lt_tensor *block_conv(const lm_p2p_gen *g, const lm_conv *c, lt_tensor *x
     return s;
 }
 
-static lt_tensor *block_forward(const lm_p2p_gen *g, const p2p_block *b, lt_tensor *x,
+static lt_tensor *block_forward(const lm_pix2pixhd_gen *g, const p2p_block *b, lt_tensor *x,
                                 int training) {
     lt_tensor *h = block_conv(g, b->c1, x);
     h = then_free(lm_bn_forward(&b->bn1, h, training), h);
@@ -231,7 +230,7 @@ static lt_tensor *stage_end(lt_tensor *next, lt_tensor **cur) {
     return next;
 }
 
-lt_tensor *lm_p2p_gen_forward(lm_p2p_gen *g, lt_tensor *x, int training) {
+lt_tensor *lm_pix2pixhd_gen_forward(lm_pix2pixhd_gen *g, lt_tensor *x, int training) {
     if (!x) return NULL;
     int64_t pad3[4] = {3, 3, 3, 3};
     lt_tensor *cur = NULL;

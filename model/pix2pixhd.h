@@ -6,12 +6,12 @@
 
 #include "model/generator.h"
 
-typedef struct lm_p2p_gen lm_p2p_gen;
+typedef struct lm_pix2pixhd_gen lm_pix2pixhd_gen;
 
-int lm_p2p_gen_create(lm_p2p_gen **out, lm_params *p, const lm_generator_opts *o);
-lt_tensor *lm_p2p_gen_forward(lm_p2p_gen *g, lt_tensor *x, int training);
-int lm_p2p_gen_layers(const lm_p2p_gen *g);                    /* top-level modules (model.i) */
-const char *lm_p2p_gen_layer_kind(const lm_p2p_gen *g, int i); /* class name, NULL if out of range */
-void lm_p2p_gen_free(lm_p2p_gen *g);
+int lm_pix2pixhd_gen_create(lm_pix2pixhd_gen **out, lm_params *p, const lm_generator_opts *o);
+lt_tensor *lm_pix2pixhd_gen_forward(lm_pix2pixhd_gen *g, lt_tensor *x, int training);
+int lm_pix2pixhd_gen_layers(const lm_pix2pixhd_gen *g);                    /* top-level modules (model.i) */
+const char *lm_pix2pixhd_gen_layer_kind(const lm_pix2pixhd_gen *g, int i); /* class name, NULL if out of range */
+void lm_pix2pixhd_gen_free(lm_pix2pixhd_gen *g);
 
 #endif

@@ -14,7 +14,7 @@
 
 struct lm_weights_src {
     char *path;
-    lm_st_file *st; /* one of st / pth */
+    lm_safetensors_file *st; /* one of st / pth */
     lm_pth *pth;
     char kind[16];
 };
@@ -39,7 +39,7 @@ int lm_weights_open(lm_weights_src **out, const char *path) {
      * 0x80 (a pickle PROTO opcode) or "PK" (zip) for some header sizes; byte 8 is '{', which
      * is never a zip's compression method nor part of torch's legacy magic number. */
     if (got >= 9 && head[8] == '{') {
-        rc = lm_st_open(&s->st, path);
+        rc = lm_safetensors_open(&s->st, path);
     } else if (got >= 4 && head[0] == 'P' && head[1] == 'K') { /* zip: torch.save since 1.6 */
         rc = lm_pth_load_ex(&s->pth, path, LM_PTH_OPAQUE_UNKNOWN);
     } else if (got >= 2 && head[0] == 0x80) { /* pickle protocol opcode: legacy torch.save */
@@ -62,26 +62,26 @@ int lm_weights_open(lm_weights_src **out, const char *path) {
 
 void lm_weights_close(lm_weights_src *s) {
     if (!s) return;
-    lm_st_close(s->st);
+    lm_safetensors_close(s->st);
     lm_pth_free(s->pth);
     free(s->path);
     free(s);
 }
 
 int lm_weights_count(const lm_weights_src *s) {
-    return s->st ? lm_st_count(s->st) : lm_pth_count(s->pth);
+    return s->st ? lm_safetensors_count(s->st) : lm_pth_count(s->pth);
 }
 
-const lm_st_entry *lm_weights_get(const lm_weights_src *s, int i) {
-    return s->st ? lm_st_get(s->st, i) : lm_pth_get(s->pth, i);
+const lm_safetensors_entry *lm_weights_get(const lm_weights_src *s, int i) {
+    return s->st ? lm_safetensors_get(s->st, i) : lm_pth_get(s->pth, i);
 }
 
-const lm_st_entry *lm_weights_find(const lm_weights_src *s, const char *name) {
-    return s->st ? lm_st_find(s->st, name) : lm_pth_find(s->pth, name);
+const lm_safetensors_entry *lm_weights_find(const lm_weights_src *s, const char *name) {
+    return s->st ? lm_safetensors_find(s->st, name) : lm_pth_find(s->pth, name);
 }
 
 const char *lm_weights_meta(const lm_weights_src *s, const char *key) {
-    return s->st ? lm_st_meta(s->st, key) : lm_pth_meta(s->pth, key);
+    return s->st ? lm_safetensors_meta(s->st, key) : lm_pth_meta(s->pth, key);
 }
 
 const char *lm_weights_path(const lm_weights_src *s) { return s->path; }
@@ -185,18 +185,18 @@ int lm_weights_load(lm_params *p, const lm_weights_src *s, const char *prefix, i
     char key[LM_PREFIX_MAX + 256], exp[96], fnd[96];
     int rc = 0, first_bad = -1;
     int n_bad = 0;
-    const lm_st_entry **match = calloc((size_t)(p->n ? p->n : 1), sizeof *match);
+    const lm_safetensors_entry **match = calloc((size_t)(p->n ? p->n : 1), sizeof *match);
     if (!match) return lm_err_code(LM_ENOMEM, "weights: out of memory");
     int start = r->n;
     /* 1. check every registry entry */
     for (int i = 0; i < p->n; i++) {
         lm_param *it = &p->items[i];
-        int64_t shp[LM_ST_MAX_DIMS];
-        int nd = lt_shape(it->t, shp, LM_ST_MAX_DIMS);
+        int64_t shp[LM_SAFETENSORS_MAX_DIMS];
+        int nd = lt_shape(it->t, shp, LM_SAFETENSORS_MAX_DIMS);
         lt_dtype dt = lt_type(it->t);
         snprintf(key, sizeof key, "%s%s", prefix, it->name);
         fmt_shape(exp, sizeof exp, lt_dtype_name(dt), shp, nd);
-        const lm_st_entry *e = lm_weights_find(s, key);
+        const lm_safetensors_entry *e = lm_weights_find(s, key);
         r->checked++;
         if (!e) {
             rc = report_add(r, key, LM_WP_MISSING, exp, "-");
@@ -216,7 +216,7 @@ int lm_weights_load(lm_params *p, const lm_weights_src *s, const char *prefix, i
     }
     /* 2. unexpected keys under the prefix */
     for (int i = 0, n = lm_weights_count(s); i < n; i++) {
-        const lm_st_entry *e = lm_weights_get(s, i);
+        const lm_safetensors_entry *e = lm_weights_get(s, i);
         if (strncmp(e->name, prefix, pl) != 0 || lm_params_find(p, e->name + pl)) continue;
         const char *en = lm_dtype_name(e->dtype);
         fmt_shape(fnd, sizeof fnd, en ? en : "?", e->shape, e->ndim);
@@ -234,7 +234,7 @@ int lm_weights_load(lm_params *p, const lm_weights_src *s, const char *prefix, i
     /* 3. copy */
     lt_no_grad_push();
     for (int i = 0; i < p->n && rc == 0; i++) {
-        const lm_st_entry *e = match[i];
+        const lm_safetensors_entry *e = match[i];
         if (!e) continue;
         lt_scope_push();
         lt_tensor *src = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
@@ -272,21 +272,21 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
     if (!o) o = &def;
     if (o->dtype != LT_F32 && o->dtype != LT_F64 && o->dtype != LT_F16 && o->dtype != LT_BF16)
         return lm_err_code(LM_EINVAL, "weights %s: save dtype must be F32, F64, F16 or BF16", path);
-    lm_st_writer *w = NULL;
+    lm_safetensors_writer *w = NULL;
     void *buf = NULL;
     size_t buf_cap = 0;
     char key[LM_PREFIX_MAX + 256], num[32];
-    int rc = lm_st_writer_open(&w, path);
+    int rc = lm_safetensors_writer_open(&w, path);
     if (rc < 0) return save_failed(path);
-    rc = lm_st_writer_meta(w, "format", LM_WEIGHTS_FORMAT);
-    if (!rc) rc = lm_st_writer_meta(w, "dtype", lt_dtype_name(o->dtype));
-    if (!rc && o->config) rc = lm_st_writer_meta(w, "config", o->config);
+    rc = lm_safetensors_writer_meta(w, "format", LM_WEIGHTS_FORMAT);
+    if (!rc) rc = lm_safetensors_writer_meta(w, "dtype", lt_dtype_name(o->dtype));
+    if (!rc && o->config) rc = lm_safetensors_writer_meta(w, "config", o->config);
     if (!rc && o->step >= 0) {
         snprintf(num, sizeof num, "%lld", (long long)o->step);
-        rc = lm_st_writer_meta(w, "step", num);
+        rc = lm_safetensors_writer_meta(w, "step", num);
     }
     for (int i = 0; !rc && o->extra && o->extra[i] && o->extra[i + 1]; i += 2)
-        rc = lm_st_writer_meta(w, o->extra[i], o->extra[i + 1]);
+        rc = lm_safetensors_writer_meta(w, o->extra[i], o->extra[i + 1]);
     for (int pi = 0; !rc && pi < n_parts; pi++) {
         const lm_params *p = parts[pi].params;
         for (int i = 0; !rc && i < p->n; i++) {
@@ -294,13 +294,13 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
             lt_tensor *t = p->items[i].t;
             lt_dtype dt = lt_type(t);
             if (is_float_dt((int)dt) && dt != o->dtype) t = lt_to_dtype(t, o->dtype), dt = o->dtype;
-            int64_t shp[LM_ST_MAX_DIMS];
-            int nd = lt_shape(t, shp, LM_ST_MAX_DIMS);
+            int64_t shp[LM_SAFETENSORS_MAX_DIMS];
+            int nd = lt_shape(t, shp, LM_SAFETENSORS_MAX_DIMS);
             size_t bytes = (size_t)lt_numel(t) * lt_dtype_size(dt);
             snprintf(key, sizeof key, "%s%s", parts[pi].prefix, p->items[i].name);
             if (!t) {
                 rc = lm_err_lt("weights %s: %s: cannot save", path, key);
-            } else if (nd < 0 || nd > LM_ST_MAX_DIMS || dt == LT_C64) {
+            } else if (nd < 0 || nd > LM_SAFETENSORS_MAX_DIMS || dt == LT_C64) {
                 rc = lm_err_code(LM_EINVAL, "weights %s: %s: cannot save (unsupported dtype or rank)",
                                  path, key);
             } else {
@@ -311,7 +311,7 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
                 }
                 if (!rc && bytes && lt_to_buffer(t, buf, bytes) < 0)
                     rc = lm_err_lt("weights %s: %s", path, key);
-                if (!rc && lm_st_writer_add(w, key, (int)dt, shp, nd, buf, bytes) < 0)
+                if (!rc && lm_safetensors_writer_add(w, key, (int)dt, shp, nd, buf, bytes) < 0)
                     rc = save_failed(path);
             }
             lt_scope_pop();
@@ -319,9 +319,9 @@ int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
     }
     free(buf);
     if (rc) {
-        lm_st_writer_abort(w);
+        lm_safetensors_writer_abort(w);
         return rc;
     }
-    if (lm_st_writer_close(w) < 0) return save_failed(path);
+    if (lm_safetensors_writer_close(w) < 0) return save_failed(path);
     return 0;
 }

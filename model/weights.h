@@ -32,8 +32,8 @@ typedef struct lm_weights_src lm_weights_src;
 int lm_weights_open(lm_weights_src **out, const char *path);
 void lm_weights_close(lm_weights_src *s);
 int lm_weights_count(const lm_weights_src *s);
-const lm_st_entry *lm_weights_get(const lm_weights_src *s, int i);
-const lm_st_entry *lm_weights_find(const lm_weights_src *s, const char *name);
+const lm_safetensors_entry *lm_weights_get(const lm_weights_src *s, int i);
+const lm_safetensors_entry *lm_weights_find(const lm_weights_src *s, const char *name);
 const char *lm_weights_meta(const lm_weights_src *s, const char *key); /* NULL if absent */
 const char *lm_weights_path(const lm_weights_src *s);
 const char *lm_weights_kind(const lm_weights_src *s); /* "safetensors", "pth-zip", "pth-legacy" */
@@ -94,7 +94,7 @@ typedef struct lm_weights_save_opts {
 lm_weights_save_opts lm_weights_save_defaults(void); /* F32, no config, step -1 */
 
 /* Writes every tensor of each part as prefix + key (plus metadata "format"
- * = LM_WEIGHTS_FORMAT, "config", "step", "dtype"); atomic (lm_st_writer). Integer buffers keep
+ * = LM_WEIGHTS_FORMAT, "config", "step", "dtype"); atomic (lm_safetensors_writer). Integer buffers keep
  * their dtype. */
 int lm_weights_save(const char *path, const lm_weights_part *parts, int n_parts,
                     const lm_weights_save_opts *o);

@@ -142,8 +142,8 @@ static void run_pair(lm_step_setup *a, lm_step_setup *b, uint64_t seed, lt_tenso
     lt_manual_seed(seed);
     *img = lt_rand(si, 4, LT_F32, LT_CPU);                                            // (N, 3, H, W)
     *mask = lt_to_dtype(lt_gt_scalar(lt_rand(sm, 4, LT_F32, LT_CPU), 0.6), LT_F32); // (N, 1, H, W)
-    ck_assert_msg(lm_step_run(a->step, *img, *mask, la) == 0, "fp32: %s", lm_err_msg());
-    ck_assert_msg(lm_step_run(b->step, *img, *mask, lb) == 0, "bf16: %s", lm_err_msg());
+    ck_assert_msg(lm_step_run(la, a->step, *img, *mask) == 0, "fp32: %s", lm_err_msg());
+    ck_assert_msg(lm_step_run(lb, b->step, *img, *mask) == 0, "bf16: %s", lm_err_msg());
 }
 
 /* Deviation of the bf16 iteration's loss terms from the float32 one (same weights, same
@@ -189,7 +189,7 @@ START_TEST(test_step_bf16) {
     /* the official semantics in bf16: three iterations, every term finite (lm_step_run fails on
      * a non-finite one), R1's double backward included */
     for (int it = 0; it < 3; it++) {
-        ck_assert_msg(lm_step_run(c->step, img, mask, &lb) == 0, "bf16 iteration %d: %s", it + 1, lm_err_msg());
+        ck_assert_msg(lm_step_run(&lb, c->step, img, mask) == 0, "bf16 iteration %d: %s", it + 1, lm_err_msg());
         ck_assert(lm_step_losses_get(&lb, "adv_discr_real_gp") > 0);
     }
     ck_assert_int_eq(lt_autocast_depth(), 0);

@@ -91,26 +91,21 @@ START_TEST(test_flags) {
 }
 END_TEST
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 START_TEST(test_mkdirs) {
     char tmp[256], p[512];
     lm_test_tmpdir(tmp, sizeof tmp, "core");
     snprintf(p, sizeof p, "%s/a/b//c/", tmp);
     ck_assert_msg(lm_path_mkdirs(p) == 0, "%s", lm_err_msg());
     snprintf(p, sizeof p, "%s/a/b/c", tmp);
-    ck_assert(is_dir(p));
+    ck_assert(lm_path_is_dir(p));
     ck_assert_int_eq(lm_path_mkdirs(p), 0); /* existing: fine */
     /* the directory part of a file path */
     snprintf(p, sizeof p, "%s/x/y/out.png", tmp);
     ck_assert_int_eq(lm_path_mkparents(p), 0);
     snprintf(p, sizeof p, "%s/x/y", tmp);
-    ck_assert(is_dir(p));
+    ck_assert(lm_path_is_dir(p));
     snprintf(p, sizeof p, "%s/x/y/out.png", tmp);
-    ck_assert(!is_dir(p));
+    ck_assert(!lm_path_is_dir(p));
     ck_assert_int_eq(lm_path_mkparents("plain.png"), 0);
     /* a file in the way, as a component and as the last name */
     snprintf(p, sizeof p, "%s/file", tmp);

@@ -191,14 +191,14 @@ END_TEST
 /* Largest |a − b| over the parameters (not the BatchNorm buffers, which each rank advances
  * with its own batch after the last broadcast) of two weight files; -1 if the keys differ. */
 static double param_diff(const char *pa, const char *pb) {
-    lm_st_file *a, *b;
-    ck_assert_int_eq(lm_st_open(&a, pa), 0);
-    ck_assert_int_eq(lm_st_open(&b, pb), 0);
+    lm_safetensors_file *a, *b;
+    ck_assert_int_eq(lm_safetensors_open(&a, pa), 0);
+    ck_assert_int_eq(lm_safetensors_open(&b, pb), 0);
     double mx = 0;
     int n = 0;
-    if (lm_st_count(a) != lm_st_count(b)) mx = -1;
-    for (int i = 0; i < lm_st_count(a) && mx >= 0; i++) {
-        const lm_st_entry *e = lm_st_get(a, i), *f = lm_st_find(b, e->name);
+    if (lm_safetensors_count(a) != lm_safetensors_count(b)) mx = -1;
+    for (int i = 0; i < lm_safetensors_count(a) && mx >= 0; i++) {
+        const lm_safetensors_entry *e = lm_safetensors_get(a, i), *f = lm_safetensors_find(b, e->name);
         if (!f || f->nbytes != e->nbytes || f->dtype != e->dtype) {
             mx = -1;
             break;
@@ -213,8 +213,8 @@ static double param_diff(const char *pa, const char *pb) {
         n++;
     }
     ck_assert_int_gt(n, 10);
-    lm_st_close(a);
-    lm_st_close(b);
+    lm_safetensors_close(a);
+    lm_safetensors_close(b);
     return mx;
 }
 
@@ -259,15 +259,15 @@ END_TEST
 /* Compares the gradients of two files: per tensor |a − e| ≤ rtol·max|e| + 1e-9. Returns the
  * number of tensors out of tolerance; *worst gets the largest |a − e| / max|e|. */
 static int grad_mismatches_tol(const char *pa, const char *pe, double rtol, double *worst, int *n_tensors) {
-    lm_st_file *a, *e;
-    ck_assert_int_eq(lm_st_open(&a, pa), 0);
-    ck_assert_int_eq(lm_st_open(&e, pe), 0);
-    ck_assert_int_eq(lm_st_count(a), lm_st_count(e));
+    lm_safetensors_file *a, *e;
+    ck_assert_int_eq(lm_safetensors_open(&a, pa), 0);
+    ck_assert_int_eq(lm_safetensors_open(&e, pe), 0);
+    ck_assert_int_eq(lm_safetensors_count(a), lm_safetensors_count(e));
     int bad = 0;
     *worst = 0;
-    *n_tensors = lm_st_count(e);
-    for (int i = 0; i < lm_st_count(e); i++) {
-        const lm_st_entry *x = lm_st_get(e, i), *y = lm_st_find(a, x->name);
+    *n_tensors = lm_safetensors_count(e);
+    for (int i = 0; i < lm_safetensors_count(e); i++) {
+        const lm_safetensors_entry *x = lm_safetensors_get(e, i), *y = lm_safetensors_find(a, x->name);
         ck_assert_ptr_nonnull(y);
         ck_assert_uint_eq(x->nbytes, y->nbytes);
         const float *ev = x->data, *av = y->data;
@@ -281,8 +281,8 @@ static int grad_mismatches_tol(const char *pa, const char *pe, double rtol, doub
         if (!(dmax <= rtol * emax + 1e-9)) bad++;
         if (emax > 0 && dmax / emax > *worst) *worst = dmax / emax;
     }
-    lm_st_close(a);
-    lm_st_close(e);
+    lm_safetensors_close(a);
+    lm_safetensors_close(e);
     return bad;
 }
 static int grad_mismatches(const char *pa, const char *pe, double *worst, int *n_tensors) {
@@ -334,12 +334,12 @@ END_TEST
  * running statistics), the number of tensors out of tolerance, the number compared and the
  * largest |a − e| / max|e|. */
 static void syncbn_compare(const char *pa, const char *pe, int bad[3], int n[3], double worst[3]) {
-    lm_st_file *a, *e;
-    ck_assert_int_eq(lm_st_open(&a, pa), 0);
-    ck_assert_int_eq(lm_st_open(&e, pe), 0);
+    lm_safetensors_file *a, *e;
+    ck_assert_int_eq(lm_safetensors_open(&a, pa), 0);
+    ck_assert_int_eq(lm_safetensors_open(&e, pe), 0);
     for (int k = 0; k < 3; k++) bad[k] = n[k] = 0, worst[k] = 0;
-    for (int i = 0; i < lm_st_count(a); i++) {
-        const lm_st_entry *y = lm_st_get(a, i), *x = lm_st_find(e, y->name);
+    for (int i = 0; i < lm_safetensors_count(a); i++) {
+        const lm_safetensors_entry *y = lm_safetensors_get(a, i), *x = lm_safetensors_find(e, y->name);
         ck_assert_msg(x != NULL, "%s: no %s in the reference", pa, y->name);
         ck_assert_uint_eq(x->nbytes, y->nbytes);
         int kind = !strncmp(y->name, "pred.", 5) ? 0 : strstr(y->name, ".running_") ? 2 : 1;
@@ -354,8 +354,8 @@ static void syncbn_compare(const char *pa, const char *pe, int bad[3], int n[3],
         if (!(dmax <= 1e-6 + 1e-4 * emax)) bad[kind]++;
         if (emax > 1e-5 && dmax / emax > worst[kind]) worst[kind] = dmax / emax;
     }
-    lm_st_close(a);
-    lm_st_close(e);
+    lm_safetensors_close(a);
+    lm_safetensors_close(e);
 }
 
 /* SyncBatchNorm (trainer.sync_bn): G and D in training mode, 2 ranks x 2 samples against one

@@ -77,8 +77,8 @@ END_TEST
 
 START_TEST(test_parity_forward_backward) {
     long live = lt_live_count();
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, FIXTURE) == 0, "%s", lm_err_msg());
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, FIXTURE) == 0, "%s", lm_err_msg());
     lm_params p;
     lm_params_init(&p, LT_F32, LT_CPU);
     lm_discriminator *d = NULL;
@@ -111,15 +111,15 @@ START_TEST(test_parity_forward_backward) {
     lt_scope_pop();
     lm_discriminator_free(d);
     lm_params_free(&p);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
 
 START_TEST(test_parity_r1_double_backward) {
     long live = lt_live_count();
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, FIXTURE) == 0, "%s", lm_err_msg());
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, FIXTURE) == 0, "%s", lm_err_msg());
     lm_params p;
     lm_params_init(&p, LT_F32, LT_CPU);
     lm_discriminator *d = NULL;
@@ -155,7 +155,7 @@ START_TEST(test_parity_r1_double_backward) {
     lt_scope_pop();
     lm_discriminator_free(d);
     lm_params_free(&p);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST

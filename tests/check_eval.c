@@ -24,21 +24,21 @@
 
 #define FX "tests/fixtures/eval/"
 
-static lm_st_file *open_fx(const char *name) {
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, name) == 0, "%s", lm_err_msg());
+static lm_safetensors_file *open_fx(const char *name) {
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, name) == 0, "%s", lm_err_msg());
     return f;
 }
 
-static double meta_d(const lm_st_file *f, const char *k) {
-    const char *v = lm_st_meta(f, k);
+static double meta_d(const lm_safetensors_file *f, const char *k) {
+    const char *v = lm_safetensors_meta(f, k);
     ck_assert_msg(v != NULL, "fixture metadata %s missing", k);
     return strtod(v, NULL);
 }
 
 /* ---- SSIM, PSNR, L1 -------------------------------------------------------------------------- */
 START_TEST(test_ssim_psnr_l1_parity) {
-    lm_st_file *f = open_fx(FX "ssim.safetensors");
+    lm_safetensors_file *f = open_fx(FX "ssim.safetensors");
     lt_scope_push();
     lt_tensor *a = lm_test_fixture(f, "a"), *b = lm_test_fixture(f, "b");
     lt_tensor *s = lm_ssim(a, b), *p = lm_psnr(a, b), *l = lm_l1(a, b);
@@ -54,13 +54,13 @@ START_TEST(test_ssim_psnr_l1_parity) {
     ck_assert_ptr_null(lm_ssim(a, lt_narrow(b, 3, 0, 10)));
     ck_assert(strstr(lt_error(), "same shape") != NULL);
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
 }
 END_TEST
 
 /* ---- bins --------------------------------------------------------------------------------------- */
 START_TEST(test_bins_at_edges_both_conventions) {
-    lm_st_file *f = open_fx(FX "bins.safetensors");
+    lm_safetensors_file *f = open_fx(FX "bins.safetensors");
     lt_scope_push();
     lt_tensor *counts = lm_test_fixture(f, "counts"), *off = lm_test_fixture(f, "offline"),
               *onl = lm_test_fixture(f, "online"), *area = lm_test_fixture(f, "area");
@@ -82,7 +82,7 @@ START_TEST(test_bins_at_edges_both_conventions) {
     ck_assert_msg(differ > 0, "the fixture must hold an area where the conventions disagree");
     /* names */
     char name[32];
-    const char *names = lm_st_meta(f, "names");
+    const char *names = lm_safetensors_meta(f, "names");
     ck_assert_ptr_nonnull(names);
     char want[256] = "";
     for (int b = 0; b < 10; b++) {
@@ -117,7 +117,7 @@ START_TEST(test_bins_at_edges_both_conventions) {
     free(v);
     free(g);
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
 }
 END_TEST
 
@@ -131,7 +131,7 @@ static void lpips_parity(lm_lpips_net net, const char *linfile, const char *fixt
     ck_assert_str_eq(lm_weights_kind(s), "pth-legacy");
     ck_assert_msg(lm_weights_load(lm_lpips_lin(l), s, "", LM_WEIGHTS_STRICT, NULL) == 0, "%s", lm_err_msg());
     lm_weights_close(s);
-    lm_st_file *f = open_fx(fixture);
+    lm_safetensors_file *f = open_fx(fixture);
     lt_scope_push();
     lt_no_grad_push();
     lt_tensor *d = lm_lpips_forward(l, lm_test_fixture(f, "pred"), lm_test_fixture(f, "target"));
@@ -139,7 +139,7 @@ static void lpips_parity(lm_lpips_net net, const char *linfile, const char *fixt
     lm_test_expect_close(NULL, d, lm_test_fixture(f, "lpips"), 1e-6, 1e-4, lm_lpips_net_name(net));
     lt_no_grad_pop();
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
     lm_lpips_free(l);
 }
 
@@ -209,7 +209,7 @@ START_TEST(test_inception_features_parity) {
     lm_inception *n = NULL;
     ck_assert_msg(lm_inception_create(&n, LT_F32, LT_CPU) == 0, "%s", lm_err_msg());
     lm_test_fill_formula(lm_inception_params(n));
-    lm_st_file *f = open_fx(FX "inception.safetensors");
+    lm_safetensors_file *f = open_fx(FX "inception.safetensors");
     lt_scope_push();
     lt_no_grad_push();
     lt_tensor *x = lm_test_fixture(f, "x");
@@ -228,7 +228,7 @@ START_TEST(test_inception_features_parity) {
     ck_assert(fabs(fid - want) <= 1e-3 * want);
     lt_no_grad_pop();
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
     lm_inception_free(n);
 }
 END_TEST
@@ -254,7 +254,7 @@ END_TEST
 
 /* ---- Fréchet distance --------------------------------------------------------------------------- */
 START_TEST(test_frechet_vs_scipy) {
-    lm_st_file *f = open_fx(FX "frechet.safetensors");
+    lm_safetensors_file *f = open_fx(FX "frechet.safetensors");
     lt_scope_push();
     lt_tensor *a = lm_test_fixture(f, "a"), *b = lm_test_fixture(f, "b");
     double fid = 0, self = 0;
@@ -262,13 +262,13 @@ START_TEST(test_frechet_vs_scipy) {
     ck_assert_int_eq(lm_fid_from_features(&self, lt_data(a), 300, lt_data(a), 300, 64), 0);
     double want = meta_d(f, "fid");
     printf("frechet 64-d: %.12g scipy %.12g rel err %.3g; self %.3g (scipy %s)\n", fid, want,
-           fabs(fid - want) / want, self, lm_st_meta(f, "fid_self"));
+           fabs(fid - want) / want, self, lm_safetensors_meta(f, "fid_self"));
     ck_assert(fabs(fid - want) <= 1e-9 * want);
     ck_assert(fabs(self) < 1e-8);
     /* one row is not enough */
     ck_assert_int_eq(lm_fid_from_features(&fid, lt_data(a), 1, lt_data(b), 250, 64), LM_EINVAL);
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
 }
 END_TEST
 

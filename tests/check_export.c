@@ -42,7 +42,7 @@ static void expect_same_meaning(const char *ours, const char *ref) {
     ck_assert_msg(lm_pth_count(a) == lm_pth_count(b), "%s: %d tensors, torch.save's %d", ours, lm_pth_count(a), lm_pth_count(b));
     size_t bytes = 0;
     for (int i = 0; i < lm_pth_count(b); i++) {
-        const lm_st_entry *x = lm_pth_get(a, i), *y = lm_pth_get(b, i);
+        const lm_safetensors_entry *x = lm_pth_get(a, i), *y = lm_pth_get(b, i);
         ck_assert_str_eq(x->name, y->name);
         ck_assert_msg(x->dtype == y->dtype, "%s: dtype %d vs %d", x->name, x->dtype, y->dtype);
         ck_assert_int_eq(x->ndim, y->ndim);
@@ -288,7 +288,7 @@ START_TEST(test_reader_writer_round_trip) {
         ck_assert_int_eq(lm_pthw_create(&w), 0);
         lm_pthw_dict_begin(w, 1);
         for (int i = 0; i < lm_weights_count(s); i++) {
-            const lm_st_entry *e = lm_weights_get(s, i);
+            const lm_safetensors_entry *e = lm_weights_get(s, i);
             lm_pthw_str(w, e->name);
             ck_assert_msg(lm_pthw_tensor(w, e->dtype, e->shape, e->ndim, e->data, e->nbytes) == 0, "%s", lm_err_msg());
         }
@@ -299,7 +299,7 @@ START_TEST(test_reader_writer_round_trip) {
         ck_assert_msg(lm_pth_load(&p, path) == 0, "%s", lm_err_msg());
         ck_assert_int_eq(lm_pth_count(p), lm_weights_count(s));
         for (int i = 0; i < lm_pth_count(p); i++) {
-            const lm_st_entry *x = lm_pth_get(p, i), *y = lm_weights_get(s, i);
+            const lm_safetensors_entry *x = lm_pth_get(p, i), *y = lm_weights_get(s, i);
             ck_assert_str_eq(x->name, y->name);
             ck_assert_int_eq(x->dtype, y->dtype);
             ck_assert_int_eq(x->ndim, y->ndim);
@@ -373,7 +373,7 @@ START_TEST(test_export_selection) {
     ck_assert_int_eq(lm_export_select(&e, s, &o), 0);
     int nf = 0;
     for (int i = 0; i < e.n; i++) {
-        const lm_st_entry *src = lm_weights_find(s, e.t[i].from);
+        const lm_safetensors_entry *src = lm_weights_find(s, e.t[i].from);
         if (src->dtype == LM_DT_I64) { ck_assert_int_eq(e.t[i].dtype, LM_DT_I64); continue; }
         ck_assert_int_eq(e.t[i].dtype, LM_DT_F16);
         for (size_t k = 0; k < src->nbytes / 4; k++) {
@@ -441,12 +441,12 @@ END_TEST
 
 /* Every tensor of a safetensors file equals the expected one (names in order, dtype, bytes). */
 static void expect_st_equal(const char *got, const char *expected, const char *strip) {
-    lm_st_file *a = NULL, *b = NULL;
-    ck_assert_msg(lm_st_open(&a, got) == 0, "%s", lm_err_msg());
-    ck_assert_msg(lm_st_open(&b, expected) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_st_count(a), lm_st_count(b));
-    for (int i = 0; i < lm_st_count(b); i++) {
-        const lm_st_entry *x = lm_st_get(a, i), *y = lm_st_get(b, i);
+    lm_safetensors_file *a = NULL, *b = NULL;
+    ck_assert_msg(lm_safetensors_open(&a, got) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_safetensors_open(&b, expected) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_safetensors_count(a), lm_safetensors_count(b));
+    for (int i = 0; i < lm_safetensors_count(b); i++) {
+        const lm_safetensors_entry *x = lm_safetensors_get(a, i), *y = lm_safetensors_get(b, i);
         const char *yn = strip && !strncmp(y->name, strip, strlen(strip)) ? y->name + strlen(strip) : y->name;
         ck_assert_str_eq(x->name, yn);
         ck_assert_int_eq(x->dtype, y->dtype);
@@ -454,8 +454,8 @@ static void expect_st_equal(const char *got, const char *expected, const char *s
         ck_assert_int_eq(x->nbytes, y->nbytes);
         if (x->nbytes) ck_assert_msg(!memcmp(x->data, y->data, x->nbytes), "%s: values differ", x->name);
     }
-    lm_st_close(a);
-    lm_st_close(b);
+    lm_safetensors_close(a);
+    lm_safetensors_close(b);
 }
 
 START_TEST(test_cli_import) {
@@ -483,13 +483,13 @@ START_TEST(test_cli_import) {
                                  "--select generator. --strip generator.", out), 0);
     ck_assert_ptr_nonnull(strstr(o, "imported 3 of 4 tensors"));
     ck_assert_ptr_nonnull(strstr(o, "generator. 3 discriminator. 1"));
-    lm_st_file *f = NULL;
-    ck_assert_int_eq(lm_st_open(&f, out), 0);
-    ck_assert_int_eq(lm_st_count(f), 3);
-    ck_assert_ptr_nonnull(lm_st_find(f, "model.1.ffc.convl2l.weight") ? lm_st_find(f, "model.1.ffc.convl2l.weight") : lm_st_get(f, 0));
-    for (int i = 0; i < lm_st_count(f); i++) ck_assert(strncmp(lm_st_get(f, i)->name, "generator.", 10));
-    ck_assert_str_eq(lm_st_meta(f, "source.global_step"), "1234");
-    lm_st_close(f);
+    lm_safetensors_file *f = NULL;
+    ck_assert_int_eq(lm_safetensors_open(&f, out), 0);
+    ck_assert_int_eq(lm_safetensors_count(f), 3);
+    ck_assert_ptr_nonnull(lm_safetensors_find(f, "model.1.ffc.convl2l.weight") ? lm_safetensors_find(f, "model.1.ffc.convl2l.weight") : lm_safetensors_get(f, 0));
+    for (int i = 0; i < lm_safetensors_count(f); i++) ck_assert(strncmp(lm_safetensors_get(f, i)->name, "generator.", 10));
+    ck_assert_str_eq(lm_safetensors_meta(f, "source.global_step"), "1234");
+    lm_safetensors_close(f);
     ck_assert_int_ne(lm_test_run(o, sizeof o, "import tests/fixtures/weights/lightning.ckpt --out %s --select nothing.", out), 0);
     ck_assert_ptr_nonnull(strstr(o, "no tensor matches --select"));
     ck_assert_int_eq(lm_test_run(o, sizeof o, "import tests/fixtures/weights/deflated.pth --out %s", out), 1);
@@ -536,12 +536,12 @@ START_TEST(test_cli_export) {
     /* safetensors with the config in its metadata: the predictor opens it alone */
     snprintf(out, sizeof out, "%s/g.safetensors", dir);
     ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run/checkpoints/last.safetensors --format safetensors --out %s --raw", out), 0);
-    lm_st_file *f = NULL;
-    ck_assert_int_eq(lm_st_open(&f, out), 0);
-    ck_assert_str_eq(lm_st_meta(f, "ema"), "false");
-    ck_assert_str_eq(lm_st_meta(f, "step"), "42");
-    ck_assert_ptr_nonnull(lm_st_meta(f, "config"));
-    lm_st_close(f);
+    lm_safetensors_file *f = NULL;
+    ck_assert_int_eq(lm_safetensors_open(&f, out), 0);
+    ck_assert_str_eq(lm_safetensors_meta(f, "ema"), "false");
+    ck_assert_str_eq(lm_safetensors_meta(f, "step"), "42");
+    ck_assert_ptr_nonnull(lm_safetensors_meta(f, "config"));
+    lm_safetensors_close(f);
     ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, LT_F32, stderr) == 0, "%s", lm_err_msg());
     lm_predictor_close(pr);
     /* usage errors, and lama-dir without any config */

@@ -72,14 +72,14 @@ static void parity(const char *name) {
     long live = lt_live_count();
     char path[256], key[300];
     snprintf(path, sizeof path, FIX_DIR "%s.safetensors", name);
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, path) == 0, "%s", lm_err_msg());
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, path) == 0, "%s", lm_err_msg());
     lm_params p;
     lm_params_init(&p, LT_F32, LT_CPU);
     lm_generator *g = NULL;
     lm_generator_opts o = fixture_opts(name);
     ck_assert_msg(lm_generator_create(&g, &p, &o) == 0, "%s: %s", name, lm_err_msg());
-    const char *np = lm_st_meta(f, "params");
+    const char *np = lm_safetensors_meta(f, "params");
     ck_assert_ptr_nonnull(np);
     ck_assert_int_eq(lm_params_numel(&p, LM_PARAM), atoll(np));
     lm_test_errs gout = {"out_train", 0, 0, 0}, ggrad = {"grads", 0, 0, 0}, gst = {"bn_stats", 0, 0, 0},
@@ -117,7 +117,7 @@ static void parity(const char *name) {
     lm_test_errs_print(name, &gev);
     lm_generator_free(g);
     lm_params_free(&p);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 

@@ -56,8 +56,8 @@ END_TEST
  * differences), measured max abs error printed. */
 START_TEST(test_default_init_matches_pytorch) {
     long live = lt_live_count();
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, "tests/fixtures/layers/init.safetensors") == 0, "%s", lm_err_msg());
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, "tests/fixtures/layers/init.safetensors") == 0, "%s", lm_err_msg());
     lm_params p;
     lm_params_init(&p, LT_F32, LT_CPU);
     lm_conv c, g;
@@ -91,7 +91,7 @@ START_TEST(test_default_init_matches_pytorch) {
     ck_assert(lt_item(lt_max(lt_abs(t.w))) > 0.95 * bound);
     lt_scope_pop();
     lm_params_free(&p);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST

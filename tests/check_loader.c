@@ -76,7 +76,7 @@ static run collect(const lm_loader_opts *o, int n) {
     ck_assert_msg(lm_loader_open(&l, o) == 0, "%s", lm_err_msg());
     for (int i = 0; i < n; i++) {
         const lm_batch *b;
-        ck_assert_msg(lm_loader_next(l, &b) == 0, "%s", lm_err_msg());
+        ck_assert_msg(lm_loader_next(&b, l) == 0, "%s", lm_err_msg());
         ck_assert_int_eq(b->n, 4);
         ck_assert_int_eq(b->h, 64);
         memcpy(r.img + (size_t)i * 3 * 64 * 64 * 4, b->img, sizeof(float) * 3 * 64 * 64 * 4);
@@ -248,11 +248,11 @@ START_TEST(test_sample_error_reported) {
         lm_loader *l;
         ck_assert_int_eq(lm_loader_open(&l, &o), 0);
         const lm_batch *b = (const lm_batch *)1;
-        ck_assert_int_lt(lm_loader_next(l, &b), 0);
+        ck_assert_int_lt(lm_loader_next(&b, l), 0);
         ck_assert_ptr_null(b);
         ck_assert_ptr_nonnull(strstr(lm_err_msg(), "segm_proba"));
         ck_assert_ptr_nonnull(strstr(lm_err_msg(), "epoch 0 position"));
-        ck_assert_int_lt(lm_loader_next(l, &b), 0);
+        ck_assert_int_lt(lm_loader_next(&b, l), 0);
         ck_assert_ptr_nonnull(strstr(lm_err_msg(), "stopped"));
         lm_loader_close(l);
     }
@@ -449,7 +449,7 @@ START_TEST(test_folder_mask_errors) {
     fclose(f);
     ck_assert_msg(lm_loader_open(&l, &o) == 0, "%s", lm_err_msg());
     const lm_batch *b;
-    ck_assert_int_lt(lm_loader_next(l, &b), 0);
+    ck_assert_int_lt(lm_loader_next(&b, l), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "broken.png"));
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "unreadable mask"));
     lm_loader_close(l);

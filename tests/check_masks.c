@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "data/image.h"
 #include "masks/mask.h"
+#include "masks/ramp.h"
 #include "masks/raster.h"
 #include "masks/stats.h"
 #include "tests/testutil.h"

@@ -6,7 +6,7 @@
  * non-strict loading (legacy and zip .pth in the official layout, missing num_batches_tracked,
  * unexpected keys); bad input (missing file, wrong shapes, pred/target mismatch).
  * Full-size weights are not committed: both sides fill them with the same deterministic
- * values (det_fill, the twin of det_values in the generator). */
+ * values (lm_test_det_fill of tests/testutil.h, the twin of det_values in the generator). */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -22,65 +22,6 @@
 
 #define FIX_DIR "tests/fixtures/perceptual"
 #define NOWHERE "/nonexistent/lamac-perceptual-test"
-
-/* ---- deterministic weights (gen_perceptual_fixtures.py det_values) ------------------------ */
-
-static uint32_t fnv1a(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-static double det_u(uint32_t seed, uint64_t i) {
-    uint64_t h = (i * 2654435761ull + seed) & 0xffffffffull;
-    h ^= h >> 15;
-    h = (h * 2246822519ull) & 0xffffffffull;
-    h ^= h >> 13;
-    return (double)((int64_t)(h % 2001) - 1000) / 1000.0;
-}
-
-/* Fills t with det values for `key` (the key inside the network: "conv1.weight"). */
-static void det_tensor(lt_tensor *t, const char *key) {
-    int64_t s[8];
-    int nd = lt_shape(t, s, 8);
-    int64_t n = lt_numel(t);
-    const char *leaf = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
-    float *buf = malloc((size_t)n * sizeof *buf);
-    ck_assert_ptr_nonnull(buf);
-    uint32_t seed = fnv1a(key);
-    double scale = nd == 4 ? sqrt(6.0 / (double)(s[1] * s[2] * s[3])) : 0;
-    for (int64_t i = 0; i < n; i++) {
-        double u = det_u(seed, (uint64_t)i), v;
-        if (nd == 4)
-            v = u * scale;
-        else if (!strcmp(leaf, "bias"))
-            v = 0.1 * u;
-        else if (!strcmp(leaf, "weight"))
-            v = 1.0 + 0.2 * u;
-        else if (!strcmp(leaf, "running_mean"))
-            v = 0.1 * u;
-        else if (!strcmp(leaf, "running_var"))
-            v = 1.0 + 0.25 * (u + 1.0);
-        else
-            ck_abort_msg("det: unexpected key %s", key);
-        buf[i] = (float)v;
-    }
-    lt_scope_push();
-    lt_no_grad_push();
-    ck_assert_ptr_nonnull(lt_copy_(t, lt_from_buffer(buf, s, nd, LT_F32)));
-    lt_no_grad_pop();
-    lt_scope_pop();
-    free(buf);
-}
-
-/* Every tensor of a loss registry ("impl.conv1.weight" -> key "conv1.weight"). */
-static void det_fill(lm_params *p) {
-    for (int i = 0; i < p->n; i++) {
-        const char *key = strchr(p->items[i].name, '.') + 1;
-        if (strstr(key, "num_batches_tracked")) continue;
-        det_tensor(p->items[i].t, key);
-    }
-}
 
 static lm_resnet_pl_opts pl_opts(const char *arch, int bn_train, const char *wpath) {
     lm_resnet_pl_opts o = lm_test_resnet_pl_opts();
@@ -125,7 +66,7 @@ END_TEST
 /* The tolerance of the official value e of <cfg>.<what> in dtype dt: float32 k × envelope +
  * floor (lm_test_envelope_tol), float64 relative LM_TEST_F64_RTOL + k × the float64 envelope
  * (resnet_pl_envelope.safetensors: <cfg>.* and <cfg>_f64.*). */
-static double pl_tol(const lm_st_file *env, const char *cfg, const char *what, lt_dtype dt, double e) {
+static double pl_tol(const lm_safetensors_file *env, const char *cfg, const char *what, lt_dtype dt, double e) {
     char k[400];
     snprintf(k, sizeof k, "%s%s.%s", cfg, dt == LT_F64 ? "_f64" : "", what);
     double v = lm_test_envelope(env, k, 0);
@@ -140,13 +81,13 @@ static double pl_tol(const lm_st_file *env, const char *cfg, const char *what, l
  * ATEN_CPU_CAPABILITY=default, i.e. float32 rounding amplified ~1e5; in float64 that is
  * ~1e-12. So float64 checks the formula tightly and float32 the official numbers within
  * their envelope. */
-static void check_resnet_pl_config(const lm_st_file *in, const lm_st_file *f, const lm_st_file *env, lt_dtype dt,
+static void check_resnet_pl_config(const lm_safetensors_file *in, const lm_safetensors_file *f, const lm_safetensors_file *env, lt_dtype dt,
                                    const char *cfg, const char *arch, int train, int mode_call) {
     lm_resnet_pl_opts o = pl_opts(arch, mode_call ? 1 : train, NOWHERE);
     lm_resnet_pl *pl = NULL;
     ck_assert_int_eq(lm_resnet_pl_create(&pl, &o, dt, LT_CPU, LM_PL_RANDOM_IF_MISSING), 0);
     lm_params *p = lm_resnet_pl_params(pl);
-    det_fill(p); /* float32 values, converted (as the fixture script) */
+    lm_test_det_fill(p); /* float32 values, converted (as the fixture script) */
     char key[300];
     lt_scope_push();
     lt_tensor *pred = lt_to_dtype(lm_test_fixture(in, "pred"), dt); /* (2, 3, 64, 96) */
@@ -206,19 +147,19 @@ static void resnet_pl_parity(lt_dtype dt) {
     long live = lt_live_count();
     int threads = lt_get_num_threads();
     lt_set_num_threads(1);
-    lm_st_file *in = NULL, *f = NULL, *env = NULL;
-    ck_assert_int_eq(lm_st_open(&in, FIX_DIR "/resnet_pl.safetensors"), 0);
-    ck_assert_int_eq(lm_st_open(&f, dt == LT_F64 ? FIX_DIR "/resnet_pl_f64.safetensors" : FIX_DIR "/resnet_pl.safetensors"), 0);
-    ck_assert_int_eq(lm_st_open(&env, FIX_DIR "/resnet_pl_envelope.safetensors"), 0);
+    lm_safetensors_file *in = NULL, *f = NULL, *env = NULL;
+    ck_assert_int_eq(lm_safetensors_open(&in, FIX_DIR "/resnet_pl.safetensors"), 0);
+    ck_assert_int_eq(lm_safetensors_open(&f, dt == LT_F64 ? FIX_DIR "/resnet_pl_f64.safetensors" : FIX_DIR "/resnet_pl.safetensors"), 0);
+    ck_assert_int_eq(lm_safetensors_open(&env, FIX_DIR "/resnet_pl_envelope.safetensors"), 0);
     check_resnet_pl_config(in, f, env, dt, "dil_train", "resnet50dilated", 1, 0);
     check_resnet_pl_config(in, f, env, dt, "dil_eval", "resnet50dilated", 0, 0);
     check_resnet_pl_config(in, f, env, dt, "r50_train", "resnet50", 1, 0);
     check_resnet_pl_config(in, f, env, dt, "r50_eval", "resnet50", 0, 0);
     check_resnet_pl_config(in, f, env, dt, "dil_eval", "resnet50dilated", 0, 1); /* validation-style call */
     lt_set_num_threads(threads);
-    lm_st_close(env);
-    lm_st_close(f);
-    lm_st_close(in);
+    lm_safetensors_close(env);
+    lm_safetensors_close(f);
+    lm_safetensors_close(in);
     ck_assert_int_eq(lt_live_count(), live);
 }
 
@@ -246,13 +187,13 @@ START_TEST(test_resnet_pl_load_legacy_partial) {
         snprintf(key, sizeof key, "impl.%s", loaded[i]);
         lt_tensor *t = lm_params_find(p, key)->t;
         lt_tensor *e = lt_clone(t);
-        det_tensor(e, loaded[i]);
+        lm_test_det_tensor(e, loaded[i]);
         lm_test_expect_close(NULL, t, e, 0, 0, key); /* exact copy */
     }
     /* not in the file: keeps its random init (differs from the det values) */
     lt_tensor *t = lm_params_find(p, "impl.conv2.weight")->t;
     lt_tensor *e = lt_clone(t);
-    det_tensor(e, "conv2.weight");
+    lm_test_det_tensor(e, "conv2.weight");
     ck_assert_double_gt(lt_item(lt_max(lt_abs(lt_sub(t, e)))), 1e-3);
     ck_assert_int_eq((int)lt_item(lm_params_find(p, "impl.bn1.num_batches_tracked")->t), 0);
     lt_scope_pop();
@@ -337,7 +278,7 @@ END_TEST
 
 /* ---- VGG19 PerceptualLoss ------------------------------------------------------------------ */
 
-static void check_vgg_case(lm_vgg_pl *pl, lm_st_file *f, const char *cfg, int with_mask) {
+static void check_vgg_case(lm_vgg_pl *pl, lm_safetensors_file *f, const char *cfg, int with_mask) {
     char key[64];
     lt_scope_push();
     lt_tensor *pred = lm_test_fixture(f, "pred"); /* (2, 3, 64, 96) */
@@ -359,8 +300,8 @@ static void check_vgg_case(lm_vgg_pl *pl, lm_st_file *f, const char *cfg, int wi
 
 START_TEST(test_vgg_pl_parity) {
     long live = lt_live_count();
-    lm_st_file *f = NULL;
-    ck_assert_int_eq(lm_st_open(&f, FIX_DIR "/vgg_pl.safetensors"), 0);
+    lm_safetensors_file *f = NULL;
+    ck_assert_int_eq(lm_safetensors_open(&f, FIX_DIR "/vgg_pl.safetensors"), 0);
     lm_vgg_pl_opts o = lm_test_vgg_pl_opts();
     ck_assert_int_eq(o.normalize_inputs, 1);
     o.weight = 1;
@@ -371,14 +312,14 @@ START_TEST(test_vgg_pl_parity) {
     ck_assert_int_eq(p->n, 26); /* 13 convs up to vgg[28] */
     ck_assert_str_eq(p->items[0].name, "vgg.0.weight");
     ck_assert_str_eq(p->items[p->n - 1].name, "vgg.28.bias");
-    det_fill(p);
+    lm_test_det_fill(p);
     check_vgg_case(pl, f, "nomask", 0);
     check_vgg_case(pl, f, "mask", 1);
     /* weight scales the sum */
     lm_vgg_pl_free(pl);
     o.weight = 0.03;
     ck_assert_int_eq(lm_vgg_pl_create(&pl, &o, LT_F32, LT_CPU, LM_PL_RANDOM_IF_MISSING), 0);
-    det_fill(lm_vgg_pl_params(pl));
+    lm_test_det_fill(lm_vgg_pl_params(pl));
     lt_scope_push();
     lt_tensor *l = lm_vgg_pl_loss(pl, lm_test_fixture(f, "pred"), lm_test_fixture(f, "target"),
                                   lm_test_fixture(f, "mask"));
@@ -391,7 +332,7 @@ START_TEST(test_vgg_pl_parity) {
                                       lt_rand(s1, 4, LT_F32, LT_CPU)));
     lt_scope_pop();
     lm_vgg_pl_free(pl);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
@@ -407,7 +348,7 @@ START_TEST(test_vgg_pl_files) {
     lt_scope_push();
     lt_tensor *t = lm_params_find(lm_vgg_pl_params(pl), "vgg.0.weight")->t;
     lt_tensor *e = lt_clone(t);
-    det_tensor(e, "0.weight");
+    lm_test_det_tensor(e, "0.weight");
     lm_test_expect_close(NULL, t, e, 0, 0, "vgg.0.weight");
     lt_scope_pop();
     lm_vgg_pl_free(pl);

@@ -81,13 +81,13 @@ static void teardown(void) {
 }
 
 START_TEST(test_pad_symmetric_matches_numpy) {
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, FX "/pad.safetensors") == 0, "%s", lm_err_msg());
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, FX "/pad.safetensors") == 0, "%s", lm_err_msg());
     for (int k = 0; k < 4; k++) {
         char sn[16], dn[16];
         snprintf(sn, sizeof sn, "src%d", k);
         snprintf(dn, sizeof dn, "dst%d", k);
-        const lm_st_entry *s = lm_st_find(f, sn), *d = lm_st_find(f, dn);
+        const lm_safetensors_entry *s = lm_safetensors_find(f, sn), *d = lm_safetensors_find(f, dn);
         ck_assert(s && d && s->ndim == 3 && d->ndim == 3);
         int h = (int)s->shape[0], w = (int)s->shape[1], c = (int)s->shape[2];
         int H = (int)d->shape[0], W = (int)d->shape[1];
@@ -100,7 +100,7 @@ START_TEST(test_pad_symmetric_matches_numpy) {
         free(got);
         free(want);
     }
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lm_ceil_modulo(45, 8), 48);
     ck_assert_int_eq(lm_ceil_modulo(48, 8), 48);
     ck_assert_int_eq(lm_ceil_modulo(1, 8), 8);
@@ -328,13 +328,13 @@ END_TEST
  * beside downloaded weights) holding `${env:NAME}` must never make lamac read that variable and
  * print its value. The literal text stays and fails validation. */
 static void write_weights_with_config(const char *path, const char *config) {
-    lm_st_writer *w = NULL;
+    lm_safetensors_writer *w = NULL;
     float x[2] = {1, 2};
     int64_t shape[1] = {2};
-    ck_assert_msg(lm_st_writer_open(&w, path) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_st_writer_add(w, "generator.x", LM_DT_F32, shape, 1, x, sizeof x), 0);
-    if (config) ck_assert_int_eq(lm_st_writer_meta(w, "config", config), 0);
-    ck_assert_msg(lm_st_writer_close(w) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_safetensors_writer_open(&w, path) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "generator.x", LM_DT_F32, shape, 1, x, sizeof x), 0);
+    if (config) ck_assert_int_eq(lm_safetensors_writer_meta(w, "config", config), 0);
+    ck_assert_msg(lm_safetensors_writer_close(w) == 0, "%s", lm_err_msg());
 }
 
 START_TEST(test_config_in_weights_is_data) {

@@ -14,11 +14,11 @@
 
 /* Every tensor of the .pth equals the one of the same name in the expected safetensors. */
 static void compare_with_expected(const lm_pth *p, const char *expected_path) {
-    lm_st_file *x = NULL;
-    ck_assert_msg(lm_st_open(&x, expected_path) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_pth_count(p), lm_st_count(x));
-    for (int i = 0; i < lm_st_count(x); i++) {
-        const lm_st_entry *w = lm_st_get(x, i), *g = lm_pth_find(p, w->name);
+    lm_safetensors_file *x = NULL;
+    ck_assert_msg(lm_safetensors_open(&x, expected_path) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_pth_count(p), lm_safetensors_count(x));
+    for (int i = 0; i < lm_safetensors_count(x); i++) {
+        const lm_safetensors_entry *w = lm_safetensors_get(x, i), *g = lm_pth_find(p, w->name);
         ck_assert_msg(g != NULL, "%s: missing", w->name);
         ck_assert_ptr_eq(g, lm_pth_get(p, i)); /* same order as the pickle */
         ck_assert_msg(g->dtype == w->dtype, "%s: dtype %d, expected %d", w->name, g->dtype, w->dtype);
@@ -27,10 +27,10 @@ static void compare_with_expected(const lm_pth *p, const char *expected_path) {
         ck_assert_int_eq(g->nbytes, w->nbytes);
         if (w->nbytes) ck_assert_msg(memcmp(g->data, w->data, w->nbytes) == 0, "%s: values differ", w->name);
     }
-    lm_st_close(x);
+    lm_safetensors_close(x);
 }
 
-static double sum_f32(const lm_st_entry *e) {
+static double sum_f32(const lm_safetensors_entry *e) {
     double s = 0;
     for (size_t i = 0; i < e->nbytes / 4; i++) {
         float v;
@@ -58,7 +58,7 @@ START_TEST(test_lpips_legacy_files) {
             for (int i = 0; i < 5; i++) {
                 char key[64];
                 snprintf(key, sizeof key, "lin%d.model.1.weight", i);
-                const lm_st_entry *e = lm_pth_find(p, key);
+                const lm_safetensors_entry *e = lm_pth_find(p, key);
                 ck_assert_msg(e != NULL, "%s", key);
                 ck_assert_int_eq(e->dtype, LM_DT_F32);
                 ck_assert_int_eq(e->ndim, 4);
@@ -92,7 +92,7 @@ START_TEST(test_small_zip_and_legacy) {
         ck_assert_msg(lm_pth_load(&p, files[k]) == 0, "%s", lm_err_msg());
         ck_assert_str_eq(lm_pth_format(p), fmt[k]);
         compare_with_expected(p, FIX "small_expected.safetensors");
-        const lm_st_entry *v = lm_pth_find(p, "view"); /* base[2:5, 1:4], base = arange*0.25-3 */
+        const lm_safetensors_entry *v = lm_pth_find(p, "view"); /* base[2:5, 1:4], base = arange*0.25-3 */
         ck_assert_int_eq(v->shape[0], 3);
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++) {
@@ -115,17 +115,17 @@ START_TEST(test_lightning_checkpoint) {
     ck_assert_str_eq(lm_pth_format(p), "zip");
     compare_with_expected(p, FIX "lightning_expected.safetensors"); /* only the state_dict */
     ck_assert_ptr_nonnull(lm_pth_find(p, "generator.model.1.ffc.convl2l.weight"));
-    lm_st_file *x = NULL;
-    ck_assert_int_eq(lm_st_open(&x, FIX "lightning_expected.safetensors"), 0);
-    ck_assert_int_ge(lm_st_meta_count(x), 9);
-    for (int i = 0; i < lm_st_meta_count(x); i++) {
+    lm_safetensors_file *x = NULL;
+    ck_assert_int_eq(lm_safetensors_open(&x, FIX "lightning_expected.safetensors"), 0);
+    ck_assert_int_ge(lm_safetensors_meta_count(x), 9);
+    for (int i = 0; i < lm_safetensors_meta_count(x); i++) {
         const char *k, *v;
-        ck_assert_int_eq(lm_st_meta_get(x, i, &k, &v), 0);
+        ck_assert_int_eq(lm_safetensors_meta_get(x, i, &k, &v), 0);
         const char *got = lm_pth_meta(p, k);
         ck_assert_msg(got != NULL, "metadata %s missing", k);
         ck_assert_msg(!strcmp(got, v), "metadata %s = \"%s\", expected \"%s\"", k, got, v);
     }
-    lm_st_close(x);
+    lm_safetensors_close(x);
     ck_assert_ptr_null(lm_pth_meta(p, "state_dict"));
     ck_assert_ptr_null(lm_pth_meta(p, "no.such.key"));
     lm_pth_free(p);
@@ -264,7 +264,7 @@ static int storage_case(const char *size_pickle, size_t size_len, uint64_t file_
 START_TEST(test_storage_bounds) {
     lm_pth *p = NULL;
     ck_assert_msg(storage_case("K\x04\x85", 3, 4, 16, &p) == 0, "%s", lm_err_msg());
-    const lm_st_entry *e = lm_pth_find(p, "t");
+    const lm_safetensors_entry *e = lm_pth_find(p, "t");
     ck_assert_int_eq(e->ndim, 1);
     ck_assert_int_eq(e->shape[0], 4);
     float v[4];
@@ -322,7 +322,7 @@ START_TEST(test_truncated_and_mutated_files) {
             if (lm_pth_load_buffer(&p, buf, n, "mut", LM_PTH_OPAQUE_UNKNOWN) == 0) {
                 loaded++;
                 for (int i = 0; i < lm_pth_count(p); i++) {
-                    const lm_st_entry *e = lm_pth_get(p, i);
+                    const lm_safetensors_entry *e = lm_pth_get(p, i);
                     volatile uint8_t acc = 0;
                     for (size_t j = 0; j < e->nbytes; j++) acc ^= ((const uint8_t *)e->data)[j]; /* readable */
                     (void)acc;

@@ -9,15 +9,11 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/path.h"
 #include "io/safetensors.h"
 #include "testutil.h"
 #include "train/ckptfiles.h"
 #include "train/rundir.h"
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 START_TEST(test_rundir_name_and_create) {
     char tmp[256], dir[4096], p[4200];
@@ -39,7 +35,7 @@ START_TEST(test_rundir_name_and_create) {
     const char *subs[] = {"checkpoints", "samples", "tb"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
-        ck_assert(is_dir(p));
+        ck_assert(lm_path_is_dir(p));
     }
     snprintf(p, sizeof p, "%s/config.yaml", dir);
     char *s = lm_test_slurp(p);
@@ -131,15 +127,15 @@ END_TEST
 
 /* a small checkpoint-like safetensors file */
 static void write_ckpt(const char *path, const char *format, const char *step) {
-    lm_st_writer *w;
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
+    lm_safetensors_writer *w;
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
     float data[256];
     for (int i = 0; i < 256; i++) data[i] = (float)i;
     int64_t shape[1] = {256};
-    ck_assert_int_eq(lm_st_writer_add(w, "generator.w", 0, shape, 1, data, sizeof data), 0);
-    if (format) ck_assert_int_eq(lm_st_writer_meta(w, "format", format), 0);
-    if (step) ck_assert_int_eq(lm_st_writer_meta(w, "step", step), 0);
-    ck_assert_int_eq(lm_st_writer_close(w), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "generator.w", 0, shape, 1, data, sizeof data), 0);
+    if (format) ck_assert_int_eq(lm_safetensors_writer_meta(w, "format", format), 0);
+    if (step) ck_assert_int_eq(lm_safetensors_writer_meta(w, "step", step), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(w), 0);
 }
 
 START_TEST(test_ckpt_find_skips_torn_latest) {

@@ -80,15 +80,15 @@ START_TEST(test_roundtrip_all_dtypes) {
         {"quote\"back\\slash\n\xc3\xa9", LM_DT_U8, s2, 1, u8, 2},
     };
     int nt = (int)(sizeof T / sizeof T[0]);
-    lm_st_writer *w = NULL;
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
+    lm_safetensors_writer *w = NULL;
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
     for (int i = 0; i < nt; i++)
-        ck_assert_msg(lm_st_writer_add(w, T[i].name, T[i].dt, T[i].shape, T[i].nd, T[i].d, T[i].nb) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_st_writer_meta(w, "step", "100"), 0);
-    ck_assert_int_eq(lm_st_writer_meta(w, "config", "{\"a\": 1}\n"), 0);
-    ck_assert_int_eq(lm_st_writer_meta(w, "step", "101"), 0); /* replaces */
+        ck_assert_msg(lm_safetensors_writer_add(w, T[i].name, T[i].dt, T[i].shape, T[i].nd, T[i].d, T[i].nb) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_safetensors_writer_meta(w, "step", "100"), 0);
+    ck_assert_int_eq(lm_safetensors_writer_meta(w, "config", "{\"a\": 1}\n"), 0);
+    ck_assert_int_eq(lm_safetensors_writer_meta(w, "step", "101"), 0); /* replaces */
     ck_assert_int_eq(access(path, F_OK), -1);                  /* nothing written before close */
-    ck_assert_msg(lm_st_writer_close(w) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_safetensors_writer_close(w) == 0, "%s", lm_err_msg());
     ck_assert_int_eq(count_files(g_dir), 1); /* no temp file left */
 
     /* header length is a multiple of 8 and the file is the expected size */
@@ -105,46 +105,46 @@ START_TEST(test_roundtrip_all_dtypes) {
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq((size_t)st.st_size, 8 + hl + total);
 
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, path) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_st_count(f), nt);
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, path) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_safetensors_count(f), nt);
     for (int i = 0; i < nt; i++) {
-        const lm_st_entry *e = lm_st_get(f, i);
+        const lm_safetensors_entry *e = lm_safetensors_get(f, i);
         ck_assert_str_eq(e->name, T[i].name); /* insertion order */
-        ck_assert_ptr_eq(lm_st_find(f, T[i].name), e);
+        ck_assert_ptr_eq(lm_safetensors_find(f, T[i].name), e);
         ck_assert_int_eq(e->dtype, T[i].dt);
         ck_assert_int_eq(e->ndim, T[i].nd);
         for (int d = 0; d < e->ndim; d++) ck_assert_int_eq(e->shape[d], T[i].shape[d]);
         ck_assert_int_eq(e->nbytes, T[i].nb);
         if (T[i].nb) ck_assert_int_eq(memcmp(e->data, T[i].d, T[i].nb), 0);
     }
-    ck_assert_ptr_null(lm_st_find(f, "missing"));
-    ck_assert_ptr_null(lm_st_get(f, nt));
-    ck_assert_str_eq(lm_st_meta(f, "step"), "101");
-    ck_assert_str_eq(lm_st_meta(f, "config"), "{\"a\": 1}\n");
-    ck_assert_ptr_null(lm_st_meta(f, "nope"));
-    ck_assert_int_eq(lm_st_meta_count(f), 2);
-    lm_st_close(f);
+    ck_assert_ptr_null(lm_safetensors_find(f, "missing"));
+    ck_assert_ptr_null(lm_safetensors_get(f, nt));
+    ck_assert_str_eq(lm_safetensors_meta(f, "step"), "101");
+    ck_assert_str_eq(lm_safetensors_meta(f, "config"), "{\"a\": 1}\n");
+    ck_assert_ptr_null(lm_safetensors_meta(f, "nope"));
+    ck_assert_int_eq(lm_safetensors_meta_count(f), 2);
+    lm_safetensors_close(f);
 
     /* rewriting replaces the file atomically */
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "only", LM_DT_U8, s2, 1, u8, 2), 0);
-    ck_assert_int_eq(lm_st_writer_close(w), 0);
-    ck_assert_int_eq(lm_st_open(&f, path), 0);
-    ck_assert_int_eq(lm_st_count(f), 1);
-    ck_assert_int_eq(lm_st_meta_count(f), 0);
-    lm_st_close(f);
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "only", LM_DT_U8, s2, 1, u8, 2), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(w), 0);
+    ck_assert_int_eq(lm_safetensors_open(&f, path), 0);
+    ck_assert_int_eq(lm_safetensors_count(f), 1);
+    ck_assert_int_eq(lm_safetensors_meta_count(f), 0);
+    lm_safetensors_close(f);
     ck_assert_int_eq(count_files(g_dir), 1);
 
     /* an empty file set is valid */
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
-    ck_assert_int_eq(lm_st_writer_close(w), 0);
-    ck_assert_int_eq(lm_st_open(&f, path), 0);
-    ck_assert_int_eq(lm_st_count(f), 0);
-    lm_st_close(f);
-    lm_st_close(NULL);
-    lm_st_writer_abort(NULL);
-    ck_assert_int_eq(lm_st_writer_close(NULL), 0);
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(w), 0);
+    ck_assert_int_eq(lm_safetensors_open(&f, path), 0);
+    ck_assert_int_eq(lm_safetensors_count(f), 0);
+    lm_safetensors_close(f);
+    lm_safetensors_close(NULL);
+    lm_safetensors_writer_abort(NULL);
+    ck_assert_int_eq(lm_safetensors_writer_close(NULL), 0);
     rm_tmpdir();
 }
 END_TEST
@@ -155,27 +155,27 @@ START_TEST(test_writer_rejects_bad_input) {
     snprintf(path, sizeof path, "%s/w.safetensors", g_dir);
     float x[4] = {0};
     const int64_t s4[1] = {4}, s2[1] = {2}, neg[1] = {-1};
-    lm_st_writer *w = NULL;
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
-    ck_assert_int_lt(lm_st_writer_add(w, "a", LM_DT_F32, s4, 1, x, 8), 0);
+    lm_safetensors_writer *w = NULL;
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
+    ck_assert_int_lt(lm_safetensors_writer_add(w, "a", LM_DT_F32, s4, 1, x, 8), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "do not match"));
-    ck_assert_int_lt(lm_st_writer_add(w, "a", LM_DT_F32, neg, 1, x, 0), 0);
-    ck_assert_int_lt(lm_st_writer_add(w, "a", 99, s4, 1, x, 16), 0);
+    ck_assert_int_lt(lm_safetensors_writer_add(w, "a", LM_DT_F32, neg, 1, x, 0), 0);
+    ck_assert_int_lt(lm_safetensors_writer_add(w, "a", 99, s4, 1, x, 16), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "invalid dtype"));
-    ck_assert_int_lt(lm_st_writer_add(w, "__metadata__", LM_DT_F32, s4, 1, x, 16), 0);
-    ck_assert_int_lt(lm_st_writer_add(w, "bad\xff", LM_DT_F32, s4, 1, x, 16), 0);
-    ck_assert_int_lt(lm_st_writer_add(w, "a", LM_DT_F32, s4, 9, x, 16), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "a", LM_DT_F32, s4, 1, x, 16), 0);
-    ck_assert_int_lt(lm_st_writer_add(w, "a", LM_DT_F32, s2, 1, x, 8), 0);
+    ck_assert_int_lt(lm_safetensors_writer_add(w, "__metadata__", LM_DT_F32, s4, 1, x, 16), 0);
+    ck_assert_int_lt(lm_safetensors_writer_add(w, "bad\xff", LM_DT_F32, s4, 1, x, 16), 0);
+    ck_assert_int_lt(lm_safetensors_writer_add(w, "a", LM_DT_F32, s4, 9, x, 16), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "a", LM_DT_F32, s4, 1, x, 16), 0);
+    ck_assert_int_lt(lm_safetensors_writer_add(w, "a", LM_DT_F32, s2, 1, x, 8), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "duplicate"));
-    lm_st_writer_abort(w);
+    lm_safetensors_writer_abort(w);
     ck_assert_int_eq(count_files(g_dir), 0);
     /* a directory that does not exist: error, nothing created */
     char bad[320];
     snprintf(bad, sizeof bad, "%s/nodir/w.safetensors", g_dir);
-    ck_assert_int_eq(lm_st_writer_open(&w, bad), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "a", LM_DT_F32, s4, 1, x, 16), 0);
-    ck_assert_int_lt(lm_st_writer_close(w), 0);
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, bad), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "a", LM_DT_F32, s4, 1, x, 16), 0);
+    ck_assert_int_lt(lm_safetensors_writer_close(w), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "nodir"));
     ck_assert_int_eq(count_files(g_dir), 0);
     rm_tmpdir();
@@ -184,10 +184,10 @@ END_TEST
 
 /* A file written by tests/ref/safetensors_io.py (tests/ref/gen_pth_fixtures.py): values are aranges. */
 START_TEST(test_reads_st_py_file) {
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, FIX "st_py.safetensors") == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_st_count(f), 9);
-    const lm_st_entry *e = lm_st_find(f, "f32");
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, FIX "st_py.safetensors") == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_safetensors_count(f), 9);
+    const lm_safetensors_entry *e = lm_safetensors_find(f, "f32");
     ck_assert_ptr_nonnull(e);
     ck_assert_int_eq(e->dtype, LM_DT_F32);
     ck_assert_int_eq(e->ndim, 3);
@@ -197,63 +197,63 @@ START_TEST(test_reads_st_py_file) {
         memcpy(&v, (const char *)e->data + 4 * i, 4);
         ck_assert_float_eq(v, (float)i * 0.5f - 3.0f);
     }
-    e = lm_st_find(f, "f16");
+    e = lm_safetensors_find(f, "f16");
     ck_assert_int_eq(e->dtype, LM_DT_F16);
     for (int i = 0; i < 6; i++) {
         uint16_t h;
         memcpy(&h, (const char *)e->data + 2 * i, 2);
         ck_assert_uint_eq(h, f16_bits[i]);
     }
-    e = lm_st_find(f, "bf16");
+    e = lm_safetensors_find(f, "bf16");
     ck_assert_int_eq(e->dtype, LM_DT_BF16);
     for (int i = 0; i < 6; i++) {
         uint16_t h;
         memcpy(&h, (const char *)e->data + 2 * i, 2);
         ck_assert_uint_eq(h, bf16_bits[i]);
     }
-    e = lm_st_find(f, "i64");
+    e = lm_safetensors_find(f, "i64");
     ck_assert_int_eq(e->dtype, LM_DT_I64);
     for (int i = 0; i < 6; i++) {
         int64_t v;
         memcpy(&v, (const char *)e->data + 8 * i, 8);
         ck_assert_int_eq(v, i - 3);
     }
-    e = lm_st_find(f, "i32");
+    e = lm_safetensors_find(f, "i32");
     for (int i = 0; i < 5; i++) {
         int32_t v;
         memcpy(&v, (const char *)e->data + 4 * i, 4);
         ck_assert_int_eq(v, 7 * i);
     }
-    e = lm_st_find(f, "u8");
+    e = lm_safetensors_find(f, "u8");
     for (int i = 0; i < 6; i++) ck_assert_int_eq(((const uint8_t *)e->data)[i], 250 + i);
-    e = lm_st_find(f, "bool");
+    e = lm_safetensors_find(f, "bool");
     ck_assert_int_eq(e->dtype, LM_DT_BOOL);
     const uint8_t want_b[4] = {1, 0, 0, 1};
     ck_assert_int_eq(memcmp(e->data, want_b, 4), 0);
-    e = lm_st_find(f, "scalar");
+    e = lm_safetensors_find(f, "scalar");
     ck_assert_int_eq(e->ndim, 0);
     float sc;
     memcpy(&sc, e->data, 4);
     ck_assert_float_eq(sc, 2.5f);
-    e = lm_st_find(f, "empty");
+    e = lm_safetensors_find(f, "empty");
     ck_assert_int_eq(e->ndim, 2);
     ck_assert_int_eq(e->shape[0], 0);
     ck_assert_int_eq(e->nbytes, 0);
-    ck_assert_str_eq(lm_st_meta(f, "step"), "42");
-    ck_assert_str_eq(lm_st_meta(f, "note"), "quote \" and \\ and \xc3\xa9");
-    lm_st_close(f);
+    ck_assert_str_eq(lm_safetensors_meta(f, "step"), "42");
+    ck_assert_str_eq(lm_safetensors_meta(f, "note"), "quote \" and \\ and \xc3\xa9");
+    lm_safetensors_close(f);
 }
 END_TEST
 
 /* Builds "u64 len | header | data" in memory and opens it. */
-static int open_hdr(const char *hdr, size_t data_len, lm_st_file **f) {
+static int open_hdr(const char *hdr, size_t data_len, lm_safetensors_file **f) {
     size_t hl = strlen(hdr);
     static uint8_t buf[1 << 16];
     ck_assert_uint_le(8 + hl + data_len, sizeof buf);
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
     memcpy(buf + 8, hdr, hl);
     memset(buf + 8 + hl, 0x5a, data_len);
-    return lm_st_open_buffer(f, buf, 8 + hl + data_len, "hostile.safetensors");
+    return lm_safetensors_open_buffer(f, buf, 8 + hl + data_len, "hostile.safetensors");
 }
 
 START_TEST(test_hostile_headers) {
@@ -301,7 +301,7 @@ START_TEST(test_hostile_headers) {
         {deep_obj, 0, "unknown field"},
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
-        lm_st_file *f = NULL;
+        lm_safetensors_file *f = NULL;
         lm_err_clear();
         int rc = open_hdr(C[i].hdr, C[i].data, &f);
         ck_assert_msg(rc < 0, "case %zu accepted: %.80s", i, C[i].hdr);
@@ -310,33 +310,33 @@ START_TEST(test_hostile_headers) {
         ck_assert_msg(strstr(lm_err_msg(), "safetensors hostile.safetensors") != NULL, "case %zu: no file name in \"%s\"", i, lm_err_msg());
     }
     /* the tensor is named in tensor-level errors */
-    lm_st_file *f = NULL;
+    lm_safetensors_file *f = NULL;
     ck_assert_int_lt(open_hdr("{\"enc.w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 8, &f), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "tensor \"enc.w\""));
     /* the same headers but valid: accepted (the cases above fail for the stated reason) */
     ck_assert_int_eq(open_hdr("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, &f), 0);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(open_hdr("{\"t\\u00e9\\ud83d\\ude00\" : { \"shape\" : [ ] , \"dtype\" : \"F32\", \"data_offsets\" : [ 0 , 4 ] } }  ", 4, &f), 0);
-    ck_assert_ptr_nonnull(lm_st_find(f, "t\xc3\xa9\xf0\x9f\x98\x80"));
-    lm_st_close(f);
+    ck_assert_ptr_nonnull(lm_safetensors_find(f, "t\xc3\xa9\xf0\x9f\x98\x80"));
+    lm_safetensors_close(f);
 
     /* length field: longer than the file, over the limit, too short a file */
     uint8_t b[16] = {0};
     b[0] = 200;
-    ck_assert_int_lt(lm_st_open_buffer(&f, b, sizeof b, "x"), 0);
+    ck_assert_int_lt(lm_safetensors_open_buffer(&f, b, sizeof b, "x"), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "exceeds the file"));
     memset(b, 0, sizeof b);
     b[3] = 0x10; /* 256 MiB */
-    ck_assert_int_lt(lm_st_open_buffer(&f, b, sizeof b, "x"), 0);
+    ck_assert_int_lt(lm_safetensors_open_buffer(&f, b, sizeof b, "x"), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "limit"));
     memset(b, 0xff, 8);
-    ck_assert_int_lt(lm_st_open_buffer(&f, b, sizeof b, "x"), 0);
-    ck_assert_int_lt(lm_st_open_buffer(&f, b, 5, "x"), 0);
+    ck_assert_int_lt(lm_safetensors_open_buffer(&f, b, sizeof b, "x"), 0);
+    ck_assert_int_lt(lm_safetensors_open_buffer(&f, b, 5, "x"), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "too short"));
     /* a file that does not exist / a directory */
-    ck_assert_int_lt(lm_st_open(&f, FIX "does_not_exist.safetensors"), 0);
+    ck_assert_int_lt(lm_safetensors_open(&f, FIX "does_not_exist.safetensors"), 0);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "does_not_exist"));
-    ck_assert_int_lt(lm_st_open(&f, FIX), 0);
+    ck_assert_int_lt(lm_safetensors_open(&f, FIX), 0);
 }
 END_TEST
 
@@ -348,11 +348,11 @@ START_TEST(test_truncated_and_mutated_files) {
     size_t n = fread(orig, 1, sizeof orig, fp);
     fclose(fp);
     ck_assert_uint_gt(n, 100);
-    lm_st_file *f = NULL;
+    lm_safetensors_file *f = NULL;
     int ok = 0;
     for (size_t l = 0; l < n; l++) {
         memcpy(buf, orig, l);
-        if (lm_st_open_buffer(&f, buf, l, "trunc") == 0) { ok++; lm_st_close(f); }
+        if (lm_safetensors_open_buffer(&f, buf, l, "trunc") == 0) { ok++; lm_safetensors_close(f); }
     }
     ck_assert_int_eq(ok, 0); /* the data area is needed in full */
     uint64_t s = 12345;
@@ -363,12 +363,12 @@ START_TEST(test_truncated_and_mutated_files) {
             s = s * 6364136223846793005ull + 1442695040888963407ull;
             buf[(s >> 33) % n] = (uint8_t)(s >> 20);
         }
-        if (lm_st_open_buffer(&f, buf, n, "mut") == 0) {
-            for (int i = 0; i < lm_st_count(f); i++) {
-                const lm_st_entry *e = lm_st_get(f, i);
+        if (lm_safetensors_open_buffer(&f, buf, n, "mut") == 0) {
+            for (int i = 0; i < lm_safetensors_count(f); i++) {
+                const lm_safetensors_entry *e = lm_safetensors_get(f, i);
                 ck_assert(e->nbytes == 0 || ((const uint8_t *)e->data >= buf && (const uint8_t *)e->data + e->nbytes <= buf + n));
             }
-            lm_st_close(f);
+            lm_safetensors_close(f);
         }
     }
 }
@@ -402,12 +402,12 @@ static void *create_files(void *arg) {
 }
 
 static void write_small(const char *path) {
-    lm_st_writer *w = NULL;
+    lm_safetensors_writer *w = NULL;
     uint8_t u8[2] = {1, 2};
     int64_t s1[1] = {2};
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "x", LM_DT_U8, s1, 1, u8, 2), 0);
-    ck_assert_msg(lm_st_writer_close(w) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "x", LM_DT_U8, s1, 1, u8, 2), 0);
+    ck_assert_msg(lm_safetensors_writer_close(w) == 0, "%s", lm_err_msg());
 }
 
 START_TEST(test_file_mode_follows_umask) {

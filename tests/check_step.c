@@ -23,9 +23,9 @@
 
 #define FX(name) "tests/fixtures/step/" name
 
-static lm_st_file *open_fx(const char *path) {
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, path) == 0, "%s", lm_err_msg());
+static lm_safetensors_file *open_fx(const char *path) {
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, path) == 0, "%s", lm_err_msg());
     return f;
 }
 
@@ -42,7 +42,7 @@ static lt_tensor *as1(lt_tensor *t) { /* 0-dim -> (1,) as the fixtures store val
 
 START_TEST(test_masked_losses) {
     long live = lt_live_count();
-    lm_st_file *f = open_fx(FX("losses.safetensors"));
+    lm_safetensors_file *f = open_fx(FX("losses.safetensors"));
     lt_scope_push();
     lt_tensor *pred = lm_test_fixture(f, "px.pred"), *tg = lm_test_fixture(f, "px.target"),
               *m = lm_test_fixture(f, "px.mask");
@@ -60,14 +60,14 @@ START_TEST(test_masked_losses) {
             lm_test_expect_close(NULL, lt_grad_of(p), lm_test_fixture(f, k), 1e-9, 1e-6, k);
         }
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
 
 START_TEST(test_feature_matching) {
     long live = lt_live_count();
-    lm_st_file *f = open_fx(FX("losses.safetensors"));
+    lm_safetensors_file *f = open_fx(FX("losses.safetensors"));
     lt_scope_push();
     char k[64];
     for (int masked = 0; masked < 2; masked++) {
@@ -89,7 +89,7 @@ START_TEST(test_feature_matching) {
         }
     }
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
@@ -102,7 +102,7 @@ static lt_tensor *toy_d(lt_tensor *x, lt_tensor *w) {
 
 START_TEST(test_adversarial_r1_options) {
     long live = lt_live_count();
-    lm_st_file *f = open_fx(FX("losses.safetensors"));
+    lm_safetensors_file *f = open_fx(FX("losses.safetensors"));
     struct { const char *tag; lm_adv_opts o; } cases[6];
     for (int i = 0; i < 6; i++) cases[i].o = lm_test_adv_opts();
     cases[0].tag = "default";
@@ -169,14 +169,14 @@ START_TEST(test_adversarial_r1_options) {
     ck_assert_int_eq(lm_mask_scale_parse(&ms, "maxpool"), 0);
     ck_assert_int_eq(ms, LM_MASK_SCALE_MAXPOOL);
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
 
 START_TEST(test_adversarial_bce) {
     long live = lt_live_count();
-    lm_st_file *f = open_fx(FX("losses.safetensors"));
+    lm_safetensors_file *f = open_fx(FX("losses.safetensors"));
     lt_scope_push();
     lm_adv_opts o = lm_test_adv_opts();
     o.kind = LM_ADV_BCE;
@@ -200,7 +200,7 @@ START_TEST(test_adversarial_bce) {
     lm_test_expect_close(NULL, lt_grad_of(rl), lm_test_fixture(f, "bce.discr_grad_real"), 1e-9, 1e-5, "bce.grad_real");
     lm_test_expect_close(NULL, lt_grad_of(fl), lm_test_fixture(f, "bce.discr_grad_fake"), 1e-9, 1e-5, "bce.grad_fake");
     lt_scope_pop();
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
@@ -214,7 +214,7 @@ END_TEST
 
 START_TEST(test_optimizers) {
     long live = lt_live_count();
-    lm_st_file *f = open_fx(FX("optim.safetensors"));
+    lm_safetensors_file *f = open_fx(FX("optim.safetensors"));
     struct { const char *tag; lm_optim_opts o; } cases[4];
     cases[0].tag = "adam", cases[0].o = lm_test_optim_opts(LM_OPTIM_ADAM);
     cases[1].tag = "adam_wd", cases[1].o = lm_test_optim_opts(LM_OPTIM_ADAM);
@@ -283,7 +283,7 @@ START_TEST(test_optimizers) {
         lt_scope_pop();
         lm_params_free(&p);
     }
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
@@ -297,7 +297,7 @@ typedef struct nets {
 } nets;
 
 /* G and D (the fixtures' ndf 4) in dtype, loaded from `<prefix>generator.*` / `discriminator.*`. */
-static void nets_build(nets *n, const lm_generator_opts *go, const lm_st_file *f, const char *prefix, lt_dtype dt) {
+static void nets_build(nets *n, const lm_generator_opts *go, const lm_safetensors_file *f, const char *prefix, lt_dtype dt) {
     lm_params_init(&n->gp, dt, LT_CPU);
     lm_params_init(&n->dp, dt, LT_CPU);
     ck_assert_msg(lm_generator_create(&n->g, &n->gp, go) == 0, "%s", lm_err_msg());
@@ -349,7 +349,7 @@ static int noisy_key(const char *prefix, const char *key, const lm_params *p) {
 
 START_TEST(test_bad_batch_and_nonfinite) {
     long live = lt_live_count();
-    lm_st_file *f = open_fx(FX("step_ffc.safetensors"));
+    lm_safetensors_file *f = open_fx(FX("step_ffc.safetensors"));
     lm_generator_opts go = lm_test_generator_opts();
     go.ngf = 8;
     go.n_blocks = 1;
@@ -363,11 +363,11 @@ START_TEST(test_bad_batch_and_nonfinite) {
     lt_tensor *img = lm_test_fixture(f, "image"), *mask = lm_test_fixture(f, "mask");
     int64_t shp[4] = {2, 1, 64, 96};
     lt_tensor *half = lt_full(shp, 4, 0.5, LT_F32, LT_CPU);
-    ck_assert_int_eq(lm_step_run(s, img, half, NULL), LM_EINVAL);
+    ck_assert_int_eq(lm_step_run(NULL, s, img, half), LM_EINVAL);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "outside {0, 1}"));
-    ck_assert_int_eq(lm_step_run(s, mask, mask, NULL), LM_EINVAL); /* 1-channel image */
+    ck_assert_int_eq(lm_step_run(NULL, s, mask, mask), LM_EINVAL); /* 1-channel image */
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "(N, 3, H, W)"));
-    ck_assert_int_eq(lm_step_run(s, img, lt_narrow(mask, 3, 0, 64), NULL), LM_EINVAL);
+    ck_assert_int_eq(lm_step_run(NULL, s, img, lt_narrow(mask, 3, 0, 64)), LM_EINVAL);
     ck_assert_int_eq(lm_step_global_step(s), 0);
     /* a NaN in the discriminator: gen_adv is the first non-finite term; G unchanged */
     lm_param *w0 = lm_params_find(&n.dp, "model5.0.bias");
@@ -376,14 +376,14 @@ START_TEST(test_bad_batch_and_nonfinite) {
     lt_no_grad_push();
     lt_fill_(w0->t, NAN);
     lt_no_grad_pop();
-    ck_assert_int_eq(lm_step_run(s, img, mask, NULL), LM_ENONFINITE); /* its own code (train/loop.c checks it) */
+    ck_assert_int_eq(lm_step_run(NULL, s, img, mask), LM_ENONFINITE); /* its own code (train/loop.c checks it) */
     ck_assert_int_eq(lm_err_last_code(), LM_ENONFINITE);
     ck_assert_msg(strstr(lm_err_msg(), "gen_adv") && strstr(lm_err_msg(), "non-finite"), "%s", lm_err_msg());
     lm_test_expect_close(NULL, g0->t, before, 0, 0, "generator unchanged");
     lt_scope_pop();
     lm_step_free(s);
     nets_free(&n);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
@@ -393,7 +393,7 @@ END_TEST
  * instead of twice (no second generator forward), and the D step still runs and updates D. */
 START_TEST(test_step_reuse_pred) {
     long live = lt_live_count();
-    lm_st_file *f = open_fx(FX("step_ffc.safetensors"));
+    lm_safetensors_file *f = open_fx(FX("step_ffc.safetensors"));
     lm_generator_opts go = lm_test_generator_opts();
     go.ngf = 8;
     go.n_blocks = 1;
@@ -409,8 +409,8 @@ START_TEST(test_step_reuse_pred) {
     lt_scope_push();
     lt_tensor *img = lm_test_fixture(f, "image"), *mask = lm_test_fixture(f, "mask");
     lm_step_losses l1, l2;
-    ck_assert_msg(lm_step_run(s1, img, mask, &l1) == 0, "%s", lm_err_msg());
-    ck_assert_msg(lm_step_run(s2, img, mask, &l2) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_step_run(&l1, s1, img, mask) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_step_run(&l2, s2, img, mask) == 0, "%s", lm_err_msg());
     ck_assert(lm_step_losses_get(&l1, "gen_total") == lm_step_losses_get(&l2, "gen_total"));
     ck_assert(isfinite(lm_step_losses_get(&l2, "discr_adv")));
     ck_assert(lm_step_last_times(s2)->d_gfwd == 0);
@@ -428,63 +428,16 @@ START_TEST(test_step_reuse_pred) {
     lm_step_free(s2);
     nets_free(&a);
     nets_free(&b);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 END_TEST
 
-/* ---- with ResNetPL ---------------------------------------------------------------------- */
-
-/* Deterministic encoder weights: the twin of tests/ref/gen_perceptual_fixtures.py det_values
- * (and of check_perceptual.c det_fill): an integer hash of the key and element index. */
-static uint32_t det_fnv1a(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-static double det_u(uint32_t seed, uint64_t i) {
-    uint64_t h = (i * 2654435761ull + seed) & 0xffffffffull;
-    h ^= h >> 15;
-    h = (h * 2246822519ull) & 0xffffffffull;
-    h ^= h >> 13;
-    return (double)((int64_t)(h % 2001) - 1000) / 1000.0;
-}
-
-static void det_fill(lm_params *p) {
-    for (int k = 0; k < p->n; k++) {
-        const char *key = strchr(p->items[k].name, '.') + 1; /* "impl.conv1.weight" -> "conv1.weight" */
-        if (strstr(key, "num_batches_tracked")) continue;
-        lt_tensor *t = p->items[k].t;
-        int64_t sh[8];
-        int nd = lt_shape(t, sh, 8);
-        int64_t n = lt_numel(t);
-        const char *leaf = strrchr(key, '.') + 1;
-        float *buf = malloc((size_t)n * sizeof *buf);
-        ck_assert_ptr_nonnull(buf);
-        uint32_t seed = det_fnv1a(key);
-        double scale = nd == 4 ? sqrt(6.0 / (double)(sh[1] * sh[2] * sh[3])) : 0;
-        for (int64_t i = 0; i < n; i++) {
-            double u = det_u(seed, (uint64_t)i);
-            buf[i] = (float)(nd == 4 ? u * scale : !strcmp(leaf, "bias") ? 0.1 * u
-                             : !strcmp(leaf, "weight") ? 1.0 + 0.2 * u
-                             : !strcmp(leaf, "running_mean") ? 0.1 * u : 1.0 + 0.25 * (u + 1.0));
-        }
-        lt_scope_push();
-        lt_no_grad_push();
-        ck_assert_ptr_nonnull(lt_copy_(t, lt_from_buffer(buf, sh, nd, LT_F32)));
-        lt_no_grad_pop();
-        lt_scope_pop();
-        free(buf);
-    }
-}
-
-
 /* ---- whole official iterations: float64 structure, float32 envelope ----------------------- */
 
 /* One parity case: `steps` official iterations from the initial G/D state and batch of
- * init_fx (ResNetPL with det_fill weights when pl), against the official results in ref_fx,
- * in dtype:
+ * init_fx (ResNetPL with lm_test_det_fill weights when pl), against the official results in
+ * ref_fx, in dtype:
  *   LT_F64: ref_fx is <case>_f64.safetensors, the official iteration in float64; lamac runs
  *     trainer.precision 64. This checks the formulas, gradients and updates: the tolerance is
  *     relative LM_TEST_F64_RTOL plus k × the official float64 envelope (<case>_f64.* in
@@ -501,7 +454,7 @@ typedef struct iter_case {
 
 /* The tolerance for the official value e of `what` (element i of envelope key <case>.<what>,
  * <case>_f64.<what> in float64). */
-static double case_tol(const iter_case *c, const lm_st_file *env, const char *what, int64_t i, double e) {
+static double case_tol(const iter_case *c, const lm_safetensors_file *env, const char *what, int64_t i, double e) {
     char k[512];
     int f64 = c->dtype == LT_F64;
     ck_assert_int_lt(snprintf(k, sizeof k, "%s%s.%s", c->env_case, f64 ? "_f64" : "", what), (int)sizeof k);
@@ -524,25 +477,8 @@ static void worst_note(worst *w, double err, double tol, const char *what) {
  * each tensor within its case tolerance (the envelope of its max |deviation|), relative
  * LM_TEST_F64_RTOL / LM_TEST_ENV_FLOOR_REL. Biases directly before a training-mode BatchNorm
  * (noisy_key) get a gradient that is zero in exact arithmetic; in float32 Adam turns its
- * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps.
- *
- * Float32 with ResNetPL: Adam's first step turns the sign of a tiny gradient into a ±lr move,
- * and with the encoder's training-mode BatchNorm in the loss many gradients are tiny: the
- * official code itself, at 1 vs 2 threads, leaves 3.4% of the weights 2·lr apart, and which
- * elements move depends on the CPU's kernels (an AVX-512 AMD machine under
- * ATEN_CPU_CAPABILITY=default moves elements that no perturbation on the fixtures' machine
- * moved). So there an element may also differ by up to 2·lr·steps (a sign move), provided at
- * most PL_SIGN_MOVES of all state elements do so; a wrong update rule moves most elements of
- * a tensor and still fails, and the float64 cases check every element tightly. */
-#define PL_SIGN_MOVES 0.05
-/* From step 2 on, the float32 PL cases run from states that differ by such sign moves, and
- * the encoder's batch statistics amplify them: p2phd+PL's step-3 gen_grad_norm differs by 27%
- * on an AVX-512 AMD machine under ATEN_CPU_CAPABILITY=default, against a 4.7% official
- * spread measured on the fixtures' machine. There the float32 loss terms and norms are held
- * to PL_CHAOS_REL (a finite value of the right size); their formulas are checked to 1e-8 by
- * the float64 PL cases (test_step_*_pl_f64), which no CPU changes. */
-#define PL_CHAOS_REL 0.5
-static void compare_state(const iter_case *c, const nets *n, const lm_st_file *f, const lm_st_file *env,
+ * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps. */
+static void compare_state(const iter_case *c, const nets *n, const lm_safetensors_file *f, const lm_safetensors_file *env,
                           const char *pfx, int steps, worst *w) {
     const lm_params *ps[2] = {&n->gp, &n->dp};
     const char *names[2] = {"generator.", "discriminator."};
@@ -596,7 +532,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
     long live = lt_live_count();
     int threads = one_thread();
     lt_dtype dt = c->dtype;
-    lm_st_file *f = open_fx(c->init_fx), *r = open_fx(c->ref_fx), *env = open_fx(FX("envelope.safetensors"));
+    lm_safetensors_file *f = open_fx(c->init_fx), *r = open_fx(c->ref_fx), *env = open_fx(FX("envelope.safetensors"));
     nets n;
     nets_build(&n, go, f, "init.", dt);
     lm_resnet_pl *pl = NULL;
@@ -604,7 +540,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
         lm_resnet_pl_opts po = lm_test_resnet_pl_opts(); /* weight 30, resnet50dilated, bn_train 1 */
         snprintf(po.weights_path, sizeof po.weights_path, "/nonexistent/lamac-step-test");
         ck_assert_msg(lm_resnet_pl_create(&pl, &po, dt, LT_CPU, LM_PL_RANDOM_IF_MISSING) == 0, "%s", lm_err_msg());
-        det_fill(lm_resnet_pl_params(pl));
+        lm_test_det_fill(lm_resnet_pl_params(pl)); /* gen_perceptual_fixtures.py det_values */
     }
     lm_step_opts so = lm_test_step_opts();
     so.precision = dt;
@@ -613,15 +549,15 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
     ck_assert_msg(lm_step_create(&s, &sn, &so) == 0, "%s", lm_err_msg());
     lt_scope_push();
     lt_tensor *img = lm_test_fixture(f, "image"), *mask = lm_test_fixture(f, "mask");
-    const char *terms = lm_st_meta(r, "terms"), *keys_meta = lm_st_meta(r, "norm_keys");
+    const char *terms = lm_safetensors_meta(r, "terms"), *keys_meta = lm_safetensors_meta(r, "norm_keys");
     ck_assert_ptr_nonnull(terms);
     ck_assert_msg(!c->pl || strstr(terms, "gen_resnet_pl"), "%s: no gen_resnet_pl term", c->ref_fx);
-    int has_norms = lm_st_find(r, "norms.1") != NULL;
+    int has_norms = lm_safetensors_find(r, "norms.1") != NULL;
     ck_assert_msg(!has_norms || keys_meta, "%s: norms without norm_keys", c->ref_fx);
     printf("  %s (%s): worst err/tol per step (1 = at the tolerance)\n", c->label, lt_dtype_name(dt));
     for (int step = 1; step <= c->steps; step++) {
         lm_step_losses L;
-        ck_assert_msg(lm_step_run(s, img, mask, &L) == 0, "step %d: %s", step, lm_err_msg());
+        ck_assert_msg(lm_step_run(&L, s, img, mask) == 0, "step %d: %s", step, lm_err_msg());
         worst wl = {0, 0, ""}, wn = {0, 0, ""}, ws = {0, 0, ""};
         char buf[1024], k[400];
         ck_assert_int_lt(strlen(terms), sizeof buf);
@@ -694,9 +630,9 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
     lm_resnet_pl_free(pl);
     nets_free(&n);
     lt_set_num_threads(threads);
-    lm_st_close(env);
-    lm_st_close(r);
-    lm_st_close(f);
+    lm_safetensors_close(env);
+    lm_safetensors_close(r);
+    lm_safetensors_close(f);
     ck_assert_int_eq(lt_live_count(), live);
 }
 
@@ -746,23 +682,23 @@ ITER_TEST(test_step_p2p_with_resnet_pl, global_opts, "p2phd+PL", "step_global.sa
 
 /* Copies the fixture's entries named `from`* to `to`* in a new safetensors file; `nan_key`
  * (if not NULL) gets NaN as its first element. */
-static void write_from_fixture(const char *path, const lm_st_file *f, const char *from, const char *to,
+static void write_from_fixture(const char *path, const lm_safetensors_file *f, const char *from, const char *to,
                                const char *nan_key) {
-    lm_st_writer *w = NULL;
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
+    lm_safetensors_writer *w = NULL;
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
     size_t nf = strlen(from);
-    for (int i = 0; i < lm_st_count(f); i++) {
-        const lm_st_entry *e = lm_st_get(f, i);
+    for (int i = 0; i < lm_safetensors_count(f); i++) {
+        const lm_safetensors_entry *e = lm_safetensors_get(f, i);
         if (strncmp(e->name, from, nf)) continue;
         char name[300];
         snprintf(name, sizeof name, "%s%s", to, e->name + nf);
         void *buf = malloc(e->nbytes ? e->nbytes : 1);
         memcpy(buf, e->data, e->nbytes);
         if (nan_key && !strcmp(name, nan_key)) ((float *)buf)[0] = NAN;
-        ck_assert_int_eq(lm_st_writer_add(w, name, e->dtype, e->shape, e->ndim, buf, e->nbytes), 0);
+        ck_assert_int_eq(lm_safetensors_writer_add(w, name, e->dtype, e->shape, e->ndim, buf, e->nbytes), 0);
         free(buf);
     }
-    ck_assert_int_eq(lm_st_writer_close(w), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(w), 0);
 }
 
 static int exists(const char *path) {
@@ -790,22 +726,22 @@ static void cli_step_parity(const char *device, int f64) {
     long live = lt_live_count();
     char dir[256], init[300], batch[300], out[300], buf[8192];
     lm_test_tmpdir(dir, sizeof dir, "step");
-    lm_st_file *f = open_fx(LM_SOURCE_DIR "/" FX("step_ffc.safetensors"));
-    lm_st_file *r = f64 ? open_fx(LM_SOURCE_DIR "/" FX("step_ffc_f64.safetensors")) : f; /* the reference */
-    lm_st_file *env = open_fx(LM_SOURCE_DIR "/" FX("envelope.safetensors"));
+    lm_safetensors_file *f = open_fx(LM_SOURCE_DIR "/" FX("step_ffc.safetensors"));
+    lm_safetensors_file *r = f64 ? open_fx(LM_SOURCE_DIR "/" FX("step_ffc_f64.safetensors")) : f; /* the reference */
+    lm_safetensors_file *env = open_fx(LM_SOURCE_DIR "/" FX("envelope.safetensors"));
     snprintf(init, sizeof init, "%s/init.safetensors", dir);
     snprintf(batch, sizeof batch, "%s/batch.safetensors", dir);
     snprintf(out, sizeof out, "%s/out.safetensors", dir);
     write_from_fixture(init, f, "init.", "", NULL);
     {
-        lm_st_writer *bw = NULL;
-        ck_assert_int_eq(lm_st_writer_open(&bw, batch), 0);
+        lm_safetensors_writer *bw = NULL;
+        ck_assert_int_eq(lm_safetensors_writer_open(&bw, batch), 0);
         const char *names[2] = {"image", "mask"};
         for (int i = 0; i < 2; i++) {
-            const lm_st_entry *e = lm_st_find(f, names[i]);
-            ck_assert_int_eq(lm_st_writer_add(bw, names[i], e->dtype, e->shape, e->ndim, e->data, e->nbytes), 0);
+            const lm_safetensors_entry *e = lm_safetensors_find(f, names[i]);
+            ck_assert_int_eq(lm_safetensors_writer_add(bw, names[i], e->dtype, e->shape, e->ndim, e->data, e->nbytes), 0);
         }
-        ck_assert_int_eq(lm_st_writer_close(bw), 0);
+        ck_assert_int_eq(lm_safetensors_writer_close(bw), 0);
     }
     int rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s --device %s%s", init, batch,
                          out, device, f64 ? " --precision 64 --threads 1" : cuda ? "" : " --threads 1");
@@ -845,11 +781,11 @@ static void cli_step_parity(const char *device, int f64) {
     ck_assert_ptr_nonnull(strstr(js, "\"discr_adv\": "));
     ck_assert_ptr_nonnull(strstr(js, "\"adv_discr_real_gp\": "));
     /* OUT equals the official state after one iteration */
-    lm_st_file *o = open_fx(out);
+    lm_safetensors_file *o = open_fx(out);
     lm_test_errs tight = {"cli s1", 0, 0, 0};
     int n = 0;
-    for (int i = 0; i < lm_st_count(r); i++) {
-        const char *name = lm_st_get(r, i)->name;
+    for (int i = 0; i < lm_safetensors_count(r); i++) {
+        const char *name = lm_safetensors_get(r, i)->name;
         if (strncmp(name, "s1.", 3)) continue;
         const char *key = name + 3;
         /* CPU: as run_case (the envelope of the tensor; biases, some of which sit before a
@@ -861,13 +797,13 @@ static void cli_step_parity(const char *device, int f64) {
         lm_test_expect_close(&tight, lm_test_fixture(o, key), lm_test_fixture(r, name), atol, rtol, key);
         n++;
     }
-    ck_assert_int_eq(n, lm_st_count(o));
+    ck_assert_int_eq(n, lm_safetensors_count(o));
     lm_test_errs_print(cuda ? "step cuda" : f64 ? "step f64" : "lamac step", &tight);
-    lm_st_close(o);
+    lm_safetensors_close(o);
     lt_scope_pop();
-    if (r != f) lm_st_close(r);
-    lm_st_close(env);
-    lm_st_close(f);
+    if (r != f) lm_safetensors_close(r);
+    lm_safetensors_close(env);
+    lm_safetensors_close(f);
     lm_test_rmtree(dir);
     ck_assert_int_eq(lt_live_count(), live);
 }
@@ -891,7 +827,7 @@ END_TEST
 START_TEST(test_cli_step_bad_input) {
     char dir[256], init[300], nan_init[300], batch[300], half[300], out[300], buf[16384];
     lm_test_tmpdir(dir, sizeof dir, "stepbad");
-    lm_st_file *f = open_fx(LM_SOURCE_DIR "/" FX("step_ffc.safetensors"));
+    lm_safetensors_file *f = open_fx(LM_SOURCE_DIR "/" FX("step_ffc.safetensors"));
     snprintf(init, sizeof init, "%s/init.safetensors", dir);
     snprintf(nan_init, sizeof nan_init, "%s/nan.safetensors", dir);
     snprintf(batch, sizeof batch, "%s/batch.safetensors", dir);
@@ -899,19 +835,19 @@ START_TEST(test_cli_step_bad_input) {
     snprintf(out, sizeof out, "%s/out.safetensors", dir);
     write_from_fixture(init, f, "init.", "", NULL);
     write_from_fixture(nan_init, f, "init.", "", "discriminator.model5.0.bias");
-    lm_st_writer *bw = NULL, *hw = NULL;
-    ck_assert_int_eq(lm_st_writer_open(&bw, batch), 0);
-    ck_assert_int_eq(lm_st_writer_open(&hw, half), 0);
-    const lm_st_entry *im = lm_st_find(f, "image"), *mk = lm_st_find(f, "mask");
-    ck_assert_int_eq(lm_st_writer_add(bw, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
-    ck_assert_int_eq(lm_st_writer_add(bw, "mask", mk->dtype, mk->shape, mk->ndim, mk->data, mk->nbytes), 0);
-    ck_assert_int_eq(lm_st_writer_add(hw, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    lm_safetensors_writer *bw = NULL, *hw = NULL;
+    ck_assert_int_eq(lm_safetensors_writer_open(&bw, batch), 0);
+    ck_assert_int_eq(lm_safetensors_writer_open(&hw, half), 0);
+    const lm_safetensors_entry *im = lm_safetensors_find(f, "image"), *mk = lm_safetensors_find(f, "mask");
+    ck_assert_int_eq(lm_safetensors_writer_add(bw, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(bw, "mask", mk->dtype, mk->shape, mk->ndim, mk->data, mk->nbytes), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(hw, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
     float *m = malloc(mk->nbytes);
     for (size_t j = 0; j < mk->nbytes / 4; j++) m[j] = 0.5f;
-    ck_assert_int_eq(lm_st_writer_add(hw, "mask", mk->dtype, mk->shape, mk->ndim, m, mk->nbytes), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(hw, "mask", mk->dtype, mk->shape, mk->ndim, m, mk->nbytes), 0);
     free(m);
-    ck_assert_int_eq(lm_st_writer_close(bw), 0);
-    ck_assert_int_eq(lm_st_writer_close(hw), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(bw), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(hw), 0);
     /* mask outside {0, 1} */
     int rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", init, half, out);
     ck_assert_msg(rc != 0 && strstr(buf, "outside {0, 1}"), "%s", buf);
@@ -921,11 +857,11 @@ START_TEST(test_cli_step_bad_input) {
     ck_assert_msg(rc != 0 && strstr(buf, "no tensor named"), "%s", buf);
     char wrong[300];
     snprintf(wrong, sizeof wrong, "%s/wrong.safetensors", dir);
-    lm_st_writer *ww = NULL;
-    ck_assert_int_eq(lm_st_writer_open(&ww, wrong), 0);
-    ck_assert_int_eq(lm_st_writer_add(ww, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
-    ck_assert_int_eq(lm_st_writer_add(ww, "mask", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
-    ck_assert_int_eq(lm_st_writer_close(ww), 0);
+    lm_safetensors_writer *ww = NULL;
+    ck_assert_int_eq(lm_safetensors_writer_open(&ww, wrong), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(ww, "image", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(ww, "mask", im->dtype, im->shape, im->ndim, im->data, im->nbytes), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(ww), 0);
     rc = lm_test_run(buf, sizeof buf, "step " SMALL " --model %s --batch %s --out %s", init, wrong, out);
     ck_assert_msg(rc != 0 && strstr(buf, "expected (N, 1, H, W)"), "%s", buf);
     ck_assert(!exists(out));
@@ -950,7 +886,7 @@ START_TEST(test_cli_step_bad_input) {
     ck_assert_msg(rc != 0 && strstr(buf, "required"), "%s", buf);
     rc = lm_test_run(buf, sizeof buf, "step --help");
     ck_assert_msg(rc == 0 && strstr(buf, "usage: lamac step"), "%s", buf);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     lm_test_rmtree(dir);
 }
 END_TEST

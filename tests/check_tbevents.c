@@ -185,7 +185,7 @@ START_TEST(test_crc32c_known_values) {
     ck_assert_uint_eq(lm_crc32c(0, "123456789", 9), 0xE3069283u);
     /* continuation */
     ck_assert_uint_eq(lm_crc32c(lm_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
-    ck_assert_uint_eq(lm_tb_masked_crc("123456789", 9), masked((const uint8_t *)"123456789", 9));
+    ck_assert_uint_eq(lm_tbevents_masked_crc("123456789", 9), masked((const uint8_t *)"123456789", 9));
 }
 END_TEST
 
@@ -206,19 +206,19 @@ START_TEST(test_write_and_read_back) {
     char dir[256], path[512];
     lm_test_tmpdir(dir, sizeof dir, "tb");
     snprintf(path, sizeof path, "%s/events.out.tfevents.1.test", dir);
-    lm_tb_writer *w;
-    ck_assert_int_eq(lm_tb_open_path(&w, path, 1700000000.25), 0);
-    ck_assert_str_eq(lm_tb_path(w), path);
-    ck_assert_int_eq(lm_tb_scalar(w, "train/gen_total", 7, 0.125f), 0);
+    lm_tbevents_writer *w;
+    ck_assert_int_eq(lm_tbevents_open_path(&w, path, 1700000000.25), 0);
+    ck_assert_str_eq(lm_tbevents_path(w), path);
+    ck_assert_int_eq(lm_tbevents_scalar(w, "train/gen_total", 7, 0.125f), 0);
     const char *tags[3] = {"val/ssim", "val/l1", "neg"};
     const float vals[3] = {0.5f, 1e-7f, -3.0f};
-    ck_assert_int_eq(lm_tb_scalars(w, -5, 3, tags, vals), 0);
+    ck_assert_int_eq(lm_tbevents_scalars(w, -5, 3, tags, vals), 0);
     uint8_t *png;
     size_t pn;
     make_png(&png, &pn, 5, 4);
-    ck_assert_int_eq(lm_tb_image(w, "samples", 1000000000000LL, 4, 5, 3, png, pn), 0);
-    ck_assert_int_eq(lm_tb_flush(w), 0);
-    ck_assert_int_eq(lm_tb_close(w), 0);
+    ck_assert_int_eq(lm_tbevents_image(w, "samples", 1000000000000LL, 4, 5, 3, png, pn), 0);
+    ck_assert_int_eq(lm_tbevents_flush(w), 0);
+    ck_assert_int_eq(lm_tbevents_close(w), 0);
 
     tevent ev[8];
     uint8_t *data;
@@ -285,10 +285,10 @@ START_TEST(test_reader_detects_corruption) {
     char dir[256], path[512];
     lm_test_tmpdir(dir, sizeof dir, "tb");
     snprintf(path, sizeof path, "%s/ev", dir);
-    lm_tb_writer *w;
-    ck_assert_int_eq(lm_tb_open_path(&w, path, 1.0), 0);
-    ck_assert_int_eq(lm_tb_scalar(w, "a", 1, 2.0f), 0);
-    ck_assert_int_eq(lm_tb_close(w), 0);
+    lm_tbevents_writer *w;
+    ck_assert_int_eq(lm_tbevents_open_path(&w, path, 1.0), 0);
+    ck_assert_int_eq(lm_tbevents_scalar(w, "a", 1, 2.0f), 0);
+    ck_assert_int_eq(lm_tbevents_close(w), 0);
     tevent ev[4];
     uint8_t *d;
     ck_assert_int_eq(read_events(path, ev, 4, &d), 2);
@@ -326,28 +326,28 @@ START_TEST(test_open_dir_names_file) {
     char dir[256], sub[300], host[256] = {0};
     lm_test_tmpdir(dir, sizeof dir, "tb");
     snprintf(sub, sizeof sub, "%s/tb", dir);
-    lm_tb_writer *a, *b;
-    ck_assert_int_eq(lm_tb_open(&a, sub), 0);
-    ck_assert_int_eq(lm_tb_open(&b, sub), 0); /* same second: a distinct name */
-    ck_assert_str_ne(lm_tb_path(a), lm_tb_path(b));
+    lm_tbevents_writer *a, *b;
+    ck_assert_int_eq(lm_tbevents_open(&a, sub), 0);
+    ck_assert_int_eq(lm_tbevents_open(&b, sub), 0); /* same second: a distinct name */
+    ck_assert_str_ne(lm_tbevents_path(a), lm_tbevents_path(b));
     gethostname(host, sizeof host - 1);
-    const char *base = strrchr(lm_tb_path(a), '/') + 1;
+    const char *base = strrchr(lm_tbevents_path(a), '/') + 1;
     ck_assert_int_eq(strncmp(base, "events.out.tfevents.", 20), 0);
     long long t = atoll(base + 20);
     ck_assert(t > 1600000000LL);
     ck_assert_ptr_nonnull(strstr(base, host));
-    ck_assert_int_eq(lm_tb_close(a), 0);
-    ck_assert_int_eq(lm_tb_close(b), 0);
-    ck_assert_int_eq(lm_tb_close(NULL), 0);
+    ck_assert_int_eq(lm_tbevents_close(a), 0);
+    ck_assert_int_eq(lm_tbevents_close(b), 0);
+    ck_assert_int_eq(lm_tbevents_close(NULL), 0);
     /* a directory whose parent is missing */
     char bad[400];
     snprintf(bad, sizeof bad, "%s/no/such", dir);
-    ck_assert_int_eq(lm_tb_open(&a, bad), LM_EIO);
+    ck_assert_int_eq(lm_tbevents_open(&a, bad), LM_EIO);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), bad));
     /* an existing explicit path is refused */
     snprintf(bad, sizeof bad, "%s/x", dir);
     fclose(fopen(bad, "w"));
-    ck_assert_int_eq(lm_tb_open_path(&a, bad, 0), LM_EIO);
+    ck_assert_int_eq(lm_tbevents_open_path(&a, bad, 0), LM_EIO);
     lm_test_rmtree(dir);
 }
 END_TEST
@@ -356,23 +356,23 @@ START_TEST(test_bad_input) {
     char dir[256], path[512];
     lm_test_tmpdir(dir, sizeof dir, "tb");
     snprintf(path, sizeof path, "%s/ev", dir);
-    lm_tb_writer *w;
-    ck_assert_int_eq(lm_tb_open_path(&w, path, 1.0), 0);
-    ck_assert_int_eq(lm_tb_scalar(w, "", 1, 1.f), LM_EINVAL);
-    ck_assert_int_eq(lm_tb_scalar(w, NULL, 1, 1.f), LM_EINVAL);
-    char *longtag = malloc(LM_TB_MAX_TAG + 2);
-    memset(longtag, 'x', LM_TB_MAX_TAG + 1);
-    longtag[LM_TB_MAX_TAG + 1] = 0;
-    ck_assert_int_eq(lm_tb_scalar(w, longtag, 1, 1.f), LM_EINVAL);
+    lm_tbevents_writer *w;
+    ck_assert_int_eq(lm_tbevents_open_path(&w, path, 1.0), 0);
+    ck_assert_int_eq(lm_tbevents_scalar(w, "", 1, 1.f), LM_EINVAL);
+    ck_assert_int_eq(lm_tbevents_scalar(w, NULL, 1, 1.f), LM_EINVAL);
+    char *longtag = malloc(LM_TBEVENTS_MAX_TAG + 2);
+    memset(longtag, 'x', LM_TBEVENTS_MAX_TAG + 1);
+    longtag[LM_TBEVENTS_MAX_TAG + 1] = 0;
+    ck_assert_int_eq(lm_tbevents_scalar(w, longtag, 1, 1.f), LM_EINVAL);
     free(longtag);
-    ck_assert_int_eq(lm_tb_scalars(w, 1, 0, NULL, NULL), LM_EINVAL);
-    ck_assert_int_eq(lm_tb_image(w, "i", 1, 2, 2, 3, "notapngatall", 12), LM_EINVAL);
+    ck_assert_int_eq(lm_tbevents_scalars(w, 1, 0, NULL, NULL), LM_EINVAL);
+    ck_assert_int_eq(lm_tbevents_image(w, "i", 1, 2, 2, 3, "notapngatall", 12), LM_EINVAL);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "not a PNG"));
-    ck_assert_int_eq(lm_tb_image(w, "i", 1, 0, 2, 3, "\x89PNG\r\n\x1a\n", 8), LM_EINVAL);
-    ck_assert_int_eq(lm_tb_image(w, "i", 1, 2, 2, 2, "\x89PNG\r\n\x1a\n", 8), LM_EINVAL);
+    ck_assert_int_eq(lm_tbevents_image(w, "i", 1, 0, 2, 3, "\x89PNG\r\n\x1a\n", 8), LM_EINVAL);
+    ck_assert_int_eq(lm_tbevents_image(w, "i", 1, 2, 2, 2, "\x89PNG\r\n\x1a\n", 8), LM_EINVAL);
     /* NaN and inf scalars are stored as they are */
-    ck_assert_int_eq(lm_tb_scalar(w, "nan", 2, NAN), 0);
-    ck_assert_int_eq(lm_tb_close(w), 0);
+    ck_assert_int_eq(lm_tbevents_scalar(w, "nan", 2, NAN), 0);
+    ck_assert_int_eq(lm_tbevents_close(w), 0);
     tevent ev[4];
     uint8_t *d;
     ck_assert_int_eq(read_events(path, ev, 4, &d), 2); /* nothing of the rejected calls */
@@ -387,8 +387,8 @@ START_TEST(test_write_error_is_sticky) {
     char dir[256], path[512];
     lm_test_tmpdir(dir, sizeof dir, "tb");
     snprintf(path, sizeof path, "%s/ev", dir);
-    lm_tb_writer *w;
-    ck_assert_int_eq(lm_tb_open_path(&w, path, 1.0), 0);
+    lm_tbevents_writer *w;
+    ck_assert_int_eq(lm_tbevents_open_path(&w, path, 1.0), 0);
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
     void (*oldh)(int) = signal(SIGXFSZ, SIG_IGN);
@@ -398,16 +398,16 @@ START_TEST(test_write_error_is_sticky) {
     size_t n = 20000;
     uint8_t *fake = calloc(1, n);
     memcpy(fake, "\x89PNG\r\n\x1a\n", 8);
-    int rc = lm_tb_image(w, "big", 1, 10, 10, 3, fake, n);
-    if (rc == 0) rc = lm_tb_flush(w);
+    int rc = lm_tbevents_image(w, "big", 1, 10, 10, 3, fake, n);
+    if (rc == 0) rc = lm_tbevents_flush(w);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, oldh);
     ck_assert_int_eq(rc, LM_EIO);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), path));
     /* later records are refused rather than written after a torn one */
-    ck_assert_int_eq(lm_tb_scalar(w, "a", 2, 1.f), LM_EIO);
+    ck_assert_int_eq(lm_tbevents_scalar(w, "a", 2, 1.f), LM_EIO);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "earlier write error"));
-    lm_tb_close(w);
+    lm_tbevents_close(w);
     free(fake);
     lm_test_rmtree(dir);
 }

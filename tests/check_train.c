@@ -321,9 +321,9 @@ static void expect_loaded(const char *ckpt, const char *src_path, const char *pr
     ck_assert_int_eq(lm_weights_open(&b, src_path), 0);
     int n = 0;
     for (int i = 0; i < lm_weights_count(b); i++) {
-        const lm_st_entry *e = lm_weights_get(b, i);
+        const lm_safetensors_entry *e = lm_weights_get(b, i);
         if (strncmp(e->name, prefix, strlen(prefix))) continue;
-        const lm_st_entry *f = lm_weights_find(a, e->name);
+        const lm_safetensors_entry *f = lm_weights_find(a, e->name);
         ck_assert_msg(f != NULL, "%s missing from %s", e->name, ckpt);
         ck_assert_int_eq((int)f->nbytes, (int)e->nbytes);
         ck_assert_msg(!memcmp(f->data, e->data, e->nbytes), "%s differs", e->name);
@@ -439,11 +439,11 @@ START_TEST(test_weights_sniff_header_lengths) {
         int n = k < 300 ? k : 19050 + (k - 300);
         memset(pad, 'x', (size_t)n);
         pad[n] = 0;
-        lm_st_writer *w = NULL;
-        ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
-        ck_assert_int_eq(lm_st_writer_meta(w, "pad", pad), 0);
-        ck_assert_int_eq(lm_st_writer_add(w, "generator.x", LM_DT_F32, shp, 1, &v, 4), 0);
-        ck_assert_int_eq(lm_st_writer_close(w), 0);
+        lm_safetensors_writer *w = NULL;
+        ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
+        ck_assert_int_eq(lm_safetensors_writer_meta(w, "pad", pad), 0);
+        ck_assert_int_eq(lm_safetensors_writer_add(w, "generator.x", LM_DT_F32, shp, 1, &v, 4), 0);
+        ck_assert_int_eq(lm_safetensors_writer_close(w), 0);
         FILE *f = fopen(path, "rb");
         unsigned char h[2];
         ck_assert_int_eq((int)fread(h, 1, 2, f), 2);

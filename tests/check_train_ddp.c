@@ -31,12 +31,12 @@ static int ends_with(const char *s, const char *t) {
 
 /* The hash cmd_train.c prints (params_hash), from a checkpoint's generator.* parameters. */
 static uint64_t ckpt_hash(const char *path) {
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, path) == 0, "%s: %s", path, lm_err_msg());
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, path) == 0, "%s: %s", path, lm_err_msg());
     uint64_t total = 0;
     int n = 0;
-    for (int i = 0; i < lm_st_count(f); i++) {
-        const lm_st_entry *e = lm_st_get(f, i);
+    for (int i = 0; i < lm_safetensors_count(f); i++) {
+        const lm_safetensors_entry *e = lm_safetensors_get(f, i);
         if (strncmp(e->name, "generator.", 10) || ends_with(e->name, "running_mean") ||
             ends_with(e->name, "running_var") || ends_with(e->name, "num_batches_tracked"))
             continue;
@@ -47,7 +47,7 @@ static uint64_t ckpt_hash(const char *path) {
         n++;
     }
     ck_assert_int_gt(n, 10);
-    lm_st_close(f);
+    lm_safetensors_close(f);
     return total;
 }
 

@@ -184,11 +184,11 @@ END_TEST
 
 /* Metadata "key" of a safetensors file, copied into out. */
 static void file_meta(char *out, size_t cap, const char *path, const char *key) {
-    lm_st_file *f = NULL;
-    ck_assert_msg(lm_st_open(&f, path) == 0, "%s", lm_err_msg());
-    const char *v = lm_st_meta(f, key);
+    lm_safetensors_file *f = NULL;
+    ck_assert_msg(lm_safetensors_open(&f, path) == 0, "%s", lm_err_msg());
+    const char *v = lm_safetensors_meta(f, key);
     snprintf(out, cap, "%s", v ? v : "(absent)");
-    lm_st_close(f);
+    lm_safetensors_close(f);
 }
 
 /* The steps of a topk state "epoch:step:value;..." (at most cap) and their count. */

@@ -153,9 +153,9 @@ START_TEST(test_half_precision_save) {
     }
     /* the bytes written are PyTorch's .half() / .bfloat16() of the same floats
      * (tests/ref/gen_half_fixture.py: ties, subnormals, overflow, +-0, +-inf, NaN, random) */
-    lm_st_file *ref = NULL;
-    ck_assert_msg(lm_st_open(&ref, "tests/fixtures/weights/half_save.safetensors") == 0, "%s", lm_err_msg());
-    const lm_st_entry *x = lm_st_find(ref, "f32");
+    lm_safetensors_file *ref = NULL;
+    ck_assert_msg(lm_safetensors_open(&ref, "tests/fixtures/weights/half_save.safetensors") == 0, "%s", lm_err_msg());
+    const lm_safetensors_entry *x = lm_safetensors_find(ref, "f32");
     ck_assert(x && x->dtype == LM_DT_F32);
     lm_params hp;
     lm_params_init(&hp, LT_F32, LT_CPU);
@@ -166,9 +166,9 @@ START_TEST(test_half_precision_save) {
         o.dtype = dts[k];
         const char *path = tmp_path("edges.safetensors");
         ck_assert_msg(lm_weights_save(path, &hpart, 1, &o) == 0, "%s", lm_err_msg());
-        lm_st_file *got = NULL;
-        ck_assert_msg(lm_st_open(&got, path) == 0, "%s", lm_err_msg());
-        const lm_st_entry *g = lm_st_find(got, "x"), *e = lm_st_find(ref, refname[k]);
+        lm_safetensors_file *got = NULL;
+        ck_assert_msg(lm_safetensors_open(&got, path) == 0, "%s", lm_err_msg());
+        const lm_safetensors_entry *g = lm_safetensors_find(got, "x"), *e = lm_safetensors_find(ref, refname[k]);
         ck_assert(g && e && g->dtype == (int)dts[k] && g->nbytes == e->nbytes);
         int bad = 0, first = -1;
         for (size_t i = 0; i < e->nbytes / 2; i++) {
@@ -186,10 +186,10 @@ START_TEST(test_half_precision_save) {
         }
         printf("%s save vs torch: %zu values, %d differ\n", names[k], e->nbytes / 2, bad);
         ck_assert_msg(bad == 0, "%s: %d values differ from torch (first: index %d)", names[k], bad, first);
-        lm_st_close(got);
+        lm_safetensors_close(got);
     }
     lm_params_free(&hp);
-    lm_st_close(ref);
+    lm_safetensors_close(ref);
     o.dtype = LT_I64;
     ck_assert_int_eq(lm_weights_save(tmp_path("bad.safetensors"), &part, 1, &o), LM_EINVAL);
     lm_discriminator_free(da);
@@ -204,17 +204,17 @@ END_TEST
  * registry has an integer buffer, plus keys of other networks; the registry also has a key
  * the file lacks. */
 static void write_mismatch_file(const char *path) {
-    lm_st_writer *w = NULL;
-    ck_assert_int_eq(lm_st_writer_open(&w, path), 0);
+    lm_safetensors_writer *w = NULL;
+    ck_assert_int_eq(lm_safetensors_writer_open(&w, path), 0);
     float v[6] = {1, 2, 3, 4, 5, 6};
     int64_t s23[2] = {2, 3}, s4[1] = {4}, s1[1] = {1};
-    ck_assert_int_eq(lm_st_writer_add(w, "generator.a.weight", LM_DT_F32, s23, 2, v, 24), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "generator.b.weight", LM_DT_F32, s4, 1, v, 16), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "generator.e.weight", LM_DT_F32, s1, 1, v, 4), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "generator.c.num_batches_tracked", LM_DT_F32, NULL, 0, v, 4), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "discriminator.model0.0.weight", LM_DT_F32, s4, 1, v, 16), 0);
-    ck_assert_int_eq(lm_st_writer_add(w, "loss_resnet_pl.impl.conv1.weight", LM_DT_F32, s4, 1, v, 16), 0);
-    ck_assert_int_eq(lm_st_writer_close(w), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "generator.a.weight", LM_DT_F32, s23, 2, v, 24), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "generator.b.weight", LM_DT_F32, s4, 1, v, 16), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "generator.e.weight", LM_DT_F32, s1, 1, v, 4), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "generator.c.num_batches_tracked", LM_DT_F32, NULL, 0, v, 4), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "discriminator.model0.0.weight", LM_DT_F32, s4, 1, v, 16), 0);
+    ck_assert_int_eq(lm_safetensors_writer_add(w, "loss_resnet_pl.impl.conv1.weight", LM_DT_F32, s4, 1, v, 16), 0);
+    ck_assert_int_eq(lm_safetensors_writer_close(w), 0);
 }
 
 static void make_small_registry(lm_params *p) {
@@ -357,7 +357,7 @@ START_TEST(test_load_from_lightning_checkpoint) {
     for (int i = 0; i < p.n; i++) {
         char key[300];
         snprintf(key, sizeof key, "discriminator.%s", p.items[i].name);
-        const lm_st_entry *e = lm_weights_find(s, key);
+        const lm_safetensors_entry *e = lm_weights_find(s, key);
         ck_assert_ptr_nonnull(e);
         void *buf = malloc(e->nbytes ? e->nbytes : 1);
         ck_assert_int_eq(lt_to_buffer(p.items[i].t, buf, e->nbytes), 0);

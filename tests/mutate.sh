@@ -130,10 +130,10 @@ mut bin_edge eval/bins.c "eval" \
     "mask-area bins: offline rule counts edges with < (area on an edge falls a bin low)" \
     'if (rule == LM_BINS_OFFLINE ? e <= a : e < a) k++;' \
     'if (rule == LM_BINS_OFFLINE ? e < a : e < a) k++;'
-mut resnet_pl_std losses/resnet_pl.c "perceptual" \
-    "ResNetPL input normalization: ImageNet std G/B swapped" \
-    '!(pl->std = chan_const(0.229, 0.224, 0.225, dt, dev))' \
-    '!(pl->std = chan_const(0.229, 0.225, 0.224, dt, dev))'
+mut resnet_pl_std losses/perceptual.c "perceptual" \
+    "perceptual-loss input normalization (ResNetPL, VGG PL): ImageNet std G/B swapped" \
+    '!(pc->std = chan_const(0.229, 0.224, 0.225, dt, dev))' \
+    '!(pc->std = chan_const(0.229, 0.225, 0.224, dt, dev))'
 
 n_mut=${#M_ID[@]}
 

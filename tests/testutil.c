@@ -20,8 +20,8 @@
 #include "model/inception.h"
 #include "model/weights.h"
 
-lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name) {
-    const lm_st_entry *e = lm_st_find(f, name);
+lt_tensor *lm_test_fixture(const lm_safetensors_file *f, const char *name) {
+    const lm_safetensors_entry *e = lm_safetensors_find(f, name);
     ck_assert_msg(e != NULL, "fixture lacks %s", name);
     lt_tensor *t = lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype);
     ck_assert_msg(t != NULL, "%s: %s", name, lt_error());
@@ -55,12 +55,12 @@ void lm_test_errs_print(const char *fixture, const lm_test_errs *g) {
            g->max_abs, g->max_rel);
 }
 
-void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix) {
+void lm_test_load_weights(lm_params *p, const lm_safetensors_file *f, const char *prefix) {
     char key[300];
     size_t np = strlen(prefix);
     int nw = 0;
-    for (int i = 0; i < lm_st_count(f); i++) {
-        const char *name = lm_st_get(f, i)->name;
+    for (int i = 0; i < lm_safetensors_count(f); i++) {
+        const char *name = lm_safetensors_get(f, i)->name;
         if (strncmp(name, prefix, np)) continue;
         ck_assert_msg(nw < p->n && !strcmp(name + np, p->items[nw].name),
                       "state_dict order: fixture has %s at %d, registry %s", name + np, nw,
@@ -182,6 +182,63 @@ void lm_test_write_torch_home(const char *th, void (*fill)(lm_params *p), uint64
     lm_inception_free(n);
 }
 
+/* ---- deterministic weights (tests/ref/gen_perceptual_fixtures.py det_values) ------------- */
+
+static uint32_t det_fnv1a(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static double det_u(uint32_t seed, uint64_t i) {
+    uint64_t h = (i * 2654435761ull + seed) & 0xffffffffull;
+    h ^= h >> 15;
+    h = (h * 2246822519ull) & 0xffffffffull;
+    h ^= h >> 13;
+    return (double)((int64_t)(h % 2001) - 1000) / 1000.0;
+}
+
+void lm_test_det_tensor(lt_tensor *t, const char *key) {
+    int64_t s[8];
+    int nd = lt_shape(t, s, 8);
+    int64_t n = lt_numel(t);
+    const char *leaf = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+    float *buf = malloc((size_t)n * sizeof *buf);
+    ck_assert_ptr_nonnull(buf);
+    uint32_t seed = det_fnv1a(key);
+    double scale = nd == 4 ? sqrt(6.0 / (double)(s[1] * s[2] * s[3])) : 0;
+    for (int64_t i = 0; i < n; i++) {
+        double u = det_u(seed, (uint64_t)i), v;
+        if (nd == 4)
+            v = u * scale;
+        else if (!strcmp(leaf, "bias"))
+            v = 0.1 * u;
+        else if (!strcmp(leaf, "weight"))
+            v = 1.0 + 0.2 * u;
+        else if (!strcmp(leaf, "running_mean"))
+            v = 0.1 * u;
+        else if (!strcmp(leaf, "running_var"))
+            v = 1.0 + 0.25 * (u + 1.0);
+        else
+            ck_abort_msg("det: unexpected key %s", key);
+        buf[i] = (float)v;
+    }
+    lt_scope_push();
+    lt_no_grad_push();
+    ck_assert_ptr_nonnull(lt_copy_(t, lt_from_buffer(buf, s, nd, LT_F32)));
+    lt_no_grad_pop();
+    lt_scope_pop();
+    free(buf);
+}
+
+void lm_test_det_fill(lm_params *p) {
+    for (int i = 0; i < p->n; i++) {
+        const char *key = strchr(p->items[i].name, '.') + 1;
+        if (strstr(key, "num_batches_tracked")) continue;
+        lm_test_det_tensor(p->items[i].t, key);
+    }
+}
+
 /* ---- formula weights (same as tests/ref/gen_eval_fixtures.py) ----------------------------- */
 static uint32_t formula_fnv1a32(const char *s) {
     uint32_t h = 2166136261u;
@@ -232,7 +289,7 @@ double lm_test_envelope_tol(double env, double e) {
     return LM_TEST_ENV_K * env + LM_TEST_ENV_FLOOR_REL * fabs(e) + LM_TEST_ENV_FLOOR_ABS;
 }
 
-double lm_test_envelope(const lm_st_file *env, const char *key, int64_t i) {
+double lm_test_envelope(const lm_safetensors_file *env, const char *key, int64_t i) {
     lt_scope_push();
     lt_tensor *t = lm_test_fixture(env, key);
     ck_assert_msg(i >= 0 && i < lt_numel(t), "envelope %s: no element %lld", key, (long long)i);

@@ -18,7 +18,7 @@
 #include "io/safetensors.h"
 
 /* Fixture entry `name` as a new tensor (current scope); fails the test if absent. */
-lt_tensor *lm_test_fixture(const lm_st_file *f, const char *name);
+lt_tensor *lm_test_fixture(const lm_safetensors_file *f, const char *name);
 
 /* Largest errors of a group of compared tensors (printed once per fixture). */
 typedef struct lm_test_errs {
@@ -48,12 +48,12 @@ void lm_test_errs_print(const char *fixture, const lm_test_errs *errs);
 /* The float32 tolerance for a value e whose measured envelope is env. */
 double lm_test_envelope_tol(double env, double e);
 /* Element i of the envelope entry `key` (fails the test when absent or out of range). */
-double lm_test_envelope(const lm_st_file *env, const char *key, int64_t i);
+double lm_test_envelope(const lm_safetensors_file *env, const char *key, int64_t i);
 
 /* Copies the fixture's `<prefix><key>` into every registered tensor. The fixture must hold
  * exactly the registry's keys, with equal shapes, in the registry's order (the official
  * state_dict order), and no other `<prefix>*` entry. */
-void lm_test_load_weights(lm_params *p, const lm_st_file *f, const char *prefix);
+void lm_test_load_weights(lm_params *p, const lm_safetensors_file *f, const char *prefix);
 
 /* The lamac binary every CLI-running test uses: $LAMAC_BIN if set, else the build directory
  * compiled in (LM_BUILD_DIR "/lamac"). Fails the test (never skips it) when the binary is not
@@ -82,6 +82,15 @@ void lm_test_rmtree(const char *dir);
  * (a hash of its name and index; conv weights scaled by fan-in, bias/weight/running_mean/
  * running_var of norms each their own form); fails the test on any other tensor name. */
 void lm_test_fill_formula(lm_params *p);
+
+/* The deterministic weights of tests/ref/gen_perceptual_fixtures.py det_values (an integer
+ * hash of the key and element index): lm_test_det_tensor fills t with the values of `key`,
+ * the key inside the network ("conv1.weight"; conv weights scaled by fan-in, bias/weight/
+ * running_mean/running_var each their own form; fails the test on any other leaf);
+ * lm_test_det_fill does it for every tensor of a loss registry ("impl.conv1.weight" -> key
+ * "conv1.weight"), num_batches_tracked left alone. */
+void lm_test_det_tensor(lt_tensor *t, const char *key);
+void lm_test_det_fill(lm_params *p);
 
 /* Saves a registry as a weights file at path (lm_weights_save defaults); fails the test on error. */
 void lm_test_save_params(lm_params *p, const char *path);

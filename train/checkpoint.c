@@ -88,7 +88,7 @@ static int load_part(lm_params *p, const lm_weights_src *s, const char *prefix) 
     return rc;
 }
 
-int lm_ckpt_load(const char *path, lm_step *step, const lm_step_nets *nets, lm_ckpt_meta *m) {
+int lm_ckpt_load(lm_ckpt_meta *m, const char *path, lm_step *step, const lm_step_nets *nets) {
     memset(m, 0, sizeof *m);
     lm_weights_src *s = NULL;
     uint8_t *rb = NULL;

@@ -41,6 +41,6 @@ int lm_ckpt_save(const char *path, lm_step *step, const lm_step_nets *nets, cons
 /* Loads a checkpoint written by lm_ckpt_save into step / nets (strict: every tensor must be
  * there with its shape; a mismatch names the key) and restores libtorch's generator state and
  * the global step. m receives the metadata. */
-int lm_ckpt_load(const char *path, lm_step *step, const lm_step_nets *nets, lm_ckpt_meta *m);
+int lm_ckpt_load(lm_ckpt_meta *m, const char *path, lm_step *step, const lm_step_nets *nets);
 
 #endif

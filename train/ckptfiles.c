@@ -16,10 +16,10 @@
 #include "io/safetensors.h"
 
 int lm_ckpt_validate(const char *path, const char *format_prefix, int64_t *step) {
-    lm_st_file *f;
-    int rc = lm_st_open(&f, path);
+    lm_safetensors_file *f;
+    int rc = lm_safetensors_open(&f, path);
     if (rc < 0) return rc;
-    const char *fmt = lm_st_meta(f, "format"), *st = lm_st_meta(f, "step");
+    const char *fmt = lm_safetensors_meta(f, "format"), *st = lm_safetensors_meta(f, "step");
     if (!fmt || !*fmt) rc = lm_err_code(LM_EINVAL, "%s: no metadata \"format\": not a lamac checkpoint", path);
     else if (format_prefix && strncmp(fmt, format_prefix, strlen(format_prefix)))
         rc = lm_err_code(LM_EINVAL, "%s: metadata format \"%s\" is not a checkpoint (%s*)", path, fmt, format_prefix);
@@ -33,7 +33,7 @@ int lm_ckpt_validate(const char *path, const char *format_prefix, int64_t *step)
         else if (step)
             *step = v;
     }
-    lm_st_close(f);
+    lm_safetensors_close(f);
     return rc;
 }
 

@@ -4,7 +4,7 @@
  * that a --resume path without a valid checkpoint is an error (Lightning 1.2 silently
  * starts from scratch when the file is missing) and a torn newest file is skipped.
  *
- * Files (all in <run>/checkpoints/, written atomically by lm_st_writer / lm_weights_save):
+ * Files (all in <run>/checkpoints/, written atomically by lm_safetensors_writer / lm_weights_save):
  *     last.safetensors                 every checkpoint save (save_last)
  *     epoch=E-step=S.safetensors       the best save_top_k by the monitor (Lightning's name)
  *

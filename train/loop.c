@@ -29,7 +29,7 @@ typedef struct run {
     const lm_train_opts *o;
     const lm_train_ctx *c;
     lm_metrics_log *ml;
-    lm_tb_writer *tb;
+    lm_tbevents_writer *tb;
     lm_topk *topk;
     lm_train_progress prog;
     lm_ckpt_meta meta;
@@ -40,6 +40,17 @@ typedef struct run {
     int64_t vepoch; /* the epoch a validation belongs to */
     lm_train_result *res;
     int main; /* rank 0 (or no data parallelism): the one that writes files and logs */
+    /* the loop's own state */
+    int world;            /* ranks */
+    int on_nonfinite;     /* trainer.on_nonfinite; skip becomes stop with several ranks */
+    int hooks, sigs;      /* step hooks / signal handlers installed: the teardown undoes them */
+    int64_t die_step;     /* test-only (LAMAC_TEST_DIE_STEP), -1 for none */
+    double t0;            /* when the run started */
+    int64_t step0;        /* the global step it started (or resumed) at */
+    lm_loader *ld;
+    lm_loader_opts lo;    /* what ld was opened with (reopened at a cut epoch's end) */
+    int64_t bpe, nb;      /* batches per epoch: the loader's, and those trained (limit_train_batches) */
+    int skips_in_row;     /* non-finite steps skipped in a row */
 } run;
 
 static void tb_failed(run *r) {
@@ -118,7 +129,7 @@ static int visualize(run *r, lt_tensor *img, lt_tensor *mask, int64_t epoch, int
     if (r->tb) {
         size_t np;
         if (lm_image_encode_png(&png, &np, &im) < 0 ||
-            lm_tb_image(r->tb, "samples_train", r->meta.step, gh, gw, 3, png, np) < 0)
+            lm_tbevents_image(r->tb, "samples_train", r->meta.step, gh, gw, 3, png, np) < 0)
             tb_failed(r);
     }
 cleanup:
@@ -224,11 +235,11 @@ static int validate_and_save(run *r) {
             fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
         if (r->tb) {
             for (int i = 0; i < vr->n_metrics; i++)
-                if (lm_tb_scalar(r->tb, vr->metrics[i].key, r->meta.step, (float)vr->metrics[i].value) < 0) {
+                if (lm_tbevents_scalar(r->tb, vr->metrics[i].key, r->meta.step, (float)vr->metrics[i].value) < 0) {
                     tb_failed(r);
                     break;
                 }
-            lm_tb_flush(r->tb);
+            lm_tbevents_flush(r->tb);
         }
         for (int i = 0; i < vr->n_metrics; i++)
             if (!strcmp(vr->metrics[i].key, r->monitor)) value = vr->metrics[i].value, have_value = 1;
@@ -269,6 +280,340 @@ static int validate_and_save(run *r) {
     return rc;
 }
 
+/* ---- set-up ------------------------------------------------------------------------------ */
+
+/* Step, position and metadata of the checkpoint a resumed run continues from. */
+static int resume_from(run *r, const char *resume) {
+    int rc;
+    if ((rc = lm_ckpt_load(&r->meta, resume, r->c->step, &r->c->nets)) < 0) return lm_err_prefix("resume");
+    snprintf(r->res->last_ckpt, sizeof r->res->last_ckpt, "%s", resume);
+    if (r->main)
+        fprintf(r->o->log, "resuming from %s: step %" PRId64 ", epoch %" PRId64 ", batch %" PRId64 "\n", resume,
+                r->meta.step, r->meta.epoch, r->meta.batch);
+    return 0;
+}
+
+/* Data parallelism: every rank starts from rank 0's weights (fresh, init_from or resumed), the
+ * step averages through the group's hooks, and a skipped non-finite step becomes a stop. */
+static int join_ranks(run *r) {
+    const lm_train_ctx *c = r->c;
+    int rc;
+    if ((rc = lm_ddp_broadcast_params(c->ddp, c->nets.g_params, LM_PARAM | LM_BUFFER)) < 0 ||
+        (rc = lm_ddp_broadcast_params(c->ddp, c->nets.d_params, LM_PARAM | LM_BUFFER)) < 0)
+        return lm_err_prefix("broadcast of the initial weights");
+    lm_step_hooks h = lm_ddp_step_hooks(c->ddp);
+    lm_step_set_hooks(c->step, &h);
+    r->hooks = 1;
+    if (r->on_nonfinite == LM_NONFINITE_SKIP) {
+        if (r->main) fprintf(r->o->log, "note: trainer.on_nonfinite skip is treated as stop with %d ranks\n", r->world);
+        r->on_nonfinite = LM_NONFINITE_STOP;
+    }
+    return 0;
+}
+
+/* Rank 0's files: the kept-best list (restored on resume), metrics.jsonl (cut back to the
+ * resumed step) and the TensorBoard events (a failure there is a warning). */
+static int open_run_files(run *r, const char *resume) {
+    const lm_train_opts *o = r->o;
+    const lm_train_ctx *c = r->c;
+    int rc;
+    if ((rc = lm_topk_create(&r->topk, r->ckdir, o->save_top_k, o->monitor_max ? LM_TOPK_MAX : LM_TOPK_MIN)) < 0)
+        return rc;
+    if (resume && r->meta.topk[0] && (rc = lm_topk_restore(r->topk, r->meta.topk)) < 0) return rc;
+    if (resume) {
+        int dropped = 0;
+        if ((rc = lm_metrics_truncate_after(c->run_dir, r->meta.step, &dropped)) < 0) return rc;
+        if (dropped)
+            fprintf(o->log, "metrics.jsonl: dropped %d lines logged after step %" PRId64 "\n", dropped, r->meta.step);
+    }
+    if ((rc = lm_metrics_open(&r->ml, c->run_dir)) < 0) return rc;
+    if (o->tb) {
+        char tbd[4096];
+        if (lm_rundir_join(tbd, sizeof tbd, c->run_dir, "tb") < 0 || lm_tbevents_open(&r->tb, tbd) < 0) {
+            tb_failed(r);
+            r->tb = NULL;
+        }
+    }
+    return 0;
+}
+
+/* Where checkpoints and samples go, the monitor as configured (settled at the first
+ * validation) and rank 0's files; ranks > 0 write nothing. */
+static int setup_outputs(run *r, const char *resume) {
+    const lm_train_ctx *c = r->c;
+    int rc;
+    if (r->main && ((rc = lm_rundir_join(r->ckdir, sizeof r->ckdir, c->run_dir, "checkpoints")) < 0 ||
+                    (rc = lm_rundir_join(r->samples, sizeof r->samples, c->run_dir, "samples")) < 0))
+        return rc;
+    r->monitor = r->o->monitor ? r->o->monitor : "val_ssim_total_mean"; /* settled at the first validation */
+    if (strlen(r->monitor) >= sizeof r->meta.monitor)
+        return lm_err_code(LM_EINVAL, "monitor: name longer than %zu bytes", sizeof r->meta.monitor - 1);
+    if (!r->main) return 0;
+    return open_run_files(r, resume);
+}
+
+/* The loader at the stored position, for this rank; the epoch is the loader's or
+ * limit_train_batches long. A run resumed exactly at an epoch's end starts the next one. */
+static int open_loader(run *r) {
+    const lm_train_opts *o = r->o;
+    int rc;
+    r->lo = r->c->loader;
+    r->lo.seed = r->meta.data_seed;
+    r->lo.start_epoch = r->meta.epoch;
+    r->lo.start_batch = r->meta.batch;
+    r->lo.rank = lm_ddp_rank(r->c->ddp);
+    r->lo.world_size = r->world;
+    if ((rc = lm_loader_open(&r->ld, &r->lo)) < 0) {
+        lm_err_prefix("data.train.indir %s", r->lo.shard_dir);
+        return rc;
+    }
+    r->bpe = lm_loader_batches_per_epoch(r->ld);
+    if (r->bpe <= 0)
+        return lm_err_code(LM_EINVAL, "data.train.indir %s: %" PRId64 " images, fewer than one batch of %d",
+                           r->lo.shard_dir, lm_loader_images(r->ld), r->lo.batch_size);
+    r->nb = o->limit_train_batches > 0 && o->limit_train_batches < r->bpe ? o->limit_train_batches : r->bpe;
+    if (r->meta.batch >= r->nb) { /* resumed exactly at an epoch's end */
+        r->meta.epoch++, r->meta.batch = 0;
+        lm_loader_close(r->ld), r->ld = NULL;
+        r->lo.start_epoch = r->meta.epoch, r->lo.start_batch = 0;
+        if ((rc = lm_loader_open(&r->ld, &r->lo)) < 0) return rc;
+    }
+    return 0;
+}
+
+/* The signal handlers, and the progress line over the steps max_steps / max_epochs plan. */
+static void start_loop(run *r) {
+    const lm_train_opts *o = r->o;
+    int64_t total = o->max_steps >= 0 ? o->max_steps : (o->max_epochs > 0 ? o->max_epochs * r->nb : -1);
+    if (o->max_epochs > 0 && o->max_steps >= 0 && o->max_epochs * r->nb < total) total = o->max_epochs * r->nb;
+    lm_signals_install();
+    r->sigs = 1;
+    lm_train_progress_start(&r->prog, r->main ? o->log : NULL, -1, r->step0, total, lm_clock_now());
+}
+
+/* ---- one iteration ------------------------------------------------------------------------ */
+
+/* 1 when the run ends before this iteration: max_epochs / max_steps reached, or a signal (with
+ * several ranks: seen by any, so that all stop at the same step); negative on error. */
+static int stop_due(run *r) {
+    const lm_train_opts *o = r->o;
+    lm_train_result *res = r->res;
+    if (o->max_epochs > 0 && r->meta.epoch >= o->max_epochs) return 1;
+    if (o->max_steps >= 0 && r->meta.step >= o->max_steps) return 1;
+    res->signal = lm_signals_pending();
+    if (r->world > 1) { /* all ranks stop at the same step when any saw a signal */
+        double f = res->signal;
+        int rc;
+        if ((rc = lm_ddp_mean(r->c->ddp, &f, 1)) < 0) {
+            lm_err_prefix("step %" PRId64, r->meta.step);
+            return rc;
+        }
+        if (f > 0 && !res->signal) res->signal = SIGTERM;
+    }
+    if (res->signal) return 1;
+    if (r->meta.step == r->die_step) raise(SIGKILL);
+    return 0;
+}
+
+/* The loader's next batch, which must be the one the run's position expects. */
+static int next_batch(const lm_batch **out, run *r) {
+    int rc;
+    if ((rc = lm_loader_next(out, r->ld)) < 0) {
+        lm_err_prefix("data.train.indir %s", r->lo.shard_dir);
+        return rc;
+    }
+    const lm_batch *b = *out;
+    if (b->epoch != r->meta.epoch || b->batch != r->meta.batch)
+        return lm_err_code(LM_EFAIL, "loader out of step: got batch (%" PRId64 ", %" PRId64 "), expected (%" PRId64
+                           ", %" PRId64 ")", b->epoch, b->batch, r->meta.epoch, r->meta.batch);
+    return 0;
+}
+
+/* The step on img / mask. A NaN / Inf loss term (LM_ENONFINITE, train/step.h) is skipped
+ * (trainer.on_nonfinite: skip, fewer than MAX_CONSECUTIVE_SKIPS in a row: *skipped = 1 and 0)
+ * or ends the run with the error. */
+static int run_step(lm_step_losses *L, int *skipped, run *r, lt_tensor *img, lt_tensor *mask) {
+    const lm_train_opts *o = r->o;
+    int rc;
+    *skipped = 0;
+    memset(L, 0, sizeof *L);
+    if (!img || !mask) rc = lm_err_lt("batch to tensor");
+    else rc = lm_step_run(L, r->c->step, img, mask);
+    if (rc == LM_ENONFINITE) { /* the step's code for a NaN / Inf loss term (train/step.h) */
+        if (r->on_nonfinite == LM_NONFINITE_SKIP && r->skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
+            *skipped = 1;
+            r->skips_in_row++;
+            r->meta.nonfinite_skips++;
+            lm_train_progress_break(&r->prog);
+            fprintf(o->log, "warning: step %" PRId64 ": %s; skipped (trainer.on_nonfinite: skip; %" PRId64
+                            " skipped so far)\n", r->meta.step, lm_err_msg(), r->meta.nonfinite_skips);
+            lm_kv m[2] = {{"nonfinite_skip", 1}, {"nonfinite_skips", (double)r->meta.nonfinite_skips}};
+            lm_metrics_write(r->ml, r->meta.step + 1, r->meta.epoch, "train", NULL, 0, m, 2);
+            lm_step_set_global_step(r->c->step, r->meta.step + 1);
+            rc = 0;
+        } else {
+            lm_err_prefix("step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 ")", r->meta.step, r->meta.epoch,
+                          r->meta.batch);
+            if (r->on_nonfinite == LM_NONFINITE_SKIP)
+                lm_err_prefix("%d non-finite steps in a row, stopping", MAX_CONSECUTIVE_SKIPS);
+            else
+                lm_err_prefix("stopped (trainer.on_nonfinite: stop; no checkpoint written, %s kept)",
+                              r->res->last_ckpt[0] ? r->res->last_ckpt : "the last one");
+        }
+    } else if (rc < 0) {
+        lm_err_prefix("step %" PRId64, r->meta.step);
+    }
+    return rc;
+}
+
+/* Every log_every_n_steps: the step's losses averaged over the ranks, then (rank 0) written
+ * to metrics.jsonl and TensorBoard. */
+static int log_losses(run *r, lm_step_losses *L) {
+    const lm_train_opts *o = r->o;
+    int rc;
+    if (o->log_every_n_steps <= 0 || r->meta.step % o->log_every_n_steps != 0) return 0;
+    if (r->world > 1 && (rc = lm_ddp_mean(r->c->ddp, L->value, L->n)) < 0) { /* logged losses: the mean over ranks */
+        lm_err_prefix("step %" PRId64 ": loss averaging", r->meta.step);
+        return rc;
+    }
+    if (!r->main) return 0;
+    lm_kv kv[LM_STEP_MAX_TERMS];
+    for (int i = 0; i < L->n; i++) kv[i] = (lm_kv){L->name[i], L->value[i]};
+    if (lm_metrics_write(r->ml, r->meta.step, r->meta.epoch, "train", kv, L->n, NULL, 0) < 0)
+        fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
+    if (r->tb) {
+        const char *tags[LM_STEP_MAX_TERMS];
+        char tbuf[LM_STEP_MAX_TERMS][64];
+        float vals[LM_STEP_MAX_TERMS];
+        for (int i = 0; i < L->n; i++) {
+            snprintf(tbuf[i], sizeof tbuf[i], "train_%s", L->name[i]);
+            tags[i] = tbuf[i];
+            vals[i] = (float)L->value[i];
+        }
+        if (lm_tbevents_scalars(r->tb, r->meta.step, L->n, tags, vals) < 0 || lm_tbevents_flush(r->tb) < 0)
+            tb_failed(r);
+    }
+    return 0;
+}
+
+/* Rank 0's progress line: gen_total and discr_adv of the step (none for a skipped one). */
+static void show_progress(run *r, const lm_step_losses *L, int skipped) {
+    const lm_train_opts *o = r->o;
+    lm_kv pv[2] = {{"gen_total", lm_step_losses_get(L, "gen_total")},
+                   {"discr_adv", lm_step_losses_get(L, "discr_adv")}};
+    int npv = skipped ? 0 : isnan(pv[1].value) ? 1 : 2; /* no discriminator step: no discr_adv */
+    if (r->main)
+        lm_train_progress_update(&r->prog, r->meta.step, r->meta.epoch, lm_clock_now(), pv, npv,
+                                 o->log_every_n_steps > 0 && r->meta.step % o->log_every_n_steps == 0);
+}
+
+/* One training iteration: the next batch, the step, the run's position moved on, the losses
+ * logged, the progress line and (when due) the sample grid. */
+static int train_batch(run *r) {
+    const lm_train_opts *o = r->o;
+    const lm_train_ctx *c = r->c;
+    const lm_batch *b;
+    int rc, skipped;
+    if ((rc = next_batch(&b, r)) < 0) return rc;
+    lt_scope_push();
+    int64_t si[4] = {b->n, 3, b->h, b->w}, sm[4] = {b->n, 1, b->h, b->w};
+    lt_tensor *img = lt_to_device(lt_from_buffer(b->img, si, 4, LT_F32), c->device); // (N, 3, H, W)
+    lt_tensor *mask = lt_to_device(lt_from_buffer(b->mask, sm, 4, LT_F32), c->device); // (N, 1, H, W)
+    int vis_due = o->visualize_each_iters > 0 && r->meta.step % o->visualize_each_iters == 0;
+    lm_step_losses L;
+    if ((rc = run_step(&L, &skipped, r, img, mask)) < 0) goto done;
+    if (!skipped) r->skips_in_row = 0;
+    int64_t batch_idx = r->meta.batch;
+    r->meta.step = lm_step_global_step(c->step);
+    r->meta.batch++;
+    if (!skipped && (rc = log_losses(r, &L)) < 0) goto done;
+    show_progress(r, &L, skipped);
+    if (r->main && vis_due && !skipped) rc = visualize(r, img, mask, r->meta.epoch, batch_idx);
+done:
+    lt_scope_pop();
+    return rc;
+}
+
+/* ---- epoch ends and validation points ----------------------------------------------------- */
+
+/* Validation (and the checkpoints after it) runs every val_check_interval batches and at the
+ * epoch's end, in every check_val_every_n_epoch-th epoch. */
+static int validation_due(const run *r, int epoch_end) {
+    const lm_train_opts *o = r->o;
+    return (r->meta.epoch + 1) % (o->check_val_every_n_epoch > 0 ? o->check_val_every_n_epoch : 1) == 0 &&
+           ((o->val_check_interval > 0 && r->meta.batch % o->val_check_interval == 0) || epoch_end);
+}
+
+/* At an epoch's end the position stored from here on is the next epoch's start. */
+static int next_epoch(run *r) {
+    int rc = 0;
+    r->meta.epoch++;
+    r->meta.batch = 0;
+    if (r->nb < r->bpe) { /* limit_train_batches: the loader skips the rest of the epoch */
+        lm_loader_close(r->ld), r->ld = NULL;
+        r->lo.start_epoch = r->meta.epoch, r->lo.start_batch = 0;
+        rc = lm_loader_open(&r->ld, &r->lo);
+    }
+    return rc;
+}
+
+/* Validation and checkpoints on rank 0 while the other ranks wait. Metrics and file names
+ * carry the epoch that ran (Lightning's current_epoch); the checkpoint stores the next
+ * position to draw. */
+static int validation_point(run *r, int epoch_end) {
+    int rc = 0;
+    r->vepoch = epoch_end ? r->meta.epoch - 1 : r->meta.epoch;
+    if (r->main && (rc = validate_and_save(r)) < 0) return rc;
+    if (r->world > 1 && (rc = lm_ddp_barrier(r->c->ddp)) < 0) { /* the others wait for rank 0 */
+        lm_err_prefix("step %" PRId64 ": waiting for rank 0's validation", r->meta.step);
+        return rc;
+    }
+    return rc;
+}
+
+/* ---- the end ------------------------------------------------------------------------------ */
+
+/* A run that stopped without error (its limits, or a signal): last.safetensors and report.html
+ * on rank 0, then all ranks meet. */
+static int finish(run *r) {
+    const lm_train_opts *o = r->o;
+    lm_train_result *res = r->res;
+    int rc = 0;
+    if (res->signal && r->main) {
+        lm_train_progress_break(&r->prog);
+        fprintf(o->log, "interrupted by signal %d at step %" PRId64 ": writing a checkpoint\n", res->signal,
+                r->meta.step);
+    }
+    if (res->signal) res->status = LM_TRAIN_INTERRUPTED;
+    if (r->main) {
+        rc = save_last(r);
+        if (!rc) fprintf(o->log, "checkpoint %s (step %" PRId64 ")\n", res->last_ckpt, r->meta.step);
+        if (!rc) write_report(r);
+    }
+    if (!rc && r->world > 1 && (rc = lm_ddp_barrier(r->c->ddp)) < 0) lm_err_prefix("final barrier");
+    return rc;
+}
+
+/* Undoes the set-up (whatever of it was done) and fills the result's figures. */
+static void teardown(run *r, int rc) {
+    const lm_train_opts *o = r->o;
+    lm_train_result *res = r->res;
+    if (r->hooks) lm_step_set_hooks(r->c->step, NULL);
+    lm_train_progress_break(&r->prog);
+    if (r->sigs) lm_signals_restore();
+    lm_loader_close(r->ld);
+    if (lm_metrics_close(r->ml) < 0 && !rc) fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
+    if (r->tb && lm_tbevents_close(r->tb) < 0) fprintf(o->log, "warning: TensorBoard events: %s\n", lm_err_msg());
+    lm_topk_free(r->topk);
+    lm_eval_acc_free(r->acc);
+    res->step = r->meta.step;
+    res->epoch = r->meta.epoch;
+    res->nonfinite_skips = r->meta.nonfinite_skips;
+    res->seconds = lm_clock_now() - r->t0;
+    res->steps_per_s = res->seconds > 0 ? (double)(r->meta.step - r->step0) / res->seconds : 0;
+    res->peak_rss_kb = lm_memstat_kb("VmHWM");
+}
+
 int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ctx *c, const char *resume) {
     memset(res, 0, sizeof *res);
     run r;
@@ -277,243 +622,31 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     r.c = c;
     r.res = res;
     r.main = lm_ddp_is_main(c->ddp);
-    int world = lm_ddp_world_size(c->ddp), on_nonfinite = o->on_nonfinite, hooks = 0;
-    lm_loader *ld = NULL;
-    int rc = 0, sigs = 0;
+    r.world = lm_ddp_world_size(c->ddp);
+    r.on_nonfinite = o->on_nonfinite;
+    int rc = 0;
     /* test-only: rank LAMAC_TEST_DIE_RANK kills itself (SIGKILL) before step LAMAC_TEST_DIE_STEP */
     const char *die_r = getenv("LAMAC_TEST_DIE_RANK"), *die_s = getenv("LAMAC_TEST_DIE_STEP");
-    int64_t die_step = die_r && die_s && atoi(die_r) == lm_ddp_rank(c->ddp) ? atoll(die_s) : -1;
-    double t0 = lm_clock_now();
+    r.die_step = die_r && die_s && atoi(die_r) == lm_ddp_rank(c->ddp) ? atoll(die_s) : -1;
+    r.t0 = lm_clock_now();
     r.meta.data_seed = o->seed;
     r.meta.step = lm_step_global_step(c->step);
-    if (resume) {
-        if ((rc = lm_ckpt_load(resume, c->step, &c->nets, &r.meta)) < 0) return lm_err_prefix("resume");
-        snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", resume);
-        if (r.main)
-            fprintf(o->log, "resuming from %s: step %" PRId64 ", epoch %" PRId64 ", batch %" PRId64 "\n", resume,
-                    r.meta.step, r.meta.epoch, r.meta.batch);
-    }
-    int64_t step0 = r.meta.step;
-    if (world > 1) { /* every rank starts from rank 0's weights (fresh, init_from or resumed) */
-        if ((rc = lm_ddp_broadcast_params(c->ddp, c->nets.g_params, LM_PARAM | LM_BUFFER)) < 0 ||
-            (rc = lm_ddp_broadcast_params(c->ddp, c->nets.d_params, LM_PARAM | LM_BUFFER)) < 0)
-            return lm_err_prefix("broadcast of the initial weights");
-        lm_step_hooks h = lm_ddp_step_hooks(c->ddp);
-        lm_step_set_hooks(c->step, &h);
-        hooks = 1;
-        if (on_nonfinite == LM_NONFINITE_SKIP) {
-            if (r.main) fprintf(o->log, "note: trainer.on_nonfinite skip is treated as stop with %d ranks\n", world);
-            on_nonfinite = LM_NONFINITE_STOP;
-        }
-    }
-    if (r.main && ((rc = lm_rundir_join(r.ckdir, sizeof r.ckdir, c->run_dir, "checkpoints")) < 0 ||
-                   (rc = lm_rundir_join(r.samples, sizeof r.samples, c->run_dir, "samples")) < 0))
-        goto cleanup;
-    r.monitor = o->monitor ? o->monitor : "val_ssim_total_mean"; /* settled at the first validation */
-    if (strlen(r.monitor) >= sizeof r.meta.monitor) {
-        rc = lm_err_code(LM_EINVAL, "monitor: name longer than %zu bytes", sizeof r.meta.monitor - 1);
-        goto cleanup;
-    }
-    if (!r.main) goto files_done; /* ranks > 0 write nothing */
-    if ((rc = lm_topk_create(&r.topk, r.ckdir, o->save_top_k, o->monitor_max ? LM_TOPK_MAX : LM_TOPK_MIN)) < 0)
-        goto cleanup;
-    if (resume && r.meta.topk[0] && (rc = lm_topk_restore(r.topk, r.meta.topk)) < 0) goto cleanup;
-    if (resume) {
-        int dropped = 0;
-        if ((rc = lm_metrics_truncate_after(c->run_dir, r.meta.step, &dropped)) < 0) goto cleanup;
-        if (dropped) fprintf(o->log, "metrics.jsonl: dropped %d lines logged after step %" PRId64 "\n", dropped, r.meta.step);
-    }
-    if ((rc = lm_metrics_open(&r.ml, c->run_dir)) < 0) goto cleanup;
-    if (o->tb) {
-        char tbd[4096];
-        if (lm_rundir_join(tbd, sizeof tbd, c->run_dir, "tb") < 0 || lm_tb_open(&r.tb, tbd) < 0) {
-            tb_failed(&r);
-            r.tb = NULL;
-        }
-    }
-files_done:;
-
-    lm_loader_opts lo = c->loader;
-    lo.seed = r.meta.data_seed;
-    lo.start_epoch = r.meta.epoch;
-    lo.start_batch = r.meta.batch;
-    lo.rank = lm_ddp_rank(c->ddp);
-    lo.world_size = world;
-    if ((rc = lm_loader_open(&ld, &lo)) < 0) {
-        lm_err_prefix("data.train.indir %s", lo.shard_dir);
-        goto cleanup;
-    }
-    int64_t bpe = lm_loader_batches_per_epoch(ld);
-    if (bpe <= 0) {
-        rc = lm_err_code(LM_EINVAL, "data.train.indir %s: %" PRId64 " images, fewer than one batch of %d",
-                         lo.shard_dir, lm_loader_images(ld), lo.batch_size);
-        goto cleanup;
-    }
-    int64_t nb = o->limit_train_batches > 0 && o->limit_train_batches < bpe ? o->limit_train_batches : bpe;
-    if (r.meta.batch >= nb) { /* resumed exactly at an epoch's end */
-        r.meta.epoch++, r.meta.batch = 0;
-        lm_loader_close(ld), ld = NULL;
-        lo.start_epoch = r.meta.epoch, lo.start_batch = 0;
-        if ((rc = lm_loader_open(&ld, &lo)) < 0) goto cleanup;
-    }
-    int64_t total = o->max_steps >= 0 ? o->max_steps : (o->max_epochs > 0 ? o->max_epochs * nb : -1);
-    if (o->max_epochs > 0 && o->max_steps >= 0 && o->max_epochs * nb < total) total = o->max_epochs * nb;
-    lm_signals_install();
-    sigs = 1;
-    lm_train_progress_start(&r.prog, r.main ? o->log : NULL, -1, step0, total, lm_clock_now());
-    int skips_in_row = 0;
-
+    if (resume && (rc = resume_from(&r, resume)) < 0) return rc;
+    r.step0 = r.meta.step;
+    if (r.world > 1 && (rc = join_ranks(&r)) < 0) return rc;
+    if ((rc = setup_outputs(&r, resume)) < 0 || (rc = open_loader(&r)) < 0) goto cleanup;
+    start_loop(&r);
     for (;;) {
-        if (o->max_epochs > 0 && r.meta.epoch >= o->max_epochs) break;
-        if (o->max_steps >= 0 && r.meta.step >= o->max_steps) break;
-        res->signal = lm_signals_pending();
-        if (world > 1) { /* all ranks stop at the same step when any saw a signal */
-            double f = res->signal;
-            if ((rc = lm_ddp_mean(c->ddp, &f, 1)) < 0) {
-                lm_err_prefix("step %" PRId64, r.meta.step);
-                break;
-            }
-            if (f > 0 && !res->signal) res->signal = SIGTERM;
-        }
-        if (res->signal) break;
-        if (r.meta.step == die_step) raise(SIGKILL);
-        const lm_batch *b;
-        if ((rc = lm_loader_next(ld, &b)) < 0) {
-            lm_err_prefix("data.train.indir %s", lo.shard_dir);
-            break;
-        }
-        if (b->epoch != r.meta.epoch || b->batch != r.meta.batch) {
-            rc = lm_err_code(LM_EFAIL, "loader out of step: got batch (%" PRId64 ", %" PRId64 "), expected (%" PRId64
-                             ", %" PRId64 ")", b->epoch, b->batch, r.meta.epoch, r.meta.batch);
-            break;
-        }
-        lt_scope_push();
-        int64_t si[4] = {b->n, 3, b->h, b->w}, sm[4] = {b->n, 1, b->h, b->w};
-        lt_tensor *img = lt_to_device(lt_from_buffer(b->img, si, 4, LT_F32), c->device); // (N, 3, H, W)
-        lt_tensor *mask = lt_to_device(lt_from_buffer(b->mask, sm, 4, LT_F32), c->device); // (N, 1, H, W)
-        int vis_due = o->visualize_each_iters > 0 && r.meta.step % o->visualize_each_iters == 0;
-        lm_step_losses L;
-        memset(&L, 0, sizeof L);
-        if (!img || !mask) rc = lm_err_lt("batch to tensor");
-        else rc = lm_step_run(c->step, img, mask, &L);
-        int skipped = 0;
-        if (rc == LM_ENONFINITE) { /* the step's code for a NaN / Inf loss term (train/step.h) */
-            if (on_nonfinite == LM_NONFINITE_SKIP && skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
-                skipped = 1;
-                skips_in_row++;
-                r.meta.nonfinite_skips++;
-                lm_train_progress_break(&r.prog);
-                fprintf(o->log, "warning: step %" PRId64 ": %s; skipped (trainer.on_nonfinite: skip; %" PRId64
-                                " skipped so far)\n", r.meta.step, lm_err_msg(), r.meta.nonfinite_skips);
-                lm_kv m[2] = {{"nonfinite_skip", 1}, {"nonfinite_skips", (double)r.meta.nonfinite_skips}};
-                lm_metrics_write(r.ml, r.meta.step + 1, r.meta.epoch, "train", NULL, 0, m, 2);
-                lm_step_set_global_step(c->step, r.meta.step + 1);
-                rc = 0;
-            } else {
-                lm_err_prefix("step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 ")", r.meta.step, r.meta.epoch,
-                              r.meta.batch);
-                if (on_nonfinite == LM_NONFINITE_SKIP)
-                    lm_err_prefix("%d non-finite steps in a row, stopping", MAX_CONSECUTIVE_SKIPS);
-                else
-                    lm_err_prefix("stopped (trainer.on_nonfinite: stop; no checkpoint written, %s kept)",
-                                  res->last_ckpt[0] ? res->last_ckpt : "the last one");
-            }
-        } else if (rc < 0) {
-            lm_err_prefix("step %" PRId64, r.meta.step);
-        }
-        if (rc < 0) {
-            lt_scope_pop();
-            break;
-        }
-        if (!skipped) skips_in_row = 0;
-        int64_t batch_idx = r.meta.batch;
-        r.meta.step = lm_step_global_step(c->step);
-        r.meta.batch++;
-        if (!skipped && world > 1 && o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0 &&
-            (rc = lm_ddp_mean(c->ddp, L.value, L.n)) < 0) { /* logged losses: the mean over ranks */
-            lm_err_prefix("step %" PRId64 ": loss averaging", r.meta.step);
-            lt_scope_pop();
-            break;
-        }
-        if (r.main && !skipped && o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0) {
-            lm_kv kv[LM_STEP_MAX_TERMS];
-            for (int i = 0; i < L.n; i++) kv[i] = (lm_kv){L.name[i], L.value[i]};
-            if (lm_metrics_write(r.ml, r.meta.step, r.meta.epoch, "train", kv, L.n, NULL, 0) < 0)
-                fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
-            if (r.tb) {
-                const char *tags[LM_STEP_MAX_TERMS];
-                char tbuf[LM_STEP_MAX_TERMS][64];
-                float vals[LM_STEP_MAX_TERMS];
-                for (int i = 0; i < L.n; i++) {
-                    snprintf(tbuf[i], sizeof tbuf[i], "train_%s", L.name[i]);
-                    tags[i] = tbuf[i];
-                    vals[i] = (float)L.value[i];
-                }
-                if (lm_tb_scalars(r.tb, r.meta.step, L.n, tags, vals) < 0 || lm_tb_flush(r.tb) < 0) tb_failed(&r);
-            }
-        }
-        lm_kv pv[2] = {{"gen_total", lm_step_losses_get(&L, "gen_total")},
-                       {"discr_adv", lm_step_losses_get(&L, "discr_adv")}};
-        int npv = skipped ? 0 : isnan(pv[1].value) ? 1 : 2; /* no discriminator step: no discr_adv */
-        if (r.main)
-            lm_train_progress_update(&r.prog, r.meta.step, r.meta.epoch, lm_clock_now(), pv, npv,
-                                 o->log_every_n_steps > 0 && r.meta.step % o->log_every_n_steps == 0);
-        if (r.main && vis_due && !skipped && (rc = visualize(&r, img, mask, r.meta.epoch, batch_idx)) < 0) {
-            lt_scope_pop();
-            break;
-        }
-        lt_scope_pop();
-        int epoch_end = r.meta.batch >= nb;
-        int val_due = (r.meta.epoch + 1) % (o->check_val_every_n_epoch > 0 ? o->check_val_every_n_epoch : 1) == 0 &&
-                      ((o->val_check_interval > 0 && r.meta.batch % o->val_check_interval == 0) || epoch_end);
-        if (epoch_end) { /* the position stored from here on is the next epoch's start */
-            r.meta.epoch++;
-            r.meta.batch = 0;
-            if (nb < bpe) { /* limit_train_batches: the loader skips the rest of the epoch */
-                lm_loader_close(ld), ld = NULL;
-                lo.start_epoch = r.meta.epoch, lo.start_batch = 0;
-                if ((rc = lm_loader_open(&ld, &lo)) < 0) break;
-            }
-        }
-        if (val_due) {
-            /* metrics and file names carry the epoch that ran (Lightning's current_epoch); the
-             * checkpoint stores the next position to draw */
-            r.vepoch = epoch_end ? r.meta.epoch - 1 : r.meta.epoch;
-            if (r.main && (rc = validate_and_save(&r)) < 0) break;
-            if (world > 1 && (rc = lm_ddp_barrier(c->ddp)) < 0) { /* the others wait for rank 0 */
-                lm_err_prefix("step %" PRId64 ": waiting for rank 0's validation", r.meta.step);
-                break;
-            }
-        }
+        int stop = stop_due(&r);
+        if (stop < 0) rc = stop;
+        if (stop) break;
+        if ((rc = train_batch(&r)) < 0) break;
+        int epoch_end = r.meta.batch >= r.nb, val_due = validation_due(&r, epoch_end);
+        if (epoch_end && (rc = next_epoch(&r)) < 0) break;
+        if (val_due && (rc = validation_point(&r, epoch_end)) < 0) break;
     }
-    if (rc == 0) {
-        if (res->signal && r.main) {
-            lm_train_progress_break(&r.prog);
-            fprintf(o->log, "interrupted by signal %d at step %" PRId64 ": writing a checkpoint\n", res->signal,
-                    r.meta.step);
-        }
-        if (res->signal) res->status = LM_TRAIN_INTERRUPTED;
-        if (r.main) {
-            rc = save_last(&r);
-            if (!rc) fprintf(o->log, "checkpoint %s (step %" PRId64 ")\n", res->last_ckpt, r.meta.step);
-            if (!rc) write_report(&r);
-        }
-        if (!rc && world > 1 && (rc = lm_ddp_barrier(c->ddp)) < 0) lm_err_prefix("final barrier");
-    }
+    if (rc == 0) rc = finish(&r);
 cleanup:
-    if (hooks) lm_step_set_hooks(c->step, NULL);
-    lm_train_progress_break(&r.prog);
-    if (sigs) lm_signals_restore();
-    lm_loader_close(ld);
-    if (lm_metrics_close(r.ml) < 0 && !rc) fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
-    if (r.tb && lm_tb_close(r.tb) < 0) fprintf(o->log, "warning: TensorBoard events: %s\n", lm_err_msg());
-    lm_topk_free(r.topk);
-    lm_eval_acc_free(r.acc);
-    res->step = r.meta.step;
-    res->epoch = r.meta.epoch;
-    res->nonfinite_skips = r.meta.nonfinite_skips;
-    res->seconds = lm_clock_now() - t0;
-    res->steps_per_s = res->seconds > 0 ? (double)(r.meta.step - step0) / res->seconds : 0;
-    res->peak_rss_kb = lm_memstat_kb("VmHWM");
+    teardown(&r, rc);
     return rc;
 }

@@ -286,7 +286,7 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
 
 static int run_checked(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L, double t0);
 
-int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *losses) {
+int lm_step_run(lm_step_losses *losses, lm_step *s, lt_tensor *img, lt_tensor *mask) {
     lm_step_losses local;
     lm_step_losses *L = losses ? losses : &local;
     memset(L, 0, sizeof *L);

@@ -132,7 +132,7 @@ int lm_step_create(lm_step **out, const lm_step_nets *nets, const lm_step_opts *
 void lm_step_free(lm_step *s);
 /* One iteration on img (N, 3, H, W) in [0, 1] and mask (N, 1, H, W) in {0, 1} (checked).
  * losses may be NULL. 0 or negative (message names the term or the shape). */
-int lm_step_run(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *losses);
+int lm_step_run(lm_step_losses *losses, lm_step *s, lt_tensor *img, lt_tensor *mask);
 /* 0: generator's optimizer, 1: discriminator's. */
 lm_optim *lm_step_optim(lm_step *s, int which);
 lm_ema *lm_step_ema(lm_step *s);

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (lm_pth_load_buffer(&p, data, size, "fuzz", LM_PTH_OPAQUE_UNKNOWN) == 0) {
         volatile uint8_t acc = 0;
         for (int i = 0; i < lm_pth_count(p); i++) {
-            const lm_st_entry *e = lm_pth_get(p, i);
+            const lm_safetensors_entry *e = lm_pth_get(p, i);
             if (lm_pth_find(p, e->name) != e) __builtin_trap();
             for (size_t j = 0; j < e->nbytes; j++) acc ^= ((const uint8_t *)e->data)[j];
         }
