@@ -477,7 +477,24 @@ static void worst_note(worst *w, double err, double tol, const char *what) {
  * each tensor within its case tolerance (the envelope of its max |deviation|), relative
  * LM_TEST_F64_RTOL / LM_TEST_ENV_FLOOR_REL. Biases directly before a training-mode BatchNorm
  * (noisy_key) get a gradient that is zero in exact arithmetic; in float32 Adam turns its
- * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps. */
+ * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps.
+ *
+ * Float32 with ResNetPL: Adam's first step turns the sign of a tiny gradient into a ±lr move,
+ * and with the encoder's training-mode BatchNorm in the loss many gradients are tiny: the
+ * official code itself, at 1 vs 2 threads, leaves 3.4% of the weights 2·lr apart, and which
+ * elements move depends on the CPU's kernels (an AVX-512 AMD machine under
+ * ATEN_CPU_CAPABILITY=default moves elements that no perturbation on the fixtures' machine
+ * moved). So there an element may also differ by up to 2·lr·steps (a sign move), provided at
+ * most PL_SIGN_MOVES of all state elements do so; a wrong update rule moves most elements of
+ * a tensor and still fails, and the float64 cases check every element tightly. */
+#define PL_SIGN_MOVES 0.05
+/* From step 2 on, the float32 PL cases run from states that differ by such sign moves, and
+ * the encoder's batch statistics amplify them: p2phd+PL's step-3 gen_grad_norm differs by 27%
+ * on an AVX-512 AMD machine under ATEN_CPU_CAPABILITY=default, against a 4.7% official
+ * spread measured on the fixtures' machine. There the float32 loss terms and norms are held
+ * to PL_CHAOS_REL (a finite value of the right size); their formulas are checked to 1e-8 by
+ * the float64 PL cases (test_step_*_pl_f64), which no CPU changes. */
+#define PL_CHAOS_REL 0.5
 static void compare_state(const iter_case *c, const nets *n, const lm_safetensors_file *f, const lm_safetensors_file *env,
                           const char *pfx, int steps, worst *w) {
     const lm_params *ps[2] = {&n->gp, &n->dp};
