@@ -1,7 +1,7 @@
 /* html.h — report.html: one self-contained page (no network fetch: inline CSS, inline
  * JavaScript, data embedded as JSON, pictures as data: URIs) over the files an evaluation or
  * a training run has already written. No official counterpart (the official code leaves
- * metrics.csv / TensorBoard); issue 10.
+ * metrics.csv / TensorBoard).
  *
  * What it shows, from what:
  *   - evaluation (dir/metrics.json, else run_dir/eval/metrics.json): the totals table, the

@@ -1,4 +1,4 @@
-/* check_bf16.c — trainer.precision: bf16 (issue 12): the shim's autocast regions
+/* check_bf16.c — trainer.precision: bf16: the shim's autocast regions
  * (lt_autocast_enter / enter_off / exit, torch.autocast semantics), the FourierUnit under
  * autocast (FFT pair in float32, only its conv + BN + ReLU in bfloat16: compared with the same
  * computation by hand), a whole lama-fourier iteration (tiny widths) in bf16 on CPU against

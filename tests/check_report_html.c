@@ -1,4 +1,4 @@
-/* check_report_html.c — report.html (eval/html.h, issue 10): the file itself (no network
+/* check_report_html.c — report.html (eval/html.h): the file itself (no network
  * reference, embedded data that cannot close its <script>, the best / median / worst rows in
  * the right order, the sample grid of a run) and the page in a real headless browser
  * (Debian's chromium): it loads without a script error and draws the expected number of

@@ -1,5 +1,5 @@
 /* check_train_val.c — validation during training through the evaluator's code, and faults
- * while saving (issue 9): with LPIPS and FID weights in the official layout (random weights
+ * while saving: with LPIPS and FID weights in the official layout (random weights
  * written here into a temporary $TORCH_HOME under torch hub's file names) the val record
  * holds val_lpips_*, val_fid_* and val_ssim_fid100_f1_total_mean, equal to lm_eval_dirs on
  * the same images and the predictions of the saved generator (lamac predict) written to

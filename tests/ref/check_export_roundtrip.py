@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Round trip of `lamac export` through PyTorch and the official loader (issue 11).
+"""Round trip of `lamac export` through PyTorch and the official loader.
 
 Runs only where python3-torch is installed (Debian: /usr/bin/python3); tests/check_export.c
 covers the same files on the C side everywhere. From the repo root, after building:
