@@ -120,7 +120,7 @@ static int st_insert(stable *t, pk_node *n) {
 typedef struct {
     lm_pth *p;
     stable tab;
-    const lm_zip *zip;
+    const lm_zipread *zip;
     const char *prefix; /* zip record prefix, e.g. "archive" */
     int legacy;
 } loadctx;
@@ -166,7 +166,7 @@ static int persid(void *ud, pk_arena *a, pk_node *pid, pk_node **out) {
         if (!c->legacy) {
             char name[512];
             snprintf(name, sizeof name, "%s/data/%.400s", c->prefix, key->s);
-            const lm_zip_entry *z = lm_zip_find(c->zip, name);
+            const lm_zipread_entry *z = lm_zipread_find(c->zip, name);
             if (!z) return lm_err_code(LM_EINVAL, "storage record %s missing", name);
             if (z->method != 0) return lm_err_code(LM_ENOTSUP, "storage record %s is compressed (method %d); torch.save writes stored records", name, z->method);
             if (z->size < (uint64_t)numel * es) return lm_err_code(LM_EINVAL, "storage record %s holds %llu bytes, needs %llu", name, (unsigned long long)z->size, (unsigned long long)((uint64_t)numel * es));
@@ -412,13 +412,13 @@ static int flatten(lm_pth *p, const pk_node *root) {
 /* ---- formats ----------------------------------------------------------------------------- */
 static int load_zip(lm_pth *p, unsigned flags, pk_arena *a, pk_node **root) {
     int rc;
-    lm_zip *z = NULL;
+    lm_zipread *z = NULL;
     loadctx c = {0};
     char prefix[256], name[320];
-    if ((rc = lm_zip_open(&z, p->buf, p->len)) < 0) return rc;
-    const lm_zip_entry *pkl = NULL;
-    for (int i = 0; i < lm_zip_count(z); i++) {
-        const lm_zip_entry *e = lm_zip_get(z, i);
+    if ((rc = lm_zipread_open(&z, p->buf, p->len)) < 0) return rc;
+    const lm_zipread_entry *pkl = NULL;
+    for (int i = 0; i < lm_zipread_count(z); i++) {
+        const lm_zipread_entry *e = lm_zipread_get(z, i);
         const char *sl = strchr(e->name, '/');
         if (sl && sl - e->name < (long)sizeof prefix && !strcmp(sl + 1, "data.pkl")) { pkl = e; break; }
     }
@@ -427,7 +427,7 @@ static int load_zip(lm_pth *p, unsigned flags, pk_arena *a, pk_node **root) {
     memcpy(prefix, pkl->name, pl); prefix[pl] = 0;
     if (pkl->method != 0) { rc = lm_err_code(LM_ENOTSUP, "%s is compressed (method %d)", pkl->name, pkl->method); goto cleanup; }
     snprintf(name, sizeof name, "%s/byteorder", prefix);
-    const lm_zip_entry *bo = lm_zip_find(z, name);
+    const lm_zipread_entry *bo = lm_zipread_find(z, name);
     if (bo && bo->method == 0 && bo->size == 3 && !memcmp(bo->data, "big", 3)) {
         rc = lm_err_code(LM_ENOTSUP, "big-endian checkpoint");
         goto cleanup;
@@ -437,7 +437,7 @@ static int load_zip(lm_pth *p, unsigned flags, pk_arena *a, pk_node **root) {
     if (rc < 0) lm_err_prefix("%s", pkl->name);
 cleanup:
     free(c.tab.slot);
-    lm_zip_free(z);
+    lm_zipread_free(z);
     return rc;
 }
 

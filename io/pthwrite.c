@@ -27,7 +27,7 @@ typedef struct {
     size_t nbytes;
 } storage;
 
-struct lm_pthw {
+struct lm_pthwrite {
     pk_writer pk;
     frame st[MAX_DEPTH];
     int depth;
@@ -46,33 +46,33 @@ static const struct { int dt; const char *name; } g_storage_names[] = {
     {LM_DT_BOOL, "BoolStorage"},
 };
 
-const char *lm_pthw_storage_name(int dtype) {
+const char *lm_pthwrite_storage_name(int dtype) {
     for (size_t i = 0; i < sizeof g_storage_names / sizeof *g_storage_names; i++)
         if (g_storage_names[i].dt == dtype) return g_storage_names[i].name;
     return NULL;
 }
 
-int lm_pthw_create(lm_pthw **out) {
+int lm_pthwrite_create(lm_pthwrite **out) {
     *out = calloc(1, sizeof **out);
     if (!*out) return lm_err_code(LM_ENOMEM, "pth writer: out of memory");
     pk_w_init(&(*out)->pk);
     return 0;
 }
 
-void lm_pthw_free(lm_pthw *w) {
+void lm_pthwrite_free(lm_pthwrite *w) {
     if (!w) return;
     pk_w_free(&w->pk);
     free(w->s);
     free(w);
 }
 
-static int fail(lm_pthw *w, int rc) {
+static int fail(lm_pthwrite *w, int rc) {
     w->failed = 1;
     return rc;
 }
 
 /* Before a value: opens a batch in the enclosing container when needed. */
-static int before_value(lm_pthw *w) {
+static int before_value(lm_pthwrite *w) {
     if (w->failed) return lm_err_code(LM_EINVAL, "pth writer: used after an error");
     if (!w->depth) {
         if (w->roots) return fail(w, lm_err_code(LM_EINVAL, "pth writer: more than one top-level value"));
@@ -89,7 +89,7 @@ static int before_value(lm_pthw *w) {
 }
 
 /* After a complete value. */
-static void after_value(lm_pthw *w) {
+static void after_value(lm_pthwrite *w) {
     if (!w->depth) { w->roots++; return; }
     frame *f = &w->st[w->depth - 1];
     f->items++;
@@ -101,13 +101,13 @@ static void after_value(lm_pthw *w) {
     }
 }
 
-static int push_frame(lm_pthw *w, int kind) {
+static int push_frame(lm_pthwrite *w, int kind) {
     if (w->depth == MAX_DEPTH) return fail(w, lm_err_code(LM_EINVAL, "pth writer: nesting deeper than %d", MAX_DEPTH));
     w->st[w->depth++] = (frame){.kind = kind};
     return 0;
 }
 
-int lm_pthw_dict_begin(lm_pthw *w, int ordered) {
+int lm_pthwrite_dict_begin(lm_pthwrite *w, int ordered) {
     int rc = before_value(w);
     if (rc < 0) return rc;
     if (ordered) {
@@ -121,7 +121,7 @@ int lm_pthw_dict_begin(lm_pthw *w, int ordered) {
     return push_frame(w, 'd');
 }
 
-int lm_pthw_list_begin(lm_pthw *w) {
+int lm_pthwrite_list_begin(lm_pthwrite *w) {
     int rc = before_value(w);
     if (rc < 0) return rc;
     pk_w_op(&w->pk, PKW_EMPTY_LIST);
@@ -129,7 +129,7 @@ int lm_pthw_list_begin(lm_pthw *w) {
     return push_frame(w, 'l');
 }
 
-int lm_pthw_end(lm_pthw *w) {
+int lm_pthwrite_end(lm_pthwrite *w) {
     if (w->failed) return lm_err_code(LM_EINVAL, "pth writer: used after an error");
     if (!w->depth) return fail(w, lm_err_code(LM_EINVAL, "pth writer: end without an open dict or list"));
     frame *f = &w->st[w->depth - 1];
@@ -158,7 +158,7 @@ static int valid_utf8(const unsigned char *s) {
     return 1;
 }
 
-int lm_pthw_str(lm_pthw *w, const char *s) {
+int lm_pthwrite_str(lm_pthwrite *w, const char *s) {
     if (!valid_utf8((const unsigned char *)s))
         return fail(w, lm_err_code(LM_EINVAL, "pth writer: string is not valid UTF-8: %.60s", s));
     int rc = before_value(w);
@@ -168,7 +168,7 @@ int lm_pthw_str(lm_pthw *w, const char *s) {
     return 0;
 }
 
-int lm_pthw_int(lm_pthw *w, int64_t v) {
+int lm_pthwrite_int(lm_pthwrite *w, int64_t v) {
     int rc = before_value(w);
     if (rc < 0) return rc;
     pk_w_int(&w->pk, v);
@@ -176,7 +176,7 @@ int lm_pthw_int(lm_pthw *w, int64_t v) {
     return 0;
 }
 
-int lm_pthw_float(lm_pthw *w, double v) {
+int lm_pthwrite_float(lm_pthwrite *w, double v) {
     int rc = before_value(w);
     if (rc < 0) return rc;
     pk_w_float(&w->pk, v);
@@ -184,7 +184,7 @@ int lm_pthw_float(lm_pthw *w, double v) {
     return 0;
 }
 
-int lm_pthw_bool(lm_pthw *w, int v) {
+int lm_pthwrite_bool(lm_pthwrite *w, int v) {
     int rc = before_value(w);
     if (rc < 0) return rc;
     pk_w_bool(&w->pk, v);
@@ -192,7 +192,7 @@ int lm_pthw_bool(lm_pthw *w, int v) {
     return 0;
 }
 
-int lm_pthw_none(lm_pthw *w) {
+int lm_pthwrite_none(lm_pthwrite *w) {
     int rc = before_value(w);
     if (rc < 0) return rc;
     pk_w_none(&w->pk);
@@ -200,9 +200,9 @@ int lm_pthw_none(lm_pthw *w) {
     return 0;
 }
 
-int lm_pthw_tensor(lm_pthw *w, int dtype, const int64_t *shape, int ndim, const void *data,
+int lm_pthwrite_tensor(lm_pthwrite *w, int dtype, const int64_t *shape, int ndim, const void *data,
                    size_t nbytes) {
-    const char *sname = lm_pthw_storage_name(dtype);
+    const char *sname = lm_pthwrite_storage_name(dtype);
     if (!sname) return fail(w, lm_err_code(LM_EINVAL, "pth writer: unsupported dtype %d", dtype));
     if (ndim < 0 || ndim > LM_SAFETENSORS_MAX_DIMS) return fail(w, lm_err_code(LM_EINVAL, "pth writer: %d dimensions", ndim));
     int64_t numel = lm_shape_numel(shape, ndim);
@@ -259,26 +259,26 @@ int lm_pthw_tensor(lm_pthw *w, int dtype, const int64_t *shape, int ndim, const 
     return 0;
 }
 
-int lm_pthw_write(lm_pthw *w, const char *path) {
+int lm_pthwrite_write(lm_pthwrite *w, const char *path) {
     if (w->failed) return lm_err_code(LM_EINVAL, "pth %s: the writer failed earlier", path);
     if (w->depth || w->roots != 1)
         return lm_err_code(LM_EINVAL, "pth %s: %s", path, w->depth ? "a dict or list is still open" : "no value to write");
     size_t n0 = w->pk.n; /* STOP is appended for this write and removed afterwards */
     pk_w_stop(&w->pk);
     int rc = pk_w_status(&w->pk);
-    lm_zipw *z = NULL;
+    lm_zipwrite *z = NULL;
     char name[64];
-    if (rc == 0) rc = lm_zipw_open(&z, path);
-    if (rc == 0) rc = lm_zipw_add(z, "archive/data.pkl", w->pk.buf, w->pk.n);
-    if (rc == 0) rc = lm_zipw_add(z, "archive/byteorder", "little", 6); /* as torch >= 2.1 */
+    if (rc == 0) rc = lm_zipwrite_open(&z, path);
+    if (rc == 0) rc = lm_zipwrite_add(z, "archive/data.pkl", w->pk.buf, w->pk.n);
+    if (rc == 0) rc = lm_zipwrite_add(z, "archive/byteorder", "little", 6); /* as torch >= 2.1 */
     for (int i = 0; rc == 0 && i < w->ns; i++) {
         snprintf(name, sizeof name, "archive/data/%d", i);
-        rc = lm_zipw_add(z, name, w->s[i].data, w->s[i].nbytes);
+        rc = lm_zipwrite_add(z, name, w->s[i].data, w->s[i].nbytes);
     }
-    if (rc == 0) rc = lm_zipw_add(z, "archive/version", "3\n", 2);
+    if (rc == 0) rc = lm_zipwrite_add(z, "archive/version", "3\n", 2);
     if (z) {
-        if (rc == 0) rc = lm_zipw_close(z);
-        else lm_zipw_abort(z);
+        if (rc == 0) rc = lm_zipwrite_close(z);
+        else lm_zipwrite_abort(z);
     }
     w->pk.n = n0;
     if (rc < 0) return lm_err_prefix("pth %s", path);

@@ -7,8 +7,8 @@
 
 #include "core/err.h"
 
-struct lm_zip {
-    lm_zip_entry *e;
+struct lm_zipread {
+    lm_zipread_entry *e;
     int n;
 };
 
@@ -18,17 +18,17 @@ static uint64_t le(const uint8_t *p, int n) {
     return v;
 }
 
-void lm_zip_free(lm_zip *z) {
+void lm_zipread_free(lm_zipread *z) {
     if (!z) return;
     for (int i = 0; i < z->n; i++) free(z->e[i].name);
     free(z->e);
     free(z);
 }
 
-int lm_zip_count(const lm_zip *z) { return z ? z->n : 0; }
-const lm_zip_entry *lm_zip_get(const lm_zip *z, int i) { return (z && i >= 0 && i < z->n) ? &z->e[i] : NULL; }
+int lm_zipread_count(const lm_zipread *z) { return z ? z->n : 0; }
+const lm_zipread_entry *lm_zipread_get(const lm_zipread *z, int i) { return (z && i >= 0 && i < z->n) ? &z->e[i] : NULL; }
 
-const lm_zip_entry *lm_zip_find(const lm_zip *z, const char *name) {
+const lm_zipread_entry *lm_zipread_find(const lm_zipread *z, const char *name) {
     if (!z || !name) return NULL;
     for (int i = 0; i < z->n; i++)
         if (!strcmp(z->e[i].name, name)) return &z->e[i];
@@ -37,10 +37,10 @@ const lm_zip_entry *lm_zip_find(const lm_zip *z, const char *name) {
 
 #define BAD(...) do { rc = lm_err_code(LM_EINVAL, "zip: " __VA_ARGS__); goto cleanup; } while (0)
 
-int lm_zip_open(lm_zip **out, const uint8_t *buf, size_t len) {
+int lm_zipread_open(lm_zipread **out, const uint8_t *buf, size_t len) {
     int rc = 0;
     *out = NULL;
-    lm_zip *z = calloc(1, sizeof *z);
+    lm_zipread *z = calloc(1, sizeof *z);
     if (!z) return lm_err_code(LM_ENOMEM, "zip: out of memory");
     /* end of central directory: 22 bytes + comment (<= 65535), searched from the end */
     if (len < 22) BAD("file too short (%zu bytes)", len);
@@ -80,7 +80,7 @@ int lm_zip_open(lm_zip **out, const uint8_t *buf, size_t len) {
             }
             x += 4 + sz;
         }
-        lm_zip_entry *e = &z->e[z->n];
+        lm_zipread_entry *e = &z->e[z->n];
         e->name = malloc(nl + 1);
         if (!e->name) { rc = lm_err_code(LM_ENOMEM, "zip: out of memory"); goto cleanup; }
         memcpy(e->name, name, nl); e->name[nl] = 0;
@@ -95,7 +95,7 @@ int lm_zip_open(lm_zip **out, const uint8_t *buf, size_t len) {
         p += 46 + nl + xl + cl;
     }
 cleanup:
-    if (rc < 0) { lm_zip_free(z); return rc; }
+    if (rc < 0) { lm_zipread_free(z); return rc; }
     *out = z;
     return 0;
 }

@@ -8,20 +8,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct lm_zip_entry {
+typedef struct lm_zipread_entry {
     char *name;
     int method;            /* 0 = stored, 8 = deflate (data then is compressed), ... */
     const uint8_t *data;   /* compressed bytes (== the content when method 0) */
     uint64_t csize, size;  /* compressed / uncompressed sizes */
-} lm_zip_entry;
+} lm_zipread_entry;
 
-typedef struct lm_zip lm_zip;
+typedef struct lm_zipread lm_zipread;
 
 /* Parses the central directory of buf (borrowed; must outlive the zip). */
-int lm_zip_open(lm_zip **out, const uint8_t *buf, size_t len);
-void lm_zip_free(lm_zip *z);
-int lm_zip_count(const lm_zip *z);
-const lm_zip_entry *lm_zip_get(const lm_zip *z, int i);
-const lm_zip_entry *lm_zip_find(const lm_zip *z, const char *name); /* NULL if absent */
+int lm_zipread_open(lm_zipread **out, const uint8_t *buf, size_t len);
+void lm_zipread_free(lm_zipread *z);
+int lm_zipread_count(const lm_zipread *z);
+const lm_zipread_entry *lm_zipread_get(const lm_zipread *z, int i);
+const lm_zipread_entry *lm_zipread_find(const lm_zipread *z, const char *name); /* NULL if absent */
 
 #endif

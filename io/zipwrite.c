@@ -14,7 +14,7 @@ typedef struct {
     uint64_t size, offset;
 } zentry;
 
-struct lm_zipw {
+struct lm_zipwrite {
     lm_atomic f;
     uint64_t pos;
     zentry *e;
@@ -43,16 +43,16 @@ static void le(uint8_t *b, uint64_t v, int n) {
     for (int i = 0; i < n; i++) b[i] = (uint8_t)(v >> (8 * i));
 }
 
-static int out(lm_zipw *z, const void *p, size_t n) {
+static int out(lm_zipwrite *z, const void *p, size_t n) {
     if (!n) return 0;
     int rc = lm_atomic_write(&z->f, p, n);
     if (rc == 0) z->pos += n;
     return rc;
 }
 
-int lm_zipw_open(lm_zipw **out_, const char *path) {
+int lm_zipwrite_open(lm_zipwrite **out_, const char *path) {
     *out_ = NULL;
-    lm_zipw *z = calloc(1, sizeof *z);
+    lm_zipwrite *z = calloc(1, sizeof *z);
     if (!z) return lm_err_code(LM_ENOMEM, "zip %s: out of memory", path);
     int rc = lm_atomic_open(&z->f, path);
     if (rc < 0) {
@@ -63,7 +63,7 @@ int lm_zipw_open(lm_zipw **out_, const char *path) {
     return 0;
 }
 
-void lm_zipw_abort(lm_zipw *z) {
+void lm_zipwrite_abort(lm_zipwrite *z) {
     if (!z) return;
     lm_atomic_abort(&z->f);
     for (int i = 0; i < z->n; i++) free(z->e[i].name);
@@ -71,10 +71,10 @@ void lm_zipw_abort(lm_zipw *z) {
     free(z);
 }
 
-int lm_zipw_add(lm_zipw *z, const char *name, const void *data, size_t n) {
+int lm_zipwrite_add(lm_zipwrite *z, const char *name, const void *data, size_t n) {
     size_t nl = strlen(name);
     if (nl > 0xFFFF) return lm_err_code(LM_EINVAL, "zip: entry name of %zu bytes", nl);
-    if (z->pos >= 0xFFFFFFFFu || (uint64_t)n >= 0xFFFFFFFFu || z->pos + 30 + nl + 4 + LM_ZIP_ALIGN + n + 16 >= 0xFFFFFFFFu)
+    if (z->pos >= 0xFFFFFFFFu || (uint64_t)n >= 0xFFFFFFFFu || z->pos + 30 + nl + 4 + LM_ZIPWRITE_ALIGN + n + 16 >= 0xFFFFFFFFu)
         return lm_err_code(LM_ENOTSUP, "zip: archive past 4 GiB (entry %s): ZIP64 entries are not written", name);
     if (z->n == z->cap) {
         int nc = z->cap ? 2 * z->cap : 16;
@@ -91,8 +91,8 @@ int lm_zipw_add(lm_zipw *z, const char *name, const void *data, size_t n) {
     e->crc = lm_crc32(0, data, n);
     /* padding so that the data starts on a multiple of 64 (getPadding) */
     uint64_t start = z->pos + 30 + nl + 4;
-    size_t pad = (size_t)((LM_ZIP_ALIGN - start % LM_ZIP_ALIGN) % LM_ZIP_ALIGN);
-    uint8_t h[30], x[4 + LM_ZIP_ALIGN], d[16];
+    size_t pad = (size_t)((LM_ZIPWRITE_ALIGN - start % LM_ZIPWRITE_ALIGN) % LM_ZIPWRITE_ALIGN);
+    uint8_t h[30], x[4 + LM_ZIPWRITE_ALIGN], d[16];
     le(h, 0x04034b50u, 4);
     le(h + 4, 0, 2);          /* version needed */
     le(h + 6, 0x0808, 2);     /* flags: data descriptor, UTF-8 names */
@@ -118,7 +118,7 @@ int lm_zipw_add(lm_zipw *z, const char *name, const void *data, size_t n) {
     return 0;
 }
 
-int lm_zipw_close(lm_zipw *z) {
+int lm_zipwrite_close(lm_zipwrite *z) {
     if (!z) return 0;
     int rc = 0;
     uint64_t cd_off = z->pos;

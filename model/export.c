@@ -159,39 +159,39 @@ int lm_export_write_safetensors(const lm_export *e, const char *path, const char
     return lm_safetensors_writer_close(w) < 0 ? lm_err_prefix("export") : 0;
 }
 
-static int put_state_dict(lm_pthw *w, const lm_export *e) {
-    int rc = lm_pthw_dict_begin(w, 1);
+static int put_state_dict(lm_pthwrite *w, const lm_export *e) {
+    int rc = lm_pthwrite_dict_begin(w, 1);
     for (int i = 0; rc == 0 && i < e->n; i++) {
         const lm_export_tensor *t = &e->t[i];
-        if ((rc = lm_pthw_str(w, t->name)) == 0)
-            rc = lm_pthw_tensor(w, t->dtype, t->shape, t->ndim, t->data, t->nbytes);
+        if ((rc = lm_pthwrite_str(w, t->name)) == 0)
+            rc = lm_pthwrite_tensor(w, t->dtype, t->shape, t->ndim, t->data, t->nbytes);
     }
-    return rc ? rc : lm_pthw_end(w);
+    return rc ? rc : lm_pthwrite_end(w);
 }
 
 int lm_export_write_state_dict(const lm_export *e, const char *path) {
-    lm_pthw *w = NULL;
-    int rc = lm_pthw_create(&w);
+    lm_pthwrite *w = NULL;
+    int rc = lm_pthwrite_create(&w);
     if (rc == 0) rc = put_state_dict(w, e);
-    if (rc == 0) rc = lm_pthw_write(w, path);
-    lm_pthw_free(w);
+    if (rc == 0) rc = lm_pthwrite_write(w, path);
+    lm_pthwrite_free(w);
     return rc < 0 ? lm_err_prefix("export") : 0;
 }
 
 int lm_export_write_ckpt(const lm_export *e, const char *path, int64_t epoch, int64_t global_step) {
-    lm_pthw *w = NULL;
-    int rc = lm_pthw_create(&w);
-    if (rc == 0) rc = lm_pthw_dict_begin(w, 0);
-    if (rc == 0) rc = lm_pthw_str(w, "state_dict");
+    lm_pthwrite *w = NULL;
+    int rc = lm_pthwrite_create(&w);
+    if (rc == 0) rc = lm_pthwrite_dict_begin(w, 0);
+    if (rc == 0) rc = lm_pthwrite_str(w, "state_dict");
     if (rc == 0) rc = put_state_dict(w, e);
-    if (rc == 0) rc = lm_pthw_str(w, "epoch");
-    if (rc == 0) rc = lm_pthw_int(w, epoch);
-    if (rc == 0) rc = lm_pthw_str(w, "global_step");
-    if (rc == 0) rc = lm_pthw_int(w, global_step);
-    if (rc == 0) rc = lm_pthw_str(w, "pytorch-lightning_version");
-    if (rc == 0) rc = lm_pthw_str(w, "1.2.9"); /* the version the official code pins */
-    if (rc == 0) rc = lm_pthw_end(w);
-    if (rc == 0) rc = lm_pthw_write(w, path);
-    lm_pthw_free(w);
+    if (rc == 0) rc = lm_pthwrite_str(w, "epoch");
+    if (rc == 0) rc = lm_pthwrite_int(w, epoch);
+    if (rc == 0) rc = lm_pthwrite_str(w, "global_step");
+    if (rc == 0) rc = lm_pthwrite_int(w, global_step);
+    if (rc == 0) rc = lm_pthwrite_str(w, "pytorch-lightning_version");
+    if (rc == 0) rc = lm_pthwrite_str(w, "1.2.9"); /* the version the official code pins */
+    if (rc == 0) rc = lm_pthwrite_end(w);
+    if (rc == 0) rc = lm_pthwrite_write(w, path);
+    lm_pthwrite_free(w);
     return rc < 0 ? lm_err_prefix("export") : 0;
 }

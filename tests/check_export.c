@@ -80,7 +80,7 @@ static unsigned char *slurp(const char *path, size_t *n) {
 }
 
 /* ---- the features value (mirror of features() in gen_export_fixtures.py) ----------------- */
-static void build_features(lm_pthw *w, float *base, uint8_t *scratch) {
+static void build_features(lm_pthwrite *w, float *base, uint8_t *scratch) {
     char key[16];
     /* base = arange(24) * 0.5 - 3 */
     for (int i = 0; i < 24; i++) base[i] = (float)i * 0.5f - 3.f;
@@ -101,64 +101,64 @@ static void build_features(lm_pthw *w, float *base, uint8_t *scratch) {
     for (int i = 0; i < 8; i++) i8[i] = (int8_t)(i - 4);
     bo[0] = 1; bo[1] = 0; bo[2] = 1;
     *sc = 3.5f;
-    ck_assert_int_eq(lm_pthw_dict_begin(w, 0), 0);
-    lm_pthw_str(w, "state_dict");
-    lm_pthw_dict_begin(w, 1);
+    ck_assert_int_eq(lm_pthwrite_dict_begin(w, 0), 0);
+    lm_pthwrite_str(w, "state_dict");
+    lm_pthwrite_dict_begin(w, 1);
     int64_t s[5];
-    lm_pthw_str(w, "f32"); s[0] = 2; s[1] = 3; s[2] = 4; lm_pthw_tensor(w, LM_DT_F32, s, 3, base, 96);
-    lm_pthw_str(w, "f64"); s[0] = 3; s[1] = 2; lm_pthw_tensor(w, LM_DT_F64, s, 2, f64, 48);
-    lm_pthw_str(w, "f16"); s[0] = 10; lm_pthw_tensor(w, LM_DT_F16, s, 1, f16, 20);
-    lm_pthw_str(w, "bf16"); s[0] = s[1] = s[2] = 2; lm_pthw_tensor(w, LM_DT_BF16, s, 3, bf16, 16);
-    lm_pthw_str(w, "i64"); s[0] = 6; lm_pthw_tensor(w, LM_DT_I64, s, 1, i64, 48);
-    lm_pthw_str(w, "i32"); s[0] = 2; s[1] = 3; lm_pthw_tensor(w, LM_DT_I32, s, 2, i32, 24);
-    lm_pthw_str(w, "i16"); s[0] = 6; lm_pthw_tensor(w, LM_DT_I16, s, 1, i16, 12);
-    lm_pthw_str(w, "i8"); s[0] = 8; lm_pthw_tensor(w, LM_DT_I8, s, 1, i8, 8);
-    lm_pthw_str(w, "u8"); s[0] = 6; lm_pthw_tensor(w, LM_DT_U8, s, 1, u8, 6);
-    lm_pthw_str(w, "bool"); s[0] = 3; lm_pthw_tensor(w, LM_DT_BOOL, s, 1, bo, 3);
-    lm_pthw_str(w, "scalar"); lm_pthw_tensor(w, LM_DT_F32, s, 0, sc, 4);
-    lm_pthw_str(w, "empty"); s[0] = 0; s[1] = 3; lm_pthw_tensor(w, LM_DT_F32, s, 2, NULL, 0);
-    lm_pthw_str(w, "r5"); s[0] = 2; s[1] = 3; s[2] = 1; s[3] = 2; s[4] = 2; lm_pthw_tensor(w, LM_DT_F32, s, 5, base, 96);
-    ck_assert_int_eq(lm_pthw_end(w), 0);
-    lm_pthw_str(w, "epoch"); lm_pthw_int(w, 7);
-    lm_pthw_str(w, "small"); lm_pthw_int(w, 200);
-    lm_pthw_str(w, "medium"); lm_pthw_int(w, 60000);
-    lm_pthw_str(w, "big"); lm_pthw_int(w, 3000000000ll);
-    lm_pthw_str(w, "neg"); lm_pthw_int(w, -5);
-    lm_pthw_str(w, "negbig"); lm_pthw_int(w, -70000);
-    lm_pthw_str(w, "huge"); lm_pthw_int(w, -(1ll << 62));
-    lm_pthw_str(w, "lr"); lm_pthw_float(w, 0.001);
-    lm_pthw_str(w, "neg_float"); lm_pthw_float(w, -2.5e-300);
-    lm_pthw_str(w, "name"); lm_pthw_str(w, "lamac");
-    lm_pthw_str(w, "unicode"); lm_pthw_str(w, "gr\xc3\xb6\xc3\x9f" "e");
-    lm_pthw_str(w, "flag"); lm_pthw_bool(w, 1);
-    lm_pthw_str(w, "off"); lm_pthw_bool(w, 0);
-    lm_pthw_str(w, "nothing"); lm_pthw_none(w);
-    lm_pthw_str(w, "hparams");
-    lm_pthw_dict_begin(w, 0);
-    lm_pthw_str(w, "a");
-    lm_pthw_dict_begin(w, 0);
-    lm_pthw_str(w, "b"); lm_pthw_int(w, 2);
-    lm_pthw_str(w, "c");
-    lm_pthw_list_begin(w);
-    lm_pthw_int(w, 1); lm_pthw_float(w, 2.5); lm_pthw_str(w, "x"); lm_pthw_none(w);
-    lm_pthw_end(w);
-    lm_pthw_end(w);
-    lm_pthw_str(w, "empty_list"); lm_pthw_list_begin(w); lm_pthw_end(w);
-    lm_pthw_str(w, "empty_dict"); lm_pthw_dict_begin(w, 0); lm_pthw_end(w);
-    lm_pthw_end(w);
-    lm_pthw_str(w, "many");
-    lm_pthw_dict_begin(w, 0);
+    lm_pthwrite_str(w, "f32"); s[0] = 2; s[1] = 3; s[2] = 4; lm_pthwrite_tensor(w, LM_DT_F32, s, 3, base, 96);
+    lm_pthwrite_str(w, "f64"); s[0] = 3; s[1] = 2; lm_pthwrite_tensor(w, LM_DT_F64, s, 2, f64, 48);
+    lm_pthwrite_str(w, "f16"); s[0] = 10; lm_pthwrite_tensor(w, LM_DT_F16, s, 1, f16, 20);
+    lm_pthwrite_str(w, "bf16"); s[0] = s[1] = s[2] = 2; lm_pthwrite_tensor(w, LM_DT_BF16, s, 3, bf16, 16);
+    lm_pthwrite_str(w, "i64"); s[0] = 6; lm_pthwrite_tensor(w, LM_DT_I64, s, 1, i64, 48);
+    lm_pthwrite_str(w, "i32"); s[0] = 2; s[1] = 3; lm_pthwrite_tensor(w, LM_DT_I32, s, 2, i32, 24);
+    lm_pthwrite_str(w, "i16"); s[0] = 6; lm_pthwrite_tensor(w, LM_DT_I16, s, 1, i16, 12);
+    lm_pthwrite_str(w, "i8"); s[0] = 8; lm_pthwrite_tensor(w, LM_DT_I8, s, 1, i8, 8);
+    lm_pthwrite_str(w, "u8"); s[0] = 6; lm_pthwrite_tensor(w, LM_DT_U8, s, 1, u8, 6);
+    lm_pthwrite_str(w, "bool"); s[0] = 3; lm_pthwrite_tensor(w, LM_DT_BOOL, s, 1, bo, 3);
+    lm_pthwrite_str(w, "scalar"); lm_pthwrite_tensor(w, LM_DT_F32, s, 0, sc, 4);
+    lm_pthwrite_str(w, "empty"); s[0] = 0; s[1] = 3; lm_pthwrite_tensor(w, LM_DT_F32, s, 2, NULL, 0);
+    lm_pthwrite_str(w, "r5"); s[0] = 2; s[1] = 3; s[2] = 1; s[3] = 2; s[4] = 2; lm_pthwrite_tensor(w, LM_DT_F32, s, 5, base, 96);
+    ck_assert_int_eq(lm_pthwrite_end(w), 0);
+    lm_pthwrite_str(w, "epoch"); lm_pthwrite_int(w, 7);
+    lm_pthwrite_str(w, "small"); lm_pthwrite_int(w, 200);
+    lm_pthwrite_str(w, "medium"); lm_pthwrite_int(w, 60000);
+    lm_pthwrite_str(w, "big"); lm_pthwrite_int(w, 3000000000ll);
+    lm_pthwrite_str(w, "neg"); lm_pthwrite_int(w, -5);
+    lm_pthwrite_str(w, "negbig"); lm_pthwrite_int(w, -70000);
+    lm_pthwrite_str(w, "huge"); lm_pthwrite_int(w, -(1ll << 62));
+    lm_pthwrite_str(w, "lr"); lm_pthwrite_float(w, 0.001);
+    lm_pthwrite_str(w, "neg_float"); lm_pthwrite_float(w, -2.5e-300);
+    lm_pthwrite_str(w, "name"); lm_pthwrite_str(w, "lamac");
+    lm_pthwrite_str(w, "unicode"); lm_pthwrite_str(w, "gr\xc3\xb6\xc3\x9f" "e");
+    lm_pthwrite_str(w, "flag"); lm_pthwrite_bool(w, 1);
+    lm_pthwrite_str(w, "off"); lm_pthwrite_bool(w, 0);
+    lm_pthwrite_str(w, "nothing"); lm_pthwrite_none(w);
+    lm_pthwrite_str(w, "hparams");
+    lm_pthwrite_dict_begin(w, 0);
+    lm_pthwrite_str(w, "a");
+    lm_pthwrite_dict_begin(w, 0);
+    lm_pthwrite_str(w, "b"); lm_pthwrite_int(w, 2);
+    lm_pthwrite_str(w, "c");
+    lm_pthwrite_list_begin(w);
+    lm_pthwrite_int(w, 1); lm_pthwrite_float(w, 2.5); lm_pthwrite_str(w, "x"); lm_pthwrite_none(w);
+    lm_pthwrite_end(w);
+    lm_pthwrite_end(w);
+    lm_pthwrite_str(w, "empty_list"); lm_pthwrite_list_begin(w); lm_pthwrite_end(w);
+    lm_pthwrite_str(w, "empty_dict"); lm_pthwrite_dict_begin(w, 0); lm_pthwrite_end(w);
+    lm_pthwrite_end(w);
+    lm_pthwrite_str(w, "many");
+    lm_pthwrite_dict_begin(w, 0);
     for (int i = 0; i < 1200; i++) {
         snprintf(key, sizeof key, "k%d", i);
-        lm_pthw_str(w, key);
-        lm_pthw_int(w, i);
+        lm_pthwrite_str(w, key);
+        lm_pthwrite_int(w, i);
     }
-    lm_pthw_end(w);
-    lm_pthw_str(w, "long_list");
-    lm_pthw_list_begin(w);
-    for (int i = 0; i < 1100; i++) lm_pthw_int(w, i);
-    lm_pthw_end(w);
-    ck_assert_msg(lm_pthw_end(w) == 0, "%s", lm_err_msg());
+    lm_pthwrite_end(w);
+    lm_pthwrite_str(w, "long_list");
+    lm_pthwrite_list_begin(w);
+    for (int i = 0; i < 1100; i++) lm_pthwrite_int(w, i);
+    lm_pthwrite_end(w);
+    ck_assert_msg(lm_pthwrite_end(w) == 0, "%s", lm_err_msg());
 }
 
 
@@ -175,19 +175,19 @@ START_TEST(test_features_equal_torch_save) {
     snprintf(path, sizeof path, "%s/features.pth", dir);
     float base[24];
     uint8_t scratch[256];
-    lm_pthw *w = NULL;
-    ck_assert_int_eq(lm_pthw_create(&w), 0);
+    lm_pthwrite *w = NULL;
+    ck_assert_int_eq(lm_pthwrite_create(&w), 0);
     build_features(w, base, scratch);
-    ck_assert_msg(lm_pthw_write(w, path) == 0, "%s", lm_err_msg());
-    lm_pthw_free(w);
+    ck_assert_msg(lm_pthwrite_write(w, path) == 0, "%s", lm_err_msg());
+    lm_pthwrite_free(w);
     expect_same_meaning(path, FIX "features_torch.pth");
     /* deterministic output, committed as features_lamac.pth (a fuzz seed with every dtype,
      * torch.load-checked by tests/ref/check_export_roundtrip.py); LM_REGEN_FIXTURES=1 rewrites it */
     if (getenv("LM_REGEN_FIXTURES")) {
-        ck_assert_int_eq(lm_pthw_create(&w), 0);
+        ck_assert_int_eq(lm_pthwrite_create(&w), 0);
         build_features(w, base, scratch);
-        ck_assert_msg(lm_pthw_write(w, FIX "features_lamac.pth") == 0, "%s", lm_err_msg());
-        lm_pthw_free(w);
+        ck_assert_msg(lm_pthwrite_write(w, FIX "features_lamac.pth") == 0, "%s", lm_err_msg());
+        lm_pthwrite_free(w);
     }
     {
         size_t n1, n2;
@@ -200,17 +200,17 @@ START_TEST(test_features_equal_torch_save) {
     /* zip layout: records in torch.save's order, data 64-byte aligned, descriptors' CRCs right */
     size_t n;
     unsigned char *buf = slurp(path, &n);
-    lm_zip *z = NULL;
-    ck_assert_msg(lm_zip_open(&z, buf, n) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_zip_count(z), 2 + 13 + 1);
-    ck_assert_str_eq(lm_zip_get(z, 0)->name, "archive/data.pkl");
-    ck_assert_str_eq(lm_zip_get(z, 1)->name, "archive/byteorder");
-    ck_assert_str_eq(lm_zip_get(z, 2)->name, "archive/data/0");
-    ck_assert_str_eq(lm_zip_get(z, 15)->name, "archive/version");
-    ck_assert_int_eq(lm_zip_get(z, 15)->size, 2);
-    ck_assert(!memcmp(lm_zip_get(z, 15)->data, "3\n", 2));
-    for (int i = 0; i < lm_zip_count(z); i++) {
-        const lm_zip_entry *e = lm_zip_get(z, i);
+    lm_zipread *z = NULL;
+    ck_assert_msg(lm_zipread_open(&z, buf, n) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_zipread_count(z), 2 + 13 + 1);
+    ck_assert_str_eq(lm_zipread_get(z, 0)->name, "archive/data.pkl");
+    ck_assert_str_eq(lm_zipread_get(z, 1)->name, "archive/byteorder");
+    ck_assert_str_eq(lm_zipread_get(z, 2)->name, "archive/data/0");
+    ck_assert_str_eq(lm_zipread_get(z, 15)->name, "archive/version");
+    ck_assert_int_eq(lm_zipread_get(z, 15)->size, 2);
+    ck_assert(!memcmp(lm_zipread_get(z, 15)->data, "3\n", 2));
+    for (int i = 0; i < lm_zipread_count(z); i++) {
+        const lm_zipread_entry *e = lm_zipread_get(z, i);
         ck_assert_int_eq(e->method, 0);
         ck_assert_msg((size_t)(e->data - buf) % 64 == 0, "%s at %zu", e->name, (size_t)(e->data - buf));
         const unsigned char *d = e->data + e->size;
@@ -219,55 +219,55 @@ START_TEST(test_features_equal_torch_save) {
         ck_assert_uint_eq(sig, 0x08074b50u);
         ck_assert_uint_eq(crc, lm_crc32(0, e->data, e->size));
     }
-    lm_zip_free(z);
+    lm_zipread_free(z);
     /* the pickle starts as torch.save's: PROTO 2, EMPTY_DICT, BINPUT 0 */
-    const lm_zip_entry *pk = NULL;
-    lm_zip_open(&z, buf, n);
-    pk = lm_zip_get(z, 0);
+    const lm_zipread_entry *pk = NULL;
+    lm_zipread_open(&z, buf, n);
+    pk = lm_zipread_get(z, 0);
     ck_assert(!memcmp(pk->data, "\x80\x02}q\x00(", 6));
     ck_assert_uint_eq(pk->data[pk->size - 1], '.');
-    lm_zip_free(z);
+    lm_zipread_free(z);
     free(buf);
     lm_test_rmtree(dir);
 }
 END_TEST
 
 START_TEST(test_writer_misuse) {
-    lm_pthw *w = NULL;
+    lm_pthwrite *w = NULL;
     int64_t s[1] = {2};
     float v[2] = {1, 2};
-    ck_assert_int_eq(lm_pthw_create(&w), 0);
-    ck_assert_int_lt(lm_pthw_end(w), 0); /* nothing open */
-    lm_pthw_free(w);
-    lm_pthw_create(&w);
-    lm_pthw_dict_begin(w, 1);
-    lm_pthw_str(w, "k");
-    ck_assert_int_lt(lm_pthw_end(w), 0); /* key without a value */
+    ck_assert_int_eq(lm_pthwrite_create(&w), 0);
+    ck_assert_int_lt(lm_pthwrite_end(w), 0); /* nothing open */
+    lm_pthwrite_free(w);
+    lm_pthwrite_create(&w);
+    lm_pthwrite_dict_begin(w, 1);
+    lm_pthwrite_str(w, "k");
+    ck_assert_int_lt(lm_pthwrite_end(w), 0); /* key without a value */
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "key without a value"));
-    ck_assert_int_lt(lm_pthw_int(w, 1), 0); /* sticky failure */
-    lm_pthw_free(w);
-    lm_pthw_create(&w);
-    lm_pthw_int(w, 1);
-    ck_assert_int_lt(lm_pthw_int(w, 2), 0); /* two top-level values */
-    lm_pthw_free(w);
-    lm_pthw_create(&w);
-    ck_assert_int_lt(lm_pthw_tensor(w, LM_DT_F32, s, 1, v, 4), 0); /* bytes != shape */
-    lm_pthw_free(w);
-    lm_pthw_create(&w);
-    ck_assert_int_lt(lm_pthw_str(w, "bad \xff\xfe utf-8"), 0); /* torch.load could not decode it */
+    ck_assert_int_lt(lm_pthwrite_int(w, 1), 0); /* sticky failure */
+    lm_pthwrite_free(w);
+    lm_pthwrite_create(&w);
+    lm_pthwrite_int(w, 1);
+    ck_assert_int_lt(lm_pthwrite_int(w, 2), 0); /* two top-level values */
+    lm_pthwrite_free(w);
+    lm_pthwrite_create(&w);
+    ck_assert_int_lt(lm_pthwrite_tensor(w, LM_DT_F32, s, 1, v, 4), 0); /* bytes != shape */
+    lm_pthwrite_free(w);
+    lm_pthwrite_create(&w);
+    ck_assert_int_lt(lm_pthwrite_str(w, "bad \xff\xfe utf-8"), 0); /* torch.load could not decode it */
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "UTF-8"));
-    lm_pthw_free(w);
-    lm_pthw_create(&w);
-    ck_assert_int_lt(lm_pthw_str(w, "\xed\xa0\x80"), 0); /* a surrogate */
-    lm_pthw_free(w);
-    lm_pthw_create(&w);
-    ck_assert_int_eq(lm_pthw_str(w, "\xf0\x9f\x98\x80 ok"), 0);
-    lm_pthw_free(w);
-    lm_pthw_create(&w);
-    lm_pthw_list_begin(w);
-    ck_assert_int_lt(lm_pthw_write(w, "/tmp/lamac_never_written.pth"), 0); /* still open */
+    lm_pthwrite_free(w);
+    lm_pthwrite_create(&w);
+    ck_assert_int_lt(lm_pthwrite_str(w, "\xed\xa0\x80"), 0); /* a surrogate */
+    lm_pthwrite_free(w);
+    lm_pthwrite_create(&w);
+    ck_assert_int_eq(lm_pthwrite_str(w, "\xf0\x9f\x98\x80 ok"), 0);
+    lm_pthwrite_free(w);
+    lm_pthwrite_create(&w);
+    lm_pthwrite_list_begin(w);
+    ck_assert_int_lt(lm_pthwrite_write(w, "/tmp/lamac_never_written.pth"), 0); /* still open */
     ck_assert_int_ne(access("/tmp/lamac_never_written.pth", F_OK), 0);
-    lm_pthw_free(w);
+    lm_pthwrite_free(w);
 }
 END_TEST
 
@@ -283,18 +283,18 @@ START_TEST(test_reader_writer_round_trip) {
     snprintf(path, sizeof path, "%s/rt.pth", dir);
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
         lm_weights_src *s = NULL;
-        lm_pthw *w = NULL;
+        lm_pthwrite *w = NULL;
         ck_assert_msg(lm_weights_open(&s, files[k]) == 0, "%s", lm_err_msg());
-        ck_assert_int_eq(lm_pthw_create(&w), 0);
-        lm_pthw_dict_begin(w, 1);
+        ck_assert_int_eq(lm_pthwrite_create(&w), 0);
+        lm_pthwrite_dict_begin(w, 1);
         for (int i = 0; i < lm_weights_count(s); i++) {
             const lm_safetensors_entry *e = lm_weights_get(s, i);
-            lm_pthw_str(w, e->name);
-            ck_assert_msg(lm_pthw_tensor(w, e->dtype, e->shape, e->ndim, e->data, e->nbytes) == 0, "%s", lm_err_msg());
+            lm_pthwrite_str(w, e->name);
+            ck_assert_msg(lm_pthwrite_tensor(w, e->dtype, e->shape, e->ndim, e->data, e->nbytes) == 0, "%s", lm_err_msg());
         }
-        lm_pthw_end(w);
-        ck_assert_msg(lm_pthw_write(w, path) == 0, "%s", lm_err_msg());
-        lm_pthw_free(w);
+        lm_pthwrite_end(w);
+        ck_assert_msg(lm_pthwrite_write(w, path) == 0, "%s", lm_err_msg());
+        lm_pthwrite_free(w);
         lm_pth *p = NULL;
         ck_assert_msg(lm_pth_load(&p, path) == 0, "%s", lm_err_msg());
         ck_assert_int_eq(lm_pth_count(p), lm_weights_count(s));
