@@ -48,6 +48,11 @@ int lm_path_mkparents(const char *file) {
     return mkdirs_n(file, (size_t)(sl - file));
 }
 
+int lm_path_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
 int lm_path_is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);

@@ -12,6 +12,8 @@ int lm_path_mkdirs(const char *dir);
  * "c.png"). */
 int lm_path_mkparents(const char *file);
 /* 1 when p names a regular file (symbolic links followed), else 0. */
+/* 1 if something exists at p (any kind of file), else 0. */
+int lm_path_exists(const char *p);
 int lm_path_is_file(const char *p);
 /* 1 when p names a directory (symbolic links followed), else 0. */
 int lm_path_is_dir(const char *p);

@@ -119,7 +119,7 @@ cleanup:
     return rc;
 }
 
-int lm_loader_sample(lm_loader *l, int64_t epoch, int64_t pos, float *img, float *mask) {
+int lm_loader_sample(float *img, float *mask, lm_loader *l, int64_t epoch, int64_t pos) {
     return sample_image(l, epoch, pos, lm_loader_image_at(l, epoch, pos), img, mask);
 }
 

@@ -66,6 +66,6 @@ int64_t lm_loader_batches_per_epoch(const lm_loader *l); /* for this rank */
 /* Image index at position p of epoch e's permutation. */
 int64_t lm_loader_image_at(lm_loader *l, int64_t epoch, int64_t pos);
 /* One sample at (epoch, global position p): img (3, out, out), mask (1, out, out). Thread-safe. */
-int lm_loader_sample(lm_loader *l, int64_t epoch, int64_t pos, float *img, float *mask);
+int lm_loader_sample(float *img, float *mask, lm_loader *l, int64_t epoch, int64_t pos);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "core/atomic.h"
 #include "core/err.h"
+#include "core/path.h"
 #include "core/readall.h"
 #include "core/strbuf.h"
 #include "data/image.h"
@@ -138,11 +139,6 @@ static int embed_jsonl(lm_strbuf *b, const char *id, const char *path) {
     lm_strbuf_str(b, "]</script>\n");
     free(text);
     return 0;
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 /* ---- per_image.csv and the examples ---------------------------------------------------- */
@@ -435,7 +431,7 @@ int lm_report_html(const char *dir, const char *run_dir) {
     if (run_dir) {
         char a[PATH_CAP], c[PATH_CAP];
         if ((rc = join(a, sizeof a, dir, "metrics.json")) < 0 || (rc = join(c, sizeof c, dir, "sweep.json")) < 0 ||
-            (!exists(a) && !exists(c) && (rc = join(evdir, sizeof evdir, run_dir, "eval")) < 0))
+            (!lm_path_exists(a) && !lm_path_exists(c) && (rc = join(evdir, sizeof evdir, run_dir, "eval")) < 0))
             return lm_err_prefix("report.html");
     }
 

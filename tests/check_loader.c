@@ -176,7 +176,7 @@ START_TEST(test_ranks_disjoint) {
     ck_assert_int_eq(lm_loader_batches_per_epoch(l), 6);
     float *img = malloc(sizeof(float) * 3 * 64 * 64), *mask = malloc(sizeof(float) * 64 * 64);
     ck_assert_int_eq(lm_loader_image_at(l, 0, 1), r1.ids[0]);
-    ck_assert_int_eq(lm_loader_sample(l, 0, 1, img, mask), 0);
+    ck_assert_int_eq(lm_loader_sample(img, mask, l, 0, 1), 0);
     ck_assert_int_eq(memcmp(img, r1.img, sizeof(float) * 3 * 64 * 64), 0);
     ck_assert_int_eq(memcmp(mask, r1.mask, sizeof(float) * 64 * 64), 0);
     lm_loader_close(l);
@@ -202,7 +202,7 @@ START_TEST(test_small_image_padded) {
         if (lm_loader_image_at(l, 0, p) == 5) pos = p;
     ck_assert_int_ge(pos, 0);
     float *img = malloc(sizeof(float) * 3 * 64 * 64), *mask = malloc(sizeof(float) * 64 * 64);
-    ck_assert_int_eq(lm_loader_sample(l, 0, pos, img, mask), 0);
+    ck_assert_int_eq(lm_loader_sample(img, mask, l, 0, pos), 0);
     lm_image src;
     pattern(&src, 50, 40, 5);
     int top = (64 - 40) / 2, left = (64 - 50) / 2;

@@ -31,11 +31,6 @@
 
 static char g_out[1 << 16];
 
-static int exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
 /* tmp/data: the synthetic textures (40 training images of 64 px, 4 val, 4 test). */
 static void make_data(const char *tmp) {
     int rc = lm_test_run(g_out, sizeof g_out, "synth %s/data --train 40 --val 4 --test 4 --train-size 64 --size 64", tmp);
@@ -102,7 +97,7 @@ START_TEST(test_resume_exact) {
     for (int i = 0; i < 3; i++) {
         char p[400];
         snprintf(p, sizeof p, "%s/checkpoints/%s", c, torn[i]);
-        if (!exists(p)) continue;
+        if (!lm_path_exists(p)) continue;
         if (i < 2) ck_assert_int_eq((int)ckpt_step(p), 4);
         if (ckpt_step(p) == 4) ck_assert_int_eq(truncate(p, 1000), 0);
     }
@@ -281,7 +276,7 @@ START_TEST(test_unset_env_key) {
     ck_assert_int_eq(train(tmp, x), 1);
     ck_assert_msg(strstr(g_out, "key 'losses.resnet_pl.weights_path'") &&
                       strstr(g_out, "environment variable LAMAC_TEST_SURELY_UNSET_VAR is not set"), "%s", g_out);
-    ck_assert_msg(!exists(run), "%s created", run);
+    ck_assert_msg(!lm_path_exists(run), "%s created", run);
     lm_test_rmtree(tmp);
 }
 END_TEST
@@ -374,7 +369,7 @@ START_TEST(test_run_dir_and_events) {
                            "samples/epoch0000_train/batch0000000.png", "samples/epoch0000_train/batch0000004.png"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(p, sizeof p, "%s/r/%s", tmp, files[i]);
-        ck_assert_msg(exists(p), "%s missing", p);
+        ck_assert_msg(lm_path_exists(p), "%s missing", p);
     }
     snprintf(p, sizeof p, "%s/r/metrics.jsonl", tmp);
     char *m = lm_test_slurp(p);
@@ -395,7 +390,7 @@ START_TEST(test_run_dir_and_events) {
     snprintf(x, sizeof x, "fill --images %s/data/test --out %s/fill", tmp, tmp);
     ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "%s", x), 0);
     snprintf(p, sizeof p, "%s/fill/tex00000_mask000.png", tmp);
-    ck_assert_msg(exists(p), "%s missing", p);
+    ck_assert_msg(lm_path_exists(p), "%s missing", p);
     lm_test_rmtree(tmp);
 }
 END_TEST
