@@ -32,8 +32,8 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/data_opts.h"
-#include "config/predictor.h"
-#include "config/step_setup.h"
+#include "run/device.h"
+#include "run/step_setup.h"
 
 static const char *const USAGE =
     "usage: lamac bench loader [CONFIG [key=value ...]] [--shards DIR] [--variant NAME]\n"

@@ -20,8 +20,7 @@
 #include "train/ddp.h"
 #include "cli/command.h"
 #include "config/config.h"
-#include "config/predictor.h"
-#include "config/step_setup.h"
+#include "run/step_setup.h"
 
 static const char *const USAGE =
     "usage: lamac ddp-check [--nproc-per-node N [--nnodes M --node-rank R --master ADDR:PORT]]\n"

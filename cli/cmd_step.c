@@ -11,8 +11,8 @@
 #include "io/safetensors.h"
 #include "cli/command.h"
 #include "config/config.h"
-#include "config/predictor.h"
-#include "config/step_setup.h"
+#include "run/device.h"
+#include "run/step_setup.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -21,6 +21,7 @@ static const layout_rule k_rules[] = {
     {"cli", "*"},
     {"tests", "*"},
     {"bench", "*"},
+    {"run", "config train eval losses model data masks io core shim"},
     {"config", "shim core io masks data model losses eval train"},
     {"train", "eval losses model data masks io core shim"},
     {"eval", "model data masks io core shim"},

@@ -2,8 +2,9 @@
  * config (the official DefaultInpaintingTrainingModule's constructor + configure_optimizers):
  * the generator (generator.*), the discriminator (discriminator.*), the perceptual losses
  * when their weight is > 0 (losses.resnet_pl, losses.perceptual), the step options (losses,
- * optimizers, gradient clipping, averaging) and the step itself. Used by `lamac step` and
- * `lamac bench step`; the trainer builds the same pieces. */
+ * optimizers, gradient clipping, averaging) and the step itself. Part of run/, the layer that
+ * assembles modules from a composed config: used by `lamac step`, `lamac bench step`,
+ * `lamac ddp-check` and run/run.c (`lamac train`). */
 #ifndef LM_STEP_SETUP_H
 #define LM_STEP_SETUP_H
 

@@ -1,5 +1,5 @@
 /* step_setup.c — networks + step from a training config (see step_setup.h). */
-#include "config/step_setup.h"
+#include "run/step_setup.h"
 
 #include <stdlib.h>
 #include <string.h>
