@@ -21,7 +21,6 @@
 #include "model/lt_err.h"
 #include "core/memstat.h"
 #include "core/flags.h"
-#include "core/launch.h"
 #include "data/loader.h"
 #include "data/shards.h"
 #include "eval/lpips.h"
@@ -30,6 +29,7 @@
 #include "train/ddp.h"
 #include "masks/mask.h"
 #include "cli/command.h"
+#include "cli/launch_args.h"
 #include "config/config.h"
 #include "config/data_opts.h"
 #include "run/device.h"
@@ -362,16 +362,8 @@ static void blas_in_use(char *out, size_t cap) {
 static int bench_step(int argc, char **argv) {
     lm_launch_opts lo;
     if (lm_launch_take_args(&lo, &argc, argv) < 0) return lm_cmd_fail("bench step");
-    if (lo.nproc_per_node > 0) { /* the workers run `lamac bench step ...` without the flags */
-        char **wargv = calloc((size_t)argc + 3, sizeof *wargv);
-        if (!wargv) return lm_cmd_fail("bench step");
-        wargv[0] = "lamac";
-        wargv[1] = "bench";
-        for (int i = 0; i < argc; i++) wargv[i + 2] = argv[i];
-        int lrc = lm_launch_run(&lo, NULL, wargv);
-        free(wargv);
-        return lrc < 0 ? (lm_cmd_fail("bench step"), lm_launch_exit_code()) : 0;
-    }
+    if (lo.nproc_per_node > 0) /* the workers run `lamac bench step ...` without the flags */
+        return lm_launch_workers(&lo, argc, argv, "bench") < 0 ? (lm_cmd_fail("bench step"), lm_launch_exit_code()) : 0;
     const char *config = NULL, *device = "cpu", *trace = NULL;
     const char *overrides[64];
     int n_over = 0, iters = 5, warmup = 1, threads = 2, size = 0, bs = 0, seed = 0;

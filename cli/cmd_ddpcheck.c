@@ -12,13 +12,13 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/flags.h"
-#include "core/launch.h"
 #include "io/safetensors.h"
 #include "model/layers.h"
 #include "model/lt_err.h"
 #include "model/precision.h"
 #include "train/ddp.h"
 #include "cli/command.h"
+#include "cli/launch_args.h"
 #include "config/config.h"
 #include "run/step_setup.h"
 
@@ -463,16 +463,8 @@ static int run(int argc, char **argv) {
     }
     lm_launch_opts lo;
     if (lm_launch_take_args(&lo, &argc, argv) < 0) return lm_cmd_fail("ddp-check");
-    if (lo.nproc_per_node > 0) {
-        /* argv[0] is "ddp-check": the workers run `lamac ddp-check ...` */
-        char **wargv = calloc((size_t)argc + 2, sizeof *wargv);
-        if (!wargv) return lm_cmd_fail("ddp-check");
-        wargv[0] = "lamac";
-        for (int i = 0; i < argc; i++) wargv[i + 1] = argv[i];
-        int rc = lm_launch_run(&lo, NULL, wargv);
-        free(wargv);
-        return rc < 0 ? (lm_cmd_fail("ddp-check"), lm_launch_exit_code()) : 0;
-    }
+    if (lo.nproc_per_node > 0) /* argv[0] is "ddp-check": the workers run `lamac ddp-check ...` */
+        return lm_launch_workers(&lo, argc, argv, NULL) < 0 ? (lm_cmd_fail("ddp-check"), lm_launch_exit_code()) : 0;
     args a;
     if (parse(&a, argc, argv) < 0) return lm_cmd_fail("ddp-check");
     lt_set_num_threads(a.threads > 0 ? a.threads : 1);

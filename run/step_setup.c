@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "config/model_opts.h"
 #include "config/train_opts.h"
+#include "run/predictor.h"
 
 void lm_step_setup_free(lm_step_setup *s) {
     if (!s) return;
@@ -74,6 +75,50 @@ int lm_step_setup_load(lm_step_setup *s, const char *path, FILE *report) {
         rc = load_part(lm_resnet_pl_params(s->resnet_pl), src, "loss_resnet_pl.", report);
     lm_weights_close(src);
     return rc;
+}
+
+/* One network of an init_from file: loads it and reports what loaded (or would have). */
+static int init_part(lm_params *p, lm_weights_src *src, const char *w, const char *name, const char *prefix,
+                     int strict, FILE *report) {
+    lm_weights_report rep;
+    lm_weights_report_init(&rep);
+    int rc = lm_weights_load(p, src, prefix, strict ? LM_WEIGHTS_STRICT : LM_WEIGHTS_NONSTRICT, &rep);
+    if (rep.n) {
+        fprintf(report, "init_from %s: %s: %d of %d tensors %s; mismatches:\n", w, name, rc < 0 ? 0 : rep.loaded,
+                rep.checked, rc < 0 ? "would load" : "loaded");
+        lm_weights_report_print(&rep, report);
+    } else {
+        fprintf(report, "init_from %s: %s: %d tensors loaded\n", w, name, rep.loaded);
+    }
+    if (rc < 0) lm_err_prefix("init_from (init_strict=false loads what fits and lists the rest)");
+    lm_weights_report_free(&rep);
+    return rc;
+}
+
+int lm_step_setup_init_from(lm_step_setup *s, const char *path, int strict, FILE *report) {
+    char w[4096], cf[4096];
+    lm_weights_src *src = NULL;
+    int rc = lm_model_resolve(path, w, sizeof w, cf, sizeof cf);
+    if (rc < 0) return lm_err_prefix("init_from %s", path);
+    if ((rc = lm_weights_open(&src, w)) < 0) return lm_err_prefix("init_from");
+    const char *gp = lm_weights_count_prefix(src, "generator.") ? "generator." : "";
+    rc = init_part(&s->gp, src, w, "generator", gp, strict, report);
+    if (!rc && !lm_weights_count_prefix(src, "discriminator."))
+        fprintf(report, "init_from %s: no discriminator.* tensors: the discriminator starts from scratch\n", w);
+    else if (!rc)
+        rc = init_part(&s->dp, src, w, "discriminator", "discriminator.", strict, report);
+    lm_weights_close(src);
+    return rc;
+}
+
+int lm_step_setup_join(lm_step_setup *s, lm_ddp *ddp, int sync_grads) {
+    int rc = lm_ddp_broadcast_params(ddp, &s->gp, LM_PARAM | LM_BUFFER);
+    if (!rc) rc = lm_ddp_broadcast_params(ddp, &s->dp, LM_PARAM | LM_BUFFER);
+    if (rc) return rc;
+    lm_step_hooks hooks = lm_ddp_step_hooks(ddp);
+    if (!sync_grads) hooks.sync_grads = NULL;
+    lm_step_set_hooks(s->step, &hooks);
+    return 0;
 }
 
 int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *config_yaml, int64_t step) {

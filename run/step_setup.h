@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/loss_opts.h"
 #include "model/weights.h"
+#include "train/ddp.h"
 #include "train/step.h"
 
 typedef struct lm_step_setup {
@@ -38,6 +39,17 @@ void lm_step_setup_free(lm_step_setup *s);
  * ResNetPL is used) from a weights file. On a mismatch the table is printed to report (if
  * not NULL) and nothing is loaded into the failing network. */
 int lm_step_setup_load(lm_step_setup *s, const char *path, FILE *report);
+/* Fine-tuning (init_from): the generator (keys generator.*, or unprefixed for a bare generator
+ * state_dict) and, when the file has discriminator.* tensors, the discriminator from what
+ * `path` names (a weights file, a lamac run directory, an official model directory:
+ * run/predictor.h lm_model_resolve). strict: every tensor must fit (LM_WEIGHTS_STRICT);
+ * otherwise what fits loads and the rest is listed. What loaded, and each mismatch table, is
+ * printed to report. */
+int lm_step_setup_init_from(lm_step_setup *s, const char *path, int strict, FILE *report);
+/* Data parallelism: G's and D's parameters and buffers from rank 0 on every rank, and the
+ * step's DDP hooks (train/ddp.h lm_ddp_step_hooks; sync_grads 0: without the gradient
+ * averaging, a control). A NULL or one-rank ddp changes nothing but the hooks. */
+int lm_step_setup_join(lm_step_setup *s, lm_ddp *ddp, int sync_grads);
 /* Writes generator.*, discriminator.* and (if used) loss_resnet_pl.* to path (atomic), in
  * float32, or float64 for trainer.precision 64. */
 int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *config_yaml, int64_t step);
