@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/lt_err.h"
+#include "model/precision.h"
 #include "config/model_opts.h"
 #include "config/train_opts.h"
 #include "run/predictor.h"
@@ -119,6 +121,34 @@ int lm_step_setup_join(lm_step_setup *s, lm_ddp *ddp, int sync_grads) {
     if (!sync_grads) hooks.sync_grads = NULL;
     lm_step_set_hooks(s->step, &hooks);
     return 0;
+}
+
+lt_tensor *lm_step_setup_generator_loss(lt_tensor **pred, lm_step_setup *s, lt_tensor *img, lt_tensor *mask, int train) {
+    lt_dtype prec = s->sopts.precision;
+    *pred = NULL;
+    if (lm_precision_begin(prec, lt_device_of(img)) < 0) return NULL;
+    lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
+    *pred = lm_precision_f32(prec, lm_generator_forward(s->g, lt_cat(parts, 2, 1), train)); // (B, 3, H, W)
+    lt_tensor *logits = lm_precision_f32(prec, lm_discriminator_forward(s->d, *pred, train, NULL, NULL));
+    lt_tensor *loss = lt_add(lm_masked_l1_loss(*pred, img, mask, &s->sopts.l1),
+                             lm_adv_generator_loss(&s->sopts.adv, logits, mask));
+    lm_precision_end(prec);
+    return loss;
+}
+
+int lm_step_setup_discriminator_loss(lm_adv_discr *out, lm_step_setup *s, lt_tensor *img, lt_tensor *pred,
+                                     lt_tensor *mask) {
+    lt_dtype prec = s->sopts.precision;
+    memset(out, 0, sizeof *out);
+    lm_params_zero_grad(&s->dp);
+    lt_tensor *real = lt_detach(img); // (B, 3, H, W), the R1 gradient's input
+    if (lt_set_requires_grad(real, 1) < 0) return lm_err_lt("discriminator loss");
+    if (lm_precision_begin(prec, lt_device_of(img)) < 0) return lm_err_lt("autocast");
+    lt_tensor *rl = lm_precision_f32(prec, lm_discriminator_forward(s->d, real, 1, NULL, NULL));
+    lt_tensor *fl = lm_precision_f32(prec, lm_discriminator_forward(s->d, lt_detach(pred), 1, NULL, NULL));
+    int rc = !rl || !fl ? -1 : lm_adv_discriminator_loss(out, &s->sopts.adv, real, rl, fl, mask);
+    lm_precision_end(prec);
+    return rc < 0 ? lm_err_lt("discriminator loss (R1)") : 0;
 }
 
 int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *config_yaml, int64_t step) {

@@ -50,6 +50,18 @@ int lm_step_setup_init_from(lm_step_setup *s, const char *path, int strict, FILE
  * step's DDP hooks (train/ddp.h lm_ddp_step_hooks; sync_grads 0: without the gradient
  * averaging, a control). A NULL or one-rank ddp changes nothing but the hooks. */
 int lm_step_setup_join(lm_step_setup *s, lm_ddp *ddp, int sync_grads);
+/* The generator's masked L1 + adversarial terms on one batch as the generator step computes
+ * them (train/step.c), under the step's precision (trainer.precision bf16: autocast, network
+ * outputs in float32): pred = G(cat(img * (1 - mask), mask)) with BatchNorm in training mode
+ * (train 1) or eval mode, D on pred alike. Returns the loss (a scalar) and sets *pred (B, 3, H,
+ * W); in the current scope; NULL (the shim's error set) on a failure. For the self-checks of
+ * data parallelism (`lamac ddp-check`), which take gradients of these terms alone. */
+lt_tensor *lm_step_setup_generator_loss(lt_tensor **pred, lm_step_setup *s, lt_tensor *img, lt_tensor *mask, int train);
+/* The discriminator's adversarial loss with R1 (create_graph) on real img and the detached
+ * pred, D in training mode, under the step's precision; D's gradients zeroed first. In the
+ * current scope. 0, or negative with the message set. */
+int lm_step_setup_discriminator_loss(lm_adv_discr *out, lm_step_setup *s, lt_tensor *img, lt_tensor *pred,
+                                     lt_tensor *mask);
 /* Writes generator.*, discriminator.* and (if used) loss_resnet_pl.* to path (atomic), in
  * float32, or float64 for trainer.precision 64. */
 int lm_step_setup_save(const lm_step_setup *s, const char *path, const char *config_yaml, int64_t step);
