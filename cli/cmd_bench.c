@@ -32,6 +32,7 @@
 #include "cli/launch_args.h"
 #include "config/config.h"
 #include "config/data_opts.h"
+#include "run/batch.h"
 #include "run/device.h"
 #include "run/step_setup.h"
 
@@ -475,17 +476,6 @@ static void print_step_setup(const step_bench *b, const step_args *a) {
            lt_backend_info(), blas);
 }
 
-/* A random image and a box over a quarter to a half of it per sample, in the current scope:
- * (B, 3, S, S), (B, 1, S, S). */
-static int step_inputs(lt_tensor **img, lt_tensor **mask, int bs, int size, lt_device dev) {
-    int64_t ish[4] = {bs, 3, size, size}, msh[4] = {bs, 1, size, size};
-    *img = lt_rand(ish, 4, LT_F32, dev), *mask = lt_zeros(msh, 4, LT_F32, dev);
-    for (int b = 0; b < bs && *mask; b++)
-        lt_fill_(lt_narrow(lt_narrow(lt_narrow(*mask, 0, b, 1), 2, size / 8 + b % 4 * size / 16, size / 2), 3,
-                           size / 4, size / 2 + b % 3 * size / 8 - size / 8), 1.0);
-    return *img && *mask ? 0 : lm_err_lt("bench step: inputs");
-}
-
 /* Per timed iteration: the total, the CPU time and the step's nine parts. */
 typedef struct step_times {
     int n;
@@ -594,7 +584,7 @@ static int bench_step(int argc, char **argv) {
     load_average(load0, sizeof load0);
     lt_scope_push();
     lt_tensor *img = NULL, *mask = NULL;
-    if (!rc) rc = step_inputs(&img, &mask, a.bs, a.size, b.dev);
+    if (!rc) rc = lm_batch_random_fixed_boxes(&img, &mask, a.bs, a.size, b.dev);
     if (!rc) rc = time_steps(&t, &b, &a, img, mask);
     lt_scope_pop();
     if (!rc) print_step_times(&t, &b, &a, load0);

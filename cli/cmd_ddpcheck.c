@@ -19,7 +19,9 @@
 #include "cli/command.h"
 #include "cli/launch_args.h"
 #include "config/config.h"
+#include "run/batch.h"
 #include "run/device.h"
+#include "run/params_file.h"
 #include "run/step_setup.h"
 
 static const char *const USAGE =
@@ -215,79 +217,13 @@ static int time_allreduce(const args *a, lm_ddp *d) {
 
 /* ---- steps and grads ---------------------------------------------------------------------------- */
 
-/* A random batch of n samples: image U[0,1) and a random box per sample. Deterministic in the
- * generator's state. (N, 3, S, S), (N, 1, S, S) in the current scope. */
-static int make_batch(int n, int size, lt_tensor **img, lt_tensor **mask) {
-    int64_t ish[4] = {n, 3, size, size}, msh[4] = {n, 1, size, size}, bsh[2] = {n, 4};
-    *img = lt_rand(ish, 4, LT_F32, LT_CPU);
-    *mask = lt_zeros(msh, 4, LT_F32, LT_CPU);
-    lt_tensor *box = lt_rand(bsh, 2, LT_F64, LT_CPU); // (n, 4): y, x, h, w as fractions
-    double bx[64 * 4];
-    if (!*img || !*mask || !box || n > 64 || lt_to_buffer(box, bx, sizeof(double) * 4 * (size_t)n) < 0)
-        return lm_err_lt("batch");
-    for (int i = 0; i < n; i++) {
-        int h = size / 4 + (int)(bx[4 * i + 2] * size / 4), wd = size / 4 + (int)(bx[4 * i + 3] * size / 4);
-        int y = (int)(bx[4 * i] * (size - h)), x = (int)(bx[4 * i + 1] * (size - wd));
-        if (!lt_fill_(lt_narrow(lt_narrow(lt_narrow(*mask, 0, i, 1), 2, y, h), 3, x, wd), 1.0)) return lm_err_lt("batch");
-    }
-    return 0;
-}
-
-static int save_grads(const char *path, lm_params *const *ps, const char *const *prefixes, int n) {
-    lm_st_writer *w;
-    int rc = lm_st_writer_open(&w, path);
-    if (rc < 0) return rc;
-    for (int k = 0; k < n && !rc; k++)
-        for (int i = 0; i < ps[k]->n && !rc; i++) {
-            lm_param *it = &ps[k]->items[i];
-            if (it->kind != LM_PARAM || !lt_has_grad(it->t)) continue;
-            lt_scope_push();
-            lt_tensor *g = lt_contiguous(lt_grad_of(it->t));
-            int64_t sh[8];
-            int nd = lt_shape(g, sh, 8);
-            size_t bytes = (size_t)lt_numel(g) * sizeof(float);
-            float *buf = malloc(bytes ? bytes : 1);
-            char name[512];
-            snprintf(name, sizeof name, "%s%s", prefixes[k], it->name);
-            if (!g || nd < 0 || !buf || lt_to_buffer(g, buf, bytes) < 0) rc = lm_err_lt("gradient of %s", name);
-            else rc = lm_st_writer_add(w, name, LM_DT_F32, sh, nd, buf, bytes);
-            free(buf);
-            lt_scope_pop();
-        }
-    if (rc) {
-        lm_st_writer_abort(w);
-        return rc;
-    }
-    return lm_st_writer_close(w);
-}
-
-/* Adds the float tensors of p to w: gradients of the parameters (kind LM_PARAM) or the
- * floating-point buffers (LM_BUFFER), named prefix + name. */
-static int add_params(lm_st_writer *w, lm_params *p, int kind, const char *prefix) {
-    int rc = 0;
-    for (int i = 0; i < p->n && !rc; i++) {
-        lm_param *it = &p->items[i];
-        if ((int)it->kind != kind || lt_type(it->t) != LT_F32 || (kind == LM_PARAM && !lt_has_grad(it->t))) continue;
-        lt_scope_push();
-        lt_tensor *t = lt_contiguous(kind == LM_PARAM ? lt_grad_of(it->t) : lt_alias(it->t));
-        int64_t sh[8];
-        int nd = lt_shape(t, sh, 8);
-        char name[512];
-        snprintf(name, sizeof name, "%s%s", prefix, it->name);
-        if (!t || nd < 0) rc = lm_err_lt("%s", name);
-        else rc = lm_st_writer_add(w, name, LM_DT_F32, sh, nd, lt_data(t), (size_t)lt_numel(t) * sizeof(float));
-        lt_scope_pop();
-    }
-    return rc;
-}
-
 static const char *prec_name(const lm_step_setup *s) { return s->sopts.precision == LT_F32 ? "float32" : "bf16"; }
 
 /* This rank's slice of one fixed batch of bs·w samples (the grads and syncbn modes). In the
  * caller's scope. */
 static int rank_slice(lt_tensor **img, lt_tensor **mask, const args *a, int r, int w) {
     lt_manual_seed((uint64_t)a->seed + 77);
-    int rc = make_batch(a->bs * w, a->size, img, mask);
+    int rc = lm_batch_random_boxes(img, mask, a->bs * w, a->size);
     *img = lt_narrow(*img, 0, (int64_t)r * a->bs, a->bs), *mask = lt_narrow(*mask, 0, (int64_t)r * a->bs, a->bs);
     return rc;
 }
@@ -321,7 +257,7 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     lm_st_writer *wr = NULL;
     if (!rc && a->out) {
         snprintf(path, sizeof path, "%s/syncbn_rank%d.safetensors", a->out, r);
-        if (!(rc = lm_st_writer_open(&wr, path))) rc = add_params(wr, &s->gp, LM_PARAM, "g.");
+        if (!(rc = lm_st_writer_open(&wr, path))) rc = lm_params_file_add(wr, &s->gp, LM_PARAM, "g.");
         if (!rc) rc = add_predictions(wr, pred, a, r);
     }
     /* discriminator loss with R1 (create_graph), D in training mode */
@@ -329,9 +265,9 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     if (!rc && (rc = lm_step_setup_discriminator_loss(&dl, s, img, pred, mask)) < 0) lm_err_prefix("syncbn");
     if (!rc && lt_backward(dl.loss) < 0) rc = lm_err_lt("syncbn: discriminator loss (R1) and backward");
     if (!rc) rc = lm_ddp_sync_grads(d, &s->dp);
-    if (!rc && wr) rc = add_params(wr, &s->dp, LM_PARAM, "d.");
-    if (!rc && wr) rc = add_params(wr, &s->gp, LM_BUFFER, "g.");
-    if (!rc && wr) rc = add_params(wr, &s->dp, LM_BUFFER, "d.");
+    if (!rc && wr) rc = lm_params_file_add(wr, &s->dp, LM_PARAM, "d.");
+    if (!rc && wr) rc = lm_params_file_add(wr, &s->gp, LM_BUFFER, "g.");
+    if (!rc && wr) rc = lm_params_file_add(wr, &s->dp, LM_BUFFER, "d.");
     lm_bn_set_sync_group(NULL);
     if (wr) {
         if (rc) lm_st_writer_abort(wr);
@@ -359,7 +295,7 @@ static int run_grads(const args *a, lm_ddp *d, lm_step_setup *s) {
         snprintf(path, sizeof path, "%s/grads_rank%d.safetensors", a->out, r);
         lm_params *ps[2] = {&s->gp, &s->dp};
         const char *pre[2] = {"generator.", "discriminator."};
-        rc = save_grads(path, ps, pre, 2);
+        rc = lm_params_file_grads(path, ps, pre, 2);
     }
     if (!rc) printf("rank %d of %d: grads ok (loss %.6f on %d samples; %s)\n", r, w, lt_item(loss), a->bs, prec_name(s));
     return rc;
@@ -410,7 +346,7 @@ static int run_steps(const args *a, lm_ddp *d, lm_step_setup *s) {
         lt_scope_push();
         lt_tensor *img, *mask;
         lm_step_losses L;
-        rc = make_batch(a->bs, a->size, &img, &mask);
+        rc = lm_batch_random_boxes(&img, &mask, a->bs, a->size);
         if (!rc) rc = lm_step_run(s->step, img, mask, &L);
         if (!rc) {
             double v[2] = {lm_step_losses_get(&L, "gen_total"), lm_step_losses_get(&L, "discr_adv")};
