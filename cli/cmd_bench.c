@@ -106,92 +106,114 @@ static int bench_run(const lm_loader_opts *o, int batches) {
     return rc;
 }
 
-static int bench_loader(int argc, char **argv) {
-    const char *shards = NULL, *variant = NULL, *preset = NULL, *config = NULL;
+typedef struct loader_args {
+    const char *shards, *variant, *preset, *config;
     const char *overrides[64];
-    int n_over = 0, threads = -1, batches = 60, bs = 0, size = 0, prefetch = 2;
+    int n_over, threads, batches, bs, size, prefetch;
+} loader_args;
+
+/* 0 to go on, or the exit status to end with (0 after --help, 2 on a usage error, printed). */
+static int parse_loader(loader_args *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    a->threads = -1, a->batches = 60, a->prefetch = 2;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
             fputs(USAGE, stdout);
-            return 0;
+            return -1;
         }
-        if (strncmp(a, "--", 2)) { /* CONFIG, then its overrides */
-            if (!config && !strchr(a, '=')) {
-                config = a;
-            } else if (config && n_over < (int)(sizeof overrides / sizeof *overrides)) {
-                overrides[n_over++] = a;
+        if (strncmp(k, "--", 2)) { /* CONFIG, then its overrides */
+            if (!a->config && !strchr(k, '=')) {
+                a->config = k;
+            } else if (a->config && a->n_over < (int)(sizeof a->overrides / sizeof *a->overrides)) {
+                a->overrides[a->n_over++] = k;
             } else {
-                fprintf(stderr, "lamac bench loader: unexpected argument %s (overrides follow a CONFIG)\n%s", a,
+                fprintf(stderr, "lamac bench loader: unexpected argument %s (overrides follow a CONFIG)\n%s", k,
                         USAGE);
                 return 2;
             }
             continue;
         }
         if (!v) {
-            fprintf(stderr, "lamac bench loader: %s needs a value\n", a);
+            fprintf(stderr, "lamac bench loader: %s needs a value\n", k);
             return 2;
         }
         i++;
-        if (!strcmp(a, "--shards")) shards = v;
-        else if (!strcmp(a, "--variant")) variant = v;
-        else if (!strcmp(a, "--masks")) preset = v;
-        else if (!strcmp(a, "--threads") || !strcmp(a, "--batches") || !strcmp(a, "--batch-size") ||
-                 !strcmp(a, "--size") || !strcmp(a, "--prefetch")) {
-            int *dst = !strcmp(a, "--threads") ? &threads : !strcmp(a, "--batches") ? &batches
-                     : !strcmp(a, "--batch-size") ? &bs : !strcmp(a, "--size") ? &size : &prefetch;
-            if (lm_flag_int(a, v, 0, 1 << 30, dst) < 0) {
+        if (!strcmp(k, "--shards")) a->shards = v;
+        else if (!strcmp(k, "--variant")) a->variant = v;
+        else if (!strcmp(k, "--masks")) a->preset = v;
+        else if (!strcmp(k, "--threads") || !strcmp(k, "--batches") || !strcmp(k, "--batch-size") ||
+                 !strcmp(k, "--size") || !strcmp(k, "--prefetch")) {
+            int *dst = !strcmp(k, "--threads") ? &a->threads : !strcmp(k, "--batches") ? &a->batches
+                     : !strcmp(k, "--batch-size") ? &a->bs : !strcmp(k, "--size") ? &a->size : &a->prefetch;
+            if (lm_flag_int(k, v, 0, 1 << 30, dst) < 0) {
                 fprintf(stderr, "lamac bench loader: %s\n", lm_err_msg());
                 return 2;
             }
         } else {
-            fprintf(stderr, "lamac bench loader: unknown option %s\n%s", a, USAGE);
+            fprintf(stderr, "lamac bench loader: unknown option %s\n%s", k, USAGE);
             return 2;
         }
     }
-    if (batches < 1) batches = 1;
+    if (a->batches < 1) a->batches = 1;
+    return 0;
+}
+
+/* The loader options: data.train of CONFIG (or the official recipe's defaults and the train
+ * masks), then the flags. Shards not set yet. */
+static int loader_opts(lm_loader_opts *o, lm_mask_cfg *mask, const loader_args *a) {
+    if (a->config) { /* data.train of the experiment; the flags below override it */
+        lm_cfg *cfg = NULL;
+        int rc = lm_cfg_load(&cfg, a->config, a->overrides, a->n_over);
+        if (!rc) rc = lm_loader_opts_from_cfg(o, mask, cfg);
+        lm_cfg_free(cfg); /* o->shard_dir borrowed from it: not used here (--shards or synthetic) */
+        o->shard_dir = NULL;
+        if (rc < 0) return rc;
+    } else {
+        lm_loader_opts_default(o);
+        if (lm_mask_preset(mask, "train") < 0) return LM_EINVAL;
+    }
+    if (a->preset && lm_mask_preset(mask, a->preset) < 0) return LM_EINVAL;
+    if (a->variant && lm_aug_variant_parse(&o->variant, a->variant) < 0) return LM_EINVAL;
+    if (a->bs > 0) o->batch_size = a->bs;
+    if (a->size > 0) o->out_size = a->size;
+    o->mask = mask;
+    o->prefetch = a->prefetch;
+    o->seed = 1;
+    return 0;
+}
+
+/* 200 synthetic 512x512 images in a fresh temporary directory (tmp, at least 64 bytes). */
+static int temp_shards(char *tmp, size_t cap) {
+    snprintf(tmp, cap, "/tmp/lamac_bench_shards_XXXXXX");
+    if (!mkdtemp(tmp)) {
+        tmp[0] = 0;
+        return lm_err_code(LM_EIO, "bench: cannot create a temporary directory");
+    }
+    double t0 = lm_clock_now();
+    if (synth(tmp, 200, 512) < 0) return LM_EIO;
+    printf("synthesised 200 512x512 images into %s in %.1f s\n", tmp, lm_clock_now() - t0);
+    return 0;
+}
+
+static int bench_loader(int argc, char **argv) {
+    loader_args a;
+    int prc = parse_loader(&a, argc, argv);
+    if (prc) return prc < 0 ? 0 : prc;
     lm_mask_cfg mask;
     lm_loader_opts o;
-    lm_cfg *cfg = NULL;
-    if (config) { /* data.train of the experiment; the flags below override it */
-        if (lm_cfg_load(&cfg, config, overrides, n_over) < 0 || lm_loader_opts_from_cfg(&o, &mask, cfg) < 0) {
-            lm_cfg_free(cfg);
-            return lm_cmd_fail("bench");
-        }
-        lm_cfg_free(cfg); /* o.shard_dir borrowed from it: not used here (--shards or synthetic) */
-        o.shard_dir = NULL;
-    } else {
-        lm_loader_opts_default(&o);
-        if (lm_mask_preset(&mask, "train") < 0) return lm_cmd_fail("bench");
-    }
-    if (preset && lm_mask_preset(&mask, preset) < 0) return lm_cmd_fail("bench");
-    if (variant && lm_aug_variant_parse(&o.variant, variant) < 0) return lm_cmd_fail("bench");
-    if (bs > 0) o.batch_size = bs;
-    if (size > 0) o.out_size = size;
+    if (loader_opts(&o, &mask, &a) < 0) return lm_cmd_fail("bench");
     char tmp[64] = "";
-    if (!shards) {
-        snprintf(tmp, sizeof tmp, "/tmp/lamac_bench_shards_XXXXXX");
-        if (!mkdtemp(tmp)) {
-            lm_err_code(LM_EIO, "bench: cannot create a temporary directory");
-            return lm_cmd_fail("bench");
-        }
-        double t0 = lm_clock_now();
-        if (synth(tmp, 200, 512) < 0) return lm_cmd_fail("bench");
-        printf("synthesised 200 512x512 images into %s in %.1f s\n", tmp, lm_clock_now() - t0);
-        shards = tmp;
-    }
-    o.shard_dir = shards;
-    o.mask = &mask;
-    o.prefetch = prefetch;
-    o.seed = 1;
-    printf("loader: %s, variant %s, masks %s, %dx%d crops, batch %d, prefetch %d, %ld CPUs online\n", shards,
-           lm_aug_variant_name(o.variant), preset ? preset : config ? config : "train", o.out_size, o.out_size,
-           o.batch_size, prefetch, sysconf(_SC_NPROCESSORS_ONLN));
+    if (!a.shards && temp_shards(tmp, sizeof tmp) < 0) return lm_cmd_fail("bench");
+    o.shard_dir = a.shards ? a.shards : tmp;
+    printf("loader: %s, variant %s, masks %s, %dx%d crops, batch %d, prefetch %d, %ld CPUs online\n", o.shard_dir,
+           lm_aug_variant_name(o.variant), a.preset ? a.preset : a.config ? a.config : "train", o.out_size,
+           o.out_size, o.batch_size, a.prefetch, sysconf(_SC_NPROCESSORS_ONLN));
     int rc = 0;
-    for (int t = 1; t <= 2 && rc == 0; t++) {
-        if (threads >= 0 && t > 1) break;
-        o.threads = threads >= 0 ? threads : t;
-        rc = bench_run(&o, batches);
+    for (int t = 1; t <= 2 && rc == 0; t++) { /* 1 and then 2 threads, or --threads */
+        if (a.threads >= 0 && t > 1) break;
+        o.threads = a.threads >= 0 ? a.threads : t;
+        rc = bench_run(&o, a.batches);
     }
     if (tmp[0]) {
         char cmd[128];
