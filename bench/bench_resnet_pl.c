@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "config/fill.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "losses/resnet_pl.h"
@@ -26,7 +27,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     lt_set_num_threads(threads);
-    lm_resnet_pl_opts o = lm_resnet_pl_defaults();
+    lm_loss_opts lo;
+    lm_cfg_defaults(&lo, LM_OPTS_LOSSES);
+    lm_resnet_pl_opts o = lo.resnet_pl;
     o.bn_train = bn_train;
     lm_resnet_pl *pl = NULL;
     long rss0 = peak_rss_kb();

@@ -484,9 +484,9 @@ static void print_step_setup(const step_bench *b, const step_args *a) {
            (long long)lm_params_numel(&s->gp, LM_PARAM), s->dopts.kind, (long long)lm_params_numel(&s->dp, LM_PARAM),
            b->build_s);
     printf("losses: l1 %g/%g, adversarial %s %g (gp %g), feature matching %g, perceptual (VGG) %g%s%s, "
-           "resnet_pl %g%s%s%s\n", s->lopts.l1.weight_known, s->lopts.l1.weight_missing,
-           s->lopts.adv.kind == LM_ADV_BCE ? "bce" : "r1", s->lopts.adv.weight, s->lopts.adv.gp_coef,
-           s->lopts.fm.weight, s->lopts.perceptual.weight, s->vgg_pl ? " weights: " : "",
+           "resnet_pl %g%s%s%s\n", s->sopts.l1.weight_known, s->sopts.l1.weight_missing,
+           s->sopts.adv.kind == LM_ADV_BCE ? "bce" : "r1", s->sopts.adv.weight, s->sopts.adv.gp_coef,
+           s->sopts.fm.weight, s->lopts.perceptual.weight, s->vgg_pl ? " weights: " : "",
            s->vgg_pl ? lm_vgg_pl_source(s->vgg_pl) : "", s->lopts.resnet_pl.weight,
            s->resnet_pl ? " weights: " : "", s->resnet_pl ? lm_resnet_pl_source(s->resnet_pl) : "",
            s->resnet_pl ? (s->lopts.resnet_pl.bn_train ? " (BN in training mode)" : " (BN eval)") : "");

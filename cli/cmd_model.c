@@ -19,7 +19,7 @@
 #include "model/lt_err.h"
 #include "cli/command.h"
 #include "config/config.h"
-#include "config/model_opts.h"
+#include "config/fill.h"
 #include "run/device.h"
 
 static void usage(FILE *f) {
@@ -91,9 +91,9 @@ static int summary(int argc, char **argv) {
     lm_generator_opts go;
     lm_discriminator_opts dopt;
     int rc = lm_cfg_load(&c, argv[1], (const char *const *)argv + 2, argc - 2);
-    if (!rc) rc = lm_generator_opts_from_cfg(&go, c);
+    if (!rc) rc = lm_cfg_fill(&go, LM_OPTS_GENERATOR, c);
     if (!rc) rc = lm_generator_create(&g, &gp, &go);
-    if (!rc) rc = lm_discriminator_opts_from_cfg(&dopt, c);
+    if (!rc) rc = lm_cfg_fill(&dopt, LM_OPTS_DISCRIMINATOR, c);
     if (!rc) rc = lm_discriminator_create(&d, &dp, &dopt);
     if (rc) goto cleanup;
 
@@ -185,7 +185,7 @@ static int forward(int argc, char **argv) {
     lm_generator *g = NULL;
     lm_generator_opts go;
     rc = lm_cfg_load(&c, argv[1], ov, nov);
-    if (!rc) rc = lm_generator_opts_from_cfg(&go, c);
+    if (!rc) rc = lm_cfg_fill(&go, LM_OPTS_GENERATOR, c);
     if (!rc) rc = lm_generator_create(&g, &gp, &go);
     if (rc) goto cleanup;
     lt_scope_push();

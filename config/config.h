@@ -89,8 +89,42 @@ enum {
     LM_CFG_F_NULLABLE = 1, /* null is accepted */
     LM_CFG_F_MIN = 2,      /* min is set */
     LM_CFG_F_MAX = 4,      /* max is set */
-    LM_CFG_F_UNUSED = 8    /* an official key that lamac accepts and does not use (yet) */
+    LM_CFG_F_UNUSED = 8,   /* an official key that lamac accepts and does not use (yet) */
+    LM_CFG_F_OR_BOOL = 16  /* a string with choices that also takes true / false */
 };
+
+/* The options set a row fills (config/fill.h lists each set's struct). */
+typedef enum lm_opts_set {
+    LM_OPTS_NONE = 0, /* a key no module reads through lm_cfg_fill */
+    LM_OPTS_GENERATOR,
+    LM_OPTS_DISCRIMINATOR,
+    LM_OPTS_STEP,
+    LM_OPTS_LOSSES,
+    LM_OPTS_TRAIN,
+    LM_OPTS_LOADER,
+    LM_OPTS_COUNT
+} lm_opts_set;
+
+/* How a row's value lands in its field (config/fill.h). */
+typedef enum lm_cfg_bind {
+    LM_BIND_NONE = 0,
+    LM_BIND_INT,       /* int */
+    LM_BIND_I64,       /* int64_t */
+    LM_BIND_U64,       /* uint64_t (from a non-negative integer) */
+    LM_BIND_DOUBLE,    /* double */
+    LM_BIND_BOOL,      /* int 0/1 */
+    LM_BIND_OR,        /* int: |= the boolean (a second spelling of a switch) */
+    LM_BIND_CHARS,     /* char[size]; null -> "" */
+    LM_BIND_CSTR,      /* const char *, borrowed from the config; null -> NULL */
+    LM_BIND_CHOICE,    /* int (an enum declared in the order of the row's choices) */
+    LM_BIND_IS_FIRST,  /* int: 1 when the value is the row's first choice */
+    LM_BIND_PRESENT,   /* int: 1 when the key has a non-null value */
+    LM_BIND_PAIR,      /* two doubles (field, field + 1) from a two-number list; absent: kept */
+    LM_BIND_KEEP,      /* double; absent (no default): kept as the set's rules left it */
+    LM_BIND_OUT_ACT,   /* lm_out_act: sigmoid | tanh | none | true (tanh) | false */
+    LM_BIND_PRECISION, /* lt_dtype: 32 | 64 | bf16 (and the -true / -mixed spellings); null: kept */
+    LM_BIND_AUG        /* lm_aug_variant by name (data/augment.h) */
+} lm_cfg_bind;
 
 typedef struct lm_cfg_key {
     const char *path;    /* full dotted path; a component '*' matches any one key */
@@ -99,6 +133,10 @@ typedef struct lm_cfg_key {
     double min, max;     /* range for int/float, with LM_CFG_F_MIN / LM_CFG_F_MAX */
     unsigned flags;
     const char *choices; /* for strings: "a|b|c", or NULL for any */
+    /* the field this key fills (LM_OPTS_NONE: read by other code through the getters) */
+    lm_opts_set opts;
+    lm_cfg_bind bind;
+    size_t off, size;    /* offsetof / sizeof the field in the set's struct */
 } lm_cfg_key;
 
 extern const lm_cfg_key lm_cfg_schema[];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/fill.h"
 #include "core/err.h"
 
 /* dst = "a.b" (truncated to n - 1 bytes) */
@@ -260,19 +261,8 @@ int lm_mask_cfg_from_cfg(lm_mask_cfg *out, const lm_cfg *c, const char *path) {
 }
 
 int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *c) {
-    lm_loader_opts_default(o);
-    int64_t size, bs;
-    const char *variant = NULL, *indir = NULL;
-    int rc;
-    if ((rc = lm_cfg_get_int(c, "data.train.out_size", &size)) < 0 ||
-        (rc = lm_cfg_get_int(c, "data.train.dataloader_kwargs.batch_size", &bs)) < 0 ||
-        (rc = lm_cfg_get_str(c, "data.train.transform_variant", &variant)) < 0)
-        return rc;
-    if (lm_cfg_has(c, "data.train.indir") && (rc = lm_cfg_get_str(c, "data.train.indir", &indir)) < 0) return rc;
-    if (variant && (rc = lm_aug_variant_parse(&o->variant, variant)) < 0) {
-        lm_err_prefix("config: %s: data.train.transform_variant", lm_cfg_path(c));
-        return rc;
-    }
+    int rc = lm_cfg_fill(o, LM_OPTS_LOADER, c);
+    if (rc < 0) return rc;
     const char *kind = "mixed";
     if (lm_cfg_has(c, "data.train.mask_generator_kind") &&
         (rc = lm_cfg_get_str(c, "data.train.mask_generator_kind", &kind)) < 0)
@@ -315,9 +305,6 @@ int lm_loader_opts_from_cfg(lm_loader_opts *o, lm_mask_cfg *mask, const lm_cfg *
                            "dumb, folder)",
                            lm_cfg_path(c), kind);
     }
-    o->out_size = (int)size;
-    o->batch_size = (int)bs;
-    o->shard_dir = indir;
     o->mask = mask;
     return 0;
 }

@@ -77,7 +77,8 @@ static int check_node(const lm_cfg_node *n, const char *path) {
         }
         return check_range(k, n, path, v);
     }
-    if (k->type == LM_CFG_T_STR && k->choices) {
+    if (k->type == LM_CFG_T_STR && k->choices &&
+        !((k->flags & LM_CFG_F_OR_BOOL) && !n->quoted && lm_cfg_scalar_type(n) == LM_CFG_BOOL)) {
         size_t len = strlen(n->text);
         for (const char *c = k->choices; *c;) {
             size_t cl = strcspn(c, "|");

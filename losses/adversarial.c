@@ -7,21 +7,6 @@
 
 #include "core/err.h"
 
-lm_adv_opts lm_adv_defaults(void) {
-    lm_adv_opts o;
-    memset(&o, 0, sizeof o);
-    o.kind = LM_ADV_R1;
-    o.weight = 10;
-    o.gp_coef = 0.001;
-    o.mask_as_fake_target = 1;
-    o.allow_scale_mask = 1;
-    o.mask_scale_mode = LM_MASK_SCALE_NEAREST;
-    o.extra_mask_weight_for_gen = 0;
-    o.use_unmasked_for_gen = 1;
-    o.use_unmasked_for_discr = 1;
-    return o;
-}
-
 int lm_adv_check(const lm_adv_opts *o) {
     if (o->kind != LM_ADV_R1) return 0;
     if (!(o->use_unmasked_for_gen || !o->use_unmasked_for_discr))

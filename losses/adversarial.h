@@ -35,9 +35,6 @@ typedef struct lm_adv_opts {
     int use_unmasked_for_discr;     /* 1 */
 } lm_adv_opts;
 
-/* The values of lama-fourier.yaml / big-lama.yaml (r1, 10, 0.001, mask_as_fake_target,
- * allow_scale_mask) and the class defaults for the rest. */
-lm_adv_opts lm_adv_defaults(void);
 /* The official constructor's assertions: use_unmasked_for_discr implies use_unmasked_for_gen...
  * Returns 0 or LM_EINVAL with a message naming the options. */
 int lm_adv_check(const lm_adv_opts *o);

@@ -21,16 +21,6 @@ struct lm_resnet_pl {
     char source[4200];
 };
 
-lm_resnet_pl_opts lm_resnet_pl_defaults(void) {
-    lm_resnet_pl_opts o;
-    memset(&o, 0, sizeof o);
-    o.weight = 30;
-    snprintf(o.arch_encoder, sizeof o.arch_encoder, "resnet50dilated");
-    o.segmentation = 1;
-    o.bn_train = 1;
-    return o;
-}
-
 static int is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);

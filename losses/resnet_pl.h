@@ -23,7 +23,6 @@ typedef struct lm_resnet_pl_opts {
     int bn_train;             /* 1 (official): batch statistics; 0: eval-mode encoder */
 } lm_resnet_pl_opts;
 
-lm_resnet_pl_opts lm_resnet_pl_defaults(void); /* weight 30, resnet50dilated, segmentation 1, bn_train 1 */
 
 typedef struct lm_resnet_pl lm_resnet_pl;
 

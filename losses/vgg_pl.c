@@ -25,14 +25,6 @@ struct lm_vgg_pl {
     char source[4200];
 };
 
-lm_vgg_pl_opts lm_vgg_pl_defaults(void) {
-    lm_vgg_pl_opts o;
-    memset(&o, 0, sizeof o);
-    o.weight = 0;
-    o.normalize_inputs = 1;
-    return o;
-}
-
 static lt_tensor *chan_const(double a, double b, double c, lt_dtype dt, lt_device dev) {
     float v[3] = {(float)a, (float)b, (float)c};
     int64_t s[4] = {1, 3, 1, 1};

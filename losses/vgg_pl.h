@@ -12,7 +12,6 @@ typedef struct lm_vgg_pl_opts {
     char weights_path[4096]; /* a file; "" = $TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth */
 } lm_vgg_pl_opts;
 
-lm_vgg_pl_opts lm_vgg_pl_defaults(void);
 
 typedef struct lm_vgg_pl lm_vgg_pl;
 

@@ -29,16 +29,6 @@ struct lm_discriminator {
     lm_disc_stage st[LM_DISC_MAX_STAGES];
 };
 
-lm_discriminator_opts lm_discriminator_defaults(void) {
-    lm_discriminator_opts o;
-    memset(&o, 0, sizeof o);
-    snprintf(o.kind, sizeof o.kind, "%s", "pix2pixhd_nlayer");
-    o.input_nc = 3;
-    o.ndf = 64;
-    o.n_layers = 4;
-    return o;
-}
-
 static int stage_init(lm_disc_stage *s, lm_params *p, int idx, int cin, int cout, int stride,
                       int bn, int act) {
     lm_conv_opts co = lm_conv_defaults();

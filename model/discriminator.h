@@ -12,7 +12,6 @@ typedef struct lm_discriminator_opts {
     int input_nc, ndf, n_layers;
 } lm_discriminator_opts;
 
-lm_discriminator_opts lm_discriminator_defaults(void); /* pix2pixhd_nlayer 3/64/4 */
 
 typedef struct lm_discriminator lm_discriminator;
 

@@ -17,35 +17,6 @@ struct lm_generator {
     lm_p2p_gen *p2p;
 };
 
-static lm_ffc_kwargs ffc_kwargs(double rin, double rout) {
-    lm_ffc_kwargs k;
-    memset(&k, 0, sizeof k);
-    k.ratio_gin = rin;
-    k.ratio_gout = rout;
-    snprintf(k.fft_norm, sizeof k.fft_norm, "%s", "ortho");
-    return k;
-}
-
-lm_generator_opts lm_generator_defaults(void) {
-    lm_generator_opts o;
-    memset(&o, 0, sizeof o);
-    snprintf(o.kind, sizeof o.kind, "%s", "ffc_resnet");
-    o.input_nc = 4;
-    o.output_nc = 3;
-    o.ngf = 64;
-    o.n_downsampling = 3;
-    o.n_blocks = 9;
-    o.max_features = 1024;
-    o.add_out_act = LM_ACT_SIGMOID;
-    o.init_conv_kwargs = ffc_kwargs(0, 0);
-    o.downsample_conv_kwargs = ffc_kwargs(0, 0);
-    o.resnet_conv_kwargs = ffc_kwargs(0.75, 0.75);
-    snprintf(o.conv_kind, sizeof o.conv_kind, "%s", "default");
-    o.multidilation_dilation_num = 4;
-    snprintf(o.multidilation_comb_mode, sizeof o.multidilation_comb_mode, "%s", "cat_in");
-    return o;
-}
-
 static int check_kwargs(const lm_ffc_kwargs *k, const char *group) {
     lt_fft_norm n;
     if (k->use_se)

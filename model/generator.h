@@ -26,7 +26,7 @@ typedef enum lm_out_act { LM_ACT_NONE = 0, LM_ACT_SIGMOID, LM_ACT_TANH } lm_out_
 typedef struct lm_generator_opts {
     char kind[32]; /* ffc_resnet | pix2pixhd_global | pix2pixhd_multidilated */
     int input_nc, output_nc, ngf, n_downsampling, n_blocks, max_features;
-    lm_out_act add_out_act; /* YAML true means sigmoid, as the official code */
+    lm_out_act add_out_act; /* YAML true means tanh, as the official code */
     /* ffc_resnet */
     lm_ffc_kwargs init_conv_kwargs, downsample_conv_kwargs, resnet_conv_kwargs;
     int out_ffc;                 /* not built -> error */
@@ -37,8 +37,6 @@ typedef struct lm_generator_opts {
     char multidilation_comb_mode[16]; /* "cat_in" */
 } lm_generator_opts;
 
-/* lama-fourier defaults (ffc_resnet, ngf 64, 3 downsamplings, 9 blocks, ratio 0.75, sigmoid). */
-lm_generator_opts lm_generator_defaults(void);
 
 typedef struct lm_generator lm_generator;
 

@@ -10,7 +10,7 @@
 #include "core/err.h"
 #include "model/weights.h"
 #include "config/config.h"
-#include "config/model_opts.h"
+#include "config/fill.h"
 
 /* snprintf into a path buffer; 0, or an error when the result does not fit */
 static int path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -84,7 +84,7 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
     if (trusted && path && lm_cfg_node_get(tree, "defaults")) {
         /* an experiment file (configs/training/big-lama.yaml): compose it as training does */
         if ((rc = lm_cfg_load(&cfg, path, NULL, 0)) == 0 &&
-            (rc = lm_generator_opts_from_cfg(o, cfg)) < 0)
+            (rc = lm_cfg_fill(o, LM_OPTS_GENERATOR, cfg)) < 0)
             lm_err_prefix("config %s", origin);
         goto cleanup;
     }
@@ -109,7 +109,7 @@ static int generator_opts(lm_generator_opts *o, const char *path, const char *te
         lm_err_prefix("config %s (generator section)", origin);
         goto cleanup;
     }
-    if ((rc = lm_generator_opts_from_cfg(o, cfg)) < 0) lm_err_prefix("config %s", origin);
+    if ((rc = lm_cfg_fill(o, LM_OPTS_GENERATOR, cfg)) < 0) lm_err_prefix("config %s", origin);
 cleanup:
     lm_cfg_free(cfg);
     lm_cfg_node_free(root);

@@ -12,7 +12,7 @@
 
 #include "config/config.h"
 #include "config/data_opts.h"
-#include "config/trainer_opts.h"
+#include "config/fill.h"
 #include "core/err.h"
 #include "data/shards.h"
 #include "data/valset.h"
@@ -139,7 +139,7 @@ static int open_valset(lm_run *r) {
 /* The trainer's options and the data, early: clear errors naming the folder. */
 static int open_data(lm_run *r, const lm_run_args *a) {
     int rc;
-    if ((rc = lm_train_opts_from_cfg(&r->to, r->cfg)) < 0) return rc;
+    if ((rc = lm_cfg_fill(&r->to, LM_OPTS_TRAIN, r->cfg)) < 0) return rc;
     if (a->no_tb) r->to.tb = 0;
     if ((rc = lm_loader_opts_from_cfg(&r->lo, &r->mask, r->cfg)) < 0) return rc;
     /* loader threads: data.train.dataloader_kwargs.num_workers (0: the main thread, i.e. 1) */

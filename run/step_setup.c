@@ -7,8 +7,7 @@
 #include "core/err.h"
 #include "model/lt_err.h"
 #include "model/precision.h"
-#include "config/model_opts.h"
-#include "config/train_opts.h"
+#include "config/fill.h"
 #include "run/predictor.h"
 
 void lm_step_setup_free(lm_step_setup *s) {
@@ -28,9 +27,10 @@ int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, in
     lm_step_setup *s = calloc(1, sizeof *s);
     if (!s) return lm_err_code(LM_ENOMEM, "step: out of memory");
     s->device = dev;
-    int rc = lm_generator_opts_from_cfg(&s->gopts, c);
-    if (!rc) rc = lm_discriminator_opts_from_cfg(&s->dopts, c);
-    if (!rc) rc = lm_step_opts_from_cfg(&s->sopts, &s->lopts, c);
+    int rc = lm_cfg_fill(&s->gopts, LM_OPTS_GENERATOR, c);
+    if (!rc) rc = lm_cfg_fill(&s->dopts, LM_OPTS_DISCRIMINATOR, c);
+    if (!rc) rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c);
+    if (!rc) rc = lm_cfg_fill(&s->lopts, LM_OPTS_LOSSES, c);
     /* trainer.precision 64: every network in float64; otherwise float32 parameters */
     lt_dtype pdt = !rc && s->sopts.precision == LT_F64 ? LT_F64 : LT_F32;
     lm_params_init(&s->gp, pdt, dev);

@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
-#include "config/loss_opts.h"
+#include "config/fill.h"
 #include "model/weights.h"
 #include "train/ddp.h"
 #include "train/step.h"

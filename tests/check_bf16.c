@@ -20,7 +20,7 @@
 #include "train/step.h"
 #include "run/predictor.h"
 #include "run/step_setup.h"
-#include "config/train_opts.h"
+#include "config/fill.h"
 #include "tests/testutil.h"
 
 static double max_abs_diff(lt_tensor *a, lt_tensor *b) {
@@ -263,7 +263,7 @@ START_TEST(test_precision_config) {
         ck_assert_int_eq(lm_precision_from_cfg(&d, c), LM_EINVAL);
         ck_assert_msg(strstr(lm_err_msg(), msg[i]) && strstr(lm_err_msg(), "precision"), "%s: %s", bad[i],
                       lm_err_msg());
-        ck_assert_int_eq(lm_step_opts_from_cfg(&so, NULL, c), LM_EINVAL); /* the step refuses it too */
+        ck_assert_int_eq(lm_cfg_fill(&so, LM_OPTS_STEP, c), LM_EINVAL); /* the step refuses it too */
         lm_cfg_free(c);
     }
     /* the CLI: a clear error, nonzero exit */
@@ -284,7 +284,7 @@ START_TEST(test_precision_config) {
     ck_assert_msg(dv > 0 && dv < 2e-2, "%s", buf);
     rc = lm_test_run(buf, sizeof buf, "model forward %s --size 32 --precision 16", path);
     ck_assert_msg(rc != 0 && strstr(buf, "fp16 not supported, use bf16"), "%s", buf);
-    lm_step_opts so = lm_step_defaults();
+    lm_step_opts so = lm_test_step_opts();
     ck_assert_int_eq(so.precision, LT_F32);
 }
 END_TEST

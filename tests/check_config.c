@@ -3,6 +3,7 @@
  * getters, the YAML writer, every bad-input case (tests/fixtures/config/), and the
  * `lamac config show` command line ($LAMAC_BIN). */
 #include <check.h>
+#include <errno.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
 
 #include "core/err.h"
 #include "config/config.h"
-#include "config/loss_opts.h"
+#include "config/fill.h"
+#include "data/augment.h"
+#include "model/generator.h"
+#include "train/step.h"
 #include "tests/testutil.h"
 
 #define FIX "tests/fixtures/config/"
@@ -284,6 +288,129 @@ START_TEST(test_getters) {
 }
 END_TEST
 
+/* The field of row k in opts a and b: equal? (strings by content, pairs as two doubles) */
+static int same_field(const lm_cfg_key *k, const void *a, const void *b) {
+    const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+    if (k->bind == LM_BIND_CHARS) return !strcmp(fa, fb);
+    if (k->bind == LM_BIND_CSTR) {
+        const char *sa = *(const char *const *)(const void *)fa, *sb = *(const char *const *)(const void *)fb;
+        return sa == sb || (sa && sb && !strcmp(sa, sb));
+    }
+    size_t n = k->bind == LM_BIND_PAIR ? 2 * sizeof(double) : k->size;
+    return !memcmp(fa, fb, n);
+}
+
+/* Fills the set of key with `key=value` over the empty config; the filled struct in out. */
+static void fill_with(void *out, const lm_cfg_key *k, const char *value) {
+    char ov[512];
+    snprintf(ov, sizeof ov, "++%s=%s", k->path, value);
+    const char *ovs[] = {ov};
+    lm_cfg *c = load_ok(FIX "empty.yaml", ovs, 1);
+    ck_assert_msg(lm_cfg_fill(out, k->opts, c) == 0, "%s: %s", ov, lm_err_msg());
+    lm_cfg_free(c);
+}
+
+/* Every default the official code has (official_defaults.txt, read from the official
+ * sources by tests/ref/gen_official_defaults.py) is the schema's: the key's options set filled
+ * from the defaults alone and filled with the key set to the official value agree in the
+ * key's field. add_out_act included: the official True is tanh. */
+START_TEST(test_defaults_are_official) {
+    clear_env();
+    FILE *f = fopen(FIX "official_defaults.txt", "r");
+    ck_assert_msg(f, "official_defaults.txt: %s", strerror(errno));
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        char *key = strtok(line, "\t\n"), *value = strtok(NULL, "\t\n");
+        ck_assert_msg(key && value, "official_defaults.txt: bad line");
+        const lm_cfg_key *k = lm_cfg_schema_find(key);
+        ck_assert_msg(k && k->opts != LM_OPTS_NONE, "%s: not a bound schema key", key);
+        size_t sz = lm_opts_set_size(k->opts);
+        void *def = calloc(1, sz), *off = calloc(1, sz);
+        lm_cfg_defaults(def, k->opts);
+        fill_with(off, k, value);
+        ck_assert_msg(same_field(k, def, off), "%s: schema default '%s', official default %s", key,
+                      k->def ? k->def : "(none)", value);
+        free(def);
+        free(off);
+        n++;
+    }
+    fclose(f);
+    ck_assert_int_ge(n, 48);
+    /* the comparison sees a wrong default: ngf 65 and add_out_act sigmoid differ from them */
+    const char *wrong[][2] = {{"generator.ngf", "65"}, {"generator.add_out_act", "sigmoid"},
+                              {"optimizers.generator.betas", "[0.9, 0.99]"}, {"discriminator.n_layers", "4"}};
+    for (int i = 0; i < 4; i++) {
+        const lm_cfg_key *k = lm_cfg_schema_find(wrong[i][0]);
+        size_t sz = lm_opts_set_size(k->opts);
+        void *def = calloc(1, sz), *off = calloc(1, sz);
+        lm_cfg_defaults(def, k->opts);
+        fill_with(off, k, wrong[i][1]);
+        ck_assert_msg(!same_field(k, def, off), "%s=%s not told apart from the default", wrong[i][0], wrong[i][1]);
+        free(def);
+        free(off);
+    }
+}
+END_TEST
+
+/* Every bound row: its binding fits its type and its field lies inside its set's struct; and
+ * the defaults of every set convert (lm_cfg_defaults aborts otherwise). */
+START_TEST(test_schema_bindings) {
+    int bound = 0;
+    for (size_t i = 0; i < lm_cfg_schema_len; i++) {
+        const lm_cfg_key *k = &lm_cfg_schema[i];
+        if (k->opts == LM_OPTS_NONE) {
+            ck_assert_msg(k->bind == LM_BIND_NONE, "%s: a binding without a set", k->path);
+            continue;
+        }
+        bound++;
+        ck_assert_msg(k->off + k->size <= lm_opts_set_size(k->opts), "%s: field outside %s", k->path,
+                      lm_opts_set_name(k->opts));
+        int ok = 0;
+        switch (k->bind) {
+        case LM_BIND_INT: ok = k->type == LM_CFG_T_INT && k->size == sizeof(int); break;
+        case LM_BIND_I64:
+        case LM_BIND_U64: ok = k->type == LM_CFG_T_INT && k->size == 8; break;
+        case LM_BIND_DOUBLE:
+        case LM_BIND_KEEP: ok = k->type == LM_CFG_T_FLOAT && k->size == sizeof(double); break;
+        case LM_BIND_BOOL:
+        case LM_BIND_OR: ok = k->type == LM_CFG_T_BOOL && k->size == sizeof(int); break;
+        case LM_BIND_CHARS: ok = k->type == LM_CFG_T_STR && k->size > 1; break;
+        case LM_BIND_CSTR: ok = k->type == LM_CFG_T_STR && k->size == sizeof(char *); break;
+        case LM_BIND_CHOICE:
+        case LM_BIND_IS_FIRST: ok = k->type == LM_CFG_T_STR && k->choices && k->size == sizeof(int); break;
+        case LM_BIND_PRESENT: ok = k->size == sizeof(int); break;
+        case LM_BIND_PAIR: ok = k->type == LM_CFG_T_LIST && k->size == sizeof(double); break;
+        case LM_BIND_OUT_ACT: ok = k->type == LM_CFG_T_STR && k->size == sizeof(lm_out_act); break;
+        case LM_BIND_PRECISION: ok = k->type == LM_CFG_T_STR && k->size == sizeof(lt_dtype); break;
+        case LM_BIND_AUG: ok = k->type == LM_CFG_T_STR && k->size == sizeof(lm_aug_variant); break;
+        default: ok = 0;
+        }
+        ck_assert_msg(ok, "%s: binding %d does not fit type %s / size %zu", k->path, (int)k->bind,
+                      lm_cfg_type_name(k->type), k->size);
+    }
+    ck_assert_int_ge(bound, 90);
+    for (int s = LM_OPTS_NONE + 1; s < LM_OPTS_COUNT; s++) {
+        void *o = calloc(1, lm_opts_set_size(s));
+        lm_cfg_defaults(o, s);
+        free(o);
+    }
+    lm_generator_opts g;
+    lm_cfg_defaults(&g, LM_OPTS_GENERATOR);
+    ck_assert_int_eq(g.add_out_act, LM_ACT_TANH); /* the official default True */
+    const lm_cfg_key *act = lm_cfg_schema_find("generator.add_out_act");
+    fill_with(&g, act, "false"); /* the official generators take booleans too */
+    ck_assert_int_eq(g.add_out_act, LM_ACT_NONE);
+    fill_with(&g, act, "true");
+    ck_assert_int_eq(g.add_out_act, LM_ACT_TANH);
+    lm_step_opts so;
+    lm_cfg_defaults(&so, LM_OPTS_STEP);
+    ck_assert(so.opt_g.kind == LM_OPTIM_ADAMW && so.opt_g.weight_decay == 0.01); /* make_optimizer's adamw */
+    ck_assert(so.opt_g.beta1 == 0.9 && so.opt_g.beta2 == 0.999);
+}
+END_TEST
+
 START_TEST(test_bad_files) {
     clear_env();
     struct {
@@ -338,12 +465,12 @@ START_TEST(test_lazy_env) {
     /* the loss options read weights_path only when the loss is on (weight 30), as the
      * official ResNetPL(**losses.resnet_pl): training then fails naming key and variable */
     lm_loss_opts lo;
-    ck_assert_msg(lm_loss_opts_from_cfg(&lo, c) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_cfg_fill(&lo, LM_OPTS_LOSSES, c) == 0, "%s", lm_err_msg());
     ck_assert_str_eq(lo.resnet_pl.weights_path, "");
     lm_cfg_free(c);
     const char *on[] = {"losses.resnet_pl.weight=30"};
     c = load_ok(FIX "lazy_env.yaml", on, 1);
-    ck_assert_int_lt(lm_loss_opts_from_cfg(&lo, c), 0);
+    ck_assert_int_lt(lm_cfg_fill(&lo, LM_OPTS_LOSSES, c), 0);
     ck_assert_msg(strstr(lm_err_msg(), "key 'losses.resnet_pl.weights_path'") &&
                       strstr(lm_err_msg(), "LAMAC_TEST_SURELY_UNSET_VAR is not set"), "%s", lm_err_msg());
     ck_assert_int_lt(lm_cfg_check(c, "location"), 0);
@@ -561,6 +688,8 @@ Suite *check_config_suite(void) {
     tcase_add_test(tc, test_yaml_writer);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_data_config_not_interpolated);
+    tcase_add_test(tc, test_defaults_are_official);
+    tcase_add_test(tc, test_schema_bindings);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;

@@ -16,7 +16,7 @@
 #define FIXTURE "tests/fixtures/discriminator/nlayer_small.safetensors"
 
 static lm_discriminator_opts small_opts(void) {
-    lm_discriminator_opts o = lm_discriminator_defaults();
+    lm_discriminator_opts o = lm_test_discriminator_opts();
     o.ndf = 4;
     o.n_layers = 4;
     return o;
@@ -27,7 +27,7 @@ START_TEST(test_default_count_and_keys) {
     lm_params p;
     lm_params_init(&p, LT_F32, LT_CPU);
     lm_discriminator *d = NULL;
-    lm_discriminator_opts o = lm_discriminator_defaults();
+    lm_discriminator_opts o = lm_test_discriminator_opts();
     ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);
     ck_assert_int_eq(lm_params_numel(&p, LM_PARAM), 6962369);
     const char *keys[] = {"model0.0.weight", "model0.0.bias", "model1.0.weight", "model1.1.weight",
@@ -65,7 +65,7 @@ START_TEST(test_unsupported_kind) {
     lm_params p;
     lm_params_init(&p, LT_F32, LT_CPU);
     lm_discriminator *d = NULL;
-    lm_discriminator_opts o = lm_discriminator_defaults();
+    lm_discriminator_opts o = lm_test_discriminator_opts();
     snprintf(o.kind, sizeof o.kind, "pix2pixhd_nlayer_multidilated");
     ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), LM_ENOTSUP);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "pix2pixhd_nlayer_multidilated"));

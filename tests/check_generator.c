@@ -22,13 +22,13 @@
 #include "model/generator.h"
 #include "io/safetensors.h"
 #include "config/config.h"
-#include "config/model_opts.h"
+#include "config/fill.h"
 #include "tests/testutil.h"
 
 #define FIX_DIR "tests/fixtures/generator/"
 
 static lm_ffc_kwargs kw(double rin, double rout, int lfu) {
-    lm_ffc_kwargs k = lm_generator_defaults().resnet_conv_kwargs;
+    lm_ffc_kwargs k = lm_test_generator_opts().resnet_conv_kwargs;
     k.ratio_gin = rin;
     k.ratio_gout = rout;
     k.enable_lfu = lfu;
@@ -37,7 +37,7 @@ static lm_ffc_kwargs kw(double rin, double rout, int lfu) {
 
 /* The options of each fixture (same as gen_generator_fixtures.py). */
 static lm_generator_opts fixture_opts(const char *name) {
-    lm_generator_opts o = lm_generator_defaults();
+    lm_generator_opts o = lm_test_generator_opts();
     o.ngf = 8;
     if (!strcmp(name, "ffc_a")) {
         o.n_blocks = 2;
@@ -146,7 +146,7 @@ static int64_t count_for(lm_generator_opts o, lm_params *keep) {
 
 START_TEST(test_counts_and_keys) {
     long live = lt_live_count();
-    lm_generator_opts o = lm_generator_defaults();
+    lm_generator_opts o = lm_test_generator_opts();
     lm_params p;
     ck_assert_int_eq(count_for(o, &p), 27048835);
     struct { const char *key; int64_t shape[4]; int nd; } want[] = {
@@ -182,7 +182,7 @@ START_TEST(test_counts_and_keys) {
     lm_params_free(&p);
     o.n_blocks = 18;
     ck_assert_int_eq(count_for(o, NULL), 50975875);
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     snprintf(o.kind, sizeof o.kind, "pix2pixhd_global");
     ck_assert_int_eq(count_for(o, &p), 45617731);
     ck_assert_ptr_nonnull(lm_params_find(&p, "model.13.conv_block.5.weight"));
@@ -215,33 +215,33 @@ static void expect_reject(lm_generator_opts o, int code, const char *needle) {
 
 START_TEST(test_unsupported_options) {
     long live = lt_live_count();
-    lm_generator_opts o = lm_generator_defaults();
+    lm_generator_opts o = lm_test_generator_opts();
     o.out_ffc = 1;
     expect_reject(o, LM_ENOTSUP, "out_ffc");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     o.spatial_transform = 1;
     expect_reject(o, LM_ENOTSUP, "spatial_transform");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     o.resnet_conv_kwargs.use_se = 1;
     expect_reject(o, LM_ENOTSUP, "resnet_conv_kwargs.use_se");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     snprintf(o.resnet_conv_kwargs.fft_norm, sizeof o.resnet_conv_kwargs.fft_norm, "l2");
     expect_reject(o, LM_EINVAL, "resnet_conv_kwargs.fft_norm");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     snprintf(o.kind, sizeof o.kind, "ffc_unet");
     expect_reject(o, LM_ENOTSUP, "ffc_unet");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     o.downsample_conv_kwargs.ratio_gin = 0.5; /* init conv gives no global branch */
     expect_reject(o, LM_EINVAL, "downsample_conv_kwargs.ratio_gin");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     o.resnet_conv_kwargs.gated = 1;
     o.downsample_conv_kwargs.gated = 1; /* stride 2, no global input */
     expect_reject(o, LM_ENOTSUP, "downsample_conv_kwargs.gated");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     snprintf(o.kind, sizeof o.kind, "pix2pixhd_global");
     snprintf(o.conv_kind, sizeof o.conv_kind, "depthwise");
     expect_reject(o, LM_ENOTSUP, "conv_kind");
-    o = lm_generator_defaults();
+    o = lm_test_generator_opts();
     snprintf(o.kind, sizeof o.kind, "pix2pixhd_multidilated");
     snprintf(o.multidilation_comb_mode, sizeof o.multidilation_comb_mode, "sum");
     expect_reject(o, LM_ENOTSUP, "comb_mode");
@@ -282,7 +282,7 @@ START_TEST(test_forward_is_lean) {
         lm_params p;
         lm_params_init(&p, LT_F32, LT_CPU);
         lm_generator *g = NULL;
-        lm_generator_opts o = lm_generator_defaults();
+        lm_generator_opts o = lm_test_generator_opts();
         snprintf(o.kind, sizeof o.kind, "%s", kinds[k]);
         o.ngf = 8;
         ck_assert_int_eq(lm_generator_create(&g, &p, &o), 0);
@@ -310,15 +310,15 @@ START_TEST(test_forward_is_lean) {
 }
 END_TEST
 
-/* Options from the official experiment configs (config/model_opts.c). */
+/* Options from the official experiment configs (config/fill.c). */
 static lm_generator_opts opts_of(const char *config, const char *override) {
     lm_cfg *c = NULL;
     const char *ov[1] = {override};
     ck_assert_msg(lm_cfg_load(&c, config, ov, override ? 1 : 0) == 0, "%s", lm_err_msg());
     lm_generator_opts o;
-    ck_assert_msg(lm_generator_opts_from_cfg(&o, c) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_cfg_fill(&o, LM_OPTS_GENERATOR, c) == 0, "%s", lm_err_msg());
     lm_discriminator_opts d;
-    ck_assert_msg(lm_discriminator_opts_from_cfg(&d, c) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_cfg_fill(&d, LM_OPTS_DISCRIMINATOR, c) == 0, "%s", lm_err_msg());
     ck_assert_str_eq(d.kind, "pix2pixhd_nlayer");
     ck_assert_int_eq(d.ndf, 64);
     ck_assert_int_eq(d.n_layers, 4);

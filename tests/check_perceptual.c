@@ -83,7 +83,7 @@ static void det_fill(lm_params *p) {
 }
 
 static lm_resnet_pl_opts pl_opts(const char *arch, int bn_train, const char *wpath) {
-    lm_resnet_pl_opts o = lm_resnet_pl_defaults();
+    lm_resnet_pl_opts o = lm_test_resnet_pl_opts();
     snprintf(o.arch_encoder, sizeof o.arch_encoder, "%s", arch);
     o.bn_train = bn_train;
     snprintf(o.weights_path, sizeof o.weights_path, "%s", wpath);
@@ -94,7 +94,7 @@ static lm_resnet_pl_opts pl_opts(const char *arch, int bn_train, const char *wpa
 
 START_TEST(test_resnet_pl_keys_and_shapes) {
     long live = lt_live_count();
-    lm_resnet_pl_opts o = lm_resnet_pl_defaults();
+    lm_resnet_pl_opts o = lm_test_resnet_pl_opts();
     ck_assert_double_eq(o.weight, 30);
     ck_assert_str_eq(o.arch_encoder, "resnet50dilated");
     ck_assert_int_eq(o.segmentation, 1);
@@ -361,7 +361,7 @@ START_TEST(test_vgg_pl_parity) {
     long live = lt_live_count();
     lm_st_file *f = NULL;
     ck_assert_int_eq(lm_st_open(&f, FIX_DIR "/vgg_pl.safetensors"), 0);
-    lm_vgg_pl_opts o = lm_vgg_pl_defaults();
+    lm_vgg_pl_opts o = lm_test_vgg_pl_opts();
     ck_assert_int_eq(o.normalize_inputs, 1);
     o.weight = 1;
     snprintf(o.weights_path, sizeof o.weights_path, NOWHERE "/vgg19.pth");
@@ -398,7 +398,7 @@ END_TEST
 
 START_TEST(test_vgg_pl_files) {
     long live = lt_live_count();
-    lm_vgg_pl_opts o = lm_vgg_pl_defaults();
+    lm_vgg_pl_opts o = lm_test_vgg_pl_opts();
     lm_vgg_pl *pl = NULL;
     /* a zip-format torchvision-style file: features.0.* loaded, classifier.* ignored */
     snprintf(o.weights_path, sizeof o.weights_path, FIX_DIR "/vgg19_part.pth");

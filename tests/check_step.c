@@ -18,7 +18,7 @@
 #include "losses/masked.h"
 #include "train/optim.h"
 #include "train/step.h"
-#include "config/train_opts.h"
+#include "config/fill.h"
 #include "tests/testutil.h"
 
 #define FX(name) "tests/fixtures/step/" name
@@ -104,7 +104,7 @@ START_TEST(test_adversarial_r1_options) {
     long live = lt_live_count();
     lm_st_file *f = open_fx(FX("losses.safetensors"));
     struct { const char *tag; lm_adv_opts o; } cases[6];
-    for (int i = 0; i < 6; i++) cases[i].o = lm_adv_defaults();
+    for (int i = 0; i < 6; i++) cases[i].o = lm_test_adv_opts();
     cases[0].tag = "default";
     cases[1].tag = "extra";
     cases[1].o.gp_coef = 0.5, cases[1].o.weight = 3, cases[1].o.extra_mask_weight_for_gen = 2;
@@ -153,13 +153,13 @@ START_TEST(test_adversarial_r1_options) {
         lm_test_expect_close(NULL, lt_grad_of(fl), lm_test_fixture(f, k), 1e-9, 1e-5, k);
     }
     /* the official assertions and allow_scale_mask=false with a resize needed */
-    lm_adv_opts bad = lm_adv_defaults();
+    lm_adv_opts bad = lm_test_adv_opts();
     bad.use_unmasked_for_gen = 0;
     ck_assert_int_eq(lm_adv_check(&bad), LM_EINVAL);
-    bad = lm_adv_defaults();
+    bad = lm_test_adv_opts();
     bad.use_unmasked_for_discr = 0;
     ck_assert_int_eq(lm_adv_check(&bad), LM_EINVAL);
-    bad = lm_adv_defaults();
+    bad = lm_test_adv_opts();
     bad.allow_scale_mask = 0;
     bad.extra_mask_weight_for_gen = 1;
     ck_assert_ptr_null(lm_adv_generator_loss(&bad, toy_d(xf, w), mask));
@@ -178,7 +178,7 @@ START_TEST(test_adversarial_bce) {
     long live = lt_live_count();
     lm_st_file *f = open_fx(FX("losses.safetensors"));
     lt_scope_push();
-    lm_adv_opts o = lm_adv_defaults();
+    lm_adv_opts o = lm_test_adv_opts();
     o.kind = LM_ADV_BCE;
     o.weight = 4;
     lt_tensor *w = lm_test_fixture(f, "adv.w"), *xr = lm_test_fixture(f, "adv.real"),
@@ -216,13 +216,13 @@ START_TEST(test_optimizers) {
     long live = lt_live_count();
     lm_st_file *f = open_fx(FX("optim.safetensors"));
     struct { const char *tag; lm_optim_opts o; } cases[4];
-    cases[0].tag = "adam", cases[0].o = lm_optim_defaults(LM_OPTIM_ADAM);
-    cases[1].tag = "adam_wd", cases[1].o = lm_optim_defaults(LM_OPTIM_ADAM);
+    cases[0].tag = "adam", cases[0].o = lm_test_optim_opts(LM_OPTIM_ADAM);
+    cases[1].tag = "adam_wd", cases[1].o = lm_test_optim_opts(LM_OPTIM_ADAM);
     cases[1].o.lr = 2e-3, cases[1].o.beta1 = 0.5, cases[1].o.beta2 = 0.9;
     cases[1].o.weight_decay = 0.1, cases[1].o.eps = 1e-6;
-    cases[2].tag = "adamw", cases[2].o = lm_optim_defaults(LM_OPTIM_ADAMW);
+    cases[2].tag = "adamw", cases[2].o = lm_test_optim_opts(LM_OPTIM_ADAMW);
     cases[2].o.lr = 1e-2;
-    cases[3].tag = "adamw_ams", cases[3].o = lm_optim_defaults(LM_OPTIM_ADAMW);
+    cases[3].tag = "adamw_ams", cases[3].o = lm_test_optim_opts(LM_OPTIM_ADAMW);
     cases[3].o.lr = 1e-2, cases[3].o.weight_decay = 0.3, cases[3].o.amsgrad = 1;
     char k[80];
     for (int c = 0; c < 4; c++) {
@@ -301,7 +301,7 @@ static void nets_build(nets *n, const lm_generator_opts *go, const lm_st_file *f
     lm_params_init(&n->gp, dt, LT_CPU);
     lm_params_init(&n->dp, dt, LT_CPU);
     ck_assert_msg(lm_generator_create(&n->g, &n->gp, go) == 0, "%s", lm_err_msg());
-    lm_discriminator_opts dopt = lm_discriminator_defaults();
+    lm_discriminator_opts dopt = lm_test_discriminator_opts();
     dopt.ndf = 4;
     ck_assert_msg(lm_discriminator_create(&n->d, &n->dp, &dopt) == 0, "%s", lm_err_msg());
     char k[64];
@@ -350,12 +350,12 @@ static int noisy_key(const char *prefix, const char *key, const lm_params *p) {
 START_TEST(test_bad_batch_and_nonfinite) {
     long live = lt_live_count();
     lm_st_file *f = open_fx(FX("step_ffc.safetensors"));
-    lm_generator_opts go = lm_generator_defaults();
+    lm_generator_opts go = lm_test_generator_opts();
     go.ngf = 8;
     go.n_blocks = 1;
     nets n;
     nets_build(&n, &go, f, "init.", LT_F32);
-    lm_step_opts so = lm_step_defaults();
+    lm_step_opts so = lm_test_step_opts();
     lm_step_nets sn = {n.g, &n.gp, n.d, &n.dp, NULL, NULL};
     lm_step *s = NULL;
     ck_assert_int_eq(lm_step_create(&s, &sn, &so), 0);
@@ -394,13 +394,13 @@ END_TEST
 START_TEST(test_step_reuse_pred) {
     long live = lt_live_count();
     lm_st_file *f = open_fx(FX("step_ffc.safetensors"));
-    lm_generator_opts go = lm_generator_defaults();
+    lm_generator_opts go = lm_test_generator_opts();
     go.ngf = 8;
     go.n_blocks = 1;
     nets a, b;
     nets_build(&a, &go, f, "init.", LT_F32);
     nets_build(&b, &go, f, "init.", LT_F32);
-    lm_step_opts so = lm_step_defaults();
+    lm_step_opts so = lm_test_step_opts();
     lm_step_nets sa = {a.g, &a.gp, a.d, &a.dp, NULL, NULL}, sb = {b.g, &b.gp, b.d, &b.dp, NULL, NULL};
     lm_step *s1 = NULL, *s2 = NULL;
     ck_assert_int_eq(lm_step_create(&s1, &sa, &so), 0);
@@ -524,14 +524,33 @@ static void worst_note(worst *w, double err, double tol, const char *what) {
  * each tensor within its case tolerance (the envelope of its max |deviation|), relative
  * LM_TEST_F64_RTOL / LM_TEST_ENV_FLOOR_REL. Biases directly before a training-mode BatchNorm
  * (noisy_key) get a gradient that is zero in exact arithmetic; in float32 Adam turns its
- * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps. */
+ * rounding noise into updates of up to ±lr, so there they are also allowed 2·lr·steps.
+ *
+ * Float32 with ResNetPL: Adam's first step turns the sign of a tiny gradient into a ±lr move,
+ * and with the encoder's training-mode BatchNorm in the loss many gradients are tiny: the
+ * official code itself, at 1 vs 2 threads, leaves 3.4% of the weights 2·lr apart, and which
+ * elements move depends on the CPU's kernels (an AVX-512 AMD machine under
+ * ATEN_CPU_CAPABILITY=default moves elements that no perturbation on the fixtures' machine
+ * moved). So there an element may also differ by up to 2·lr·steps (a sign move), provided at
+ * most PL_SIGN_MOVES of all state elements do so; a wrong update rule moves most elements of
+ * a tensor and still fails, and the float64 cases check every element tightly. */
+#define PL_SIGN_MOVES 0.05
+/* From step 2 on, the float32 PL cases run from states that differ by such sign moves, and
+ * the encoder's batch statistics amplify them: p2phd+PL's step-3 gen_grad_norm differs by 27%
+ * on an AVX-512 AMD machine under ATEN_CPU_CAPABILITY=default, against a 4.7% official
+ * spread measured on the fixtures' machine. There the float32 loss terms and norms are held
+ * to PL_CHAOS_REL (a finite value of the right size); their formulas are checked to 1e-8 by
+ * the float64 PL cases (test_step_*_pl_f64), which no CPU changes. */
+#define PL_CHAOS_REL 0.5
 static void compare_state(const iter_case *c, const nets *n, const lm_st_file *f, const lm_st_file *env,
                           const char *pfx, int steps, worst *w) {
     const lm_params *ps[2] = {&n->gp, &n->dp};
     const char *names[2] = {"generator.", "discriminator."};
     const double lr[2] = {1e-3, 1e-4};
     const double rtol = c->dtype == LT_F64 ? LM_TEST_F64_RTOL : LM_TEST_ENV_FLOOR_REL;
-    char k[400];
+    const int sign_moves = c->dtype == LT_F32 && c->pl;
+    int64_t moved = 0, total = 0;
+    char k[400], worst_moved[400] = "";
     lt_scope_push();
     for (int g = 0; g < 2; g++)
         for (int i = 0; i < ps[g]->n; i++) {
@@ -541,12 +560,28 @@ static void compare_state(const iter_case *c, const nets *n, const lm_st_file *f
             double atol = case_tol(c, env, k, 0, 0);
             if (c->dtype == LT_F32 && noisy_key(names[g], it->name, ps[g]) && atol < 2 * lr[g] * steps)
                 atol = 2 * lr[g] * steps;
-            double emax = lt_item(lt_max(lt_abs(lt_to_dtype(e, LT_F64))));
-            double err = lt_item(lt_max(lt_abs(lt_sub(lt_to_dtype(it->t, LT_F64), lt_to_dtype(e, LT_F64)))));
+            lt_tensor *ef = lt_to_dtype(e, LT_F64), *diff = lt_abs(lt_sub(lt_to_dtype(it->t, LT_F64), ef));
+            double emax = lt_item(lt_max(lt_abs(ef)));
+            double err = lt_item(lt_max(diff));
+            total += lt_numel(e);
+            if (sign_moves && err > atol + rtol * emax) { /* count the elements beyond the envelope */
+                int64_t m = (int64_t)lt_item(lt_sum(lt_to_dtype(lt_gt(diff, lt_add_scalar(lt_mul_scalar(lt_abs(ef), rtol), atol)), LT_F64)));
+                ck_assert_msg(err <= 2 * lr[g] * steps + atol + rtol * emax,
+                              "%s: max error %g beyond a sign move (2·lr·steps %g)", k, err, 2 * lr[g] * steps);
+                moved += m;
+                snprintf(worst_moved, sizeof worst_moved, "%s", k);
+                continue;
+            }
             worst_note(w, err, atol + rtol * emax, k);
             lm_test_expect_close(NULL, it->t, e, atol, rtol, k);
         }
     lt_scope_pop();
+    if (sign_moves) {
+        printf("    %s: %lld of %lld state elements differ by a sign move (last in %s)\n", pfx, (long long)moved,
+               (long long)total, worst_moved[0] ? worst_moved : "-");
+        ck_assert_msg(moved <= PL_SIGN_MOVES * (double)total, "%s: %lld of %lld state elements moved by 2·lr (> %g)",
+                      pfx, (long long)moved, (long long)total, PL_SIGN_MOVES);
+    }
 }
 
 /* The thread count changes the reduction order of convolutions and BatchNorm; the fixtures
@@ -566,12 +601,12 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
     nets_build(&n, go, f, "init.", dt);
     lm_resnet_pl *pl = NULL;
     if (c->pl) {
-        lm_resnet_pl_opts po = lm_resnet_pl_defaults(); /* weight 30, resnet50dilated, bn_train 1 */
+        lm_resnet_pl_opts po = lm_test_resnet_pl_opts(); /* weight 30, resnet50dilated, bn_train 1 */
         snprintf(po.weights_path, sizeof po.weights_path, "/nonexistent/lamac-step-test");
         ck_assert_msg(lm_resnet_pl_create(&pl, &po, dt, LT_CPU, LM_PL_RANDOM_IF_MISSING) == 0, "%s", lm_err_msg());
         det_fill(lm_resnet_pl_params(pl));
     }
-    lm_step_opts so = lm_step_defaults();
+    lm_step_opts so = lm_test_step_opts();
     so.precision = dt;
     lm_step_nets sn = {n.g, &n.gp, n.d, &n.dp, pl, NULL};
     lm_step *s = NULL;
@@ -596,6 +631,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
             double e = lt_item(lt_select(lm_test_fixture(r, k), 0, step - 1)), a = lm_step_losses_get(&L, t);
             ck_assert_msg(!isnan(a), "term %s missing", t);
             double tol = case_tol(c, env, k, step - 1, e);
+            if (dt == LT_F32 && c->pl && step >= 2) tol = fmax(tol, PL_CHAOS_REL * fabs(e));
             worst_note(&wl, fabs(a - e), tol, t);
             ck_assert_msg(fabs(a - e) <= tol, "%s step %d %s: %.12g vs official %.12g (tolerance %.3g)",
                           c->label, step, t, a, e, tol);
@@ -624,6 +660,7 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
             free(keys);
             double env_drift = case_tol(c, env, "norm_drift", step - 1, 0);
             double tol = dt == LT_F64 ? env_drift + LM_TEST_F64_RTOL : env_drift + LM_TEST_ENV_FLOOR_REL;
+            if (dt == LT_F32 && c->pl && step >= 2) tol = fmax(tol, PL_CHAOS_REL);
             worst_note(&wn, drift, tol, drift_key);
             ck_assert_msg(drift <= tol, "%s step %d: state norm drift %.3g (%s) > %.3g", c->label, step, drift,
                           drift_key, tol);
@@ -664,14 +701,14 @@ static void run_case(const iter_case *c, const lm_generator_opts *go) {
 }
 
 static lm_generator_opts ffc_opts(void) {
-    lm_generator_opts go = lm_generator_defaults();
+    lm_generator_opts go = lm_test_generator_opts();
     go.ngf = 8;
     go.n_blocks = 1;
     return go;
 }
 
 static lm_generator_opts global_opts(void) {
-    lm_generator_opts go = lm_generator_defaults();
+    lm_generator_opts go = lm_test_generator_opts();
     snprintf(go.kind, sizeof go.kind, "pix2pixhd_global");
     go.ngf = 4;
     go.n_blocks = 1;
@@ -924,7 +961,7 @@ START_TEST(test_config_mapping) {
     ck_assert_msg(lm_cfg_load(&c, cfgpath, NULL, 0) == 0, "%s", lm_err_msg());
     lm_step_opts so;
     lm_loss_opts lo;
-    ck_assert_msg(lm_step_opts_from_cfg(&so, &lo, c) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_cfg_fill(&so, LM_OPTS_STEP, c) == 0 && lm_cfg_fill(&lo, LM_OPTS_LOSSES, c) == 0, "%s", lm_err_msg());
     ck_assert(so.l1.weight_known == 10 && so.l1.weight_missing == 0);
     ck_assert(so.adv.kind == LM_ADV_R1 && so.adv.weight == 10 && so.adv.gp_coef == 0.001);
     ck_assert(so.adv.mask_as_fake_target && so.adv.allow_scale_mask && so.adv.use_unmasked_for_gen);
@@ -940,7 +977,7 @@ START_TEST(test_config_mapping) {
     /* SyncBatchNorm: lamac's trainer.sync_bn or Lightning's trainer.kwargs.sync_batchnorm */
     const char *sb[] = {"+trainer.kwargs.sync_batchnorm=true"};
     ck_assert_msg(lm_cfg_load(&c, cfgpath, sb, 1) == 0, "%s", lm_err_msg());
-    ck_assert_msg(lm_step_opts_from_cfg(&so, &lo, c) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_cfg_fill(&so, LM_OPTS_STEP, c) == 0 && lm_cfg_fill(&lo, LM_OPTS_LOSSES, c) == 0, "%s", lm_err_msg());
     ck_assert(so.sync_bn);
     lm_cfg_free(c);
     const char *ov[] = {"losses.adversarial.kind=bce", "+losses.adversarial.mask_scale_mode=maxpool",
@@ -950,7 +987,7 @@ START_TEST(test_config_mapping) {
                         "losses.resnet_pl.weight=0", "+losses.resnet_pl.bn_train=false",
                         "+training_model.reuse_generator_output=true"};
     ck_assert_msg(lm_cfg_load(&c, cfgpath, ov, 11) == 0, "%s", lm_err_msg());
-    ck_assert_msg(lm_step_opts_from_cfg(&so, &lo, c) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_cfg_fill(&so, LM_OPTS_STEP, c) == 0 && lm_cfg_fill(&lo, LM_OPTS_LOSSES, c) == 0, "%s", lm_err_msg());
     ck_assert(so.adv.kind == LM_ADV_BCE && so.adv.mask_scale_mode == LM_MASK_SCALE_MAXPOOL && so.fm.pass_mask);
     ck_assert(so.opt_g.kind == LM_OPTIM_ADAMW && so.opt_g.weight_decay == 0.01);
     ck_assert(so.opt_g.beta1 == 0.5 && so.opt_g.beta2 == 0.9);
@@ -961,7 +998,7 @@ START_TEST(test_config_mapping) {
     /* the official assertion, and a bad mask_scale_mode */
     const char *bad[] = {"+losses.adversarial.use_unmasked_for_gen=false"};
     ck_assert_msg(lm_cfg_load(&c, cfgpath, bad, 1) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_step_opts_from_cfg(&so, &lo, c), LM_EINVAL);
+    ck_assert_int_eq(lm_cfg_fill(&so, LM_OPTS_STEP, c), LM_EINVAL);
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "use_unmasked_for_gen"));
     lm_cfg_free(c);
     const char *bad2[] = {"+losses.adversarial.mask_scale_mode=bicubic"};
@@ -1008,7 +1045,7 @@ START_TEST(test_generator_averaging) {
     lt_tensor *rm = lm_params_add(&p, "bn.running_mean", lt_full(sh, 1, 1.0, LT_F32, LT_CPU), LM_BUFFER);
     lt_tensor *nbt = lm_params_add(&p, "bn.num_batches_tracked", lt_zeros(NULL, 0, LT_I64, LT_CPU), LM_BUFFER);
     ck_assert(w && rm && nbt);
-    lm_ema_opts o = lm_ema_defaults();
+    lm_ema_opts o = lm_test_ema_opts();
     ck_assert(!o.enabled && o.beta == 0.999 && o.start_step == 30000 && o.period == 10);
     o.enabled = 1, o.beta = 0.75, o.start_step = 2, o.period = 3;
     lm_ema *e = NULL;
@@ -1057,7 +1094,7 @@ START_TEST(test_optimizer_state_roundtrip) {
     lt_tensor *wa = lm_params_add(&a, "layer.weight", lt_randn(sh, 2, LT_F32, LT_CPU), LM_PARAM);
     lt_tensor *wb = lm_params_add(&b, "layer.weight", lt_detach(lt_clone(wa)), LM_PARAM);
     ck_assert(wa && wb);
-    lm_optim_opts oo = lm_optim_defaults(LM_OPTIM_ADAMW);
+    lm_optim_opts oo = lm_test_optim_opts(LM_OPTIM_ADAMW);
     oo.amsgrad = 1;
     lm_optim *oa = NULL, *ob = NULL;
     ck_assert_int_eq(lm_optim_create(&oa, &a, &oo), 0);

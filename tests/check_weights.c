@@ -30,7 +30,7 @@ static const char *tmp_path(const char *name) {
 
 static lm_discriminator *make_d(lm_params *p, int ndf) {
     lm_params_init(p, LT_F32, LT_CPU);
-    lm_discriminator_opts o = lm_discriminator_defaults();
+    lm_discriminator_opts o = lm_test_discriminator_opts();
     o.ndf = ndf;
     o.n_layers = 3;
     lm_discriminator *d = NULL;
@@ -342,7 +342,7 @@ START_TEST(test_load_from_lightning_checkpoint) {
     ck_assert_ptr_nonnull(lm_weights_find(s, "loss_resnet_pl.impl.conv1.weight"));
     lm_params p;
     lm_params_init(&p, LT_F32, LT_CPU);
-    lm_discriminator_opts o = lm_discriminator_defaults();
+    lm_discriminator_opts o = lm_test_discriminator_opts();
     o.ndf = 4;
     lm_discriminator *d = NULL;
     ck_assert_int_eq(lm_discriminator_create(&d, &p, &o), 0);

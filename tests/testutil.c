@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/fill.h"
 #include "core/err.h"
 #include "core/path.h"
 #include "eval/lpips.h"
@@ -240,4 +241,59 @@ double lm_test_envelope(const lm_st_file *env, const char *key, int64_t i) {
     lt_scope_pop();
     ck_assert_msg(v >= 0 && isfinite(v), "envelope %s[%lld] = %g", key, (long long)i, v);
     return v;
+}
+
+/* ---- the fixtures' options ---------------------------------------------------------------- */
+
+lm_generator_opts lm_test_generator_opts(void) {
+    lm_generator_opts o;
+    lm_cfg_defaults(&o, LM_OPTS_GENERATOR);
+    o.add_out_act = LM_ACT_SIGMOID;
+    o.init_conv_kwargs.enable_lfu = o.downsample_conv_kwargs.enable_lfu = o.resnet_conv_kwargs.enable_lfu = 0;
+    return o;
+}
+
+lm_discriminator_opts lm_test_discriminator_opts(void) {
+    lm_discriminator_opts o;
+    lm_cfg_defaults(&o, LM_OPTS_DISCRIMINATOR);
+    o.n_layers = 4;
+    return o;
+}
+
+lm_step_opts lm_test_step_opts(void) {
+    lm_step_opts o;
+    lm_cfg_defaults(&o, LM_OPTS_STEP);
+    o.adv.weight = 10;
+    o.adv.gp_coef = 0.001;
+    o.adv.mask_as_fake_target = 1;
+    o.adv.allow_scale_mask = 1;
+    o.opt_g.kind = o.opt_d.kind = LM_OPTIM_ADAM;
+    o.opt_g.weight_decay = o.opt_d.weight_decay = 0;
+    o.opt_g.lr = 0.001;
+    o.opt_d.lr = 0.0001;
+    return o;
+}
+
+lm_adv_opts lm_test_adv_opts(void) { return lm_test_step_opts().adv; }
+
+lm_optim_opts lm_test_optim_opts(lm_optim_kind kind) {
+    lm_optim_opts o = lm_test_step_opts().opt_g;
+    o.kind = kind;
+    o.weight_decay = kind == LM_OPTIM_ADAMW ? 0.01 : 0;
+    return o;
+}
+
+lm_ema_opts lm_test_ema_opts(void) { return lm_test_step_opts().ema; }
+
+lm_resnet_pl_opts lm_test_resnet_pl_opts(void) {
+    lm_loss_opts o;
+    lm_cfg_defaults(&o, LM_OPTS_LOSSES);
+    o.resnet_pl.weight = 30;
+    return o.resnet_pl;
+}
+
+lm_vgg_pl_opts lm_test_vgg_pl_opts(void) {
+    lm_loss_opts o;
+    lm_cfg_defaults(&o, LM_OPTS_LOSSES);
+    return o.perceptual;
 }

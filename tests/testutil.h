@@ -7,7 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/discriminator.h"
+#include "model/generator.h"
 #include "model/param.h"
+#include "losses/resnet_pl.h"
+#include "losses/vgg_pl.h"
+#include "train/ema.h"
+#include "train/optim.h"
+#include "train/step.h"
 #include "io/safetensors.h"
 
 /* Fixture entry `name` as a new tensor (current scope); fails the test if absent. */
@@ -83,5 +90,26 @@ void lm_test_save_params(lm_params *p, const char *path);
  * and pt_inception-2015-12-05-6726825d.pth (FID inception), directories made as needed. Their
  * parameters are set by fill when it is non-NULL, else by lm_params_randomize(p, seed). */
 void lm_test_write_torch_home(const char *th, void (*fill)(lm_params *p), uint64_t seed);
+
+/* ---- the options the parity fixtures were made with ------------------------------------
+ * The fixture scripts (tests/ref) build the official modules as the official lama-fourier
+ * configuration does. The schema defaults (config/fill.h lm_cfg_defaults) are the official
+ * constructors' defaults instead; these helpers start from them and set, in testutil.c and
+ * nowhere else, the lama-fourier values where the two differ. */
+/* ffc_resnet_075.yaml: add_out_act sigmoid, enable_lfu false in every stage */
+lm_generator_opts lm_test_generator_opts(void);
+/* pix2pixhd_nlayer.yaml: n_layers 4 */
+lm_discriminator_opts lm_test_discriminator_opts(void);
+/* lama-fourier.yaml losses.adversarial: weight 10, gp_coef 0.001, mask_as_fake_target and
+ * allow_scale_mask true */
+lm_adv_opts lm_test_adv_opts(void);
+/* the above, and optimizers/default_optimizers.yaml: adam, lr 0.001 and 0.0001 */
+lm_step_opts lm_test_step_opts(void);
+/* torch.optim's defaults for kind (AdamW: weight_decay 0.01), lr 0.001 */
+lm_optim_opts lm_test_optim_opts(lm_optim_kind kind);
+lm_ema_opts lm_test_ema_opts(void);
+/* lama-fourier.yaml losses.resnet_pl: weight 30 */
+lm_resnet_pl_opts lm_test_resnet_pl_opts(void);
+lm_vgg_pl_opts lm_test_vgg_pl_opts(void);
 
 #endif

@@ -15,11 +15,6 @@ struct lm_ema {
     int64_t last;
 };
 
-lm_ema_opts lm_ema_defaults(void) {
-    lm_ema_opts o = {0, 0.999, 30000, 10};
-    return o;
-}
-
 int lm_ema_create(lm_ema **out, const lm_params *src, const lm_ema_opts *o) {
     *out = NULL;
     if (!(o->beta >= 0 && o->beta <= 1) || o->period < 0)

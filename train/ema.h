@@ -21,7 +21,6 @@ typedef struct lm_ema_opts {
     int64_t period;     /* average_generator_period (10) */
 } lm_ema_opts;
 
-lm_ema_opts lm_ema_defaults(void);
 
 typedef struct lm_ema lm_ema;
 

@@ -25,28 +25,6 @@
 
 #define MAX_CONSECUTIVE_SKIPS 10
 
-lm_train_opts lm_train_opts_default(void) {
-    lm_train_opts o;
-    memset(&o, 0, sizeof o);
-    o.max_epochs = 40;
-    o.max_steps = -1;
-    o.limit_train_batches = 25000;
-    o.limit_val_batches = 1000000;
-    o.val_batch_size = 2;
-    o.val_check_interval = 25000;
-    o.check_val_every_n_epoch = 1;
-    o.log_every_n_steps = 250;
-    o.visualize_each_iters = 1000;
-    o.vis_max_items = 10;
-    o.save_top_k = 5;
-    o.save_last = 1;
-    o.monitor_max = 1;
-    o.monitor = "val_ssim_fid100_f1_total_mean";
-    o.tb = 1;
-    o.log = stderr;
-    return o;
-}
-
 typedef struct run {
     const lm_train_opts *o;
     const lm_train_ctx *c;

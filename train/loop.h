@@ -81,7 +81,6 @@ typedef struct lm_train_opts {
     FILE *log;                       /* progress and messages (stderr) */
 } lm_train_opts;
 
-lm_train_opts lm_train_opts_default(void);
 
 typedef struct lm_train_ctx {
     lm_step *step;                 /* borrowed */

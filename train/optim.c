@@ -22,18 +22,6 @@ struct lm_optim {
     int n;
 };
 
-lm_optim_opts lm_optim_defaults(lm_optim_kind kind) {
-    lm_optim_opts o;
-    memset(&o, 0, sizeof o);
-    o.kind = kind;
-    o.lr = 1e-3;
-    o.beta1 = 0.9;
-    o.beta2 = 0.999;
-    o.eps = 1e-8;
-    o.weight_decay = kind == LM_OPTIM_ADAMW ? 1e-2 : 0;
-    return o;
-}
-
 const char *lm_optim_kind_name(lm_optim_kind k) { return k == LM_OPTIM_ADAMW ? "adamw" : "adam"; }
 
 static int lt_fail(const char *ctx) { return lm_err_lt("%s", ctx); }

@@ -27,8 +27,6 @@ typedef struct lm_optim_opts {
     int amsgrad;          /* 0 */
 } lm_optim_opts;
 
-/* torch's defaults for kind (AdamW: weight_decay 0.01), lr 0.001. */
-lm_optim_opts lm_optim_defaults(lm_optim_kind kind);
 const char *lm_optim_kind_name(lm_optim_kind k);
 
 typedef struct lm_optim lm_optim;

@@ -26,24 +26,6 @@ struct lm_step {
 
 static int lt_fail(const char *ctx) { return lm_err_lt("%s", ctx); }
 
-lm_step_opts lm_step_defaults(void) {
-    lm_step_opts o;
-    memset(&o, 0, sizeof o);
-    o.l1.weight_known = 10;
-    o.l1.weight_missing = 0;
-    o.adv = lm_adv_defaults();
-    o.fm.weight = 100;
-    o.fm.pass_mask = 0;
-    o.opt_g = lm_optim_defaults(LM_OPTIM_ADAM);
-    o.opt_g.lr = 1e-3;
-    o.opt_d = lm_optim_defaults(LM_OPTIM_ADAM);
-    o.opt_d.lr = 1e-4;
-    o.gradient_clip_val = 1;
-    o.ema = lm_ema_defaults();
-    o.precision = LT_F32;
-    return o;
-}
-
 double lm_step_losses_get(const lm_step_losses *l, const char *name) {
     for (int i = 0; i < l->n; i++)
         if (!strcmp(l->name[i], name)) return l->value[i];

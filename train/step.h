@@ -66,8 +66,6 @@ typedef struct lm_step_opts {
     lt_dtype precision;
 } lm_step_opts;
 
-/* lama-fourier.yaml's values. */
-lm_step_opts lm_step_defaults(void);
 
 /* The networks (all borrowed; they must outlive the step). */
 typedef struct lm_step_nets {
