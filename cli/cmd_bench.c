@@ -21,7 +21,6 @@
 #include "model/lt_err.h"
 #include "core/memstat.h"
 #include "core/flags.h"
-#include "core/launch.h"
 #include "data/loader.h"
 #include "data/shards.h"
 #include "eval/lpips.h"
@@ -30,10 +29,12 @@
 #include "train/ddp.h"
 #include "masks/mask.h"
 #include "cli/command.h"
+#include "cli/launch_args.h"
 #include "config/config.h"
 #include "config/data_opts.h"
-#include "config/predictor.h"
-#include "config/step_setup.h"
+#include "run/batch.h"
+#include "run/device.h"
+#include "run/step_setup.h"
 
 static const char *const USAGE =
     "usage: lamac bench loader [CONFIG [key=value ...]] [--shards DIR] [--variant NAME]\n"
@@ -105,92 +106,114 @@ static int bench_run(const lm_loader_opts *o, int batches) {
     return rc;
 }
 
-static int bench_loader(int argc, char **argv) {
-    const char *shards = NULL, *variant = NULL, *preset = NULL, *config = NULL;
+typedef struct loader_args {
+    const char *shards, *variant, *preset, *config;
     const char *overrides[64];
-    int n_over = 0, threads = -1, batches = 60, bs = 0, size = 0, prefetch = 2;
+    int n_over, threads, batches, bs, size, prefetch;
+} loader_args;
+
+/* 0 to go on, or the exit status to end with (0 after --help, 2 on a usage error, printed). */
+static int parse_loader(loader_args *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    a->threads = -1, a->batches = 60, a->prefetch = 2;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
             fputs(USAGE, stdout);
-            return 0;
+            return -1;
         }
-        if (strncmp(a, "--", 2)) { /* CONFIG, then its overrides */
-            if (!config && !strchr(a, '=')) {
-                config = a;
-            } else if (config && n_over < (int)(sizeof overrides / sizeof *overrides)) {
-                overrides[n_over++] = a;
+        if (strncmp(k, "--", 2)) { /* CONFIG, then its overrides */
+            if (!a->config && !strchr(k, '=')) {
+                a->config = k;
+            } else if (a->config && a->n_over < (int)(sizeof a->overrides / sizeof *a->overrides)) {
+                a->overrides[a->n_over++] = k;
             } else {
-                fprintf(stderr, "lamac bench loader: unexpected argument %s (overrides follow a CONFIG)\n%s", a,
+                fprintf(stderr, "lamac bench loader: unexpected argument %s (overrides follow a CONFIG)\n%s", k,
                         USAGE);
                 return 2;
             }
             continue;
         }
         if (!v) {
-            fprintf(stderr, "lamac bench loader: %s needs a value\n", a);
+            fprintf(stderr, "lamac bench loader: %s needs a value\n", k);
             return 2;
         }
         i++;
-        if (!strcmp(a, "--shards")) shards = v;
-        else if (!strcmp(a, "--variant")) variant = v;
-        else if (!strcmp(a, "--masks")) preset = v;
-        else if (!strcmp(a, "--threads") || !strcmp(a, "--batches") || !strcmp(a, "--batch-size") ||
-                 !strcmp(a, "--size") || !strcmp(a, "--prefetch")) {
-            int *dst = !strcmp(a, "--threads") ? &threads : !strcmp(a, "--batches") ? &batches
-                     : !strcmp(a, "--batch-size") ? &bs : !strcmp(a, "--size") ? &size : &prefetch;
-            if (lm_flag_int(a, v, 0, 1 << 30, dst) < 0) {
+        if (!strcmp(k, "--shards")) a->shards = v;
+        else if (!strcmp(k, "--variant")) a->variant = v;
+        else if (!strcmp(k, "--masks")) a->preset = v;
+        else if (!strcmp(k, "--threads") || !strcmp(k, "--batches") || !strcmp(k, "--batch-size") ||
+                 !strcmp(k, "--size") || !strcmp(k, "--prefetch")) {
+            int *dst = !strcmp(k, "--threads") ? &a->threads : !strcmp(k, "--batches") ? &a->batches
+                     : !strcmp(k, "--batch-size") ? &a->bs : !strcmp(k, "--size") ? &a->size : &a->prefetch;
+            if (lm_flag_int(k, v, 0, 1 << 30, dst) < 0) {
                 fprintf(stderr, "lamac bench loader: %s\n", lm_err_msg());
                 return 2;
             }
         } else {
-            fprintf(stderr, "lamac bench loader: unknown option %s\n%s", a, USAGE);
+            fprintf(stderr, "lamac bench loader: unknown option %s\n%s", k, USAGE);
             return 2;
         }
     }
-    if (batches < 1) batches = 1;
+    if (a->batches < 1) a->batches = 1;
+    return 0;
+}
+
+/* The loader options: data.train of CONFIG (or the official recipe's defaults and the train
+ * masks), then the flags. Shards not set yet. */
+static int loader_opts(lm_loader_opts *o, lm_mask_cfg *mask, const loader_args *a) {
+    if (a->config) { /* data.train of the experiment; the flags below override it */
+        lm_cfg *cfg = NULL;
+        int rc = lm_cfg_load(&cfg, a->config, a->overrides, a->n_over);
+        if (!rc) rc = lm_loader_opts_from_cfg(o, mask, cfg);
+        lm_cfg_free(cfg); /* o->shard_dir borrowed from it: not used here (--shards or synthetic) */
+        o->shard_dir = NULL;
+        if (rc < 0) return rc;
+    } else {
+        lm_loader_opts_default(o);
+        if (lm_mask_preset(mask, "train") < 0) return LM_EINVAL;
+    }
+    if (a->preset && lm_mask_preset(mask, a->preset) < 0) return LM_EINVAL;
+    if (a->variant && lm_aug_variant_parse(&o->variant, a->variant) < 0) return LM_EINVAL;
+    if (a->bs > 0) o->batch_size = a->bs;
+    if (a->size > 0) o->out_size = a->size;
+    o->mask = mask;
+    o->prefetch = a->prefetch;
+    o->seed = 1;
+    return 0;
+}
+
+/* 200 synthetic 512x512 images in a fresh temporary directory (tmp, at least 64 bytes). */
+static int temp_shards(char *tmp, size_t cap) {
+    snprintf(tmp, cap, "/tmp/lamac_bench_shards_XXXXXX");
+    if (!mkdtemp(tmp)) {
+        tmp[0] = 0;
+        return lm_err_code(LM_EIO, "bench: cannot create a temporary directory");
+    }
+    double t0 = lm_clock_now();
+    if (synth(tmp, 200, 512) < 0) return LM_EIO;
+    printf("synthesised 200 512x512 images into %s in %.1f s\n", tmp, lm_clock_now() - t0);
+    return 0;
+}
+
+static int bench_loader(int argc, char **argv) {
+    loader_args a;
+    int prc = parse_loader(&a, argc, argv);
+    if (prc) return prc < 0 ? 0 : prc;
     lm_mask_cfg mask;
     lm_loader_opts o;
-    lm_cfg *cfg = NULL;
-    if (config) { /* data.train of the experiment; the flags below override it */
-        if (lm_cfg_load(&cfg, config, overrides, n_over) < 0 || lm_loader_opts_from_cfg(&o, &mask, cfg) < 0) {
-            lm_cfg_free(cfg);
-            return lm_cmd_fail("bench");
-        }
-        lm_cfg_free(cfg); /* o.shard_dir borrowed from it: not used here (--shards or synthetic) */
-        o.shard_dir = NULL;
-    } else {
-        lm_loader_opts_default(&o);
-        if (lm_mask_preset(&mask, "train") < 0) return lm_cmd_fail("bench");
-    }
-    if (preset && lm_mask_preset(&mask, preset) < 0) return lm_cmd_fail("bench");
-    if (variant && lm_aug_variant_parse(&o.variant, variant) < 0) return lm_cmd_fail("bench");
-    if (bs > 0) o.batch_size = bs;
-    if (size > 0) o.out_size = size;
+    if (loader_opts(&o, &mask, &a) < 0) return lm_cmd_fail("bench");
     char tmp[64] = "";
-    if (!shards) {
-        snprintf(tmp, sizeof tmp, "/tmp/lamac_bench_shards_XXXXXX");
-        if (!mkdtemp(tmp)) {
-            lm_err_code(LM_EIO, "bench: cannot create a temporary directory");
-            return lm_cmd_fail("bench");
-        }
-        double t0 = lm_clock_now();
-        if (synth(tmp, 200, 512) < 0) return lm_cmd_fail("bench");
-        printf("synthesised 200 512x512 images into %s in %.1f s\n", tmp, lm_clock_now() - t0);
-        shards = tmp;
-    }
-    o.shard_dir = shards;
-    o.mask = &mask;
-    o.prefetch = prefetch;
-    o.seed = 1;
-    printf("loader: %s, variant %s, masks %s, %dx%d crops, batch %d, prefetch %d, %ld CPUs online\n", shards,
-           lm_aug_variant_name(o.variant), preset ? preset : config ? config : "train", o.out_size, o.out_size,
-           o.batch_size, prefetch, sysconf(_SC_NPROCESSORS_ONLN));
+    if (!a.shards && temp_shards(tmp, sizeof tmp) < 0) return lm_cmd_fail("bench");
+    o.shard_dir = a.shards ? a.shards : tmp;
+    printf("loader: %s, variant %s, masks %s, %dx%d crops, batch %d, prefetch %d, %ld CPUs online\n", o.shard_dir,
+           lm_aug_variant_name(o.variant), a.preset ? a.preset : a.config ? a.config : "train", o.out_size,
+           o.out_size, o.batch_size, a.prefetch, sysconf(_SC_NPROCESSORS_ONLN));
     int rc = 0;
-    for (int t = 1; t <= 2 && rc == 0; t++) {
-        if (threads >= 0 && t > 1) break;
-        o.threads = threads >= 0 ? threads : t;
-        rc = bench_run(&o, batches);
+    for (int t = 1; t <= 2 && rc == 0; t++) { /* 1 and then 2 threads, or --threads */
+        if (a.threads >= 0 && t > 1) break;
+        o.threads = a.threads >= 0 ? a.threads : t;
+        rc = bench_run(&o, a.batches);
     }
     if (tmp[0]) {
         char cmd[128];
@@ -359,102 +382,107 @@ static void blas_in_use(char *out, size_t cap) {
     if (!out[0]) snprintf(out, cap, "none mapped");
 }
 
-static int bench_step(int argc, char **argv) {
-    lm_launch_opts lo;
-    if (lm_launch_take_args(&lo, &argc, argv) < 0) return lm_cmd_fail("bench step");
-    if (lo.nproc_per_node > 0) { /* the workers run `lamac bench step ...` without the flags */
-        char **wargv = calloc((size_t)argc + 3, sizeof *wargv);
-        if (!wargv) return lm_cmd_fail("bench step");
-        wargv[0] = "lamac";
-        wargv[1] = "bench";
-        for (int i = 0; i < argc; i++) wargv[i + 2] = argv[i];
-        int lrc = lm_launch_run(&lo, NULL, wargv);
-        free(wargv);
-        return lrc < 0 ? (lm_cmd_fail("bench step"), lm_launch_exit_code()) : 0;
-    }
-    const char *config = NULL, *device = "cpu", *trace = NULL;
+typedef struct step_args {
+    const char *config, *device, *trace;
     const char *overrides[64];
-    int n_over = 0, iters = 5, warmup = 1, threads = 2, size = 0, bs = 0, seed = 0;
+    int n_over, iters, warmup, threads, size, bs, seed;
+} step_args;
+
+/* 0 to go on, or the exit status to end with (0 after --help, 2 on a usage error, printed). */
+static int parse_step(step_args *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    a->device = "cpu", a->iters = 5, a->warmup = 1, a->threads = 2;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
             fputs(STEP_USAGE, stdout);
-            return 0;
+            return -1;
         }
-        if (strncmp(a, "--", 2)) {
-            if (!config && !strchr(a, '=')) config = a;
-            else if (strchr(a, '=') && n_over < 64) overrides[n_over++] = a;
+        if (strncmp(k, "--", 2)) {
+            if (!a->config && !strchr(k, '=')) a->config = k;
+            else if (strchr(k, '=') && a->n_over < 64) a->overrides[a->n_over++] = k;
             else {
-                fprintf(stderr, "lamac bench step: unexpected argument %s\n%s", a, STEP_USAGE);
+                fprintf(stderr, "lamac bench step: unexpected argument %s\n%s", k, STEP_USAGE);
                 return 2;
             }
             continue;
         }
         if (!v) {
-            fprintf(stderr, "lamac bench step: %s needs a value\n", a);
+            fprintf(stderr, "lamac bench step: %s needs a value\n", k);
             return 2;
         }
         i++;
-        if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--trace")) trace = v;
-        else if (!strcmp(a, "--iters") || !strcmp(a, "--warmup") || !strcmp(a, "--threads") ||
-                 !strcmp(a, "--size") || !strcmp(a, "--batch-size") || !strcmp(a, "--seed")) {
-            int *dst = !strcmp(a, "--iters") ? &iters : !strcmp(a, "--warmup") ? &warmup
-                     : !strcmp(a, "--threads") ? &threads : !strcmp(a, "--size") ? &size
-                     : !strcmp(a, "--seed") ? &seed : &bs;
-            if (lm_flag_int(a, v, 0, 1 << 30, dst) < 0) {
+        if (!strcmp(k, "--device")) a->device = v;
+        else if (!strcmp(k, "--trace")) a->trace = v;
+        else if (!strcmp(k, "--iters") || !strcmp(k, "--warmup") || !strcmp(k, "--threads") ||
+                 !strcmp(k, "--size") || !strcmp(k, "--batch-size") || !strcmp(k, "--seed")) {
+            int *dst = !strcmp(k, "--iters") ? &a->iters : !strcmp(k, "--warmup") ? &a->warmup
+                     : !strcmp(k, "--threads") ? &a->threads : !strcmp(k, "--size") ? &a->size
+                     : !strcmp(k, "--seed") ? &a->seed : &a->bs;
+            if (lm_flag_int(k, v, 0, 1 << 30, dst) < 0) {
                 fprintf(stderr, "lamac bench step: %s\n", lm_err_msg());
                 return 2;
             }
         } else {
-            fprintf(stderr, "lamac bench step: unknown option %s\n%s", a, STEP_USAGE);
+            fprintf(stderr, "lamac bench step: unknown option %s\n%s", k, STEP_USAGE);
             return 2;
         }
     }
-    if (!config) config = LM_SOURCE_DIR "/configs/training/lama-fourier.yaml";
-    if (iters < 1) iters = 1;
-    if (threads > 0) lt_set_num_threads(threads);
-    lt_manual_seed((uint64_t)seed);
+    if (!a->config) a->config = LM_SOURCE_DIR "/configs/training/lama-fourier.yaml";
+    if (a->iters < 1) a->iters = 1;
+    return 0;
+}
+
+/* What one benchmark holds: the networks and step of the config, on every rank the same. */
+typedef struct step_bench {
+    lm_cfg *cfg;
+    lm_step_setup *s;
+    lm_ddp *ddp;
     lt_device dev;
-    if (lm_parse_device(&dev, device) < 0) return lm_cmd_fail("bench step");
-    lm_cfg *cfg = NULL;
-    lm_step_setup *s = NULL;
-    lm_ddp *ddp = NULL;
-    lm_ddp_opts dopt;
+    int world, rank;
+    double build_s;
+} step_bench;
+
+static void close_step_bench(step_bench *b) {
+    lm_step_setup_free(b->s);
+    lm_cfg_free(b->cfg);
+    lm_ddp_free(b->ddp);
+}
+
+/* The device and data-parallel group, the config (batch size and crop from it unless given),
+ * the networks (random weights; perceptual losses random when their weights are missing),
+ * broadcast from rank 0, with the DDP hooks. Ranks > 0 print nothing. */
+static int open_step_bench(step_bench *b, step_args *a) {
+    memset(b, 0, sizeof *b);
+    if (a->threads > 0) lt_set_num_threads(a->threads);
+    lt_manual_seed((uint64_t)a->seed);
+    if (lm_device_open(&b->dev, &b->ddp, a->device) < 0) return LM_EINVAL;
+    b->world = lm_ddp_world_size(b->ddp), b->rank = lm_ddp_rank(b->ddp);
+    if (b->rank > 0 && !freopen("/dev/null", "w", stdout)) return lm_err_code(LM_EIO, "stdout: cannot silence rank %d", b->rank);
     int64_t v64 = 0;
-    int rc = lm_ddp_opts_from_env(&dopt);
-    if (!rc) rc = lm_ddp_place(&dopt, &dev, strchr(device, ':') != NULL, lt_cuda_device_count());
-    if (!rc) rc = lm_ddp_create(&ddp, &dopt, dev);
-    if (rc) return lm_cmd_fail("bench step");
-    int world = lm_ddp_world_size(ddp), rank = lm_ddp_rank(ddp);
-    if (rank > 0 && !freopen("/dev/null", "w", stdout)) { /* rank 0 reports */
-        lm_ddp_free(ddp);
-        return lm_cmd_fail("bench step");
-    }
-    rc = lm_cfg_load(&cfg, config, overrides, n_over);
-    if (!rc && !bs) rc = lm_cfg_get_int(cfg, "data.batch_size", &v64), bs = (int)v64;
-    if (!rc && !size) rc = lm_cfg_get_int(cfg, "data.train.out_size", &v64), size = (int)v64;
+    int rc = lm_cfg_load(&b->cfg, a->config, a->overrides, a->n_over);
+    if (!rc && !a->bs) rc = lm_cfg_get_int(b->cfg, "data.batch_size", &v64), a->bs = (int)v64;
+    if (!rc && !a->size) rc = lm_cfg_get_int(b->cfg, "data.train.out_size", &v64), a->size = (int)v64;
     double t0 = lm_clock_now();
-    if (!rc) rc = lm_step_setup_create(&s, cfg, dev, LM_PL_RANDOM_IF_MISSING);
-    if (!rc) rc = lm_ddp_broadcast_params(ddp, &s->gp, LM_PARAM | LM_BUFFER);
-    if (!rc) rc = lm_ddp_broadcast_params(ddp, &s->dp, LM_PARAM | LM_BUFFER);
-    if (rc) {
-        lm_step_setup_free(s);
-        lm_cfg_free(cfg);
-        lm_ddp_free(ddp);
-        return lm_cmd_fail("bench step");
+    if (!rc) rc = lm_step_setup_create(&b->s, b->cfg, b->dev, LM_PL_RANDOM_IF_MISSING);
+    if (!rc) rc = lm_step_setup_join(b->s, b->ddp, 1);
+    b->build_s = lm_clock_now() - t0;
+    if (!rc && b->world > 1) lt_manual_seed((uint64_t)a->seed + 1000u * (uint64_t)b->rank + 1u); /* every rank its own batch */
+    return rc;
+}
+
+static void print_step_setup(const step_bench *b, const step_args *a) {
+    const lm_step_setup *s = b->s;
+    if (b->world > 1) {
+        const lm_ddp_opts *o = lm_ddp_options(b->ddp);
+        printf("data parallel: %d ranks (%s), Gloo over %s:%d, gradient buckets %.0f MB\n", b->world, o->source,
+               o->master_addr, o->master_port, o->bucket_mb);
     }
-    lm_step_hooks hooks = lm_ddp_step_hooks(ddp);
-    lm_step_set_hooks(s->step, &hooks);
-    if (world > 1) { /* every rank its own batch */
-        lt_manual_seed((uint64_t)seed + 1000u * (uint64_t)rank + 1u);
-        printf("data parallel: %d ranks (%s), Gloo over %s:%d, gradient buckets %.0f MB\n", world, dopt.source,
-               dopt.master_addr, dopt.master_port, dopt.bucket_mb);
-    }
-    printf("bench step: %s", config);
-    for (int i = 0; i < n_over; i++) printf(" %s", overrides[i]);
-    printf("\ngenerator %s (%lld parameters), discriminator %s (%lld), built in %.1f s\n", s->gopts.kind, (long long)lm_params_numel(&s->gp, LM_PARAM),
-           s->dopts.kind, (long long)lm_params_numel(&s->dp, LM_PARAM), lm_clock_now() - t0);
+    printf("bench step: %s", a->config);
+    for (int i = 0; i < a->n_over; i++) printf(" %s", a->overrides[i]);
+    printf("\ngenerator %s (%lld parameters), discriminator %s (%lld), built in %.1f s\n", s->gopts.kind,
+           (long long)lm_params_numel(&s->gp, LM_PARAM), s->dopts.kind, (long long)lm_params_numel(&s->dp, LM_PARAM),
+           b->build_s);
     printf("losses: l1 %g/%g, adversarial %s %g (gp %g), feature matching %g, perceptual (VGG) %g%s%s, "
            "resnet_pl %g%s%s%s\n", s->sopts.l1.weight_known, s->sopts.l1.weight_missing,
            s->sopts.adv.kind == LM_ADV_BCE ? "bce" : "r1", s->sopts.adv.weight, s->sopts.adv.gp_coef,
@@ -465,81 +493,125 @@ static int bench_step(int argc, char **argv) {
     char blas[2048];
     blas_in_use(blas, sizeof blas);
     printf("batch %d x 3 x %d x %d (random image, one box mask per sample), %d threads, device %s, precision %s\n"
-           "backend: %s\nBLAS: %s\n", bs, size, size, lt_get_num_threads(), device,
+           "backend: %s\nBLAS: %s\n", a->bs, a->size, a->size, lt_get_num_threads(), a->device,
            s->sopts.precision == LT_BF16 ? "bf16 (autocast, FFTs in float32)" : "32",
            lt_backend_info(), blas);
-    double *tot = calloc((size_t)iters, sizeof *tot), *cpu = calloc((size_t)iters, sizeof *cpu);
-    char load0[64] = "?";
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la) {
-        if (!fgets(load0, sizeof load0, la)) snprintf(load0, sizeof load0, "?");
-        load0[strcspn(load0, "\n")] = 0;
-        fclose(la);
-    }
-    double *parts[9];
-    for (int k = 0; k < 9; k++) parts[k] = calloc((size_t)iters, sizeof(double));
-    lt_scope_push();
-    int64_t ish[4] = {bs, 3, size, size}, msh[4] = {bs, 1, size, size};
-    lt_tensor *img = lt_rand(ish, 4, LT_F32, dev), *mask = lt_zeros(msh, 4, LT_F32, dev);
-    for (int b = 0; b < bs && mask; b++) /* a box over a quarter to a half of the image */
-        lt_fill_(lt_narrow(lt_narrow(lt_narrow(mask, 0, b, 1), 2, size / 8 + b % 4 * size / 16, size / 2), 3,
-                           size / 4, size / 2 + b % 3 * size / 8 - size / 8), 1.0);
-    if (!img || !mask) rc = lm_err_lt("bench step: inputs");
-    lm_ddp_stats st0 = lm_ddp_get_stats(ddp);
-    for (int it = 0; it < warmup + iters && !rc; it++) {
-        if (it == warmup) st0 = lm_ddp_get_stats(ddp);
+}
+
+/* Per timed iteration: the total, the CPU time and the step's nine parts. */
+typedef struct step_times {
+    int n;
+    double *tot, *cpu, *parts[9];
+    lm_ddp_stats st0; /* the all-reduce counters when timing began */
+} step_times;
+
+static int step_times_alloc(step_times *t, int n) {
+    memset(t, 0, sizeof *t);
+    t->n = n;
+    t->tot = calloc((size_t)n, sizeof *t->tot), t->cpu = calloc((size_t)n, sizeof *t->cpu);
+    int ok = t->tot && t->cpu;
+    for (int k = 0; k < 9; k++) ok &= (t->parts[k] = calloc((size_t)n, sizeof(double))) != NULL;
+    return ok ? 0 : lm_err_code(LM_ENOMEM, "bench step: out of memory");
+}
+
+static void step_times_free(step_times *t) {
+    for (int k = 0; k < 9; k++) free(t->parts[k]);
+    free(t->tot);
+    free(t->cpu);
+}
+
+/* warmup untimed iterations, then t->n timed ones (each printed), then --trace's one more. */
+static int time_steps(step_times *t, const step_bench *b, const step_args *a, lt_tensor *img, lt_tensor *mask) {
+    int rc = 0;
+    t->st0 = lm_ddp_get_stats(b->ddp);
+    for (int it = 0; it < a->warmup + t->n && !rc; it++) {
+        if (it == a->warmup) t->st0 = lm_ddp_get_stats(b->ddp);
         double c0 = lm_clock_cpu();
-        rc = lm_step_run(NULL, s->step, img, mask);
+        rc = lm_step_run(NULL, b->s->step, img, mask);
         double c1 = lm_clock_cpu();
-        if (rc || it < warmup) continue;
-        const lm_step_times *t = lm_step_last_times(s->step);
-        int j = it - warmup;
-        tot[j] = t->total;
-        cpu[j] = c1 - c0;
-        double v[9] = {t->g_fwd, t->g_losses, t->pl_fwd, t->g_bwd, t->g_opt, t->d_gfwd, t->d_fwd, t->d_bwd, t->d_opt};
-        for (int k = 0; k < 9; k++) parts[k][j] = v[k];
-        printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, t->total, c1 - c0);
+        if (rc || it < a->warmup) continue;
+        const lm_step_times *st = lm_step_last_times(b->s->step);
+        int j = it - a->warmup;
+        t->tot[j] = st->total;
+        t->cpu[j] = c1 - c0;
+        double v[9] = {st->g_fwd, st->g_losses, st->pl_fwd, st->g_bwd, st->g_opt, st->d_gfwd, st->d_fwd, st->d_bwd, st->d_opt};
+        for (int k = 0; k < 9; k++) t->parts[k][j] = v[k];
+        printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, st->total, c1 - c0);
         fflush(stdout);
     }
-    if (!rc && trace) {
-        if (lt_profile_begin(trace) < 0) rc = lm_err_lt("bench step: --trace");
-        if (!rc) rc = lm_step_run(NULL, s->step, img, mask);
-        if (lt_profile_end() < 0 && !rc) rc = lm_err_lt("bench step: --trace %s", trace);
-        if (!rc) printf("trace of one more iteration written to %s\n", trace);
+    if (!rc && a->trace) {
+        if (lt_profile_begin(a->trace) < 0) rc = lm_err_lt("bench step: --trace");
+        if (!rc) rc = lm_step_run(NULL, b->s->step, img, mask);
+        if (lt_profile_end() < 0 && !rc) rc = lm_err_lt("bench step: --trace %s", a->trace);
+        if (!rc) printf("trace of one more iteration written to %s\n", a->trace);
     }
+    return rc;
+}
+
+static void print_step_times(step_times *t, const step_bench *b, const step_args *a, const char *load0) {
+    int iters = t->n;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double med = median(t->tot, iters), lo = t->tot[0], hi = t->tot[iters - 1];
+    printf("seconds per iteration: median %.3f (min %.3f, max %.3f over %d, after %d warm-up)\n", med, lo, hi,
+           iters, a->warmup);
+    double cmed = median(t->cpu, iters);
+    printf("CPU seconds per iteration: median %.3f (/ %d threads = %.3f s: the wall time if the process "
+           "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
+    printf("load average at start: %s (other processes share the cores)\n", load0);
+    printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
+    printf("samples/s: %.3f (%d rank(s) x batch %d / median iteration)\n", b->world * a->bs / med, b->world, a->bs);
+    if (b->world > 1) {
+        lm_ddp_stats st1 = lm_ddp_get_stats(b->ddp), st0 = t->st0;
+        printf("rank 0, per iteration (mean): gradient all-reduce %.3f s for %.1f M values (G + D, %ld calls), "
+               "buffer broadcast %.3f s; included in the profile's backward and forward parts\n",
+               (st1.grad_seconds - st0.grad_seconds) / iters, (st1.grad_bytes - st0.grad_bytes) / 4e6 / iters,
+               (st1.grad_calls - st0.grad_calls) / iters, (st1.buffer_seconds - st0.buffer_seconds) / iters);
+    }
+    static const char *const names[9] = {
+        "G forward (generator step)", "losses incl. 2 D forwards + perceptual", "  of which perceptual forwards",
+        "G backward (incl. D and perceptual backward)", "G clip + Adam", "G forward again (discriminator step)",
+        "D forwards + loss incl. R1 gradient", "D backward (double backward of R1)", "D clip + Adam"};
+    printf("profile (median seconds):\n");
+    for (int k = 0; k < 9; k++) printf("  %-46s %.3f\n", names[k], median(t->parts[k], iters));
+}
+
+/* The first line of /proc/loadavg ("?" when it cannot be read). */
+static void load_average(char *out, size_t cap) {
+    snprintf(out, cap, "?");
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (!la) return;
+    if (!fgets(out, (int)cap, la)) snprintf(out, cap, "?");
+    out[strcspn(out, "\n")] = 0;
+    fclose(la);
+}
+
+static int bench_step(int argc, char **argv) {
+    lm_launch_opts lo;
+    if (lm_launch_take_args(&lo, &argc, argv) < 0) return lm_cmd_fail("bench step");
+    if (lo.nproc_per_node > 0) /* the workers run `lamac bench step ...` without the flags */
+        return lm_launch_workers(&lo, argc, argv, "bench") < 0 ? (lm_cmd_fail("bench step"), lm_launch_exit_code()) : 0;
+    step_args a;
+    int prc = parse_step(&a, argc, argv);
+    if (prc) return prc < 0 ? 0 : prc;
+    step_bench b;
+    if (open_step_bench(&b, &a) < 0) {
+        close_step_bench(&b);
+        return lm_cmd_fail("bench step");
+    }
+    print_step_setup(&b, &a);
+    step_times t;
+    char load0[64];
+    int rc = step_times_alloc(&t, a.iters);
+    load_average(load0, sizeof load0);
+    lt_scope_push();
+    lt_tensor *img = NULL, *mask = NULL;
+    if (!rc) rc = lm_batch_random_fixed_boxes(&img, &mask, a.bs, a.size, b.dev);
+    if (!rc) rc = time_steps(&t, &b, &a, img, mask);
     lt_scope_pop();
-    if (!rc) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        double med = median(tot, iters), lo = tot[0], hi = tot[iters - 1];
-        printf("seconds per iteration: median %.3f (min %.3f, max %.3f over %d, after %d warm-up)\n", med, lo, hi,
-               iters, warmup);
-        double cmed = median(cpu, iters);
-        printf("CPU seconds per iteration: median %.3f (/ %d threads = %.3f s: the wall time if the process "
-               "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
-        printf("load average at start: %s (other processes share the cores)\n", load0);
-        printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
-        printf("samples/s: %.3f (%d rank(s) x batch %d / median iteration)\n", world * bs / med, world, bs);
-        if (world > 1) {
-            lm_ddp_stats st1 = lm_ddp_get_stats(ddp);
-            printf("rank 0, per iteration (mean): gradient all-reduce %.3f s for %.1f M values (G + D, %ld calls), "
-                   "buffer broadcast %.3f s; included in the profile's backward and forward parts\n",
-                   (st1.grad_seconds - st0.grad_seconds) / iters, (st1.grad_bytes - st0.grad_bytes) / 4e6 / iters,
-                   (st1.grad_calls - st0.grad_calls) / iters, (st1.buffer_seconds - st0.buffer_seconds) / iters);
-        }
-        static const char *const names[9] = {
-            "G forward (generator step)", "losses incl. 2 D forwards + perceptual", "  of which perceptual forwards",
-            "G backward (incl. D and perceptual backward)", "G clip + Adam", "G forward again (discriminator step)",
-            "D forwards + loss incl. R1 gradient", "D backward (double backward of R1)", "D clip + Adam"};
-        printf("profile (median seconds):\n");
-        for (int k = 0; k < 9; k++) printf("  %-46s %.3f\n", names[k], median(parts[k], iters));
-    }
-    for (int k = 0; k < 9; k++) free(parts[k]);
-    free(tot);
-    free(cpu);
-    lm_step_setup_free(s);
-    lm_cfg_free(cfg);
-    lm_ddp_free(ddp);
+    if (!rc) print_step_times(&t, &b, &a, load0);
+    step_times_free(&t);
+    close_step_bench(&b);
     return rc < 0 ? lm_cmd_fail("bench step") : 0;
 }
 

@@ -12,16 +12,17 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/flags.h"
-#include "core/launch.h"
 #include "io/safetensors.h"
 #include "model/layers.h"
 #include "model/lt_err.h"
-#include "model/precision.h"
 #include "train/ddp.h"
 #include "cli/command.h"
+#include "cli/launch_args.h"
 #include "config/config.h"
-#include "config/predictor.h"
-#include "config/step_setup.h"
+#include "run/batch.h"
+#include "run/device.h"
+#include "run/params_file.h"
+#include "run/step_setup.h"
 
 static const char *const USAGE =
     "usage: lamac ddp-check [--nproc-per-node N [--nnodes M --node-rank R --master ADDR:PORT]]\n"
@@ -216,131 +217,57 @@ static int time_allreduce(const args *a, lm_ddp *d) {
 
 /* ---- steps and grads ---------------------------------------------------------------------------- */
 
-/* A random batch of n samples: image U[0,1) and a random box per sample. Deterministic in the
- * generator's state. (N, 3, S, S), (N, 1, S, S) in the current scope. */
-static int make_batch(int n, int size, lt_tensor **img, lt_tensor **mask) {
-    int64_t ish[4] = {n, 3, size, size}, msh[4] = {n, 1, size, size}, bsh[2] = {n, 4};
-    *img = lt_rand(ish, 4, LT_F32, LT_CPU);
-    *mask = lt_zeros(msh, 4, LT_F32, LT_CPU);
-    lt_tensor *box = lt_rand(bsh, 2, LT_F64, LT_CPU); // (n, 4): y, x, h, w as fractions
-    double bx[64 * 4];
-    if (!*img || !*mask || !box || n > 64 || lt_to_buffer(box, bx, sizeof(double) * 4 * (size_t)n) < 0)
-        return lm_err_lt("batch");
-    for (int i = 0; i < n; i++) {
-        int h = size / 4 + (int)(bx[4 * i + 2] * size / 4), wd = size / 4 + (int)(bx[4 * i + 3] * size / 4);
-        int y = (int)(bx[4 * i] * (size - h)), x = (int)(bx[4 * i + 1] * (size - wd));
-        if (!lt_fill_(lt_narrow(lt_narrow(lt_narrow(*mask, 0, i, 1), 2, y, h), 3, x, wd), 1.0)) return lm_err_lt("batch");
-    }
-    return 0;
-}
+static const char *prec_name(const lm_step_setup *s) { return s->sopts.precision == LT_F32 ? "float32" : "bf16"; }
 
-static int save_grads(const char *path, lm_params *const *ps, const char *const *prefixes, int n) {
-    lm_safetensors_writer *w;
-    int rc = lm_safetensors_writer_open(&w, path);
-    if (rc < 0) return rc;
-    for (int k = 0; k < n && !rc; k++)
-        for (int i = 0; i < ps[k]->n && !rc; i++) {
-            lm_param *it = &ps[k]->items[i];
-            if (it->kind != LM_PARAM || !lt_has_grad(it->t)) continue;
-            lt_scope_push();
-            lt_tensor *g = lt_contiguous(lt_grad_of(it->t));
-            int64_t sh[8];
-            int nd = lt_shape(g, sh, 8);
-            size_t bytes = (size_t)lt_numel(g) * sizeof(float);
-            float *buf = malloc(bytes ? bytes : 1);
-            char name[512];
-            snprintf(name, sizeof name, "%s%s", prefixes[k], it->name);
-            if (!g || nd < 0 || !buf || lt_to_buffer(g, buf, bytes) < 0) rc = lm_err_lt("gradient of %s", name);
-            else rc = lm_safetensors_writer_add(w, name, LM_DT_F32, sh, nd, buf, bytes);
-            free(buf);
-            lt_scope_pop();
-        }
-    if (rc) {
-        lm_safetensors_writer_abort(w);
-        return rc;
-    }
-    return lm_safetensors_writer_close(w);
-}
-
-/* Adds the float tensors of p to w: gradients of the parameters (kind LM_PARAM) or the
- * floating-point buffers (LM_BUFFER), named prefix + name. */
-static int add_params(lm_safetensors_writer *w, lm_params *p, int kind, const char *prefix) {
-    int rc = 0;
-    for (int i = 0; i < p->n && !rc; i++) {
-        lm_param *it = &p->items[i];
-        if ((int)it->kind != kind || lt_type(it->t) != LT_F32 || (kind == LM_PARAM && !lt_has_grad(it->t))) continue;
-        lt_scope_push();
-        lt_tensor *t = lt_contiguous(kind == LM_PARAM ? lt_grad_of(it->t) : lt_alias(it->t));
-        int64_t sh[8];
-        int nd = lt_shape(t, sh, 8);
-        char name[512];
-        snprintf(name, sizeof name, "%s%s", prefix, it->name);
-        if (!t || nd < 0) rc = lm_err_lt("%s", name);
-        else rc = lm_safetensors_writer_add(w, name, LM_DT_F32, sh, nd, lt_data(t), (size_t)lt_numel(t) * sizeof(float));
-        lt_scope_pop();
-    }
+/* This rank's slice of one fixed batch of bs·w samples (the grads and syncbn modes). In the
+ * caller's scope. */
+static int rank_slice(lt_tensor **img, lt_tensor **mask, const args *a, int r, int w) {
+    lt_manual_seed((uint64_t)a->seed + 77);
+    int rc = lm_batch_random_boxes(img, mask, a->bs * w, a->size);
+    *img = lt_narrow(*img, 0, (int64_t)r * a->bs, a->bs), *mask = lt_narrow(*mask, 0, (int64_t)r * a->bs, a->bs);
     return rc;
 }
 
-/* trainer.precision=bf16 in the grads and syncbn modes: the forward passes and losses run
- * under autocast like train/step.c's (network outputs cast to float32 for the losses, the
- * backward outside the region). 0 or negative. */
-static int ac_begin(const lm_step_setup *s, lt_tensor *x) {
-    return lm_precision_begin(s->sopts.precision, lt_device_of(x)) < 0 ? lm_err_lt("autocast") : 0;
+/* The predictions in chunks of --split samples, pred.<k> with k counted over all ranks. */
+static int add_predictions(lm_safetensors_writer *wr, lt_tensor *pred, const args *a, int r) {
+    int rc = 0;
+    for (int k = 0; k < a->bs / a->split && !rc; k++) {
+        lt_tensor *c = lt_contiguous(lt_detach(lt_narrow(pred, 0, (int64_t)k * a->split, a->split)));
+        int64_t sh[4];
+        char name[64];
+        snprintf(name, sizeof name, "pred.%d", r * (a->bs / a->split) + k);
+        if (!c || lt_shape(c, sh, 4) != 4) rc = lm_err_lt("syncbn: prediction");
+        else rc = lm_safetensors_writer_add(wr, name, LM_DT_F32, sh, 4, lt_data(c), (size_t)lt_numel(c) * sizeof(float));
+    }
+    return rc;
 }
-static void ac_end(const lm_step_setup *s) { lm_precision_end(s->sopts.precision); }
-static lt_tensor *ac_f32(const lm_step_setup *s, lt_tensor *t) { return lm_precision_f32(s->sopts.precision, t); }
-static const char *prec_name(const lm_step_setup *s) { return s->sopts.precision == LT_F32 ? "float32" : "bf16"; }
 
 /* The syncbn mode (see USAGE). In the caller's scope. */
 static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     int r = lm_ddp_rank(d), w = lm_ddp_world_size(d), rc = 0;
     char path[4096];
-    lt_manual_seed((uint64_t)a->seed + 77);
-    lt_tensor *img, *mask;
-    if ((rc = make_batch(a->bs * w, a->size, &img, &mask)) < 0) return rc;
-    img = lt_narrow(img, 0, (int64_t)r * a->bs, a->bs), mask = lt_narrow(mask, 0, (int64_t)r * a->bs, a->bs);
+    lt_tensor *img, *mask, *pred;
+    if ((rc = rank_slice(&img, &mask, a, r, w)) < 0) return rc;
     lm_bn_set_sync_group(a->no_sync_bn ? NULL : lm_ddp_group(d));
     /* generator loss: G and D in training mode */
-    if ((rc = ac_begin(s, img)) < 0) return rc;
-    lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
-    lt_tensor *pred = ac_f32(s, lm_generator_forward(s->g, lt_cat(parts, 2, 1), 1)); // (B, 3, S, S)
-    lt_tensor *logits = ac_f32(s, lm_discriminator_forward(s->d, pred, 1, NULL, NULL));
-    lt_tensor *loss = lt_add(lm_masked_l1_loss(pred, img, mask, &s->sopts.l1),
-                             lm_adv_generator_loss(&s->sopts.adv, logits, mask));
-    ac_end(s);
+    lt_tensor *loss = lm_step_setup_generator_loss(&pred, s, img, mask, 1);
     if (!loss || lt_backward(loss) < 0) rc = lm_err_lt("syncbn: generator loss and backward");
     if (!rc) rc = lm_ddp_sync_grads(d, &s->gp);
     double gl = rc ? 0 : lt_item(loss);
     lm_safetensors_writer *wr = NULL;
     if (!rc && a->out) {
         snprintf(path, sizeof path, "%s/syncbn_rank%d.safetensors", a->out, r);
-        if (!(rc = lm_safetensors_writer_open(&wr, path))) rc = add_params(wr, &s->gp, LM_PARAM, "g.");
-        for (int k = 0; k < a->bs / a->split && !rc; k++) {
-            lt_tensor *c = lt_contiguous(lt_detach(lt_narrow(pred, 0, (int64_t)k * a->split, a->split)));
-            int64_t sh[4];
-            char name[64];
-            snprintf(name, sizeof name, "pred.%d", r * (a->bs / a->split) + k);
-            if (!c || lt_shape(c, sh, 4) != 4) rc = lm_err_lt("syncbn: prediction");
-            else rc = lm_safetensors_writer_add(wr, name, LM_DT_F32, sh, 4, lt_data(c), (size_t)lt_numel(c) * sizeof(float));
-        }
+        if (!(rc = lm_safetensors_writer_open(&wr, path))) rc = lm_params_file_add(wr, &s->gp, LM_PARAM, "g.");
+        if (!rc) rc = add_predictions(wr, pred, a, r);
     }
     /* discriminator loss with R1 (create_graph), D in training mode */
-    lm_params_zero_grad(&s->dp);
-    lt_tensor *real = lt_detach(img);
-    if (!rc && lt_set_requires_grad(real, 1) < 0) rc = lm_err_lt("syncbn");
     lm_adv_discr dl = {0};
-    if (!rc && !(rc = ac_begin(s, img))) {
-        lt_tensor *rl = ac_f32(s, lm_discriminator_forward(s->d, real, 1, NULL, NULL));
-        lt_tensor *fl = ac_f32(s, lm_discriminator_forward(s->d, lt_detach(pred), 1, NULL, NULL));
-        int lrc = !rl || !fl ? -1 : lm_adv_discriminator_loss(&dl, &s->sopts.adv, real, rl, fl, mask);
-        ac_end(s);
-        if (lrc < 0 || lt_backward(dl.loss) < 0) rc = lm_err_lt("syncbn: discriminator loss (R1) and backward");
-    }
+    if (!rc && (rc = lm_step_setup_discriminator_loss(&dl, s, img, pred, mask)) < 0) lm_err_prefix("syncbn");
+    if (!rc && lt_backward(dl.loss) < 0) rc = lm_err_lt("syncbn: discriminator loss (R1) and backward");
     if (!rc) rc = lm_ddp_sync_grads(d, &s->dp);
-    if (!rc && wr) rc = add_params(wr, &s->dp, LM_PARAM, "d.");
-    if (!rc && wr) rc = add_params(wr, &s->gp, LM_BUFFER, "g.");
-    if (!rc && wr) rc = add_params(wr, &s->dp, LM_BUFFER, "d.");
+    if (!rc && wr) rc = lm_params_file_add(wr, &s->dp, LM_PARAM, "d.");
+    if (!rc && wr) rc = lm_params_file_add(wr, &s->gp, LM_BUFFER, "g.");
+    if (!rc && wr) rc = lm_params_file_add(wr, &s->dp, LM_BUFFER, "d.");
     lm_bn_set_sync_group(NULL);
     if (wr) {
         if (rc) lm_safetensors_writer_abort(wr);
@@ -353,77 +280,73 @@ static int run_syncbn(const args *a, lm_ddp *d, lm_step_setup *s) {
     return rc;
 }
 
-static int run_model(const args *a, lm_ddp *d) {
+/* The grads mode (see USAGE): G and D in eval mode, so that samples are independent. In the
+ * caller's scope. */
+static int run_grads(const args *a, lm_ddp *d, lm_step_setup *s) {
     int r = lm_ddp_rank(d), w = lm_ddp_world_size(d);
-    const char *config = a->config ? a->config : LM_SOURCE_DIR "/configs/training/lama-fourier.yaml";
-    lm_cfg *cfg = NULL;
-    lm_step_setup *s = NULL;
+    lt_tensor *img, *mask, *pred;
+    int rc = rank_slice(&img, &mask, a, r, w);
+    lt_tensor *loss = rc ? NULL : lm_step_setup_generator_loss(&pred, s, img, mask, 0);
+    if (!rc && (!loss || lt_backward(loss) < 0)) rc = lm_err_lt("grads: loss and backward");
+    if (!rc && !a->no_sync) rc = lm_ddp_sync_grads(d, &s->gp);
+    if (!rc && !a->no_sync) rc = lm_ddp_sync_grads(d, &s->dp);
+    if (!rc && a->out) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/grads_rank%d.safetensors", a->out, r);
+        lm_params *ps[2] = {&s->gp, &s->dp};
+        const char *pre[2] = {"generator.", "discriminator."};
+        rc = lm_params_file_grads(path, ps, pre, 2);
+    }
+    if (!rc) printf("rank %d of %d: grads ok (loss %.6f on %d samples; %s)\n", r, w, lt_item(loss), a->bs, prec_name(s));
+    return rc;
+}
+
+/* --die-rank / --stall-rank: this rank ends or stops itself before step it. */
+static void maybe_fail_on_purpose(const args *a, int r, int it) {
+    if (r == a->die_rank && it == a->die_after) {
+        fprintf(stderr, "rank %d: dying on purpose after %d steps (--die-rank)\n", r, it);
+        fflush(stderr);
+        raise(SIGKILL);
+    }
+    if (r == a->stall_rank && it == a->die_after) {
+        fprintf(stderr, "rank %d: stopping on purpose after %d steps (--stall-rank)\n", r, it);
+        fflush(stderr);
+        raise(SIGSTOP);
+    }
+}
+
+static void print_steps_stats(const args *a, lm_ddp *d, const lm_step_setup *s) {
+    int r = lm_ddp_rank(d), w = lm_ddp_world_size(d);
+    lm_ddp_stats st = lm_ddp_get_stats(d);
+    printf("rank %d of %d: %d steps ok (%s); gradient all-reduce %.3f s in %ld calls (%.1f MB), buffer broadcast "
+           "%.3f s\n", r, w, a->steps, prec_name(s), st.grad_seconds, st.grad_calls, st.grad_bytes / 1e6,
+           st.buffer_seconds);
+    if (s->sopts.ddp_overlap && w > 1) {
+        long np = 0;
+        for (int i = 0; i < s->gp.n; i++) np += s->gp.items[i].kind == LM_PARAM;
+        for (int i = 0; i < s->dp.n; i++) np += s->dp.items[i].kind == LM_PARAM;
+        printf("rank %d of %d: overlap: %ld gradient-ready hook calls (expected %ld: once per trainable parameter "
+               "and backward), %ld buckets started during backward, %ld after it\n", r, w, st.hook_calls,
+               np * a->steps, st.buckets_early, st.buckets_late);
+    }
+}
+
+/* The steps mode (see USAGE): official iterations on per-rank random batches. */
+static int run_steps(const args *a, lm_ddp *d, lm_step_setup *s) {
+    int r = lm_ddp_rank(d), w = lm_ddp_world_size(d), rc = 0;
     char path[4096];
-    /* each rank starts from its own random networks: the broadcast must make them equal */
-    lt_manual_seed((uint64_t)a->seed + 1000u * (uint64_t)r);
-    int rc = lm_cfg_load(&cfg, config, a->over, a->n_over);
-    if (!rc) rc = lm_step_setup_create(&s, cfg, LT_CPU, LM_PL_RANDOM_IF_MISSING);
-    if (!rc) rc = lm_ddp_broadcast_params(d, &s->gp, LM_PARAM | LM_BUFFER);
-    if (!rc) rc = lm_ddp_broadcast_params(d, &s->dp, LM_PARAM | LM_BUFFER);
-    if (rc) goto cleanup;
-    if (!strcmp(a->mode, "syncbn")) {
-        lt_scope_push();
-        rc = run_syncbn(a, d, s);
-        lt_scope_pop();
-        goto cleanup;
-    }
-    if (!strcmp(a->mode, "grads")) {
-        /* one fixed batch of bs·w samples; this rank's slice */
-        lt_manual_seed((uint64_t)a->seed + 77);
-        lt_scope_push();
-        lt_tensor *img, *mask;
-        rc = make_batch(a->bs * w, a->size, &img, &mask);
-        img = lt_narrow(img, 0, (int64_t)r * a->bs, a->bs), mask = lt_narrow(mask, 0, (int64_t)r * a->bs, a->bs);
-        if (!rc) rc = ac_begin(s, img);
-        lt_tensor *parts[2] = {lt_mul(img, lt_rsub_scalar(mask, 1.0)), mask};
-        lt_tensor *pred = ac_f32(s, lm_generator_forward(s->g, lt_cat(parts, 2, 1), 0)); // (B, 3, S, S), BN eval
-        lt_tensor *logits = ac_f32(s, lm_discriminator_forward(s->d, pred, 0, NULL, NULL));
-        lt_tensor *loss = lt_add(lm_masked_l1_loss(pred, img, mask, &s->sopts.l1),
-                                 lm_adv_generator_loss(&s->sopts.adv, logits, mask));
-        if (!rc) ac_end(s);
-        if (!rc && (!loss || lt_backward(loss) < 0)) rc = lm_err_lt("grads: loss and backward");
-        if (!rc && !a->no_sync) rc = lm_ddp_sync_grads(d, &s->gp);
-        if (!rc && !a->no_sync) rc = lm_ddp_sync_grads(d, &s->dp);
-        if (!rc && a->out) {
-            snprintf(path, sizeof path, "%s/grads_rank%d.safetensors", a->out, r);
-            lm_params *ps[2] = {&s->gp, &s->dp};
-            const char *pre[2] = {"generator.", "discriminator."};
-            rc = save_grads(path, ps, pre, 2);
-        }
-        if (!rc)
-            printf("rank %d of %d: grads ok (loss %.6f on %d samples; %s)\n", r, w, lt_item(loss), a->bs, prec_name(s));
-        lt_scope_pop();
-        goto cleanup;
-    }
     if (a->out && r == 0) {
         snprintf(path, sizeof path, "%s/init.safetensors", a->out);
-        if ((rc = lm_step_setup_save(s, path, NULL, 0)) < 0) goto cleanup;
+        if ((rc = lm_step_setup_save(s, path, NULL, 0)) < 0) return rc;
     }
-    lm_step_hooks h = lm_ddp_step_hooks(d);
-    if (a->no_sync) h.sync_grads = NULL;
-    lm_step_set_hooks(s->step, &h);
     /* per-rank batches: a different stream on every rank */
     lt_manual_seed((uint64_t)a->seed * 7919u + 1u + (uint64_t)r);
     for (int it = 0; it < a->steps && !rc; it++) {
-        if (r == a->die_rank && it == a->die_after) {
-            fprintf(stderr, "rank %d: dying on purpose after %d steps (--die-rank)\n", r, it);
-            fflush(stderr);
-            raise(SIGKILL);
-        }
-        if (r == a->stall_rank && it == a->die_after) {
-            fprintf(stderr, "rank %d: stopping on purpose after %d steps (--stall-rank)\n", r, it);
-            fflush(stderr);
-            raise(SIGSTOP);
-        }
+        maybe_fail_on_purpose(a, r, it);
         lt_scope_push();
         lt_tensor *img, *mask;
         lm_step_losses L;
-        rc = make_batch(a->bs, a->size, &img, &mask);
+        rc = lm_batch_random_boxes(&img, &mask, a->bs, a->size);
         if (!rc) rc = lm_step_run(&L, s->step, img, mask);
         if (!rc) {
             double v[2] = {lm_step_losses_get(&L, "gen_total"), lm_step_losses_get(&L, "discr_adv")};
@@ -437,21 +360,27 @@ static int run_model(const args *a, lm_ddp *d) {
         snprintf(path, sizeof path, "%s/rank%d.safetensors", a->out, r);
         rc = lm_step_setup_save(s, path, NULL, lm_step_global_step(s->step));
     }
+    if (!rc) print_steps_stats(a, d, s);
+    return rc;
+}
+
+/* The modes with networks: every rank builds its own random ones (each seeded differently),
+ * then joins the group (rank 0's weights everywhere, the DDP hooks; --no-sync: without the
+ * gradient averaging). */
+static int run_model(const args *a, lm_ddp *d) {
+    const char *config = a->config ? a->config : LM_SOURCE_DIR "/configs/training/lama-fourier.yaml";
+    lm_cfg *cfg = NULL;
+    lm_step_setup *s = NULL;
+    lt_manual_seed((uint64_t)a->seed + 1000u * (uint64_t)lm_ddp_rank(d));
+    int rc = lm_cfg_load(&cfg, config, a->over, a->n_over);
+    if (!rc) rc = lm_step_setup_create(&s, cfg, LT_CPU, LM_PL_RANDOM_IF_MISSING);
+    if (!rc) rc = lm_step_setup_join(s, d, !a->no_sync);
     if (!rc) {
-        lm_ddp_stats st = lm_ddp_get_stats(d);
-        printf("rank %d of %d: %d steps ok (%s); gradient all-reduce %.3f s in %ld calls (%.1f MB), buffer broadcast "
-               "%.3f s\n", r, w, a->steps, prec_name(s), st.grad_seconds, st.grad_calls, st.grad_bytes / 1e6,
-               st.buffer_seconds);
-        if (s->sopts.ddp_overlap && w > 1) {
-            long np = 0;
-            for (int i = 0; i < s->gp.n; i++) np += s->gp.items[i].kind == LM_PARAM;
-            for (int i = 0; i < s->dp.n; i++) np += s->dp.items[i].kind == LM_PARAM;
-            printf("rank %d of %d: overlap: %ld gradient-ready hook calls (expected %ld: once per trainable parameter "
-                   "and backward), %ld buckets started during backward, %ld after it\n", r, w, st.hook_calls,
-                   np * a->steps, st.buckets_early, st.buckets_late);
-        }
+        lt_scope_push();
+        rc = !strcmp(a->mode, "syncbn") ? run_syncbn(a, d, s) : !strcmp(a->mode, "grads") ? run_grads(a, d, s)
+                                                                                          : run_steps(a, d, s);
+        lt_scope_pop();
     }
-cleanup:
     lm_step_setup_free(s);
     lm_cfg_free(cfg);
     return rc;
@@ -464,23 +393,14 @@ static int run(int argc, char **argv) {
     }
     lm_launch_opts lo;
     if (lm_launch_take_args(&lo, &argc, argv) < 0) return lm_cmd_fail("ddp-check");
-    if (lo.nproc_per_node > 0) {
-        /* argv[0] is "ddp-check": the workers run `lamac ddp-check ...` */
-        char **wargv = calloc((size_t)argc + 2, sizeof *wargv);
-        if (!wargv) return lm_cmd_fail("ddp-check");
-        wargv[0] = "lamac";
-        for (int i = 0; i < argc; i++) wargv[i + 1] = argv[i];
-        int rc = lm_launch_run(&lo, NULL, wargv);
-        free(wargv);
-        return rc < 0 ? (lm_cmd_fail("ddp-check"), lm_launch_exit_code()) : 0;
-    }
+    if (lo.nproc_per_node > 0) /* argv[0] is "ddp-check": the workers run `lamac ddp-check ...` */
+        return lm_launch_workers(&lo, argc, argv, NULL) < 0 ? (lm_cmd_fail("ddp-check"), lm_launch_exit_code()) : 0;
     args a;
     if (parse(&a, argc, argv) < 0) return lm_cmd_fail("ddp-check");
     lt_set_num_threads(a.threads > 0 ? a.threads : 1);
-    lm_ddp_opts o;
+    lt_device dev;
     lm_ddp *d = NULL;
-    int rc = lm_ddp_opts_from_env(&o);
-    if (!rc) rc = lm_ddp_create(&d, &o, LT_CPU);
+    int rc = lm_device_open(&dev, &d, "cpu");
     if (!rc) rc = !strcmp(a.mode, "collectives") ? check_collectives(d)
                  : !strcmp(a.mode, "allreduce")  ? time_allreduce(&a, d)
                                                  : run_model(&a, d);

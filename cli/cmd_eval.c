@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "cli/command.h"
-#include "config/predictor.h"
+#include "run/device.h"
+#include "run/predictor.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/path.h"

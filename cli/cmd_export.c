@@ -1,7 +1,7 @@
 /* cmd_export.c — `lamac export RUN_DIR|CHECKPOINT --format safetensors|pth|lama-dir --out PATH
  * [--with-discr] [--raw] [--dtype f32|f16|bf16] [--config FILE]`: a trained model in the
  * layouts other tools load. The source is resolved as `lamac predict --model` does
- * (config/predictor.h: a file, or a run directory's checkpoints/best then last.safetensors, or
+ * (run/predictor.h: a file, or a run directory's checkpoints/best then last.safetensors, or
  * an official directory's models/best.ckpt); model/export.h picks the tensors like the official
  * bin/make_checkpoint.py (generator only unless --with-discr; EMA generator_average.* as
  * generator.* unless --raw). Formats:
@@ -21,8 +21,8 @@
 #include "model/export.h"
 #include "model/weights.h"
 #include "cli/command.h"
-#include "config/official_dir.h"
-#include "config/predictor.h"
+#include "run/official_dir.h"
+#include "run/predictor.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -20,7 +20,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/fill.h"
-#include "config/predictor.h"
+#include "run/device.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -1,7 +1,7 @@
 /* cmd_predict.c — `lamac predict`: inpaint one image, or a folder in the official layout, with
  * a trained generator (official bin/predict.py with configs/prediction/default.yaml: dataset
  * kind default, img_suffix .png, pad_out_to_modulo 8, out_key inpainted). The numerics are in
- * eval/predict.c, the model loading in config/predictor.c. */
+ * eval/predict.c, the model loading in run/predictor.c. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@
 #include "data/valset.h"
 #include "eval/predict.h"
 #include "cli/command.h"
-#include "config/predictor.h"
+#include "run/device.h"
+#include "run/predictor.h"
 
 static void usage(FILE *f) {
     fprintf(f,

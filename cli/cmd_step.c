@@ -7,12 +7,11 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "model/lt_err.h"
-#include "io/safetensors.h"
 #include "cli/command.h"
 #include "config/config.h"
-#include "config/predictor.h"
-#include "config/step_setup.h"
+#include "run/batch.h"
+#include "run/device.h"
+#include "run/step_setup.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -91,24 +90,6 @@ static int parse(args *a, int argc, char **argv) {
     return 0;
 }
 
-/* `name` of the batch file as a dt (float32, or float64 under precision 64) tensor on dev
- * (current scope). */
-static lt_tensor *batch_tensor(const lm_safetensors_file *f, const char *path, const char *name, lt_dtype dt, lt_device dev) {
-    const lm_safetensors_entry *e = lm_safetensors_find(f, name);
-    if (!e) {
-        lm_err_code(LM_EINVAL, "batch %s: no tensor named '%s'", path, name);
-        return NULL;
-    }
-    if (e->dtype > LM_DT_BOOL || e->dtype == LM_DT_I64 || e->dtype == LM_DT_I32) {
-        lm_err_code(LM_EINVAL, "batch %s: '%s' is %s (expected F32, F64, F16, BF16, U8 or BOOL)", path, name,
-                    lm_dtype_name(e->dtype) ? lm_dtype_name(e->dtype) : "?");
-        return NULL;
-    }
-    lt_tensor *t = lt_to_device(lt_to_dtype(lt_from_buffer(e->data, e->shape, e->ndim, (lt_dtype)e->dtype), dt), dev);
-    if (!t) lm_err_lt("batch %s: %s", path, name);
-    return t;
-}
-
 static int run(int argc, char **argv) {
     if (lm_cmd_wants_help(argc, argv)) {
         usage(stdout);
@@ -122,25 +103,18 @@ static int run(int argc, char **argv) {
     lt_manual_seed((uint64_t)a.seed);
     lm_cfg *cfg = NULL;
     lm_step_setup *s = NULL;
-    lm_safetensors_file *bf = NULL;
     char *yaml = NULL;
     int rc = lm_cfg_load(&cfg, a.config, a.overrides, a.n_over);
     if (!rc) rc = lm_step_setup_create(&s, cfg, dev, 0);
     if (!rc) rc = lm_step_setup_load(s, a.model, stderr);
-    if (!rc && (rc = lm_safetensors_open(&bf, a.batch)) < 0) lm_err_prefix("--batch");
     lm_step_losses L;
     memset(&L, 0, sizeof L);
     lt_scope_push();
-    if (!rc) {
-        lt_dtype dt = s->sopts.precision == LT_F64 ? LT_F64 : LT_F32;
-        lt_tensor *img = batch_tensor(bf, a.batch, "image", dt, dev), *mask = batch_tensor(bf, a.batch, "mask", dt, dev);
-        if (!img || !mask) rc = LM_EINVAL;
-        if (!rc) {
-            int mult = 1 << s->gopts.n_downsampling;
-            if ((rc = lm_step_check_batch(img, mask, mult)) < 0) lm_err_prefix("--batch %s", a.batch);
-        }
-        if (!rc) rc = lm_step_run(&L, s->step, img, mask);
-    }
+    lt_tensor *img, *mask;
+    if (!rc) rc = lm_batch_read(&img, &mask, a.batch, s->sopts.precision == LT_F64 ? LT_F64 : LT_F32, dev);
+    if (!rc && (rc = lm_step_check_batch(img, mask, 1 << s->gopts.n_downsampling)) < 0)
+        lm_err_prefix("--batch %s", a.batch);
+    if (!rc) rc = lm_step_run(&L, s->step, img, mask);
     lt_scope_pop();
     if (!rc) {
         yaml = lm_cfg_to_yaml(cfg);
@@ -152,7 +126,6 @@ static int run(int argc, char **argv) {
         printf("}\n");
     }
     free(yaml);
-    lm_safetensors_close(bf);
     lm_step_setup_free(s);
     lm_cfg_free(cfg);
     return rc < 0 ? lm_cmd_fail("step") : 0;

@@ -8,7 +8,8 @@
  * launcher returns an error naming the failed rank and its status. SIGINT/SIGTERM sent to
  * the launcher are passed on to the workers. A worker whose launcher dies gets SIGTERM
  * (PR_SET_PDEATHSIG). Workers find their rank through the environment (train/ddp.h), so a
- * program launched by torchrun or srun behaves the same. No libtorch here (core/). */
+ * program launched by torchrun or srun behaves the same. No libtorch here (core/). The
+ * command-line flags that fill lm_launch_opts are read in cli/launch_args.h. */
 #ifndef LM_LAUNCH_H
 #define LM_LAUNCH_H
 
@@ -21,12 +22,6 @@ typedef struct lm_launch_opts {
 } lm_launch_opts;
 
 lm_launch_opts lm_launch_defaults(void);
-
-/* Takes the launcher's flags out of argv (in place; *argc updated, argv[*argc] = NULL):
- * --nproc-per-node N, --nnodes M, --node-rank R, --master ADDR:PORT (or ADDR alone, port
- * 29500; IPv6 as [ADDR]:PORT), each also as --flag=value. Checks them together (node rank
- * below nnodes, nnodes > 1 needs --master with a port). 0 or LM_EINVAL naming the flag. */
-int lm_launch_take_args(lm_launch_opts *o, int *argc, char **argv);
 
 /* Runs the workers: exe (NULL: this program, /proc/self/exe) with argv (argv[0] kept) and
  * the environment above; blocks until all have exited. 0 when every worker exited with

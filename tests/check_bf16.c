@@ -18,8 +18,8 @@
 #include "model/generator.h"
 #include "losses/resnet_pl.h"
 #include "train/step.h"
-#include "config/predictor.h"
-#include "config/step_setup.h"
+#include "run/predictor.h"
+#include "run/step_setup.h"
 #include "config/fill.h"
 #include "tests/testutil.h"
 

@@ -22,7 +22,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
-#include "core/launch.h"
+#include "cli/launch_args.h"
 #include "io/safetensors.h"
 #include "train/ddp.h"
 #include "tests/testutil.h"

@@ -22,7 +22,7 @@
 #include "io/zipwrite.h"
 #include "model/export.h"
 #include "tests/testutil.h"
-#include "config/predictor.h"
+#include "run/predictor.h"
 
 /* float32 -> f16/bf16 with libtorch's conversion (torch's .half() / .bfloat16()). */
 static void to_half(uint16_t *dst, const float *src, int64_t n, lt_dtype dt) {

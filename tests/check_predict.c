@@ -19,7 +19,7 @@
 #include "eval/predict.h"
 #include "io/safetensors.h"
 #include "model/weights.h"
-#include "config/predictor.h"
+#include "run/predictor.h"
 #include "tests/testutil.h"
 
 #define FX "tests/fixtures/predict"

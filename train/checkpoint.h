@@ -2,7 +2,7 @@
  * in one safetensors file (what Lightning's ModelCheckpoint writes as a .ckpt: state_dict,
  * optimizer_states, epoch, global_step; plus what Lightning does not keep: the data position
  * and the random generator state). Tensor names follow the convention that `lamac export`,
- * `lamac predict` and config/predictor.c read (DESIGN §6, notes/f.md):
+ * `lamac predict` and run/predictor.c read (DESIGN §6, notes/f.md):
  *     generator.*                       official state_dict keys (BatchNorm buffers included)
  *     discriminator.*
  *     generator_average.*               the EMA generator, when averaging has started

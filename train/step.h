@@ -59,7 +59,7 @@ typedef struct lm_step_opts {
      * device, with the FourierUnit's FFTs in float32 (model/fourier.c) and the networks'
      * outputs cast to float32 before the losses; backward, clipping and the optimizers run
      * outside autocast, and parameters, gradients and optimizer state stay float32. LT_F64 =
-     * 64 (lamac): no autocast; the networks must have float64 parameters (config/step_setup.c
+     * 64 (lamac): no autocast; the networks must have float64 parameters (run/step_setup.c
      * builds them so) and the batch is converted to float64, so every loss, gradient and
      * optimizer update is float64 — rounding ~1e-16, the same on every CPU (the parity
      * checks' precision, docs in README "Tests"; also a debugging aid). */

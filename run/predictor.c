@@ -1,6 +1,6 @@
 /* predictor.c — opens a generator for prediction from a weights file, a lamac run directory or
  * an official model directory (see predictor.h; official bin/predict.py + load_checkpoint). */
-#include "config/predictor.h"
+#include "run/predictor.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,23 +21,6 @@ static int path_fmt(char *out, size_t cap, const char *fmt, ...) {
     va_end(ap);
     if (n < 0 || (size_t)n >= cap) return lm_err_code(LM_EINVAL, "path too long: %.80s...", out);
     return 0;
-}
-
-int lm_parse_device(lt_device *out, const char *s) {
-    if (!strcmp(s, "cpu")) {
-        *out = LT_CPU;
-        return 0;
-    }
-    int idx = 0;
-    if (!strcmp(s, "cuda") || sscanf(s, "cuda:%d", &idx) == 1) {
-        int n = lt_cuda_device_count();
-        if (idx < 0 || idx >= n)
-            return lm_err_code(LM_EINVAL, "device '%s': %s", s,
-                               n ? "no such CUDA device" : "this libtorch has no CUDA device");
-        *out = LT_CUDA + idx;
-        return 0;
-    }
-    return lm_err_code(LM_EINVAL, "device '%s': expected cpu, cuda or cuda:N", s);
 }
 
 int lm_model_resolve(const char *model, char *weights, size_t wcap, char *cfg, size_t ccap) {

@@ -42,7 +42,4 @@ void lm_predictor_close(lm_predictor *p);
  * weights/model/best/last.safetensors, checkpoints/best.safetensors, checkpoints/last.safetensors. */
 int lm_model_resolve(const char *model, char *weights, size_t wcap, char *cfg, size_t ccap);
 
-/* Parses "cpu", "cuda", "cuda:N". */
-int lm_parse_device(lt_device *out, const char *s);
-
 #endif

@@ -1,6 +1,6 @@
 /* official_dir.c — config.yaml for an official model directory (see official_dir.h; official
  * bin/predict.py and saicinpainting/training/trainers/__init__.py make_training_model). */
-#include "config/official_dir.h"
+#include "run/official_dir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
