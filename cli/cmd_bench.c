@@ -32,6 +32,7 @@
 #include "cli/launch_args.h"
 #include "config/config.h"
 #include "config/data_opts.h"
+#include "config/fill.h"
 #include "run/batch.h"
 #include "run/device.h"
 #include "run/step_setup.h"
@@ -170,7 +171,8 @@ static int loader_opts(lm_loader_opts *o, lm_mask_cfg *mask, const loader_args *
         o->shard_dir = NULL;
         if (rc < 0) return rc;
     } else {
-        lm_loader_opts_default(o);
+        lm_cfg_defaults(o, LM_OPTS_LOADER); /* out 256, batch 10 */
+        o->variant = LM_AUG_DISTORTIONS;     /* the recipe's transform_variant */
         if (lm_mask_preset(mask, "train") < 0) return LM_EINVAL;
     }
     if (a->preset && lm_mask_preset(mask, a->preset) < 0) return LM_EINVAL;

@@ -77,24 +77,24 @@
 
 /* saicinpainting.utils.LinearRamp keyword arguments (ramp_kwargs of a mask generator). */
 #define RAMP(prefix)                                                                      \
-    MAPN(prefix ".ramp_kwargs"), FLT(prefix ".ramp_kwargs.start_value", "0", -1e9, 1e9, 0),   \
-        FLT(prefix ".ramp_kwargs.end_value", "1", -1e9, 1e9, 0),                          \
-        FLT(prefix ".ramp_kwargs.start_iter", "-1", -1e18, 1e18, 0),                      \
-        FLT(prefix ".ramp_kwargs.end_iter", "0", -1e18, 1e18, 0)
+    MAPN(prefix ".ramp_kwargs"), FLT(prefix ".ramp_kwargs.start_value", NULL, -1e9, 1e9, 0),   \
+        FLT(prefix ".ramp_kwargs.end_value", NULL, -1e9, 1e9, 0),                          \
+        FLT(prefix ".ramp_kwargs.start_iter", NULL, -1e18, 1e18, 0),                      \
+        FLT(prefix ".ramp_kwargs.end_iter", NULL, -1e18, 1e18, 0)
 
 /* RandomIrregularMaskGenerator keyword arguments (irregular_kwargs, squares_kwargs). */
-#define IRREGULAR(prefix, len, width, times)                                              \
-    MAP(prefix), INTMIN(prefix ".max_angle", "4", 1, 0), INTMIN(prefix ".max_len", len, 1, 0), \
-        INTMIN(prefix ".max_width", width, 1, 0), INTMIN(prefix ".max_times", times, 0, 0), \
-        INTMIN(prefix ".min_times", "0", 0, 0), RAMP(prefix)
+#define IRREGULAR(prefix)                                              \
+    MAP(prefix), INTMIN(prefix ".max_angle", NULL, 1, 0), INTMIN(prefix ".max_len", NULL, 1, 0), \
+        INTMIN(prefix ".max_width", NULL, 1, 0), INTMIN(prefix ".max_times", NULL, 0, 0), \
+        INTMIN(prefix ".min_times", NULL, 0, 0), RAMP(prefix)
 
 /* OutpaintingMaskGenerator keyword arguments (outpainting_kwargs in the mix, or the whole
  * mask_gen_kwargs of mask_generator_kind outpainting). */
 #define OUTPAINTING(prefix)                                                               \
-    FLT(prefix ".min_padding_percent", "0.04", 0, 1, 0), FLT(prefix ".max_padding_percent", "0.25", 0, 1, 0), \
-        FLT(prefix ".left_padding_prob", "0.5", 0, 1, 0), FLT(prefix ".top_padding_prob", "0.5", 0, 1, 0),     \
-        FLT(prefix ".right_padding_prob", "0.5", 0, 1, 0), FLT(prefix ".bottom_padding_prob", "0.5", 0, 1, 0), \
-        BOOL(prefix ".is_fixed_randomness", "false", 0)
+    FLT(prefix ".min_padding_percent", NULL, 0, 1, 0), FLT(prefix ".max_padding_percent", NULL, 0, 1, 0), \
+        FLT(prefix ".left_padding_prob", NULL, 0, 1, 0), FLT(prefix ".top_padding_prob", NULL, 0, 1, 0),     \
+        FLT(prefix ".right_padding_prob", NULL, 0, 1, 0), FLT(prefix ".bottom_padding_prob", NULL, 0, 1, 0), \
+        BOOL(prefix ".is_fixed_randomness", NULL, 0)
 
 const lm_cfg_key lm_cfg_schema[] = {
     /* ---- top level (the experiment file) ---- */
@@ -213,30 +213,34 @@ const lm_cfg_key lm_cfg_schema[] = {
     STR("data.train.indir", NULL, 0, LOADER(shard_dir, LM_BIND_CSTR)),
     INT("data.train.out_size", "256", 8, 65536, 0, LOADER(out_size, LM_BIND_INT)),
     ENUM("data.train.transform_variant", "default", "default|distortions|no_augs", 0, LOADER(variant, LM_BIND_AUG)),
+    /* The mask generators' keys have no default here: an absent key takes the official
+     * constructor's default (MixedMaskGenerator, RandomIrregularMaskGenerator, ...), stated
+     * once in masks/ (lm_mask_cfg_default) and held to the official sources by the config
+     * suite (test_mask_defaults_are_official); config/data_opts.c reads these mappings. */
     MAP("data.train.mask_gen_kwargs"),
-    FLTMIN("data.train.mask_gen_kwargs.irregular_proba", "1", 0, 0),
-    IRREGULAR("data.train.mask_gen_kwargs.irregular_kwargs", "60", "20", "10"),
-    FLTMIN("data.train.mask_gen_kwargs.box_proba", "1", 0, 0),
+    FLTMIN("data.train.mask_gen_kwargs.irregular_proba", NULL, 0, 0),
+    IRREGULAR("data.train.mask_gen_kwargs.irregular_kwargs"),
+    FLTMIN("data.train.mask_gen_kwargs.box_proba", NULL, 0, 0),
     MAP("data.train.mask_gen_kwargs.box_kwargs"),
-    INTMIN("data.train.mask_gen_kwargs.box_kwargs.margin", "10", 0, 0),
-    INTMIN("data.train.mask_gen_kwargs.box_kwargs.bbox_min_size", "30", 1, 0),
-    INTMIN("data.train.mask_gen_kwargs.box_kwargs.bbox_max_size", "100", 1, 0),
-    INTMIN("data.train.mask_gen_kwargs.box_kwargs.max_times", "3", 0, 0),
-    INTMIN("data.train.mask_gen_kwargs.box_kwargs.min_times", "1", 0, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.margin", NULL, 0, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.bbox_min_size", NULL, 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.bbox_max_size", NULL, 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.max_times", NULL, 0, 0),
+    INTMIN("data.train.mask_gen_kwargs.box_kwargs.min_times", NULL, 0, 0),
     RAMP("data.train.mask_gen_kwargs.box_kwargs"),
-    FLT("data.train.mask_gen_kwargs.segm_proba", "0", 0, 0, 0), /* segmentation masks: unsupported */
-    FLTMIN("data.train.mask_gen_kwargs.squares_proba", "0", 0, 0),
-    IRREGULAR("data.train.mask_gen_kwargs.squares_kwargs", "60", "20", "10"),
-    FLTMIN("data.train.mask_gen_kwargs.superres_proba", "0", 0, 0),
+    FLT("data.train.mask_gen_kwargs.segm_proba", NULL, 0, 0, 0), /* segmentation masks: unsupported */
+    FLTMIN("data.train.mask_gen_kwargs.squares_proba", NULL, 0, 0),
+    IRREGULAR("data.train.mask_gen_kwargs.squares_kwargs"),
+    FLTMIN("data.train.mask_gen_kwargs.superres_proba", NULL, 0, 0),
     MAP("data.train.mask_gen_kwargs.superres_kwargs"),
-    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.min_step", "2", 1, 0),
-    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.max_step", "4", 1, 0),
-    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.min_width", "1", 1, 0),
-    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.max_width", "3", 1, 0),
-    FLTMIN("data.train.mask_gen_kwargs.outpainting_proba", "0", 0, 0),
+    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.min_step", NULL, 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.max_step", NULL, 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.min_width", NULL, 1, 0),
+    INTMIN("data.train.mask_gen_kwargs.superres_kwargs.max_width", NULL, 1, 0),
+    FLTMIN("data.train.mask_gen_kwargs.outpainting_proba", NULL, 0, 0),
     MAP("data.train.mask_gen_kwargs.outpainting_kwargs"),
     OUTPAINTING("data.train.mask_gen_kwargs.outpainting_kwargs"),
-    FLT("data.train.mask_gen_kwargs.invert_proba", "0", 0, 1, 0),
+    FLT("data.train.mask_gen_kwargs.invert_proba", NULL, 0, 1, 0),
     /* mask_generator_kind outpainting: OutpaintingMaskGenerator(**mask_gen_kwargs);
      * dumb: DumbAreaMaskGenerator(is_training) */
     OUTPAINTING("data.train.mask_gen_kwargs"),
@@ -244,11 +248,11 @@ const lm_cfg_key lm_cfg_schema[] = {
     /* lamac: masks from a folder of PNGs (data/maskdir.h), alone (mask_generator_kind: folder)
      * or in the mix (folder_proba) */
     ENUM("data.train.mask_generator_kind", "mixed", "mixed|outpainting|dumb|folder", 0),
-    FLTMIN("data.train.mask_gen_kwargs.folder_proba", "0", 0, 0),
+    FLTMIN("data.train.mask_gen_kwargs.folder_proba", NULL, 0, 0),
     MAP("data.train.mask_gen_kwargs.folder_kwargs"),
     STR("data.train.mask_gen_kwargs.folder_kwargs.indir", NULL, 0),
-    ENUM("data.train.mask_gen_kwargs.folder_kwargs.mode", "resize", "resize|crop", 0),
-    INT("data.train.mask_gen_kwargs.folder_kwargs.threshold", "0", 0, 254, 0),
+    ENUM("data.train.mask_gen_kwargs.folder_kwargs.mode", NULL, "resize|crop", 0),
+    INT("data.train.mask_gen_kwargs.folder_kwargs.threshold", NULL, 0, 254, 0),
     DATALOADER("data.train", "10", "true", LOADER(batch_size, LM_BIND_INT)),
     MAP("data.val"),
     STR("data.val.indir", NULL, 0),

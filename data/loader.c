@@ -46,9 +46,6 @@ struct lm_loader {
 
 void lm_loader_opts_default(lm_loader_opts *o) {
     memset(o, 0, sizeof *o);
-    o->out_size = 256;
-    o->batch_size = 10;
-    o->variant = LM_AUG_DISTORTIONS;
     o->world_size = 1;
     o->prefetch = 2;
 }

@@ -41,8 +41,9 @@ typedef struct lm_loader_opts {
     int64_t start_epoch, start_batch; /* resume point */
 } lm_loader_opts;
 
-/* Defaults: out 256, batch 10 (abl-04-256-mh-dist.yaml), distortions, seed 0, rank 0 of 1,
- * threads 0, prefetch 2, start (0, 0). shard_dir and mask must be set. */
+/* The options that are not config keys: seed 0, rank 0 of 1, threads 0, prefetch 2, start
+ * (0, 0). out_size, batch_size, variant, shard_dir and mask are zero: the caller sets them
+ * (config/fill.h LM_OPTS_LOADER fills the first three from data.train and its defaults). */
 void lm_loader_opts_default(lm_loader_opts *o);
 
 typedef struct lm_batch {

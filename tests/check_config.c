@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "config/config.h"
+#include "config/data_opts.h"
 #include "config/fill.h"
 #include "data/augment.h"
 #include "model/generator.h"
@@ -310,6 +311,25 @@ static void fill_with(void *out, const lm_cfg_key *k, const char *value) {
     lm_cfg_free(c);
 }
 
+/* The mask generators' defaults live in masks/ (lm_mask_cfg_default), not in the schema:
+ * does setting key (relative to data.train.mask_gen_kwargs, e.g. "box_kwargs.margin") to value
+ * in the mapping leave the filled mask options equal to the defaults? */
+#define MASK_KW "data.train.mask_gen_kwargs."
+static int same_mask_default(const char *key, const char *value) {
+    char yaml[512];
+    const char *dot = strchr(key, '.');
+    if (dot) snprintf(yaml, sizeof yaml, "%.*s:\n  %s: %s\n", (int)(dot - key), key, dot + 1, value);
+    else snprintf(yaml, sizeof yaml, "%s: %s\n", key, value);
+    lm_cfg_node *root = NULL;
+    ck_assert_msg(lm_cfg_tree_parse(&root, yaml, strlen(yaml), "test") == 0, "%s", lm_err_msg());
+    lm_mask_cfg def, got;
+    lm_mask_cfg_default(&def);
+    lm_mask_cfg_default(&got);
+    ck_assert_msg(lm_mask_cfg_from_node(&got, NULL, root, "data.train.mask_gen_kwargs") == 0, "%s: %s", key, lm_err_msg());
+    lm_cfg_node_free(root);
+    return !memcmp(&def, &got, sizeof def);
+}
+
 /* Every default the official code has (official_defaults.txt, read from the official
  * sources by tests/ref/gen_official_defaults.py) is the schema's: the key's options set filled
  * from the defaults alone and filled with the key set to the official value agree in the
@@ -319,11 +339,19 @@ START_TEST(test_defaults_are_official) {
     FILE *f = fopen(FIX "official_defaults.txt", "r");
     ck_assert_msg(f, "official_defaults.txt: %s", strerror(errno));
     char line[1024];
-    int n = 0;
+    int n = 0, n_mask = 0;
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#') continue;
         char *key = strtok(line, "\t\n"), *value = strtok(NULL, "\t\n");
         ck_assert_msg(key && value, "official_defaults.txt: bad line");
+        if (!strncmp(key, MASK_KW, strlen(MASK_KW))) {
+            ck_assert_msg(same_mask_default(key + strlen(MASK_KW), value), "%s: lm_mask_cfg_default differs from the "
+                          "official default %s", key, value);
+            ck_assert_msg(lm_cfg_schema_find(key) && !lm_cfg_schema_find(key)->def, "%s: a second default in the schema",
+                          key);
+            n++, n_mask++;
+            continue;
+        }
         const lm_cfg_key *k = lm_cfg_schema_find(key);
         ck_assert_msg(k && k->opts != LM_OPTS_NONE, "%s: not a bound schema key", key);
         size_t sz = lm_opts_set_size(k->opts);
@@ -337,7 +365,10 @@ START_TEST(test_defaults_are_official) {
         n++;
     }
     fclose(f);
-    ck_assert_int_ge(n, 48);
+    ck_assert_int_ge(n, 81);
+    ck_assert_int_ge(n_mask, 33);
+    ck_assert(!same_mask_default("box_kwargs.min_times", "1")); /* the check tells a wrong default apart */
+    ck_assert(!same_mask_default("irregular_proba", "1"));
     /* the comparison sees a wrong default: ngf 65 and add_out_act sigmoid differ from them */
     const char *wrong[][2] = {{"generator.ngf", "65"}, {"generator.add_out_act", "sigmoid"},
                               {"optimizers.generator.betas", "[0.9, 0.99]"}, {"discriminator.n_layers", "4"}};

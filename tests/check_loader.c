@@ -58,6 +58,7 @@ static void opts(lm_loader_opts *o, int threads) {
     o->shard_dir = g_dir;
     o->out_size = 64;
     o->batch_size = 4;
+    o->variant = LM_AUG_DISTORTIONS;
     o->mask = &g_mask;
     o->seed = 42;
     o->threads = threads;

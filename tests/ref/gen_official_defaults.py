@@ -9,7 +9,10 @@ the schema defaults and once with the key set to this value, and requires the sa
 
 Rows come from where the official trainer hands a config group to a constructor as
 **kwargs (make_generator, make_discriminator, make_discrim_loss, ResNetPL, make_optimizer ->
-torch.optim): an absent key then takes the constructor's default. Keys the official code reads
+torch.optim): an absent key then takes the constructor's default. The mask generators' keys
+(data.train.mask_gen_kwargs.*) are listed too: their defaults live in masks/, not in the
+schema, and the config suite compares the mask options filled with each value against
+lm_mask_cfg_default. Keys the official code reads
 without a default (losses.l1.weight_known, ratio_gin, ...) have none to mirror and are not
 listed; neither are the Lightning Trainer keys (lamac counts in batches where Lightning takes
 fractions). One row is a trainer rule, not a signature: an absent losses.resnet_pl section
@@ -48,7 +51,10 @@ def signature(relpath, cls, func="__init__"):
         try:
             out[a.arg] = ast.literal_eval(d)
         except ValueError:
-            pass  # a class or call (norm_layer=nn.BatchNorm2d): not a config value
+            if all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop))
+                   for n in ast.walk(d)):  # arithmetic of numbers (irregular_proba=1/3)
+                out[a.arg] = eval(compile(ast.Expression(d), relpath, "eval"), {"__builtins__": {}})
+            # else a class or call (norm_layer=nn.BatchNorm2d): not a config value
     return out
 
 
@@ -97,6 +103,28 @@ base = open(os.path.join(MOD, "trainers", "base.py")).read()
 if 'losses.get("resnet_pl", {"weight": 0})' not in base:
     sys.exit("gen_official_defaults.py: trainers/base.py no longer defaults resnet_pl to weight 0")
 add("losses.resnet_pl.weight", 0, "trainers/base.py losses.get(\"resnet_pl\", {\"weight\": 0})")
+
+# the mask generators (data/masks.py): MixedMaskGenerator(**mask_gen_kwargs) and the
+# generators it builds from its *_kwargs; checked against masks/ (lm_mask_cfg_default)
+MK = "data.train.mask_gen_kwargs."
+mixed = signature("data/masks.py", "MixedMaskGenerator")
+for k in ("irregular_proba", "box_proba", "segm_proba", "squares_proba", "superres_proba",
+          "outpainting_proba", "invert_proba"):
+    add(MK + k, mixed[k], "data/masks.py MixedMaskGenerator")
+irr = signature("data/masks.py", "RandomIrregularMaskGenerator")
+for group in ("irregular_kwargs", "squares_kwargs"):
+    for k in ("max_angle", "max_len", "max_width", "min_times", "max_times"):
+        add(f"{MK}{group}.{k}", irr[k], "data/masks.py RandomIrregularMaskGenerator")
+box = signature("data/masks.py", "RandomRectangleMaskGenerator")
+for k in ("margin", "bbox_min_size", "bbox_max_size", "min_times", "max_times"):
+    add(f"{MK}box_kwargs.{k}", box[k], "data/masks.py RandomRectangleMaskGenerator")
+sup = signature("data/masks.py", None, "make_random_superres_mask")
+for k in ("min_step", "max_step", "min_width", "max_width"):
+    add(f"{MK}superres_kwargs.{k}", sup[k], "data/masks.py make_random_superres_mask")
+out = signature("data/masks.py", "OutpaintingMaskGenerator")
+for k in ("min_padding_percent", "max_padding_percent", "left_padding_prob", "top_padding_prob",
+          "right_padding_prob", "bottom_padding_prob", "is_fixed_randomness"):
+    add(f"{MK}outpainting_kwargs.{k}", out[k], "data/masks.py OutpaintingMaskGenerator")
 
 kind = signature("trainers/base.py", None, "make_optimizer")["kind"]
 import torch  # noqa: E402  (torch.optim's own signatures)
