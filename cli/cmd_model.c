@@ -20,6 +20,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/fill.h"
+#include "run/step_setup.h"
 #include "run/device.h"
 
 static void usage(FILE *f) {
@@ -83,50 +84,39 @@ static void print_total(const char *what, const lm_params *p) {
 
 static int summary(int argc, char **argv) {
     lm_cfg *c = NULL;
-    lm_params gp, dp;
-    lm_params_init(&gp, LT_F32, LT_CPU);
-    lm_params_init(&dp, LT_F32, LT_CPU);
-    lm_generator *g = NULL;
-    lm_discriminator *d = NULL;
-    lm_generator_opts go;
-    lm_discriminator_opts dopt;
+    lm_step_setup *s = NULL; /* the networks alone */
     int rc = lm_cfg_load(&c, argv[1], (const char *const *)argv + 2, argc - 2);
-    if (!rc) rc = lm_cfg_fill(&go, LM_OPTS_GENERATOR, c);
-    if (!rc) rc = lm_generator_create(&g, &gp, &go);
-    if (!rc) rc = lm_cfg_fill(&dopt, LM_OPTS_DISCRIMINATOR, c);
-    if (!rc) rc = lm_discriminator_create(&d, &dp, &dopt);
+    if (!rc) rc = lm_step_setup_create_nets(&s, c, LT_F32, LT_CPU, 1);
     if (rc) goto cleanup;
+    const lm_params *gp = &s->gp, *dp = &s->dp;
 
-    printf("generator: %s (%s)\n", go.kind, lm_cfg_path(c));
+    printf("generator: %s (%s)\n", s->gopts.kind, lm_cfg_path(c));
     char prefix[64];
-    for (int i = 0; i < lm_generator_layers(g); i++) {
+    for (int i = 0; i < lm_generator_layers(s->g); i++) {
         int64_t np, nb;
         snprintf(prefix, sizeof prefix, "model.%d.", i);
-        count_prefix(&gp, prefix, &np, &nb);
+        count_prefix(gp, prefix, &np, &nb);
         prefix[strlen(prefix) - 1] = 0;
-        print_row(prefix, lm_generator_layer_kind(g, i), np, nb);
+        print_row(prefix, lm_generator_layer_kind(s->g, i), np, nb);
     }
-    print_total("generator", &gp);
+    print_total("generator", gp);
 
-    printf("discriminator: %s\n", dopt.kind);
-    for (int i = 0; i < dp.n; i++) { /* group by the first key component, in order */
-        const char *name = dp.items[i].name, *dot = strchr(name, '.');
+    printf("discriminator: %s\n", s->dopts.kind);
+    for (int i = 0; i < dp->n; i++) { /* group by the first key component, in order */
+        const char *name = dp->items[i].name, *dot = strchr(name, '.');
         size_t len = dot ? (size_t)(dot - name) : strlen(name);
-        if (i > 0 && !strncmp(dp.items[i - 1].name, name, len) && dp.items[i - 1].name[len] == '.')
+        if (i > 0 && !strncmp(dp->items[i - 1].name, name, len) && dp->items[i - 1].name[len] == '.')
             continue;
         snprintf(prefix, sizeof prefix, "%.*s.", (int)len, name);
         int64_t np, nb;
-        count_prefix(&dp, prefix, &np, &nb);
+        count_prefix(dp, prefix, &np, &nb);
         prefix[len] = 0;
         print_row(prefix, "", np, nb);
     }
-    print_total("discriminator", &dp);
+    print_total("discriminator", dp);
     if (fflush(stdout) != 0) rc = lm_err_code(LM_EIO, "cannot write to stdout");
 cleanup:
-    lm_generator_free(g);
-    lm_discriminator_free(d);
-    lm_params_free(&gp);
-    lm_params_free(&dp);
+    lm_step_setup_free(s);
     lm_cfg_free(c);
     return rc ? lm_cmd_fail("model summary") : 0;
 }
@@ -179,15 +169,13 @@ static int forward(int argc, char **argv) {
         }
     }
     lm_cfg *c = NULL;
-    lm_params gp;
     lt_dtype dt = f64 ? LT_F64 : LT_F32;
-    lm_params_init(&gp, dt, dev);
-    lm_generator *g = NULL;
-    lm_generator_opts go;
+    lm_step_setup *net = NULL; /* the generator alone */
     rc = lm_cfg_load(&c, argv[1], ov, nov);
-    if (!rc) rc = lm_cfg_fill(&go, LM_OPTS_GENERATOR, c);
-    if (!rc) rc = lm_generator_create(&g, &gp, &go);
+    if (!rc) rc = lm_step_setup_create_nets(&net, c, dt, dev, 0);
     if (rc) goto cleanup;
+    lm_generator *g = net->g;
+    const lm_generator_opts go = net->gopts;
     lt_scope_push();
     int64_t s[4] = {n, go.input_nc, h, w};
     lt_tensor *x = lt_rand(s, 4, dt, dev);
@@ -230,8 +218,7 @@ static int forward(int argc, char **argv) {
     }
     lt_scope_pop();
 cleanup:
-    lm_generator_free(g);
-    lm_params_free(&gp);
+    lm_step_setup_free(net);
     lm_cfg_free(c);
     return rc ? lm_cmd_fail("model forward") : 0;
 }

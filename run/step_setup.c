@@ -22,6 +22,34 @@ void lm_step_setup_free(lm_step_setup *s) {
     free(s);
 }
 
+/* G (and D) from s->gopts / s->dopts, parameters in dt on s->device. */
+static int create_nets(lm_step_setup *s, lt_dtype dt, int with_discriminator) {
+    int rc;
+    lm_params_init(&s->gp, dt, s->device);
+    lm_params_init(&s->dp, dt, s->device);
+    if ((rc = lm_generator_create(&s->g, &s->gp, &s->gopts)) < 0) lm_err_prefix("generator");
+    if (!rc && with_discriminator && (rc = lm_discriminator_create(&s->d, &s->dp, &s->dopts)) < 0)
+        lm_err_prefix("discriminator");
+    return rc;
+}
+
+int lm_step_setup_create_nets(lm_step_setup **out, const lm_cfg *c, lt_dtype dt, lt_device dev,
+                              int with_discriminator) {
+    *out = NULL;
+    lm_step_setup *s = calloc(1, sizeof *s);
+    if (!s) return lm_err_code(LM_ENOMEM, "model: out of memory");
+    s->device = dev;
+    int rc = lm_cfg_fill(&s->gopts, LM_OPTS_GENERATOR, c);
+    if (!rc && with_discriminator) rc = lm_cfg_fill(&s->dopts, LM_OPTS_DISCRIMINATOR, c);
+    if (!rc) rc = create_nets(s, dt, with_discriminator);
+    if (rc) {
+        lm_step_setup_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
 int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, int pl_flags) {
     *out = NULL;
     lm_step_setup *s = calloc(1, sizeof *s);
@@ -33,10 +61,7 @@ int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, in
     if (!rc) rc = lm_cfg_fill(&s->lopts, LM_OPTS_LOSSES, c);
     /* trainer.precision 64: every network in float64; otherwise float32 parameters */
     lt_dtype pdt = !rc && s->sopts.precision == LT_F64 ? LT_F64 : LT_F32;
-    lm_params_init(&s->gp, pdt, dev);
-    lm_params_init(&s->dp, pdt, dev);
-    if (!rc && (rc = lm_generator_create(&s->g, &s->gp, &s->gopts)) < 0) lm_err_prefix("generator");
-    if (!rc && (rc = lm_discriminator_create(&s->d, &s->dp, &s->dopts)) < 0) lm_err_prefix("discriminator");
+    if (!rc) rc = create_nets(s, pdt, 1);
     if (!rc && s->lopts.resnet_pl.weight > 0 &&
         (rc = lm_resnet_pl_create(&s->resnet_pl, &s->lopts.resnet_pl, pdt, dev, pl_flags)) < 0)
         lm_err_prefix("losses.resnet_pl");

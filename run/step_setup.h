@@ -33,6 +33,12 @@ typedef struct lm_step_setup {
 /* pl_flags: LM_PL_RANDOM_IF_MISSING (benchmarks) or 0. Networks are freshly initialised
  * (libtorch's generator: seed it first). */
 int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, int pl_flags);
+/* The networks alone (`lamac model`): generator.* and, when with_discriminator, discriminator.*
+ * of c, freshly initialised, parameters in dt on dev, built as lm_step_setup_create builds
+ * them; no losses, no step (s->step, s->resnet_pl, s->vgg_pl NULL; s->d NULL without the
+ * discriminator). Free with lm_step_setup_free. */
+int lm_step_setup_create_nets(lm_step_setup **out, const lm_cfg *c, lt_dtype dt, lt_device dev,
+                              int with_discriminator);
 void lm_step_setup_free(lm_step_setup *s);
 
 /* Loads generator.* and discriminator.* (strict; and loss_resnet_pl.* when the file has them and
