@@ -144,6 +144,8 @@ extern const size_t lm_cfg_schema_len;
 /* The schema entry of a full path (exact match first, then wildcard), or NULL. */
 const lm_cfg_key *lm_cfg_schema_find(const char *path);
 const char *lm_cfg_type_name(lm_cfg_type t);
+/* The index of s among a row's choices "a|b|c", or -1. */
+int lm_cfg_choice_index(const char *choices, const char *s);
 
 /* ---- the composed configuration (load.c, getters.c) ----------------------------------------- */
 

@@ -66,18 +66,6 @@ static int parse_out_act(const lm_cfg *c, const char *key, lm_out_act *out) {
     return 0;
 }
 
-/* Index of s among "a|b|c", or -1. */
-static int choice_index(const char *choices, const char *s) {
-    size_t len = strlen(s);
-    int i = 0;
-    for (const char *p = choices; *p; i++) {
-        size_t l = strcspn(p, "|");
-        if (l == len && !strncmp(p, s, len)) return i;
-        p += l + (p[l] == '|');
-    }
-    return -1;
-}
-
 /* Two numbers in [0, 1) from a list (betas); the row's default text "[a, b]" when absent. */
 static int read_pair(const lm_cfg *c, const lm_cfg_key *k, double *dst) {
     const lm_cfg_node *b = NULL;
@@ -118,7 +106,7 @@ static int read_string(const lm_cfg *c, const lm_cfg_key *k, void *field) {
         return rc;
     default: break;
     }
-    int i = s && k->choices ? choice_index(k->choices, s) : -1;
+    int i = s && k->choices ? lm_cfg_choice_index(k->choices, s) : -1;
     if (i < 0) return lm_err_code(LM_EINVAL, "config: key '%s': '%s' is not one of %s", k->path, s ? s : "null",
                                   k->choices ? k->choices : "?");
     *(int *)field = k->bind == LM_BIND_IS_FIRST ? i == 0 : i;

@@ -343,6 +343,17 @@ const lm_cfg_key *lm_cfg_schema_find(const char *path) {
     return wild;
 }
 
+int lm_cfg_choice_index(const char *choices, const char *s) {
+    size_t len = strlen(s);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        size_t l = strcspn(p, "|");
+        if (l == len && !strncmp(p, s, len)) return i;
+        p += l + (p[l] == '|');
+    }
+    return -1;
+}
+
 const char *lm_cfg_type_name(lm_cfg_type t) {
     switch (t) {
     case LM_CFG_T_MAP: return "a mapping";

@@ -79,12 +79,7 @@ static int check_node(const lm_cfg_node *n, const char *path) {
     }
     if (k->type == LM_CFG_T_STR && k->choices &&
         !((k->flags & LM_CFG_F_OR_BOOL) && !n->quoted && lm_cfg_scalar_type(n) == LM_CFG_BOOL)) {
-        size_t len = strlen(n->text);
-        for (const char *c = k->choices; *c;) {
-            size_t cl = strcspn(c, "|");
-            if (cl == len && !strncmp(c, n->text, len)) return 0;
-            c += cl + (c[cl] == '|');
-        }
+        if (lm_cfg_choice_index(k->choices, n->text) >= 0) return 0;
         return lm_err_code(LM_EINVAL, "config: %s: key '%s': '%s' is not one of %s", lm_cfg_loc(n, where, sizeof where),
                            path, n->text, k->choices);
     }
