@@ -334,9 +334,10 @@ lm_step_opts lm_test_step_opts(void) {
 lm_adv_opts lm_test_adv_opts(void) { return lm_test_step_opts().adv; }
 
 lm_optim_opts lm_test_optim_opts(lm_optim_kind kind) {
-    lm_optim_opts o = lm_test_step_opts().opt_g;
-    o.kind = kind;
-    o.weight_decay = kind == LM_OPTIM_ADAMW ? 0.01 : 0;
+    lm_step_opts s;
+    lm_cfg_defaults(&s, LM_OPTS_STEP); /* make_optimizer's adamw: lr 0.001, weight_decay 0.01 */
+    lm_optim_opts o = s.opt_g;
+    if (kind == LM_OPTIM_ADAM) o.kind = LM_OPTIM_ADAM, o.weight_decay = 0; /* torch.optim.Adam's */
     return o;
 }
 
