@@ -107,8 +107,10 @@ cleanup:
     return rc;
 }
 
-int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
-                      lt_dtype dtype, FILE *report) {
+/* lm_predictor_open, or lm_predictor_open_opts when given is not NULL. */
+static int open_impl(lm_predictor **out, const char *model, const char *config,
+                     const lm_generator_opts *given, const char *given_from, lt_device dev,
+                     lt_dtype dtype, FILE *report) {
     *out = NULL;
     lm_predictor *p = calloc(1, sizeof *p);
     if (!p) return lm_err_code(LM_ENOMEM, "predict: out of memory");
@@ -122,7 +124,10 @@ int lm_predictor_open(lm_predictor **out, const char *model, const char *config,
     if ((rc = lm_weights_open(&src, p->weights_path)) < 0) goto cleanup;
     snprintf(p->weights_kind, sizeof p->weights_kind, "%s", lm_weights_kind(src));
     const char *meta_cfg = lm_weights_meta(src, "config");
-    if (config) {
+    if (given) {
+        path_fmt(p->config_from, sizeof p->config_from, "%s", given_from);
+        p->opts = *given;
+    } else if (config) {
         path_fmt(p->config_from, sizeof p->config_from, "%s", config);
         rc = generator_opts(&p->opts, config, NULL, config, 1);
     } else if (meta_cfg && meta_cfg[0]) {
@@ -164,4 +169,14 @@ void lm_predictor_close(lm_predictor *p) {
     lm_generator_free(p->gen);
     lm_params_free(&p->params);
     free(p);
+}
+
+int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
+                      lt_dtype dtype, FILE *report) {
+    return open_impl(out, model, config, NULL, NULL, dev, dtype, report);
+}
+
+int lm_predictor_open_opts(lm_predictor **out, const char *model, const lm_generator_opts *opts,
+                           const char *config_from, lt_device dev, lt_dtype dtype, FILE *report) {
+    return open_impl(out, model, NULL, opts, config_from, dev, dtype, report);
 }

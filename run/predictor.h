@@ -34,6 +34,10 @@ typedef struct lm_predictor {
  * NULL) before failing. */
 int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
                       lt_dtype dtype, FILE *report);
+/* The same with generator options the caller filled (`lamac export --config FILE key=value`
+ * composes the config itself); config_from names their origin in messages. */
+int lm_predictor_open_opts(lm_predictor **out, const char *model, const lm_generator_opts *opts,
+                           const char *config_from, lt_device dev, lt_dtype dtype, FILE *report);
 void lm_predictor_close(lm_predictor *p);
 
 /* Resolves what a user points --model (predict) or `lamac export` at to a weights file and the

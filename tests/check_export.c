@@ -520,7 +520,8 @@ START_TEST(test_cli_weights_show_diff) {
 END_TEST
 
 START_TEST(test_cli_export) {
-    char dir[256], out[512], o[8192], p[600];
+    static char o[1 << 17]; /* a strict-load mismatch prints its table first */
+    char dir[256], out[512], p[600];
     lm_test_tmpdir(dir, sizeof dir, "exportcli");
     /* lama-dir, read back by lamac's own reader and opened by lamac's predictor (strict load) */
     snprintf(out, sizeof out, "%s/lama", dir);
@@ -546,7 +547,33 @@ START_TEST(test_cli_export) {
     lm_predictor_close(pr);
     /* usage errors, and lama-dir without any config */
     ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format pth --dtype f16 --out %s/x.pth", dir), 2);
-    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format onnx --out %s/x", dir), 2);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format tflite --out %s/x", dir), 2);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format pth --size 64 --out %s/x", dir), 2);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format onnx --size 60 --out %s/x", dir), 2);
+    ck_assert_ptr_nonnull(strstr(o, "multiple of 8"));
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format onnx --fft fast --out %s/x", dir), 2);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format torchscript --with-discr --out %s/x", dir), 2);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run --format pth generator.ngf=4 --out %s/x", dir), 2);
+    ck_assert_ptr_nonnull(strstr(o, "apply to --config"));
+    /* --config is composed as lamac train does (defaults list, overrides, interpolation) and
+     * must describe the weights */
+    snprintf(out, sizeof out, "%s/composed", dir);
+    rc = lm_test_run(o, sizeof o, "export " FIX "run/checkpoints/last.safetensors --format lama-dir --config "
+                     "configs/training/lama-fourier.yaml generator.ngf=4 generator.n_blocks=1 --out %s", out);
+    ck_assert_msg(rc == 0, "%s", o);
+    snprintf(p, sizeof p, "%s/config.yaml", out);
+    char *yaml = lm_test_read_file(p);
+    ck_assert_ptr_nonnull(strstr(yaml, "kind: ffc_resnet"));
+    ck_assert_ptr_nonnull(strstr(yaml, "ngf: 4"));
+    ck_assert_ptr_null(strstr(yaml, "${")); /* interpolations resolved */
+    free(yaml);
+    ck_assert_msg(lm_predictor_open(&pr, out, NULL, LT_CPU, LT_F32, stderr) == 0, "%s", lm_err_msg());
+    lm_predictor_close(pr);
+    snprintf(out, sizeof out, "%s/mismatch", dir);
+    ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "run/checkpoints/last.safetensors --format lama-dir "
+                                 "--config configs/training/lama-fourier.yaml --out %s", out), 1);
+    ck_assert_ptr_nonnull(strstr(o, "does not describe these weights"));
+    ck_assert_int_ne(access(out, F_OK), 0); /* nothing written */
     ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "expected_generator.pth --format lama-dir --out %s/nocfg", dir), 1);
     ck_assert_ptr_nonnull(strstr(o, "pass --config"));
     ck_assert_int_eq(lm_test_run(o, sizeof o, "export " FIX "features_torch.pth --format pth --out %s/x.pth", dir), 1);
