@@ -134,6 +134,14 @@ mut resnet_pl_std losses/perceptual.c "perceptual" \
     "perceptual-loss input normalization (ResNetPL, VGG PL): ImageNet std G/B swapped" \
     '!(pc->std = chan_const(0.229, 0.224, 0.225, dt, dev))' \
     '!(pc->std = chan_const(0.229, 0.225, 0.224, dt, dev))'
+mut graph_fu_norm model/fourier.c "graph" \
+    "exported graph: the FourierUnit's inverse FFT always in ortho norm" \
+    '.in = {f, x}, .norm = u->norm, .what = "FourierUnit"};' \
+    '.in = {f, x}, .norm = LT_FFT_ORTHO, .what = "FourierUnit"};'
+mut graph_bn_l model/ffc.c "graph" \
+    "exported graph: FFC_BN_ACT's local BatchNorm left out" \
+    'l = lm_bn_emit(&b->bn_l, g, l, "FFC_BN_ACT.bn_l");' \
+    '(void)0;'
 
 n_mut=${#M_ID[@]}
 
