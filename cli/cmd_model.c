@@ -4,7 +4,10 @@
  * read them off the official modules' named_children() and parameters().
  * `lamac model forward CONFIG [--size HxW] [--batch N] [--train] [key=value ...]` runs the
  * generator once on random input (eval mode under no-grad by default) and prints the time:
- * a smoke test and a memory probe (run it under /usr/bin/time -v). */
+ * a smoke test and a memory probe (run it under /usr/bin/time -v).
+ * `lamac model init CONFIG --out W.safetensors [--seed N] [key=value ...]` writes the generator
+ * with seeded random weights (lm_params_randomize) and the resolved config in the metadata: a
+ * model for timing an export or a runtime (bench/export_runtimes.sh) without trained weights. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "model/discriminator.h"
 #include "model/generator.h"
 #include "model/lt_err.h"
+#include "model/weights.h"
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/fill.h"
@@ -27,7 +31,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: lamac model summary CONFIG [OVERRIDE ...]\n"
             "       lamac model forward CONFIG [--size HxW] [--batch N] [--train] [--precision 32|64|bf16]\n"
-            "                           [--device cpu|cuda[:N]] [--compare-fp32] [OVERRIDE ...]\n\n"
+            "                           [--device cpu|cuda[:N]] [--compare-fp32] [OVERRIDE ...]\n"
+            "       lamac model init CONFIG --out W.safetensors [--seed N] [OVERRIDE ...]\n\n"
             "summary  compose CONFIG (as `lamac config show`), build its generator and\n"
             "         discriminator and print each top-level module (official state_dict prefix,\n"
             "         class, parameters) and the totals (trainable parameters; BatchNorm buffers\n"
@@ -40,7 +45,11 @@ static void usage(FILE *f) {
             "         float32 forward of the same input and prints its time and max |bf16 - fp32|.\n"
             "         --precision 64: weights and input in float64 (trainer.precision: 64).\n"
             "         --device: where the generator runs (default cpu); the time includes\n"
-            "         waiting for the device's queued work.\n\n"
+            "         waiting for the device's queued work.\n"
+            "init     write the generator with seeded random weights (conv U(+-sqrt(3/fan_in)),\n"
+            "         BatchNorm near identity) and the resolved config in the metadata, for\n"
+            "         timing `lamac predict` / `lamac export` and the runtimes without a trained\n"
+            "         model (default seed 0).\n\n"
             "example: lamac model summary configs/training/big-lama.yaml\n"
             "exit status: 0 ok, 1 bad config or unsupported model option.\n");
 }
@@ -223,6 +232,53 @@ cleanup:
     return rc ? lm_cmd_fail("model forward") : 0;
 }
 
+static int init(int argc, char **argv) {
+    const char *out = NULL;
+    uint64_t seed = 0;
+    char **over = calloc((size_t)argc + 1, sizeof *over);
+    int n = 0;
+    if (!over) return lm_cmd_fail("model init");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
+        else if (argv[i][0] == '-' && !strchr(argv[i], '=')) {
+            fprintf(stderr, "lamac model init: unknown or incomplete option '%s'\n", argv[i]);
+            free(over);
+            return 2;
+        } else over[n++] = argv[i];
+    }
+    if (!out) {
+        fprintf(stderr, "lamac model init: --out W.safetensors is required\n");
+        free(over);
+        return 2;
+    }
+    lm_cfg *c = NULL;
+    lm_generator_opts o;
+    lm_params p;
+    lm_generator *g = NULL;
+    char *yaml = NULL;
+    lm_params_init(&p, LT_F32, LT_CPU);
+    int rc = lm_cfg_load(&c, argv[0], (const char *const *)over, n);
+    if (!rc) rc = lm_cfg_fill(&o, LM_OPTS_GENERATOR, c);
+    if (!rc) rc = lm_generator_create(&g, &p, &o);
+    if (!rc && lm_params_randomize(&p, seed) < 0) rc = lm_err_lt("model init: random weights");
+    if (!rc && !(yaml = lm_cfg_to_yaml(c))) rc = lm_err_code(LM_ENOMEM, "out of memory");
+    if (!rc) {
+        lm_weights_part part = {"generator.", &p};
+        lm_weights_save_opts so = lm_weights_save_defaults();
+        so.config = yaml;
+        rc = lm_weights_save(out, &part, 1, &so);
+    }
+    if (!rc) printf("wrote %s: generator %s, %lld parameters, random (seed %llu), config %s\n", out, o.kind,
+                    (long long)lm_params_numel(&p, LM_PARAM), (unsigned long long)seed, lm_cfg_path(c));
+    free(yaml);
+    lm_generator_free(g);
+    lm_params_free(&p);
+    lm_cfg_free(c);
+    free(over);
+    return rc ? lm_cmd_fail("model init") : 0;
+}
+
 static int run(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -250,8 +306,19 @@ static int run(int argc, char **argv) {
         }
         return forward(argc - 1, argv + 1);
     }
+    if (!strcmp(argv[1], "init")) {
+        if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            usage(stdout);
+            return 0;
+        }
+        if (argc < 3) {
+            fprintf(stderr, "lamac model: init needs a CONFIG file (see lamac model --help)\n");
+            return 2;
+        }
+        return init(argc - 2, argv + 2);
+    }
     fprintf(stderr, "lamac model: unknown subcommand '%s' (see lamac model --help)\n", argv[1]);
     return 2;
 }
 
-const lm_command lm_cmd_model = {"model", "model summary / forward: layer tree, parameter counts, a timed forward", run};
+const lm_command lm_cmd_model = {"model", "model summary / forward / init: layer tree, parameter counts, a timed forward, random weights", run};

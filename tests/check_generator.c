@@ -366,6 +366,31 @@ static void summary_expect(const char *config, const char *gen, const char *disc
     ck_assert_msg(got_g && got_d, "%s: totals %s / %s not printed", config, gen, disc);
 }
 
+/* `lamac model init`: seeded random weights with the config in the metadata, which
+ * lamac predict / export open as they are; the same seed writes the same tensors. */
+START_TEST(test_cli_model_init) {
+    static char out[1 << 16];
+    char dir[256], a[300], b[300];
+    lm_test_tmpdir(dir, sizeof dir, "modelinit");
+    snprintf(a, sizeof a, "%s/a.safetensors", dir);
+    snprintf(b, sizeof b, "%s/b.safetensors", dir);
+    ck_assert_msg(lm_test_run(out, sizeof out, "model init configs/training/demo.yaml generator.ngf=8 --seed 3 --out %s", a) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "random (seed 3)"));
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "model init configs/training/demo.yaml --seed 3 generator.ngf=8 --out %s", b), 0);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "weights show %s --diff %s", a, b), 0);
+    ck_assert_ptr_nonnull(strstr(out, "max |a - b| = 0"));
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "model init configs/training/demo.yaml generator.ngf=8 --seed 4 --out %s", b), 0);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "weights show %s --diff %s", a, b), 3);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "model init configs/training/demo.yaml"), 2);
+    ck_assert_int_eq(lm_test_run(out, sizeof out, "model init configs/training/demo.yaml generator.kind=nope --out %s", b), 1);
+    /* the metadata config is enough to open it */
+    snprintf(b, sizeof b, "%s/p.png", dir);
+    ck_assert_msg(lm_test_run(out, sizeof out, "predict --model %s --image tests/fixtures/predict/indir/scene.png "
+                              "--mask tests/fixtures/predict/indir/scene_mask.png --out %s --quiet", a, b) == 0, "%s", out);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_cli_summary) {
     summary_expect("configs/training/lama-fourier.yaml", "27,048,835", "6,962,369");
     summary_expect("configs/training/big-lama.yaml", "50,975,875", "6,962,369");
@@ -391,6 +416,7 @@ Suite *check_generator_suite(void) {
     tcase_add_test(tc, test_parity_multidil);
     tcase_add_test(tc, test_unsupported_options);
     tcase_add_test(tc, test_lfu_needs_square);
+    tcase_add_test(tc, test_cli_model_init);
     tcase_add_test(tc, test_forward_is_lean);
     tcase_add_test(tc, test_opts_from_config);
     tcase_add_test(tc, test_cli_summary);
