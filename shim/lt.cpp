@@ -587,6 +587,16 @@ static std::string jit_error_line(const std::string &what) {
     return first;
 }
 
+// An error raised inside a TorchScript method: a traceback of the script, then the error
+// itself on the last line ("RuntimeError: ..."), which is the line kept.
+static void set_jit_run_err(const char *what) {
+    std::istringstream in(what ? what : "");
+    std::string line, last;
+    while (std::getline(in, line))
+        if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+    g_err = last.empty() ? "TorchScript method failed" : "TorchScript: " + last.substr(last.find_first_not_of(" \t"));
+}
+
 lt_jit *lt_jit_new(const char *class_name) {
     if (!class_name) {
         set_err("lt_jit_new: NULL class name");
@@ -683,7 +693,16 @@ lt_tensor *lt_jit_forward(lt_jit *m, lt_tensor *const *in, int n) {
     LT_TRY(nullptr, {
         std::vector<c10::IValue> args;
         for (int i = 0; i < n; i++) args.emplace_back(in[i]->t);
-        c10::IValue r = m->m.forward(std::move(args));
+        c10::IValue r;
+        try {
+            r = m->m.forward(std::move(args));
+        } catch (const c10::Error &e) {
+            set_jit_run_err(e.what_without_backtrace());
+            return nullptr;
+        } catch (const std::exception &e) {
+            set_jit_run_err(e.what());
+            return nullptr;
+        }
         if (!r.isTensor()) throw std::runtime_error("lt_jit_forward: forward returned " + r.tagKind() + ", not a tensor");
         return wrap(r.toTensor());
     })
