@@ -44,6 +44,12 @@ static void free_owned(void) {
     g_n_owned = 0;
 }
 
+/* Before each test: what a failed test (no fork) left behind. */
+static void setup(void) {
+    free_owned();
+    while (lt_scope_depth() > 0) lt_scope_pop();
+}
+
 static lt_tensor *randn(lt_dtype dt, double scale, int n, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
     int64_t s[4] = {d0, d1, d2, d3};
     return owned(lt_mul_scalar(lt_randn(s, n, dt, LT_CPU), scale));
@@ -501,6 +507,7 @@ Suite *check_torchscript_suite(void) {
     Suite *s = suite_create("torchscript");
     TCase *tc = tcase_create("graph");
     tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_mix_f32);
     tcase_add_test(tc, test_mix_f64);
     tcase_add_test(tc, test_module_holds_copies);
