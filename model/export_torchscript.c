@@ -31,7 +31,7 @@ static int arity(lm_gop op) {
     case LM_GOP_INPUT: return 0;
     case LM_GOP_PAD: case LM_GOP_CONV: case LM_GOP_CONVT: case LM_GOP_BN: case LM_GOP_RELU:
     case LM_GOP_SIGMOID: case LM_GOP_TANH: case LM_GOP_SLICE: case LM_GOP_AVGPOOL2:
-    case LM_GOP_RFFT2: case LM_GOP_COORDS: case LM_GOP_REPEAT2: return 1;
+    case LM_GOP_RFFT2: case LM_GOP_COORDS: case LM_GOP_REPEAT2: case LM_GOP_HALF: return 1;
     case LM_GOP_ADD: case LM_GOP_MUL: case LM_GOP_IRFFT2: return 2;
     case LM_GOP_CAT: return LM_GRAPH_MAX_IN; /* 1 .. LM_GRAPH_MAX_IN */
     default: return -1;
@@ -94,6 +94,10 @@ static int check_node(const lm_graph *g, int i) {
     case LM_GOP_SLICE:
         if (n->a[0] < 1 || n->a[0] > 3) return node_err(LM_EINVAL, g, i, "dimension is not 1, 2 or 3");
         break;
+    case LM_GOP_HALF:
+        if ((n->a[0] != 2 && n->a[0] != 3) || (n->a[1] != 0 && n->a[1] != 1))
+            return node_err(LM_EINVAL, g, i, "half: dimension 2 or 3, half 0 or 1");
+        break;
     default: break;
     }
     return 0;
@@ -154,6 +158,11 @@ static void put_node(lm_strbuf *b, const lm_graph *g, int i) {
         break;
     case LM_GOP_SLICE:
         lm_strbuf_fmt(b, "torch.narrow(v%d, %lld, %lld, %lld)", x, (long long)a[0], (long long)a[1], (long long)a[2]);
+        break;
+    case LM_GOP_HALF: /* the size // 2 of run time (the LFU's split of an even, square map) */
+        if (a[1]) lm_strbuf_fmt(b, "torch.narrow(v%d, %lld, v%d.size(%lld) // 2, v%d.size(%lld) // 2)", x,
+                                (long long)a[0], x, (long long)a[0], x, (long long)a[0]);
+        else lm_strbuf_fmt(b, "torch.narrow(v%d, %lld, 0, v%d.size(%lld) // 2)", x, (long long)a[0], x, (long long)a[0]);
         break;
     case LM_GOP_AVGPOOL2:
         lm_strbuf_fmt(b, "torch.avg_pool2d(v%d, [2, 2], [2, 2], [0, 0], False, True)", x);

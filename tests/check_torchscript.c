@@ -2,7 +2,7 @@
  * lt_jit_* group:
  *   - hand-built graphs covering every op (reflect / zero / replicate pad, conv, BN, ReLU,
  *     stride-2 conv, avg-pool, RFFT2 + COORDS + IRFFT2, the LFU's quadrant slices and cats,
- *     REPEAT2, conv-transpose, sigmoid, tanh, add, channel-broadcast mul) exported, loaded
+ *     REPEAT2, HALF, conv-transpose, sigmoid, tanh, add, channel-broadcast mul) exported, loaded
  *     back with lt_jit_load and run: the output equals the same graph computed with lt_*
  *     ops (a small interpreter below) and composited with the IOPaint contract, within 1e-5
  *     in float32 and 1e-12 in float64, on square and non-square sizes;
@@ -89,9 +89,14 @@ static int fft(lm_graph *g, lm_gop op, int x, int like, int c, lt_fft_norm norm)
     return lm_graph_add(g, n);
 }
 
+static int half(lm_graph *g, int x, int dim, int which) {
+    lm_gnode n = {.op = LM_GOP_HALF, .n_in = 1, .in = {x}, .c = g->n[x].c, .a = {dim, which}, .what = "test.lfu"};
+    return lm_graph_add(g, n);
+}
+
 /* Every op of lm_gop, in the arrangement the generators use them (an FFC-like block with a
  * FourierUnit with coordinates and an LFU, a stride-2 conv and avg-pool down, conv-transposes
- * up). h, w: the input size (the LFU's quadrant slices have static lengths). */
+ * up). h, w: the input size (the static slices over H and W depend on it). */
 static void build_mix(lm_graph *g, lt_dtype dt, int64_t h, int64_t w) {
     ck_assert_int_eq(lm_graph_init(g, 4), 0);
     g->output_nc = 3;
@@ -109,9 +114,9 @@ static void build_mix(lm_graph *g, lt_dtype dt, int64_t h, int64_t w) {
     /* the LFU: first C/4 channels cut in quadrants, a FourierUnit (backward norm), tiled 2x2 */
     int64_t q = h / 8, r = w / 8;
     int xq = lm_graph_slice(g, s, 1, 0, 2);                             /* (2, 2q, 2r) */
-    int rows[2] = {lm_graph_slice(g, xq, 2, 0, q), lm_graph_slice(g, xq, 2, q, q)};
+    int rows[2] = {half(g, xq, 2, 0), half(g, xq, 2, 1)};
     int xs = lm_graph_cat(g, rows, 2, 1);                               /* (4, q, 2r) */
-    int cols[2] = {lm_graph_slice(g, xs, 3, 0, r), lm_graph_slice(g, xs, 3, r, r)};
+    int cols[2] = {half(g, xs, 3, 0), half(g, xs, 3, 1)};
     xs = lm_graph_cat(g, cols, 2, 1);                                   /* (8, q, r) */
     int lf = fft(g, LM_GOP_RFFT2, xs, -1, 16, LT_FFT_BACKWARD);
     lf = lm_graph_unary(g, LM_GOP_RELU, bn(g, dt, conv(g, dt, lf, 16, 16, 1, 1, 0, 0), 16));
@@ -184,6 +189,11 @@ static lt_tensor *ref_forward(const lm_graph *g, lt_tensor *x0) {
             break;
         }
         case LM_GOP_SLICE: v[i] = lt_narrow(x, (int)a[0], a[1], a[2]); break;
+        case LM_GOP_HALF: {
+            int64_t len = lt_size(x, (int)a[0]) / 2;
+            v[i] = lt_narrow(x, (int)a[0], a[1] * len, len);
+            break;
+        }
         case LM_GOP_AVGPOOL2: v[i] = lt_avg_pool2d(x, 2, 2, 0, 0, 1); break;
         case LM_GOP_RFFT2: {
             lt_tensor *z = lt_rfftn(x, dims, 2, n->norm);
