@@ -6,6 +6,12 @@
  *     back with lt_jit_load and run: the output equals the same graph computed with lt_*
  *     ops (a small interpreter below) and composited with the IOPaint contract, within 1e-5
  *     in float32 and 1e-12 in float64, on square and non-square sizes;
+ *   - the real generators (lm_generator_emit, random weights and BN statistics): ffc_resnet as
+ *     lama-fourier, with spectral position encoding + backward norm + tanh, gated + forward
+ *     norm, the LFU (square); pix2pixhd_global and _multidilated: the archive's output equals
+ *     the composite around the eval-mode lm_generator_forward within 1e-5 on square and
+ *     non-square sizes, and an odd-size image padded symmetric to a multiple of 8 and cropped
+ *     back (IOPaint's side of the contract) equals lm_predict_image_float within 1e-5;
  *   - the same archive run by Python's torch.jit.load (tests/ref/ts_forward.py, fed an int64
  *     mask as IOPaint does), when /usr/bin/python3 has torch (else it says it did not run);
  *   - errors: an op the exporter cannot express, a BN without statistics, a wrong-size input
@@ -24,6 +30,7 @@
 #include "core/err.h"
 #include "model/export_torchscript.h"
 #include "model/graph.h"
+#include "eval/predict.h"
 #include "tests/testutil.h"
 
 #define PY "/usr/bin/python3"
@@ -513,6 +520,192 @@ START_TEST(test_atomic_write) {
 }
 END_TEST
 
+/* ---- the real generators (lm_generator_emit) ------------------------------------------------- */
+typedef struct gen {
+    lm_params p;
+    lm_generator *g;
+    lm_graph graph;
+} gen;
+
+/* A generator with seeded random weights and BatchNorm statistics (float32), and its graph. */
+static void gen_open(gen *m, const lm_generator_opts *o, uint64_t seed) {
+    lm_params_init(&m->p, LT_F32, LT_CPU);
+    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(lm_params_randomize(&m->p, seed), 0);
+    ck_assert_msg(lm_generator_emit(m->g, &m->graph) == 0, "%s", lm_err_msg());
+}
+
+static void gen_close(gen *m) {
+    lm_graph_free(&m->graph);
+    lm_generator_free(m->g);
+    lm_params_free(&m->p);
+}
+
+/* 3 downsamplings (modulo 8, as the IOPaint contract assumes), small and fast */
+static lm_generator_opts small_ffc(void) {
+    lm_generator_opts o = lm_test_generator_opts();
+    o.ngf = 8;
+    o.n_downsampling = 3;
+    o.n_blocks = 2;
+    o.max_features = 64;
+    return o;
+}
+
+/* mask * G(cat(image * (1 - mask), mask)) + (1 - mask) * image with the eval-mode forward. */
+static lt_tensor *forward_composite(lm_generator *g, lt_tensor *img, lt_tensor *mask) {
+    lt_tensor *m = lt_to_dtype(lt_gt_scalar(mask, 0), LT_F32);
+    lt_tensor *inv = lt_rsub_scalar(m, 1.0);
+    lt_tensor *x[2] = {lt_mul(img, inv), m};
+    lt_tensor *pred = lm_generator_forward(g, lt_cat(x, 2, 1), 0);
+    ck_assert_msg(pred != NULL, "%s", lm_err_msg());
+    return lt_add(lt_mul(m, pred), lt_mul(inv, img));
+}
+
+/* Exports o's generator, loads it back, compares with the eval forward at each size (and with
+ * Python's torch.jit.load at the first size when py). Returns the largest difference. */
+static double check_generator(const char *name, const lm_generator_opts *o, const int (*sizes)[2], int n, int py) {
+    char dir[256], path[600];
+    lm_test_tmpdir(dir, sizeof dir, "ts");
+    snprintf(path, sizeof path, "%s/%s.pt", dir, name);
+    gen m;
+    gen_open(&m, o, 21);
+    ck_assert_msg(lm_export_torchscript(&m.graph, path, NULL) == 0, "%s: %s", name, lm_err_msg());
+    lt_jit *jm = lt_jit_load(path, LT_CPU);
+    ck_assert_msg(jm != NULL, "%s", lt_error());
+    double worst = 0;
+    lt_no_grad_push();
+    for (int s = 0; s < n; s++) {
+        lt_scope_push();
+        lt_manual_seed(31 + (uint64_t)s);
+        lt_tensor *img, *mask;
+        inputs(LT_F32, sizes[s][0], sizes[s][1], &img, &mask);
+        lt_tensor *in[2] = {img, mask};
+        lt_tensor *y = lt_jit_forward(jm, in, 2);
+        ck_assert_msg(y != NULL, "%s %dx%d: %s", name, sizes[s][0], sizes[s][1], lt_error());
+        lt_tensor *e = forward_composite(m.g, img, mask);
+        double d = max_abs_diff(y, e);
+        printf("torchscript: %s %dx%d: max |jit - eval forward composite| = %.3g\n", name, sizes[s][0], sizes[s][1], d);
+        ck_assert_msg(d <= 1e-5, "%s %dx%d: max abs diff %g", name, sizes[s][0], sizes[s][1], d);
+        if (d > worst) worst = d;
+        if (py && s == 0) {
+            lt_tensor *p = python_forward(dir, path, img, mask);
+            if (p) {
+                double dp = max_abs_diff(p, e);
+                printf("torchscript: %s %dx%d: max |python torch.jit.load - eval forward composite| = %.3g\n", name,
+                       sizes[s][0], sizes[s][1], dp);
+                ck_assert_double_le(dp, 1e-5);
+            }
+        }
+        lt_scope_pop();
+    }
+    lt_no_grad_pop();
+    lt_jit_free(jm);
+    gen_close(&m);
+    lm_test_rmtree(dir);
+    return worst;
+}
+
+static const int SIZES[2][2] = {{64, 64}, {48, 80}};
+static const int SQUARE[2][2] = {{64, 64}, {32, 32}};
+
+START_TEST(test_ffc_lama_fourier) {
+    lm_generator_opts o = small_ffc();
+    check_generator("lama-fourier", &o, SIZES, 2, 1);
+}
+END_TEST
+
+START_TEST(test_ffc_variants) {
+    lm_generator_opts o = small_ffc();
+    o.resnet_conv_kwargs.spectral_pos_encoding = 1;
+    strcpy(o.resnet_conv_kwargs.fft_norm, "backward");
+    o.add_out_act = LM_ACT_TANH;
+    check_generator("ffc-spe-backward-tanh", &o, SIZES, 2, 0);
+    o = small_ffc();
+    strcpy(o.resnet_conv_kwargs.fft_norm, "forward");
+    o.add_out_act = LM_ACT_NONE;
+    o.resnet_conv_kwargs.gated = 1;
+    check_generator("ffc-gated-forward", &o, SIZES, 2, 0);
+    o = small_ffc();
+    o.ngf = 16; /* the LFU needs cout/2 divisible by 4 in the global branch */
+    o.resnet_conv_kwargs.enable_lfu = 1;
+    check_generator("ffc-lfu", &o, SQUARE, 2, 1);
+}
+END_TEST
+
+START_TEST(test_pix2pixhd) {
+    lm_generator_opts o = small_ffc();
+    strcpy(o.kind, "pix2pixhd_global");
+    check_generator("pix2pixhd_global", &o, SIZES, 2, 1);
+    strcpy(o.kind, "pix2pixhd_multidilated");
+    o.multidilation_dilation_num = 4;
+    static const int WIDE[2][2] = {{80, 80}, {72, 96}}; /* reflect padding up to 8 at 1/8 size: 9 and more */
+    check_generator("pix2pixhd_multidilated", &o, WIDE, 2, 0);
+}
+END_TEST
+
+/* An odd-size image as IOPaint feeds it (padded bottom/right to a multiple of 8 in numpy's
+ * 'symmetric' mode, then cropped), against eval/predict's official semantics before the
+ * 8-bit conversion (lm_predict_image_float). */
+START_TEST(test_predict_semantics) {
+    enum { h = 45, w = 59 };
+    const int H = lm_ceil_modulo(h, 8), W = lm_ceil_modulo(w, 8);
+    char dir[256], path[600];
+    lm_test_tmpdir(dir, sizeof dir, "ts");
+    snprintf(path, sizeof path, "%s/lama.pt", dir);
+    lm_generator_opts o = small_ffc();
+    gen m;
+    gen_open(&m, &o, 5);
+    ck_assert_msg(lm_export_torchscript(&m.graph, path, NULL) == 0, "%s", lm_err_msg());
+    uint8_t *img = malloc((size_t)h * w * 3), *mask = malloc((size_t)h * w);
+    uint64_t st = 12345;
+    for (int i = 0; i < h * w * 3; i++) img[i] = (uint8_t)((st = st * 6364136223846793005ULL + 1442695040888963407ULL) >> 56);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) mask[y * w + x] = (x - 30) * (x - 30) + (y - 20) * (y - 20) < 150 || (x > 50 && y > 38) ? 255 : 0;
+    float *want = malloc((size_t)h * w * 3 * sizeof *want);
+    lm_predict_opts po = lm_predict_defaults();
+    ck_assert_msg(lm_predict_image_float(want, m.g, img, mask, w, h, &po) == 0, "%s", lm_err_msg());
+    /* the caller's side of the contract: 0-1 floats, symmetric pad, NCHW */
+    float *src = malloc((size_t)h * w * 4 * sizeof *src), *pad = malloc((size_t)H * W * 4 * sizeof *pad);
+    for (int i = 0; i < h * w; i++) {
+        for (int k = 0; k < 3; k++) src[i * 4 + k] = (float)img[i * 3 + k] / 255.0f;
+        src[i * 4 + 3] = (float)mask[i] / 255.0f;
+    }
+    lm_pad_symmetric_hwc(pad, src, h, w, 4, H, W);
+    lt_jit *jm = lt_jit_load(path, LT_CPU);
+    ck_assert_msg(jm != NULL, "%s", lt_error());
+    lt_scope_push();
+    lt_no_grad_push();
+    int64_t shp[4] = {1, H, W, 4}, perm[4] = {0, 3, 1, 2};
+    lt_tensor *x = lt_contiguous(lt_permute(lt_from_buffer(pad, shp, 4, LT_F32), perm, 4)); /* (1, 4, H, W) */
+    lt_tensor *in[2] = {lt_contiguous(lt_narrow(x, 1, 0, 3)), lt_contiguous(lt_narrow(x, 1, 3, 1))};
+    lt_tensor *y = lt_jit_forward(jm, in, 2);
+    ck_assert_msg(y != NULL, "%s", lt_error());
+    int64_t hwc[4] = {0, 2, 3, 1};
+    lt_tensor *got = lt_permute(lt_narrow(lt_narrow(y, 2, 0, h), 3, 0, w), hwc, 4); /* (1, h, w, 3) */
+    int64_t ws[4] = {1, h, w, 3};
+    lt_tensor *e = lt_from_buffer(want, ws, 4, LT_F32);
+    double d = max_abs_diff(got, e);
+    printf("torchscript: predict %dx%d (padded %dx%d): max |jit - lm_predict_image_float| = %.3g\n", h, w, H, W, d);
+    ck_assert_double_le(d, 1e-5);
+    lt_tensor *py = python_forward(dir, path, in[0], in[1]);
+    if (py) {
+        double dp = max_abs_diff(lt_permute(lt_narrow(lt_narrow(py, 2, 0, h), 3, 0, w), hwc, 4), e);
+        printf("torchscript: predict %dx%d: max |python torch.jit.load - lm_predict_image_float| = %.3g\n", h, w, dp);
+        ck_assert_double_le(dp, 1e-5);
+    }
+    lt_no_grad_pop();
+    lt_scope_pop();
+    lt_jit_free(jm);
+    free(src);
+    free(pad);
+    free(want);
+    free(img);
+    free(mask);
+    gen_close(&m);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
 Suite *check_torchscript_suite(void) {
     Suite *s = suite_create("torchscript");
     TCase *tc = tcase_create("graph");
@@ -524,5 +717,13 @@ Suite *check_torchscript_suite(void) {
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_atomic_write);
     suite_add_tcase(s, tc);
+    TCase *gen = tcase_create("generator");
+    tcase_set_timeout(gen, 600);
+    tcase_add_checked_fixture(gen, setup, NULL);
+    tcase_add_test(gen, test_ffc_lama_fourier);
+    tcase_add_test(gen, test_ffc_variants);
+    tcase_add_test(gen, test_pix2pixhd);
+    tcase_add_test(gen, test_predict_semantics);
+    suite_add_tcase(s, gen);
     return s;
 }
