@@ -660,14 +660,19 @@ int lt_jit_save_buffer(lt_jit *m, void **data, size_t *size) {
     *data = nullptr;
     *size = 0;
     LT_TRY(-1, {
-        std::ostringstream out(std::ios::out | std::ios::binary);
-        m->m.save(out);
-        const std::string s = out.str();
-        void *p = std::malloc(s.size() ? s.size() : 1);
+        std::stringstream io(std::ios::in | std::ios::out | std::ios::binary);
+        m->m.save(io);
+        const std::streamoff n = io.tellp(); // read straight out of the stream: no third copy
+        if (n < 0) throw std::runtime_error("lt_jit_save_buffer: serialising failed");
+        void *p = std::malloc(n ? (size_t)n : 1);
         if (!p) throw std::runtime_error("lt_jit_save_buffer: out of memory");
-        std::memcpy(p, s.data(), s.size());
+        io.seekg(0);
+        if (!io.read(static_cast<char *>(p), n)) {
+            std::free(p);
+            throw std::runtime_error("lt_jit_save_buffer: reading the serialised module back failed");
+        }
         *data = p;
-        *size = s.size();
+        *size = (size_t)n;
         return 0;
     })
 }
