@@ -11,7 +11,8 @@
  *     norm, the LFU (square); pix2pixhd_global and _multidilated: the archive's output equals
  *     the composite around the eval-mode lm_generator_forward within 1e-5 on square and
  *     non-square sizes, and an odd-size image padded symmetric to a multiple of 8 and cropped
- *     back (IOPaint's side of the contract) equals lm_predict_image_float within 1e-5;
+ *     back (IOPaint's side of the contract) equals lm_predict_image_float within 1e-5; a
+ *     float64 archive (lm_ts_opts.dtype) equals the float64 forward within 1e-12;
  *   - the same archive run by Python's torch.jit.load (tests/ref/ts_forward.py, fed an int64
  *     mask as IOPaint does), when /usr/bin/python3 has torch (else it says it did not run);
  *   - errors: an op the exporter cannot express, a BN without statistics, a wrong-size input
@@ -535,6 +536,22 @@ static void gen_open(gen *m, const lm_generator_opts *o, uint64_t seed) {
     ck_assert_msg(lm_generator_emit(m->g, &m->graph) == 0, "%s", lm_err_msg());
 }
 
+/* The same in float64: the float32 random values copied into a float64 registry. */
+static void gen_open_f64(gen *m, const lm_generator_opts *o, uint64_t seed) {
+    gen m32;
+    gen_open(&m32, o, seed);
+    lm_params_init(&m->p, LT_F64, LT_CPU);
+    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
+    ck_assert_int_eq(m->p.n, m32.p.n);
+    lt_no_grad_push();
+    for (int i = 0; i < m->p.n; i++) ck_assert_msg(lt_copy_(m->p.items[i].t, m32.p.items[i].t), "%s", lt_error());
+    lt_no_grad_pop();
+    ck_assert_msg(lm_generator_emit(m->g, &m->graph) == 0, "%s", lm_err_msg());
+    lm_graph_free(&m32.graph);
+    lm_generator_free(m32.g);
+    lm_params_free(&m32.p);
+}
+
 static void gen_close(gen *m) {
     lm_graph_free(&m->graph);
     lm_generator_free(m->g);
@@ -567,6 +584,7 @@ static double check_generator(const char *name, const lm_generator_opts *o, cons
     char dir[256], path[600];
     lm_test_tmpdir(dir, sizeof dir, "ts");
     snprintf(path, sizeof path, "%s/%s.pt", dir, name);
+    long live = lt_live_count();
     gen m;
     gen_open(&m, o, 21);
     ck_assert_msg(lm_export_torchscript(&m.graph, path, NULL) == 0, "%s: %s", name, lm_err_msg());
@@ -601,6 +619,7 @@ static double check_generator(const char *name, const lm_generator_opts *o, cons
     lt_no_grad_pop();
     lt_jit_free(jm);
     gen_close(&m);
+    ck_assert_int_eq(lt_live_count(), live); /* the export and the runs leak no handle */
     lm_test_rmtree(dir);
     return worst;
 }
@@ -640,6 +659,42 @@ START_TEST(test_pix2pixhd) {
     o.multidilation_dilation_num = 4;
     static const int WIDE[2][2] = {{80, 80}, {72, 96}}; /* reflect padding up to 8 at 1/8 size: 9 and more */
     check_generator("pix2pixhd_multidilated", &o, WIDE, 2, 0);
+}
+END_TEST
+
+/* lm_ts_opts.dtype LT_F64: a float64 archive equals the float64 eval forward to 1e-12. */
+START_TEST(test_ffc_f64) {
+    char dir[256], path[600];
+    lm_test_tmpdir(dir, sizeof dir, "ts");
+    snprintf(path, sizeof path, "%s/f64.pt", dir);
+    lm_generator_opts o = small_ffc();
+    o.resnet_conv_kwargs.spectral_pos_encoding = 1;
+    gen m;
+    gen_open_f64(&m, &o, 9);
+    lm_ts_opts to = lm_ts_defaults();
+    to.dtype = LT_F64;
+    ck_assert_msg(lm_export_torchscript(&m.graph, path, &to) == 0, "%s", lm_err_msg());
+    lt_jit *jm = lt_jit_load(path, LT_CPU);
+    ck_assert_msg(jm != NULL, "%s", lt_error());
+    lt_scope_push();
+    lt_no_grad_push();
+    lt_tensor *img, *mask;
+    inputs(LT_F64, 48, 80, &img, &mask);
+    lt_tensor *in[2] = {img, mask};
+    lt_tensor *y = lt_jit_forward(jm, in, 2);
+    ck_assert_msg(y != NULL, "%s", lt_error());
+    ck_assert_int_eq(lt_type(y), LT_F64);
+    lt_tensor *mb = lt_to_dtype(lt_gt_scalar(mask, 0), LT_F64), *inv = lt_rsub_scalar(mb, 1.0);
+    lt_tensor *x[2] = {lt_mul(img, inv), mb};
+    lt_tensor *e = lt_add(lt_mul(mb, lm_generator_forward(m.g, lt_cat(x, 2, 1), 0)), lt_mul(inv, img));
+    double d = max_abs_diff(y, e);
+    printf("torchscript: lama-fourier+spe F64 48x80: max |jit - eval forward composite| = %.3g\n", d);
+    ck_assert_double_le(d, 1e-12);
+    lt_no_grad_pop();
+    lt_scope_pop();
+    lt_jit_free(jm);
+    gen_close(&m);
+    lm_test_rmtree(dir);
 }
 END_TEST
 
@@ -723,6 +778,7 @@ Suite *check_torchscript_suite(void) {
     tcase_add_test(gen, test_ffc_lama_fourier);
     tcase_add_test(gen, test_ffc_variants);
     tcase_add_test(gen, test_pix2pixhd);
+    tcase_add_test(gen, test_ffc_f64);
     tcase_add_test(gen, test_predict_semantics);
     suite_add_tcase(s, gen);
     return s;
