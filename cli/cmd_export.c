@@ -117,7 +117,7 @@ static int write_graph_format(int fmt, const char *src, const lm_generator_opts 
         *used_ema = rc == 0;
     }
     if (rc == 0) rc = lm_generator_emit(p->gen, &g);
-    if (rc == 0) rc = fmt == F_TORCHSCRIPT ? lm_export_torchscript(&g, out) : lm_export_onnx(&g, oo, out);
+    if (rc == 0) rc = fmt == F_TORCHSCRIPT ? lm_export_torchscript(&g, out, NULL) : lm_export_onnx(&g, oo, out);
     lm_graph_free(&g);
     lm_weights_close(s);
     lm_predictor_close(p);

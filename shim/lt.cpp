@@ -15,6 +15,8 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/serialization/import.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -43,9 +45,11 @@ using lt_c10d_group = c10d::ProcessGroup;
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -558,6 +562,158 @@ lt_tensor *lt_real(lt_tensor *z) { LT_OP(IN(z), at::real(z->t)) }
 lt_tensor *lt_imag(lt_tensor *z) { LT_OP(IN(z), at::imag(z->t)) }
 lt_tensor *lt_view_as_real(lt_tensor *z) { LT_OP(IN(z), at::view_as_real(z->t)) }
 lt_tensor *lt_view_as_complex(lt_tensor *x) { LT_OP(IN(x), at::view_as_complex(x->t)) }
+
+// ---- TorchScript modules -------------------------------------------------------------------------
+struct lt_jit {
+    torch::jit::Module m;
+};
+
+// A TorchScript compile error spans lines (message, source excerpt, "<--- HERE"): one line of
+// it, the message and the offending source line, as set_err would otherwise keep only the first.
+static std::string jit_error_line(const std::string &what) {
+    std::istringstream in(what);
+    std::string line, first, where, code, prev;
+    while (std::getline(in, line)) {
+        size_t b = line.find_first_not_of(" \t");
+        if (b == std::string::npos) continue;
+        std::string t = line.substr(b);
+        if (first.empty()) first = t;
+        size_t at = t.find("\", line ");
+        if (t.rfind("File \"", 0) == 0 && at != std::string::npos) where = t.substr(at + 3);
+        if (t.find("<--- HERE") != std::string::npos && code.empty()) code = prev;
+        prev = t;
+    }
+    if (!where.empty()) first += " (" + where + ": " + code + ")";
+    return first;
+}
+
+// An error raised inside a TorchScript method: a traceback of the script, then the error
+// itself on the last line ("RuntimeError: ..."), which is the line kept.
+static void set_jit_run_err(const char *what) {
+    std::istringstream in(what ? what : "");
+    std::string line, last;
+    while (std::getline(in, line))
+        if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+    g_err = last.empty() ? "TorchScript method failed" : "TorchScript: " + last.substr(last.find_first_not_of(" \t"));
+}
+
+lt_jit *lt_jit_new(const char *class_name) {
+    if (!class_name) {
+        set_err("lt_jit_new: NULL class name");
+        return nullptr;
+    }
+    LT_TRY(nullptr, {
+        std::unique_ptr<lt_jit> h(new lt_jit{torch::jit::Module(c10::QualifiedName(class_name))});
+        h->m.register_attribute("training", c10::BoolType::get(), false);
+        return h.release();
+    })
+}
+
+int lt_jit_register(lt_jit *m, const char *name, lt_tensor *t, int is_buffer) {
+    if (!m || !name) {
+        set_err("lt_jit_register: NULL module or name");
+        return -1;
+    }
+    if (null_in(IN(t))) return -1;
+    LT_TRY(-1, {
+        at::Tensor v = t->t.detach().clone(at::MemoryFormat::Contiguous);
+        if (!is_buffer) v.set_requires_grad(true);
+        m->m.register_parameter(name, v, is_buffer != 0);
+        return 0;
+    })
+}
+
+int lt_jit_define(lt_jit *m, const char *src) {
+    if (!m || !src) {
+        set_err("lt_jit_define: NULL module or source");
+        return -1;
+    }
+    try {
+        m->m.define(src);
+        return 0;
+    } catch (const c10::Error &e) {
+        g_err = jit_error_line(e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        g_err = jit_error_line(e.what());
+    } catch (...) {
+        set_err("unknown C++ exception");
+    }
+    return -1;
+}
+
+int lt_jit_save(lt_jit *m, const char *path) {
+    if (!m || !path) {
+        set_err("lt_jit_save: NULL module or path");
+        return -1;
+    }
+    LT_TRY(-1, {
+        m->m.save(std::string(path));
+        return 0;
+    })
+}
+
+int lt_jit_save_buffer(lt_jit *m, void **data, size_t *size) {
+    if (!m || !data || !size) {
+        set_err("lt_jit_save_buffer: NULL argument");
+        return -1;
+    }
+    *data = nullptr;
+    *size = 0;
+    LT_TRY(-1, {
+        std::stringstream io(std::ios::in | std::ios::out | std::ios::binary);
+        m->m.save(io);
+        const std::streamoff n = io.tellp(); // read straight out of the stream: no third copy
+        if (n < 0) throw std::runtime_error("lt_jit_save_buffer: serialising failed");
+        void *p = std::malloc(n ? (size_t)n : 1);
+        if (!p) throw std::runtime_error("lt_jit_save_buffer: out of memory");
+        io.seekg(0);
+        if (!io.read(static_cast<char *>(p), n)) {
+            std::free(p);
+            throw std::runtime_error("lt_jit_save_buffer: reading the serialised module back failed");
+        }
+        *data = p;
+        *size = (size_t)n;
+        return 0;
+    })
+}
+
+lt_jit *lt_jit_load(const char *path, lt_device dev) {
+    if (!path) {
+        set_err("lt_jit_load: NULL path");
+        return nullptr;
+    }
+    LT_TRY(nullptr, {
+        std::unique_ptr<lt_jit> h(new lt_jit{torch::jit::load(std::string(path), to_dev(dev))});
+        h->m.eval();
+        return h.release();
+    })
+}
+
+lt_tensor *lt_jit_forward(lt_jit *m, lt_tensor *const *in, int n) {
+    if (!m) {
+        set_err("lt_jit_forward: NULL module");
+        return nullptr;
+    }
+    if (null_list(in, n)) return nullptr;
+    LT_TRY(nullptr, {
+        std::vector<c10::IValue> args;
+        for (int i = 0; i < n; i++) args.emplace_back(in[i]->t);
+        c10::IValue r;
+        try {
+            r = m->m.forward(std::move(args));
+        } catch (const c10::Error &e) {
+            set_jit_run_err(e.what_without_backtrace());
+            return nullptr;
+        } catch (const std::exception &e) {
+            set_jit_run_err(e.what());
+            return nullptr;
+        }
+        if (!r.isTensor()) throw std::runtime_error("lt_jit_forward: forward returned " + r.tagKind() + ", not a tensor");
+        return wrap(r.toTensor());
+    })
+}
+
+void lt_jit_free(lt_jit *m) { delete m; }
 
 // ---- reductions ----------------------------------------------------------------------------------
 lt_tensor *lt_sum(lt_tensor *x) { LT_OP(IN(x), x->t.sum()) }

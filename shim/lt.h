@@ -259,6 +259,34 @@ void lt_autocast_exit(void);                       /* no-op without an open regi
 int lt_autocast_enabled(lt_device dev);
 int lt_autocast_depth(void);                       /* open regions of this thread */
 
+/* ---- TorchScript modules (torch::jit::Module) ----------------------------------------------
+ * For the TorchScript exporter (model/export_torchscript.c), which writes the forward as
+ * TorchScript source: an empty module of class `class_name` (a qualified name such as
+ * "__torch__.LamaInpainting"; it gets a `training` attribute, False), tensors registered on
+ * it by name, methods compiled from source with define() (libtorch's own TorchScript compiler:
+ * `torch.<op>` resolves to the aten operator of that name), saved as a TorchScript archive
+ * that torch.jit.load (Python) and torch::jit::load (C++) read. A module handle belongs to
+ * no scope: the caller frees it. 0 / -1 or NULL, with the message set, like the ops. */
+typedef struct lt_jit lt_jit;
+lt_jit *lt_jit_new(const char *class_name);
+/* Registers a detached, contiguous copy of t (so later changes to t do not reach the module)
+ * as attribute `name`: a parameter (requires_grad on, as nn.Parameter), or a buffer. */
+int lt_jit_register(lt_jit *m, const char *name, lt_tensor *t, int is_buffer);
+/* Compiles the TorchScript source (one or more `def` methods taking self) into the module;
+ * a syntax or type error is the message, with the offending line. */
+int lt_jit_define(lt_jit *m, const char *src);
+/* Writes the archive to path (not atomically: libtorch opens path for writing). */
+int lt_jit_save(lt_jit *m, const char *path);
+/* The archive as a malloc'd buffer (*data, *size; the caller frees *data), for atomic
+ * writes (core/atomic.h). Fills both or neither. */
+int lt_jit_save_buffer(lt_jit *m, void **data, size_t *size);
+/* Loads an archive with its tensors on dev, in eval mode (training False). */
+lt_jit *lt_jit_load(const char *path, lt_device dev);
+/* m.forward(in[0], ..., in[n-1]) that returns one tensor: a new handle (scope rules as ops).
+ * Runs under the caller's grad mode (lt_no_grad_push for inference). */
+lt_tensor *lt_jit_forward(lt_jit *m, lt_tensor *const *in, int n);
+void lt_jit_free(lt_jit *m);                       /* accepts NULL */
+
 /* ---- random generator, threads, devices ----------------------------------------------------- */
 void lt_manual_seed(uint64_t seed);                /* CPU and CUDA default generators */
 /* Default CPU generator state: returns its size in bytes; copies it into buf if cap allows. */
