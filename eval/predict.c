@@ -34,8 +34,8 @@ void lm_pad_symmetric_hwc(float *dst, const float *src, int h, int w, int c, int
     }
 }
 
-int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const uint8_t *mask,
-                     int w, int h, const lm_predict_opts *o) {
+int lm_predict_image_float(float *out, lm_generator *g, const uint8_t *img, const uint8_t *mask,
+                           int w, int h, const lm_predict_opts *o) {
     lm_predict_opts def = lm_predict_defaults();
     if (!o) o = &def;
     if (w <= 0 || h <= 0) return lm_err_code(LM_EINVAL, "predict: empty image (%dx%d)", w, h);
@@ -85,21 +85,32 @@ int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const ui
     lt_scope_pop();
     if (rc) goto cleanup;
 
-    /* inpainted = mask * pred + (1 - mask) * img, cropped; uint8(clip(x * 255, 0, 255)) */
+    /* inpainted = mask * pred + (1 - mask) * img, cropped */
     for (int yy = 0; yy < h; yy++)
         for (int xx = 0; xx < w; xx++) {
             size_t i = (size_t)yy * w + xx, I = (size_t)yy * W + xx;
             float mk = src[i * 4 + 3];
-            for (int k = 0; k < 3; k++) {
-                float v = mk * pred[(size_t)k * N + I] + (1.0f - mk) * src[i * 4 + k];
-                v *= 255.0f;
-                v = v >= 0.0f ? (v > 255.0f ? 255.0f : v) : 0.0f; /* NaN -> 0, as numpy's cast */
-                out[i * 3 + k] = (uint8_t)v;                      /* truncation */
-            }
+            for (int k = 0; k < 3; k++)
+                out[i * 3 + k] = mk * pred[(size_t)k * N + I] + (1.0f - mk) * src[i * 4 + k];
         }
 cleanup:
     free(src);
     free(pad);
     free(pred);
+    return rc;
+}
+
+int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const uint8_t *mask,
+                     int w, int h, const lm_predict_opts *o) {
+    size_t n = (size_t)(w > 0 ? w : 0) * (size_t)(h > 0 ? h : 0) * 3;
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    if (!f) return lm_err_code(LM_ENOMEM, "predict: out of memory for a %dx%d image", w, h);
+    int rc = lm_predict_image_float(f, g, img, mask, w, h, o);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        float v = f[i] * 255.0f;                          /* uint8(clip(x * 255, 0, 255)) */
+        v = v >= 0.0f ? (v > 255.0f ? 255.0f : v) : 0.0f; /* NaN -> 0, as numpy's cast */
+        out[i] = (uint8_t)v;                              /* truncation */
+    }
+    free(f);
     return rc;
 }

@@ -35,5 +35,9 @@ int lm_ceil_modulo(int x, int m);
  * (nonzero = hole). g must expect 4 input channels (3 + mask). */
 int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const uint8_t *mask,
                      int w, int h, const lm_predict_opts *o);
+/* The same before the 8-bit conversion: out (h, w, 3) float32, the composited inpainting in
+ * 0-1 (what the exported TorchScript / ONNX files are compared with). */
+int lm_predict_image_float(float *out, lm_generator *g, const uint8_t *img, const uint8_t *mask,
+                           int w, int h, const lm_predict_opts *o);
 
 #endif

@@ -115,6 +115,40 @@ int lm_ffc_forward(const lm_ffc *f, lt_tensor *x_l, lt_tensor *x_g, int training
     return 0;
 }
 
+/* a + b in the graph where either may be absent (LM_GRAPH_ABSENT). */
+static int emit_add(lm_graph *g, int a, int b) {
+    if (a == LM_GRAPH_ABSENT || b == LM_GRAPH_ABSENT) return a == LM_GRAPH_ABSENT ? b : a;
+    return lm_graph_binary(g, LM_GOP_ADD, a, b);
+}
+
+static int emit_rc(int id) { return id < 0 && id != LM_GRAPH_ABSENT ? id : 0; }
+
+int lm_ffc_emit(const lm_ffc *f, lm_graph *g, int x_l, int x_g, int *out_l, int *out_g) {
+    *out_l = *out_g = LM_GRAPH_ABSENT;
+    int g2l_gate = LM_GRAPH_ABSENT, l2g_gate = LM_GRAPH_ABSENT;
+    if (f->gated) {
+        int parts[2] = {x_l, x_g};
+        int in = x_l != LM_GRAPH_ABSENT ? lm_graph_cat(g, parts, 2, 1) : x_g;
+        int gates = lm_graph_unary(g, LM_GOP_SIGMOID, lm_conv_emit(&f->gate, g, in, "FFC.gate"));
+        g2l_gate = lm_graph_slice(g, gates, 1, 0, 1); /* (N, 1, H, W) */
+        l2g_gate = lm_graph_slice(g, gates, 1, 1, 1);
+    }
+    if (f->has_l) {
+        int a = f->has_l2l ? lm_conv_emit(&f->l2l, g, x_l, "FFC.convl2l") : LM_GRAPH_ABSENT;
+        int b = f->has_g2l ? lm_conv_emit(&f->g2l, g, x_g, "FFC.convg2l") : LM_GRAPH_ABSENT;
+        if (b != LM_GRAPH_ABSENT && f->gated) b = lm_graph_binary(g, LM_GOP_MUL, b, g2l_gate);
+        *out_l = emit_add(g, a, b); /* (N, out_cl, H', W') */
+    }
+    if (f->has_g) {
+        int a = f->has_l2g ? lm_conv_emit(&f->l2g, g, x_l, "FFC.convl2g") : LM_GRAPH_ABSENT;
+        if (a != LM_GRAPH_ABSENT && f->gated) a = lm_graph_binary(g, LM_GOP_MUL, a, l2g_gate);
+        int b = f->has_g2g ? lm_spectral_emit(&f->g2g, g, x_g) : LM_GRAPH_ABSENT;
+        *out_g = emit_add(g, a, b); /* (N, out_cg, H', W') */
+    }
+    int rc = emit_rc(*out_l);
+    return rc ? rc : emit_rc(*out_g);
+}
+
 /* ---- FFC_BN_ACT ------------------------------------------------------------------------------ */
 
 int lm_ffc_bn_act_init(lm_ffc_bn_act *b, lm_params *p, lm_ffc_geom g, const lm_ffc_kwargs *kw,
@@ -141,6 +175,22 @@ int lm_ffc_bn_act_forward(const lm_ffc_bn_act *b, lt_tensor *x_l, lt_tensor *x_g
         if (!(*out_g = b->relu ? lt_relu_(g) : g)) return -1;
     }
     return 0;
+}
+
+int lm_ffc_bn_act_emit(const lm_ffc_bn_act *b, lm_graph *g, int x_l, int x_g, int *out_l, int *out_g) {
+    int l, r, rc = lm_ffc_emit(&b->ffc, g, x_l, x_g, &l, &r);
+    *out_l = *out_g = LM_GRAPH_ABSENT;
+    if (rc < 0) return rc;
+    if (b->ffc.has_l) {
+        l = lm_bn_emit(&b->bn_l, g, l, "FFC_BN_ACT.bn_l");
+        *out_l = b->relu ? lm_graph_unary(g, LM_GOP_RELU, l) : l;
+    }
+    if (b->ffc.has_g) {
+        r = lm_bn_emit(&b->bn_g, g, r, "FFC_BN_ACT.bn_g");
+        *out_g = b->relu ? lm_graph_unary(g, LM_GOP_RELU, r) : r;
+    }
+    rc = emit_rc(*out_l);
+    return rc ? rc : emit_rc(*out_g);
 }
 
 /* ---- FFCResnetBlock -------------------------------------------------------------------------- */
@@ -173,6 +223,18 @@ int lm_ffc_block_forward(const lm_ffc_block *b, lt_tensor *x_l, lt_tensor *x_g, 
     *out_g = x_g && g2 ? then_free(lt_add(x_g, g2), g2) : g2;
     if ((b->conv2.ffc.has_l && !*out_l) || (b->conv2.ffc.has_g && !*out_g)) return -1;
     return 0;
+}
+
+int lm_ffc_block_emit(const lm_ffc_block *b, lm_graph *g, int x_l, int x_g, int *out_l, int *out_g) {
+    int l1, g1, l2, g2;
+    *out_l = *out_g = LM_GRAPH_ABSENT;
+    int rc = lm_ffc_bn_act_emit(&b->conv1, g, x_l, x_g, &l1, &g1);
+    if (!rc) rc = lm_ffc_bn_act_emit(&b->conv2, g, l1, g1, &l2, &g2);
+    if (rc < 0) return rc;
+    *out_l = x_l != LM_GRAPH_ABSENT && l2 != LM_GRAPH_ABSENT ? lm_graph_binary(g, LM_GOP_ADD, x_l, l2) : l2;
+    *out_g = x_g != LM_GRAPH_ABSENT && g2 != LM_GRAPH_ABSENT ? lm_graph_binary(g, LM_GOP_ADD, x_g, g2) : g2;
+    rc = emit_rc(*out_l);
+    return rc ? rc : emit_rc(*out_g);
 }
 
 /* ---- FFCResNetGenerator ---------------------------------------------------------------------- */
@@ -371,4 +433,27 @@ lt_tensor *lm_ffc_gen_forward(lm_ffc_gen *g, lt_tensor *x, int training) {
     lt_tensor *r = lt_alias(cur.l); /* into the caller's scope */
     pair_free(&cur);
     return r;
+}
+
+int lm_ffc_gen_emit(const lm_ffc_gen *g, lm_graph *out) {
+    int l, r, rc = lm_graph_init(out, g->init.ffc.in_cl);
+    if (rc < 0) return rc;
+    out->modulo = 1 << g->nd;
+    rc = lm_ffc_bn_act_emit(&g->init, out, lm_graph_pad(out, 0, 3, LT_PAD_REFLECT), LM_GRAPH_ABSENT, &l, &r);
+    for (int i = 0; !rc && i < g->nd; i++) rc = lm_ffc_bn_act_emit(&g->down[i], out, l, r, &l, &r);
+    for (int i = 0; !rc && i < g->nb; i++) rc = lm_ffc_block_emit(&g->blocks[i], out, l, r, &l, &r);
+    if (rc < 0) return rc;
+    int parts[2] = {l, r};
+    int y = r != LM_GRAPH_ABSENT ? lm_graph_cat(out, parts, 2, 1) : l; /* ConcatTupleLayer */
+    for (int i = 0; i < g->nd; i++) {
+        y = lm_convt_emit(&g->up[i], out, y, "ConvTranspose2d");
+        y = lm_graph_unary(out, LM_GOP_RELU, lm_bn_emit(&g->up_bn[i], out, y, "BatchNorm2d"));
+    }
+    y = lm_conv_emit(&g->out, out, lm_graph_pad(out, y, 3, LT_PAD_REFLECT), "Conv2d (output)");
+    if (g->act == LM_ACT_SIGMOID) y = lm_graph_unary(out, LM_GOP_SIGMOID, y);
+    else if (g->act == LM_ACT_TANH) y = lm_graph_unary(out, LM_GOP_TANH, y);
+    if (y < 0) return y;
+    out->out = y;
+    out->output_nc = out->n[y].c;
+    return 0;
 }

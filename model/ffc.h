@@ -26,6 +26,10 @@ typedef struct lm_fu {
 
 int lm_fu_init(lm_fu *u, lm_params *p, const char *name, int c, int spe, lt_fft_norm norm);
 lt_tensor *lm_fu_forward(const lm_fu *u, lt_tensor *x, int training); /* (N,C,H,W) -> same */
+int lm_fu_emit(const lm_fu *u, lm_graph *g, int x);
+/* The spectral_pos_encoding channel (N, 1, h, w): torch.linspace(0, 1, ·) in float32 along H
+ * (vert = 1) or W, in like's dtype and device. */
+lt_tensor *lm_fu_coords(lt_tensor *like, int64_t n, int64_t h, int64_t w, int vert);
 
 /* SpectralTransform(cin, cout, stride): [AvgPool 2x2 if stride 2] -> conv1 (Conv1x1 cin->cout/2,
  * BN, ReLU) -> y; conv2(y + fu(y) [+ lfu quadrants]) (Conv1x1 cout/2 -> cout, no bias). */
@@ -40,6 +44,7 @@ typedef struct lm_spectral {
 int lm_spectral_init(lm_spectral *s, lm_params *p, const char *name, int cin, int cout, int stride,
                      const lm_ffc_kwargs *kw);
 lt_tensor *lm_spectral_forward(const lm_spectral *s, lt_tensor *x, int training);
+int lm_spectral_emit(const lm_spectral *s, lm_graph *g, int x);
 
 /* One FFC: convl2l / convl2g / convg2l (Conv2d, no bias, reflect padding) and convg2g
  * (SpectralTransform); an absent module is the official nn.Identity on a missing branch. */
@@ -63,6 +68,12 @@ int lm_ffc_init(lm_ffc *f, lm_params *p, const char *name, lm_ffc_geom g, const 
 int lm_ffc_forward(const lm_ffc *f, lt_tensor *x_l, lt_tensor *x_g, int training,
                    lt_tensor **out_l, lt_tensor **out_g);
 
+/* The graph twins (model/graph.h) of the pair forwards: x_l / x_g and *out_l / *out_g are node
+ * ids, LM_GRAPH_ABSENT for a branch that does not exist; returns 0 or a negative error. */
+#define LM_GRAPH_ABSENT (-1000000)
+int lm_ffc_emit(const lm_ffc *f, lm_graph *g, int x_l, int x_g, int *out_l, int *out_g);
+
+
 /* FFC_BN_ACT: the FFC, then BatchNorm and the activation (ReLU or none) on each branch. */
 typedef struct lm_ffc_bn_act {
     lm_ffc ffc;
@@ -74,6 +85,7 @@ int lm_ffc_bn_act_init(lm_ffc_bn_act *b, lm_params *p, lm_ffc_geom g, const lm_f
                        int relu, int in_l, int in_g, const char *what);
 int lm_ffc_bn_act_forward(const lm_ffc_bn_act *b, lt_tensor *x_l, lt_tensor *x_g, int training,
                           lt_tensor **out_l, lt_tensor **out_g);
+int lm_ffc_bn_act_emit(const lm_ffc_bn_act *b, lm_graph *g, int x_l, int x_g, int *out_l, int *out_g);
 
 /* FFCResnetBlock(dim): conv1, conv2 (FFC_BN_ACT 3x3, reflect, ReLU); residual add per branch. */
 typedef struct lm_ffc_block {
@@ -84,6 +96,7 @@ int lm_ffc_block_init(lm_ffc_block *b, lm_params *p, int dim, const lm_ffc_kwarg
                       int in_g, const char *what);
 int lm_ffc_block_forward(const lm_ffc_block *b, lt_tensor *x_l, lt_tensor *x_g, int training,
                          lt_tensor **out_l, lt_tensor **out_g);
+int lm_ffc_block_emit(const lm_ffc_block *b, lm_graph *g, int x_l, int x_g, int *out_l, int *out_g);
 
 /* Parses "ortho" / "backward" / "forward"; -1 if none of them. */
 int lm_fft_norm_parse(const char *s, lt_fft_norm *out);
@@ -92,6 +105,7 @@ int lm_fft_norm_parse(const char *s, lt_fft_norm *out);
 typedef struct lm_ffc_gen lm_ffc_gen;
 int lm_ffc_gen_create(lm_ffc_gen **out, lm_params *p, const lm_generator_opts *o);
 lt_tensor *lm_ffc_gen_forward(lm_ffc_gen *g, lt_tensor *x, int training);
+int lm_ffc_gen_emit(const lm_ffc_gen *g, lm_graph *out); /* initialises out */
 int lm_ffc_gen_layers(const lm_ffc_gen *g);
 const char *lm_ffc_gen_layer_kind(const lm_ffc_gen *g, int i);
 void lm_ffc_gen_free(lm_ffc_gen *g);

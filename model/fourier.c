@@ -46,7 +46,7 @@ static void linspace01(float *v, int64_t n) {
 }
 
 /* Coordinates (N, 1, h, w): along H (vert=1) or along W, dtype/device of like. */
-static lt_tensor *coords(lt_tensor *like, int64_t n, int64_t h, int64_t w, int vert) {
+lt_tensor *lm_fu_coords(lt_tensor *like, int64_t n, int64_t h, int64_t w, int vert) {
     int64_t len = vert ? h : w;
     float *v = malloc((size_t)len * sizeof *v);
     if (!v) {
@@ -79,7 +79,7 @@ lt_tensor *lm_fu_forward(const lm_fu *u, lt_tensor *x, int training) {
     int64_t s4[4] = {n, 2 * c, h, wf};
     f = lt_reshape(f, s4, 4);                               /* (N, 2C, H, Wf): c0.re, c0.im, ... */
     if (u->spe && f) {
-        lt_tensor *parts[3] = {coords(f, n, h, wf, 1), coords(f, n, h, wf, 0), f};
+        lt_tensor *parts[3] = {lm_fu_coords(f, n, h, wf, 1), lm_fu_coords(f, n, h, wf, 0), f};
         f = lt_cat(parts, 3, 1);                            /* (N, 2C+2, H, Wf) */
     }
     if (ac) lt_autocast_exit();
@@ -91,6 +91,22 @@ lt_tensor *lm_fu_forward(const lm_fu *u, lt_tensor *x, int training) {
     lt_tensor *y = lt_irfftn(z, hw, dims, 2, u->norm);      /* (N, C, H, W) float32 */
     if (ac) lt_autocast_exit();
     return y;
+}
+
+int lm_fu_emit(const lm_fu *u, lm_graph *g, int x) {
+    lm_gnode r = {.op = LM_GOP_RFFT2, .n_in = 1, .in = {x}, .norm = u->norm, .what = "FourierUnit"};
+    r.c = x >= 0 ? 2 * g->n[x].c : 0;
+    int f = lm_graph_add(g, r);                                /* (N, 2C, H, Wf) */
+    if (u->spe) {
+        lm_gnode cn = {.op = LM_GOP_COORDS, .n_in = 1, .in = {f}, .c = 2, .what = "FourierUnit"};
+        int parts[2] = {lm_graph_add(g, cn), f};
+        f = lm_graph_cat(g, parts, 2, 1);                      /* (N, 2C+2, H, Wf) */
+    }
+    f = lm_conv_emit(&u->conv, g, f, "FourierUnit.conv_layer");
+    f = lm_graph_unary(g, LM_GOP_RELU, lm_bn_emit(&u->bn, g, f, "FourierUnit.bn"));
+    lm_gnode ir = {.op = LM_GOP_IRFFT2, .n_in = 2, .in = {f, x}, .norm = u->norm, .what = "FourierUnit"};
+    ir.c = f >= 0 ? g->n[f].c / 2 : 0;
+    return lm_graph_add(g, ir);                                /* (N, C, H, W) */
 }
 
 int lm_spectral_init(lm_spectral *s, lm_params *p, const char *name, int cin, int cout, int stride,
@@ -147,4 +163,33 @@ lt_tensor *lm_spectral_forward(const lm_spectral *s, lt_tensor *x, int training)
     lt_tensor *y = lt_add(x, lm_fu_forward(&s->fu, x, training));
     if (s->enable_lfu) y = lt_add(y, lfu_forward(s, x, training));
     return lm_conv_forward(&s->conv2, y);                               /* (N, Cout, h, w) */
+}
+
+int lm_spectral_emit(const lm_spectral *s, lm_graph *g, int x) {
+    if (s->stride == 2) x = lm_graph_unary(g, LM_GOP_AVGPOOL2, x);
+    x = lm_conv_emit(&s->conv1, g, x, "SpectralTransform.conv1");
+    x = lm_graph_unary(g, LM_GOP_RELU, lm_bn_emit(&s->bn1, g, x, "SpectralTransform.conv1"));
+    int y = lm_graph_binary(g, LM_GOP_ADD, x, lm_fu_emit(&s->fu, g, x));
+    if (s->enable_lfu && x >= 0) {
+        int c = g->n[x].c;
+        g->needs_square = 1;
+        int xq = lm_graph_slice(g, x, 1, 0, c / 4);                      /* (N, C/4, H, W) */
+        lm_gnode half = {.op = LM_GOP_HALF, .n_in = 1, .in = {xq}, .c = c / 4, .a = {2, 0},
+                         .what = "SpectralTransform.lfu"};
+        int rows[2];
+        rows[0] = lm_graph_add(g, half);
+        half.a[1] = 1;
+        rows[1] = lm_graph_add(g, half);
+        int xs = lm_graph_cat(g, rows, 2, 1);                             /* (N, C/2, H/2, W) */
+        half = (lm_gnode){.op = LM_GOP_HALF, .n_in = 1, .in = {xs}, .c = c / 2, .a = {3, 0},
+                          .what = "SpectralTransform.lfu"};
+        int cols[2];
+        cols[0] = lm_graph_add(g, half);
+        half.a[1] = 1;
+        cols[1] = lm_graph_add(g, half);
+        xs = lm_graph_cat(g, cols, 2, 1);                                 /* (N, C, H/2, W/2) */
+        xs = lm_graph_unary(g, LM_GOP_REPEAT2, lm_fu_emit(&s->lfu, g, xs)); /* (N, C, H, W) */
+        y = lm_graph_binary(g, LM_GOP_ADD, y, xs);
+    }
+    return lm_conv_emit(&s->conv2, g, y, "SpectralTransform.conv2");
 }

@@ -74,6 +74,12 @@ const char *lm_generator_layer_kind(const lm_generator *g, int i) {
     return g->ffc ? lm_ffc_gen_layer_kind(g->ffc, i) : lm_pix2pixhd_gen_layer_kind(g->p2p, i);
 }
 
+int lm_generator_emit(const lm_generator *g, lm_graph *out) {
+    int rc = g->ffc ? lm_ffc_gen_emit(g->ffc, out) : lm_pix2pixhd_gen_emit(g->p2p, out);
+    if (rc < 0) lm_graph_free(out);
+    return rc;
+}
+
 void lm_generator_free(lm_generator *g) {
     if (!g) return;
     lm_ffc_gen_free(g->ffc);

@@ -10,6 +10,7 @@
 #ifndef LM_GENERATOR_H
 #define LM_GENERATOR_H
 
+#include "model/graph.h"
 #include "model/param.h"
 
 typedef struct lm_ffc_kwargs {
@@ -46,6 +47,10 @@ int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opt
  * with the lm_err message set ("generator forward: <shim message>", code LM_ETORCH). */
 lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training);
 void lm_generator_free(lm_generator *g);
+
+/* out = the generator's eval-mode forward as an inference graph (model/graph.h), for the
+ * exporters; its nodes borrow g's parameters (valid while g lives). lm_graph_free(out) after. */
+int lm_generator_emit(const lm_generator *g, lm_graph *out);
 
 /* The layer tree for summaries: the official top-level modules model.0 .. model.(n-1) and
  * their class names ("FFC_BN_ACT", "FFCResnetBlock", "ConvTranspose2d", ...; NULL if i is out

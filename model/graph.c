@@ -8,7 +8,7 @@
 
 static const char *const OP_NAMES[LM_GOP_COUNT] = {
     "input", "pad", "conv", "conv_transpose", "batch_norm", "relu", "sigmoid", "tanh", "add",
-    "mul", "cat", "slice", "avg_pool2", "rfft2", "irfft2", "coords", "repeat2"};
+    "mul", "cat", "slice", "avg_pool2", "rfft2", "irfft2", "coords", "repeat2", "half"};
 
 const char *lm_gop_name(lm_gop op) {
     return op >= 0 && op < LM_GOP_COUNT ? OP_NAMES[op] : "?";
@@ -123,6 +123,11 @@ int lm_graph_infer(const lm_graph *g, int64_t H, int64_t W, int64_t (*d)[3]) {
         case LM_GOP_RFFT2: w = w / 2 + 1; break;
         case LM_GOP_IRFFT2: h = d[n->in[1]][1]; w = d[n->in[1]][2]; break;
         case LM_GOP_REPEAT2: h *= 2; w *= 2; break;
+        case LM_GOP_HALF:
+            if ((n->a[0] == 2 ? h : w) % 2) return bad(n, i, "odd side split in halves", h, w);
+            if (n->a[0] == 2) h /= 2;
+            else w /= 2;
+            break;
         case LM_GOP_SLICE:
             if (n->a[0] == 2) h = n->a[2];
             if (n->a[0] == 3) w = n->a[2];

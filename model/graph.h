@@ -47,6 +47,8 @@ typedef enum lm_gop {
     LM_GOP_COORDS,   /* spectral_pos_encoding: in[0] (N, *, H, W) -> (N, 2, H, W): channel 0
                       * torch.linspace(0, 1, H) along H, channel 1 linspace(0, 1, W) along W   */
     LM_GOP_REPEAT2,  /* tile 2x2 over (H, W): (N, C, H, W) -> (N, C, 2H, 2W) (the LFU)         */
+    LM_GOP_HALF,     /* one half of in[0] along dim a[0] (2: H, 3: W): a[1] = 0 the first, 1 the
+                      * second (the LFU's split at h // 2 of an even, square map)             */
     LM_GOP_COUNT
 } lm_gop;
 
@@ -92,6 +94,12 @@ int lm_graph_pad(lm_graph *g, int x, int64_t p, lt_pad_mode mode); /* p on all f
  * when a size does not fit (odd size at a stride-2 layer, LFU on a non-square map). dims
  * has g->len rows. */
 int lm_graph_infer(const lm_graph *g, int64_t H, int64_t W, int64_t (*dims)[3]);
+
+/* Runs the graph with the shim's ops (model/graph_run.c): x (N, input_nc, H, W) -> the output
+ * value (N, output_nc, H, W), a new handle in the current scope; NULL + lt_error() on failure.
+ * The reference the exporters' files are compared with, and the check that the emitters
+ * mirror the forwards. */
+lt_tensor *lm_graph_run(const lm_graph *g, lt_tensor *x);
 
 /* The op's name ("conv", "rfft2", ...), for messages and dumps. */
 const char *lm_gop_name(lm_gop op);

@@ -50,6 +50,17 @@ lt_tensor *lm_conv_forward(const lm_conv *c, lt_tensor *x) {
     return lt_conv2d(x, c->w, c->b, c->stride, c->padding, c->dilation, c->groups);
 }
 
+int lm_conv_emit(const lm_conv *c, lm_graph *g, int x, const char *what) {
+    int64_t pad = c->padding;
+    if (c->pad_mode != LT_PAD_CONSTANT && c->padding > 0) {
+        x = lm_graph_pad(g, x, c->padding, c->pad_mode);
+        pad = 0;
+    }
+    lm_gnode n = {.op = LM_GOP_CONV, .n_in = 1, .in = {x}, .c = (int)lt_size(c->w, 0), .w = c->w,
+                  .b = c->b, .a = {c->stride, pad, c->dilation, c->groups}, .what = what};
+    return lm_graph_add(g, n);
+}
+
 int lm_convt_init(lm_convt *c, lm_params *p, const char *name, int cin, int cout, int k,
                   int stride, int padding, int output_padding, int bias) {
     char key[160];
@@ -68,6 +79,13 @@ int lm_convt_init(lm_convt *c, lm_params *p, const char *name, int cin, int cout
 lt_tensor *lm_convt_forward(const lm_convt *c, lt_tensor *x) {
     return lt_conv_transpose2d(x, c->w, c->b, c->stride, c->padding, c->output_padding, c->groups,
                                c->dilation);
+}
+
+int lm_convt_emit(const lm_convt *c, lm_graph *g, int x, const char *what) {
+    lm_gnode n = {.op = LM_GOP_CONVT, .n_in = 1, .in = {x}, .c = (int)(lt_size(c->w, 1) * c->groups),
+                  .w = c->w, .b = c->b, .what = what,
+                  .a = {c->stride, c->padding, c->output_padding, c->groups, c->dilation}};
+    return lm_graph_add(g, n);
 }
 
 int lm_bn_init(lm_bn *bn, lm_params *p, const char *name, int c) {
@@ -152,4 +170,10 @@ lt_tensor *lm_bn_forward(const lm_bn *bn, lt_tensor *x, int training) {
     }
     if (training && g_sync_bn && lt_pgroup_size(g_sync_bn) > 1) return bn_sync_forward(bn, x, g_sync_bn);
     return lt_batch_norm(x, bn->w, bn->b, bn->mean, bn->var, training, bn->momentum, bn->eps);
+}
+
+int lm_bn_emit(const lm_bn *bn, lm_graph *g, int x, const char *what) {
+    lm_gnode n = {.op = LM_GOP_BN, .n_in = 1, .in = {x}, .c = (int)lt_size(bn->mean, 0), .w = bn->w,
+                  .b = bn->b, .mean = bn->mean, .var = bn->var, .eps = bn->eps, .what = what};
+    return lm_graph_add(g, n);
 }

@@ -5,6 +5,7 @@
 #ifndef LM_LAYERS_H
 #define LM_LAYERS_H
 
+#include "model/graph.h"
 #include "model/param.h"
 
 typedef struct lm_conv {
@@ -26,6 +27,9 @@ lm_conv_opts lm_conv_defaults(void);
 int lm_conv_init(lm_conv *c, lm_params *p, const char *name, int cin, int cout, int k,
                  lm_conv_opts o);
 lt_tensor *lm_conv_forward(const lm_conv *c, lt_tensor *x); /* (N,Cin,H,W) -> (N,Cout,H',W') */
+/* The graph twins of the forwards (model/graph.h): append the eval-mode computation to g after
+ * node x, return the new id (what: the module name for messages, static storage). */
+int lm_conv_emit(const lm_conv *c, lm_graph *g, int x, const char *what);
 
 typedef struct lm_convt {
     lt_tensor *w, *b; /* w (Cin, Cout/groups, k, k) as PyTorch stores it; b (Cout) or NULL */
@@ -36,6 +40,7 @@ typedef struct lm_convt {
 int lm_convt_init(lm_convt *c, lm_params *p, const char *name, int cin, int cout, int k,
                   int stride, int padding, int output_padding, int bias);
 lt_tensor *lm_convt_forward(const lm_convt *c, lt_tensor *x);
+int lm_convt_emit(const lm_convt *c, lm_graph *g, int x, const char *what);
 
 typedef struct lm_bn {
     lt_tensor *w, *b, *mean, *var, *nbt; /* (C) x4, num_batches_tracked () I64 */
@@ -48,6 +53,7 @@ int lm_bn_init(lm_bn *bn, lm_params *p, const char *name, int c);
  * With a SyncBatchNorm group set on this thread (lm_bn_set_sync_group) and training=1, the
  * batch statistics are those of the batches of every rank together. */
 lt_tensor *lm_bn_forward(const lm_bn *bn, lt_tensor *x, int training);
+int lm_bn_emit(const lm_bn *bn, lm_graph *g, int x, const char *what); /* eval mode: running statistics */
 
 /* SyncBatchNorm (torch.nn.SyncBatchNorm; trainer.sync_bn): while a group of world size > 1
  * is set on this thread, every lm_bn_forward in training mode computes the per-channel sum,

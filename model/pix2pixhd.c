@@ -266,3 +266,44 @@ lt_tensor *lm_pix2pixhd_gen_forward(lm_pix2pixhd_gen *g, lt_tensor *x, int train
     lt_free(cur);
     return r;
 }
+
+/* ---- the graph twin (model/graph.h) ---- */
+
+static int emit_block_conv(const lm_pix2pixhd_gen *g, const lm_conv *c, lm_graph *out, int x) {
+    if (!g->multidilated) return lm_conv_emit(&c[0], out, x, "ResnetBlock conv");
+    int part = x >= 0 ? out->n[x].c / g->dil_num : 0, s = 0;
+    for (int j = 0; j < g->dil_num; j++) {
+        int y = lm_conv_emit(&c[j], out, lm_graph_slice(out, x, 1, (int64_t)j * part, part), "MultidilatedConv");
+        s = j ? lm_graph_binary(out, LM_GOP_ADD, s, y) : y;
+    }
+    return s;
+}
+
+static int emit_bn_relu(const lm_bn *bn, lm_graph *out, int y, const char *what) {
+    return lm_graph_unary(out, LM_GOP_RELU, lm_bn_emit(bn, out, y, what));
+}
+
+int lm_pix2pixhd_gen_emit(const lm_pix2pixhd_gen *g, lm_graph *out) {
+    int rc = lm_graph_init(out, (int)lt_size(g->in.w, 1));
+    if (rc < 0) return rc;
+    out->modulo = 1 << g->nd;
+    int y = lm_conv_emit(&g->in, out, lm_graph_pad(out, 0, 3, LT_PAD_REFLECT), "Conv2d (input)");
+    y = emit_bn_relu(&g->in_bn, out, y, "BatchNorm2d");
+    for (int i = 0; i < g->nd; i++)
+        y = emit_bn_relu(&g->down_bn[i], out, lm_conv_emit(&g->down[i], out, y, "Conv2d (down)"), "BatchNorm2d");
+    for (int i = 0; i < g->nb; i++) {
+        const p2p_block *b = &g->blocks[i];
+        int h = emit_bn_relu(&b->bn1, out, emit_block_conv(g, b->c1, out, y), "ResnetBlock bn");
+        h = lm_bn_emit(&b->bn2, out, emit_block_conv(g, b->c2, out, h), "ResnetBlock bn");
+        y = lm_graph_binary(out, LM_GOP_ADD, y, h);
+    }
+    for (int i = 0; i < g->nd; i++)
+        y = emit_bn_relu(&g->up_bn[i], out, lm_convt_emit(&g->up[i], out, y, "ConvTranspose2d"), "BatchNorm2d");
+    y = lm_conv_emit(&g->out, out, lm_graph_pad(out, y, 3, LT_PAD_REFLECT), "Conv2d (output)");
+    if (g->act == LM_ACT_SIGMOID) y = lm_graph_unary(out, LM_GOP_SIGMOID, y);
+    else if (g->act == LM_ACT_TANH) y = lm_graph_unary(out, LM_GOP_TANH, y);
+    if (y < 0) return y;
+    out->out = y;
+    out->output_nc = out->n[y].c;
+    return 0;
+}

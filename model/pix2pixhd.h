@@ -5,6 +5,7 @@
 #define LM_PIX2PIXHD_H
 
 #include "model/generator.h"
+#include "model/graph.h"
 
 typedef struct lm_pix2pixhd_gen lm_pix2pixhd_gen;
 
@@ -13,5 +14,6 @@ lt_tensor *lm_pix2pixhd_gen_forward(lm_pix2pixhd_gen *g, lt_tensor *x, int train
 int lm_pix2pixhd_gen_layers(const lm_pix2pixhd_gen *g);                    /* top-level modules (model.i) */
 const char *lm_pix2pixhd_gen_layer_kind(const lm_pix2pixhd_gen *g, int i); /* class name, NULL if out of range */
 void lm_pix2pixhd_gen_free(lm_pix2pixhd_gen *g);
+int lm_pix2pixhd_gen_emit(const lm_pix2pixhd_gen *g, lm_graph *out); /* model/graph.h */
 
 #endif
