@@ -385,6 +385,11 @@ static int emit_simple(ex *e, int i) {
         return node(e, "Concat", ins, n->n_in, out, &a, 1);
     }
     case LM_GOP_SLICE: return slice(e, ins[0], n->a[0], n->a[1], n->a[2], out);
+    case LM_GOP_HALF: {
+        if (n->a[0] != 2 && n->a[0] != 3) return fail(e, i, LM_EINVAL, "half along a dim other than H or W");
+        int64_t len = e->d[n->in[0]][n->a[0] - 1] / 2;
+        return slice(e, ins[0], n->a[0], n->a[1] ? len : 0, len, out);
+    }
     case LM_GOP_AVGPOOL2: {
         int64_t two[2] = {2, 2};
         lm_onnx_attr a[2] = {LM_ONNX_INTS("kernel_shape", two, 2), LM_ONNX_INTS("strides", two, 2)};

@@ -11,7 +11,7 @@
  * Lowering: BatchNorm folded into the conv / transposed conv before it (in float64, stored
  * float32) or, where it cannot be, a Mul + Add with the folded constants; PAD -> Pad
  * (reflect / constant / edge); CONV -> Conv; CONVT -> ConvTranspose; AVGPOOL2 ->
- * AveragePool; SLICE -> Slice; CAT -> Concat; REPEAT2 -> Tile; COORDS -> a constant
+ * AveragePool; SLICE, HALF -> Slice; CAT -> Concat; REPEAT2 -> Tile; COORDS -> a constant
  * expanded to the batch. RFFT2 / IRFFT2 with LM_ONNX_FFT_MATMUL: MatMuls with the DFT
  * matrices of model/dft.h at the fixed size (norm folded in), the channel layout of the
  * official FourierUnit (c0.re, c0.im, c1.re, ...). LM_ONNX_FFT_DFT_OP (opset 17's DFT op)

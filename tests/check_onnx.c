@@ -201,73 +201,18 @@ END_TEST
 
 /* ---- the reference: a graph evaluated with the shim -------------------------------------- */
 
-static lt_tensor *linspace_t(int64_t n) {
-    float *v = malloc(sizeof(float) * (size_t)n);
-    if (n == 1) v[0] = 0;
-    float step = n > 1 ? 1.0f / (float)(n - 1) : 0;
-    for (int64_t i = 0; n > 1 && i < n; i++) v[i] = i < n / 2 ? step * (float)i : 1.0f - step * (float)(n - i - 1);
-    lt_tensor *t = lt_from_buffer(v, &n, 1, LT_F32);
-    free(v);
-    return t;
-}
-
-static lt_tensor *eval_graph(const lm_graph *g, lt_tensor *x) {
-    lt_tensor **v = calloc((size_t)g->len, sizeof *v);
-    v[0] = x;
-    for (int i = 1; i < g->len; i++) {
-        const lm_gnode *n = &g->n[i];
-        lt_tensor *a = v[n->in[0]], *b = n->n_in > 1 ? v[n->in[1]] : NULL, *y = NULL;
-        switch (n->op) {
-        case LM_GOP_PAD: y = lt_pad(a, n->a, 4, n->pad_mode, 0); break;
-        case LM_GOP_CONV: y = lt_conv2d(a, n->w, n->b, (int)n->a[0], (int)n->a[1], (int)n->a[2], (int)n->a[3]); break;
-        case LM_GOP_CONVT:
-            y = lt_conv_transpose2d(a, n->w, n->b, (int)n->a[0], (int)n->a[1], (int)n->a[2], (int)n->a[3], (int)n->a[4]);
-            break;
-        case LM_GOP_BN: y = lt_batch_norm(a, n->w, n->b, n->mean, n->var, 0, 0.1, n->eps); break;
-        case LM_GOP_RELU: y = lt_relu(a); break;
-        case LM_GOP_SIGMOID: y = lt_sigmoid(a); break;
-        case LM_GOP_TANH: y = lt_tanh(a); break;
-        case LM_GOP_ADD: y = lt_add(a, b); break;
-        case LM_GOP_MUL: y = lt_mul(a, b); break;
-        case LM_GOP_CAT: {
-            lt_tensor *p[LM_GRAPH_MAX_IN];
-            for (int j = 0; j < n->n_in; j++) p[j] = v[n->in[j]];
-            y = lt_cat(p, n->n_in, (int)n->a[0]);
-            break;
-        }
-        case LM_GOP_SLICE: y = lt_narrow(a, (int)n->a[0], n->a[1], n->a[2]); break;
-        case LM_GOP_AVGPOOL2: y = lt_avg_pool2d(a, 2, 2, 0, 0, 1); break;
-        case LM_GOP_RFFT2: y = rfft2_torch(a, n->norm); break;
-        case LM_GOP_IRFFT2: y = irfft2_torch(a, lt_size(b, 3), n->norm); break;
-        case LM_GOP_COORDS: {
-            int64_t N = lt_size(a, 0), h = lt_size(a, 2), w = lt_size(a, 3);
-            int64_t s1[4] = {1, 1, h, 1}, s2[4] = {1, 1, 1, w}, s[4] = {N, 1, h, w};
-            lt_tensor *p[2] = {lt_expand(lt_reshape(linspace_t(h), s1, 4), s, 4), lt_expand(lt_reshape(linspace_t(w), s2, 4), s, 4)};
-            y = lt_cat(p, 2, 1);
-            break;
-        }
-        case LM_GOP_REPEAT2: {
-            int64_t r[4] = {1, 1, 2, 2};
-            y = lt_repeat(a, r, 4);
-            break;
-        }
-        default: ck_abort_msg("eval_graph: op %s", lm_gop_name(n->op));
-        }
-        ck_assert_msg(y != NULL, "eval_graph node %d (%s): %s", i, lm_gop_name(n->op), lt_error());
-        v[i] = y;
-    }
-    lt_tensor *out = v[g->out];
-    free(v);
-    return out;
-}
-
 /* The contract on the shim: clip(255 * (m * G(cat(img * (1 - m), m)) + (1 - m) * img), 0, 255). */
-static lt_tensor *contract_ref(const lm_graph *g, lt_tensor *img, lt_tensor *mask, lt_tensor *(*gen)(const void *, lt_tensor *), const void *ctx) {
-    lt_tensor *m = lt_to_dtype(lt_gt_scalar(mask, 0), LT_F32), *inv = lt_rsub_scalar(m, 1);
+typedef lt_tensor *(*gen_fn)(const void *ctx, lt_tensor *x);
+
+/* The contract with the shim, in the dtype of gen (float32 when gen is NULL: lm_graph_run),
+ * returned as float32. */
+static lt_tensor *contract_ref(const lm_graph *g, lt_tensor *img, lt_tensor *mask, gen_fn gen, const void *ctx, lt_dtype dt) {
+    img = lt_to_dtype(img, dt);
+    lt_tensor *m = lt_to_dtype(lt_gt_scalar(mask, 0), dt), *inv = lt_rsub_scalar(m, 1);
     lt_tensor *p[2] = {lt_mul(img, inv), m};
     lt_tensor *x = lt_cat(p, 2, 1);
-    lt_tensor *y = gen ? gen(ctx, x) : eval_graph(g, x);
-    return lt_clamp(lt_mul_scalar(lt_add(lt_mul(m, y), lt_mul(inv, img)), 255), 0, 255);
+    lt_tensor *y = gen ? gen(ctx, x) : lm_graph_run(g, x);
+    return lt_to_dtype(lt_clamp(lt_mul_scalar(lt_add(lt_mul(m, y), lt_mul(inv, img)), 255), 0, 255), LT_F32);
 }
 
 /* ---- hand-built graphs --------------------------------------------------------------------- */
@@ -354,7 +299,8 @@ static void build_fft(lm_graph *g, owned *o, lt_fft_norm norm) {
     y = lm_graph_binary(g, LM_GOP_ADD, y, x);
     /* an LFU-like branch: quadrants on channels, a small FU at half size, tiled back */
     int q = lm_graph_slice(g, y, 1, 0, 2);
-    int r0 = lm_graph_slice(g, q, 2, 0, 16), r1 = lm_graph_slice(g, q, 2, 16, 16);
+    int r0 = lm_graph_add(g, (lm_gnode){.op = LM_GOP_HALF, .n_in = 1, .in = {q}, .c = 2, .a = {2, 0}});
+    int r1 = lm_graph_add(g, (lm_gnode){.op = LM_GOP_HALF, .n_in = 1, .in = {q}, .c = 2, .a = {2, 1}});
     int rows[2] = {r0, r1};
     int xs = lm_graph_cat(g, rows, 2, 1);
     int c0 = lm_graph_slice(g, xs, 3, 0, 16), c1 = lm_graph_slice(g, xs, 3, 16, 16);
@@ -390,8 +336,9 @@ static void write_f32(const char *path, lt_tensor *t) {
 /* Exports g at S, checks it, runs it in onnxruntime on a random batch of B and compares with
  * the shim (gen NULL: eval_graph). Returns the max abs difference on the 0..255 output, or
  * -1 when a runtime is missing. */
-static double export_and_compare(const lm_graph *g, int S, int B, const char *tag,
-                                 lt_tensor *(*gen)(const void *, lt_tensor *), const void *ctx, double tol) {
+/* gen, gen64: float32 and (optional) float64 references instead of lm_graph_run. */
+static double export_and_compare(const lm_graph *g, int S, int B, const char *tag, gen_fn gen, const void *ctx,
+                                 gen_fn gen64, const void *ctx64, double tol) {
     char dir[256], model[300], img[300], msk[300], out[300], cmd[2048], log[16384];
     lm_test_tmpdir(dir, sizeof dir, "onnx");
     snprintf(model, sizeof model, "%s/%s.onnx", dir, tag);
@@ -423,12 +370,19 @@ static double export_and_compare(const lm_graph *g, int S, int B, const char *ta
             fclose(f);
             lt_tensor *got = lt_from_buffer(v, si, 4, LT_F32);
             free(v);
-            lt_tensor *ref = contract_ref(g, image, mask, gen, ctx);
-            ck_assert_msg(ref != NULL, "%s", lt_error());
+            lt_no_grad_push();
+            lt_tensor *ref = contract_ref(g, image, mask, gen, ctx, LT_F32);
+            lt_tensor *ref64 = gen64 ? contract_ref(g, image, mask, gen64, ctx64, LT_F64) : NULL;
+            lt_no_grad_pop();
+            ck_assert_msg(ref != NULL && (!gen64 || ref64), "%s", lt_error());
             diff = max_diff(got, ref);
+            double d64 = ref64 ? max_diff(got, ref64) : -1, s64 = ref64 ? max_diff(ref, ref64) : -1;
             log[strcspn(log, "\n")] = 0;
-            printf("onnx: %s at %dx%d, batch %d: max |onnxruntime - shim| = %.3g grey levels (%s)\n", tag, S, S, B, diff, log);
+            printf("onnx: %s at %dx%d, batch %d: max |onnxruntime - shim float32| = %.3g grey levels", tag, S, S, B, diff);
+            if (ref64) printf(", |onnxruntime - float64| = %.3g (shim float32 - float64: %.3g)", d64, s64);
+            printf(" (%s)\n", log);
             ck_assert_msg(diff <= tol, "%s: onnxruntime differs from the shim by %.4g (> %.3g) on the 0..255 output", tag, diff, tol);
+            ck_assert_msg(d64 <= tol, "%s: onnxruntime differs from float64 by %.4g (> %.3g) on the 0..255 output", tag, d64, tol);
         }
         lt_scope_pop();
     }
@@ -442,7 +396,7 @@ START_TEST(test_export_convs) {
     lm_graph g;
     owned o = {0};
     build_convs(&g, &o);
-    export_and_compare(&g, 32, 2, "convs", NULL, NULL, TOL_255);
+    export_and_compare(&g, 32, 2, "convs", NULL, NULL, NULL, NULL, TOL_255);
     lm_graph_free(&g);
     owned_free(&o);
 }
@@ -455,7 +409,7 @@ START_TEST(test_export_fft_norms) {
         lm_graph g;
         owned o = {0};
         build_fft(&g, &o, norms[q]);
-        export_and_compare(&g, 32, 2, names[q], NULL, NULL, TOL_255);
+        export_and_compare(&g, 32, 2, names[q], NULL, NULL, NULL, NULL, TOL_255);
         lm_graph_free(&g);
         owned_free(&o);
     }
@@ -567,6 +521,83 @@ START_TEST(test_export_refusals) {
 }
 END_TEST
 
+/* ---- real generators ----------------------------------------------------------------------- */
+
+typedef struct gen {
+    lm_params p;
+    lm_generator *g;
+} gen;
+
+/* A generator with seeded random weights and BatchNorm statistics, in dtype (the float64 one a
+ * copy of the float32 one's values). */
+static void gen_open(gen *m, const lm_generator_opts *o, lt_dtype dtype, const gen *from) {
+    lm_params_init(&m->p, dtype, LT_CPU);
+    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
+    if (!from) {
+        ck_assert_int_eq(lm_params_randomize(&m->p, 7), 0);
+        return;
+    }
+    ck_assert_int_eq(m->p.n, from->p.n);
+    lt_no_grad_push();
+    for (int i = 0; i < m->p.n; i++) ck_assert_msg(lt_copy_(m->p.items[i].t, from->p.items[i].t), "%s", lt_error());
+    lt_no_grad_pop();
+}
+static void gen_close(gen *m) {
+    lm_generator_free(m->g);
+    lm_params_free(&m->p);
+}
+static lt_tensor *gen_forward(const void *ctx, lt_tensor *x) {
+    lt_tensor *y = lm_generator_forward(((const gen *)ctx)->g, x, 0);
+    ck_assert_msg(y != NULL, "%s", lm_err_msg());
+    return y;
+}
+
+static void expect_generator(const lm_generator_opts *o, int S, const char *tag) {
+    gen m32, m64;
+    gen_open(&m32, o, LT_F32, NULL);
+    gen_open(&m64, o, LT_F64, &m32);
+    lm_graph g;
+    ck_assert_msg(lm_generator_emit(m32.g, &g) == 0, "%s", lm_err_msg());
+    export_and_compare(&g, S, 2, tag, gen_forward, &m32, gen_forward, &m64, 0.5);
+    lm_graph_free(&g);
+    gen_close(&m64);
+    gen_close(&m32);
+}
+
+static lm_generator_opts small_ffc(void) {
+    lm_generator_opts o = lm_test_generator_opts();
+    o.ngf = 8;
+    o.n_downsampling = 2;
+    o.n_blocks = 2;
+    o.max_features = 64;
+    return o;
+}
+
+START_TEST(test_generator_ffc) {
+    lm_generator_opts o = small_ffc();
+    expect_generator(&o, 64, "ffc_resnet");
+}
+END_TEST
+
+START_TEST(test_generator_variants) {
+    lm_generator_opts o = small_ffc();
+    o.ngf = 16; /* the LFU needs cout/2 divisible by 4 */
+    o.resnet_conv_kwargs.enable_lfu = 1;
+    o.resnet_conv_kwargs.spectral_pos_encoding = 1;
+    strcpy(o.resnet_conv_kwargs.fft_norm, "backward");
+    o.add_out_act = LM_ACT_TANH;
+    expect_generator(&o, 64, "ffc_resnet_lfu_spe_backward");
+    o = small_ffc();
+    o.n_downsampling = 3; /* big-lama's shape */
+    o.resnet_conv_kwargs.gated = 1;
+    strcpy(o.resnet_conv_kwargs.fft_norm, "forward");
+    expect_generator(&o, 64, "ffc_resnet_big_gated_forward");
+    o = small_ffc();
+    strcpy(o.kind, "pix2pixhd_global");
+    expect_generator(&o, 64, "pix2pixhd_global");
+}
+END_TEST
+
 Suite *check_onnx_suite(void) {
     Suite *s = suite_create("onnx");
     TCase *tc = tcase_create("onnx");
@@ -578,6 +609,8 @@ Suite *check_onnx_suite(void) {
     tcase_add_test(tc, test_export_convs);
     tcase_add_test(tc, test_export_fft_norms);
     tcase_add_test(tc, test_export_refusals);
+    tcase_add_test(tc, test_generator_ffc);
+    tcase_add_test(tc, test_generator_variants);
     suite_add_tcase(s, tc);
     return s;
 }
