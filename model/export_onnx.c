@@ -23,6 +23,7 @@ typedef struct ex {
     int *uses;       /* consumers of each node (the output counts as one) */
     int *fold;       /* fold[conv] = id of the BN folded into it, or -1 */
     int tmp, cst, nodes;
+    int dyn;         /* LM_ONNX_FFT_DFT_OP: H and W are dim_params, sizes come from Shape */
 } ex;
 
 lm_export_onnx_opts lm_export_onnx_defaults(void) {
@@ -368,6 +369,216 @@ static int emit_coords(ex *e, int i) {
     return rc;
 }
 
+/* ---- the dynamic-size lowering (--fft dft-op) ----------------------------------------------- */
+
+static int op1(ex *e, const char *op, const char *a, const char *out, const lm_onnx_attr *at, int n_at) {
+    const char *ins[1] = {a};
+    return node(e, op, ins, 1, out, at, n_at);
+}
+static int op2(ex *e, const char *op, const char *a, const char *b, const char *out) {
+    const char *ins[2] = {a, b};
+    return node(e, op, ins, 2, out, NULL, 0);
+}
+/* Shape(x)[start:end] (int64, 1-D). */
+static int shape_of(ex *e, const char *x, int64_t start, int64_t end, const char *out) {
+    lm_onnx_attr a[2] = {LM_ONNX_INT("start", start), LM_ONNX_INT("end", end)};
+    return op1(e, "Shape", x, out, a, 2);
+}
+/* 0-D constants. */
+static int cs_i64(ex *e, name_t b, int64_t v) {
+    snprintf(b, sizeof(name_t), "c%d", e->cst++);
+    lm_onnx_tensor t = {b, LM_ONNX_INT64, NULL, 0, &v};
+    return lm_onnx_initializer(&e->m, &t);
+}
+static int cs_f32(ex *e, name_t b, float v) { return cf32(e, b, NULL, 0, &v); }
+
+/* y = x * f(n) for the norm of a whole transform over n = prod(Shape(like)[2:4]) points:
+ * pw = -0.5 (1/sqrt n), -1 (1/n), 0.5, 1 (sqrt n, n); pw 0 copies x under the name out. */
+static int scale_by(ex *e, const char *x, const char *like, double pw, const char *out) {
+    name_t hw, n, nf, k, f;
+    int rc = shape_of(e, like, 2, 4, tname(e, hw));
+    lm_onnx_attr keep = LM_ONNX_INT("keepdims", 0);
+    if (!rc) rc = op1(e, "ReduceProd", hw, tname(e, n), &keep, 1);
+    lm_onnx_attr to = LM_ONNX_INT("to", LM_ONNX_FLOAT);
+    if (!rc) rc = op1(e, "Cast", n, tname(e, nf), &to, 1);
+    if (pw == 0) return rc ? rc : op1(e, "Identity", x, out, NULL, 0);
+    if (fabs(pw) == 0.5) {
+        if (!rc) rc = op1(e, "Sqrt", nf, tname(e, k), NULL, 0);
+    } else {
+        snprintf(k, sizeof k, "%s", nf);
+    }
+    if (pw < 0) {
+        if (!rc) rc = op1(e, "Reciprocal", k, tname(e, f), NULL, 0);
+    } else {
+        snprintf(f, sizeof f, "%s", k);
+    }
+    return rc ? rc : op2(e, "Mul", x, f, out);
+}
+
+/* torch's norm as a power of the transform's size: forward transform, then the extra factor
+ * after ONNX's inverse DFT (which divides by n, as "backward"). */
+static double norm_pow(lt_fft_norm norm, int inverse) {
+    if (norm == LT_FFT_ORTHO) return inverse ? 0.5 : -0.5;
+    if (norm == LT_FFT_FORWARD) return inverse ? 1.0 : -1.0;
+    return 0; /* backward */
+}
+
+/* RFFT2 with opset 17's DFT: x (N, C, H, W) -> Unsqueeze (N, C, H, W, 1) -> DFT axis 3
+ * onesided (N, C, H, Wf, 2) -> DFT axis 2 (N, C, H, Wf, 2) -> norm -> Transpose
+ * (N, C, 2, H, Wf) -> Reshape (N, 2C, H, Wf). */
+static int emit_rfft2_dft(ex *e, int i) {
+    const lm_gnode *n = &e->g->n[i];
+    name_t xn, ax, u, a, b, sc, t, hw, c2, shp, out;
+    int64_t last = -1;
+    vname(xn, n->in[0]);
+    int rc = ci64(e, ax, &last, 1);
+    if (!rc) rc = op2(e, "Unsqueeze", xn, ax, tname(e, u));
+    lm_onnx_attr d1[2] = {LM_ONNX_INT("axis", 3), LM_ONNX_INT("onesided", 1)};
+    if (!rc) rc = op1(e, "DFT", u, tname(e, a), d1, 2);
+    lm_onnx_attr d2 = LM_ONNX_INT("axis", 2);
+    if (!rc) rc = op1(e, "DFT", a, tname(e, b), &d2, 1);
+    if (!rc) rc = scale_by(e, b, xn, norm_pow(n->norm, 0), tname(e, sc));
+    int64_t perm[5] = {0, 1, 4, 2, 3};
+    lm_onnx_attr pa = LM_ONNX_INTS("perm", perm, 5);
+    if (!rc) rc = op1(e, "Transpose", sc, tname(e, t), &pa, 1);
+    if (!rc) rc = shape_of(e, t, 3, 5, tname(e, hw));
+    int64_t head[2] = {-1, n->c};
+    if (!rc) rc = ci64(e, c2, head, 2);
+    lm_onnx_attr cat0 = LM_ONNX_INT("axis", 0);
+    const char *ins[2] = {c2, hw};
+    if (!rc) rc = node(e, "Concat", ins, 2, tname(e, shp), &cat0, 1);
+    if (!rc) rc = op2(e, "Reshape", t, shp, vname(out, i));
+    return rc;
+}
+
+/* IRFFT2 with DFT: f (N, 2C, H, Wf) -> (N, C, 2, H, Wf) -> (N, C, H, Wf, 2) -> inverse DFT
+ * axis 2 -> the Hermitian extension along W to the output's W (bins W-Wf .. 1 mirrored and
+ * conjugated, appended) -> inverse DFT axis 3 -> real part -> norm. The real part of the full
+ * inverse drops the imaginary parts of bin 0 and of the Nyquist bin, as torch's C2R does. */
+static int emit_irfft2_dft(ex *e, int i) {
+    const lm_gnode *n = &e->g->n[i];
+    name_t fn, like, c3, hw, shp, r, t, z, wv, wfv, st, en, ax, stp, mir, conj, cj, full, y, zero, re, out;
+    vname(fn, n->in[0]);
+    vname(like, n->in[1]);
+    int64_t head[3] = {-1, n->c, 2};
+    int rc = ci64(e, c3, head, 3);
+    if (!rc) rc = shape_of(e, fn, 2, 4, tname(e, hw));
+    lm_onnx_attr cat0 = LM_ONNX_INT("axis", 0);
+    const char *ins[2] = {c3, hw};
+    if (!rc) rc = node(e, "Concat", ins, 2, tname(e, shp), &cat0, 1);
+    if (!rc) rc = op2(e, "Reshape", fn, shp, tname(e, r));
+    int64_t perm[5] = {0, 1, 3, 4, 2};
+    lm_onnx_attr pa = LM_ONNX_INTS("perm", perm, 5);
+    if (!rc) rc = op1(e, "Transpose", r, tname(e, t), &pa, 1);
+    lm_onnx_attr d1[2] = {LM_ONNX_INT("axis", 2), LM_ONNX_INT("inverse", 1)};
+    if (!rc) rc = op1(e, "DFT", t, tname(e, z), d1, 2);
+    /* mirrored bins: z[..., W - Wf : 0 : -1, :] */
+    if (!rc) rc = shape_of(e, like, 3, 4, tname(e, wv));
+    if (!rc) rc = shape_of(e, fn, 3, 4, tname(e, wfv));
+    if (!rc) rc = op2(e, "Sub", wv, wfv, tname(e, st));
+    int64_t zero_end = 0, axis3 = 3, minus1 = -1;
+    if (!rc) rc = ci64(e, en, &zero_end, 1);
+    if (!rc) rc = ci64(e, ax, &axis3, 1);
+    if (!rc) rc = ci64(e, stp, &minus1, 1);
+    const char *sl[5] = {z, st, en, ax, stp};
+    if (!rc) rc = node(e, "Slice", sl, 5, tname(e, mir), NULL, 0);
+    float cv[2] = {1.0f, -1.0f};
+    int64_t two = 2;
+    if (!rc) rc = cf32(e, conj, &two, 1, cv);
+    if (!rc) rc = op2(e, "Mul", mir, conj, tname(e, cj));
+    lm_onnx_attr cat3 = LM_ONNX_INT("axis", 3);
+    const char *fl[2] = {z, cj};
+    if (!rc) rc = node(e, "Concat", fl, 2, tname(e, full), &cat3, 1);
+    lm_onnx_attr d2[2] = {LM_ONNX_INT("axis", 3), LM_ONNX_INT("inverse", 1)};
+    if (!rc) rc = op1(e, "DFT", full, tname(e, y), d2, 2);
+    if (!rc) rc = cs_i64(e, zero, 0);
+    lm_onnx_attr g4 = LM_ONNX_INT("axis", 4);
+    const char *ga[2] = {y, zero};
+    if (!rc) rc = node(e, "Gather", ga, 2, tname(e, re), &g4, 1);
+    if (!rc) rc = scale_by(e, re, like, norm_pow(n->norm, 1), vname(out, i));
+    return rc;
+}
+
+/* linspace(0, 1, n) in float32 as ATen (model/fourier.c) from the 0-D int64 n, as a 1-D
+ * tensor: i < n/2 ? step * i : 1 - step * (n - 1 - i), step = 1 / max(n - 1, 1); 0 when n = 1. */
+static int linspace_dyn(ex *e, const char *nn, const char *out) {
+    name_t zero, one, onef, r, rf, nm1, den, denf, step, half, two, cond, a, b0, b1, b, bf, v, gt1, gt1f;
+    int rc = cs_i64(e, zero, 0);
+    if (!rc) rc = cs_i64(e, one, 1);
+    if (!rc) rc = cs_i64(e, two, 2);
+    if (!rc) rc = cs_f32(e, onef, 1.0f);
+    const char *ra[3] = {zero, nn, one};
+    if (!rc) rc = node(e, "Range", ra, 3, tname(e, r), NULL, 0);
+    lm_onnx_attr to = LM_ONNX_INT("to", LM_ONNX_FLOAT);
+    if (!rc) rc = op1(e, "Cast", r, tname(e, rf), &to, 1);
+    if (!rc) rc = op2(e, "Sub", nn, one, tname(e, nm1));
+    if (!rc) rc = op2(e, "Max", nm1, one, tname(e, den));
+    if (!rc) rc = op1(e, "Cast", den, tname(e, denf), &to, 1);
+    if (!rc) rc = op2(e, "Div", onef, denf, tname(e, step));
+    if (!rc) rc = op2(e, "Div", nn, two, tname(e, half)); /* integer division */
+    if (!rc) rc = op2(e, "Less", r, half, tname(e, cond));
+    if (!rc) rc = op2(e, "Mul", step, rf, tname(e, a));
+    if (!rc) rc = op2(e, "Sub", nm1, r, tname(e, b0));
+    if (!rc) rc = op1(e, "Cast", b0, tname(e, bf), &to, 1);
+    if (!rc) rc = op2(e, "Mul", step, bf, tname(e, b1));
+    if (!rc) rc = op2(e, "Sub", onef, b1, tname(e, b));
+    const char *w[3] = {cond, a, b};
+    if (!rc) rc = node(e, "Where", w, 3, tname(e, v), NULL, 0);
+    if (!rc) rc = op2(e, "Greater", nn, one, tname(e, gt1));
+    if (!rc) rc = op1(e, "Cast", gt1, tname(e, gt1f), &to, 1);
+    if (!rc) rc = op2(e, "Mul", v, gt1f, out);
+    return rc;
+}
+
+/* COORDS from the input's shape: (N, 2, h, w), channel 0 linspace along h, 1 along w. */
+static int emit_coords_dyn(ex *e, int i) {
+    const lm_gnode *n = &e->g->n[i];
+    name_t xn, sh, nh, nw, i2, i3, lh, lw, s1, s2, one, t1, t2, nn, full, eh, ew, out;
+    vname(xn, n->in[0]);
+    int rc = op1(e, "Shape", xn, tname(e, sh), NULL, 0);
+    if (!rc) rc = cs_i64(e, i2, 2);
+    if (!rc) rc = cs_i64(e, i3, 3);
+    const char *g2[2] = {sh, i2}, *g3[2] = {sh, i3};
+    if (!rc) rc = node(e, "Gather", g2, 2, tname(e, nh), NULL, 0);
+    if (!rc) rc = node(e, "Gather", g3, 2, tname(e, nw), NULL, 0);
+    if (!rc) rc = linspace_dyn(e, nh, tname(e, lh));
+    if (!rc) rc = linspace_dyn(e, nw, tname(e, lw));
+    int64_t v1[4] = {1, 1, -1, 1}, v2[4] = {1, 1, 1, -1}, o1 = 1;
+    if (!rc) rc = ci64(e, s1, v1, 4);
+    if (!rc) rc = ci64(e, s2, v2, 4);
+    if (!rc) rc = op2(e, "Reshape", lh, s1, tname(e, t1));
+    if (!rc) rc = op2(e, "Reshape", lw, s2, tname(e, t2));
+    if (!rc) rc = shape_of(e, xn, 0, 1, tname(e, nn));
+    if (!rc) rc = ci64(e, one, &o1, 1);
+    name_t hw;
+    if (!rc) rc = shape_of(e, xn, 2, 4, tname(e, hw));
+    lm_onnx_attr cat0 = LM_ONNX_INT("axis", 0);
+    const char *fs[3] = {nn, one, hw};
+    if (!rc) rc = node(e, "Concat", fs, 3, tname(e, full), &cat0, 1);
+    if (!rc) rc = op2(e, "Expand", t1, full, tname(e, eh));
+    if (!rc) rc = op2(e, "Expand", t2, full, tname(e, ew));
+    lm_onnx_attr cat1 = LM_ONNX_INT("axis", 1);
+    const char *cs2[2] = {eh, ew};
+    if (!rc) rc = node(e, "Concat", cs2, 2, vname(out, i), &cat1, 1);
+    return rc;
+}
+
+/* HALF with the size from Shape: Slice [0, s/2) or [s/2, end). */
+static int emit_half_dyn(ex *e, int i) {
+    const lm_gnode *n = &e->g->n[i];
+    int64_t d = n->a[0], zero = 0, big = INT64_MAX;
+    name_t xn, s, two, h, z, bg, ax, out;
+    vname(xn, n->in[0]);
+    int rc = shape_of(e, xn, d, d + 1, tname(e, s));
+    if (!rc) rc = ci64(e, two, (int64_t[]){2}, 1);
+    if (!rc) rc = op2(e, "Div", s, two, tname(e, h));
+    if (!rc) rc = n->a[1] ? ci64(e, bg, &big, 1) : ci64(e, z, &zero, 1);
+    if (!rc) rc = ci64(e, ax, &d, 1);
+    const char *ins[4] = {xn, n->a[1] ? h : z, n->a[1] ? bg : h, ax};
+    if (!rc) rc = node(e, "Slice", ins, 4, vname(out, i), NULL, 0);
+    return rc;
+}
+
 static int emit_simple(ex *e, int i) {
     const lm_gnode *n = &e->g->n[i];
     name_t in[LM_GRAPH_MAX_IN], out, k;
@@ -408,8 +619,9 @@ static int emit_simple(ex *e, int i) {
 
 /* Inputs, masking and node 0: v0 = cat(image * (1 - m), m), m = float(mask > 0). */
 static int emit_input(ex *e, int64_t S) {
-    lm_onnx_dim di[4] = {{0, "batch"}, {3, NULL}, {S, NULL}, {S, NULL}};
-    lm_onnx_dim dm[4] = {{0, "batch"}, {1, NULL}, {S, NULL}, {S, NULL}};
+    const char *hp = e->dyn ? "height" : NULL, *wp = e->dyn ? "width" : NULL;
+    lm_onnx_dim di[4] = {{0, "batch"}, {3, NULL}, {S, hp}, {S, wp}};
+    lm_onnx_dim dm[4] = {{0, "batch"}, {1, NULL}, {S, hp}, {S, wp}};
     int rc = lm_onnx_input(&e->m, "image", LM_ONNX_FLOAT, di, 4);
     if (!rc) rc = lm_onnx_input(&e->m, "mask", LM_ONNX_FLOAT, dm, 4);
     if (!rc) rc = lm_onnx_output(&e->m, "output", LM_ONNX_FLOAT, di, 4);
@@ -456,9 +668,9 @@ static int emit_output(ex *e) {
 static int build(ex *e, const lm_export_onnx_opts *o) {
     const lm_graph *g = e->g;
     int64_t S = o->size ? o->size : 512;
-    if (o->fft == LM_ONNX_FFT_DFT_OP)
-        return lm_err_code(LM_ENOTSUP, "onnx export: --fft dft-op is not implemented yet (use the default matmul)");
-    if (o->fft != LM_ONNX_FFT_MATMUL) return lm_err_code(LM_EINVAL, "onnx export: unknown fft mode %d", o->fft);
+    if (o->fft != LM_ONNX_FFT_MATMUL && o->fft != LM_ONNX_FFT_DFT_OP)
+        return lm_err_code(LM_EINVAL, "onnx export: unknown fft mode %d", o->fft);
+    e->dyn = o->fft == LM_ONNX_FFT_DFT_OP;
     int mod = g->modulo > 8 ? g->modulo : 8;
     if (S < 1 || S % 8 || S % g->modulo)
         return lm_err_code(LM_EINVAL, "onnx export: size %lld is not a positive multiple of %d (8 and the generator's modulo %d)",
@@ -509,9 +721,10 @@ static int build(ex *e, const lm_export_onnx_opts *o) {
         case LM_GOP_CONVT: rc = emit_conv(e, i); break;
         case LM_GOP_BN: rc = emit_bn(e, i); break;
         case LM_GOP_PAD: rc = emit_pad(e, i); break;
-        case LM_GOP_RFFT2: rc = emit_rfft2(e, i); break;
-        case LM_GOP_IRFFT2: rc = emit_irfft2(e, i); break;
-        case LM_GOP_COORDS: rc = emit_coords(e, i); break;
+        case LM_GOP_RFFT2: rc = e->dyn ? emit_rfft2_dft(e, i) : emit_rfft2(e, i); break;
+        case LM_GOP_IRFFT2: rc = e->dyn ? emit_irfft2_dft(e, i) : emit_irfft2(e, i); break;
+        case LM_GOP_COORDS: rc = e->dyn ? emit_coords_dyn(e, i) : emit_coords(e, i); break;
+        case LM_GOP_HALF: rc = e->dyn ? emit_half_dyn(e, i) : emit_simple(e, i); break;
         case LM_GOP_INPUT: rc = fail(e, i, LM_EINVAL, "a second input node"); break;
         default: rc = emit_simple(e, i); break;
         }

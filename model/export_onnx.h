@@ -6,7 +6,7 @@
  *   clip(255 * (mask * G(cat(image * (1 - mask), mask)) + (1 - mask) * image), 0, 255),
  *   the official predict composite (eval/predict.h) before its uint8 cast.
  * B is dynamic (dim_param "batch"); S is fixed at export (a multiple of 8 and of the graph's
- * modulo).
+ * modulo), except with LM_ONNX_FFT_DFT_OP below.
  *
  * Lowering: BatchNorm folded into the conv / transposed conv before it (in float64, stored
  * float32) or, where it cannot be, a Mul + Add with the folded constants; PAD -> Pad
@@ -14,8 +14,14 @@
  * AveragePool; SLICE, HALF -> Slice; CAT -> Concat; REPEAT2 -> Tile; COORDS -> a constant
  * expanded to the batch. RFFT2 / IRFFT2 with LM_ONNX_FFT_MATMUL: MatMuls with the DFT
  * matrices of model/dft.h at the fixed size (norm folded in), the channel layout of the
- * official FourierUnit (c0.re, c0.im, c1.re, ...). LM_ONNX_FFT_DFT_OP (opset 17's DFT op)
- * is not implemented yet: refused with LM_ENOTSUP.
+ * official FourierUnit (c0.re, c0.im, c1.re, ...).
+ *
+ * LM_ONNX_FFT_DFT_OP (`--fft dft-op`): H and W are dynamic too (dim_params "height",
+ * "width"; the caller must feed multiples of the generator's modulo, square for the LFU: the
+ * model does not check). RFFT2 / IRFFT2 use opset 17's DFT op (onesided for the forward; the
+ * inverse extends the half spectrum by Hermitian symmetry, then takes the real part: torch's
+ * C2R), the norm from the runtime size; COORDS (linspace as ATen's float32) and the LFU's
+ * halves are built from Shape / Range. S then only serves to validate the graph at one size.
  *
  * The file is written atomically (core/atomic.h: a symlink at the target is replaced, not
  * followed); on any error nothing is left at path. */

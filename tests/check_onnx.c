@@ -2,8 +2,11 @@
  * python3-onnx's checker), model/dft (the DFT matrices against torch.fft in float64) and
  * model/export_onnx (`lamac export --format onnx`): hand-built inference graphs exported at a
  * small size, checked with onnx.checker, run in onnxruntime-node and compared with the same
- * graph evaluated with the shim (eval mode, float32) under the LaMa-ONNX contract; refusals
- * (size, unsupported op, dft-op) leave no file; a symlink at the target is replaced.
+ * graph evaluated with the shim (lm_graph_run, float32) under the LaMa-ONNX contract, in both
+ * FFT lowerings (matmul; dft-op, run at another size than the export's too); real generators
+ * (ffc_resnet variants, pix2pixhd_global) against lm_generator_forward in float32 and float64,
+ * within 0.5 grey levels; refusals (size, unsupported op, output shape) leave no file; a
+ * symlink at the target is replaced.
  * Runtimes: python3-onnx (tests/rt/onnx_check.py) and onnxruntime-node in .rt/
  * (tests/rt/ort_run.js), both installed by scripts/setup-deps.sh; a test whose runtime is
  * missing says so and does not compare. */
@@ -337,8 +340,8 @@ static void write_f32(const char *path, lt_tensor *t) {
  * the shim (gen NULL: eval_graph). Returns the max abs difference on the 0..255 output, or
  * -1 when a runtime is missing. */
 /* gen, gen64: float32 and (optional) float64 references instead of lm_graph_run. */
-static double export_and_compare(const lm_graph *g, int S, int B, const char *tag, gen_fn gen, const void *ctx,
-                                 gen_fn gen64, const void *ctx64, double tol) {
+static double export_and_compare(const lm_graph *g, int fft, int S_export, int S, int B, const char *tag, gen_fn gen,
+                                 const void *ctx, gen_fn gen64, const void *ctx64, double tol) {
     char dir[256], model[300], img[300], msk[300], out[300], cmd[2048], log[16384];
     lm_test_tmpdir(dir, sizeof dir, "onnx");
     snprintf(model, sizeof model, "%s/%s.onnx", dir, tag);
@@ -346,7 +349,8 @@ static double export_and_compare(const lm_graph *g, int S, int B, const char *ta
     snprintf(msk, sizeof msk, "%s/mask.f32", dir);
     snprintf(out, sizeof out, "%s/out.f32", dir);
     lm_export_onnx_opts o = lm_export_onnx_defaults();
-    o.size = S;
+    o.size = S_export;
+    o.fft = fft;
     ck_assert_msg(lm_export_onnx(g, &o, model) == 0, "%s: %s", tag, lm_err_msg());
     double diff = -1;
     if (onnx_check(model, log, sizeof log, 0)) {
@@ -396,7 +400,8 @@ START_TEST(test_export_convs) {
     lm_graph g;
     owned o = {0};
     build_convs(&g, &o);
-    export_and_compare(&g, 32, 2, "convs", NULL, NULL, NULL, NULL, TOL_255);
+    export_and_compare(&g, LM_ONNX_FFT_MATMUL, 32, 32, 2, "convs", NULL, NULL, NULL, NULL, TOL_255);
+    export_and_compare(&g, LM_ONNX_FFT_DFT_OP, 32, 48, 1, "convs_dynamic", NULL, NULL, NULL, NULL, TOL_255);
     lm_graph_free(&g);
     owned_free(&o);
 }
@@ -409,7 +414,10 @@ START_TEST(test_export_fft_norms) {
         lm_graph g;
         owned o = {0};
         build_fft(&g, &o, norms[q]);
-        export_and_compare(&g, 32, 2, names[q], NULL, NULL, NULL, NULL, TOL_255);
+        export_and_compare(&g, LM_ONNX_FFT_MATMUL, 32, 32, 2, names[q], NULL, NULL, NULL, NULL, TOL_255);
+        char dn[64];
+        snprintf(dn, sizeof dn, "%s_dft_op", names[q]);
+        export_and_compare(&g, LM_ONNX_FFT_DFT_OP, 32, 32, 2, dn, NULL, NULL, NULL, NULL, TOL_255);
         lm_graph_free(&g);
         owned_free(&o);
     }
@@ -485,8 +493,8 @@ START_TEST(test_export_refusals) {
     ck_assert_msg(strstr(lm_err_msg(), "modulo 16"), "%s", lm_err_msg());
     g.modulo = 4;
     op.size = 32;
-    op.fft = LM_ONNX_FFT_DFT_OP;
-    ck_assert_int_eq(lm_export_onnx(&g, &op, path), LM_ENOTSUP);
+    op.fft = 7;
+    ck_assert_int_eq(lm_export_onnx(&g, &op, path), LM_EINVAL);
     ck_assert(stat(path, &st) != 0);
     op.fft = LM_ONNX_FFT_MATMUL;
     /* an irfft2 to another size than its spectrum's: not expressible, named */
@@ -552,13 +560,19 @@ static lt_tensor *gen_forward(const void *ctx, lt_tensor *x) {
     return y;
 }
 
+/* Exported at S (matmul), and with --fft dft-op at S run at S and at S + 32 (dynamic H, W). */
 static void expect_generator(const lm_generator_opts *o, int S, const char *tag) {
     gen m32, m64;
     gen_open(&m32, o, LT_F32, NULL);
     gen_open(&m64, o, LT_F64, &m32);
     lm_graph g;
     ck_assert_msg(lm_generator_emit(m32.g, &g) == 0, "%s", lm_err_msg());
-    export_and_compare(&g, S, 2, tag, gen_forward, &m32, gen_forward, &m64, 0.5);
+    export_and_compare(&g, LM_ONNX_FFT_MATMUL, S, S, 2, tag, gen_forward, &m32, gen_forward, &m64, 0.5);
+    char dn[96];
+    for (int k = 0; k < 2; k++) {
+        snprintf(dn, sizeof dn, "%s_dft_op_at_%d", tag, S + 32 * k);
+        export_and_compare(&g, LM_ONNX_FFT_DFT_OP, S, S + 32 * k, 1, dn, gen_forward, &m32, gen_forward, &m64, 0.5);
+    }
     lm_graph_free(&g);
     gen_close(&m64);
     gen_close(&m32);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """onnx_check.py — onnx.checker.check_model (full_check: shape inference too) on a model
 written by lamac, for tests/check_onnx.c. Usage: onnx_check.py MODEL [--dump]
-Prints the ir_version, opsets, producer, inputs/outputs and node / initializer counts, so the
+Fails on an initializer that no node uses. Prints the ir_version, opsets, producer, inputs/outputs and node / initializer counts, so the
 caller can check the field numbers decoded as meant; --dump prints every node's op_type,
 inputs, outputs and attributes too. Exit status 3 when python3-onnx is not installed."""
 import sys
@@ -21,6 +21,11 @@ def dims(vi):
 def main():
     m = onnx.load(sys.argv[1])
     onnx.checker.check_model(m, full_check=True)
+    used = {i for n in m.graph.node for i in n.input}
+    unused = [t.name for t in m.graph.initializer if t.name not in used]
+    if unused:
+        print("onnx_check: initializers no node uses:", " ".join(unused[:10]))
+        sys.exit(1)
     print("ir_version", m.ir_version)
     print("producer", m.producer_name)
     print("opset", " ".join(f"{o.domain or '-'}:{o.version}" for o in m.opset_import))

@@ -27,7 +27,7 @@ async function main() {
   const [model, img, msk, bs, ss, out] = process.argv.slice(2);
   if (!out) { console.error('usage: ort_run.js MODEL IMAGE.f32 MASK.f32 B S OUT.f32'); process.exit(2); }
   const B = parseInt(bs, 10), S = parseInt(ss, 10);
-  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
   const t0 = process.hrtime.bigint();
   const sess = await ort.InferenceSession.create(model, opts);
   const t1 = process.hrtime.bigint();
