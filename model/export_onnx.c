@@ -30,6 +30,13 @@ lm_export_onnx_opts lm_export_onnx_defaults(void) {
     return (lm_export_onnx_opts){.size = 512, .fft = LM_ONNX_FFT_MATMUL};
 }
 
+int lm_export_onnx_fft_parse(const char *s, int *out) {
+    if (!strcmp(s, "matmul")) *out = LM_ONNX_FFT_MATMUL;
+    else if (!strcmp(s, "dft-op")) *out = LM_ONNX_FFT_DFT_OP;
+    else return lm_err_code(LM_EINVAL, "--fft '%s': expected matmul or dft-op", s);
+    return 0;
+}
+
 static const char *vname(name_t b, int id) {
     snprintf(b, sizeof(name_t), "v%d", id);
     return b;
@@ -235,7 +242,7 @@ static int matmul(ex *e, const char *a, const char *b, const char *out) {
     return node(e, "MatMul", ins, 2, out, NULL, 0);
 }
 
-/* A (rows x cols) float64 matrix from fill(n, norm, ...) as a constant. */
+/* A (rows x cols) float64 matrix as a float32 constant. */
 static int cmat(ex *e, name_t b, int64_t rows, int64_t cols, const double *v) {
     int64_t dims[2] = {rows, cols};
     return cf64(e, b, dims, 2, v);

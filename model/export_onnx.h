@@ -38,6 +38,8 @@ typedef struct lm_export_onnx_opts {
 } lm_export_onnx_opts;
 
 lm_export_onnx_opts lm_export_onnx_defaults(void); /* size 512, matmul */
+/* "matmul" / "dft-op" (the --fft flag) -> LM_ONNX_FFT_*; LM_EINVAL otherwise. */
+int lm_export_onnx_fft_parse(const char *s, int *out);
 
 /* The model's bytes into out (an empty lm_pb; the caller frees it with lm_pb_free). */
 struct lm_pb;

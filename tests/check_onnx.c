@@ -493,6 +493,12 @@ START_TEST(test_export_refusals) {
     ck_assert_msg(strstr(lm_err_msg(), "modulo 16"), "%s", lm_err_msg());
     g.modulo = 4;
     op.size = 32;
+    int fm = -1;
+    ck_assert_int_eq(lm_export_onnx_fft_parse("dft-op", &fm), 0);
+    ck_assert_int_eq(fm, LM_ONNX_FFT_DFT_OP);
+    ck_assert_int_eq(lm_export_onnx_fft_parse("matmul", &fm), 0);
+    ck_assert_int_eq(fm, LM_ONNX_FFT_MATMUL);
+    ck_assert_int_eq(lm_export_onnx_fft_parse("fftw", &fm), LM_EINVAL);
     op.fft = 7;
     ck_assert_int_eq(lm_export_onnx(&g, &op, path), LM_EINVAL);
     ck_assert(stat(path, &st) != 0);
