@@ -25,6 +25,7 @@
 #include "model/export_onnx.h"
 #include "model/graph.h"
 #include "shim/lt.h"
+#include "eval/predict.h"
 #include "tests/testutil.h"
 
 /* ---- protobuf ------------------------------------------------------------------------------ */
@@ -336,18 +337,44 @@ static void write_f32(const char *path, lt_tensor *t) {
     free(v);
 }
 
-/* Exports g at S, checks it, runs it in onnxruntime on a random batch of B and compares with
- * the shim (gen NULL: eval_graph). Returns the max abs difference on the 0..255 output, or
- * -1 when a runtime is missing. */
-/* gen, gen64: float32 and (optional) float64 references instead of lm_graph_run. */
-static double export_and_compare(const lm_graph *g, int fft, int S_export, int S, int B, const char *tag, gen_fn gen,
-                                 const void *ctx, gen_fn gen64, const void *ctx64, double tol) {
-    char dir[256], model[300], img[300], msk[300], out[300], cmd[2048], log[16384];
-    lm_test_tmpdir(dir, sizeof dir, "onnx");
-    snprintf(model, sizeof model, "%s/%s.onnx", dir, tag);
+/* Runs model in onnxruntime on image (B, 3, S, S) and mask (B, 1, S, S) (files in dir); the
+ * output (B, 3, S, S) in the current scope, or NULL when the runtime is missing (said so).
+ * log receives the runner's timing line. */
+static lt_tensor *ort_output(const char *dir, const char *model, lt_tensor *image, lt_tensor *mask, const char *tag,
+                             char *log, size_t cap) {
+    char img[300], msk[300], out[300], cmd[2048];
+    int64_t B = lt_size(image, 0), S = lt_size(image, 2), si[4] = {B, 3, S, S};
     snprintf(img, sizeof img, "%s/image.f32", dir);
     snprintf(msk, sizeof msk, "%s/mask.f32", dir);
     snprintf(out, sizeof out, "%s/out.f32", dir);
+    write_f32(img, image);
+    write_f32(msk, mask);
+    snprintf(cmd, sizeof cmd, "node tests/rt/ort_run.js %s %s %s %lld %lld %s", model, img, msk, (long long)B, (long long)S, out);
+    int rc = run_cmd(log, cap, cmd);
+    if (rc == 3 || rc == 127) {
+        printf("onnx: %s: onnxruntime did not run (%s): scripts/setup-deps.sh installs onnxruntime-node into .rt/\n", tag, log);
+        return NULL;
+    }
+    ck_assert_msg(rc == 0, "%s: onnxruntime failed:\n%s", tag, log);
+    size_t n = (size_t)B * 3 * S * S;
+    float *v = malloc(n * sizeof *v);
+    FILE *f = fopen(out, "rb");
+    ck_assert(f && fread(v, sizeof(float), n, f) == n);
+    fclose(f);
+    lt_tensor *got = lt_from_buffer(v, si, 4, LT_F32);
+    free(v);
+    log[strcspn(log, "\n")] = 0;
+    return got;
+}
+
+/* Exports g (fft mode, at S_export), checks it, runs it in onnxruntime on a random batch of B
+ * at S and compares with the shim (gen NULL: lm_graph_run). Returns the max abs difference on
+ * the 0..255 output, or -1 when a runtime is missing. */
+static double export_and_compare(const lm_graph *g, int fft, int S_export, int S, int B, const char *tag, gen_fn gen,
+                                 const void *ctx, gen_fn gen64, const void *ctx64, double tol) {
+    char dir[256], model[300], log[16384];
+    lm_test_tmpdir(dir, sizeof dir, "onnx");
+    snprintf(model, sizeof model, "%s/%s.onnx", dir, tag);
     lm_export_onnx_opts o = lm_export_onnx_defaults();
     o.size = S_export;
     o.fft = fft;
@@ -359,21 +386,8 @@ static double export_and_compare(const lm_graph *g, int fft, int S_export, int S
         lt_tensor *image = lt_rand(si, 4, LT_F32, LT_CPU);
         lt_tensor *u = lt_rand(sm, 4, LT_F32, LT_CPU);
         lt_tensor *mask = lt_mul(lt_to_dtype(lt_gt_scalar(u, 0.6), LT_F32), u); /* 0, or a value in (0.6, 1) */
-        write_f32(img, image);
-        write_f32(msk, mask);
-        snprintf(cmd, sizeof cmd, "node tests/rt/ort_run.js %s %s %s %d %d %s", model, img, msk, B, S, out);
-        int rc = run_cmd(log, sizeof log, cmd);
-        if (rc == 3 || rc == 127) {
-            printf("onnx: %s: onnxruntime did not run (%s): scripts/setup-deps.sh installs onnxruntime-node into .rt/\n", tag, log);
-        } else {
-            ck_assert_msg(rc == 0, "%s: onnxruntime failed:\n%s", tag, log);
-            size_t n = (size_t)B * 3 * S * S;
-            float *v = malloc(n * sizeof *v);
-            FILE *f = fopen(out, "rb");
-            ck_assert(f && fread(v, sizeof(float), n, f) == n);
-            fclose(f);
-            lt_tensor *got = lt_from_buffer(v, si, 4, LT_F32);
-            free(v);
+        lt_tensor *got = ort_output(dir, model, image, mask, tag, log, sizeof log);
+        if (got) {
             lt_no_grad_push();
             lt_tensor *ref = contract_ref(g, image, mask, gen, ctx, LT_F32);
             lt_tensor *ref64 = gen64 ? contract_ref(g, image, mask, gen64, ctx64, LT_F64) : NULL;
@@ -381,7 +395,6 @@ static double export_and_compare(const lm_graph *g, int fft, int S_export, int S
             ck_assert_msg(ref != NULL && (!gen64 || ref64), "%s", lt_error());
             diff = max_diff(got, ref);
             double d64 = ref64 ? max_diff(got, ref64) : -1, s64 = ref64 ? max_diff(ref, ref64) : -1;
-            log[strcspn(log, "\n")] = 0;
             printf("onnx: %s at %dx%d, batch %d: max |onnxruntime - shim float32| = %.3g grey levels", tag, S, S, B, diff);
             if (ref64) printf(", |onnxruntime - float64| = %.3g (shim float32 - float64: %.3g)", d64, s64);
             printf(" (%s)\n", log);
@@ -618,6 +631,65 @@ START_TEST(test_generator_variants) {
 }
 END_TEST
 
+START_TEST(test_generator_vs_predict) {
+    /* the official predict semantics (eval/predict.h, lm_predict_image_float) on one 8-bit
+     * image and mask (any nonzero gray is a hole), the exported model fed image / 255 and
+     * mask / 255: the same 0..255 values within 0.5 */
+    const int S = 64;
+    lm_generator_opts o = small_ffc();
+    gen m;
+    gen_open(&m, &o, LT_F32, NULL);
+    lm_graph g;
+    ck_assert_msg(lm_generator_emit(m.g, &g) == 0, "%s", lm_err_msg());
+    char dir[256], model[300], log[16384];
+    lm_test_tmpdir(dir, sizeof dir, "onnx");
+    snprintf(model, sizeof model, "%s/predict.onnx", dir);
+    lm_export_onnx_opts eo = lm_export_onnx_defaults();
+    eo.size = S;
+    ck_assert_msg(lm_export_onnx(&g, &eo, model) == 0, "%s", lm_err_msg());
+    size_t n = (size_t)S * S;
+    uint8_t *img = malloc(3 * n), *msk = malloc(n);
+    float *want = malloc(3 * n * sizeof *want), *fi = malloc(3 * n * sizeof *fi), *fm = malloc(n * sizeof *fm);
+    uint32_t r = 12345;
+    for (size_t i = 0; i < 3 * n; i++) r = r * 1664525u + 1013904223u, img[i] = (uint8_t)(r >> 24);
+    for (size_t i = 0; i < n; i++) {
+        int y = (int)(i / S), x = (int)(i % S);
+        msk[i] = (x > 10 && x < 40 && y > 20 && y < 50) ? (uint8_t)(1 + (x * 7 + y) % 255) : 0;
+    }
+    lm_predict_opts po = lm_predict_defaults();
+    ck_assert_msg(lm_predict_image_float(want, m.g, img, msk, S, S, &po) == 0, "%s", lm_err_msg());
+    for (size_t i = 0; i < n; i++) {
+        for (int c = 0; c < 3; c++) fi[c * n + i] = (float)img[i * 3 + c] / 255.0f; /* HWC -> CHW */
+        fm[i] = (float)msk[i] / 255.0f;
+    }
+    lt_scope_push();
+    int64_t si[4] = {1, 3, S, S}, sm[4] = {1, 1, S, S};
+    lt_tensor *got = ort_output(dir, model, lt_from_buffer(fi, si, 4, LT_F32), lt_from_buffer(fm, sm, 4, LT_F32), "predict", log, sizeof log);
+    if (got) {
+        float *v = malloc(3 * n * sizeof *v);
+        ck_assert(lt_to_buffer(got, v, 3 * n * sizeof *v) == 0);
+        double worst = 0;
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++) {
+                double e = fmin(fmax(255.0 * want[i * 3 + c], 0), 255);
+                worst = fmax(worst, fabs(v[c * n + i] - e));
+            }
+        free(v);
+        printf("onnx: exported model vs lm_predict_image_float at %dx%d: max %.3g grey levels\n", S, S, worst);
+        ck_assert_msg(worst <= 0.5, "onnx vs predict: %.4g grey levels", worst);
+    }
+    lt_scope_pop();
+    free(img);
+    free(msk);
+    free(want);
+    free(fi);
+    free(fm);
+    lm_test_rmtree(dir);
+    lm_graph_free(&g);
+    gen_close(&m);
+}
+END_TEST
+
 Suite *check_onnx_suite(void) {
     Suite *s = suite_create("onnx");
     TCase *tc = tcase_create("onnx");
@@ -631,6 +703,7 @@ Suite *check_onnx_suite(void) {
     tcase_add_test(tc, test_export_refusals);
     tcase_add_test(tc, test_generator_ffc);
     tcase_add_test(tc, test_generator_variants);
+    tcase_add_test(tc, test_generator_vs_predict);
     suite_add_tcase(s, tc);
     return s;
 }
