@@ -189,10 +189,9 @@ static int run(int argc, char **argv) {
         }
         oo.size = (int)v;
     }
-    if (!bad && fft) {
-        if (!strcmp(fft, "matmul")) oo.fft = LM_ONNX_FFT_MATMUL;
-        else if (!strcmp(fft, "dft-op")) oo.fft = LM_ONNX_FFT_DFT_OP;
-        else { fprintf(stderr, "lamac export: --fft '%s': expected matmul or dft-op\n", fft); bad = 1; }
+    if (!bad && fft && lm_export_onnx_fft_parse(fft, &oo.fft) < 0) {
+        fprintf(stderr, "lamac export: --fft '%s': expected matmul or dft-op\n", fft);
+        bad = 1;
     }
     if (bad) { free(overrides); return 2; }
     char weights[4096], cfg_path[4096], path[4200], num[32];
