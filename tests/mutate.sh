@@ -142,6 +142,18 @@ mut graph_bn_l model/ffc.c "graph" \
     "exported graph: FFC_BN_ACT's local BatchNorm left out" \
     'l = lm_bn_emit(&b->bn_l, g, l, "FFC_BN_ACT.bn_l");' \
     '(void)0;'
+mut onnx_dft_sin model/dft.c "onnx export_runtimes" \
+    "ONNX export: the DFT's sin matrix with the wrong sign" \
+    '*s = sin(t);' \
+    '*s = -sin(t);'
+mut onnx_irfft_weight model/dft.c "onnx export_runtimes" \
+    "ONNX export: the inverse real DFT counts the non-edge bins once, not twice" \
+    'double wk = edge ? 1.0 : 2.0;' \
+    'double wk = edge ? 1.0 : 1.0;'
+mut ts_irfft_norm model/export_torchscript.c "torchscript export_runtimes" \
+    "TorchScript export: the inverse FFT always in ortho norm" \
+    'n->in[1], n->in[1], norm_str(n->norm));' \
+    'n->in[1], n->in[1], "ortho");'
 
 n_mut=${#M_ID[@]}
 
