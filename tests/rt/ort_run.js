@@ -4,7 +4,8 @@
 // IMAGE.f32 / MASK.f32: raw little-endian float32 of shapes [B,3,S,S] / [B,1,S,S];
 // OUT.f32 receives `output` [B,3,S,S] the same way. Prints "ort: session ... ms, run ... ms".
 // onnxruntime-node is looked up in .rt/ (scripts/setup-deps.sh installs it there), then in
-// the usual node paths. Exit status 3 means the runtime is not installed.
+// the usual node paths. Exit status 3 means the runtime is not installed. Threads:
+// $LAMAC_RT_THREADS (default 1).
 'use strict';
 const fs = require('fs');
 const path = require('path');
