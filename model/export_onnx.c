@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "io/onnx.h"
 #include "model/dft.h"
+#include "model/ffc.h"
 #include "model/lt_err.h"
 
 typedef char name_t[32];
@@ -324,18 +325,6 @@ static int emit_irfft2(ex *e, int i) {
     return rc;
 }
 
-/* torch.linspace(0, 1, n) in float32 as ATen computes it (from both ends); the same as
- * model/fourier.c's linspace01, which the FourierUnit's forward uses. */
-static void linspace01(float *v, int64_t n) {
-    if (n == 1) {
-        v[0] = 0;
-        return;
-    }
-    float step = 1.0f / (float)(n - 1);
-    int64_t half = n / 2;
-    for (int64_t i = 0; i < n; i++) v[i] = i < half ? step * (float)i : 1.0f - step * (float)(n - i - 1);
-}
-
 /* COORDS: a constant (1, 2, H, W) expanded to (N, 2, H, W), N from the input's shape. */
 static int emit_coords(ex *e, int i) {
     const lm_gnode *n = &e->g->n[i];
@@ -345,8 +334,8 @@ static int emit_coords(ex *e, int i) {
     name_t c, rest, xn, sh, shape, out;
     if (!rc) {
         float *lw = lh + H;
-        linspace01(lh, H);
-        linspace01(lw, W);
+        lm_fu_linspace01(lh, H);
+        lm_fu_linspace01(lw, W);
         for (int64_t h = 0; h < H; h++)
             for (int64_t w = 0; w < W; w++) {
                 v[h * W + w] = lh[h];         /* channel 0: along H */

@@ -30,6 +30,8 @@ int lm_fu_emit(const lm_fu *u, lm_graph *g, int x);
 /* The spectral_pos_encoding channel (N, 1, h, w): torch.linspace(0, 1, ·) in float32 along H
  * (vert = 1) or W, in like's dtype and device. */
 lt_tensor *lm_fu_coords(lt_tensor *like, int64_t n, int64_t h, int64_t w, int vert);
+/* v[0..n) = torch.linspace(0, 1, n) in float32, as ATen computes it (from both ends). */
+void lm_fu_linspace01(float *v, int64_t n);
 
 /* SpectralTransform(cin, cout, stride): [AvgPool 2x2 if stride 2] -> conv1 (Conv1x1 cin->cout/2,
  * BN, ReLU) -> y; conv2(y + fu(y) [+ lfu quadrants]) (Conv1x1 cout/2 -> cout, no bias). */

@@ -33,8 +33,7 @@ int lm_fu_init(lm_fu *u, lm_params *p, const char *name, int c, int spe, lt_fft_
     return rc;
 }
 
-/* torch.linspace(0, 1, n) in float32, as ATen computes it (from both ends). */
-static void linspace01(float *v, int64_t n) {
+void lm_fu_linspace01(float *v, int64_t n) {
     if (n == 1) {
         v[0] = 0;
         return;
@@ -53,7 +52,7 @@ lt_tensor *lm_fu_coords(lt_tensor *like, int64_t n, int64_t h, int64_t w, int ve
         lt_set_error("FourierUnit: out of memory");
         return NULL;
     }
-    linspace01(v, len);
+    lm_fu_linspace01(v, len);
     int64_t s1[4] = {1, 1, vert ? h : 1, vert ? 1 : w}, s[4] = {n, 1, h, w};
     lt_tensor *t = lt_from_buffer(v, s1, 4, LT_F32);
     free(v);

@@ -16,42 +16,14 @@
 #include "shim/lt.h"
 #include "tests/testutil.h"
 
-typedef struct gen {
-    lm_params p;
-    lm_generator *g;
-} gen;
-
-/* A generator with seeded random weights and BatchNorm statistics, in dtype. */
-static void gen_open(gen *m, const lm_generator_opts *o, lt_dtype dtype) {
-    lm_params p32;
-    lm_params_init(&p32, LT_F32, LT_CPU);
-    lm_generator *g32 = NULL;
-    ck_assert_msg(lm_generator_create(&g32, &p32, o) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_params_randomize(&p32, 7), 0);
-    lm_params_init(&m->p, dtype, LT_CPU);
-    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(m->p.n, p32.n);
-    lt_no_grad_push();
-    for (int i = 0; i < m->p.n; i++)
-        ck_assert_msg(lt_copy_(m->p.items[i].t, p32.items[i].t), "%s", lt_error());
-    lt_no_grad_pop();
-    lm_generator_free(g32);
-    lm_params_free(&p32);
-}
-
-static void gen_close(gen *m) {
-    lm_generator_free(m->g);
-    lm_params_free(&m->p);
-}
-
 static double max_abs_diff(lt_tensor *a, lt_tensor *b) {
     return lt_item(lt_max(lt_abs(lt_sub(a, b))));
 }
 
 /* graph run == eval forward (float64) at each size; shapes from lm_graph_infer match. */
 static void expect_graph_is_forward(const lm_generator_opts *o, const int (*sizes)[2], int n_sizes) {
-    gen m;
-    gen_open(&m, o, LT_F64);
+    lm_test_gen m;
+    lm_test_gen_open(&m, o, LT_F64, 7);
     lm_graph g;
     ck_assert_msg(lm_generator_emit(m.g, &g) == 0, "%s", lm_err_msg());
     ck_assert_int_eq(g.input_nc, o->input_nc);
@@ -81,30 +53,21 @@ static void expect_graph_is_forward(const lm_generator_opts *o, const int (*size
     }
     lt_no_grad_pop();
     lm_graph_free(&g);
-    gen_close(&m);
-}
-
-static lm_generator_opts small_ffc(void) {
-    lm_generator_opts o = lm_test_generator_opts();
-    o.ngf = 8;
-    o.n_downsampling = 2;
-    o.n_blocks = 2;
-    o.max_features = 64;
-    return o;
+    lm_test_gen_close(&m);
 }
 
 static const int SIZES[3][2] = {{32, 32}, {24, 40}, {48, 16}};
 static const int SQUARE[2][2] = {{32, 32}, {16, 16}};
 
 START_TEST(test_ffc_lama_fourier) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
     expect_graph_is_forward(&o, SIZES, 3);
 }
 END_TEST
 
 START_TEST(test_ffc_big_lama_shape) {
     /* big-lama: 3 downsamplings, ratio_gout 0 until the last one, add_out_act sigmoid */
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
     o.n_downsampling = 3;
     o.n_blocks = 3;
     expect_graph_is_forward(&o, SIZES, 3);
@@ -112,17 +75,17 @@ START_TEST(test_ffc_big_lama_shape) {
 END_TEST
 
 START_TEST(test_ffc_variants) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
     o.resnet_conv_kwargs.spectral_pos_encoding = 1;
     strcpy(o.resnet_conv_kwargs.fft_norm, "backward");
     o.add_out_act = LM_ACT_TANH;
     expect_graph_is_forward(&o, SIZES, 3);
-    o = small_ffc();
+    o = lm_test_small_ffc_opts(2);
     strcpy(o.resnet_conv_kwargs.fft_norm, "forward");
     o.add_out_act = LM_ACT_NONE;
     o.resnet_conv_kwargs.gated = 1;
     expect_graph_is_forward(&o, SIZES, 3);
-    o = small_ffc();
+    o = lm_test_small_ffc_opts(2);
     o.ngf = 16; /* the LFU needs cout/2 divisible by 4 in the global branch */
     o.resnet_conv_kwargs.enable_lfu = 1;
     expect_graph_is_forward(&o, SQUARE, 2);
@@ -130,7 +93,7 @@ START_TEST(test_ffc_variants) {
 END_TEST
 
 START_TEST(test_pix2pixhd) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
     strcpy(o.kind, "pix2pixhd_global");
     expect_graph_is_forward(&o, SIZES, 3);
     strcpy(o.kind, "pix2pixhd_multidilated");
@@ -141,11 +104,11 @@ START_TEST(test_pix2pixhd) {
 END_TEST
 
 START_TEST(test_infer_refuses) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
     o.resnet_conv_kwargs.enable_lfu = 1;
     o.ngf = 16;
-    gen m;
-    gen_open(&m, &o, LT_F32);
+    lm_test_gen m;
+    lm_test_gen_open(&m, &o, LT_F32, 7);
     lm_graph g;
     ck_assert_msg(lm_generator_emit(m.g, &g) == 0, "%s", lm_err_msg());
     ck_assert_int_eq(g.needs_square, 1);
@@ -157,7 +120,7 @@ START_TEST(test_infer_refuses) {
     ck_assert_ptr_nonnull(strstr(lm_err_msg(), "square"));
     free(dims);
     lm_graph_free(&g);
-    gen_close(&m);
+    lm_test_gen_close(&m);
 }
 END_TEST
 

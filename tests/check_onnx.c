@@ -550,40 +550,17 @@ END_TEST
 
 /* ---- real generators ----------------------------------------------------------------------- */
 
-typedef struct gen {
-    lm_params p;
-    lm_generator *g;
-} gen;
-
-/* A generator with seeded random weights and BatchNorm statistics, in dtype (the float64 one a
- * copy of the float32 one's values). */
-static void gen_open(gen *m, const lm_generator_opts *o, lt_dtype dtype, const gen *from) {
-    lm_params_init(&m->p, dtype, LT_CPU);
-    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
-    if (!from) {
-        ck_assert_int_eq(lm_params_randomize(&m->p, 7), 0);
-        return;
-    }
-    ck_assert_int_eq(m->p.n, from->p.n);
-    lt_no_grad_push();
-    for (int i = 0; i < m->p.n; i++) ck_assert_msg(lt_copy_(m->p.items[i].t, from->p.items[i].t), "%s", lt_error());
-    lt_no_grad_pop();
-}
-static void gen_close(gen *m) {
-    lm_generator_free(m->g);
-    lm_params_free(&m->p);
-}
 static lt_tensor *gen_forward(const void *ctx, lt_tensor *x) {
-    lt_tensor *y = lm_generator_forward(((const gen *)ctx)->g, x, 0);
+    lt_tensor *y = lm_generator_forward(((const lm_test_gen *)ctx)->g, x, 0);
     ck_assert_msg(y != NULL, "%s", lm_err_msg());
     return y;
 }
 
 /* Exported at S (matmul), and with --fft dft-op at S run at S and at S + 32 (dynamic H, W). */
 static void expect_generator(const lm_generator_opts *o, int S, const char *tag) {
-    gen m32, m64;
-    gen_open(&m32, o, LT_F32, NULL);
-    gen_open(&m64, o, LT_F64, &m32);
+    lm_test_gen m32, m64;
+    lm_test_gen_open(&m32, o, LT_F32, 7);
+    lm_test_gen_open(&m64, o, LT_F64, 7);
     lm_graph g;
     ck_assert_msg(lm_generator_emit(m32.g, &g) == 0, "%s", lm_err_msg());
     export_and_compare(&g, LM_ONNX_FFT_MATMUL, S, S, 2, tag, gen_forward, &m32, gen_forward, &m64, 0.5);
@@ -593,39 +570,30 @@ static void expect_generator(const lm_generator_opts *o, int S, const char *tag)
         export_and_compare(&g, LM_ONNX_FFT_DFT_OP, S, S + 32 * k, 1, dn, gen_forward, &m32, gen_forward, &m64, 0.5);
     }
     lm_graph_free(&g);
-    gen_close(&m64);
-    gen_close(&m32);
-}
-
-static lm_generator_opts small_ffc(void) {
-    lm_generator_opts o = lm_test_generator_opts();
-    o.ngf = 8;
-    o.n_downsampling = 2;
-    o.n_blocks = 2;
-    o.max_features = 64;
-    return o;
+    lm_test_gen_close(&m64);
+    lm_test_gen_close(&m32);
 }
 
 START_TEST(test_generator_ffc) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
     expect_generator(&o, 64, "ffc_resnet");
 }
 END_TEST
 
 START_TEST(test_generator_variants) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
     o.ngf = 16; /* the LFU needs cout/2 divisible by 4 */
     o.resnet_conv_kwargs.enable_lfu = 1;
     o.resnet_conv_kwargs.spectral_pos_encoding = 1;
     strcpy(o.resnet_conv_kwargs.fft_norm, "backward");
     o.add_out_act = LM_ACT_TANH;
     expect_generator(&o, 64, "ffc_resnet_lfu_spe_backward");
-    o = small_ffc();
+    o = lm_test_small_ffc_opts(2);
     o.n_downsampling = 3; /* big-lama's shape */
     o.resnet_conv_kwargs.gated = 1;
     strcpy(o.resnet_conv_kwargs.fft_norm, "forward");
     expect_generator(&o, 64, "ffc_resnet_big_gated_forward");
-    o = small_ffc();
+    o = lm_test_small_ffc_opts(2);
     strcpy(o.kind, "pix2pixhd_global");
     expect_generator(&o, 64, "pix2pixhd_global");
 }
@@ -636,9 +604,9 @@ START_TEST(test_generator_vs_predict) {
      * image and mask (any nonzero gray is a hole), the exported model fed image / 255 and
      * mask / 255: the same 0..255 values within 0.5 */
     const int S = 64;
-    lm_generator_opts o = small_ffc();
-    gen m;
-    gen_open(&m, &o, LT_F32, NULL);
+    lm_generator_opts o = lm_test_small_ffc_opts(2);
+    lm_test_gen m;
+    lm_test_gen_open(&m, &o, LT_F32, 7);
     lm_graph g;
     ck_assert_msg(lm_generator_emit(m.g, &g) == 0, "%s", lm_err_msg());
     char dir[256], model[300], log[16384];
@@ -686,7 +654,7 @@ START_TEST(test_generator_vs_predict) {
     free(fm);
     lm_test_rmtree(dir);
     lm_graph_free(&g);
-    gen_close(&m);
+    lm_test_gen_close(&m);
 }
 END_TEST
 

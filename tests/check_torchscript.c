@@ -522,50 +522,20 @@ START_TEST(test_atomic_write) {
 END_TEST
 
 /* ---- the real generators (lm_generator_emit) ------------------------------------------------- */
+/* A generator with seeded random weights (tests/testutil.h) and its inference graph. */
 typedef struct gen {
-    lm_params p;
-    lm_generator *g;
+    lm_test_gen m;
     lm_graph graph;
 } gen;
 
-/* A generator with seeded random weights and BatchNorm statistics (float32), and its graph. */
-static void gen_open(gen *m, const lm_generator_opts *o, uint64_t seed) {
-    lm_params_init(&m->p, LT_F32, LT_CPU);
-    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(lm_params_randomize(&m->p, seed), 0);
-    ck_assert_msg(lm_generator_emit(m->g, &m->graph) == 0, "%s", lm_err_msg());
-}
-
-/* The same in float64: the float32 random values copied into a float64 registry. */
-static void gen_open_f64(gen *m, const lm_generator_opts *o, uint64_t seed) {
-    gen m32;
-    gen_open(&m32, o, seed);
-    lm_params_init(&m->p, LT_F64, LT_CPU);
-    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
-    ck_assert_int_eq(m->p.n, m32.p.n);
-    lt_no_grad_push();
-    for (int i = 0; i < m->p.n; i++) ck_assert_msg(lt_copy_(m->p.items[i].t, m32.p.items[i].t), "%s", lt_error());
-    lt_no_grad_pop();
-    ck_assert_msg(lm_generator_emit(m->g, &m->graph) == 0, "%s", lm_err_msg());
-    lm_graph_free(&m32.graph);
-    lm_generator_free(m32.g);
-    lm_params_free(&m32.p);
+static void gen_open(gen *m, const lm_generator_opts *o, lt_dtype dtype, uint64_t seed) {
+    lm_test_gen_open(&m->m, o, dtype, seed);
+    ck_assert_msg(lm_generator_emit(m->m.g, &m->graph) == 0, "%s", lm_err_msg());
 }
 
 static void gen_close(gen *m) {
     lm_graph_free(&m->graph);
-    lm_generator_free(m->g);
-    lm_params_free(&m->p);
-}
-
-/* 3 downsamplings (modulo 8, as the IOPaint contract assumes), small and fast */
-static lm_generator_opts small_ffc(void) {
-    lm_generator_opts o = lm_test_generator_opts();
-    o.ngf = 8;
-    o.n_downsampling = 3;
-    o.n_blocks = 2;
-    o.max_features = 64;
-    return o;
+    lm_test_gen_close(&m->m);
 }
 
 /* mask * G(cat(image * (1 - mask), mask)) + (1 - mask) * image with the eval-mode forward. */
@@ -586,7 +556,7 @@ static double check_generator(const char *name, const lm_generator_opts *o, cons
     snprintf(path, sizeof path, "%s/%s.pt", dir, name);
     long live = lt_live_count();
     gen m;
-    gen_open(&m, o, 21);
+    gen_open(&m, o, LT_F32, 21);
     ck_assert_msg(lm_export_torchscript(&m.graph, path, NULL) == 0, "%s: %s", name, lm_err_msg());
     lt_jit *jm = lt_jit_load(path, LT_CPU);
     ck_assert_msg(jm != NULL, "%s", lt_error());
@@ -600,7 +570,7 @@ static double check_generator(const char *name, const lm_generator_opts *o, cons
         lt_tensor *in[2] = {img, mask};
         lt_tensor *y = lt_jit_forward(jm, in, 2);
         ck_assert_msg(y != NULL, "%s %dx%d: %s", name, sizes[s][0], sizes[s][1], lt_error());
-        lt_tensor *e = forward_composite(m.g, img, mask);
+        lt_tensor *e = forward_composite(m.m.g, img, mask);
         double d = max_abs_diff(y, e);
         printf("torchscript: %s %dx%d: max |jit - eval forward composite| = %.3g\n", name, sizes[s][0], sizes[s][1], d);
         ck_assert_msg(d <= 1e-5, "%s %dx%d: max abs diff %g", name, sizes[s][0], sizes[s][1], d);
@@ -628,23 +598,23 @@ static const int SIZES[2][2] = {{64, 64}, {48, 80}};
 static const int SQUARE[2][2] = {{64, 64}, {32, 32}};
 
 START_TEST(test_ffc_lama_fourier) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(3);
     check_generator("lama-fourier", &o, SIZES, 2, 1);
 }
 END_TEST
 
 START_TEST(test_ffc_variants) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(3);
     o.resnet_conv_kwargs.spectral_pos_encoding = 1;
     strcpy(o.resnet_conv_kwargs.fft_norm, "backward");
     o.add_out_act = LM_ACT_TANH;
     check_generator("ffc-spe-backward-tanh", &o, SIZES, 2, 0);
-    o = small_ffc();
+    o = lm_test_small_ffc_opts(3);
     strcpy(o.resnet_conv_kwargs.fft_norm, "forward");
     o.add_out_act = LM_ACT_NONE;
     o.resnet_conv_kwargs.gated = 1;
     check_generator("ffc-gated-forward", &o, SIZES, 2, 0);
-    o = small_ffc();
+    o = lm_test_small_ffc_opts(3);
     o.ngf = 16; /* the LFU needs cout/2 divisible by 4 in the global branch */
     o.resnet_conv_kwargs.enable_lfu = 1;
     check_generator("ffc-lfu", &o, SQUARE, 2, 1);
@@ -652,7 +622,7 @@ START_TEST(test_ffc_variants) {
 END_TEST
 
 START_TEST(test_pix2pixhd) {
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(3);
     strcpy(o.kind, "pix2pixhd_global");
     check_generator("pix2pixhd_global", &o, SIZES, 2, 1);
     strcpy(o.kind, "pix2pixhd_multidilated");
@@ -667,10 +637,10 @@ START_TEST(test_ffc_f64) {
     char dir[256], path[600];
     lm_test_tmpdir(dir, sizeof dir, "ts");
     snprintf(path, sizeof path, "%s/f64.pt", dir);
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(3);
     o.resnet_conv_kwargs.spectral_pos_encoding = 1;
     gen m;
-    gen_open_f64(&m, &o, 9);
+    gen_open(&m, &o, LT_F64, 9);
     lm_ts_opts to = lm_ts_defaults();
     to.dtype = LT_F64;
     ck_assert_msg(lm_export_torchscript(&m.graph, path, &to) == 0, "%s", lm_err_msg());
@@ -686,7 +656,7 @@ START_TEST(test_ffc_f64) {
     ck_assert_int_eq(lt_type(y), LT_F64);
     lt_tensor *mb = lt_to_dtype(lt_gt_scalar(mask, 0), LT_F64), *inv = lt_rsub_scalar(mb, 1.0);
     lt_tensor *x[2] = {lt_mul(img, inv), mb};
-    lt_tensor *e = lt_add(lt_mul(mb, lm_generator_forward(m.g, lt_cat(x, 2, 1), 0)), lt_mul(inv, img));
+    lt_tensor *e = lt_add(lt_mul(mb, lm_generator_forward(m.m.g, lt_cat(x, 2, 1), 0)), lt_mul(inv, img));
     double d = max_abs_diff(y, e);
     printf("torchscript: lama-fourier+spe F64 48x80: max |jit - eval forward composite| = %.3g\n", d);
     ck_assert_double_le(d, 1e-12);
@@ -707,9 +677,9 @@ START_TEST(test_predict_semantics) {
     char dir[256], path[600];
     lm_test_tmpdir(dir, sizeof dir, "ts");
     snprintf(path, sizeof path, "%s/lama.pt", dir);
-    lm_generator_opts o = small_ffc();
+    lm_generator_opts o = lm_test_small_ffc_opts(3);
     gen m;
-    gen_open(&m, &o, 5);
+    gen_open(&m, &o, LT_F32, 5);
     ck_assert_msg(lm_export_torchscript(&m.graph, path, NULL) == 0, "%s", lm_err_msg());
     uint8_t *img = malloc((size_t)h * w * 3), *mask = malloc((size_t)h * w);
     uint64_t st = 12345;
@@ -718,7 +688,7 @@ START_TEST(test_predict_semantics) {
         for (int x = 0; x < w; x++) mask[y * w + x] = (x - 30) * (x - 30) + (y - 20) * (y - 20) < 150 || (x > 50 && y > 38) ? 255 : 0;
     float *want = malloc((size_t)h * w * 3 * sizeof *want);
     lm_predict_opts po = lm_predict_defaults();
-    ck_assert_msg(lm_predict_image_float(want, m.g, img, mask, w, h, &po) == 0, "%s", lm_err_msg());
+    ck_assert_msg(lm_predict_image_float(want, m.m.g, img, mask, w, h, &po) == 0, "%s", lm_err_msg());
     /* the caller's side of the contract: 0-1 floats, symmetric pad, NCHW */
     float *src = malloc((size_t)h * w * 4 * sizeof *src), *pad = malloc((size_t)H * W * 4 * sizeof *pad);
     for (int i = 0; i < h * w; i++) {

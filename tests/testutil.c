@@ -310,6 +310,36 @@ lm_generator_opts lm_test_generator_opts(void) {
     return o;
 }
 
+lm_generator_opts lm_test_small_ffc_opts(int nd) {
+    lm_generator_opts o = lm_test_generator_opts();
+    o.ngf = 8;
+    o.n_downsampling = nd;
+    o.n_blocks = 2;
+    o.max_features = 64;
+    return o;
+}
+
+void lm_test_gen_open(lm_test_gen *m, const lm_generator_opts *o, lt_dtype dtype, uint64_t seed) {
+    lm_params_init(&m->p, dtype, LT_CPU);
+    ck_assert_msg(lm_generator_create(&m->g, &m->p, o) == 0, "%s", lm_err_msg());
+    if (dtype == LT_F32) {
+        ck_assert_int_eq(lm_params_randomize(&m->p, seed), 0);
+        return;
+    }
+    lm_test_gen m32; /* lm_params_randomize draws float32 values: a float32 twin, copied */
+    lm_test_gen_open(&m32, o, LT_F32, seed);
+    ck_assert_int_eq(m->p.n, m32.p.n);
+    lt_no_grad_push();
+    for (int i = 0; i < m->p.n; i++) ck_assert_msg(lt_copy_(m->p.items[i].t, m32.p.items[i].t), "%s", lt_error());
+    lt_no_grad_pop();
+    lm_test_gen_close(&m32);
+}
+
+void lm_test_gen_close(lm_test_gen *m) {
+    lm_generator_free(m->g);
+    lm_params_free(&m->p);
+}
+
 lm_discriminator_opts lm_test_discriminator_opts(void) {
     lm_discriminator_opts o;
     lm_cfg_defaults(&o, LM_OPTS_DISCRIMINATOR);

@@ -107,6 +107,18 @@ void lm_test_write_torch_home(const char *th, void (*fill)(lm_params *p), uint64
  * nowhere else, the lama-fourier values where the two differ. */
 /* ffc_resnet_075.yaml: add_out_act sigmoid, enable_lfu false in every stage */
 lm_generator_opts lm_test_generator_opts(void);
+/* lm_test_generator_opts at test size: ngf 8, n_blocks 2, max_features 64, n_downsampling nd. */
+lm_generator_opts lm_test_small_ffc_opts(int nd);
+
+/* A generator with seeded random weights and BatchNorm statistics (lm_params_randomize), in
+ * dtype: the values are drawn in float32 and copied, so the float64 generator of a seed holds
+ * the float32 one's numbers exactly. Fails the test on error. */
+typedef struct lm_test_gen {
+    lm_params p;
+    lm_generator *g;
+} lm_test_gen;
+void lm_test_gen_open(lm_test_gen *m, const lm_generator_opts *o, lt_dtype dtype, uint64_t seed);
+void lm_test_gen_close(lm_test_gen *m);
 /* pix2pixhd_nlayer.yaml: n_layers 4 */
 lm_discriminator_opts lm_test_discriminator_opts(void);
 /* lama-fourier.yaml losses.adversarial: weight 10, gp_coef 0.001, mask_as_fake_target and
