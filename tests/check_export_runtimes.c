@@ -10,6 +10,7 @@
  *     --fft dft-op (dynamic sizes) at 64 and at 96.
  * Two sources: an official model directory (config.yaml + a Lightning best.ckpt written by
  * the official code, tests/fixtures/predict/official) and a model trained by `lamac train`.
+ * The CLI's refusals (a generator the contracts cannot take, a size, a symlink at the target).
  * Threads pinned to 1 on every side. A runtime that is missing makes its check print that it
  * did not run (scripts/setup-deps.sh installs them all, so CI runs every check). */
 #include <check.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -288,12 +290,49 @@ START_TEST(test_trained_by_lamac) {
 }
 END_TEST
 
+/* What the formats cannot express is refused by the CLI with a message naming it, and nothing
+ * is left behind; a symlink planted at the target is replaced, never followed. */
+START_TEST(test_cli_refusals) {
+    char dir[256], w[400], out[400], victim[400];
+    lm_test_tmpdir(dir, sizeof dir, "rt_refuse");
+    snprintf(w, sizeof w, "%s/w5.safetensors", dir);
+    int rc = lm_test_run(g_out, sizeof g_out, "model init configs/training/demo.yaml generator.input_nc=5 generator.ngf=8 --out %s", w);
+    ck_assert_msg(rc == 0, "%s", g_out);
+    const char *fmts[2] = {"torchscript", "onnx --size 64"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(out, sizeof out, "%s/m%d", dir, i);
+        ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "export %s --format %s --out %s", w, fmts[i], out), 1);
+        ck_assert_msg(strstr(g_out, "4 input") || strstr(g_out, "input_nc 4"), "%s", g_out);
+        ck_assert_int_ne(access(out, F_OK), 0);
+    }
+    /* a symlink at the target: replaced by the file, its target untouched */
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    FILE *f = fopen(victim, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("keep", f);
+    fclose(f);
+    snprintf(out, sizeof out, "%s/link.onnx", dir);
+    ck_assert_int_eq(symlink(victim, out), 0);
+    rc = lm_test_run(g_out, sizeof g_out, "export " OFFICIAL " --format onnx --size 64 --out %s", out);
+    ck_assert_msg(rc == 0, "%s", g_out);
+    struct stat st;
+    ck_assert_int_eq(lstat(out, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(stat(victim, &st), 0);
+    ck_assert_int_eq(st.st_size, 4);
+    /* a size the generator cannot take at all */
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "export " OFFICIAL " --format onnx --size 60 --out %s/x.onnx", dir), 2);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
 Suite *check_export_runtimes_suite(void) {
     Suite *s = suite_create("export_runtimes");
     TCase *tc = tcase_create("runtimes");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_official_checkpoint);
     tcase_add_test(tc, test_trained_by_lamac);
+    tcase_add_test(tc, test_cli_refusals);
     suite_add_tcase(s, tc);
     return s;
 }
