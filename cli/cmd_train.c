@@ -71,11 +71,12 @@ static int parse(args *out, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         if (strncmp(k, "--", 2)) {
-            if (!strchr(k, '=') && !a->config && !a->n_over) {
+            int over = strchr(k, '=') || k[0] == '~'; /* key=value or ~key (deletion) */
+            if (!over && !a->config && !a->n_over) {
                 a->config = k;
                 continue;
             }
-            if (!strchr(k, '=')) return lm_err_code(LM_EINVAL, "unexpected argument '%s' (see lamac train --help)", k);
+            if (!over) return lm_err_code(LM_EINVAL, "unexpected argument '%s' (see lamac train --help)", k);
             if (a->n_over >= 128) return lm_err_code(LM_EINVAL, "too many overrides (at most 128)");
             out->overrides[a->n_over++] = k;
             continue;

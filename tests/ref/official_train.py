@@ -29,7 +29,8 @@ adv_discr_fake_out, adv_discr_real_gp, discr_grad_norm}} per step, {"step": k, "
 "metrics": {...}} per validation.
 Perturbations (the yardstick of docs/curves.md): --threads N (intra-op threads, default
 $LAMAC_FIXTURE_THREADS or 1), --nudge-weight (the first element of the generator's first
-convolution moved by one float32 ulp before training).
+convolution moved by one float32 ulp before training), --nudge-image (every batch's image
+moved by one float32 ulp towards 1, as tests/ref/perturb.py's 'image + 1 ulp').
 
   LAMA_REF=/path/to/lama /usr/bin/python3 tests/ref/official_train.py --config R/config.yaml \\
       --init R0/checkpoints/last.safetensors --stream S.safetensors --steps 300 --out OUT.jsonl
@@ -216,6 +217,7 @@ def main():
     ap.add_argument('--val-every', type=int, default=50)
     ap.add_argument('--threads', type=int, default=int(os.environ.get('LAMAC_FIXTURE_THREADS', '1')))
     ap.add_argument('--nudge-weight', action='store_true')
+    ap.add_argument('--nudge-image', action='store_true')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = load_yaml(a.config)
@@ -230,8 +232,7 @@ def main():
     n = int(meta.get('batches', 0))
     if n < a.steps:
         sys.exit('official_train.py: the stream has %d batches, %d steps asked for' % (n, a.steps))
-    vdir = a.val_dir or cfg['data']['val']['indir']
-    items = load_val(vdir) if a.val_every > 0 else []
+    items = load_val(a.val_dir or cfg['data']['val']['indir']) if a.val_every > 0 else []
     pad = 2 ** int(cfg['generator'].get('n_downsampling', 3))
 
     def as_float(x):
@@ -239,6 +240,8 @@ def main():
     with open(a.out, 'w') as f:
         for k in range(a.steps):
             img = as_float(t['image.%06d' % k])
+            if a.nudge_image:  # tests/ref/perturb.py's 'image + 1 ulp'
+                img = torch.nextafter(img, torch.ones_like(img))
             mask = t['mask.%06d' % k].float()
             m = iteration(G, D, adv, optG, optD, cfg, img, mask)
             f.write(json.dumps({'step': k + 1, 'kind': 'train', 'losses': m}) + '\n')
