@@ -135,6 +135,14 @@ mut resnet_pl_std losses/perceptual.c "perceptual" \
     '!(pc->std = chan_const(0.229, 0.224, 0.225, dt, dev))' \
     '!(pc->std = chan_const(0.229, 0.225, 0.224, dt, dev))'
 
+mut curve_lr run/step_setup.c "curve" \
+    "generator learning rate x1.1 where a run's config fills the step (the step suite builds its options itself)" \
+    'if (!rc) rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c);' \
+    'if (!rc && (rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c)) == 0) s->sopts.opt_g.lr *= 1.1;'
+mut curve_stale_pred train/step.c "curve" \
+    "discriminator step on the generator's prediction from before its update (G not re-run)" \
+    'rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);' \
+    'rc = generator_step(s, img, mask, L, &pred);'
 n_mut=${#M_ID[@]}
 
 # line of SEARCH in FILE (of the given tree), or "?"

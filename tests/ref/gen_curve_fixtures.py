@@ -58,7 +58,11 @@ PERTURBATIONS = [  # (label, environment, official_train.py flags)
 
 
 def sh(cmd, env=None):
-    subprocess.run(cmd, check=True, env=dict(os.environ, **(env or {})), stdout=subprocess.DEVNULL)
+    # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep (a spinning 2-thread run crawls on a busy
+    # machine); lamac's default, and the numbers do not change
+    full = dict(os.environ, **(env or {}))
+    full.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    subprocess.run(cmd, check=True, env=full, stdout=subprocess.DEVNULL)
 
 
 def losses(path):
