@@ -129,12 +129,63 @@ START_TEST(test_curve_catches_lr_off) {
 }
 END_TEST
 
+/* The batch stream both ways (train/batchstream.h): a run on the fixture stream (U8) that dumps
+ * what it trained on writes the same values as F32, and a run on that dump logs the same losses
+ * bit for bit. */
+START_TEST(test_stream_dump_roundtrip) {
+    char tmp[256], out[16384], a[300], b[300];
+    lm_test_tmpdir(tmp, sizeof tmp, "curve_stream");
+    const char *common = "train " FIX "/config.yaml init_from=" FIX "/init.safetensors trainer.kwargs.log_every_n_steps=1 "
+                         "--threads 1 --no-tb";
+    int rc = lm_test_run(out, sizeof out, "%s trainer.kwargs.max_steps=5 data.train.stream=" FIX "/stream.safetensors "
+                         "--run-dir %s/a --dump-batches %s/dump.safetensors", common, tmp, tmp);
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "(5 batches)"));
+    lm_safetensors_file *u8 = NULL, *f32 = NULL;
+    snprintf(a, sizeof a, "%s/dump.safetensors", tmp);
+    ck_assert_int_eq(lm_safetensors_open(&u8, FIX "/stream.safetensors"), 0);
+    ck_assert_int_eq(lm_safetensors_open(&f32, a), 0);
+    ck_assert_str_eq(lm_safetensors_meta(f32, "batches"), "5");
+    for (int k = 0; k < 5; k++)
+        for (int m = 0; m < 2; m++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s.%06d", m ? "mask" : "image", k);
+            const lm_safetensors_entry *e = lm_safetensors_find(u8, name), *d = lm_safetensors_find(f32, name);
+            ck_assert(e && d && e->dtype == LM_DT_U8 && d->dtype == LM_DT_F32);
+            ck_assert_uint_eq(d->nbytes, e->nbytes * 4);
+            const uint8_t *p = e->data;
+            for (size_t i = 0; i < e->nbytes; i++) {
+                float v;
+                memcpy(&v, (const char *)d->data + 4 * i, 4);
+                ck_assert_msg(v == (m ? (float)p[i] : (float)p[i] / 255.0f), "%s[%zu]", name, i);
+            }
+        }
+    lm_safetensors_close(u8);
+    lm_safetensors_close(f32);
+    rc = lm_test_run(out, sizeof out, "%s trainer.kwargs.max_steps=5 data.train.stream=%s --run-dir %s/b", common, a, tmp);
+    ck_assert_msg(rc == 0, "%s", out);
+    snprintf(a, sizeof a, "%s/a/metrics.jsonl", tmp);
+    snprintf(b, sizeof b, "%s/b/metrics.jsonl", tmp);
+    char *ta = lm_test_read_file(a), *tb = lm_test_read_file(b);
+    ck_assert_str_eq(ta, tb);
+    free(ta);
+    free(tb);
+    /* a run past the stream's end is an error naming it */
+    rc = lm_test_run(out, sizeof out, "%s data.train.stream=%s/dump.safetensors trainer.kwargs.max_steps=6 "
+                     "--run-dir %s/c", common, tmp, tmp);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(out, "batch 5 asked for, the stream has 5"), "%s", out);
+    lm_test_rmtree(tmp);
+}
+END_TEST
+
 Suite *check_curve_suite(void) {
     Suite *s = suite_create("curve");
     TCase *tc = tcase_create("curve");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_curve_within_official_envelope);
     tcase_add_test(tc, test_curve_catches_lr_off);
+    tcase_add_test(tc, test_stream_dump_roundtrip);
     suite_add_tcase(s, tc);
     return s;
 }
