@@ -103,7 +103,7 @@ def color(name, i):
     return {'official': '#1f77b4', 'lamac': '#d62728'}.get(name, PALETTE[i % len(PALETTE)])
 
 
-def svg_chart(title, series, w=560, h=200):
+def svg_chart(title, series, w=940, h=210):
     """A line chart: series {name: [(x, y), ...]} (lamac drawn last, on top)."""
     pts = [p for s in series.values() for p in s if p[1] is not None and math.isfinite(p[1])]
     if not pts:
