@@ -1,7 +1,9 @@
 /* batchstream.h — a batch stream: the training batches of a run, in the order the steps used
  * them, as one safetensors file. `lamac train --dump-batches FILE` writes the batches its
- * loader produced; `data.train.stream=FILE` trains on such a file instead of the shards
- * (step k, counted from 0 over the whole run, takes batch k). The official trainer side of
+ * loader produced (those of this invocation: after a --resume, batch 0 is the first one after
+ * the checkpoint); `data.train.stream=FILE` trains on such a file instead of the shards
+ * (step k, counted from 0 over the whole run, takes batch k; the stream's batch shape replaces
+ * data.batch_size and data.train.out_size). The official trainer side of
  * bench/curve_vs_official.sh reads the same file (tests/ref/official_train.py), so both
  * sides see identical images, crops, augmentations and masks (docs/curves.md).
  *
