@@ -108,8 +108,8 @@ static int curve_cells_outside(const char *extra, int verbose) {
     if (verbose)
         fprintf(stderr, "curve: %d steps, %d terms x %d windows of %d: %d cells outside K x envelope + floor; largest "
                         "|diff| / tol %.3g (%s, window %d); gen_total first differs by > 1e-3 at step %d%s\n",
-                steps, nt, steps / win, win, outside, worst, worst_term, worst_win + 1, first_above,
-                first_above ? "" : " (never)");
+                steps, nt, steps / win, win, outside, worst, worst_term, worst_win + 1, first_above ? first_above : steps,
+                first_above ? "" : " (no: within 1e-3 at every step)");
     lm_safetensors_close(off);
     lm_test_rmtree(tmp);
     return outside;
