@@ -29,7 +29,9 @@ static void usage(FILE *f) {
         "                  init_from=PATH (fine-tuning: a lamac checkpoint or .safetensors, an\n"
         "                  official model dir with config.yaml + models/best.ckpt, a Lightning\n"
         "                  .ckpt or .pth; loads the generator and, when present, the\n"
-        "                  discriminator), init_strict=false (load what fits, list the rest)\n"
+        "                  discriminator), init_strict=false (load what fits, list the rest),\n"
+        "                  data.train.stream=FILE (train on a batch stream instead of the shards:\n"
+        "                  step k takes batch k; see --dump-batches and docs/curves.md)\n"
         "  --run-dir DIR   the run directory (default location.out_root_dir/<date>_<run_title>)\n"
         "  --resume PATH   continue a run exactly: a run directory, its checkpoints/ folder or a\n"
         "                  checkpoint file; the newest valid checkpoint is loaded (torn files are\n"
@@ -40,6 +42,8 @@ static void usage(FILE *f) {
         "                  needs the same count as the interrupted run\n"
         "  --device DEV    cpu (default), cuda or cuda:N\n"
         "  --no-tb         no TensorBoard event files\n"
+        "  --dump-batches FILE  write the batches this run trained on, in order, as a batch stream\n"
+        "                  (safetensors image.NNNNNN / mask.NNNNNN; kept in memory until the end)\n"
         "  --nproc-per-node N [--nnodes M --node-rank R --master ADDR:PORT]\n"
         "                  data parallelism (DDP): starts N workers on this node (torchrun's\n"
         "                  semantics; --master 127.0.0.1:0 picks a free port on one node).\n"
@@ -67,11 +71,12 @@ static int parse(args *out, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         if (strncmp(k, "--", 2)) {
-            if (!strchr(k, '=') && !a->config && !a->n_over) {
+            int over = strchr(k, '=') || k[0] == '~'; /* key=value or ~key (deletion) */
+            if (!over && !a->config && !a->n_over) {
                 a->config = k;
                 continue;
             }
-            if (!strchr(k, '=')) return lm_err_code(LM_EINVAL, "unexpected argument '%s' (see lamac train --help)", k);
+            if (!over) return lm_err_code(LM_EINVAL, "unexpected argument '%s' (see lamac train --help)", k);
             if (a->n_over >= 128) return lm_err_code(LM_EINVAL, "too many overrides (at most 128)");
             out->overrides[a->n_over++] = k;
             continue;
@@ -85,6 +90,7 @@ static int parse(args *out, int argc, char **argv) {
         if (!strcmp(k, "--run-dir")) a->run_dir = v;
         else if (!strcmp(k, "--resume")) a->resume = v;
         else if (!strcmp(k, "--device")) a->device = v;
+        else if (!strcmp(k, "--dump-batches")) a->dump_batches = v;
         else if (!strcmp(k, "--threads")) {
             char *end;
             long n = strtol(v, &end, 10);

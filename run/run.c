@@ -42,6 +42,8 @@ struct lm_run {
     char *yaml;                  /* the resolved config, stored in the run dir and checkpoints */
     char run_dir[4096];
     lm_eval_opts veo;            /* validation metrics */
+    const char *stream;          /* data.train.stream (NULL: the shards) */
+    const char *dump;            /* --dump-batches */
     char lpips_lin[4096];
 };
 
@@ -142,7 +144,16 @@ static int open_data(lm_run *r, const lm_run_args *a) {
     int64_t nw = 0;
     if (lm_cfg_get_int(r->cfg, "data.train.dataloader_kwargs.num_workers", &nw) == 0) r->lo.threads = nw > 0 ? (int)nw : 1;
     lm_err_clear();
-    if ((rc = check_shards(&r->lo)) < 0) return rc;
+    r->dump = a->dump_batches;
+    if (lm_cfg_get_str(r->cfg, "data.train.stream", &r->stream) < 0 || (r->stream && !*r->stream)) r->stream = NULL;
+    lm_err_clear();
+    if (r->stream) { /* the stream replaces the shards (data.train.indir is not read) */
+        if (!lm_path_is_file(r->stream))
+            return lm_err_code(LM_EINVAL, "data.train.stream: %s is not a file (a batch stream: lamac train "
+                               "--dump-batches FILE)", r->stream);
+    } else if ((rc = check_shards(&r->lo)) < 0) {
+        return rc;
+    }
     return open_valset(r);
 }
 
@@ -299,6 +310,8 @@ int lm_run_train(lm_train_result *res, lm_run *r) {
     ctx.device = r->dev;
     ctx.ddp = r->ddp;
     ctx.val_eval = &r->veo;
+    ctx.stream = r->stream;
+    ctx.dump = r->dump;
     int rc = lm_train_run(res, &r->to, &ctx, r->resume ? r->found.path : NULL);
     if (rc == 0 && getenv("LAMAC_TEST_PARAM_HASH")) /* test-only: compare ranks' final weights */
         fprintf(stderr, "param-hash rank %d: %016llx\n", lm_ddp_rank(r->ddp), (unsigned long long)params_hash(&s->gp));

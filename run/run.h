@@ -22,6 +22,7 @@ typedef struct lm_run_args {
     const char *device;             /* "cpu", "cuda", "cuda:N" */
     int threads;                    /* libtorch intra-op threads; 0: libtorch's default */
     int no_tb;                      /* 1: no TensorBoard event files */
+    const char *dump_batches;       /* --dump-batches FILE: the batches trained on, as a batch stream */
 } lm_run_args;
 
 lm_run_args lm_run_args_defaults(void); /* device "cpu", everything else 0 / NULL */

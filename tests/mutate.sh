@@ -155,6 +155,14 @@ mut ts_irfft_norm model/export_torchscript.c "torchscript export_runtimes" \
     'n->in[1], n->in[1], norm_str(n->norm));' \
     'n->in[1], n->in[1], "ortho");'
 
+mut curve_lr run/step_setup.c "curve" \
+    "generator learning rate x1.1 where a run's config fills the step (the step suite builds its options itself)" \
+    'if (!rc) rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c);' \
+    'if (!rc && (rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c)) == 0) s->sopts.opt_g.lr *= 1.1;'
+mut curve_stale_pred train/step.c "curve" \
+    "discriminator step on the generator's prediction from before its update (G not re-run)" \
+    'rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);' \
+    'rc = generator_step(s, img, mask, L, &pred);'
 n_mut=${#M_ID[@]}
 
 # line of SEARCH in FILE (of the given tree), or "?"

@@ -50,6 +50,8 @@ typedef struct run {
     lm_loader *ld;
     lm_loader_opts lo;    /* what ld was opened with (reopened at a cut epoch's end) */
     int64_t bpe, nb;      /* batches per epoch: the loader's, and those trained (limit_train_batches) */
+    lm_bstream *stream;   /* data.train.stream instead of the loader (NULL: the loader) */
+    lm_bstream_writer *dump; /* --dump-batches (NULL: none) */
     int skips_in_row;     /* non-finite steps skipped in a row */
 } run;
 
@@ -357,6 +359,16 @@ static int setup_outputs(run *r, const char *resume) {
 static int open_loader(run *r) {
     const lm_train_opts *o = r->o;
     int rc;
+    if ((r->c->stream || r->c->dump) && r->world > 1)
+        return lm_err_code(LM_EINVAL, "data.train.stream / --dump-batches: one process only (no data parallelism)");
+    if (r->c->dump && (rc = lm_bstream_writer_open(&r->dump, r->c->dump)) < 0) return lm_err_prefix("--dump-batches");
+    if (r->c->stream) { /* one epoch is the whole stream (limit_train_batches cuts it as a loader's) */
+        if ((rc = lm_bstream_open(&r->stream, r->c->stream)) < 0) return lm_err_prefix("data.train.stream");
+        r->bpe = lm_bstream_count(r->stream);
+        r->nb = o->limit_train_batches > 0 && o->limit_train_batches < r->bpe ? o->limit_train_batches : r->bpe;
+        if (r->meta.batch >= r->nb) r->meta.epoch++, r->meta.batch = 0;
+        return 0;
+    }
     r->lo = r->c->loader;
     r->lo.seed = r->meta.data_seed;
     r->lo.start_epoch = r->meta.epoch;
@@ -418,6 +430,11 @@ static int stop_due(run *r) {
 /* The loader's next batch, which must be the one the run's position expects. */
 static int next_batch(const lm_batch **out, run *r) {
     int rc;
+    if (r->stream) { /* step k takes the stream's batch k */
+        if ((rc = lm_bstream_get(out, r->stream, r->meta.step, r->meta.epoch, r->meta.batch)) < 0)
+            return lm_err_prefix("data.train.stream");
+        return 0;
+    }
     if ((rc = lm_loader_next(out, r->ld)) < 0) {
         lm_err_prefix("data.train.indir %s", r->lo.shard_dir);
         return rc;
@@ -515,6 +532,7 @@ static int train_batch(run *r) {
     const lm_batch *b;
     int rc, skipped;
     if ((rc = next_batch(&b, r)) < 0) return rc;
+    if (r->dump && (rc = lm_bstream_writer_add(r->dump, b)) < 0) return lm_err_prefix("--dump-batches");
     lt_scope_push();
     int64_t si[4] = {b->n, 3, b->h, b->w}, sm[4] = {b->n, 1, b->h, b->w};
     lt_tensor *img = lt_to_device(lt_from_buffer(b->img, si, 4, LT_F32), c->device); // (N, 3, H, W)
@@ -549,7 +567,7 @@ static int next_epoch(run *r) {
     int rc = 0;
     r->meta.epoch++;
     r->meta.batch = 0;
-    if (r->nb < r->bpe) { /* limit_train_batches: the loader skips the rest of the epoch */
+    if (r->nb < r->bpe && !r->stream) { /* limit_train_batches: the loader skips the rest of the epoch */
         lm_loader_close(r->ld), r->ld = NULL;
         r->lo.start_epoch = r->meta.epoch, r->lo.start_batch = 0;
         rc = lm_loader_open(&r->ld, &r->lo);
@@ -590,6 +608,12 @@ static int finish(run *r) {
         if (!rc) fprintf(o->log, "checkpoint %s (step %" PRId64 ")\n", res->last_ckpt, r->meta.step);
         if (!rc) write_report(r);
     }
+    if (!rc && r->dump) {
+        rc = lm_bstream_writer_close(r->dump);
+        r->dump = NULL;
+        if (rc < 0) lm_err_prefix("--dump-batches %s", r->c->dump);
+        else fprintf(o->log, "batch stream %s (%" PRId64 " batches)\n", r->c->dump, r->meta.step - r->step0);
+    }
     if (!rc && r->world > 1 && (rc = lm_ddp_barrier(r->c->ddp)) < 0) lm_err_prefix("final barrier");
     return rc;
 }
@@ -602,6 +626,8 @@ static void teardown(run *r, int rc) {
     lm_train_progress_break(&r->prog);
     if (r->sigs) lm_signals_restore();
     lm_loader_close(r->ld);
+    lm_bstream_close(r->stream);
+    lm_bstream_writer_abort(r->dump);
     if (lm_metrics_close(r->ml) < 0 && !rc) fprintf(o->log, "warning: metrics.jsonl: %s\n", lm_err_msg());
     if (r->tb && lm_tbevents_close(r->tb) < 0) fprintf(o->log, "warning: TensorBoard events: %s\n", lm_err_msg());
     lm_topk_free(r->topk);

@@ -54,6 +54,7 @@
 
 #include "data/loader.h"
 #include "data/valset.h"
+#include "train/batchstream.h"
 #include "train/ddp.h"
 #include "train/step.h"
 #include "train/validate.h"
@@ -94,6 +95,10 @@ typedef struct lm_train_ctx {
     lm_ddp *ddp;                   /* borrowed; NULL (or world size 1): one process */
     const lm_eval_opts *val_eval;  /* validation metrics' options (train/validate.h
                                       lm_val_eval_defaults + weights files); NULL: SSIM and L1 only */
+    const char *stream;            /* data.train.stream: train on this batch stream (train/batchstream.h;
+                                      step k takes batch k) instead of the shards; NULL: the loader */
+    const char *dump;              /* --dump-batches: write the batches trained on as a batch stream
+                                      at the end of the run; NULL: none. Both: one process only */
 } lm_train_ctx;
 
 enum { LM_TRAIN_DONE = 0, LM_TRAIN_INTERRUPTED = 1 };
