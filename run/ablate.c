@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -298,13 +299,17 @@ static int run_one(const lm_abl_grid *g, const lm_abl_opts *o, const lm_abl_vari
     snprintf(rd, sizeof rd, "%s/runs/%s", o->out, run);
     snprintf(log, sizeof log, "%s/logs/%s.log", o->out, run);
     snprintf(mark, sizeof mark, "%s/ablate_trained", rd);
-    if ((rc = lm_path_mkdirs(rd)) < 0 || (rc = lm_path_mkparents(log)) < 0) return rc;
+    if ((rc = lm_path_mkparents(log)) < 0) return rc;
     if (!lm_path_exists(mark)) {
         argvb a = {0};
         lm_ckpt_found probe = {0};
-        int resume = lm_ckpt_find(&probe, rd, LM_CKPT_PREFIX, NULL) == 0;
+        int resume = lm_path_is_dir(rd) && lm_ckpt_find(&probe, rd, LM_CKPT_PREFIX, NULL) == 0;
         lm_ckpt_found_free(&probe);
         lm_err_clear();
+        if (!resume && lm_path_exists(rd)) { /* killed before its first checkpoint: nothing to keep */
+            fprintf(stderr, "ablate: %s: %s holds no valid checkpoint: starting the run again\n", run, rd);
+            rmtree(rd);
+        }
         av(&a, exe);
         av(&a, "train");
         if (resume) {

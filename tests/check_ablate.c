@@ -141,9 +141,16 @@ START_TEST(test_run_resume_collect) {
     ck_assert_str_eq(t2, t1);
     ck_assert_str_eq(m2, m1);
 
-    /* 3. --only per variant, then --collect */
+    /* 3. --only per variant, then --collect; a-s0 as a run killed before its first checkpoint */
+    char junk[600];
+    snprintf(junk, sizeof junk, "mkdir -p '%s/o3/runs/a-s0/checkpoints' && echo '{\"step\":1}' > '%s/o3/runs/a-s0/metrics.jsonl'", g_tmp, g_tmp);
+    ck_assert(system(junk) == 0);
     snprintf(cmd, sizeof cmd, "--out '%s/o3' --threads 1 --only a", g_tmp);
     ck_assert_msg(run_ablate(cmd) == 0, "%s", g_out);
+    ck_assert_msg(strstr(g_out, "holds no valid checkpoint: starting the run again"), "%s", g_out);
+    char *jl = table("o3", "runs/a-s0/metrics.jsonl");
+    ck_assert_msg(strncmp(jl, "{\"step\":1}", 10), "stale metrics.jsonl kept");
+    free(jl);
     ck_assert(!exists("%s/o3/%s", g_tmp, "table.csv"));
     snprintf(cmd, sizeof cmd, "--out '%s/o3' --collect", g_tmp);
     ck_assert_msg(run_ablate(cmd) == 0, "%s", g_out);
