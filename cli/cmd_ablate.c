@@ -116,7 +116,7 @@ static int run(int argc, char **argv) {
     }
     /* every check before anything trains */
     if (!rc) rc = lm_abl_grid_resolve(g, !check && !collect && !slurm, check ? stdout : stderr);
-    if (!rc && !slurm) rc = lm_abl_check_testsets(g);
+    if (!rc && !slurm && !collect) rc = lm_abl_check_testsets(g);
     if (!rc && check)
         printf("grid %s: %d variants x %d seeds, %d test sets: ok\n", o.grid, g->nv, g->ns, g->nt);
     else if (!rc && slurm)
