@@ -349,8 +349,12 @@ static int run_one(const lm_abl_grid *g, const lm_abl_opts *o, const lm_abl_vari
         argvb a = {0};
         av(&a, exe);
         av(&a, "eval");
+        char model[P]; /* the best checkpoint, else the last (named, so metrics.json records which) */
+        snprintf(model, sizeof model, "%s/checkpoints/best.safetensors", rd);
+        if (!lm_path_is_file(model)) snprintf(model, sizeof model, "%s/checkpoints/last.safetensors", rd);
+        if (!lm_path_is_file(model)) snprintf(model, sizeof model, "%s", rd);
         av(&a, "--model");
-        av(&a, rd);
+        av(&a, model);
         av(&a, "--images");
         av(&a, tsdir[t]);
         av(&a, "--out");

@@ -126,6 +126,9 @@ START_TEST(test_run_resume_collect) {
     ck_assert_msg(strstr(t1, "a,paper,25.1K,places,fid,1.5,,1"), "%s", t1);
     ck_assert_msg(strstr(t1, "b,measured,25091,ready,psnr,"), "%s", t1);
     ck_assert(exists("%s/o1/testsets/thin/%s", g_tmp, "tex00000_mask000.png"));
+    char *mj = table("o1", "runs/a-s0/eval/thin/metrics.json"); /* the best checkpoint was evaluated */
+    ck_assert_msg(strstr(mj, "--model ") && strstr(mj, "/runs/a-s0/checkpoints/best.safetensors --images "), "%.400s", mj);
+    free(mj);
     /* again: everything is done */
     ck_assert_msg(run_ablate(cmd) == 0, "%s", g_out);
     ck_assert_msg(strstr(g_out, "a-s0: done, skipped") && strstr(g_out, "b-s0: done, skipped") && !strstr(g_out, ": training ("),
