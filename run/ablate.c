@@ -755,7 +755,14 @@ int lm_abl_collect(const lm_abl_grid *g, const char *out, FILE *f) {
                 json_num(&js, mean);
                 lm_strbuf_str(&js, ",\"std\":");
                 json_num(&js, sd);
-                lm_strbuf_fmt(&js, ",\"n\":%d}", n);
+                lm_strbuf_fmt(&js, ",\"n\":%d", n);
+                if (!pass) { /* the per-seed values, in the order of the grid's seeds that have one */
+                    const cell *ce = &cells[(size_t)i * ncol + c];
+                    lm_strbuf_str(&js, ",\"values\":[");
+                    for (int k = 0; k < ce->n; k++) lm_strbuf_fmt(&js, "%s%.10g", k ? "," : "", ce->vals[k]);
+                    lm_strbuf_str(&js, "]");
+                }
+                lm_strbuf_str(&js, "}");
                 firstc = 0;
             }
             lm_strbuf_str(&js, "}}");
