@@ -123,7 +123,10 @@ static int run(int argc, char **argv) {
         rc = lm_abl_write_slurm(g, &o);
     else if (!rc && !collect)
         rc = lm_abl_run(g, &o);
-    if (rc == 0 && !check && !slurm && !o.only) rc = lm_abl_collect(g, o.out, stdout);
+    if (rc == 0 && !check && !slurm && !o.only) {
+        rc = lm_abl_collect(g, o.out, stdout);
+        if (!rc) fprintf(stderr, "ablate: %s/table.md (.csv, .json), %s/report.html\n", o.out, o.out);
+    }
     lm_abl_grid_free(g);
     if (rc < 0) return lm_cmd_fail("ablate");
     return rc;
