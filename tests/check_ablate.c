@@ -242,6 +242,15 @@ START_TEST(test_bad_inputs) {
     expect_refused("g7.yaml", "variant 'a': key 'params'", "25091 parameters");
     write_grid("g8.yaml", k_variants, testsets(), "bogus: 1\n");
     expect_refused("g8.yaml", "key 'bogus': unknown key", NULL);
+    /* the command line */
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "ablate '%s/grid.yaml'", g_tmp), 2);
+    ck_assert_msg(strstr(g_out, "--out DIR is required"), "%s", g_out);
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "ablate '%s/grid.yaml' --out '%s/bad' --seed 0", g_tmp, g_tmp), 2);
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "ablate '%s/grid.yaml' --out '%s/bad' --only nope", g_tmp, g_tmp), 1);
+    ck_assert_msg(strstr(g_out, "--only nope: no such variant"), "%s", g_out);
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "ablate '%s/grid.yaml' --out '%s/bad' --only a --seed 7", g_tmp, g_tmp), 1);
+    ck_assert_msg(strstr(g_out, "--seed 7: not among the grid's seeds"), "%s", g_out);
+    ck_assert_msg(!exists("%s/bad/%s", g_tmp, "runs"), "something ran");
     /* init_from: a checkpoint of the tiny architecture, loaded into a wider one */
     int rc = lm_test_run(g_out, sizeof g_out,
                          "train %s/configs/training/demo.yaml " LM_TEST_TINY_TRAIN "location.data_root_dir=%s/data "
