@@ -477,3 +477,39 @@ cleanup:
     if (rc < 0) return lm_err_prefix("report.html (%s)", out);
     return 0;
 }
+
+/* ---- the page of an ablation grid ---------------------------------------------------------- */
+int lm_report_html_ablate(const char *dir, const char *title, const char *json, size_t n) {
+    char out[PATH_CAP];
+    lm_strbuf b = {0};
+    int rc;
+    if ((rc = join(out, sizeof out, dir, "report.html")) < 0) return lm_err_prefix("report.html");
+    lm_strbuf_str(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+               "<meta name=\"viewport\" content=\"width=device-width\">\n<title>lamac ablation: ");
+    hb_text(&b, title);
+    lm_strbuf_str(&b, "</title>\n<style>\n");
+    hb_lines(&b, lm_html_css);
+    lm_strbuf_str(&b, "</style></head><body>\n<h1>lamac ablation: ");
+    hb_text(&b, title);
+    lm_strbuf_str(&b, "</h1>\n<p class=\"meta\">");
+    hb_text(&b, dir);
+    lm_strbuf_str(&b, "</p>\n<p id=\"lm-status\">charts not drawn (JavaScript is off or failed)</p>\n"
+               "<div id=\"lm-errors\"></div><div id=\"lm-notes\"></div>\n<script>\n");
+    hb_lines(&b, lm_html_onerror_js);
+    lm_strbuf_str(&b, "</script>\n"
+               "<section id=\"lm-ablate\" hidden><h2>Table</h2><div id=\"lm-ablate-table\"></div>"
+               "<ul class=\"skipped\" id=\"lm-ablate-notes\"></ul>"
+               "<h2>Training and validation curves</h2><div class=\"charts\" id=\"lm-ablate-curves\"></div>"
+               "<h2>By masked area</h2><div class=\"charts\" id=\"lm-ablate-bins\"></div></section>\n"
+               "<section id=\"lm-train\" hidden><div id=\"lm-train-charts\"></div></section>\n");
+    lm_strbuf_str(&b, "<script type=\"application/json\" id=\"lm-data-ablate\">");
+    hb_json(&b, json, n);
+    lm_strbuf_str(&b, "</script>\n<script>\n");
+    hb_lines(&b, lm_html_js);
+    lm_strbuf_str(&b, "</script>\n</body></html>\n");
+    if (b.oom) rc = lm_err_code(LM_ENOMEM, "out of memory");
+    else rc = lm_atomic_write_file(out, b.p, b.n);
+    free(b.p);
+    if (rc < 0) return lm_err_prefix("report.html (%s)", out);
+    return 0;
+}

@@ -20,10 +20,20 @@
 #ifndef LM_HTML_H
 #define LM_HTML_H
 
+#include <stddef.h>
+
 /* Writes dir/report.html atomically (dir must exist). run_dir: a training run directory, or
  * NULL for an evaluation folder alone. Absent inputs leave their section out; an example
  * image that cannot be read is shown as a note. Fails on a write error (LM_EIO), on an input
  * that exists but cannot be read, or out of memory. */
 int lm_report_html(const char *dir, const char *run_dir);
+
+/* Writes dir/report.html of an ablation grid (`lamac ablate`, run/ablate.h): json is the
+ * object {"table": <table.json>, "runs": [{"run", "variant", "seed", "lines": [metrics.jsonl
+ * objects]}], "bins": [{"variant", "testset", "metric", "pts": [[bin centre %, mean]]}]},
+ * embedded as it is. The page shows the table (the paper's rows marked), one chart per logged
+ * loss and per validation metric with every run overlaid, and one chart per test set and
+ * metric against masked area with one series per variant. */
+int lm_report_html_ablate(const char *dir, const char *title, const char *json, size_t n);
 
 #endif
