@@ -132,9 +132,14 @@ static lt_tensor *pad_modulo(lt_tensor *x, int mod) {
     return lt_pad(x, pad, 4, LT_PAD_REFLECT, 0);
 }
 
-static lt_tensor *crop(lt_tensor *x, int64_t h, int64_t w) {
-    return lt_contiguous(lt_narrow(lt_narrow(x, 2, 0, h), 3, 0, w));
+/* x[:, :, :h, :w] as a view (strided like the official slice: libtorch's bilinear kernel
+ * rounds its weights differently for a strided and a contiguous input, which decides whether
+ * a resized all-ones area stays exactly 1 — and so the mask thresholds at 1 - 1e-8). */
+static lt_tensor *crop_view(lt_tensor *x, int64_t h, int64_t w) {
+    return lt_narrow(lt_narrow(x, 2, 0, h), 3, 0, w);
 }
+
+static lt_tensor *crop(lt_tensor *x, int64_t h, int64_t w) { return lt_contiguous(crop_view(x, h, w)); }
 
 /* ---- one level (official _infer) -------------------------------------------------------------- */
 
@@ -156,7 +161,7 @@ static lt_tensor *level_loss(const level_ctx *c, lt_tensor *pred) {
         loss = lt_div(lt_sum(lt_mul(lt_abs(lt_sub(pred, c->img)), c->known)),
                       lt_scalar(c->n_known, dt, LT_CPU));
     if (c->n_md > 0) { /* + mean |pyrdown(pred[:h, :w]) - ref| over mask_d >= 1e-8 */
-        lt_tensor *pd = pyrdown(crop(pred, c->h, c->w), 1);
+        lt_tensor *pd = pyrdown(crop_view(pred, c->h, c->w), 1);
         lt_tensor *l2 = lt_div(lt_sum(lt_mul(lt_abs(lt_sub(pd, c->ref)), c->md3)),
                                lt_scalar(c->n_md, dt, LT_CPU));
         loss = loss ? lt_add(loss, l2) : l2;
@@ -267,7 +272,7 @@ static int run_level(lt_tensor **res, lm_generator *g, lt_tensor *img, lt_tensor
                      int64_t h, int64_t w, const lm_refine_opts *o, int scale, int n_scales) {
     double t0 = lm_clock_now();
     int rc = 0, steps = 0;
-    double loss_first = NAN, loss_last = NAN;
+    double loss_first = NAN, loss_last = NAN, t_steps = 0;
     *res = NULL;
     lt_scope_push();
     int64_t rep3[4] = {1, 3, 1, 1};
@@ -293,7 +298,8 @@ static int run_level(lt_tensor **res, lm_generator *g, lt_tensor *img, lt_tensor
     if (ref) {
         level_ctx c = {.g = g, .o = o, .img = img, .ref = ref, .h = h, .w = w};
         c.known = lt_to_dtype(lt_lt_scalar(mask3, EPS), lt_type(img));
-        lt_tensor *md = binarize_ge(pyrdown(crop(mask, h, w), 0), 1.0 - EPS); /* _pyrdown_mask */
+        /* _pyrdown_mask(mask[:, :1, :h, :w]) of the 3-channel mask, as the official slice */
+        lt_tensor *md = binarize_ge(pyrdown(crop_view(lt_narrow(mask3, 1, 0, 1), h, w), 0), 1.0 - EPS);
         md = binarize_ge(erode(md), 1.0 - EPS);                               /* _erode_mask */
         c.md3 = lt_repeat(md, rep3, 4);
         c.n_known = lt_item(lt_sum(c.known));
@@ -311,6 +317,7 @@ static int run_level(lt_tensor **res, lm_generator *g, lt_tensor *img, lt_tensor
             goto cleanup;
         }
         for (int it = 0; it < o->n_iters - 1 && (c.n_known > 0 || c.n_md > 0); it++) {
+            double ts = lm_clock_now();
             lt_scope_push();
             lt_tensor *gz[2] = {NULL, NULL};
             double lv = NAN, *lvp = o->log ? &lv : NULL;
@@ -326,6 +333,7 @@ static int run_level(lt_tensor **res, lm_generator *g, lt_tensor *img, lt_tensor
             if (it == 0) loss_first = lv;
             loss_last = lv;
             steps++;
+            t_steps += lm_clock_now() - ts;
         }
     }
     lt_no_grad_push(); /* the last forward: no step follows it */
@@ -344,8 +352,8 @@ cleanup:
         fprintf(o->log, "refine: level %d/%d %lldx%lld: %s (%.2f s)\n", scale + 1, n_scales,
                 (long long)w, (long long)h, !ref ? "plain forward" : "refined", lm_clock_now() - t0);
     if (!rc && o->log && ref)
-        fprintf(o->log, "refine:   %d Adam steps, loss %.5f -> %.5f (before the first / last step)\n",
-                steps, loss_first, loss_last);
+        fprintf(o->log, "refine:   %d Adam steps (%.2f s each, forward + backward), loss %.5f -> %.5f "
+                "(before the first / last step)\n", steps, steps ? t_steps / steps : 0.0, loss_first, loss_last);
     return rc;
 }
 

@@ -134,6 +134,14 @@ mut resnet_pl_std losses/perceptual.c "perceptual" \
     "perceptual-loss input normalization (ResNetPL, VGG PL): ImageNet std G/B swapped" \
     '!(pc->std = chan_const(0.229, 0.224, 0.225, dt, dev))' \
     '!(pc->std = chan_const(0.229, 0.225, 0.224, dt, dev))'
+mut refine_erode eval/refine.c "refine" \
+    "refiner: the loss mask eroded by a 13x13 ellipse instead of the official 15x15" \
+    '#define ERODE_SIZE 15 /* cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)) */' \
+    '#define ERODE_SIZE 13 /* cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)) */'
+mut refine_adam_b2 eval/refine.c "refine" \
+    "refiner: Adam's beta2 0.99 instead of torch's default 0.999" \
+    '#define ADAM_B2 0.999' \
+    '#define ADAM_B2 0.99'
 
 n_mut=${#M_ID[@]}
 
