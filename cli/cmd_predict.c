@@ -42,7 +42,8 @@ static void usage(FILE *f) {
         "                      the mask name up to its last '_mask'); each result is written to\n"
         "                      OUTDIR/<mask path relative to DIR>.png, as bin/predict.py does\n"
         "  --img-suffix EXT    image suffix for --indir (default .png; official img_suffix)\n"
-        "  --pad-multiple N    pad to a multiple of N (default 8; the generator needs 2^n_down)\n"
+        "  --pad-multiple N    pad to a multiple of N (default 8; the generator needs 2^n_down);\n"
+        "                      with --refine also refiner.modulo\n"
         "  --device DEV        cpu (default), cuda or cuda:N\n"
         "  --threads N         libtorch intra-op threads (default: one per CPU, OMP_NUM_THREADS if set)\n"
         "  --precision P       32 (default, the official numerics), 64 (weights and forward in\n"
@@ -66,7 +67,8 @@ static void usage(FILE *f) {
         "  --predict-config FILE  an official prediction config (configs/prediction/*.yaml): its\n"
         "                      refine, refiner.n_iters, refiner.lr, refiner.min_side,\n"
         "                      refiner.max_scales, refiner.px_budget and refiner.modulo; flags win\n\n"
-        "A mask with no nonzero pixel gives a copy of the image (with a warning). Exit status:\n"
+        "A mask with no nonzero pixel gives a copy of the image (with a warning; with --refine\n"
+        "over the pixel budget, the refiner runs and gives the resized image). Exit status:\n"
         "0 all written, 1 an error (every failed image is named on stderr).\n");
 }
 
@@ -75,7 +77,7 @@ typedef struct args {
     int pad, threads, quiet;
     /* refinement: the flags given (-1 / NAN: not given), the predict config */
     const char *predict_config, *checkpoint;
-    int refine, iters, min_side, max_scales;
+    int refine, iters, min_side, max_scales, pad_given;
     double lr, px_budget;
 } args;
 
@@ -223,6 +225,7 @@ static int parse(args *a, int argc, char **argv) {
         }
         else if (!strcmp(k, "--pad-multiple") || !strcmp(k, "--threads")) {
             if (lm_flag_int(k, v, 1, 4096, k[2] == 'p' ? &a->pad : &a->threads) < 0) return LM_EINVAL;
+            if (k[2] == 'p') a->pad_given = 1;
             continue;
         } else
             return lm_err_code(LM_EINVAL, "unknown option '%s' (see lamac predict --help)", k);
@@ -329,6 +332,7 @@ static int refine_setup(refine_ctx *rf, const args *a, const lm_predict_opts *po
     if (!isnan(a->lr)) rf->o.lr = a->lr;
     if (!isnan(a->px_budget)) rf->o.px_budget = a->px_budget;
     if (a->checkpoint) rf->o.checkpoint = !strcmp(a->checkpoint, "on");
+    if (a->pad_given) rf->o.modulo = a->pad;
     rf->o.log = a->quiet ? NULL : stderr;
     rf->dtype = po->precision == LT_F64 ? LT_F64 : LT_F32;
     if (rf->on && po->precision == LT_BF16)
