@@ -387,7 +387,7 @@ int lm_refine_predict(lt_tensor **out, lm_generator *g, lt_tensor *image, lt_ten
     if (resized) { /* kornia resize: F.interpolate bilinear, align_corners False */
         img = lt_interpolate(image, rh, rw, LT_BILINEAR);
         msk = lt_interpolate(mask, rh, rw, LT_BILINEAR);
-        msk = lt_where(lt_gt_scalar(msk, EPS), lt_scalar(1.0, lt_type(msk), LT_CPU), msk); /* mask[mask > 1e-8] = 1 */
+        msk = lt_where(lt_gt_scalar(msk, EPS), lt_scalar(1.0, lt_type(msk), lt_device_of(msk)), msk); /* mask[mask > 1e-8] = 1 */
     }
     im[0] = img;
     mk[0] = msk;
