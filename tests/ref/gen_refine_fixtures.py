@@ -17,7 +17,9 @@ What is not the official code, and why:
     0.5.0's semantics for the arguments used; its README says what each does).
   - cv2 (python3-opencv) may be absent: when it is, a stand-in cv2 module provides
     getStructuringElement(MORPH_ELLIPSE, ksize) with OpenCV's algorithm (and the INTER_AREA
-    constant evaluation/data.py reads at import); tqdm and easydict are stubbed when absent.
+    constant evaluation/data.py reads at import; it equals OpenCV 4.6.0's kernel for every odd
+    size 3..39, and the committed fixture was written with the real cv2, metadata 'cv2');
+    tqdm and easydict are stubbed when absent.
   - the refiner puts the network on 'cuda:<id>' for each gpu_ids entry: the script passes
     gpu_ids "0," and gives refinement.py a `torch` whose device() maps every device to the
     CPU (a proxy of the torch module in that module's globals; no official file is changed).
