@@ -106,11 +106,15 @@ int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const ui
     float *f = malloc((n ? n : 1) * sizeof *f);
     if (!f) return lm_err_code(LM_ENOMEM, "predict: out of memory for a %dx%d image", w, h);
     int rc = lm_predict_image_float(f, g, img, mask, w, h, o);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (rc == 0) lm_predict_to_u8(out, f, n);
+    free(f);
+    return rc;
+}
+
+void lm_predict_to_u8(uint8_t *out, const float *f, size_t n) {
+    for (size_t i = 0; i < n; i++) {
         float v = f[i] * 255.0f;                          /* uint8(clip(x * 255, 0, 255)) */
         v = v >= 0.0f ? (v > 255.0f ? 255.0f : v) : 0.0f; /* NaN -> 0, as numpy's cast */
         out[i] = (uint8_t)v;                              /* truncation */
     }
-    free(f);
-    return rc;
 }

@@ -11,6 +11,7 @@
 #ifndef LM_PREDICT_H
 #define LM_PREDICT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model/generator.h"
@@ -37,6 +38,8 @@ int lm_predict_image(uint8_t *out, lm_generator *g, const uint8_t *img, const ui
                      int w, int h, const lm_predict_opts *o);
 /* The same before the 8-bit conversion: out (h, w, 3) float32, the composited inpainting in
  * 0-1 (what the exported TorchScript / ONNX files are compared with). */
+/* uint8(clip(x * 255, 0, 255)) of n floats (truncation; NaN -> 0, as numpy's cast). */
+void lm_predict_to_u8(uint8_t *out, const float *f, size_t n);
 int lm_predict_image_float(float *out, lm_generator *g, const uint8_t *img, const uint8_t *mask,
                            int w, int h, const lm_predict_opts *o);
 

@@ -390,49 +390,126 @@ static int stage_end(int rc, pair *next, pair *cur) {
     return 0;
 }
 
-lt_tensor *lm_ffc_gen_forward(lm_ffc_gen *g, lt_tensor *x, int training) {
-    if (!x) return NULL;
+/* The stages of the forward, each on the current feature map `cur` (owned, replaced). The
+ * official refiner (evaluation/refinement.py) splits the same nn.Sequential at the first
+ * residual block: front = model[0 : 2 + nd], rear = the rest. */
+
+/* model.0 .. model.(1+nd): pad + init + downsampling; x (N, input_nc, H, W) is borrowed. */
+static int run_front(lm_ffc_gen *g, lt_tensor *x, int training, pair *cur) {
     int64_t pad3[4] = {3, 3, 3, 3};
-    pair cur = {NULL, NULL}, next = {NULL, NULL};
-    int rc;
+    pair next = {NULL, NULL};
     lt_scope_push();
-    rc = lm_ffc_bn_act_forward(&g->init, lt_pad(x, pad3, 4, LT_PAD_REFLECT, 0), NULL, training,
-                               &next.l, &next.g); /* (N, ngf, H, W) */
-    if (stage_end(rc, &next, &cur) < 0) return NULL;
+    int rc = lm_ffc_bn_act_forward(&g->init, lt_pad(x, pad3, 4, LT_PAD_REFLECT, 0), NULL, training,
+                                   &next.l, &next.g); /* (N, ngf, H, W) */
+    if (stage_end(rc, &next, cur) < 0) return -1;
     for (int i = 0; i < g->nd; i++) { /* (N, C, H, W) -> (N, 2C, H/2, W/2) */
         lt_scope_push();
-        rc = lm_ffc_bn_act_forward(&g->down[i], cur.l, cur.g, training, &next.l, &next.g);
-        if (stage_end(rc, &next, &cur) < 0) return NULL;
+        rc = lm_ffc_bn_act_forward(&g->down[i], cur->l, cur->g, training, &next.l, &next.g);
+        if (stage_end(rc, &next, cur) < 0) return -1;
     }
-    for (int i = 0; i < g->nb; i++) { /* (N, feats, h, w) as (local, global) */
-        lt_scope_push();
-        rc = lm_ffc_block_forward(&g->blocks[i], cur.l, cur.g, training, &next.l, &next.g);
-        if (stage_end(rc, &next, &cur) < 0) return NULL;
-    }
+    return 0;
+}
+
+/* Residual block i: (N, feats, h, w) as (local, global). */
+static int run_block(lm_ffc_gen *g, int i, int training, pair *cur) {
+    pair next = {NULL, NULL};
+    lt_scope_push();
+    int rc = lm_ffc_block_forward(&g->blocks[i], cur->l, cur->g, training, &next.l, &next.g);
+    return stage_end(rc, &next, cur);
+}
+
+/* ConcatTupleLayer, the upsampling stages, the output conv and activation; *y the output
+ * (N, output_nc, H, W) in the caller's scope. cur is consumed. */
+static int run_tail(lm_ffc_gen *g, int training, pair *cur, lt_tensor **y_out) {
+    int64_t pad3[4] = {3, 3, 3, 3};
+    pair next = {NULL, NULL};
+    *y_out = NULL;
     lt_scope_push(); /* ConcatTupleLayer */
-    lt_tensor *parts[2] = {cur.l, cur.g};
-    next.l = cur.g ? lt_cat(parts, 2, 1) : lt_alias(cur.l); /* (N, feats, h, w) */
+    lt_tensor *parts[2] = {cur->l, cur->g};
+    next.l = cur->g ? lt_cat(parts, 2, 1) : lt_alias(cur->l); /* (N, feats, h, w) */
     next.g = NULL;
-    if (stage_end(next.l ? 0 : -1, &next, &cur) < 0) return NULL;
+    if (stage_end(next.l ? 0 : -1, &next, cur) < 0) return -1;
     for (int i = 0; i < g->nd; i++) { /* (N, C, h, w) -> (N, C/2, 2h, 2w) */
         lt_scope_push();
-        lt_tensor *t = lm_convt_forward(&g->up[i], cur.l);
-        pair_free(&cur); /* full-resolution stages: free each input as soon as it is used */
+        lt_tensor *t = lm_convt_forward(&g->up[i], cur->l);
+        pair_free(cur); /* full-resolution stages: free each input as soon as it is used */
         t = then_free(lm_bn_forward(&g->up_bn[i], t, training), t);
         next.l = lt_relu_(t); /* in place: official nn.ReLU(True) */
-        if (stage_end(next.l ? 0 : -1, &next, &cur) < 0) return NULL;
+        if (stage_end(next.l ? 0 : -1, &next, cur) < 0) return -1;
     }
     lt_scope_push();
-    lt_tensor *y = lt_pad(cur.l, pad3, 4, LT_PAD_REFLECT, 0);
-    pair_free(&cur);
+    lt_tensor *y = lt_pad(cur->l, pad3, 4, LT_PAD_REFLECT, 0);
+    pair_free(cur);
     y = then_free(lm_conv_forward(&g->out, y), y);
     if (g->act == LM_ACT_SIGMOID) y = then_free(lt_sigmoid(y), y);
     else if (g->act == LM_ACT_TANH) y = then_free(lt_tanh(y), y);
     next.l = y; /* (N, output_nc, H, W) */
-    if (stage_end(y ? 0 : -1, &next, &cur) < 0) return NULL;
-    lt_tensor *r = lt_alias(cur.l); /* into the caller's scope */
+    if (stage_end(y ? 0 : -1, &next, cur) < 0) return -1;
+    *y_out = lt_alias(cur->l); /* into the caller's scope */
+    pair_free(cur);
+    return *y_out ? 0 : -1;
+}
+
+/* cur = (z_l, z_g) as handles of our own (the caller's stay the caller's). */
+static void pair_borrow(pair *cur, lt_tensor *z_l, lt_tensor *z_g) {
+    cur->l = z_l ? lt_keep(lt_alias(z_l)) : NULL;
+    cur->g = z_g ? lt_keep(lt_alias(z_g)) : NULL;
+}
+
+lt_tensor *lm_ffc_gen_forward(lm_ffc_gen *g, lt_tensor *x, int training) {
+    if (!x) return NULL;
+    pair cur = {NULL, NULL};
+    if (run_front(g, x, training, &cur) < 0) return NULL;
+    for (int i = 0; i < g->nb; i++)
+        if (run_block(g, i, training, &cur) < 0) return NULL;
+    lt_tensor *y;
+    return run_tail(g, training, &cur, &y) < 0 ? NULL : y;
+}
+
+int lm_ffc_gen_front(lm_ffc_gen *g, lt_tensor *x, int training, lt_tensor **z_l, lt_tensor **z_g) {
+    *z_l = *z_g = NULL;
+    if (!x) return -1;
+    pair cur = {NULL, NULL};
+    if (run_front(g, x, training, &cur) < 0) return -1;
+    *z_l = cur.l ? lt_alias(cur.l) : NULL; /* into the caller's scope */
+    *z_g = cur.g ? lt_alias(cur.g) : NULL;
+    int bad = (cur.l && !*z_l) || (cur.g && !*z_g);
     pair_free(&cur);
-    return r;
+    return bad ? -1 : 0;
+}
+
+int lm_ffc_gen_blocks(const lm_ffc_gen *g) { return g->nb; }
+
+int lm_ffc_gen_block(lm_ffc_gen *g, int i, lt_tensor *x_l, lt_tensor *x_g, int training,
+                     lt_tensor **out_l, lt_tensor **out_g) {
+    *out_l = *out_g = NULL;
+    if (i < 0 || i >= g->nb || (!x_l && !x_g)) return -1;
+    pair cur;
+    pair_borrow(&cur, x_l, x_g);
+    if (run_block(g, i, training, &cur) < 0) return -1;
+    *out_l = cur.l ? lt_alias(cur.l) : NULL;
+    *out_g = cur.g ? lt_alias(cur.g) : NULL;
+    int bad = (cur.l && !*out_l) || (cur.g && !*out_g);
+    pair_free(&cur);
+    return bad ? -1 : 0;
+}
+
+lt_tensor *lm_ffc_gen_tail(lm_ffc_gen *g, lt_tensor *x_l, lt_tensor *x_g, int training) {
+    if (!x_l) return NULL;
+    pair cur;
+    pair_borrow(&cur, x_l, x_g);
+    lt_tensor *y;
+    return run_tail(g, training, &cur, &y) < 0 ? NULL : y;
+}
+
+lt_tensor *lm_ffc_gen_rear(lm_ffc_gen *g, lt_tensor *z_l, lt_tensor *z_g, int training) {
+    if (!z_l && !z_g) return NULL;
+    pair cur;
+    pair_borrow(&cur, z_l, z_g);
+    for (int i = 0; i < g->nb; i++)
+        if (run_block(g, i, training, &cur) < 0) return NULL;
+    lt_tensor *y;
+    return run_tail(g, training, &cur, &y) < 0 ? NULL : y;
 }
 
 int lm_ffc_gen_emit(const lm_ffc_gen *g, lm_graph *out) {

@@ -107,6 +107,13 @@ int lm_fft_norm_parse(const char *s, lt_fft_norm *out);
 typedef struct lm_ffc_gen lm_ffc_gen;
 int lm_ffc_gen_create(lm_ffc_gen **out, lm_params *p, const lm_generator_opts *o);
 lt_tensor *lm_ffc_gen_forward(lm_ffc_gen *g, lt_tensor *x, int training);
+/* The forward in the official refiner's two parts (model/generator.h lm_generator_front). */
+int lm_ffc_gen_front(lm_ffc_gen *g, lt_tensor *x, int training, lt_tensor **z_l, lt_tensor **z_g);
+lt_tensor *lm_ffc_gen_rear(lm_ffc_gen *g, lt_tensor *z_l, lt_tensor *z_g, int training);
+int lm_ffc_gen_blocks(const lm_ffc_gen *g);
+int lm_ffc_gen_block(lm_ffc_gen *g, int i, lt_tensor *x_l, lt_tensor *x_g, int training,
+                     lt_tensor **out_l, lt_tensor **out_g);
+lt_tensor *lm_ffc_gen_tail(lm_ffc_gen *g, lt_tensor *x_l, lt_tensor *x_g, int training);
 int lm_ffc_gen_emit(const lm_ffc_gen *g, lm_graph *out); /* initialises out */
 int lm_ffc_gen_layers(const lm_ffc_gen *g);
 const char *lm_ffc_gen_layer_kind(const lm_ffc_gen *g, int i);

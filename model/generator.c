@@ -15,6 +15,7 @@
 struct lm_generator {
     lm_ffc_gen *ffc; /* exactly one of the two is set */
     lm_pix2pixhd_gen *p2p;
+    char kind[32];   /* opts.kind */
 };
 
 static int check_kwargs(const lm_ffc_kwargs *k, const char *group) {
@@ -51,6 +52,7 @@ int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opt
         free(g);
         return rc;
     }
+    snprintf(g->kind, sizeof g->kind, "%s", o->kind);
     *out = g;
     return 0;
 }
@@ -85,4 +87,49 @@ void lm_generator_free(lm_generator *g) {
     lm_ffc_gen_free(g->ffc);
     lm_pix2pixhd_gen_free(g->p2p);
     free(g);
+}
+
+const char *lm_generator_kind(const lm_generator *g) { return g->kind; }
+
+/* The split exists for ffc_resnet only: an error naming the kind otherwise. */
+static int need_split(const lm_generator *g, const char *what) {
+    if (g->ffc) return 0;
+    return lm_err_code(LM_ENOTSUP, "generator %s: the refiner's front/rear split needs an "
+                       "ffc_resnet generator, this one is %s (no (local, global) feature pair "
+                       "before its residual blocks)", what, g->kind);
+}
+
+int lm_generator_front(lm_generator *g, lt_tensor *x, int training, lt_tensor **z_l, lt_tensor **z_g) {
+    *z_l = *z_g = NULL;
+    if (need_split(g, "front") < 0) return LM_ENOTSUP;
+    if (lm_ffc_gen_front(g->ffc, x, training, z_l, z_g) < 0) return lm_err_lt("generator front");
+    return 0;
+}
+
+lt_tensor *lm_generator_rear(lm_generator *g, lt_tensor *z_l, lt_tensor *z_g, int training) {
+    if (need_split(g, "rear") < 0) return NULL;
+    lt_tensor *y = lm_ffc_gen_rear(g->ffc, z_l, z_g, training);
+    if (!y) lm_err_lt("generator rear");
+    return y;
+}
+
+int lm_generator_rear_blocks(const lm_generator *g) {
+    if (need_split(g, "rear") < 0) return -1;
+    return lm_ffc_gen_blocks(g->ffc);
+}
+
+int lm_generator_rear_block(lm_generator *g, int i, lt_tensor *x_l, lt_tensor *x_g, int training,
+                            lt_tensor **out_l, lt_tensor **out_g) {
+    *out_l = *out_g = NULL;
+    if (need_split(g, "rear") < 0) return LM_ENOTSUP;
+    if (lm_ffc_gen_block(g->ffc, i, x_l, x_g, training, out_l, out_g) < 0)
+        return lm_err_lt("generator rear block %d", i);
+    return 0;
+}
+
+lt_tensor *lm_generator_rear_tail(lm_generator *g, lt_tensor *x_l, lt_tensor *x_g, int training) {
+    if (need_split(g, "rear") < 0) return NULL;
+    lt_tensor *y = lm_ffc_gen_tail(g->ffc, x_l, x_g, training);
+    if (!y) lm_err_lt("generator rear tail");
+    return y;
 }

@@ -48,6 +48,27 @@ int lm_generator_create(lm_generator **out, lm_params *p, const lm_generator_opt
 lt_tensor *lm_generator_forward(lm_generator *g, lt_tensor *x, int training);
 void lm_generator_free(lm_generator *g);
 
+/* The generator split as the official refiner splits it (saicinpainting/evaluation/
+ * refinement.py: front = model[0 : first residual block], rear = the rest), ffc_resnet only
+ * (another kind is an LM_ENOTSUP error naming it; pix2pixhd has no (local, global) front).
+ *   lm_generator_front: x (N, input_nc, H, W) -> the bottleneck pair z_l (N, C_l, H/2^nd,
+ *     W/2^nd), z_g (N, C_g, ...); a branch with no channels is NULL (not an error).
+ *   lm_generator_rear: the residual blocks, ConcatTupleLayer, upsampling, output conv and
+ *     activation: (z_l, z_g) -> (N, output_nc, H, W). rear(front(x)) == forward(x) exactly.
+ *   lm_generator_rear_block / _rear_tail: the rear in parts (block i of
+ *     lm_generator_rear_blocks(), then the tail from ConcatTupleLayer on), for recomputing
+ *     one block at a time (activation checkpointing, eval/refine.c).
+ * Inputs are borrowed; outputs are new handles in the caller's scope. 0 / -1 (message set,
+ * "generator front: ..."), or NULL. */
+int lm_generator_front(lm_generator *g, lt_tensor *x, int training, lt_tensor **z_l, lt_tensor **z_g);
+lt_tensor *lm_generator_rear(lm_generator *g, lt_tensor *z_l, lt_tensor *z_g, int training);
+int lm_generator_rear_blocks(const lm_generator *g); /* -1 (message) for a kind without a split */
+int lm_generator_rear_block(lm_generator *g, int i, lt_tensor *x_l, lt_tensor *x_g, int training,
+                            lt_tensor **out_l, lt_tensor **out_g);
+lt_tensor *lm_generator_rear_tail(lm_generator *g, lt_tensor *x_l, lt_tensor *x_g, int training);
+/* The generator's kind as configured ("ffc_resnet", "pix2pixhd_global", ...). */
+const char *lm_generator_kind(const lm_generator *g);
+
 /* out = the generator's eval-mode forward as an inference graph (model/graph.h), for the
  * exporters; its nodes borrow g's parameters (valid while g lives). lm_graph_free(out) after. */
 int lm_generator_emit(const lm_generator *g, lm_graph *out);

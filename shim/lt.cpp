@@ -788,6 +788,32 @@ int lt_zero_grad(lt_tensor *t) {
     if (null_in(IN(t))) return -1;
     LT_TRY(-1, t->t.mutable_grad().reset(); return 0;)
 }
+int lt_vjp(lt_tensor *const *outputs, lt_tensor *const *grad_outputs, int n_out,
+           lt_tensor *const *inputs, int n_in, int flags, lt_tensor **grads) {
+    for (int i = 0; i < n_in; i++) grads[i] = nullptr;
+    if (null_list(outputs, n_out) || null_list(grad_outputs, n_out) || null_list(inputs, n_in)) return -1;
+    LT_TRY(-1, {
+        if (flags & ~(LT_GRAD_CREATE_GRAPH | LT_GRAD_ALLOW_UNUSED))
+            throw std::runtime_error("lt_vjp: unknown flags " + std::to_string(flags));
+        bool create_graph = (flags & LT_GRAD_CREATE_GRAPH) != 0;
+        std::vector<at::Tensor> outs = gather(outputs, n_out), gos = gather(grad_outputs, n_out),
+                                ins = gather(inputs, n_in);
+        std::vector<at::Tensor> g = torch::autograd::grad(outs, ins, gos, create_graph,
+                                                          create_graph, true);
+        if (!(flags & LT_GRAD_ALLOW_UNUSED))
+            for (int i = 0; i < n_in; i++)
+                if (!g[(size_t)i].defined())
+                    throw std::runtime_error(
+                        "lt_vjp: input " + std::to_string(i) +
+                        " is not used to compute the outputs (pass LT_GRAD_ALLOW_UNUSED if that "
+                        "is intended)");
+        for (int i = 0; i < n_in; i++) {
+            at::Tensor gi = g[(size_t)i];
+            grads[i] = wrap(gi.defined() ? gi : at::zeros_like(ins[(size_t)i]));
+        }
+        return 0;
+    })
+}
 } // extern "C"
 
 struct lt_grad_ready {

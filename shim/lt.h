@@ -243,6 +243,12 @@ void lt_grad_ready_free(lt_grad_ready *h);         /* accepts NULL */
 void lt_no_grad_push(void);                        /* nestable no-grad region (this thread) */
 void lt_no_grad_pop(void);
 int lt_grad_enabled(void);
+/* Vector-Jacobian product: grads[i] = d(sum_k <outputs[k], grad_outputs[k]>)/d(inputs[i])
+ * (torch.autograd.grad(outputs, inputs, grad_outputs)); grad_outputs[k] has outputs[k]'s
+ * shape. Same flags and unused-input rule as lt_grad; the graph is freed afterwards unless
+ * LT_GRAD_CREATE_GRAPH. 0 or -1 (grads all NULL). */
+int lt_vjp(lt_tensor *const *outputs, lt_tensor *const *grad_outputs, int n_out,
+           lt_tensor *const *inputs, int n_in, int flags, lt_tensor **grads);
 
 /* ---- autocast (mixed precision, torch.autocast) ------------------------------------------------
  * lt_autocast_enter(dev, dt) opens a region where the ops libtorch lists for autocast run in

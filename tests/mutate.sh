@@ -154,6 +154,14 @@ mut ts_irfft_norm model/export_torchscript.c "torchscript export_runtimes" \
     "TorchScript export: the inverse FFT always in ortho norm" \
     'n->in[1], n->in[1], norm_str(n->norm));' \
     'n->in[1], n->in[1], "ortho");'
+mut refine_erode eval/refine.c "refine" \
+    "refiner: the loss mask eroded by a 13x13 ellipse instead of the official 15x15" \
+    '#define ERODE_SIZE 15 /* cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)) */' \
+    '#define ERODE_SIZE 13 /* cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)) */'
+mut refine_adam_b2 eval/refine.c "refine" \
+    "refiner: Adam's beta2 0.99 instead of torch's default 0.999" \
+    '#define ADAM_B2 0.999' \
+    '#define ADAM_B2 0.99'
 
 mut curve_lr run/step_setup.c "curve" \
     "generator learning rate x1.1 where a run's config fills the step (the step suite builds its options itself)" \
