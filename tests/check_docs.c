@@ -170,35 +170,22 @@ START_TEST(test_repo_links_resolve) {
 }
 END_TEST
 
-static void write_file(const char *root, const char *rel, const char *text) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    mkdir(path, 0777);
-    *slash = '/';
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A missing file, a missing anchor in another page and in the same page are reported with
  * file and line; good links, links in code, external links and GitHub slugs are not. */
 START_TEST(test_broken_links_are_reported) {
     char tmp[256];
     lm_test_tmpdir(tmp, sizeof tmp, "docs");
-    write_file(tmp, "README.md",
+    lm_test_write_file(tmp, "README.md",
                "# Title\n"
                "[ok](docs/a.md) [ok](docs/a.md#train-lamac-train) ![](docs/img.png) [ok](docs/)\n"
                "[bad](docs/missing.md)\n"
                "[bad anchor](docs/a.md#nowhere) [web](https://example.org/x.md)\n"
                "`[code](nope.md)` and [self](#title) and [self bad](#untitled)\n"
                "```\n[fenced](nope.md)\n```\n");
-    write_file(tmp, "docs/a.md",
+    lm_test_write_file(tmp, "docs/a.md",
                "# A page\n\n## Train (`lamac train`)\n\n## Faults\n\n## Faults\n\n"
                "[up](../README.md#title) [dup](#faults-1) [dir](predict/x.png)\n");
-    write_file(tmp, "docs/img.png", "png");
+    lm_test_write_file(tmp, "docs/img.png", "png");
     docs_result r;
     check_docs(&r, tmp);
     printf("docs (planted errors):\n%s", r.report);

@@ -431,30 +431,17 @@ START_TEST(test_tree_follows_the_table) {
 }
 END_TEST
 
-static void write_file(const char *root, const char *rel, const char *text) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    mkdir(path, 0777);
-    *slash = '/';
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A tree with one wrong include of each kind is reported, line by line. */
 START_TEST(test_wrong_includes_are_reported) {
     char tmp[256];
     lm_test_tmpdir(tmp, sizeof tmp, "layout");
-    write_file(tmp, "data/ok.c", "#include \"core/err.h\"\n#include \"masks/mask.h\"\n#include <stdio.h>\n");
-    write_file(tmp, "data/bad.c", "#include \"core/err.h\"\n  #  include \"shim/lt.h\"\n");
-    write_file(tmp, "model/bad.h", "#include \"config/config.h\"\n");
-    write_file(tmp, "core/bad.c", "#include <yaml.h>\n");
-    write_file(tmp, "io/bad.c", "#include \"cli/command.h\"\n");
-    write_file(tmp, "cli/ok.c", "#include \"config/config.h\"\n#include \"shim/lt.h\"\n#include <yaml.h>\n");
-    write_file(tmp, "stray/x.c", "int x;\n");
+    lm_test_write_file(tmp, "data/ok.c", "#include \"core/err.h\"\n#include \"masks/mask.h\"\n#include <stdio.h>\n");
+    lm_test_write_file(tmp, "data/bad.c", "#include \"core/err.h\"\n  #  include \"shim/lt.h\"\n");
+    lm_test_write_file(tmp, "model/bad.h", "#include \"config/config.h\"\n");
+    lm_test_write_file(tmp, "core/bad.c", "#include <yaml.h>\n");
+    lm_test_write_file(tmp, "io/bad.c", "#include \"cli/command.h\"\n");
+    lm_test_write_file(tmp, "cli/ok.c", "#include \"config/config.h\"\n#include \"shim/lt.h\"\n#include <yaml.h>\n");
+    lm_test_write_file(tmp, "stray/x.c", "int x;\n");
     layout_result r;
     check_tree(&r, tmp);
     printf("layout (planted errors):\n%s", r.report);
@@ -556,9 +543,9 @@ START_TEST(test_wrong_doc_is_reported) {
 
     char tmp[256];
     lm_test_tmpdir(tmp, sizeof tmp, "layout_doc");
-    write_file(tmp, "core/a.c", "int a;\n");
-    write_file(tmp, "newdir/b.c", "int b;\n");
-    write_file(tmp, "notes/readme.txt", "no sources\n");
+    lm_test_write_file(tmp, "core/a.c", "int a;\n");
+    lm_test_write_file(tmp, "newdir/b.c", "int b;\n");
+    lm_test_write_file(tmp, "notes/readme.txt", "no sources\n");
     doc_from_tables(text, sizeof text);
     append(text, sizeof text, "\n| folder | files |\n|---|---|\n| `core/` | `a.c` |\n");
     check_doc(&r, text, tmp);
@@ -576,13 +563,13 @@ END_TEST
 START_TEST(test_wrong_file_table_is_reported) {
     char tmp[256];
     lm_test_tmpdir(tmp, sizeof tmp, "layout_files");
-    write_file(tmp, "core/a.c", "int a;\n");
-    write_file(tmp, "core/a.h", "int a(void);\n");
-    write_file(tmp, "core/b.c", "int b;\n");
-    write_file(tmp, "model/export_x.c", "int x;\n");
-    write_file(tmp, "model/export_y.c", "int y;\n");
-    write_file(tmp, "tests/check_q.c", "int q;\n");
-    write_file(tmp, "tests/fuzz/fuzz_q.c", "int f;\n");
+    lm_test_write_file(tmp, "core/a.c", "int a;\n");
+    lm_test_write_file(tmp, "core/a.h", "int a(void);\n");
+    lm_test_write_file(tmp, "core/b.c", "int b;\n");
+    lm_test_write_file(tmp, "model/export_x.c", "int x;\n");
+    lm_test_write_file(tmp, "model/export_y.c", "int y;\n");
+    lm_test_write_file(tmp, "tests/check_q.c", "int q;\n");
+    lm_test_write_file(tmp, "tests/fuzz/fuzz_q.c", "int f;\n");
     static char text[16384];
     doc_from_tables(text, sizeof text);
     static layout_result missing;
