@@ -69,6 +69,17 @@
         BOOL(prefix ".use_se", "false", 0, GEN(m.use_se, LM_BIND_BOOL)), /* true: rejected (not built) */ \
         ENUM(prefix ".fft_norm", "ortho", "ortho|backward|forward", 0, GEN(m.fft_norm, LM_BIND_CHARS))
 
+/* One optimizer section (optimizers.generator / optimizers.discriminator): make_optimizer's
+ * kind and torch.optim.Adam/AdamW's keyword arguments, filling the step options' member m.
+ * weight_decay has no default: absent, it is torch's (adam 0, adamw 0.01). */
+#define OPTIMIZER(prefix, m)                                                               \
+    MAP(prefix), ENUM(prefix ".kind", "adamw", "adam|adamw", 0, STEP(m.kind, LM_BIND_CHOICE)), \
+        FLT(prefix ".lr", "0.001", 0, 10, 0, STEP(m.lr, LM_BIND_DOUBLE)),                  \
+        ROW(prefix ".betas", LM_CFG_T_LIST, "[0.9, 0.999]", 0, 0, 0, NULL, STEP(m.beta1, LM_BIND_PAIR)), \
+        FLTMIN(prefix ".eps", "1e-8", 0, 0, STEP(m.eps, LM_BIND_DOUBLE)),                  \
+        ROW(prefix ".weight_decay", LM_CFG_T_FLOAT, NULL, 0, 0, LM_CFG_F_MIN, NULL, STEP(m.weight_decay, LM_BIND_KEEP)), \
+        BOOL(prefix ".amsgrad", "false", 0, STEP(m.amsgrad, LM_BIND_BOOL))
+
 /* A dataloader section (data.train / data.val / data.visual_test / data.extra_val.*). */
 #define DATALOADER(prefix, bs, shuffle, ...)                                             \
     MAP(prefix ".dataloader_kwargs"), INT(prefix ".dataloader_kwargs.batch_size", bs, 1, 65536, 0, __VA_ARGS__), \
@@ -180,20 +191,8 @@ const lm_cfg_key lm_cfg_schema[] = {
 
     /* ---- optimizers group: trainers/base.py make_optimizer ---- */
     MAP("optimizers"),
-    MAP("optimizers.generator"),
-    ENUM("optimizers.generator.kind", "adamw", "adam|adamw", 0, STEP(opt_g.kind, LM_BIND_CHOICE)),
-    FLT("optimizers.generator.lr", "0.001", 0, 10, 0, STEP(opt_g.lr, LM_BIND_DOUBLE)),
-    ROW("optimizers.generator.betas", LM_CFG_T_LIST, "[0.9, 0.999]", 0, 0, 0, NULL, STEP(opt_g.beta1, LM_BIND_PAIR)),
-    FLTMIN("optimizers.generator.eps", "1e-8", 0, 0, STEP(opt_g.eps, LM_BIND_DOUBLE)),
-    ROW("optimizers.generator.weight_decay", LM_CFG_T_FLOAT, NULL, 0, 0, LM_CFG_F_MIN, NULL, STEP(opt_g.weight_decay, LM_BIND_KEEP)), /* absent: adam 0, adamw 0.01 */
-    BOOL("optimizers.generator.amsgrad", "false", 0, STEP(opt_g.amsgrad, LM_BIND_BOOL)),
-    MAP("optimizers.discriminator"),
-    ENUM("optimizers.discriminator.kind", "adamw", "adam|adamw", 0, STEP(opt_d.kind, LM_BIND_CHOICE)),
-    FLT("optimizers.discriminator.lr", "0.001", 0, 10, 0, STEP(opt_d.lr, LM_BIND_DOUBLE)),
-    ROW("optimizers.discriminator.betas", LM_CFG_T_LIST, "[0.9, 0.999]", 0, 0, 0, NULL, STEP(opt_d.beta1, LM_BIND_PAIR)),
-    FLTMIN("optimizers.discriminator.eps", "1e-8", 0, 0, STEP(opt_d.eps, LM_BIND_DOUBLE)),
-    ROW("optimizers.discriminator.weight_decay", LM_CFG_T_FLOAT, NULL, 0, 0, LM_CFG_F_MIN, NULL, STEP(opt_d.weight_decay, LM_BIND_KEEP)),
-    BOOL("optimizers.discriminator.amsgrad", "false", 0, STEP(opt_d.amsgrad, LM_BIND_BOOL)),
+    OPTIMIZER("optimizers.generator", opt_g),
+    OPTIMIZER("optimizers.discriminator", opt_d),
 
     /* ---- location group: where data, runs and pretrained weights live ---- */
     MAP("location"),

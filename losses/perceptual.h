@@ -19,6 +19,11 @@ typedef struct lm_perceptual {
  * float32 staging tensors belong to it). On failure the shim's message gets the prefix who;
  * what was created is freed by lm_perceptual_free. */
 int lm_perceptual_norm_init(lm_perceptual *pc, lt_dtype dt, lt_device dev, const char *who);
+/* Checks a loss's inputs: pred and target both (N, 3, H, W); with_mask: mask (N, 1, H, W) or
+ * NULL. 0, or -1 with the shim's error set, naming who ("resnet_pl: pred ... and target ...
+ * must both be (N, 3, H, W)", with ", mask ... (N, 1, H, W) or none" when with_mask). */
+int lm_perceptual_check(const char *who, int with_mask, lt_tensor *pred, lt_tensor *target,
+                        lt_tensor *mask);
 /* (x - mean) / std. */ // (N, 3, H, W)
 lt_tensor *lm_perceptual_normalize(const lm_perceptual *pc, lt_tensor *x);
 /* Pops the scope the loss function pushed and returns res (kept inside it) as a tensor of

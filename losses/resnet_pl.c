@@ -107,19 +107,7 @@ lt_tensor *lm_resnet_pl_loss(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *targe
 
 lt_tensor *lm_resnet_pl_loss_mode(lm_resnet_pl *pl, lt_tensor *pred, lt_tensor *target,
                                   int bn_train) {
-    if (!pred || !target) return NULL;
-    int64_t ps[8], ts[8];
-    int pn = lt_shape(pred, ps, 8), tn = lt_shape(target, ts, 8);
-    int same = pn == tn;
-    for (int i = 0; same && i < pn; i++) same = ps[i] == ts[i];
-    if (pn != 4 || ps[1] != 3 || !same) {
-        char a[128], b[128];
-        char msg[400];
-        snprintf(msg, sizeof msg, "resnet_pl: pred %s and target %s must both be (N, 3, H, W)",
-                 lt_describe(pred, a, sizeof a), lt_describe(target, b, sizeof b));
-        lt_set_error(msg);
-        return NULL;
-    }
+    if (!pred || !target || lm_perceptual_check("resnet_pl", 0, pred, target, NULL) < 0) return NULL;
     int tr = bn_train ? 1 : 0;
     lt_tensor *res = NULL;
     lt_scope_push();

@@ -66,23 +66,7 @@ fail:
 }
 
 lt_tensor *lm_vgg_pl_loss(lm_vgg_pl *pl, lt_tensor *pred, lt_tensor *target, lt_tensor *mask) {
-    if (!pred || !target) return NULL;
-    int64_t ps[8], ts[8], ms[8];
-    int pn = lt_shape(pred, ps, 8), tn = lt_shape(target, ts, 8);
-    int same = pn == tn, mok = 1;
-    for (int i = 0; same && i < pn; i++) same = ps[i] == ts[i];
-    if (mask) {
-        int mn = lt_shape(mask, ms, 8);
-        mok = pn == 4 && mn == 4 && ms[0] == ps[0] && ms[1] == 1 && ms[2] == ps[2] && ms[3] == ps[3];
-    }
-    if (pn != 4 || ps[1] != 3 || !same || !mok) {
-        char a[128], b[128], c[128], msg[512];
-        snprintf(msg, sizeof msg, "vgg_pl: pred %s and target %s must both be (N, 3, H, W), "
-                 "mask %s (N, 1, H, W) or none", lt_describe(pred, a, sizeof a),
-                 lt_describe(target, b, sizeof b), mask ? lt_describe(mask, c, sizeof c) : "-");
-        lt_set_error(msg);
-        return NULL;
-    }
+    if (!pred || !target || lm_perceptual_check("vgg_pl", 1, pred, target, mask) < 0) return NULL;
     lt_tensor *res = NULL;
     lt_scope_push();
     lt_tensor *fi = pred, *ft = target;

@@ -8,12 +8,16 @@
  * them for readers, and the check keeps it true: it parses that page's `| folder | may
  * include |` and `| library header | only in |` tables and reports any row that differs,
  * is missing or is extra, and any top-level source folder that the page's `| folder |
- * holds |` table or its include table does not list.
+ * holds |` table or its include table does not list. The page's `| folder | files |` table
+ * names the files of each source folder (`name.*`, or a glob whose last part keeps a literal
+ * stem: `check_*.c`, `fuzz/fuzz_*.c`): every .c/.h/.cpp under the folder, subfolders
+ * included, must match a name of its row, and every name must match a file.
  * The checker runs on the real tree and page (no violation allowed) and on small trees and
  * page texts written by the test with a deliberate error (it must report it): so the check
  * can fail. */
 #include <check.h>
 #include <dirent.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +204,7 @@ static void check_tree(layout_result *r, const char *root) {
 /* One row of a two-column markdown table: the backquoted words of each cell, a trailing '/'
  * dropped ("`model/`" -> "model"), space-separated. */
 typedef struct {
-    char key[64], words[256];
+    char key[64], words[1536];
 } doc_row;
 typedef struct {
     doc_row rows[48];
@@ -314,14 +318,96 @@ static void check_doc_libs(layout_result *r, const doc_table *t) {
         report(r, DOC ": the library table has %d rows, check_layout.c %d\n", t->n, N_LIBS);
 }
 
+/* The source files under root/dir/sub (sub "" or "fuzz/"), recursively, as paths relative
+ * to dir, into names (at most cap). Returns how many. */
+static int source_files(const char *root, const char *dir, const char *sub, char names[][128],
+                        int n, int cap) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/%s", root, dir, sub);
+    DIR *d = opendir(path);
+    if (!d) return n;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char rel[128], full[4096];
+        ck_assert_msg(snprintf(rel, sizeof rel, "%s%s", sub, de->d_name) < (int)sizeof rel,
+                      "path too long: %s/%s%s", dir, sub, de->d_name);
+        snprintf(full, sizeof full, "%s/%s/%s", root, dir, rel);
+        struct stat st;
+        if (stat(full, &st)) continue;
+        if (S_ISDIR(st.st_mode)) {
+            char next[130];
+            ck_assert_msg(snprintf(next, sizeof next, "%s/", rel) < 128, "path too long: %s", rel);
+            n = source_files(root, dir, next, names, n, cap);
+        } else if (is_source(de->d_name)) {
+            ck_assert_msg(n < cap, "too many source files in %s", dir);
+            strcpy(names[n++], rel);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* A name of the file table: "x.*", "x.c", "check_*.c", "fuzz/fuzz_*.c". A '*' that starts
+ * the last part ("*.c", "fuzz/" followed by "*") would hide any new file, so it is refused. */
+static int pattern_too_broad(const char *pat) {
+    const char *last = strrchr(pat, '/');
+    return (last ? last[1] : pat[0]) == '*';
+}
+
+/* The page's file table against the files of each source folder of root. */
+static void check_doc_files(layout_result *r, const doc_table *t, const char *root,
+                            char dirs[][64], int ndirs) {
+    if (!t->found) {
+        report(r, DOC ": no file table ('| folder | files |')\n");
+        return;
+    }
+    static char files[512][128];
+    for (int i = 0; i < ndirs; i++) {
+        const doc_row *row = doc_find(t, dirs[i]);
+        if (!row) {
+            report(r, DOC ": folder '%s' holds sources but has no row in the file table\n", dirs[i]);
+            continue;
+        }
+        int nf = source_files(root, dirs[i], "", files, 0, 512);
+        static char used[512];
+        memset(used, 0, sizeof used);
+        for (const char *p = row->words; *p;) {
+            while (*p == ' ') p++;
+            size_t n = strcspn(p, " ");
+            if (!n) break;
+            char pat[128];
+            snprintf(pat, sizeof pat, "%.*s", (int)n, p);
+            p += n;
+            if (pattern_too_broad(pat)) {
+                report(r, DOC ": the file table's '%s/%s' is too broad (name a stem)\n", dirs[i], pat);
+                continue;
+            }
+            int hits = 0;
+            for (int k = 0; k < nf; k++)
+                if (!fnmatch(pat, files[k], FNM_PATHNAME)) used[k] = 1, hits++;
+            if (!hits) report(r, DOC ": the file table lists '%s/%s', which matches no file\n", dirs[i], pat);
+        }
+        for (int k = 0; k < nf; k++)
+            if (!used[k]) report(r, DOC ": file '%s/%s' is not in the file table\n", dirs[i], files[k]);
+    }
+    for (int i = 0; i < t->n; i++) {
+        int known = 0;
+        for (int k = 0; k < ndirs; k++) known |= !strcmp(dirs[k], t->rows[i].key);
+        if (!known)
+            report(r, DOC ": the file table has a row '%s', which holds no sources\n", t->rows[i].key);
+    }
+}
+
 /* Checks the page text against the tables here and, when root is given, against the top-level
  * source folders of root: each must have a row in the folder table and in the include table. */
 static void check_doc(layout_result *r, const char *text, const char *root) {
     memset(r, 0, sizeof *r);
-    static doc_table rules, libs, folders; /* 24 KiB each: off the stack */
+    static doc_table rules, libs, folders, files; /* 72 KiB each: off the stack */
     doc_table_read(&rules, text, "| folder | may include |");
     doc_table_read(&libs, text, "| library header | only in |");
     doc_table_read(&folders, text, "| folder | holds |");
+    doc_table_read(&files, text, "| folder | files |");
     check_doc_rules(r, &rules);
     check_doc_libs(r, &libs);
     if (!root) return;
@@ -333,6 +419,7 @@ static void check_doc(layout_result *r, const char *text, const char *root) {
         if (!doc_find(&rules, dirs[i]))
             report(r, DOC ": folder '%s' holds sources but has no row in the include table\n", dirs[i]);
     }
+    check_doc_files(r, &files, root, dirs, n);
 }
 
 START_TEST(test_tree_follows_the_table) {
@@ -344,30 +431,17 @@ START_TEST(test_tree_follows_the_table) {
 }
 END_TEST
 
-static void write_file(const char *root, const char *rel, const char *text) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    mkdir(path, 0777);
-    *slash = '/';
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A tree with one wrong include of each kind is reported, line by line. */
 START_TEST(test_wrong_includes_are_reported) {
     char tmp[256];
     lm_test_tmpdir(tmp, sizeof tmp, "layout");
-    write_file(tmp, "data/ok.c", "#include \"core/err.h\"\n#include \"masks/mask.h\"\n#include <stdio.h>\n");
-    write_file(tmp, "data/bad.c", "#include \"core/err.h\"\n  #  include \"shim/lt.h\"\n");
-    write_file(tmp, "model/bad.h", "#include \"config/config.h\"\n");
-    write_file(tmp, "core/bad.c", "#include <yaml.h>\n");
-    write_file(tmp, "io/bad.c", "#include \"cli/command.h\"\n");
-    write_file(tmp, "cli/ok.c", "#include \"config/config.h\"\n#include \"shim/lt.h\"\n#include <yaml.h>\n");
-    write_file(tmp, "stray/x.c", "int x;\n");
+    lm_test_write_file(tmp, "data/ok.c", "#include \"core/err.h\"\n#include \"masks/mask.h\"\n#include <stdio.h>\n");
+    lm_test_write_file(tmp, "data/bad.c", "#include \"core/err.h\"\n  #  include \"shim/lt.h\"\n");
+    lm_test_write_file(tmp, "model/bad.h", "#include \"config/config.h\"\n");
+    lm_test_write_file(tmp, "core/bad.c", "#include <yaml.h>\n");
+    lm_test_write_file(tmp, "io/bad.c", "#include \"cli/command.h\"\n");
+    lm_test_write_file(tmp, "cli/ok.c", "#include \"config/config.h\"\n#include \"shim/lt.h\"\n#include <yaml.h>\n");
+    lm_test_write_file(tmp, "stray/x.c", "int x;\n");
     layout_result r;
     check_tree(&r, tmp);
     printf("layout (planted errors):\n%s", r.report);
@@ -469,15 +543,53 @@ START_TEST(test_wrong_doc_is_reported) {
 
     char tmp[256];
     lm_test_tmpdir(tmp, sizeof tmp, "layout_doc");
-    write_file(tmp, "core/a.c", "int a;\n");
-    write_file(tmp, "newdir/b.c", "int b;\n");
-    write_file(tmp, "notes/readme.txt", "no sources\n");
+    lm_test_write_file(tmp, "core/a.c", "int a;\n");
+    lm_test_write_file(tmp, "newdir/b.c", "int b;\n");
+    lm_test_write_file(tmp, "notes/readme.txt", "no sources\n");
     doc_from_tables(text, sizeof text);
+    append(text, sizeof text, "\n| folder | files |\n|---|---|\n| `core/` | `a.c` |\n");
     check_doc(&r, text, tmp);
     printf("layout (unlisted folder):\n%s", r.report);
-    ck_assert_int_eq(r.violations, 2);
+    ck_assert_int_eq(r.violations, 3);
+    ck_assert_ptr_nonnull(strstr(r.report, "'newdir' holds sources but has no row in the file table"));
     ck_assert_ptr_nonnull(strstr(r.report, "'newdir' holds sources but has no row in the folder table"));
     ck_assert_ptr_nonnull(strstr(r.report, "'newdir' holds sources but has no row in the include table"));
+    lm_test_rmtree(tmp);
+}
+END_TEST
+
+/* A file missing from the file table, a name that matches nothing, a too-broad glob, a row
+ * for a folder without sources and a missing table are reported; globs and subfolders match. */
+START_TEST(test_wrong_file_table_is_reported) {
+    char tmp[256];
+    lm_test_tmpdir(tmp, sizeof tmp, "layout_files");
+    lm_test_write_file(tmp, "core/a.c", "int a;\n");
+    lm_test_write_file(tmp, "core/a.h", "int a(void);\n");
+    lm_test_write_file(tmp, "core/b.c", "int b;\n");
+    lm_test_write_file(tmp, "model/export_x.c", "int x;\n");
+    lm_test_write_file(tmp, "model/export_y.c", "int y;\n");
+    lm_test_write_file(tmp, "tests/check_q.c", "int q;\n");
+    lm_test_write_file(tmp, "tests/fuzz/fuzz_q.c", "int f;\n");
+    static char text[16384];
+    doc_from_tables(text, sizeof text);
+    static layout_result missing;
+    check_doc(&missing, text, tmp);
+    ck_assert_ptr_nonnull(strstr(missing.report, "no file table"));
+    append(text, sizeof text,
+           "\n| folder | files |\n|---|---|\n"
+           "| `core/` | `a.*` the a helpers · `gone.c` removed · `*.h` every header |\n"
+           "| `model/` | `export_*.c` the exporters |\n"
+           "| `tests/` | `check_*.c` · `fuzz/fuzz_*.c` |\n| `io/` | `zip.c` |\n");
+    layout_result r;
+    check_doc(&r, text, tmp);
+    printf("layout (file table):\n%s", r.report);
+    ck_assert_int_eq(r.violations, 4);
+    ck_assert_ptr_nonnull(strstr(r.report, "file 'core/b.c' is not in the file table"));
+    ck_assert_ptr_nonnull(strstr(r.report, "lists 'core/gone.c', which matches no file"));
+    ck_assert_ptr_nonnull(strstr(r.report, "'core/*.h' is too broad"));
+    ck_assert_ptr_nonnull(strstr(r.report, "a row 'io', which holds no sources"));
+    ck_assert_ptr_null(strstr(r.report, "export_"));
+    ck_assert_ptr_null(strstr(r.report, "fuzz"));
     lm_test_rmtree(tmp);
 }
 END_TEST
@@ -489,6 +601,7 @@ Suite *check_layout_suite(void) {
     tcase_add_test(tc, test_wrong_includes_are_reported);
     tcase_add_test(tc, test_doc_follows_the_table);
     tcase_add_test(tc, test_wrong_doc_is_reported);
+    tcase_add_test(tc, test_wrong_file_table_is_reported);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -129,6 +129,20 @@ void lm_test_rmtree(const char *dir) {
     if (dir && dir[0]) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void lm_test_write_file(const char *root, const char *rel, const char *text) {
+    char path[4096];
+    ck_assert_msg(snprintf(path, sizeof path, "%s/%s", root, rel) < (int)sizeof path,
+                  "path too long: %s/%s", root, rel);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    ck_assert_msg(lm_path_mkdirs(path) == 0, "cannot create %s", path);
+    *slash = '/';
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
 char *lm_test_slurp(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;

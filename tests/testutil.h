@@ -71,6 +71,8 @@ char *lm_test_slurp(const char *path);
 char *lm_test_read_file(const char *path);
 /* Removes a directory tree (no-op for "" or NULL). */
 void lm_test_rmtree(const char *dir);
+/* Writes text to root/rel, creating rel's folders (fails the test on error). */
+void lm_test_write_file(const char *root, const char *rel, const char *text);
 
 /* The overrides that make `lamac train configs/training/demo.yaml` tiny (suites append their
  * own trainer/visualizer options). */

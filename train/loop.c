@@ -53,6 +53,7 @@ typedef struct run {
     lm_bstream *stream;   /* data.train.stream instead of the loader (NULL: the loader) */
     lm_bstream_writer *dump; /* --dump-batches (NULL: none) */
     int skips_in_row;     /* non-finite steps skipped in a row */
+    lm_report_pace pace;  /* when validations rewrite report.html */
 } run;
 
 static void tb_failed(run *r) {
@@ -141,10 +142,24 @@ cleanup:
     return rc;
 }
 
-/* RUN_DIR/report.html (eval/html.h); a failure is a warning, never a training error. */
-static void write_report(run *r) {
+int lm_report_pace_due(const lm_report_pace *p, double now) {
+    return !p->written || now - p->last_end >= LM_REPORT_PACE * p->cost;
+}
+
+void lm_report_pace_done(lm_report_pace *p, double start, double end) {
+    p->written = 1;
+    p->last_end = end;
+    p->cost = end - start;
+}
+
+/* RUN_DIR/report.html (eval/html.h); a failure is a warning, never a training error. At a
+ * validation (at_end 0) only when the pace says so (lm_report_pace). */
+static void write_report(run *r, int at_end) {
+    double t = lm_clock_now();
+    if (!at_end && !lm_report_pace_due(&r->pace, t)) return;
     if (lm_report_html(r->c->run_dir, r->c->run_dir) < 0)
         fprintf(r->o->log, "warning: %s (training goes on)\n", lm_err_msg());
+    lm_report_pace_done(&r->pace, t, lm_clock_now());
 }
 
 /* After the monitor is settled (first validation): a resumed run whose checkpoint ranked its
@@ -216,7 +231,7 @@ static int first_validation(run *r) {
 }
 
 /* Validation, then checkpoints (best-k by the monitor, best.safetensors, last), then the
- * run's report.html. */
+ * run's report.html when it is due. */
 static int validate_and_save(run *r) {
     const lm_train_opts *o = r->o;
     int rc = 0;
@@ -278,7 +293,7 @@ static int validate_and_save(run *r) {
         snprintf(r->meta.topk, sizeof r->meta.topk, "%s", st ? st : "");
     }
     if (o->save_last) rc = save_last(r);
-    if (!rc) write_report(r);
+    if (!rc) write_report(r, 0);
     return rc;
 }
 
@@ -606,7 +621,7 @@ static int finish(run *r) {
     if (r->main) {
         rc = save_last(r);
         if (!rc) fprintf(o->log, "checkpoint %s (step %" PRId64 ")\n", res->last_ckpt, r->meta.step);
-        if (!rc) write_report(r);
+        if (!rc) write_report(r, 1);
     }
     if (!rc && r->dump) {
         rc = lm_bstream_writer_close(r->dump);

@@ -119,4 +119,19 @@ typedef struct lm_train_result {
  * on_nonfinite stop included; the message names the term). */
 int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ctx *c, const char *resume);
 
+/* When a run rewrites RUN_DIR/report.html at a validation. The page embeds the whole of
+ * metrics.jsonl, so rewriting it at every validation costs time that grows with the run
+ * (quadratic in all). It is written at the first validation and then only once the time
+ * since the previous write is at least LM_REPORT_PACE times what that write took: the pages
+ * cost at most about 1/LM_REPORT_PACE of the run. The end of a run always writes it. */
+#define LM_REPORT_PACE 50.0
+typedef struct {
+    int written;            /* a page was written */
+    double last_end, cost;  /* when the previous write ended, what it took (seconds) */
+} lm_report_pace;
+/* 1 when a validation at time now should write the page. */
+int lm_report_pace_due(const lm_report_pace *p, double now);
+/* Records a write that ran from start to end. */
+void lm_report_pace_done(lm_report_pace *p, double start, double end);
+
 #endif
