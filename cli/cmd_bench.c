@@ -505,6 +505,7 @@ typedef struct step_times {
     int n;
     double *tot, *cpu, *parts[9];
     lm_ddp_stats st0; /* the all-reduce counters when timing began */
+    int64_t reads_min, reads_max; /* host reads (lt_host_reads) per timed iteration */
 } step_times;
 
 static int step_times_alloc(step_times *t, int n) {
@@ -529,9 +530,13 @@ static int time_steps(step_times *t, const step_bench *b, const step_args *a, lt
     for (int it = 0; it < a->warmup + t->n && !rc; it++) {
         if (it == a->warmup) t->st0 = lm_ddp_get_stats(b->ddp);
         double c0 = lm_clock_cpu();
+        int64_t r0 = lt_host_reads();
         rc = lm_step_run(NULL, b->s->step, img, mask);
+        int64_t reads = lt_host_reads() - r0;
         double c1 = lm_clock_cpu();
         if (rc || it < a->warmup) continue;
+        if (it == a->warmup || reads < t->reads_min) t->reads_min = reads;
+        if (it == a->warmup || reads > t->reads_max) t->reads_max = reads;
         const lm_step_times *st = lm_step_last_times(b->s->step);
         int j = it - a->warmup;
         t->tot[j] = st->total;
@@ -562,6 +567,8 @@ static void print_step_times(step_times *t, const step_bench *b, const step_args
            "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
     printf("load average at start: %s (other processes share the cores)\n", load0);
     printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
+    printf("host reads per iteration: %lld to %lld (lt_item, lt_to_buffer, lt_all_finite, lt_synchronize: "
+           "each waits for the device on CUDA)\n", (long long)t->reads_min, (long long)t->reads_max);
     printf("samples/s: %.3f (%d rank(s) x batch %d / median iteration)\n", b->world * a->bs / med, b->world, a->bs);
     if (b->world > 1) {
         lm_ddp_stats st1 = lm_ddp_get_stats(b->ddp), st0 = t->st0;

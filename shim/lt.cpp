@@ -290,8 +290,12 @@ lt_tensor *lt_from_buffer(const void *data, const int64_t *s, int n, lt_dtype dt
     })
 }
 
+static std::atomic<int64_t> g_host_reads{0};
+int64_t lt_host_reads(void) { return g_host_reads.load(); }
+
 int lt_to_buffer(lt_tensor *h, void *out, size_t bytes) {
     if (null_in(IN(h))) return -1;
+    g_host_reads++;
     LT_TRY(-1, {
         at::Tensor t = h->t.detach().to(at::kCPU).contiguous();
         size_t have = (size_t)t.numel() * t.element_size();
@@ -315,6 +319,7 @@ void *lt_data(lt_tensor *h) {
 
 double lt_item(lt_tensor *h) {
     if (null_in(IN(h))) return NAN;
+    g_host_reads++;
     LT_TRY(NAN, return h->t.item().toDouble();)
 }
 
@@ -729,6 +734,7 @@ lt_tensor *lt_mean_dims(lt_tensor *x, const int64_t *d, int n, int keep) {
 lt_tensor *lt_norm(lt_tensor *x, double p) { LT_OP(IN(x), x->t.norm(p)) }
 int lt_all_finite(lt_tensor *x) {
     if (null_in(IN(x))) return -1;
+    g_host_reads++;
     LT_TRY(-1, return at::isfinite(x->t).all().item<bool>() ? 1 : 0;)
 }
 
@@ -1024,6 +1030,7 @@ int lt_cuda_device_count(void) {
 }
 int lt_synchronize(lt_device d) {
     if (d < LT_CUDA) return 0;
+    g_host_reads++;
     LT_TRY(-1, {
         torch::cuda::synchronize((int64_t)(d - LT_CUDA));
         return 0;

@@ -87,6 +87,24 @@ START_TEST(test_buffers_and_creation) {
 }
 END_TEST
 
+/* lt_host_reads counts each read of values to the host (and nothing else). */
+START_TEST(test_host_reads) {
+    lt_scope_push();
+    int64_t s[1] = {4};
+    lt_tensor *t = lt_ones(s, 1, LT_F32, LT_CPU);
+    float v[4];
+    int64_t r0 = lt_host_reads();
+    lt_tensor *u = lt_add(lt_mul(t, t), t); /* ops queue work: no read */
+    ck_assert_int_eq(lt_host_reads(), r0);
+    ck_assert(lt_item(lt_sum(u)) == 8.0);
+    ck_assert_int_eq(lt_to_buffer(u, v, sizeof v), 0);
+    ck_assert_int_eq(lt_all_finite(u), 1);
+    ck_assert_int_eq(lt_synchronize(LT_CPU), 0); /* CPU: nothing to wait for, not counted */
+    ck_assert_int_eq(lt_host_reads(), r0 + 3);
+    lt_scope_pop();
+}
+END_TEST
+
 START_TEST(test_arithmetic_and_inplace) {
     float av[3] = {1, 2, 3}, bv[3] = {4, 5, 6};
     int64_t s[1] = {3};
@@ -604,6 +622,7 @@ Suite *check_shim_suite(void) {
     TCase *tc = tcase_create("ops");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_buffers_and_creation);
+    tcase_add_test(tc, test_host_reads);
     tcase_add_test(tc, test_arithmetic_and_inplace);
     tcase_add_test(tc, test_conv);
     tcase_add_test(tc, test_batch_norm);
