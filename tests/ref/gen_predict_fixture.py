@@ -62,27 +62,7 @@ with torch.no_grad():
     last.weight.mul_(10)
 G.eval()
 
-CONFIG = f"""generator:
-  kind: ffc_resnet
-  input_nc: 4
-  output_nc: 3
-  ngf: {NGF}
-  n_downsampling: 3
-  n_blocks: {NBLOCKS}
-  add_out_act: sigmoid
-  init_conv_kwargs:
-    ratio_gin: 0
-    ratio_gout: 0
-    enable_lfu: false
-  downsample_conv_kwargs:
-    ratio_gin: 0
-    ratio_gout: 0
-    enable_lfu: false
-  resnet_conv_kwargs:
-    ratio_gin: 0.75
-    ratio_gout: 0.75
-    enable_lfu: false
-"""
+CONFIG = harness.generator_config_yaml(NBLOCKS, NGF)
 
 
 def make_image(h, w):

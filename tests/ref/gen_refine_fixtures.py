@@ -142,27 +142,7 @@ CASES = {  # name: refiner options (gpu_ids, modulo added below)
     'c': dict(n_iters=3, lr=0.01, min_side=200, max_scales=3, px_budget=1800000),
 }
 MODULO = 8
-CONFIG = f"""generator:
-  kind: ffc_resnet
-  input_nc: 4
-  output_nc: 3
-  ngf: {NGF}
-  n_downsampling: 3
-  n_blocks: {NBLOCKS}
-  add_out_act: sigmoid
-  init_conv_kwargs:
-    ratio_gin: 0
-    ratio_gout: 0
-    enable_lfu: false
-  downsample_conv_kwargs:
-    ratio_gin: 0
-    ratio_gout: 0
-    enable_lfu: false
-  resnet_conv_kwargs:
-    ratio_gin: 0.75
-    ratio_gout: 0.75
-    enable_lfu: false
-"""
+CONFIG = harness.generator_config_yaml(NBLOCKS, NGF)
 
 
 def make_generator():

@@ -92,6 +92,32 @@ def make_generator(n_blocks=9, ngf=64, ratio=0.75):
                               resnet_conv_kwargs=conv_kwargs(ratio))
 
 
+def generator_config_yaml(n_blocks, ngf):
+    """The `generator:` group of make_generator(n_blocks, ngf) (ratio 0.75) as config YAML text,
+    the metadata/config.yaml that lamac reads beside the fixture's weights."""
+    return f"""generator:
+  kind: ffc_resnet
+  input_nc: 4
+  output_nc: 3
+  ngf: {ngf}
+  n_downsampling: 3
+  n_blocks: {n_blocks}
+  add_out_act: sigmoid
+  init_conv_kwargs:
+    ratio_gin: 0
+    ratio_gout: 0
+    enable_lfu: false
+  downsample_conv_kwargs:
+    ratio_gin: 0
+    ratio_gout: 0
+    enable_lfu: false
+  resnet_conv_kwargs:
+    ratio_gin: 0.75
+    ratio_gout: 0.75
+    enable_lfu: false
+"""
+
+
 def make_discriminator(ndf=64, n_layers=4):
     """NLayerDiscriminator on RGB, as configs/training/discriminator/pix2pixhd_nlayer.yaml."""
     setup()
