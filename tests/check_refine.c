@@ -184,6 +184,12 @@ START_TEST(test_plan_and_ellipse) {
 }
 END_TEST
 
+/* A level's fixture (the official _infer's result, padded to 8) cropped to the level's size. */
+static lt_tensor *level_fixture(const lm_safetensors_file *f, const char *key, lt_tensor *level) {
+    lt_tensor *want = lm_test_fixture(f, key);
+    return lt_narrow(lt_narrow(want, 2, 0, lt_size(level, 2)), 3, 0, lt_size(level, 3));
+}
+
 START_TEST(test_f64_parity) {
     long live = lt_live_count();
     lm_predictor *pr = NULL;
@@ -204,9 +210,7 @@ START_TEST(test_f64_parity) {
             for (int k = 0; k < c->levels; k++) {
                 snprintf(key, sizeof key, "%s_f64_level%d", c->name, k);
                 lt_scope_push();
-                lt_tensor *want = lm_test_fixture(f, key); /* _infer's result: padded to 8 */
-                want = lt_narrow(lt_narrow(want, 2, 0, lt_size(lv[ck].t[k], 2)), 3, 0, lt_size(lv[ck].t[k], 3));
-                max_err(lv[ck].t[k], want, 1e-12, &rel, &ab);
+                max_err(lv[ck].t[k], level_fixture(f, key, lv[ck].t[k]), 1e-12, &rel, &ab);
                 lt_scope_pop();
                 ck_assert_msg(rel <= REFINE_F64_RTOL, "case %s level %d (checkpoint %s): rel %.3g abs %.3g",
                               c->name, k, ck ? "off" : "on", rel, ab);
@@ -268,9 +272,7 @@ START_TEST(test_f32_envelope) {
             for (int k = 0; k < lv.n; k++) {
                 double rel, ab;
                 snprintf(key, sizeof key, "%s_f32_level%d", c->name, k);
-                lt_tensor *want = lm_test_fixture(f, key);
-                want = lt_narrow(lt_narrow(want, 2, 0, lt_size(lv.t[k], 2)), 3, 0, lt_size(lv.t[k], 3));
-                max_err(lv.t[k], want, 0, &rel, &ab);
+                max_err(lv.t[k], level_fixture(f, key, lv.t[k]), 0, &rel, &ab);
                 printf("    level %d: max |diff| %.3g\n", k, ab);
             }
             lt_scope_pop();
