@@ -4,7 +4,7 @@
  *     stride-2 conv, avg-pool, RFFT2 + COORDS + IRFFT2, the LFU's quadrant slices and cats,
  *     REPEAT2, HALF, conv-transpose, sigmoid, tanh, add, channel-broadcast mul) exported, loaded
  *     back with lt_jit_load and run: the output equals the same graph computed with lt_*
- *     ops (a small interpreter below) and composited with the IOPaint contract, within 1e-5
+ *     ops (lm_graph_run) and composited with the IOPaint contract, within 1e-5
  *     in float32 and 1e-12 in float64, on square and non-square sizes;
  *   - the real generators (lm_generator_emit, random weights and BN statistics): ffc_resnet as
  *     lama-fourier, with spectral position encoding + backward norm + tanh, gated + forward
@@ -151,88 +151,15 @@ static void build_mix(lm_graph *g, lt_dtype dt, int64_t h, int64_t w) {
     free(d);
 }
 
-/* ---- the reference: the graph computed with lt_* ops, as model/fourier.c and layers.c do -- */
-static lt_tensor *coords(lt_tensor *f) {
-    int64_t n = lt_size(f, 0), h = lt_size(f, 2), w = lt_size(f, 3);
-    lt_tensor *cv = lt_reshape(lt_arange(0, (double)h, 1, LT_F32, LT_CPU), (int64_t[]){1, 1, h, 1}, 4);
-    lt_tensor *ch = lt_reshape(lt_arange(0, (double)w, 1, LT_F32, LT_CPU), (int64_t[]){1, 1, 1, w}, 4);
-    /* linspace(0, 1, n) from both ends as ATen: i * step below n/2, 1 - (n-1-i) * step above */
-    lt_tensor *ax[2] = {cv, ch};
-    int64_t len[2] = {h, w};
-    for (int k = 0; k < 2; k++) {
-        double step = len[k] > 1 ? (double)(1.0f / (float)(len[k] - 1)) : 0;
-        lt_tensor *lo = lt_mul_scalar(ax[k], step);
-        lt_tensor *hi = lt_rsub_scalar(lt_mul_scalar(lt_rsub_scalar(ax[k], (double)(len[k] - 1)), step), 1.0);
-        ax[k] = lt_where(lt_lt_scalar(ax[k], (double)(len[k] / 2)), lo, hi);
-    }
-    int64_t s[4] = {n, 1, h, w};
-    lt_tensor *parts[2] = {lt_expand(ax[0], s, 4), lt_expand(ax[1], s, 4)};
-    return lt_to_dtype(lt_cat(parts, 2, 1), lt_type(f));
-}
-
-static lt_tensor *ref_forward(const lm_graph *g, lt_tensor *x0) {
-    lt_tensor **v = calloc((size_t)g->len, sizeof *v);
-    v[0] = x0;
-    for (int i = 1; i < g->len; i++) {
-        const lm_gnode *n = &g->n[i];
-        lt_tensor *x = v[n->in[0]];
-        const int64_t *a = n->a;
-        int64_t dims[2] = {-2, -1};
-        switch (n->op) {
-        case LM_GOP_PAD: v[i] = lt_pad(x, a, 4, n->pad_mode, 0); break;
-        case LM_GOP_CONV: v[i] = lt_conv2d(x, n->w, n->b, (int)a[0], (int)a[1], (int)a[2], (int)a[3]); break;
-        case LM_GOP_CONVT:
-            v[i] = lt_conv_transpose2d(x, n->w, n->b, (int)a[0], (int)a[1], (int)a[2], (int)a[3], (int)a[4]);
-            break;
-        case LM_GOP_BN: v[i] = lt_batch_norm(x, n->w, n->b, n->mean, n->var, 0, 0.1, n->eps); break;
-        case LM_GOP_RELU: v[i] = lt_relu(x); break;
-        case LM_GOP_SIGMOID: v[i] = lt_sigmoid(x); break;
-        case LM_GOP_TANH: v[i] = lt_tanh(x); break;
-        case LM_GOP_ADD: v[i] = lt_add(x, v[n->in[1]]); break;
-        case LM_GOP_MUL: v[i] = lt_mul(x, v[n->in[1]]); break;
-        case LM_GOP_CAT: {
-            lt_tensor *ts[LM_GRAPH_MAX_IN];
-            for (int j = 0; j < n->n_in; j++) ts[j] = v[n->in[j]];
-            v[i] = lt_cat(ts, n->n_in, (int)a[0]);
-            break;
-        }
-        case LM_GOP_SLICE: v[i] = lt_narrow(x, (int)a[0], a[1], a[2]); break;
-        case LM_GOP_HALF: {
-            int64_t len = lt_size(x, (int)a[0]) / 2;
-            v[i] = lt_narrow(x, (int)a[0], a[1] * len, len);
-            break;
-        }
-        case LM_GOP_AVGPOOL2: v[i] = lt_avg_pool2d(x, 2, 2, 0, 0, 1); break;
-        case LM_GOP_RFFT2: {
-            lt_tensor *z = lt_rfftn(x, dims, 2, n->norm);
-            int64_t perm[5] = {0, 1, 4, 2, 3}, s[4] = {lt_size(z, 0), 2 * lt_size(z, 1), lt_size(z, 2), lt_size(z, 3)};
-            v[i] = lt_reshape(lt_permute(lt_view_as_real(z), perm, 5), s, 4);
-            break;
-        }
-        case LM_GOP_IRFFT2: {
-            lt_tensor *like = v[n->in[1]];
-            int64_t s5[5] = {lt_size(x, 0), lt_size(x, 1) / 2, 2, lt_size(x, 2), lt_size(x, 3)};
-            int64_t hw[2] = {lt_size(like, 2), lt_size(like, 3)};
-            lt_tensor *f = lt_reshape(x, s5, 5);
-            v[i] = lt_irfftn(lt_complex(lt_select(f, 2, 0), lt_select(f, 2, 1)), hw, dims, 2, n->norm);
-            break;
-        }
-        case LM_GOP_COORDS: v[i] = coords(x); break;
-        case LM_GOP_REPEAT2: v[i] = lt_repeat(x, (int64_t[]){1, 1, 2, 2}, 4); break;
-        default: ck_abort_msg("ref_forward: op %s", lm_gop_name(n->op));
-        }
-    }
-    lt_tensor *y = v[g->out];
-    free(v);
-    return y;
-}
-
+/* ---- the reference: the graph run with the shim's ops (model/graph_run.c lm_graph_run, which
+ * the graph suite holds to the eval forwards) ------------------------------------------------ */
 /* The IOPaint contract around the reference generator. */
 static lt_tensor *ref_composite(const lm_graph *g, lt_tensor *img, lt_tensor *mask) {
     lt_tensor *m = lt_to_dtype(lt_gt_scalar(mask, 0), lt_type(img));
     lt_tensor *inv = lt_rsub_scalar(m, 1.0);
     lt_tensor *x[2] = {lt_mul(img, inv), m};
-    lt_tensor *pred = ref_forward(g, lt_cat(x, 2, 1));
+    lt_tensor *pred = lm_graph_run(g, lt_cat(x, 2, 1));
+    ck_assert_msg(pred != NULL, "lm_graph_run: %s", lt_error());
     return lt_add(lt_mul(m, pred), lt_mul(inv, img));
 }
 
