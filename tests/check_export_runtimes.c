@@ -178,12 +178,9 @@ static void check_torchscript(const char *src, const char *extra, const char *di
             snprintf(c, sizeof c, "%s/out.f32", dir);
             write_raw(a, t->rgb, (size_t)t->w * t->h * 3);
             write_raw(b, t->mask, (size_t)t->w * t->h);
-            char cmd[3000];
-            snprintf(cmd, sizeof cmd, PY " tests/rt/ts_run.py %s %s %s %d %d %s 2>&1", model, a, b, t->h, t->w, c);
-            FILE *f = popen(cmd, "r");
-            size_t got = f ? fread(g_out, 1, sizeof g_out - 1, f) : 0;
-            g_out[got] = 0;
-            ck_assert_msg(f && pclose(f) == 0, "ts_run.py: %s", g_out);
+            int st = lm_test_sh(g_out, sizeof g_out, PY " tests/rt/ts_run.py %s %s %s %d %d %s", model, a, b, t->h,
+                                t->w, c);
+            ck_assert_msg(st == 0, "ts_run.py: %s", g_out);
             float *py = read_f32(c, n);
             d = max_diff(py, e, n, 1);
             ck_assert_msg(d <= 1e-5, "%s %dx%d: torch.jit.load (IOPaint call) vs lamac predict: max |diff| %g", src, t->w, t->h, d);
@@ -206,12 +203,8 @@ static void check_onnx(const char *src, const char *extra, const char *dir, cons
                          model, extra);
     ck_assert_msg(rc == 0, "export onnx: %s", g_out);
     if (have_onnx()) {
-        char cmd[1200];
-        snprintf(cmd, sizeof cmd, PY " tests/rt/onnx_check.py %s 2>&1", model);
-        FILE *f = popen(cmd, "r");
-        size_t got = f ? fread(g_out, 1, sizeof g_out - 1, f) : 0;
-        g_out[got] = 0;
-        ck_assert_msg(f && pclose(f) == 0, "onnx.checker: %s", g_out);
+        ck_assert_msg(lm_test_sh(g_out, sizeof g_out, PY " tests/rt/onnx_check.py %s", model) == 0, "onnx.checker: %s",
+                      g_out);
         ck_assert_ptr_nonnull(strstr(g_out, "check ok"));
         ck_assert_ptr_nonnull(strstr(g_out, !strcmp(fft, "matmul") ? "input image 1 ['batch', 3, 64, 64]"
                                                                     : "input image 1 ['batch', 3, 'height', 'width']"));
@@ -245,12 +238,8 @@ static void check_onnx(const char *src, const char *extra, const char *dir, cons
     snprintf(c, sizeof c, "%s/out.f32", dir);
     write_raw(a, img, B * 3 * px * sizeof *img);
     write_raw(b, msk, B * px * sizeof *msk);
-    char cmd[3000];
-    snprintf(cmd, sizeof cmd, "node tests/rt/ort_run.js %s %s %s %d %d %s 2>&1", model, a, b, B, S, c);
-    FILE *f = popen(cmd, "r");
-    size_t got = f ? fread(g_out, 1, sizeof g_out - 1, f) : 0;
-    g_out[got] = 0;
-    ck_assert_msg(f && pclose(f) == 0, "ort_run.js: %s", g_out);
+    ck_assert_msg(lm_test_sh(g_out, sizeof g_out, "node tests/rt/ort_run.js %s %s %s %d %d %s", model, a, b, B, S, c) == 0,
+                  "ort_run.js: %s", g_out);
     float *out = read_f32(c, B * 3 * px);
     double d = max_diff(out, want, B * 3 * px, 255);
     ck_assert_msg(d <= 0.5, "%s: onnxruntime output vs 255 x lamac predict: max |diff| %g grey levels", src, d);

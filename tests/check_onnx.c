@@ -99,23 +99,9 @@ END_TEST
 
 /* ---- runtimes ------------------------------------------------------------------------------- */
 
-/* Runs cmd (2>&1) into out; returns the exit status. */
-static int run_cmd(char *out, size_t cap, const char *cmd) {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    ck_assert_msg(p != NULL, "popen %s", cmd);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 /* onnx.checker on path; 0 when the checker is absent (message printed), 1 when it passed. */
 static int onnx_check(const char *path, char *out, size_t cap, int dump) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/rt/onnx_check.py %s%s", path, dump ? " --dump" : "");
-    int rc = run_cmd(out, cap, cmd);
+    int rc = lm_test_sh(out, cap, "/usr/bin/python3 tests/rt/onnx_check.py %s%s", path, dump ? " --dump" : "");
     if (rc == 3 || rc == 127) {
         printf("onnx: onnx.checker did not run (%s): install python3-onnx (scripts/setup-deps.sh)\n", out);
         return 0;
@@ -327,42 +313,26 @@ static void build_fft(lm_graph *g, owned *o, lt_fft_norm norm) {
     ck_assert_msg(g->out > 0, "%s", lm_err_msg());
 }
 
-static void write_f32(const char *path, lt_tensor *t) {
-    int64_t n = lt_numel(t);
-    float *v = malloc(sizeof(float) * (size_t)n);
-    ck_assert(lt_to_buffer(lt_contiguous(t), v, sizeof(float) * (size_t)n) == 0);
-    FILE *f = fopen(path, "wb");
-    ck_assert(f && fwrite(v, sizeof(float), (size_t)n, f) == (size_t)n);
-    fclose(f);
-    free(v);
-}
-
 /* Runs model in onnxruntime on image (B, 3, S, S) and mask (B, 1, S, S) (files in dir); the
  * output (B, 3, S, S) in the current scope, or NULL when the runtime is missing (said so).
  * log receives the runner's timing line. */
 static lt_tensor *ort_output(const char *dir, const char *model, lt_tensor *image, lt_tensor *mask, const char *tag,
                              char *log, size_t cap) {
-    char img[300], msk[300], out[300], cmd[2048];
+    char img[300], msk[300], out[300];
     int64_t B = lt_size(image, 0), S = lt_size(image, 2), si[4] = {B, 3, S, S};
     snprintf(img, sizeof img, "%s/image.f32", dir);
     snprintf(msk, sizeof msk, "%s/mask.f32", dir);
     snprintf(out, sizeof out, "%s/out.f32", dir);
-    write_f32(img, image);
-    write_f32(msk, mask);
-    snprintf(cmd, sizeof cmd, "node tests/rt/ort_run.js %s %s %s %lld %lld %s", model, img, msk, (long long)B, (long long)S, out);
-    int rc = run_cmd(log, cap, cmd);
+    lm_test_write_f32(img, image);
+    lm_test_write_f32(msk, mask);
+    int rc = lm_test_sh(log, cap, "node tests/rt/ort_run.js %s %s %s %lld %lld %s", model, img, msk, (long long)B,
+                        (long long)S, out);
     if (rc == 3 || rc == 127) {
         printf("onnx: %s: onnxruntime did not run (%s): scripts/setup-deps.sh installs onnxruntime-node into .rt/\n", tag, log);
         return NULL;
     }
     ck_assert_msg(rc == 0, "%s: onnxruntime failed:\n%s", tag, log);
-    size_t n = (size_t)B * 3 * S * S;
-    float *v = malloc(n * sizeof *v);
-    FILE *f = fopen(out, "rb");
-    ck_assert(f && fread(v, sizeof(float), n, f) == n);
-    fclose(f);
-    lt_tensor *got = lt_from_buffer(v, si, 4, LT_F32);
-    free(v);
+    lt_tensor *got = lm_test_read_f32(out, si, 4);
     log[strcspn(log, "\n")] = 0;
     return got;
 }

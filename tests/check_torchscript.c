@@ -180,29 +180,6 @@ static void inputs(lt_dtype dt, int64_t h, int64_t w, lt_tensor **img, lt_tensor
     *mask = lt_where(lt_lt_scalar(u, 0.5), lt_zeros(sm, 4, dt, LT_CPU), u);
 }
 
-static void write_raw(const char *path, lt_tensor *t) {
-    size_t n = (size_t)lt_numel(t) * sizeof(float);
-    void *buf = malloc(n);
-    ck_assert_int_eq(lt_to_buffer(lt_to_dtype(t, LT_F32), buf, n), 0);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fwrite(buf, 1, n, f), n);
-    fclose(f);
-    free(buf);
-}
-
-static lt_tensor *read_raw(const char *path, const int64_t *shape) {
-    size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]) * sizeof(float);
-    void *buf = malloc(n);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "no %s", path);
-    ck_assert_int_eq(fread(buf, 1, n, f), n);
-    fclose(f);
-    lt_tensor *t = lt_from_buffer(buf, shape, 4, LT_F32);
-    free(buf);
-    return t;
-}
-
 static int python_has_torch(void) {
     static int has = -1;
     if (has < 0) has = system(PY " -c 'import torch' >/dev/null 2>&1") == 0;
@@ -214,23 +191,18 @@ static int python_has_torch(void) {
  * output, or NULL when Python has no torch. */
 static lt_tensor *python_forward(const char *dir, const char *model, lt_tensor *img, lt_tensor *mask) {
     if (!python_has_torch()) return NULL;
-    char ip[600], mp[600], op[600], cmd[3000], out[4096];
+    char ip[600], mp[600], op[600], out[4096];
     snprintf(ip, sizeof ip, "%s/image.f32", dir);
     snprintf(mp, sizeof mp, "%s/mask.f32", dir);
     snprintf(op, sizeof op, "%s/out.f32", dir);
-    write_raw(ip, img);
-    write_raw(mp, mask);
+    lm_test_write_f32(ip, img);
+    lm_test_write_f32(mp, mask);
     int64_t h = lt_size(img, 2), w = lt_size(img, 3);
-    snprintf(cmd, sizeof cmd, PY " tests/rt/ts_forward.py %s %s %s %lld %lld %s 2>&1", model, ip, mp,
-             (long long)h, (long long)w, op);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    ck_assert_msg(st == 0, "%s failed:\n%s", cmd, out);
+    int st = lm_test_sh(out, sizeof out, PY " tests/rt/ts_forward.py %s %s %s %lld %lld %s", model, ip, mp,
+                        (long long)h, (long long)w, op);
+    ck_assert_msg(st == 0, "ts_forward.py %s failed:\n%s", model, out);
     int64_t shape[4] = {1, 3, h, w};
-    return read_raw(op, shape);
+    return lm_test_read_f32(op, shape, 4);
 }
 
 /* Exports build_mix at h x w, runs the archive in C (and Python in float32), compares to the

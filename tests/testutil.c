@@ -94,14 +94,8 @@ const char *lm_test_lamac_bin(void) {
     return bin;
 }
 
-int lm_test_run(char *out, size_t cap, const char *fmt, ...) {
-    const char *bin = lm_test_lamac_bin();
-    char args[4096], cmd[4608];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+/* Runs cmd (a shell line; stderr joined to stdout) into out; the exit status, -1 if killed. */
+static int run_shell(char *out, size_t cap, const char *cmd) {
     FILE *f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);
     size_t n = fread(out, 1, cap - 1, f);
@@ -110,6 +104,50 @@ int lm_test_run(char *out, size_t cap, const char *fmt, ...) {
     }
     int st = pclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int lm_test_run(char *out, size_t cap, const char *fmt, ...) {
+    const char *bin = lm_test_lamac_bin();
+    char args[4096], cmd[4608];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+    return run_shell(out, cap, cmd);
+}
+
+int lm_test_sh(char *out, size_t cap, const char *fmt, ...) {
+    char args[4096], cmd[4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s 2>&1", args);
+    return run_shell(out, cap, cmd);
+}
+
+void lm_test_write_f32(const char *path, lt_tensor *t) {
+    size_t n = (size_t)lt_numel(t);
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    ck_assert_msg(v && lt_to_buffer(lt_to_dtype(t, LT_F32), v, n * sizeof *v) == 0, "%s", lt_error());
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f && fwrite(v, sizeof *v, n, f) == n, "cannot write %s", path);
+    fclose(f);
+    free(v);
+}
+
+lt_tensor *lm_test_read_f32(const char *path, const int64_t *shape, int ndim) {
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f && v, "cannot open %s", path);
+    ck_assert_msg(fread(v, sizeof *v, n, f) == n, "%s: shorter than %zu float32 values", path, n);
+    fclose(f);
+    lt_tensor *t = lt_from_buffer(v, shape, ndim, LT_F32);
+    free(v);
+    return t;
 }
 
 const char *lm_test_tmpdir(char *buf, size_t cap, const char *tag) {

@@ -62,6 +62,12 @@ const char *lm_test_lamac_bin(void);
 
 /* Runs `<lamac binary> <args> 2>&1`, captures up to cap−1 bytes, returns the exit status. */
 int lm_test_run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Runs the shell line `<fmt...> 2>&1` (a runtime runner: python3, node), the same way. */
+int lm_test_sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A tensor as a raw little-endian float32 file (converted), and such a file read back as a
+ * float32 tensor of the given shape (in the current scope); fail the test on error. */
+void lm_test_write_f32(const char *path, lt_tensor *t);
+lt_tensor *lm_test_read_f32(const char *path, const int64_t *shape, int ndim);
 
 /* Creates /tmp/lamac_<tag>_XXXXXX in buf (fails the test on error); returns buf. */
 const char *lm_test_tmpdir(char *buf, size_t cap, const char *tag);
