@@ -103,23 +103,12 @@ static int write_graph_format(int fmt, const char *src, const lm_generator_opts 
                               const char *config_from, int raw, const lm_export_onnx_opts *oo,
                               const char *out, int *used_ema) {
     lm_predictor *p = NULL;
-    lm_weights_src *s = NULL;
     lm_graph g = {0};
-    int rc = gen ? lm_predictor_open_opts(&p, src, gen, config_from, LT_CPU, LT_F32, stderr)
-                 : lm_predictor_open(&p, src, NULL, LT_CPU, LT_F32, stderr);
-    if (rc == 0) rc = lm_weights_open(&s, p->weights_path);
-    if (rc == 0 && !raw && lm_weights_count_prefix(s, "generator_average.") > 0) {
-        lm_weights_report rep;
-        lm_weights_report_init(&rep);
-        if ((rc = lm_weights_load(&p->params, s, "generator_average.", LM_WEIGHTS_STRICT, &rep)) < 0)
-            lm_err_prefix("the EMA weights (generator_average.*; --raw skips them)");
-        lm_weights_report_free(&rep);
-        *used_ema = rc == 0;
-    }
+    int rc = lm_predictor_open_opts(&p, src, gen, config_from, !raw, LT_CPU, LT_F32, stderr);
+    if (rc == 0) *used_ema = p->used_ema;
     if (rc == 0) rc = lm_generator_emit(p->gen, &g);
     if (rc == 0) rc = fmt == F_TORCHSCRIPT ? lm_export_torchscript(&g, out, NULL) : lm_export_onnx(&g, oo, out);
     lm_graph_free(&g);
-    lm_weights_close(s);
     lm_predictor_close(p);
     return rc;
 }
@@ -218,7 +207,7 @@ static int run(int argc, char **argv) {
         /* the weights must fit the generator the written config describes (a strict load),
          * else the exported model would not open in the tools that read it */
         lm_predictor *check = NULL;
-        rc = lm_predictor_open_opts(&check, src, &gen, config, LT_CPU, LT_F32, stderr);
+        rc = lm_predictor_open_opts(&check, src, &gen, config, 0, LT_CPU, LT_F32, stderr);
         lm_predictor_close(check);
         if (rc < 0) {
             lm_err_prefix("--config %s does not describe these weights", config);

@@ -107,9 +107,10 @@ cleanup:
     return rc;
 }
 
-/* lm_predictor_open, or lm_predictor_open_opts when given is not NULL. */
+/* lm_predictor_open, or lm_predictor_open_opts when given is not NULL; ema: load
+ * generator_average.* instead of generator.* when the weights have it. */
 static int open_impl(lm_predictor **out, const char *model, const char *config,
-                     const lm_generator_opts *given, const char *given_from, lt_device dev,
+                     const lm_generator_opts *given, const char *given_from, int ema, lt_device dev,
                      lt_dtype dtype, FILE *report) {
     *out = NULL;
     lm_predictor *p = calloc(1, sizeof *p);
@@ -143,8 +144,10 @@ static int open_impl(lm_predictor **out, const char *model, const char *config,
     if (rc < 0) goto cleanup;
     if ((rc = lm_generator_create(&p->gen, &p->params, &p->opts)) < 0) goto cleanup;
     /* "generator.*" as the official checkpoints and lamac files; a bare generator
-     * state_dict has no prefix */
-    const char *prefix = lm_weights_count_prefix(src, "generator.") > 0 ? "generator." : "";
+     * state_dict has no prefix; the EMA copy when asked for and present */
+    p->used_ema = ema && lm_weights_count_prefix(src, "generator_average.") > 0;
+    const char *prefix = p->used_ema ? "generator_average."
+                         : lm_weights_count_prefix(src, "generator.") > 0 ? "generator." : "";
     if ((rc = lm_weights_load(&p->params, src, prefix, LM_WEIGHTS_STRICT, &rep)) < 0) {
         if (report && rep.n) {
             fprintf(report, "weights %s do not fit the generator of %s:\n", p->weights_path,
@@ -173,10 +176,10 @@ void lm_predictor_close(lm_predictor *p) {
 
 int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
                       lt_dtype dtype, FILE *report) {
-    return open_impl(out, model, config, NULL, NULL, dev, dtype, report);
+    return open_impl(out, model, config, NULL, NULL, 0, dev, dtype, report);
 }
 
 int lm_predictor_open_opts(lm_predictor **out, const char *model, const lm_generator_opts *opts,
-                           const char *config_from, lt_device dev, lt_dtype dtype, FILE *report) {
-    return open_impl(out, model, NULL, opts, config_from, dev, dtype, report);
+                           const char *config_from, int ema, lt_device dev, lt_dtype dtype, FILE *report) {
+    return open_impl(out, model, NULL, opts, config_from, ema, dev, dtype, report);
 }

@@ -27,6 +27,7 @@ typedef struct lm_predictor {
     char weights_path[4096];
     char config_from[4096]; /* a path, or "metadata of <weights>" */
     char weights_kind[16];  /* "safetensors", "pth-zip", "pth-legacy" */
+    int used_ema;           /* the generator holds generator_average.* (lm_predictor_open_opts) */
 } lm_predictor;
 
 /* Opens the model with dtype (LT_F32, or LT_F64 for `predict --precision 64`) weights.
@@ -35,9 +36,11 @@ typedef struct lm_predictor {
 int lm_predictor_open(lm_predictor **out, const char *model, const char *config, lt_device dev,
                       lt_dtype dtype, FILE *report);
 /* The same with generator options the caller filled (`lamac export --config FILE key=value`
- * composes the config itself); config_from names their origin in messages. */
+ * composes the config itself; opts NULL: the config is found as lm_predictor_open finds it);
+ * config_from names their origin in messages. ema: the EMA weights (generator_average.*, as
+ * `lamac export` writes them) instead of generator.* when the file has them (used_ema says). */
 int lm_predictor_open_opts(lm_predictor **out, const char *model, const lm_generator_opts *opts,
-                           const char *config_from, lt_device dev, lt_dtype dtype, FILE *report);
+                           const char *config_from, int ema, lt_device dev, lt_dtype dtype, FILE *report);
 void lm_predictor_close(lm_predictor *p);
 
 /* Resolves what a user points --model (predict) or `lamac export` at to a weights file and the

@@ -315,6 +315,36 @@ START_TEST(test_cli_refusals) {
 }
 END_TEST
 
+/* A run with EMA weights: the file holds generator_average.* by default (as the other export
+ * formats), generator.* with --raw; each equals the predictor opened on those weights. */
+START_TEST(test_ema_selection) {
+    char dir[256], ema[400], raw[400];
+    lm_test_tmpdir(dir, sizeof dir, "rt_ema");
+    lt_set_num_threads(1);
+    const char *src = "tests/fixtures/export/run";
+    snprintf(ema, sizeof ema, "%s/ema.pt", dir);
+    snprintf(raw, sizeof raw, "%s/raw.pt", dir);
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "export %s --format torchscript --out %s", src, ema), 0);
+    ck_assert_ptr_nonnull(strstr(g_out, "(EMA weights, generator_average.*)"));
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out, "export %s --format torchscript --raw --out %s", src, raw), 0);
+    ck_assert_ptr_null(strstr(g_out, "EMA"));
+    timg t = synth(64, 64, 5);
+    size_t n = (size_t)t.w * t.h * 3;
+    for (int use_ema = 0; use_ema < 2; use_ema++) {
+        lm_predictor *p = NULL;
+        ck_assert_msg(lm_predictor_open_opts(&p, src, NULL, NULL, use_ema, LT_CPU, LT_F32, stderr) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(p->used_ema, use_ema);
+        float *e = expected(p, &t), *mine = run_jit_cpp(use_ema ? ema : raw, &t), *other = run_jit_cpp(use_ema ? raw : ema, &t);
+        ck_assert_double_le(max_diff(mine, e, n, 1), 1e-5);
+        ck_assert_double_gt(max_diff(other, e, n, 1), 1e-3); /* the two weight sets differ */
+        free(e), free(mine), free(other);
+        lm_predictor_close(p);
+    }
+    timg_free(&t);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
 Suite *check_export_runtimes_suite(void) {
     Suite *s = suite_create("export_runtimes");
     TCase *tc = tcase_create("runtimes");
@@ -322,6 +352,7 @@ Suite *check_export_runtimes_suite(void) {
     tcase_add_test(tc, test_official_checkpoint);
     tcase_add_test(tc, test_trained_by_lamac);
     tcase_add_test(tc, test_cli_refusals);
+    tcase_add_test(tc, test_ema_selection);
     suite_add_tcase(s, tc);
     return s;
 }
