@@ -425,6 +425,7 @@ lt_tensor *lt_add_(lt_tensor *t, lt_tensor *o, double alpha) {
 }
 lt_tensor *lt_add_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.add_(scalar_for(t->t, s))) }
 lt_tensor *lt_mul_scalar_(lt_tensor *t, double s) { LT_INPLACE(IN(t), t->t.mul_(scalar_for(t->t, s))) }
+lt_tensor *lt_mul_(lt_tensor *t, lt_tensor *o) { LT_INPLACE(IN(t, o), t->t.mul_(o->t)) }
 lt_tensor *lt_addcmul_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v) {
     LT_INPLACE(IN(t, a, b), t->t.addcmul_(a->t, b->t, v))
 }
@@ -737,6 +738,8 @@ int lt_all_finite(lt_tensor *x) {
     g_host_reads++;
     LT_TRY(-1, return at::isfinite(x->t).all().item<bool>() ? 1 : 0;)
 }
+
+lt_tensor *lt_isfinite(lt_tensor *x) { LT_OP(IN(x), at::isfinite(x->t)) }
 
 // ---- comparison ---------------------------------------------------------------------------------
 lt_tensor *lt_gt_scalar(lt_tensor *x, double s) { LT_OP(IN(x), x->t.gt(s)) }

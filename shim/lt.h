@@ -140,6 +140,7 @@ lt_tensor *lt_fill_(lt_tensor *t, double v);
 lt_tensor *lt_add_(lt_tensor *t, lt_tensor *o, double alpha); /* t += alpha * o */
 lt_tensor *lt_add_scalar_(lt_tensor *t, double s);
 lt_tensor *lt_mul_scalar_(lt_tensor *t, double s);
+lt_tensor *lt_mul_(lt_tensor *t, lt_tensor *o);              /* t *= o (broadcast; o may be a 0-dim CPU tensor) */
 lt_tensor *lt_addcmul_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v); /* t += v*a*b */
 lt_tensor *lt_addcdiv_(lt_tensor *t, lt_tensor *a, lt_tensor *b, double v); /* t += v*a/b */
 
@@ -210,6 +211,7 @@ lt_tensor *lt_sum_dims(lt_tensor *x, const int64_t *dims, int n, int keepdim);
 lt_tensor *lt_mean_dims(lt_tensor *x, const int64_t *dims, int n, int keepdim);
 lt_tensor *lt_norm(lt_tensor *x, double p);        /* p-norm of all elements */
 int lt_all_finite(lt_tensor *x);                   /* 1 yes, 0 no, -1 error */
+lt_tensor *lt_isfinite(lt_tensor *x);              /* bool, elementwise; no host read */
 
 /* ---- comparison and selection ------------------------------------------------------------- */
 lt_tensor *lt_gt_scalar(lt_tensor *x, double s);   /* bool */

@@ -122,6 +122,9 @@ int lm_ckpt_load(lm_ckpt_meta *m, const char *path, lm_step *step, const lm_step
 
     if ((rc = load_part(nets->g_params, s, "generator.")) < 0) goto cleanup;
     if ((rc = load_part(nets->d_params, s, "discriminator.")) < 0) goto cleanup;
+    /* the optimizers keep their step counters on the host: tell them the state changed */
+    lm_optim_state_loaded(lm_step_optim(step, 0));
+    lm_optim_state_loaded(lm_step_optim(step, 1));
     if ((rc = load_part(lm_optim_state(lm_step_optim(step, 0)), s, "optimizer.generator.state.")) < 0) goto cleanup;
     if ((rc = load_part(lm_optim_state(lm_step_optim(step, 1)), s, "optimizer.discriminator.state.")) < 0)
         goto cleanup;

@@ -53,6 +53,9 @@ typedef struct run {
     lm_bstream *stream;   /* data.train.stream instead of the loader (NULL: the loader) */
     lm_bstream_writer *dump; /* --dump-batches (NULL: none) */
     int skips_in_row;     /* non-finite steps skipped in a row */
+    int deferred;         /* the step's deferred checks (on_nonfinite stop): losses read at log steps */
+    int deferred_prev;    /* the step's setting before the run (teardown restores it) */
+    lm_step_losses shown; /* deferred: the losses last read, for the progress line */
     lm_report_pace pace;  /* when validations rewrite report.html */
 } run;
 
@@ -461,6 +464,34 @@ static int next_batch(const lm_batch **out, run *r) {
     return 0;
 }
 
+/* The stop of a non-finite loss term (trainer.on_nonfinite: stop) on the message set. */
+static int nonfinite_stop(run *r, int rc) {
+    lm_err_prefix("stopped (trainer.on_nonfinite: stop; no checkpoint written, %s kept)",
+                  r->res->last_ckpt[0] ? r->res->last_ckpt : "the last one");
+    return rc;
+}
+
+/* Deferred checks (train/step.h): the last iteration's losses into *L (may be NULL) and whether
+ * a term was non-finite since the previous read, agreed by all ranks (every rank reads at the
+ * same steps: log steps, validation points, the end). 0, or negative: the run stops with
+ * nothing written after it. Called before every checkpoint. */
+static int read_losses(run *r, lm_step_losses *L) {
+    if (!r->deferred) return 0;
+    int rc = lm_step_read(r->c->step, L);
+    if (rc < 0 && rc != LM_ENONFINITE) return lm_err_prefix("step %" PRId64, r->meta.step);
+    if (r->world > 1) { /* all ranks stop when any saw a non-finite term */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", rc ? lm_err_msg() : "");
+        double bad = rc == LM_ENONFINITE;
+        int drc = lm_ddp_mean(r->c->ddp, &bad, 1);
+        if (drc < 0) return lm_err_prefix("step %" PRId64 ": non-finite check", r->meta.step);
+        if (rc) lm_err_code(LM_ENONFINITE, "%s", msg);
+        else if (bad > 0) rc = lm_err_code(LM_ENONFINITE, "step: a non-finite loss term on another rank");
+    }
+    if (!rc && L) r->shown = *L;
+    return rc ? nonfinite_stop(r, rc) : 0;
+}
+
 /* The step on img / mask. A NaN / Inf loss term (LM_ENONFINITE, train/step.h) is skipped
  * (trainer.on_nonfinite: skip, fewer than MAX_CONSECUTIVE_SKIPS in a row: *skipped = 1 and 0)
  * or ends the run with the error. */
@@ -470,7 +501,7 @@ static int run_step(lm_step_losses *L, int *skipped, run *r, lt_tensor *img, lt_
     *skipped = 0;
     memset(L, 0, sizeof *L);
     if (!img || !mask) rc = lm_err_lt("batch to tensor");
-    else rc = lm_step_run(L, r->c->step, img, mask);
+    else rc = lm_step_run(r->deferred ? NULL : L, r->c->step, img, mask); /* deferred: read at log steps */
     if (rc == LM_ENONFINITE) { /* the step's code for a NaN / Inf loss term (train/step.h) */
         if (r->on_nonfinite == LM_NONFINITE_SKIP && r->skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
             *skipped = 1;
@@ -489,8 +520,7 @@ static int run_step(lm_step_losses *L, int *skipped, run *r, lt_tensor *img, lt_
             if (r->on_nonfinite == LM_NONFINITE_SKIP)
                 lm_err_prefix("%d non-finite steps in a row, stopping", MAX_CONSECUTIVE_SKIPS);
             else
-                lm_err_prefix("stopped (trainer.on_nonfinite: stop; no checkpoint written, %s kept)",
-                              r->res->last_ckpt[0] ? r->res->last_ckpt : "the last one");
+                nonfinite_stop(r, rc);
         }
     } else if (rc < 0) {
         lm_err_prefix("step %" PRId64, r->meta.step);
@@ -504,6 +534,7 @@ static int log_losses(run *r, lm_step_losses *L) {
     const lm_train_opts *o = r->o;
     int rc;
     if (o->log_every_n_steps <= 0 || r->meta.step % o->log_every_n_steps != 0) return 0;
+    if ((rc = read_losses(r, L)) < 0) return rc;
     if (r->world > 1 && (rc = lm_ddp_mean(r->c->ddp, L->value, L->n)) < 0) { /* logged losses: the mean over ranks */
         lm_err_prefix("step %" PRId64 ": loss averaging", r->meta.step);
         return rc;
@@ -528,9 +559,11 @@ static int log_losses(run *r, lm_step_losses *L) {
     return 0;
 }
 
-/* Rank 0's progress line: gen_total and discr_adv of the step (none for a skipped one). */
+/* Rank 0's progress line: gen_total and discr_adv of the step (none for a skipped one; with
+ * deferred checks, of the last log step). */
 static void show_progress(run *r, const lm_step_losses *L, int skipped) {
     const lm_train_opts *o = r->o;
+    if (r->deferred) L = &r->shown;
     lm_kv pv[2] = {{"gen_total", lm_step_losses_get(L, "gen_total")},
                    {"discr_adv", lm_step_losses_get(L, "discr_adv")}};
     int npv = skipped ? 0 : isnan(pv[1].value) ? 1 : 2; /* no discriminator step: no discr_adv */
@@ -594,7 +627,8 @@ static int next_epoch(run *r) {
  * carry the epoch that ran (Lightning's current_epoch); the checkpoint stores the next
  * position to draw. */
 static int validation_point(run *r, int epoch_end) {
-    int rc = 0;
+    int rc = read_losses(r, NULL); /* nothing non-finite reaches a checkpoint */
+    if (rc < 0) return rc;
     r->vepoch = epoch_end ? r->meta.epoch - 1 : r->meta.epoch;
     if (r->main && (rc = validate_and_save(r)) < 0) return rc;
     if (r->world > 1 && (rc = lm_ddp_barrier(r->c->ddp)) < 0) { /* the others wait for rank 0 */
@@ -611,7 +645,8 @@ static int validation_point(run *r, int epoch_end) {
 static int finish(run *r) {
     const lm_train_opts *o = r->o;
     lm_train_result *res = r->res;
-    int rc = 0;
+    int rc = read_losses(r, NULL); /* nothing non-finite reaches a checkpoint */
+    if (rc < 0) return rc;
     if (res->signal && r->main) {
         lm_train_progress_break(&r->prog);
         fprintf(o->log, "interrupted by signal %d at step %" PRId64 ": writing a checkpoint\n", res->signal,
@@ -638,6 +673,7 @@ static void teardown(run *r, int rc) {
     const lm_train_opts *o = r->o;
     lm_train_result *res = r->res;
     if (r->hooks) lm_step_set_hooks(r->c->step, NULL);
+    lm_step_set_deferred(r->c->step, r->deferred_prev);
     lm_train_progress_break(&r->prog);
     if (r->sigs) lm_signals_restore();
     lm_loader_close(r->ld);
@@ -675,6 +711,11 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     if (resume && (rc = resume_from(&r, resume)) < 0) return rc;
     r.step0 = r.meta.step;
     if (r.world > 1 && (rc = join_ranks(&r)) < 0) return rc;
+    /* on_nonfinite stop: nothing read from the device between log steps (train/step.h);
+     * skip must know before each update, so it checks every iteration */
+    r.deferred_prev = lm_step_deferred(c->step);
+    r.deferred = r.on_nonfinite == LM_NONFINITE_STOP;
+    lm_step_set_deferred(c->step, r.deferred);
     if ((rc = setup_outputs(&r, resume)) < 0 || (rc = open_loader(&r)) < 0) goto cleanup;
     start_loop(&r);
     for (;;) {

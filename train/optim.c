@@ -12,6 +12,7 @@
 typedef struct slot {
     lt_tensor *param;                      /* borrowed from the parameter registry */
     lt_tensor *exp_avg, *exp_avg_sq, *max_sq, *step; /* owned by o->state */
+    float step_host; /* the value of step, kept on the host so that no step reads it back */
 } slot;
 
 struct lm_optim {
@@ -20,6 +21,7 @@ struct lm_optim {
     lm_params state;
     slot *slots;
     int n;
+    int steps_stale; /* the state was written from outside (lm_optim_state_loaded): re-read step */
 };
 
 const char *lm_optim_kind_name(lm_optim_kind k) { return k == LM_OPTIM_ADAMW ? "adamw" : "adam"; }
@@ -76,12 +78,27 @@ void lm_optim_free(lm_optim *o) {
 lm_params *lm_optim_state(lm_optim *o) { return &o->state; }
 const lm_optim_opts *lm_optim_options(const lm_optim *o) { return &o->opts; }
 
-/* One parameter, torch 1.13's _single_tensor_adam / _single_tensor_adamw (non-capturable). */
+void lm_optim_state_loaded(lm_optim *o) { o->steps_stale = 1; }
+
+/* The host copies of the step counters from the state tensors (one read each, after a load). */
+static int reread_steps(lm_optim *o) {
+    for (int i = 0; i < o->n; i++) {
+        double v = lt_item(o->slots[i].step);
+        if (isnan(v) && lm_err_lt("optimizer state %d", i) < 0) return -1;
+        o->slots[i].step_host = (float)v;
+    }
+    o->steps_stale = 0;
+    return 0;
+}
+
+/* One parameter, torch 1.13's _single_tensor_adam / _single_tensor_adamw (non-capturable): the
+ * bias corrections are host doubles of the float32 counter (step_t += 1; step = step_t.item()),
+ * which lamac keeps on the host (step_host) instead of reading the tensor back. */
 static int update(const lm_optim_opts *o, slot *s, lt_tensor *grad) {
     lt_tensor *p = s->param;
-    double step = lt_item(s->step) + 1.0; /* step_t += 1 (float32 counter) */
+    s->step_host = s->step_host + 1.0f; /* float32 arithmetic, as the counter tensor's */
+    double step = s->step_host;
     if (!lt_fill_(s->step, step)) return -1;
-    step = lt_item(s->step);
     if (o->weight_decay != 0) {
         if (o->kind == LM_OPTIM_ADAMW) {
             if (!lt_mul_scalar_(p, 1 - o->lr * o->weight_decay)) return -1;
@@ -105,6 +122,7 @@ static int update(const lm_optim_opts *o, slot *s, lt_tensor *grad) {
 }
 
 int lm_optim_step(lm_optim *o) {
+    if (o->steps_stale && reread_steps(o) < 0) return lm_err_prefix("optimizer step");
     int rc = 0;
     lt_no_grad_push();
     for (int i = 0; i < o->n && !rc; i++) {
@@ -118,8 +136,8 @@ int lm_optim_step(lm_optim *o) {
     return rc;
 }
 
-int lm_clip_grad_norm(lm_params *p, double max_norm, double *total_norm) {
-    if (total_norm) *total_norm = 0;
+int lm_clip_grad_norm(lm_params *p, double max_norm, lt_tensor **total_norm) {
+    *total_norm = NULL;
     int n = 0;
     for (int i = 0; i < p->n; i++) n += p->items[i].kind == LM_PARAM && lt_has_grad(p->items[i].t);
     if (!n) return 0;
@@ -132,26 +150,19 @@ int lm_clip_grad_norm(lm_params *p, double max_norm, double *total_norm) {
     for (int i = 0; i < p->n; i++)
         if (p->items[i].kind == LM_PARAM && lt_has_grad(p->items[i].t))
             norms[k++] = lt_norm(lt_grad_of(p->items[i].t), 2.0);
-    lt_tensor *total = lt_norm(lt_stack(norms, n, 0), 2.0);
-    double tn = lt_item(total);
-    if (!total) {
-        rc = lt_fail("clip_grad_norm");
-    } else {
-        if (total_norm) *total_norm = tn;
-        if (max_norm > 0) {
-            /* clip_coef = max_norm / (total_norm + 1e-6), clamped to 1.0, in float32; a float
-             * divided by a tensor is reciprocal() * max_norm in PyTorch */
-            lt_tensor *coef = lt_mul_scalar(lt_div(lt_scalar(1.0, LT_F32, LT_CPU),
-                                                   lt_add_scalar(total, 1e-6)), max_norm);
-            double c = lt_item(coef);
-            if (c < 1.0) /* multiplying by the clamped 1.0 is exact: skip it */
-                for (int i = 0; i < p->n && !rc; i++)
-                    if (p->items[i].kind == LM_PARAM && lt_has_grad(p->items[i].t))
-                        if (!lt_mul_scalar_(lt_grad_of(p->items[i].t), c)) rc = lt_fail("clip_grad_norm");
-            if (!coef) rc = lt_fail("clip_grad_norm");
-            else if (!isfinite(tn)) rc = lm_err_code(LM_EINVAL, "clip_grad_norm: the gradient norm is %g", tn);
-        }
+    lt_tensor *total = lt_norm(lt_stack(norms, n, 0), 2.0); // 0-dim
+    if (max_norm > 0 && total) {
+        /* clip_coef = max_norm / (total_norm + 1e-6), clamped to 1.0, in float32 (a float divided
+         * by a tensor is reciprocal() * max_norm in PyTorch); every gradient is multiplied by it,
+         * on the device (multiplying by the clamped 1.0 is exact) */
+        lt_tensor *coef = lt_clamp(lt_mul_scalar(lt_div(lt_scalar(1.0, LT_F32, LT_CPU), lt_add_scalar(total, 1e-6)),
+                                                 max_norm), -INFINITY, 1.0); // 0-dim
+        for (int i = 0; i < p->n && !rc; i++)
+            if (p->items[i].kind == LM_PARAM && lt_has_grad(p->items[i].t))
+                if (!lt_mul_(lt_grad_of(p->items[i].t), coef)) rc = lt_fail("clip_grad_norm");
     }
+    if (!total) rc = lt_fail("clip_grad_norm");
+    if (!rc && !(*total_norm = lt_keep(total))) rc = lt_fail("clip_grad_norm");
     lt_scope_pop();
     lt_no_grad_pop();
     free(norms);

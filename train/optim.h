@@ -37,13 +37,19 @@ int lm_optim_create(lm_optim **out, lm_params *p, const lm_optim_opts *o);
 void lm_optim_free(lm_optim *o);
 /* One update of every parameter that has a gradient; runs under no-grad. 0 or negative. */
 int lm_optim_step(lm_optim *o);
-/* The state registry (see above). */
+/* The state registry (see above). The step counters are also kept on the host (no step reads
+ * them back): whoever writes the state registry (a checkpoint load) calls lm_optim_state_loaded
+ * afterwards, and the next step reads the counters once. */
 lm_params *lm_optim_state(lm_optim *o);
+void lm_optim_state_loaded(lm_optim *o);
 const lm_optim_opts *lm_optim_options(const lm_optim *o);
 
 /* clip_grad_norm_(params, max_norm): total = ‖(‖g_i‖₂)_i‖₂ over parameters with a gradient;
- * coef = max_norm / (total + 1e-6), clamped to 1, multiplies every gradient. *total_norm (may
- * be NULL) gets the norm before clipping. max_norm <= 0 does nothing (Lightning). */
-int lm_clip_grad_norm(lm_params *p, double max_norm, double *total_norm);
+ * coef = max_norm / (total + 1e-6), clamped to 1, multiplies every gradient; all on the device,
+ * nothing read to the host (a non-finite total makes the gradients non-finite, as torch's
+ * error_if_nonfinite=False does: the step's checks report it). *total_norm gets the norm before
+ * clipping as a 0-dim tensor the caller owns (lt_free), or NULL when no parameter has a gradient.
+ * max_norm <= 0 clips nothing (Lightning) but still gives the norm. */
+int lm_clip_grad_norm(lm_params *p, double max_norm, lt_tensor **total_norm);
 
 #endif

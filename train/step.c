@@ -22,6 +22,16 @@ struct lm_step {
     int64_t global_step;
     lm_step_times t;
     lm_step_hooks hooks;
+    /* Deferred checks (lm_step_set_deferred): the iteration's terms stay on the device. */
+    int deferred;
+    int n_terms;                           /* terms of the running iteration */
+    const char *term_name[LM_STEP_MAX_TERMS];
+    lt_tensor *term_t[LM_STEP_MAX_TERMS];  /* 0-dim float64, owned until the iteration's end */
+    int last_n;                            /* terms of the last finished iteration */
+    const char *last_name[LM_STEP_MAX_TERMS];
+    lt_tensor *last;      /* (last_n) float64: the last finished iteration's values, owned */
+    lt_tensor *first_bad; /* (last_n) float64: the first step each term was non-finite since the
+                           * last lm_step_read, -1 for none; owned */
 };
 
 static int lt_fail(const char *ctx) { return lm_err_lt("%s", ctx); }
@@ -57,8 +67,16 @@ int lm_step_create(lm_step **out, const lm_step_nets *nets, const lm_step_opts *
     return 0;
 }
 
+static void drop_terms(lm_step *s) {
+    for (int i = 0; i < s->n_terms; i++) lt_free(s->term_t[i]);
+    s->n_terms = 0;
+}
+
 void lm_step_free(lm_step *s) {
     if (!s) return;
+    drop_terms(s);
+    lt_free(s->last);
+    lt_free(s->first_bad);
     lm_optim_free(s->og);
     lm_optim_free(s->od);
     lm_ema_free(s->ema);
@@ -70,6 +88,9 @@ lm_ema *lm_step_ema(lm_step *s) { return s->ema; }
 const lm_step_times *lm_step_last_times(const lm_step *s) { return &s->t; }
 int64_t lm_step_global_step(const lm_step *s) { return s->global_step; }
 void lm_step_set_global_step(lm_step *s, int64_t step) { s->global_step = step; }
+void lm_step_set_deferred(lm_step *s, int on) { s->deferred = !!on; }
+int lm_step_deferred(const lm_step *s) { return s->deferred; }
+
 void lm_step_set_hooks(lm_step *s, const lm_step_hooks *h) {
     if (h) s->hooks = *h;
     else memset(&s->hooks, 0, sizeof s->hooks);
@@ -85,7 +106,8 @@ static int sync_buffers(lm_step *s) {
     return rc < 0 ? lm_err_prefix("step: buffers") : 0;
 }
 
-int lm_step_check_batch(lt_tensor *img, lt_tensor *mask, int multiple) {
+/* The shape and dtype half of lm_step_check_batch (nothing read from the device). */
+static int check_batch_shapes(lt_tensor *img, lt_tensor *mask, int multiple) {
     char a[96], b[96];
     if (!img || !mask) return lm_err_code(LM_EINVAL, "batch: image and mask are required");
     lt_describe(img, a, sizeof a);
@@ -103,7 +125,12 @@ int lm_step_check_batch(lt_tensor *img, lt_tensor *mask, int multiple) {
     if (multiple > 1 && (lt_size(img, 2) % multiple || lt_size(img, 3) % multiple))
         return lm_err_code(LM_EINVAL, "batch: H and W (%lldx%lld) must be multiples of %d",
                            (long long)lt_size(img, 2), (long long)lt_size(img, 3), multiple);
-    int rc = 0;
+    return 0;
+}
+
+int lm_step_check_batch(lt_tensor *img, lt_tensor *mask, int multiple) {
+    int rc = check_batch_shapes(img, mask, multiple);
+    if (rc) return rc;
     lt_scope_push();
     lt_tensor *bad = lt_sum(lt_mul(lt_gt_scalar(lt_abs(mask), 0), lt_gt_scalar(lt_abs(lt_rsub_scalar(mask, 1.0)), 0)));
     double nbad = lt_item(lt_to_dtype(bad, LT_F64));
@@ -115,21 +142,87 @@ int lm_step_check_batch(lt_tensor *img, lt_tensor *mask, int multiple) {
     return rc;
 }
 
-static void add_term(lm_step_losses *l, const char *name, double v) {
-    if (l->n < LM_STEP_MAX_TERMS) {
-        l->name[l->n] = name;
-        l->value[l->n++] = v;
-    }
-}
-
-/* Records a loss term; a non-finite value is an error naming it. */
-static int term(lm_step_losses *l, const char *name, lt_tensor *v) {
+/* Records a loss term (or a gradient norm). Immediate checks: read to the host, a non-finite
+ * value is an error naming it. Deferred: kept on the device, nothing read (lm_step_read). */
+static int term(lm_step *s, lm_step_losses *l, const char *name, lt_tensor *v) {
     if (!v) return lm_err_lt("step: %s", name);
+    if (s->deferred) {
+        if (s->n_terms >= LM_STEP_MAX_TERMS) return lm_err_code(LM_EFAIL, "step: more than %d loss terms", LM_STEP_MAX_TERMS);
+        lt_tensor *k = lt_keep(lt_to_dtype(lt_detach(v), LT_F64)); // 0-dim
+        if (!k) return lm_err_lt("step: %s", name);
+        s->term_name[s->n_terms] = name;
+        s->term_t[s->n_terms++] = k;
+        return 0;
+    }
     double x = lt_item(v);
     if (!isfinite(x)) return lm_err_code(LM_ENONFINITE, "step: loss term %s is %g (non-finite); nothing updated "
                                          "by this step", name, x);
-    add_term(l, name, x);
+    if (l->n < LM_STEP_MAX_TERMS) {
+        l->name[l->n] = name;
+        l->value[l->n++] = x;
+    }
     return 0;
+}
+
+/* Deferred checks, at a finished iteration's end: its terms become s->last, and first_bad
+ * records this step for every term that is non-finite and was not before. Device ops only. */
+static int settle_terms(lm_step *s) {
+    int n = s->n_terms, rc = 0;
+    if (!n) return 0;
+    if (s->first_bad && s->last_n != n)
+        return lm_err_code(LM_EFAIL, "step: %d loss terms after %d; read them first (lm_step_read)", n, s->last_n);
+    lt_scope_push();
+    lt_tensor *vals = lt_stack(s->term_t, n, 0); // (n) float64
+    if (!s->first_bad) {
+        int64_t sh[1] = {n};
+        s->first_bad = lt_keep(lt_full(sh, 1, -1.0, LT_F64, lt_device_of(vals))); // (n)
+    }
+    /* -1 where finite, the step where not */
+    lt_tensor *bad_at = lt_add_scalar(lt_mul_scalar(lt_rsub_scalar(lt_to_dtype(lt_isfinite(vals), LT_F64), 1.0),
+                                                    (double)s->global_step + 1.0), -1.0); // (n)
+    lt_tensor *fb = s->first_bad ? lt_where(lt_lt_scalar(s->first_bad, 0), bad_at, s->first_bad) : NULL;
+    if (!fb || !lt_copy_(s->first_bad, fb)) rc = lm_err_lt("step: non-finite flags");
+    lt_tensor *kept = rc ? NULL : lt_keep(vals);
+    if (!rc && !kept) rc = lm_err_lt("step: loss terms");
+    lt_scope_pop();
+    if (rc) return rc;
+    lt_free(s->last);
+    s->last = kept;
+    s->last_n = n;
+    memcpy(s->last_name, s->term_name, sizeof s->term_name);
+    drop_terms(s);
+    return 0;
+}
+
+int lm_step_read(lm_step *s, lm_step_losses *L) {
+    if (L) memset(L, 0, sizeof *L);
+    if (!s->last) return 0;
+    int n = s->last_n;
+    double v[2 * LM_STEP_MAX_TERMS];
+    lt_scope_push();
+    lt_tensor *parts[2] = {s->last, s->first_bad};
+    lt_tensor *both = lt_cat(parts, 2, 0); // (2n): values, then first bad steps
+    int rc = !both || lt_to_buffer(both, v, sizeof *v * (size_t)(2 * n)) < 0 ? lm_err_lt("step: reading the losses") : 0;
+    if (!rc && !lt_fill_(s->first_bad, -1.0)) rc = lm_err_lt("step: non-finite flags");
+    lt_scope_pop();
+    if (rc) return rc;
+    if (L) {
+        L->n = n;
+        for (int i = 0; i < n; i++) L->name[i] = s->last_name[i], L->value[i] = v[i];
+    }
+    int first = -1;
+    for (int i = 0; i < n; i++)
+        if (v[n + i] >= 0 && (first < 0 || v[n + i] < v[n + first])) first = i;
+    if (first < 0) return 0;
+    char others[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        if (i != first && v[n + i] >= 0 && len + 40 < sizeof others)
+            len += (size_t)snprintf(others + len, sizeof others - len, "%s%s", len ? ", " : "", s->last_name[i]);
+    return lm_err_code(LM_ENONFINITE, "step: loss term %s is non-finite (first at step %.0f%s%s; found by the check "
+                       "after step %lld: the updates since then are in no checkpoint)",
+                       s->last_name[first], v[n + first], len ? "; then also " : "", others,
+                       (long long)s->global_step - 1);
 }
 
 /* Backward of loss into p's gradients, then the data-parallel averaging (hooks): after the
@@ -183,13 +276,13 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     s->t.g_fwd = t1 - t0;
 
     lt_tensor *total = lm_masked_l1_loss(pred, img, mask, &o->l1);
-    if ((rc = term(L, "gen_l1", total)) < 0) return rc;
+    if ((rc = term(s, L, "gen_l1", total)) < 0) return rc;
     double tp = 0;
     if (n->vgg_pl) {
         double a = lm_clock_now();
         lt_tensor *v = lm_vgg_pl_loss(n->vgg_pl, pred, img, mask);
         tp += lm_clock_now() - a;
-        if ((rc = term(L, "gen_pl", v)) < 0) return rc;
+        if ((rc = term(s, L, "gen_pl", v)) < 0) return rc;
         total = lt_add(total, v);
     }
     lt_tensor *real_feats[LM_DISC_MAX_FEATS], *fake_feats[LM_DISC_MAX_FEATS];
@@ -200,23 +293,23 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     f32_all(s, real_feats, nr);
     f32_all(s, fake_feats, nf);
     lt_tensor *adv = lm_adv_generator_loss(&o->adv, fake_logits, mask);
-    if ((rc = term(L, "gen_adv", adv)) < 0) return rc;
+    if ((rc = term(s, L, "gen_adv", adv)) < 0) return rc;
     total = lt_add(total, adv);
     if (o->fm.weight > 0) {
         lt_tensor *fm = lt_mul_scalar(lm_feature_matching_loss(fake_feats, real_feats, nf < nr ? nf : nr,
                                                                o->fm.pass_mask ? mask : NULL), o->fm.weight);
-        if ((rc = term(L, "gen_fm", fm)) < 0) return rc;
+        if ((rc = term(s, L, "gen_fm", fm)) < 0) return rc;
         total = lt_add(total, fm);
     }
     if (n->resnet_pl) {
         double a = lm_clock_now();
         lt_tensor *v = lm_resnet_pl_loss(n->resnet_pl, pred, img);
-        if (v) lt_item(v); /* finish the forward before reading the clock */
+        if (v && !s->deferred) lt_item(v); /* finish the forward before reading the clock (a read follows) */
         tp += lm_clock_now() - a;
-        if ((rc = term(L, "gen_resnet_pl", v)) < 0) return rc;
+        if ((rc = term(s, L, "gen_resnet_pl", v)) < 0) return rc;
         total = lt_add(total, v);
     }
-    if ((rc = term(L, "gen_total", total)) < 0) return rc;
+    if ((rc = term(s, L, "gen_total", total)) < 0) return rc;
     autocast_end(s);
     double t2 = lm_clock_now();
     s->t.g_losses = t2 - t1;
@@ -227,9 +320,11 @@ static int generator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_l
     if ((rc = backward(s, total, n->g_params)) < 0) return lm_err_prefix("step: generator");
     double t3 = lm_clock_now();
     s->t.g_bwd = t3 - t2;
-    double norm = 0;
+    lt_tensor *norm = NULL; // 0-dim
     if ((rc = lm_clip_grad_norm(n->g_params, o->gradient_clip_val, &norm)) < 0) return lm_err_prefix("step: generator");
-    add_term(L, "gen_grad_norm", norm);
+    rc = norm ? term(s, L, "gen_grad_norm", norm) : 0;
+    lt_free(norm);
+    if (rc) return rc;
     if ((rc = lm_optim_step(s->og)) < 0) return lm_err_prefix("step: generator");
     lm_params_zero_grad(n->g_params);
     s->t.g_opt = lm_clock_now() - t3;
@@ -264,10 +359,10 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     lm_adv_discr r;
     if (lm_adv_discriminator_loss(&r, &o->adv, real, real_logits, fake_logits, mask) < 0)
         return lt_fail("step: discriminator loss");
-    if ((rc = term(L, "discr_adv", r.loss)) < 0) return rc;
-    if ((rc = term(L, "adv_discr_real_out", r.real_out)) < 0) return rc;
-    if ((rc = term(L, "adv_discr_fake_out", r.fake_out)) < 0) return rc;
-    if ((rc = term(L, "adv_discr_real_gp", r.gp)) < 0) return rc;
+    if ((rc = term(s, L, "discr_adv", r.loss)) < 0) return rc;
+    if ((rc = term(s, L, "adv_discr_real_out", r.real_out)) < 0) return rc;
+    if ((rc = term(s, L, "adv_discr_fake_out", r.fake_out)) < 0) return rc;
+    if ((rc = term(s, L, "adv_discr_real_gp", r.gp)) < 0) return rc;
     autocast_end(s);
     double t2 = lm_clock_now();
     s->t.d_fwd = t2 - t1;
@@ -275,9 +370,11 @@ static int discriminator_step(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_st
     if ((rc = backward(s, r.loss, n->d_params)) < 0) return lm_err_prefix("step: discriminator");
     double t3 = lm_clock_now();
     s->t.d_bwd = t3 - t2;
-    double norm = 0;
+    lt_tensor *norm = NULL; // 0-dim
     if ((rc = lm_clip_grad_norm(n->d_params, o->gradient_clip_val, &norm)) < 0) return lm_err_prefix("step: discriminator");
-    add_term(L, "discr_grad_norm", norm);
+    rc = norm ? term(s, L, "discr_grad_norm", norm) : 0;
+    lt_free(norm);
+    if (rc) return rc;
     if ((rc = lm_optim_step(s->od)) < 0) return lm_err_prefix("step: discriminator");
     lm_params_zero_grad(n->d_params);
     s->t.d_opt = lm_clock_now() - t3;
@@ -292,7 +389,8 @@ int lm_step_run(lm_step_losses *losses, lm_step *s, lt_tensor *img, lt_tensor *m
     memset(L, 0, sizeof *L);
     memset(&s->t, 0, sizeof s->t);
     double t0 = lm_clock_now();
-    int rc = lm_step_check_batch(img, mask, 1);
+    /* deferred checks read nothing: the batch's values are the caller's to check (data/) */
+    int rc = s->deferred ? check_batch_shapes(img, mask, 1) : lm_step_check_batch(img, mask, 1);
     if (rc) return rc;
     lt_scope_push(); /* the float64 copies of the batch (trainer.precision: 64) live here */
     if (s->opts.precision == LT_F64 && (lt_type(img) != LT_F64 || lt_type(mask) != LT_F64)) {
@@ -311,6 +409,7 @@ int lm_step_run(lm_step_losses *losses, lm_step *s, lt_tensor *img, lt_tensor *m
 /* lm_step_run after the batch check (and its float64 conversion). */
 static int run_checked(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_losses *L, double t0) {
     int rc;
+    drop_terms(s);
     /* training_step_end of the generator step: averaging before the update */
     if ((rc = lm_ema_update(s->ema, s->global_step, NULL)) < 0) return rc;
     lt_tensor *pred = NULL; /* the G step's prediction, kept for the D step (reuse_pred) */
@@ -328,6 +427,8 @@ static int run_checked(lm_step *s, lt_tensor *img, lt_tensor *mask, lm_step_loss
         lt_scope_pop();
     }
     lt_free(pred);
+    if (!rc && s->deferred) rc = settle_terms(s);
+    drop_terms(s);
     lm_bn_set_sync_group(bn_prev);
     /* leave both networks trainable, as after construction */
     lm_params_set_trainable(s->nets.g_params, 1);

@@ -12,10 +12,21 @@
  *
  * Every network runs in training mode (BatchNorm batch statistics; G twice, D four times per
  * iteration); the ResNetPL encoder's mode is its own option (losses/resnet_pl.h bn_train).
- * Optimizer updates run under no-grad. A non-finite loss term stops the iteration before that
- * step's backward with the error code LM_ENONFINITE (core/err.h) and a message naming the
- * term (the generator update of the same iteration has happened if the discriminator's term
- * is the bad one). */
+ * Optimizer updates run under no-grad; clipping and the optimizers compute on the device.
+ *
+ * Checks, two modes (lm_step_set_deferred):
+ *   immediate (the default): every loss term and gradient norm is read to the host as it is
+ *     computed, and the batch's values are checked; a non-finite term stops the iteration
+ *     before that step's backward (a gradient norm: before its optimizer update) with the
+ *     error code LM_ENONFINITE (core/err.h) and a message naming the term (the generator
+ *     update of the same iteration has happened if the discriminator's term is the bad one).
+ *     On CUDA each read waits for the device: about a dozen per iteration.
+ *   deferred (the training loop with trainer.on_nonfinite: stop): an iteration reads nothing
+ *     from the device (lt_host_reads() does not move; the batch's shapes are checked, its
+ *     values are the caller's: data/batchcheck.h). The terms stay on the device and each
+ *     term's first non-finite step is recorded there; lm_step_read reads both at once. A
+ *     non-finite iteration still updates the weights (as the official code does), so the
+ *     caller reads before every checkpoint it writes. */
 #ifndef LM_STEP_H
 #define LM_STEP_H
 
@@ -133,6 +144,14 @@ void lm_step_free(lm_step *s);
 /* One iteration on img (N, 3, H, W) in [0, 1] and mask (N, 1, H, W) in {0, 1} (checked).
  * losses may be NULL. 0 or negative (message names the term or the shape). */
 int lm_step_run(lm_step_losses *losses, lm_step *s, lt_tensor *img, lt_tensor *mask);
+/* Deferred checks on or off (see the top). Switching is allowed between iterations. */
+void lm_step_set_deferred(lm_step *s, int on);
+int lm_step_deferred(const lm_step *s);
+/* Deferred checks: the last finished iteration's terms into *L (may be NULL; L->n = 0 before
+ * the first iteration), one host read. LM_ENONFINITE when a term was non-finite in any
+ * iteration since the previous lm_step_read (the message names it and its first step); the
+ * flags are cleared either way. */
+int lm_step_read(lm_step *s, lm_step_losses *L);
 /* 0: generator's optimizer, 1: discriminator's. */
 lm_optim *lm_step_optim(lm_step *s, int which);
 lm_ema *lm_step_ema(lm_step *s);
