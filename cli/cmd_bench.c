@@ -328,7 +328,8 @@ static int bench_eval(int argc, char **argv) {
 
 static const char *const STEP_USAGE =
     "usage: lamac bench step [CONFIG [key=value ...]] [--iters N] [--warmup N] [--threads N]\n"
-    "                        [--size S] [--batch-size B] [--device DEV] [--seed N] [--trace FILE]\n\n"
+    "                        [--size S] [--batch-size B] [--device DEV] [--seed N] [--trace FILE]\n"
+    "                        [--checks deferred|immediate]\n\n"
     "Times one training iteration (lamac step's official semantics: generator step with every\n"
     "loss of the config, discriminator step with R1) on random images and box masks, with\n"
     "randomly initialised networks; a pretrained network of the losses whose file is missing\n"
@@ -349,7 +350,11 @@ static const char *const STEP_USAGE =
     "                 iteration. Workers started by torchrun or srun (RANK, WORLD_SIZE, ... in\n"
     "                 the environment) do the same without the flag.\n"
     "  --trace FILE   one more iteration after the timed ones, recorded op by op by libtorch's\n"
-    "                 profiler into FILE (Chrome trace JSON; bench/trace_ops.py sums it by op)\n";
+    "                 profiler into FILE (Chrome trace JSON; bench/trace_ops.py sums it by op)\n"
+    "  --checks MODE  deferred (default, as lamac train with trainer.on_nonfinite: stop): the\n"
+    "                 iteration reads nothing from the device, the losses are read once after\n"
+    "                 the timed iterations; immediate (lamac step, on_nonfinite: skip): every\n"
+    "                 loss term is read and checked as it is computed (train/step.h)\n";
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -388,6 +393,7 @@ typedef struct step_args {
     const char *config, *device, *trace;
     const char *overrides[64];
     int n_over, iters, warmup, threads, size, bs, seed;
+    int immediate; /* --checks immediate */
 } step_args;
 
 /* 0 to go on, or the exit status to end with (0 after --help, 2 on a usage error, printed). */
@@ -416,6 +422,13 @@ static int parse_step(step_args *a, int argc, char **argv) {
         i++;
         if (!strcmp(k, "--device")) a->device = v;
         else if (!strcmp(k, "--trace")) a->trace = v;
+        else if (!strcmp(k, "--checks")) {
+            if (strcmp(v, "deferred") && strcmp(v, "immediate")) {
+                fprintf(stderr, "lamac bench step: --checks %s: expected deferred or immediate\n", v);
+                return 2;
+            }
+            a->immediate = !strcmp(v, "immediate");
+        }
         else if (!strcmp(k, "--iters") || !strcmp(k, "--warmup") || !strcmp(k, "--threads") ||
                  !strcmp(k, "--size") || !strcmp(k, "--batch-size") || !strcmp(k, "--seed")) {
             int *dst = !strcmp(k, "--iters") ? &a->iters : !strcmp(k, "--warmup") ? &a->warmup
@@ -546,6 +559,12 @@ static int time_steps(step_times *t, const step_bench *b, const step_args *a, lt
         printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, st->total, c1 - c0);
         fflush(stdout);
     }
+    if (!rc && !a->immediate) { /* the deferred checks of the timed iterations, read once */
+        lm_step_losses L;
+        rc = lm_step_read(b->s->step, &L);
+        if (!rc) printf("last iteration: gen_total %.6g, discr_adv %.6g (read once, after the timed iterations)\n",
+                        lm_step_losses_get(&L, "gen_total"), lm_step_losses_get(&L, "discr_adv"));
+    }
     if (!rc && a->trace) {
         if (lt_profile_begin(a->trace) < 0) rc = lm_err_lt("bench step: --trace");
         if (!rc) rc = lm_step_run(NULL, b->s->step, img, mask);
@@ -567,8 +586,9 @@ static void print_step_times(step_times *t, const step_bench *b, const step_args
            "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
     printf("load average at start: %s (other processes share the cores)\n", load0);
     printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
-    printf("host reads per iteration: %lld to %lld (lt_item, lt_to_buffer, lt_all_finite, lt_synchronize: "
-           "each waits for the device on CUDA)\n", (long long)t->reads_min, (long long)t->reads_max);
+    printf("host reads per iteration: %lld to %lld (%s checks; lt_item, lt_to_buffer, lt_all_finite, "
+           "lt_synchronize: each waits for the device on CUDA)\n", (long long)t->reads_min, (long long)t->reads_max,
+           a->immediate ? "immediate" : "deferred");
     printf("samples/s: %.3f (%d rank(s) x batch %d / median iteration)\n", b->world * a->bs / med, b->world, a->bs);
     if (b->world > 1) {
         lm_ddp_stats st1 = lm_ddp_get_stats(b->ddp), st0 = t->st0;
@@ -609,6 +629,7 @@ static int bench_step(int argc, char **argv) {
         return lm_cmd_fail("bench step");
     }
     print_step_setup(&b, &a);
+    lm_step_set_deferred(b.s->step, !a.immediate);
     step_times t;
     char load0[64];
     int rc = step_times_alloc(&t, a.iters);

@@ -320,8 +320,12 @@ int lm_run_train(lm_train_result *res, lm_run *r) {
 
 void lm_run_print_summary(FILE *f, const lm_run *r, const lm_train_result *res, int rc) {
     if (!r->is_main && rc >= 0) return;
-    fprintf(f, "%s at step %lld (epoch %lld): %.2f steps/s over %.1f s, peak RSS %.0f MiB%s%s\n",
+    char reads[128] = "";
+    if (res->quiet_iters)
+        snprintf(reads, sizeof reads, ", host reads per iteration between log steps: at most %lld (%lld iterations)",
+                 (long long)res->quiet_reads_max, (long long)res->quiet_iters);
+    fprintf(f, "%s at step %lld (epoch %lld): %.2f steps/s over %.1f s, peak RSS %.0f MiB%s%s%s\n",
             rc < 0 ? "failed" : res->status == LM_TRAIN_INTERRUPTED ? "interrupted" : "done", (long long)res->step,
-            (long long)res->epoch, res->steps_per_s, res->seconds, res->peak_rss_kb / 1024.0,
+            (long long)res->epoch, res->steps_per_s, res->seconds, res->peak_rss_kb / 1024.0, reads,
             res->nonfinite_skips ? ", non-finite steps skipped: " : "", res->nonfinite_skips ? "yes" : "");
 }

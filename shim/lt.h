@@ -81,9 +81,10 @@ int lt_to_buffer(lt_tensor *t, void *out, size_t bytes);
 void *lt_data(lt_tensor *t);
 double lt_item(lt_tensor *t);        /* single-element tensor -> double (NaN + error on failure) */
 /* How many times this process has waited for a device's results: lt_item, lt_to_buffer and
- * lt_all_finite read values to the host, lt_synchronize waits on CUDA. On CUDA each one stalls
- * the host until the queued work is done; `lamac bench step` prints the count per iteration
- * (issue 21: the goal is none between log steps). */
+ * lt_all_finite read values to the host, lt_synchronize waits on CUDA, and lt_to_device
+ * between the host and a GPU is a blocking copy. On CUDA each one stalls the host until the
+ * queued work is done (on CPU they cost nothing extra, but count the same); `lamac bench
+ * step` and `lamac train` print the count per iteration (none between log steps). */
 int64_t lt_host_reads(void);
 lt_tensor *lt_to_dtype(lt_tensor *t, lt_dtype dt);
 lt_tensor *lt_to_device(lt_tensor *t, lt_device dev);

@@ -393,6 +393,74 @@ START_TEST(test_bad_batch_and_nonfinite) {
 }
 END_TEST
 
+/* Deferred checks (train/step.h): an iteration reads nothing from the device, lm_step_read
+ * reads the last iteration's terms in one go, and they are bit for bit the immediate checks'
+ * values on identical networks; a non-finite term is reported by the next read with its name
+ * and first step (the iteration itself succeeds and updates, as the official code does). */
+START_TEST(test_deferred_checks) {
+    long live = lt_live_count();
+    lm_safetensors_file *f = open_fx(FX("step_ffc.safetensors"));
+    lm_generator_opts go = lm_test_generator_opts();
+    go.ngf = 8;
+    go.n_blocks = 1;
+    nets a, b;
+    nets_build(&a, &go, f, "init.", LT_F32);
+    nets_build(&b, &go, f, "init.", LT_F32);
+    lm_step_opts so = lm_test_step_opts();
+    lm_step_nets sa = {a.g, &a.gp, a.d, &a.dp, NULL, NULL}, sb = {b.g, &b.gp, b.d, &b.dp, NULL, NULL};
+    lm_step *im = NULL, *de = NULL;
+    ck_assert_int_eq(lm_step_create(&im, &sa, &so), 0);
+    ck_assert_int_eq(lm_step_create(&de, &sb, &so), 0);
+    lm_step_set_deferred(de, 1);
+    ck_assert_int_eq(lm_step_deferred(de), 1);
+    lt_scope_push();
+    lt_tensor *img = lm_test_fixture(f, "image"), *mask = lm_test_fixture(f, "mask");
+    lm_step_losses li, ld;
+    ck_assert_int_eq(lm_step_read(de, &ld), 0); /* nothing yet */
+    ck_assert_int_eq(ld.n, 0);
+    for (int it = 0; it < 3; it++) {
+        ck_assert_int_eq(lm_step_run(&li, im, img, mask), 0);
+        int64_t r0 = lt_host_reads();
+        ck_assert_msg(lm_step_run(NULL, de, img, mask) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(lt_host_reads() - r0, 0); /* the iteration waits for nothing */
+        if (it == 1) continue;                     /* reads may skip iterations */
+        r0 = lt_host_reads();
+        ck_assert_msg(lm_step_read(de, &ld) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(lt_host_reads() - r0, 1);
+        ck_assert_int_eq(ld.n, li.n);
+        ck_assert_int_ge(ld.n, 10); /* 8 terms + 2 gradient norms */
+        for (int i = 0; i < li.n; i++) {
+            ck_assert_str_eq(ld.name[i], li.name[i]);
+            ck_assert_msg(ld.value[i] == li.value[i], "%s: %.17g vs %.17g", li.name[i], ld.value[i], li.value[i]);
+        }
+    }
+    ck_assert(lm_step_losses_get(&ld, "gen_grad_norm") > 0 && lm_step_losses_get(&ld, "discr_grad_norm") > 0);
+    lm_test_expect_close(NULL, lm_params_find(&b.gp, "model.1.ffc.convl2l.weight")->t,
+                         lm_params_find(&a.gp, "model.1.ffc.convl2l.weight")->t, 0, 0, "same updates");
+    /* a NaN in D from step 3 on: the iteration runs; the read names gen_adv and step 3 */
+    lt_no_grad_push();
+    lt_fill_(lm_params_find(&b.dp, "model5.0.bias")->t, NAN);
+    lt_no_grad_pop();
+    ck_assert_int_eq(lm_step_run(NULL, de, img, mask), 0);
+    ck_assert_int_eq(lm_step_run(NULL, de, img, mask), 0);
+    ck_assert_int_eq(lm_step_global_step(de), 5);
+    ck_assert_int_eq(lm_step_read(de, &ld), LM_ENONFINITE);
+    ck_assert_msg(strstr(lm_err_msg(), "loss term gen_adv is non-finite (first at step 3") &&
+                      strstr(lm_err_msg(), "after step 4"), "%s", lm_err_msg());
+    ck_assert(isnan(lm_step_losses_get(&ld, "gen_adv")));
+    ck_assert_int_eq(lm_step_read(de, NULL), 0); /* the flags were cleared */
+    /* the batch's values are not checked in deferred mode (the caller's, on the host), its shapes are */
+    ck_assert_int_eq(lm_step_run(NULL, de, mask, mask), LM_EINVAL);
+    lt_scope_pop();
+    lm_step_free(im);
+    lm_step_free(de);
+    nets_free(&a);
+    nets_free(&b);
+    lm_safetensors_close(f);
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
 /* training_model.reuse_generator_output: the D step takes the G step's prediction. The G step
  * and the G update are the same as the official iteration; G's BatchNorm counts advance once
  * instead of twice (no second generator forward), and the D step still runs and updates D. */
@@ -1117,6 +1185,7 @@ Suite *check_step_suite(void) {
     tcase_add_test(tc, test_step_global_f64);
     tcase_add_test(tc, test_step_pix2pixhd_global);
     tcase_add_test(tc, test_bad_batch_and_nonfinite);
+    tcase_add_test(tc, test_deferred_checks);
     tcase_add_test(tc, test_step_ffc_pl_f64);
     tcase_add_test(tc, test_step_with_resnet_pl);
     tcase_add_test(tc, test_step_p2p_pl_f64);

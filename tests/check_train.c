@@ -295,6 +295,14 @@ START_TEST(test_nonfinite) {
                                  tmp), 1);
     ck_assert_msg(strstr(g_out, "gen_l1") && strstr(g_out, "non-finite") && strstr(g_out, "step 3"), "%s", g_out);
     ck_assert_int_eq((int)ckpt_step(last), 3);
+    /* no log step before the end: the check before the last checkpoint finds it (deferred
+     * checks, train/step.h), with the term's first step */
+    ck_assert_int_eq(lm_test_run(g_out, sizeof g_out,
+                                 "train --resume %s/a losses.l1.weight_known=1e39 trainer.kwargs.max_steps=6 "
+                                 "trainer.kwargs.log_every_n_steps=50 --threads 1", tmp), 1);
+    ck_assert_msg(strstr(g_out, "loss term gen_l1 is non-finite (first at step 3") && strstr(g_out, "after step 5") &&
+                      strstr(g_out, "no checkpoint written"), "%s", g_out);
+    ck_assert_int_eq((int)ckpt_step(last), 3);
     /* skip: counted and logged, the run goes on */
     snprintf(x, sizeof x, "losses.l1.weight_known=1e39 trainer.on_nonfinite=skip trainer.kwargs.max_steps=3 --run-dir %s/b",
              tmp);
@@ -305,6 +313,24 @@ START_TEST(test_nonfinite) {
     ck_assert_ptr_nonnull(m);
     ck_assert_msg(strstr(m, "\"nonfinite_skips\":3"), "%s", m);
     free(m);
+    lm_test_rmtree(tmp);
+}
+END_TEST
+
+/* Host reads per iteration between log steps (lamac train's summary, train/loop.h): none with
+ * the deferred checks of on_nonfinite stop, some with skip's immediate ones. */
+START_TEST(test_host_reads) {
+    char tmp[256], x[512];
+    lm_test_tmpdir(tmp, sizeof tmp, "train_reads");
+    make_data(tmp);
+    snprintf(x, sizeof x, "trainer.kwargs.max_steps=8 trainer.kwargs.log_every_n_steps=4 --run-dir %s/a", tmp);
+    ck_assert_msg(train(tmp, x) == 0, "%s", g_out);
+    ck_assert_msg(strstr(g_out, "host reads per iteration between log steps: at most 0 (4 iterations)"), "%s", g_out);
+    snprintf(x, sizeof x, "trainer.kwargs.max_steps=8 trainer.kwargs.log_every_n_steps=4 trainer.on_nonfinite=skip "
+             "--run-dir %s/b", tmp);
+    ck_assert_msg(train(tmp, x) == 0, "%s", g_out);
+    const char *p = strstr(g_out, "host reads per iteration between log steps: at most ");
+    ck_assert_msg(p && atoi(p + strlen("host reads per iteration between log steps: at most ")) >= 10, "%s", g_out);
     lm_test_rmtree(tmp);
 }
 END_TEST
@@ -465,6 +491,7 @@ Suite *check_train_suite(void) {
     tcase_add_test(tc, test_errors_data_and_resume);
     tcase_add_test(tc, test_unset_env_key);
     tcase_add_test(tc, test_nonfinite);
+    tcase_add_test(tc, test_host_reads);
     tcase_add_test(tc, test_init_from);
     tcase_add_test(tc, test_run_dir_and_events);
     tcase_add_test(tc, test_naive_fill);

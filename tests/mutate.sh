@@ -167,6 +167,18 @@ mut curve_lr run/step_setup.c "curve" \
     "generator learning rate x1.1 where a run's config fills the step (the step suite builds its options itself)" \
     'if (!rc) rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c);' \
     'if (!rc && (rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c)) == 0) s->sopts.opt_g.lr *= 1.1;'
+mut deferred_flag train/step.c "step train" \
+    "deferred checks: a non-finite term is never recorded in the device-side flags" \
+    'lt_where(lt_lt_scalar(s->first_bad, 0), bad_at, s->first_bad)' \
+    'lt_where(lt_lt_scalar(s->first_bad, 0), s->first_bad, s->first_bad)'
+mut deferred_end_check train/loop.c "train" \
+    "the end of a run writes its last checkpoint without reading the deferred non-finite flags" \
+    'int rc = read_losses(r, NULL); /* nothing non-finite reaches the last checkpoint */' \
+    'int rc = 0;'
+mut adam_host_step train/optim.c "step train" \
+    "Adam's host copy of the step counters is not refreshed after a checkpoint load" \
+    'void lm_optim_state_loaded(lm_optim *o) { o->steps_stale = 1; }' \
+    'void lm_optim_state_loaded(lm_optim *o) { (void)o; }'
 mut curve_stale_pred train/step.c "curve" \
     "discriminator step on the generator's prediction from before its update (G not re-run)" \
     'rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);' \

@@ -56,6 +56,7 @@ typedef struct run {
     int deferred;         /* the step's deferred checks (on_nonfinite stop): losses read at log steps */
     int deferred_prev;    /* the step's setting before the run (teardown restores it) */
     lm_step_losses shown; /* deferred: the losses last read, for the progress line */
+    int quiet;            /* the last iteration wrote no log line and no sample grid */
     lm_report_pace pace;  /* when validations rewrite report.html */
 } run;
 
@@ -586,6 +587,8 @@ static int train_batch(run *r) {
     lt_tensor *img = lt_to_device(lt_from_buffer(b->img, si, 4, LT_F32), c->device); // (N, 3, H, W)
     lt_tensor *mask = lt_to_device(lt_from_buffer(b->mask, sm, 4, LT_F32), c->device); // (N, 1, H, W)
     int vis_due = o->visualize_each_iters > 0 && r->meta.step % o->visualize_each_iters == 0;
+    int log_due = o->log_every_n_steps > 0 && (r->meta.step + 1) % o->log_every_n_steps == 0;
+    r->quiet = !vis_due && !log_due;
     lm_step_losses L;
     if ((rc = run_step(&L, &skipped, r, img, mask)) < 0) goto done;
     if (!skipped) r->skips_in_row = 0;
@@ -645,7 +648,7 @@ static int validation_point(run *r, int epoch_end) {
 static int finish(run *r) {
     const lm_train_opts *o = r->o;
     lm_train_result *res = r->res;
-    int rc = read_losses(r, NULL); /* nothing non-finite reaches a checkpoint */
+    int rc = read_losses(r, NULL); /* nothing non-finite reaches the last checkpoint */
     if (rc < 0) return rc;
     if (res->signal && r->main) {
         lm_train_progress_break(&r->prog);
@@ -719,10 +722,16 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     if ((rc = setup_outputs(&r, resume)) < 0 || (rc = open_loader(&r)) < 0) goto cleanup;
     start_loop(&r);
     for (;;) {
+        int64_t reads0 = lt_host_reads();
         int stop = stop_due(&r);
         if (stop < 0) rc = stop;
         if (stop) break;
         if ((rc = train_batch(&r)) < 0) break;
+        if (r.quiet) { /* host reads of an iteration between log steps (lt.h lt_host_reads) */
+            int64_t n = lt_host_reads() - reads0;
+            if (!res->quiet_iters || n > res->quiet_reads_max) res->quiet_reads_max = n;
+            res->quiet_iters++;
+        }
         int epoch_end = r.meta.batch >= r.nb, val_due = validation_due(&r, epoch_end);
         if (epoch_end && (rc = next_epoch(&r)) < 0) break;
         if (val_due && (rc = validation_point(&r, epoch_end)) < 0) break;

@@ -110,6 +110,12 @@ typedef struct lm_train_result {
     int64_t nonfinite_skips;
     double seconds, steps_per_s;
     long peak_rss_kb;
+    /* Iterations that wrote no log line and no sample grid, and the most host reads
+     * (shim/lt.h lt_host_reads: each a wait for the device on CUDA) one of them made, from the
+     * stop check through the step: 0 with trainer.on_nonfinite stop on one rank (deferred
+     * checks); the immediate checks of skip read each term; several ranks agree on signals
+     * with one all-reduce per iteration. */
+    int64_t quiet_iters, quiet_reads_max;
     char last_ckpt[4224];         /* "" if none written */
 } lm_train_result;
 
