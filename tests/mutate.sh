@@ -169,8 +169,8 @@ mut curve_lr run/step_setup.c "curve" \
     'if (!rc && (rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c)) == 0) s->sopts.opt_g.lr *= 1.1;'
 mut deferred_flag train/step.c "step train" \
     "deferred checks: a non-finite term is never recorded in the device-side flags" \
-    'lt_where(lt_lt_scalar(s->first_bad, 0), bad_at, s->first_bad)' \
-    'lt_where(lt_lt_scalar(s->first_bad, 0), s->first_bad, s->first_bad)'
+    'lt_rsub_scalar(lt_to_dtype(lt_isfinite(vals), LT_F64), 1.0)' \
+    'lt_mul_scalar(lt_to_dtype(lt_isfinite(vals), LT_F64), 0.0)'
 mut deferred_end_check train/loop.c "train" \
     "the end of a run writes its last checkpoint without reading the deferred non-finite flags" \
     'int rc = read_losses(r, NULL); /* nothing non-finite reaches the last checkpoint */' \
