@@ -324,12 +324,13 @@ double lt_item(lt_tensor *h) {
 }
 
 lt_tensor *lt_to_dtype(lt_tensor *t, lt_dtype dt) { LT_OP(IN(t), t->t.to(to_st(dt))) }
-lt_tensor *lt_to_device(lt_tensor *t, lt_device d) {
-    /* a blocking copy between the host and a GPU waits for the GPU's queue (memcpy_and_sync) */
-    if (t && t->t.defined() && t->t.device() != to_dev(d) && (!t->t.device().is_cpu() || to_dev(d).type() != c10::kCPU))
-        g_host_reads++;
-    LT_OP(IN(t), t->t.to(to_dev(d)))
+/* A blocking copy between the host and a GPU waits for the GPU's queue (memcpy_and_sync). */
+static at::Tensor to_device_counted(const at::Tensor &x, lt_device d) {
+    at::Device dev = to_dev(d);
+    if (x.device() != dev && (!x.device().is_cpu() || !dev.is_cpu())) g_host_reads++;
+    return x.to(dev);
 }
+lt_tensor *lt_to_device(lt_tensor *t, lt_device d) { LT_OP(IN(t), to_device_counted(t->t, d)) }
 lt_tensor *lt_clone(lt_tensor *t) { LT_OP(IN(t), t->t.clone()) }
 lt_tensor *lt_detach(lt_tensor *t) { LT_OP(IN(t), t->t.detach()) }
 lt_tensor *lt_contiguous(lt_tensor *t) { LT_OP(IN(t), t->t.contiguous()) }
