@@ -335,7 +335,9 @@ static const char *const STEP_USAGE =
     "randomly initialised networks; a pretrained network of the losses whose file is missing\n"
     "(ResNetPL, VGG) gets random weights, and the output says so. Prints the median seconds per\n"
     "iteration after the warm-up, the median of each part (profile), peak RSS (getrusage),\n"
-    "threads and the libtorch/BLAS build in use.\n"
+    "on CUDA the peak of allocated GPU memory, threads, the libtorch/BLAS build in use and the\n"
+    "speed switches in effect (trainer.tf32, trainer.channels_last, trainer.cuda_graph: give\n"
+    "them as key=value, e.g. trainer.channels_last=true).\n"
     "  CONFIG         training config (default configs/training/lama-fourier.yaml); the batch\n"
     "                 size is its data.batch_size (e.g. data.batch_size=1)\n"
     "  --iters N      timed iterations (default 5)   --warmup N  untimed first ones (default 1)\n"
@@ -511,6 +513,9 @@ static void print_step_setup(const step_bench *b, const step_args *a) {
            "backend: %s\nBLAS: %s\n", a->bs, a->size, a->size, lt_get_num_threads(), a->device,
            s->sopts.precision == LT_BF16 ? "bf16 (autocast, FFTs in float32)" : "32",
            lt_backend_info(), blas);
+    char sw[512];
+    lm_step_switches_describe(sw, sizeof sw, &s->sopts);
+    printf("switches: %s\n", sw);
 }
 
 /* Per timed iteration: the total, the CPU time and the step's nine parts. */
@@ -586,6 +591,9 @@ static void print_step_times(step_times *t, const step_bench *b, const step_args
            "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
     printf("load average at start: %s (other processes share the cores)\n", load0);
     printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
+    int64_t gpu_peak = lt_cuda_peak_allocated(b->dev); /* torch.cuda.max_memory_allocated */
+    if (gpu_peak >= 0) printf("GPU memory: peak allocated %.0f MiB (CUDA caching allocator, whole run)\n", gpu_peak / 1048576.0);
+    else printf("GPU memory: n/a (%s)\n", b->dev < LT_CUDA ? "CPU device" : "no allocator statistics in this build");
     printf("host reads per iteration: %lld to %lld (%s checks; lt_item, lt_to_buffer, lt_all_finite, "
            "lt_synchronize: each waits for the device on CUDA)\n", (long long)t->reads_min, (long long)t->reads_max,
            a->immediate ? "immediate" : "deferred");

@@ -123,7 +123,8 @@ typedef enum lm_cfg_bind {
     LM_BIND_KEEP,      /* double; absent (no default): kept as the set's rules left it */
     LM_BIND_OUT_ACT,   /* lm_out_act: sigmoid | tanh | none | true (tanh) | false */
     LM_BIND_PRECISION, /* lt_dtype: 32 | 64 | bf16 (and the -true / -mixed spellings); null: kept */
-    LM_BIND_AUG        /* lm_aug_variant by name (data/augment.h) */
+    LM_BIND_AUG,       /* lm_aug_variant by name (data/augment.h) */
+    LM_BIND_TRI        /* int: -1 for null (absent with a null default), else the boolean 0 / 1 */
 } lm_cfg_bind;
 
 typedef struct lm_cfg_key {

@@ -140,6 +140,13 @@ static int read_row(const lm_cfg *c, const lm_cfg_key *k, void *obj) {
         if ((rc = lm_cfg_check(c, k->path)) < 0) return rc;
         *(int *)field = lm_cfg_has(c, k->path);
         return 0;
+    case LM_BIND_TRI:
+        if ((rc = lm_cfg_check(c, k->path)) < 0) return rc;
+        if (!lm_cfg_has(c, k->path)) {
+            *(int *)field = -1;
+            return 0;
+        }
+        return lm_cfg_get_bool(c, k->path, field);
     case LM_BIND_PAIR: return read_pair(c, k, field);
     case LM_BIND_OUT_ACT: return parse_out_act(c, k->path, field);
     default: return read_string(c, k, field);

@@ -310,6 +310,10 @@ const lm_cfg_key lm_cfg_schema[] = {
     BOOL("trainer.sync_bn", "false", 0, STEP(sync_bn, LM_BIND_OR)), /* lamac: SyncBatchNorm under data parallelism */
     BOOL("trainer.ddp_overlap", "false", 0, STEP(ddp_overlap, LM_BIND_BOOL)), /* lamac: gradient all-reduce during backward */
     STR("trainer.precision", "null", N, STEP(precision, LM_BIND_PRECISION)), /* lamac spelling of trainer.kwargs.precision (wins) */
+    /* lamac: GPU speed switches (train/step.h, docs/gpu.md). tf32 null: libtorch's defaults */
+    BOOL("trainer.tf32", "null", N, STEP(tf32, LM_BIND_TRI)),
+    BOOL("trainer.channels_last", "false", 0, STEP(channels_last, LM_BIND_BOOL)),
+    BOOL("trainer.cuda_graph", "false", 0, STEP(cuda_graph, LM_BIND_BOOL)), /* refused: run/step_setup.c */
     MAP("trainer.checkpoint_kwargs"),
     BOOL("trainer.checkpoint_kwargs.verbose", "true", 0),
     INTMIN("trainer.checkpoint_kwargs.save_top_k", "5", -1, 0, TRAIN(save_top_k, LM_BIND_INT)),

@@ -56,8 +56,10 @@ static int check_node(const lm_cfg_node *n, const char *path) {
     }
     if (!ok) {
         if (n->kind == LM_CFG_SCALAR)
-            return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got %s '%s'",
-                               lm_cfg_loc(n, where, sizeof where), path, lm_cfg_type_name(k->type), lm_cfg_kind_word(n), n->text);
+            return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s%s%s, got %s '%s'",
+                               lm_cfg_loc(n, where, sizeof where), path, lm_cfg_type_name(k->type),
+                               k->type == LM_CFG_T_BOOL ? " (true or false)" : "",
+                               k->flags & LM_CFG_F_NULLABLE ? " or null" : "", lm_cfg_kind_word(n), n->text);
         return lm_err_code(LM_EINVAL, "config: %s: key '%s': expected %s, got %s", lm_cfg_loc(n, where, sizeof where), path,
                            lm_cfg_type_name(k->type), lm_cfg_kind_word(n));
     }

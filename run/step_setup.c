@@ -1,6 +1,7 @@
 /* step_setup.c — networks + step from a training config (see step_setup.h). */
 #include "run/step_setup.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,51 @@ int lm_step_setup_create_nets(lm_step_setup **out, const lm_cfg *c, lt_dtype dt,
     return 0;
 }
 
+int lm_step_switches_check(const lm_step_opts *o, lt_device dev) {
+    if (!o->cuda_graph) return 0;
+    if (dev < LT_CUDA) return lm_err_code(LM_EINVAL, "config: trainer.cuda_graph needs a CUDA device (got cpu)");
+    return lm_err_code(LM_EINVAL,
+                       "config: trainer.cuda_graph: capturing the training iteration in a CUDA graph is not "
+                       "available in this build: the optimizers' scalars (Adam's bias corrections, computed on the "
+                       "host in double precision each step as torch 1.13's non-capturable Adam does, the official "
+                       "numerics) change every step, and a captured graph would replay the first step's values; "
+                       "set trainer.cuda_graph=false");
+}
+
+/* Every 4-D tensor of p (convolution weights) in channels-last memory format, in place. */
+static int params_channels_last(lm_params *p, const char *what) {
+    for (int i = 0; p && i < p->n; i++)
+        if (lt_set_channels_last_(p->items[i].t) < 0) return lm_err_lt("trainer.channels_last: %s %s", what, p->items[i].name);
+    return 0;
+}
+
+/* trainer.tf32 (process-wide) and trainer.channels_last (the networks' parameters; the batch is
+ * the step's, train/step.c) once the networks exist and before the optimizers see them. */
+static int apply_switches(lm_step_setup *s) {
+    const lm_step_opts *o = &s->sopts;
+    if (o->tf32 >= 0) {
+        if (lt_set_tf32(o->tf32, o->tf32) < 0) return lm_err_lt("trainer.tf32");
+        if (s->device < LT_CUDA)
+            fprintf(stderr, "note: trainer.tf32=%s has no effect on the CPU (TF32 is a CUDA math mode)\n",
+                    o->tf32 ? "true" : "false");
+    }
+    if (!o->channels_last) return 0;
+    int rc = params_channels_last(&s->gp, "generator");
+    if (!rc) rc = params_channels_last(&s->dp, "discriminator");
+    if (!rc && s->resnet_pl) rc = params_channels_last(lm_resnet_pl_params(s->resnet_pl), "losses.resnet_pl");
+    if (!rc && s->vgg_pl) rc = params_channels_last(lm_vgg_pl_params(s->vgg_pl), "losses.perceptual");
+    return rc;
+}
+
+void lm_step_switches_describe(char *buf, size_t cap, const lm_step_opts *o) {
+    int conv = -1, mm = -1;
+    if (lt_get_tf32(&conv, &mm) < 0) conv = mm = -1;
+    snprintf(buf, cap, "trainer.tf32 %s (TF32 now: cuDNN convolutions %s, cuBLAS matmul %s; CUDA only), "
+             "trainer.channels_last %s, trainer.cuda_graph %s",
+             o->tf32 < 0 ? "null (libtorch's defaults)" : o->tf32 ? "true" : "false", conv < 0 ? "?" : conv ? "on" : "off",
+             mm < 0 ? "?" : mm ? "on" : "off", o->channels_last ? "true" : "false", o->cuda_graph ? "true" : "false");
+}
+
 int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, int pl_flags) {
     *out = NULL;
     lm_step_setup *s = calloc(1, sizeof *s);
@@ -59,6 +105,7 @@ int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, in
     if (!rc) rc = lm_cfg_fill(&s->dopts, LM_OPTS_DISCRIMINATOR, c);
     if (!rc) rc = lm_cfg_fill(&s->sopts, LM_OPTS_STEP, c);
     if (!rc) rc = lm_cfg_fill(&s->lopts, LM_OPTS_LOSSES, c);
+    if (!rc) rc = lm_step_switches_check(&s->sopts, dev);
     /* trainer.precision 64: every network in float64; otherwise float32 parameters */
     lt_dtype pdt = !rc && s->sopts.precision == LT_F64 ? LT_F64 : LT_F32;
     if (!rc) rc = create_nets(s, pdt, 1);
@@ -68,6 +115,7 @@ int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, in
     if (!rc && s->lopts.perceptual.weight > 0 &&
         (rc = lm_vgg_pl_create(&s->vgg_pl, &s->lopts.perceptual, pdt, dev, pl_flags)) < 0)
         lm_err_prefix("losses.perceptual");
+    if (!rc) rc = apply_switches(s);
     if (!rc) {
         lm_step_nets n = {s->g, &s->gp, s->d, &s->dp, s->resnet_pl, s->vgg_pl};
         rc = lm_step_create(&s->step, &n, &s->sopts);

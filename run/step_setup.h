@@ -40,6 +40,16 @@ int lm_step_setup_create(lm_step_setup **out, const lm_cfg *c, lt_device dev, in
 int lm_step_setup_create_nets(lm_step_setup **out, const lm_cfg *c, lt_dtype dt, lt_device dev,
                               int with_discriminator);
 void lm_step_setup_free(lm_step_setup *s);
+/* The GPU speed switches of o (train/step.h tf32, channels_last, cuda_graph) on dev, checked:
+ * trainer.cuda_graph is refused ("needs a CUDA device (got cpu)" on the CPU; on CUDA, not
+ * available in this build and why). Needs no device (a test asks it about LT_CUDA on a CPU
+ * machine). lm_step_setup_create calls it, then applies tf32 (lt_set_tf32; a note on stderr
+ * when it is set on the CPU, where it does nothing) and channels_last (every 4-D parameter and
+ * buffer of G, D, ResNetPL and VGG converted in place, before the optimizers are made; loading
+ * weights later copies into them and keeps the format). 0 or LM_EINVAL. */
+int lm_step_switches_check(const lm_step_opts *o, lt_device dev);
+/* One line: the switches of o and the TF32 state libtorch has now (for `lamac bench step`). */
+void lm_step_switches_describe(char *buf, size_t cap, const lm_step_opts *o);
 
 /* Loads generator.* and discriminator.* (strict; and loss_resnet_pl.* when the file has them and
  * ResNetPL is used) from a weights file. On a mismatch the table is printed to report (if

@@ -41,6 +41,11 @@ using lt_c10d_group = c10d::ProcessGroup;
 #include <chrono>
 #endif
 
+// A CUDA libtorch (CMake sets LT_WITH_CUDA): the caching allocator's statistics.
+#ifdef LT_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #include <dlfcn.h>
 
 #include <atomic>
@@ -335,6 +340,27 @@ lt_tensor *lt_clone(lt_tensor *t) { LT_OP(IN(t), t->t.clone()) }
 lt_tensor *lt_detach(lt_tensor *t) { LT_OP(IN(t), t->t.detach()) }
 lt_tensor *lt_contiguous(lt_tensor *t) { LT_OP(IN(t), t->t.contiguous()) }
 lt_tensor *lt_alias(lt_tensor *t) { LT_OP(IN(t), t->t) }
+lt_tensor *lt_to_channels_last(lt_tensor *t) {
+    if (null_in(IN(t))) return nullptr;
+    LT_TRY(nullptr, {
+        if (t->t.dim() != 4)
+            throw std::runtime_error("lt_to_channels_last: expected a 4-D tensor, got " + std::to_string(t->t.dim()) + "-D");
+        return wrap(t->t.contiguous(at::MemoryFormat::ChannelsLast));
+    })
+}
+int lt_set_channels_last_(lt_tensor *t) {
+    if (null_in(IN(t))) return -1;
+    LT_TRY(-1, {
+        if (t->t.dim() != 4 || t->t.is_contiguous(at::MemoryFormat::ChannelsLast)) return 0;
+        at::NoGradGuard no_grad;
+        t->t.set_data(t->t.detach().contiguous(at::MemoryFormat::ChannelsLast));
+        return 0;
+    })
+}
+int lt_is_channels_last(lt_tensor *t) {
+    if (null_in(IN(t))) return -1;
+    LT_TRY(-1, return t->t.dim() == 4 && t->t.is_contiguous(at::MemoryFormat::ChannelsLast) ? 1 : 0;)
+}
 
 // ---- information ---------------------------------------------------------------------------------
 int lt_dim(lt_tensor *t) { return null_in(IN(t)) ? -1 : (int)t->t.dim(); }
@@ -1044,6 +1070,52 @@ int lt_synchronize(lt_device d) {
         torch::cuda::synchronize((int64_t)(d - LT_CUDA));
         return 0;
     })
+}
+int lt_set_tf32(int cudnn_conv, int cublas_matmul) {
+    // Both setters exist in 1.13 and 2.x (2.9+ also maps them onto its per-backend float32
+    // precision settings).
+    LT_TRY(-1, {
+        at::globalContext().setAllowTF32CuDNN(cudnn_conv != 0);
+        at::globalContext().setAllowTF32CuBLAS(cublas_matmul != 0);
+        return 0;
+    })
+}
+int lt_get_tf32(int *cudnn_conv, int *cublas_matmul) {
+    LT_TRY(-1, {
+        *cudnn_conv = at::globalContext().allowTF32CuDNN() ? 1 : 0;
+        *cublas_matmul = at::globalContext().allowTF32CuBLAS() ? 1 : 0;
+        return 0;
+    })
+}
+int64_t lt_cuda_peak_allocated(lt_device d) {
+#ifdef LT_WITH_CUDA
+    if (d < LT_CUDA) return -1;
+    try {
+        // allocated_bytes[0]: StatType::AGGREGATE, 0 in 1.13 and 2.x (the enum changed
+        // namespace in 2.x, the index did not)
+        auto st = c10::cuda::CUDACachingAllocator::getDeviceStats((c10::DeviceIndex)(d - LT_CUDA));
+        return (int64_t)st.allocated_bytes[0].peak;
+    } catch (...) {
+        return -1;
+    }
+#else
+    (void)d;
+    return -1;
+#endif
+}
+int lt_cuda_reset_peak(lt_device d) {
+#ifdef LT_WITH_CUDA
+    if (d < LT_CUDA) return -1;
+    try {
+        c10::cuda::CUDACachingAllocator::resetPeakStats((c10::DeviceIndex)(d - LT_CUDA));
+        return 0;
+    } catch (...) {
+        return -1;
+    }
+#else
+    (void)d;
+    return -1;
+#endif
 }
 const char *lt_backend_info(void) {
     static std::string info;

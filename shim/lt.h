@@ -92,6 +92,18 @@ lt_tensor *lt_clone(lt_tensor *t);
 lt_tensor *lt_detach(lt_tensor *t);
 lt_tensor *lt_contiguous(lt_tensor *t);
 lt_tensor *lt_alias(lt_tensor *t);   /* a second handle on the same tensor */
+/* Memory format (torch.channels_last, for trainer.channels_last). lt_to_channels_last: a 4-D
+ * tensor with channels-last strides and the same values (x.contiguous(memory_format=
+ * torch.channels_last)); NULL + message for another dim. lt_set_channels_last_: converts a 4-D
+ * tensor in place, keeping the handle and its autograd identity (a parameter stays that
+ * parameter; param.data = param.contiguous(memory_format=...), as nn.Module.to(memory_format=)
+ * does); a tensor of another dim is left as it is; 0 or -1. lt_is_channels_last: 1 when t is
+ * 4-D with channels-last strides (for C = 1 or H = W = 1 both layouts hold at once), 0 if not,
+ * -1 on NULL. Values never change: ops, lt_copy_ into it and lt_to_buffer (which writes the
+ * standard contiguous order) see the same tensor. */
+lt_tensor *lt_to_channels_last(lt_tensor *t);
+int lt_set_channels_last_(lt_tensor *t);
+int lt_is_channels_last(lt_tensor *t);
 
 /* ---- information -------------------------------------------------------------------------- */
 /* Queries on NULL answer a value no tensor has (-1, LT_DTYPE_INVALID, LT_DEVICE_INVALID; 0
@@ -316,6 +328,18 @@ int lt_get_num_threads(void);
 int lt_cuda_device_count(void);                    /* 0 without CUDA */
 int lt_synchronize(lt_device d);                   /* waits for d's queued work (CUDA); CPU: no-op */
 const char *lt_backend_info(void);                 /* libtorch version, BLAS, CUDA */
+/* TF32 math on CUDA (for trainer.tf32): cuDNN convolutions (torch.backends.cudnn.allow_tf32)
+ * and cuBLAS matmuls (torch.backends.cuda.matmul.allow_tf32), process-wide switches of
+ * libtorch's global context; present in CPU builds too, where nothing reads them. libtorch's
+ * defaults since 1.12: convolutions on, matmul off. 0 or -1. */
+int lt_set_tf32(int cudnn_conv, int cublas_matmul);
+int lt_get_tf32(int *cudnn_conv, int *cublas_matmul);
+/* The CUDA caching allocator's peak of allocated bytes on d since the start or the last
+ * lt_cuda_reset_peak (torch.cuda.max_memory_allocated / reset_peak_memory_stats). -1 for the
+ * CPU, in a build without a CUDA libtorch (LT_WITH_CUDA), or before the allocator has seen
+ * d (no message set). lt_cuda_reset_peak: 0, or -1 where there is nothing to reset. */
+int64_t lt_cuda_peak_allocated(lt_device d);
+int lt_cuda_reset_peak(lt_device d);
 
 /* ---- distributed: c10d process groups (torch.distributed) ------------------------------------
  * A process group of world_size processes, each with its rank, meeting through a store:

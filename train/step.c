@@ -392,7 +392,7 @@ int lm_step_run(lm_step_losses *losses, lm_step *s, lt_tensor *img, lt_tensor *m
     /* deferred checks read nothing: the batch's values are the caller's to check (data/) */
     int rc = s->deferred ? check_batch_shapes(img, mask, 1) : lm_step_check_batch(img, mask, 1);
     if (rc) return rc;
-    lt_scope_push(); /* the float64 copies of the batch (trainer.precision: 64) live here */
+    lt_scope_push(); /* the float64 / channels-last copies of the batch live here */
     if (s->opts.precision == LT_F64 && (lt_type(img) != LT_F64 || lt_type(mask) != LT_F64)) {
         img = lt_to_dtype(img, LT_F64);   // (N, 3, H, W)
         mask = lt_to_dtype(mask, LT_F64); // (N, 1, H, W)
@@ -400,6 +400,10 @@ int lm_step_run(lm_step_losses *losses, lm_step *s, lt_tensor *img, lt_tensor *m
             lt_scope_pop();
             return lt_fail("step: batch to float64");
         }
+    }
+    if (s->opts.channels_last && (!(img = lt_to_channels_last(img)) || !(mask = lt_to_channels_last(mask)))) {
+        lt_scope_pop(); /* trainer.channels_last: the batch in the parameters' memory format */
+        return lt_fail("step: batch to channels-last");
     }
     rc = run_checked(s, img, mask, L, t0);
     lt_scope_pop();

@@ -75,6 +75,13 @@ typedef struct lm_step_opts {
      * optimizer update is float64 — rounding ~1e-16, the same on every CPU (the parity
      * checks' precision, docs in README "Tests"; also a debugging aid). */
     lt_dtype precision;
+    /* GPU speed switches (lamac options; docs/gpu.md), applied by run/step_setup.c:
+     * tf32 (trainer.tf32): -1 (null, the default) leaves libtorch's defaults (cuDNN convolutions
+     * in TF32, cuBLAS matmuls not), 1 both on, 0 both off; process-wide; no effect on the CPU.
+     * channels_last (trainer.channels_last, off): the networks' 4-D parameters in channels-last
+     * memory format, and lm_step_run converts the batch to it; the values are the same.
+     * cuda_graph (trainer.cuda_graph, off): refused with the reason (not implemented). */
+    int tf32, channels_last, cuda_graph;
 } lm_step_opts;
 
 
