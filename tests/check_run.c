@@ -4,6 +4,7 @@
  * check_step.c and check_ddp.c (through the lamac binary). */
 #define _GNU_SOURCE
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,90 @@ static double max_diff(const lm_params *a, const lm_params *b) {
     return m;
 }
 
+/* The GPU switches (docs/gpu.md): trainer.channels_last converts every 4-D parameter in place
+ * (and the step the batch) and leaves the iteration's losses within float32 rounding of the
+ * contiguous run on the same initial weights; trainer.cuda_graph is refused with its reason on
+ * the CPU and on CUDA alike; trainer.tf32 sets both libtorch switches. */
+static lm_step_setup *switch_setup(const char *extra, int expect_ok) {
+    const char *ov[6] = SMALL_OVERRIDES;
+    ov[4] = extra;
+    lm_cfg *c = NULL;
+    int lrc = lm_cfg_load(&c, LM_SOURCE_DIR "/configs/training/lama-fourier.yaml", ov, 5);
+    if (lrc && !expect_ok) return NULL; /* refused by the schema */
+    ck_assert_msg(lrc == 0, "%s", lm_err_msg());
+    lm_step_setup *s = NULL;
+    lt_manual_seed(7);
+    int rc = lm_step_setup_create(&s, c, LT_CPU, 0);
+    lm_cfg_free(c);
+    ck_assert_msg((rc == 0) == expect_ok, "%s: rc %d %s", extra, rc, lm_err_msg());
+    return s;
+}
+
+START_TEST(test_gpu_switches) {
+    long live = lt_live_count();
+    lm_step_setup *cl = switch_setup("trainer.channels_last=true", 1), *co = switch_setup("trainer.channels_last=false", 1);
+    int n4 = 0;
+    for (int i = 0; i < cl->gp.n; i++)
+        if (lt_dim(cl->gp.items[i].t) == 4) {
+            ck_assert_msg(lt_is_channels_last(cl->gp.items[i].t) == 1, "%s", cl->gp.items[i].name);
+            n4 += lt_is_channels_last(co->gp.items[i].t) == 0; /* C > 1 and H, W > 1: the layouts differ */
+        }
+    ck_assert_int_gt(n4, 0);
+    for (int i = 0; i < cl->dp.n; i++)
+        if (lt_dim(cl->dp.items[i].t) == 4) ck_assert_int_eq(lt_is_channels_last(cl->dp.items[i].t), 1);
+    lt_scope_push();
+    lt_tensor *img = NULL, *mask = NULL;
+    lt_manual_seed(3);
+    ck_assert_int_eq(lm_batch_random_fixed_boxes(&img, &mask, 2, 32, LT_CPU), 0);
+    for (int i = 0; i < cl->gp.n; i++) /* the same initial values in both layouts */
+        lm_test_expect_close(NULL, cl->gp.items[i].t, co->gp.items[i].t, 0, 0, cl->gp.items[i].name);
+    int prev = lt_get_num_threads();
+    lt_set_num_threads(1);
+    for (int it = 0; it < 2; it++) {
+        lm_step_losses a, b;
+        ck_assert_msg(lm_step_run(&a, cl->step, img, mask) == 0, "%s", lm_err_msg());
+        ck_assert_msg(lm_step_run(&b, co->step, img, mask) == 0, "%s", lm_err_msg());
+        ck_assert_int_eq(a.n, b.n);
+        for (int k = 0; k < a.n; k++) /* measured: at most 2.6e-6 relative (oneDNN picks other kernels); bound 1e-4 */
+            if (getenv("LAMAC_TEST_VERBOSE")) printf("channels_last %d %s rel %.3g\n", it, a.name[k], fabs(a.value[k] - b.value[k]) / fabs(b.value[k]));
+        /* the second iteration follows one Adam step, which moves near-zero gradients' weights by
+         * up to 2 lr on other kernels (shared/machine-variation.md): a looser bound there */
+        double tol = it ? 1e-2 : 1e-4;
+        for (int k = 0; k < a.n; k++)
+            ck_assert_msg(fabs(a.value[k] - b.value[k]) <= tol * fabs(b.value[k]) + 1e-6, "%s: %.9g vs %.9g",
+                          a.name[k], a.value[k], b.value[k]);
+    }
+    lt_set_num_threads(prev);
+    for (int i = 0; i < cl->gp.n; i++)
+        if (lt_dim(cl->gp.items[i].t) == 4) ck_assert_int_eq(lt_is_channels_last(cl->gp.items[i].t), 1); /* kept by Adam */
+    lt_scope_pop();
+    lm_step_setup_free(cl);
+    lm_step_setup_free(co);
+    /* cuda_graph: refused with the reason, before anything is built */
+    ck_assert_ptr_null(switch_setup("trainer.cuda_graph=true", 0));
+    ck_assert_msg(strstr(lm_err_msg(), "trainer.cuda_graph needs a CUDA device (got cpu)"), "%s", lm_err_msg());
+    lm_step_opts so;
+    memset(&so, 0, sizeof so);
+    so.cuda_graph = 1;
+    ck_assert_int_eq(lm_step_switches_check(&so, LT_CUDA), LM_EINVAL);
+    ck_assert_msg(strstr(lm_err_msg(), "not available in this build") && strstr(lm_err_msg(), "Adam"), "%s", lm_err_msg());
+    so.cuda_graph = 0;
+    ck_assert_int_eq(lm_step_switches_check(&so, LT_CUDA), 0);
+    /* tf32 */
+    int conv = -1, mm = -1;
+    lm_step_setup_free(switch_setup("trainer.tf32=true", 1));
+    ck_assert_int_eq(lt_get_tf32(&conv, &mm), 0);
+    ck_assert(conv == 1 && mm == 1);
+    lm_step_setup_free(switch_setup("trainer.tf32=false", 1));
+    ck_assert_int_eq(lt_get_tf32(&conv, &mm), 0);
+    ck_assert(conv == 0 && mm == 0);
+    ck_assert_int_eq(lt_set_tf32(1, 0), 0); /* libtorch's defaults back */
+    ck_assert_ptr_null(switch_setup("trainer.tf32=maybe", 0));
+    ck_assert_msg(strstr(lm_err_msg(), "trainer.tf32"), "%s", lm_err_msg());
+    ck_assert_int_eq(lt_live_count(), live);
+}
+END_TEST
+
 START_TEST(test_step_setup_init_from) {
     char dir[256], path[300];
     lm_test_tmpdir(dir, sizeof dir, "run_init");
@@ -183,6 +268,7 @@ Suite *check_run_suite(void) {
     tcase_add_test(tc, test_batch_file);
     tcase_add_test(tc, test_random_batches);
     tcase_add_test(tc, test_step_setup_init_from);
+    tcase_add_test(tc, test_gpu_switches);
     suite_add_tcase(s, tc);
     return s;
 }

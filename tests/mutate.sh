@@ -179,6 +179,10 @@ mut adam_host_step train/optim.c "step train" \
     "Adam's host copy of the step counters is not refreshed after a checkpoint load" \
     'void lm_optim_state_loaded(lm_optim *o) { o->steps_stale = 1; }' \
     'void lm_optim_state_loaded(lm_optim *o) { (void)o; }'
+mut channels_last_params run/step_setup.c "run" \
+    "trainer.channels_last leaves the generator's parameters contiguous" \
+    'int rc = params_channels_last(&s->gp, "generator");' \
+    'int rc = 0;'
 mut curve_stale_pred train/step.c "curve" \
     "discriminator step on the generator's prediction from before its update (G not re-run)" \
     'rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);' \
