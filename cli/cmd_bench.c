@@ -521,7 +521,7 @@ static void print_step_setup(const step_bench *b, const step_args *a) {
 /* Per timed iteration: the total, the CPU time and the step's nine parts. */
 typedef struct step_times {
     int n;
-    double *tot, *cpu, *parts[9];
+    double *tot, *cpu, *host, *parts[9]; /* host: lm_step_run's own wall time (queueing, on CUDA) */
     lm_ddp_stats st0; /* the all-reduce counters when timing began */
     int64_t reads_min, reads_max; /* host reads (lt_host_reads) per timed iteration */
 } step_times;
@@ -530,7 +530,8 @@ static int step_times_alloc(step_times *t, int n) {
     memset(t, 0, sizeof *t);
     t->n = n;
     t->tot = calloc((size_t)n, sizeof *t->tot), t->cpu = calloc((size_t)n, sizeof *t->cpu);
-    int ok = t->tot && t->cpu;
+    t->host = calloc((size_t)n, sizeof *t->host);
+    int ok = t->tot && t->cpu && t->host;
     for (int k = 0; k < 9; k++) ok &= (t->parts[k] = calloc((size_t)n, sizeof(double))) != NULL;
     return ok ? 0 : lm_err_code(LM_ENOMEM, "bench step: out of memory");
 }
@@ -539,6 +540,7 @@ static void step_times_free(step_times *t) {
     for (int k = 0; k < 9; k++) free(t->parts[k]);
     free(t->tot);
     free(t->cpu);
+    free(t->host);
 }
 
 /* warmup untimed iterations, then t->n timed ones (each printed), then --trace's one more. */
@@ -547,21 +549,25 @@ static int time_steps(step_times *t, const step_bench *b, const step_args *a, lt
     t->st0 = lm_ddp_get_stats(b->ddp);
     for (int it = 0; it < a->warmup + t->n && !rc; it++) {
         if (it == a->warmup) t->st0 = lm_ddp_get_stats(b->ddp);
-        double c0 = lm_clock_cpu();
+        if (lt_synchronize(b->dev) < 0) rc = lm_err_lt("bench step: synchronize");
+        double c0 = lm_clock_cpu(), w0 = lm_clock_now();
         int64_t r0 = lt_host_reads();
-        rc = lm_step_run(NULL, b->s->step, img, mask);
+        if (!rc) rc = lm_step_run(NULL, b->s->step, img, mask);
         int64_t reads = lt_host_reads() - r0;
-        double c1 = lm_clock_cpu();
+        /* the iteration ends when the device is done (CUDA queues it; CPU: no-op, not counted) */
+        if (!rc && lt_synchronize(b->dev) < 0) rc = lm_err_lt("bench step: synchronize");
+        double c1 = lm_clock_cpu(), w1 = lm_clock_now();
         if (rc || it < a->warmup) continue;
         if (it == a->warmup || reads < t->reads_min) t->reads_min = reads;
         if (it == a->warmup || reads > t->reads_max) t->reads_max = reads;
         const lm_step_times *st = lm_step_last_times(b->s->step);
         int j = it - a->warmup;
-        t->tot[j] = st->total;
+        t->tot[j] = w1 - w0;
+        t->host[j] = st->total;
         t->cpu[j] = c1 - c0;
         double v[9] = {st->g_fwd, st->g_losses, st->pl_fwd, st->g_bwd, st->g_opt, st->d_gfwd, st->d_fwd, st->d_bwd, st->d_opt};
         for (int k = 0; k < 9; k++) t->parts[k][j] = v[k];
-        printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, st->total, c1 - c0);
+        printf("  iteration %d: %.3f s (CPU %.3f s)\n", j + 1, w1 - w0, c1 - c0);
         fflush(stdout);
     }
     if (!rc && !a->immediate) { /* the deferred checks of the timed iterations, read once */
@@ -589,6 +595,9 @@ static void print_step_times(step_times *t, const step_bench *b, const step_args
     double cmed = median(t->cpu, iters);
     printf("CPU seconds per iteration: median %.3f (/ %d threads = %.3f s: the wall time if the process "
            "had its cores to itself)\n", cmed, lt_get_num_threads(), cmed / lt_get_num_threads());
+    if (b->dev >= LT_CUDA)
+        printf("host seconds per iteration: median %.3f (lm_step_run returning, before the device is done: the "
+               "host's share; near the wall time, the host is the limit)\n", median(t->host, iters));
     printf("load average at start: %s (other processes share the cores)\n", load0);
     printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
     int64_t gpu_peak = lt_cuda_peak_allocated(b->dev); /* torch.cuda.max_memory_allocated */

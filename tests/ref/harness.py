@@ -167,7 +167,7 @@ class Step:
     prediction; Adam (G lr 1e-3, D lr 1e-4), gradients clipped to norm 1 per optimizer, every
     network in training mode. Calling it returns (generator loss, discriminator loss)."""
 
-    def __init__(self, n_blocks=9, ngf=64, use_pl=True):
+    def __init__(self, n_blocks=9, ngf=64, use_pl=True, device="cpu"):
         setup()
         import torch
         from saicinpainting.training.losses.adversarial import NonSaturatingWithR1
@@ -182,6 +182,12 @@ class Step:
             # encoder's BatchNorms use batch statistics (of pred and of target separately).
             self.pl = make_resnet_pl().train()
             _set_trainable(self.pl, False)
+        # bench/step_vs_official.sh --device cuda: the networks on that device (Module.to keeps
+        # the Parameter objects, the optimizers below take them there)
+        self.G.to(device)
+        self.D.to(device)
+        if self.pl is not None:
+            self.pl.to(device)
         self.optG = torch.optim.Adam(self.G.parameters(), lr=1e-3)
         self.optD = torch.optim.Adam(self.D.parameters(), lr=1e-4)
 
