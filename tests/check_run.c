@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "io/safetensors.h"
+#include "model/weights.h"
 #include "run/batch.h"
 #include "run/device.h"
 #include "run/run.h"
@@ -200,6 +201,23 @@ START_TEST(test_gpu_switches) {
     lt_set_num_threads(prev);
     for (int i = 0; i < cl->gp.n; i++)
         if (lt_dim(cl->gp.items[i].t) == 4) ck_assert_int_eq(lt_is_channels_last(cl->gp.items[i].t), 1); /* kept by Adam */
+    /* a channels-last registry saves the standard order and loads into a contiguous one */
+    char dir[256], path[320];
+    lm_test_tmpdir(dir, sizeof dir, "run_channels_last");
+    snprintf(path, sizeof path, "%s/g.safetensors", dir);
+    lm_weights_part part = {"generator.", &cl->gp};
+    lm_weights_save_opts wso = lm_weights_save_defaults();
+    ck_assert_msg(lm_weights_save(path, &part, 1, &wso) == 0, "%s", lm_err_msg());
+    lm_weights_src *src = NULL;
+    ck_assert_int_eq(lm_weights_open(&src, path), 0);
+    ck_assert_msg(lm_weights_load(&co->gp, src, "generator.", LM_WEIGHTS_STRICT, NULL) == 0, "%s", lm_err_msg());
+    lm_weights_close(src);
+    for (int i = 0; i < cl->gp.n; i++) {
+        lm_test_expect_close(NULL, co->gp.items[i].t, cl->gp.items[i].t, 0, 0, cl->gp.items[i].name);
+        if (lt_dim(co->gp.items[i].t) == 4 && lt_size(co->gp.items[i].t, 1) > 1 && lt_size(co->gp.items[i].t, 2) > 1)
+            ck_assert_int_eq(lt_is_channels_last(co->gp.items[i].t), 0);
+    }
+    lm_test_rmtree(dir);
     lt_scope_pop();
     lm_step_setup_free(cl);
     lm_step_setup_free(co);
