@@ -3,7 +3,7 @@
 # GPU machine that reaches no package registry: .debs/ (the C dependencies lamac builds
 # against: HDF5, libyaml, libpng, libjpeg-turbo, Check, Gloo's headers; Debian bookworm
 # packages, unpacked there with dpkg -x) and .lama/ (the official code for the side-by-side
-# benchmark: saicinpainting/ and configs/ of the checkout $LAMA_REF names). Both folders are
+# benchmark: saicinpainting/, configs/ and models/ of the checkout $LAMA_REF names). Both folders are
 # git-ignored; pass them along with the working tree (the device tool's `carry`).
 #
 #   LAMA_REF=/path/to/lama scripts/gpu-carry.sh
@@ -16,5 +16,5 @@ DEBS=(libhdf5-dev libhdf5-103-1 libhdf5-hl-100 libsz2 libaec0 libyaml-dev libyam
 rm -rf "$ROOT/.debs" "$ROOT/.lama"
 mkdir -p "$ROOT/.debs" "$ROOT/.lama"
 (cd "$ROOT/.debs" && apt-get download "${DEBS[@]}")
-cp -r "$LAMA_REF/saicinpainting" "$LAMA_REF/configs" "$ROOT/.lama/"
+cp -r "$LAMA_REF/saicinpainting" "$LAMA_REF/configs" "$LAMA_REF/models" "$ROOT/.lama/"
 echo "gpu-carry: $(ls "$ROOT/.debs" | wc -l) packages in .debs ($(du -sh "$ROOT/.debs" | cut -f1)), official code in .lama ($(du -sh "$ROOT/.lama" | cut -f1))"
