@@ -58,7 +58,7 @@ typedef struct lm_batch {
     int n, h, w;
     float *img;         /* (n, 3, h, w) in [0, 1] */
     float *mask;        /* (n, 1, h, w) in {0, 1} */
-    int64_t *image_ids; /* (n) index of each sample's image in the shard set */
+    int64_t *image_ids; /* (n) index of each sample's image in the shard set (-1: unknown) */
     int64_t epoch, batch; /* position of this batch */
 } lm_batch;
 

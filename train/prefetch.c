@@ -132,9 +132,6 @@ int lm_prefetch_get(lm_prefetched *b, lm_prefetch *p, const lm_batch_pos *pos, c
         lt_tensor *used[2] = {p->cur.img, p->cur.mask};
         if (lt_stream_wait(p->copy, used, 2) < 0) return lm_err_lt("batch upload");
     }
-    b->host = &p->cur.host;
-    b->img = p->cur.img;
-    b->mask = p->cur.mask;
     if (next && p->on) { /* a failure is kept for the call that asks for next */
         rc = prepare(p, &p->ahead, next);
         p->ahead.rc = rc;
@@ -144,5 +141,8 @@ int lm_prefetch_get(lm_prefetched *b, lm_prefetch *p, const lm_batch_pos *pos, c
             lm_err_clear();
         }
     }
+    b->host = &p->cur.host; /* the batch at pos; the one at next stays in ahead */
+    b->img = p->cur.img;
+    b->mask = p->cur.mask;
     return 0;
 }
