@@ -211,6 +211,7 @@ const lm_cfg_key lm_cfg_schema[] = {
     INTMIN("data.train.shuffle_buffer", "200", 1, U), /* default_web only */
     STR("data.train.indir", NULL, 0, LOADER(shard_dir, LM_BIND_CSTR)),
     STR("data.train.stream", "null", N), /* lamac: a batch stream file to train on instead (train/batchstream.h) */
+    BOOL("data.train.device_prefetch", "true", 0, TRAIN(device_prefetch, LM_BIND_BOOL)), /* lamac: batch k+1 to the device while step k runs (train/prefetch.h) */
     INT("data.train.out_size", "256", 8, 65536, 0, LOADER(out_size, LM_BIND_INT)),
     ENUM("data.train.transform_variant", "default", "default|distortions|no_augs", 0, LOADER(variant, LM_BIND_AUG)),
     /* The mask generators' keys have no default here: an absent key takes the official

@@ -3,10 +3,14 @@
  * saicinpainting/training/data/datasets.py, split over ranks. */
 #include "data/loader.h"
 
+#include <inttypes.h>
+#include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/rng.h"
@@ -42,6 +46,8 @@ struct lm_loader {
     int64_t produced, consumed, released; /* batches */
     int64_t next_sample;                  /* next sample to claim, counted from the start batch */
     int stop, halted, worker_done;
+    /* test-only hooks (loader.h): the sample (epoch, position) that fails / stalls, -1 none */
+    int64_t fail_e, fail_p, stall_e, stall_p;
 };
 
 void lm_loader_opts_default(lm_loader_opts *o) {
@@ -120,6 +126,26 @@ int lm_loader_sample(float *img, float *mask, lm_loader *l, int64_t epoch, int64
     return sample_image(l, epoch, pos, lm_loader_image_at(l, epoch, pos), img, mask);
 }
 
+/* LAMAC_TEST_LOADER_STALL (loader.h): the read of this sample never returns until the loader
+ * is closed, as a read from a hung file system would not. */
+static void test_stall(lm_loader *l, int64_t epoch, int64_t pos) {
+    fprintf(stderr, "loader: stalled at epoch %" PRId64 " position %" PRId64 " (test hook LAMAC_TEST_LOADER_STALL)\n",
+            epoch, pos);
+    fflush(stderr);
+    pthread_mutex_lock(&l->mu);
+    while (!l->stop) pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* A test hook's "E:P" from the environment into *e, *p (-1, -1 when unset or malformed). */
+static void test_hook(const char *name, int64_t *e, int64_t *p) {
+    const char *v = getenv(name);
+    long long a, b;
+    char tail;
+    *e = *p = -1;
+    if (v && sscanf(v, "%lld:%lld%c", &a, &b, &tail) == 2 && a >= 0 && b >= 0) *e = a, *p = b;
+}
+
 /* The workers: `threads` OpenMP threads, each claiming the next sample of the stream
  * (batch after batch, no barrier between batches) as long as its batch's ring slot is free,
  * writing it into that slot, and publishing completed batches in order. A failed sample
@@ -156,7 +182,13 @@ static void work(lm_loader *l) {
 
         int64_t id = lm_loader_image_at(l, epoch, pos);
         s->b.image_ids[j] = id;
-        int rc = sample_image(l, epoch, pos, id, s->b.img + 3 * np * j, s->b.mask + np * j);
+        int rc;
+        if (epoch == l->stall_e && pos == l->stall_p) test_stall(l, epoch, pos);
+        if (epoch == l->fail_e && pos == l->fail_p)
+            rc = lm_err_code(LM_EIO, "loader: epoch %" PRId64 " position %" PRId64 " (image %" PRId64 "): read failed "
+                             "(test hook LAMAC_TEST_LOADER_FAIL)", epoch, pos, id);
+        else
+            rc = sample_image(l, epoch, pos, id, s->b.img + 3 * np * j, s->b.mask + np * j);
 
         pthread_mutex_lock(&l->mu);
         if (rc < 0 && !s->failed) {
@@ -204,7 +236,13 @@ int lm_loader_open(lm_loader **out, const lm_loader_opts *o) {
     if (l->o.threads == 0) l->o.threads = omp_get_num_procs();
     pthread_mutex_init(&l->perm_mu, NULL);
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    pthread_condattr_t ca; /* timed waits (lm_loader_next_or) on the monotonic clock */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    test_hook("LAMAC_TEST_LOADER_FAIL", &l->fail_e, &l->fail_p);
+    test_hook("LAMAC_TEST_LOADER_STALL", &l->stall_e, &l->stall_p);
     l->perm_epoch[0] = l->perm_epoch[1] = -1;
     if (lm_mask_uses_folder(o->mask)) { /* list the mask folder once, before any work */
         if ((rc = lm_mask_cfg_check(o->mask)) < 0 || (rc = lm_maskdir_open(&l->maskdir, &o->mask->folder_kwargs)) < 0) {
@@ -265,12 +303,28 @@ cleanup:
     return 0;
 }
 
-int lm_loader_next(const lm_batch **out, lm_loader *l) {
+int lm_loader_next(const lm_batch **out, lm_loader *l) { return lm_loader_next_or(out, l, NULL, NULL); }
+
+int lm_loader_next_or(const lm_batch **out, lm_loader *l, int (*stop)(void *ctx), void *ctx) {
     *out = NULL;
     pthread_mutex_lock(&l->mu);
     l->released = l->consumed; /* the previously returned batch is free again */
     pthread_cond_broadcast(&l->cv);
-    while (l->produced <= l->consumed && !l->worker_done) pthread_cond_wait(&l->cv, &l->mu);
+    while (l->produced <= l->consumed && !l->worker_done) {
+        if (!stop) {
+            pthread_cond_wait(&l->cv, &l->mu);
+            continue;
+        }
+        if (stop(ctx)) {
+            pthread_mutex_unlock(&l->mu);
+            return 1;
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_nsec += LM_LOADER_POLL_MS * 1000000L;
+        if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&l->cv, &l->mu, &t);
+    }
     if (l->produced <= l->consumed) {
         pthread_mutex_unlock(&l->mu);
         return lm_err_code(LM_EFAIL, "loader: stopped after an earlier error");
@@ -280,6 +334,32 @@ int lm_loader_next(const lm_batch **out, lm_loader *l) {
     pthread_mutex_unlock(&l->mu);
     if (s->failed) return lm_err_code(LM_EIO, "%s", s->err);
     *out = &s->b;
+    return 0;
+}
+
+int lm_batch_check(const lm_batch *b) {
+    size_t np = (size_t)b->h * b->w;
+    for (int i = 0; i < b->n; i++) {
+        const float *m = b->mask + np * i, *x = b->img + 3 * np * i;
+        int bad_m = 0, bad_x = 0;
+        for (size_t k = 0; k < np; k++) bad_m |= (m[k] != 0.f) & (m[k] != 1.f); /* branch-free: vectorised */
+        for (size_t k = 0; k < 3 * np; k++) bad_x |= !(x[k] - x[k] == 0.f);       /* NaN or +-Inf */
+        if (!bad_m && !bad_x) continue;
+        char who[96];
+        int64_t id = b->image_ids ? b->image_ids[i] : -1;
+        if (id >= 0) snprintf(who, sizeof who, "sample %d (image %" PRId64 ")", i, id);
+        else snprintf(who, sizeof who, "sample %d", i);
+        size_t k = 0;
+        if (bad_m) {
+            while (m[k] == 0.f || m[k] == 1.f) k++;
+            return lm_err_code(LM_EINVAL, "batch (epoch %" PRId64 ", batch %" PRId64 "): %s: mask value %g at (y %zu, x %zu), "
+                               "expected 0 or 1", b->epoch, b->batch, who, (double)m[k], k / b->w, k % b->w);
+        }
+        while (isfinite(x[k])) k++;
+        return lm_err_code(LM_EINVAL, "batch (epoch %" PRId64 ", batch %" PRId64 "): %s: image value %g at (channel %zu, "
+                           "y %zu, x %zu) is not finite", b->epoch, b->batch, who, (double)x[k], k / np, k % np / b->w,
+                           k % b->w);
+    }
     return 0;
 }
 

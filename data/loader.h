@@ -17,7 +17,15 @@
  * `prefetch` + 1 batch buffers ahead of the consumer. They claim samples one by one from a
  * stream that runs across batches (no barrier at the end of a batch) as long as the
  * sample's ring slot is free, and completed batches are handed over in order. Shard reads
- * are serialised by the HDF5 lock; augmentation and masks run in parallel. */
+ * are serialised by the HDF5 lock; augmentation and masks run in parallel.
+ *
+ * Test-only hooks (environment, read at open; "E:P" = epoch E, position P of that epoch's
+ * order, as the loader's messages name it): LAMAC_TEST_LOADER_FAIL=E:P fails that sample as a
+ * read error would (LM_EIO, the usual "loader: epoch E position P (image I)" message);
+ * LAMAC_TEST_LOADER_STALL=E:P makes the worker stop at that sample as a read that never
+ * returns would, printing "loader: stalled at epoch E position P" to stderr once, until the
+ * loader is closed (its batch and those after it never come; lm_loader_next_or can still give
+ * up waiting). */
 #ifndef LM_LOADER_H
 #define LM_LOADER_H
 
@@ -50,15 +58,30 @@ typedef struct lm_batch {
     int n, h, w;
     float *img;         /* (n, 3, h, w) in [0, 1] */
     float *mask;        /* (n, 1, h, w) in {0, 1} */
-    int64_t *image_ids; /* (n) index of each sample's image in the shard set */
+    int64_t *image_ids; /* (n) index of each sample's image in the shard set (-1: unknown) */
     int64_t epoch, batch; /* position of this batch */
 } lm_batch;
+
+/* Checks a batch's values on the host, before it goes to a device: every mask value is 0 or
+ * 1 and every image value is finite. 0, or LM_EINVAL with a message naming the batch's
+ * position (epoch, batch), the sample (and its image index when known), the first bad value
+ * and where it is. Pure C over b's floats (a pass over the batch, no device read). */
+int lm_batch_check(const lm_batch *b);
 
 typedef struct lm_loader lm_loader;
 
 int lm_loader_open(lm_loader **out, const lm_loader_opts *o);
-/* Next batch in order. *out is borrowed until the next call (or close). */
+/* Next batch in order. *out is borrowed until the next call (or close): the next call hands
+ * its buffer back to the worker, which refills it. */
 int lm_loader_next(const lm_batch **out, lm_loader *l);
+/* lm_loader_next that can give up waiting: while the next batch is not ready it calls
+ * stop(ctx) about every LM_LOADER_POLL_MS ms (and once before the first wait), with the
+ * loader's lock held (it must be quick and must not call the loader). When stop answers
+ * nonzero it returns 1 with *out NULL and no error set: the batch stays next in line (a later
+ * call still gets it); the previously returned batch is handed back all the same. stop NULL:
+ * lm_loader_next. 0 with a batch, negative on error as lm_loader_next. */
+#define LM_LOADER_POLL_MS 50
+int lm_loader_next_or(const lm_batch **out, lm_loader *l, int (*stop)(void *ctx), void *ctx);
 void lm_loader_close(lm_loader *l); /* accepts NULL; stops the worker */
 int64_t lm_loader_images(const lm_loader *l);          /* images in the shard set */
 int64_t lm_loader_batches_per_epoch(const lm_loader *l); /* for this rank */

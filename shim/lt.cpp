@@ -10,7 +10,11 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/Event.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/Stream.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/function_hook.h>
@@ -336,6 +340,74 @@ static at::Tensor to_device_counted(const at::Tensor &x, lt_device d) {
     return x.to(dev);
 }
 lt_tensor *lt_to_device(lt_tensor *t, lt_device d) { LT_OP(IN(t), to_device_counted(t->t, d)) }
+lt_tensor *lt_from_buffer_pinned(const void *data, const int64_t *s, int n, lt_dtype dt, lt_device dev) {
+    LT_TRY(nullptr, {
+        at::TensorOptions o = opts(dt, LT_CPU);
+        if (to_dev(dev).is_cuda()) o = o.pinned_memory(true);
+        at::Tensor t = at::empty(ar(s, n), o);
+        size_t bytes = (size_t)t.numel() * t.element_size();
+        if (bytes && !data) throw std::runtime_error("lt_from_buffer_pinned: NULL data");
+        if (bytes) std::memcpy(t.data_ptr(), data, bytes);
+        return wrap(t);
+    })
+}
+
+// ---- copy streams ----------------------------------------------------------------------------
+// c10's device-generic stream and event API (getDeviceGuardImpl: the same calls compile against
+// a CPU-only libtorch and reach CUDA's implementation when libtorch has it).
+struct lt_stream {
+    at::Device dev{at::kCPU};
+    c10::optional<c10::Stream> stream; // none for a device without streams (CPU)
+    std::unique_ptr<c10::Event> done;  // recorded after each copy queued on stream
+};
+
+lt_stream *lt_stream_create(lt_device d) {
+    LT_TRY(nullptr, {
+        auto s = std::make_unique<lt_stream>();
+        s->dev = to_dev(d);
+        if (s->dev.is_cuda()) {
+            const c10::impl::DeviceGuardImplInterface *impl = c10::impl::getDeviceGuardImpl(s->dev.type());
+            s->stream = impl->getStreamFromGlobalPool(s->dev, /*isHighPriority=*/false);
+            s->done = std::make_unique<c10::Event>(s->dev.type());
+        }
+        return s.release();
+    })
+}
+
+void lt_stream_free(lt_stream *s) { delete s; }
+
+lt_tensor *lt_to_device_on(lt_tensor *t, lt_stream *s) {
+    if (null_in(IN(t))) return nullptr;
+    if (!s) {
+        set_err("lt_to_device_on: NULL stream");
+        return nullptr;
+    }
+    LT_TRY(nullptr, {
+        if (!s->stream) return wrap(t->t.to(s->dev));
+        c10::StreamGuard g(*s->stream); // the copy (and its destination's allocation) on s
+        at::Tensor out = t->t.to(at::TensorOptions().device(s->dev), /*non_blocking=*/true);
+        s->done->record(*s->stream);
+        return wrap(out);
+    })
+}
+
+int lt_stream_wait(lt_stream *s, lt_tensor *const *ts, int n) {
+    if (!s) {
+        set_err("lt_stream_wait: NULL stream");
+        return -1;
+    }
+    LT_TRY(-1, {
+        if (!s->stream) return 0;
+        const c10::impl::DeviceGuardImplInterface *impl = c10::impl::getDeviceGuardImpl(s->dev.type());
+        c10::Stream compute = impl->getStream(s->dev);
+        s->done->block(compute); // compute waits for the copies, on the device
+        for (int i = 0; i < n; i++)
+            if (ts && ts[i] && ts[i]->t.defined() && ts[i]->t.device() == s->dev)
+                impl->recordDataPtrOnStream(ts[i]->t.storage().data_ptr(), compute);
+        return 0;
+    })
+}
+
 lt_tensor *lt_clone(lt_tensor *t) { LT_OP(IN(t), t->t.clone()) }
 lt_tensor *lt_detach(lt_tensor *t) { LT_OP(IN(t), t->t.detach()) }
 lt_tensor *lt_contiguous(lt_tensor *t) { LT_OP(IN(t), t->t.contiguous()) }

@@ -88,6 +88,12 @@ double lt_item(lt_tensor *t);        /* single-element tensor -> double (NaN + e
 int64_t lt_host_reads(void);
 lt_tensor *lt_to_dtype(lt_tensor *t, lt_dtype dt);
 lt_tensor *lt_to_device(lt_tensor *t, lt_device dev);
+/* lt_from_buffer into page-locked ("pinned") host memory when dev is a CUDA device, the
+ * source a copy to that device can read asynchronously (lt_to_device_on); the memory comes
+ * from libtorch's caching host allocator, which does not reuse it before the copies queued
+ * from it are done, so the handle may be freed right after lt_to_device_on. Any other dev:
+ * exactly lt_from_buffer. A new CPU tensor (scope rules as ops). */
+lt_tensor *lt_from_buffer_pinned(const void *data, const int64_t *shape, int n, lt_dtype dt, lt_device dev);
 lt_tensor *lt_clone(lt_tensor *t);
 lt_tensor *lt_detach(lt_tensor *t);
 lt_tensor *lt_contiguous(lt_tensor *t);
@@ -104,6 +110,34 @@ lt_tensor *lt_alias(lt_tensor *t);   /* a second handle on the same tensor */
 lt_tensor *lt_to_channels_last(lt_tensor *t);
 int lt_set_channels_last_(lt_tensor *t);
 int lt_is_channels_last(lt_tensor *t);
+
+/* ---- copy streams: host-to-device copies that overlap with compute -------------------------
+ * An lt_stream is a stream of its own on a CUDA device (taken from libtorch's pool through
+ * c10's device-generic interface) with an event that marks the last copy queued on it. The
+ * training loop uploads batch k+1 on it while the device's current ("compute") stream runs
+ * step k, and makes the compute stream wait for it (on the device, not the host) before step
+ * k+1 uses it:
+ *     lt_stream *s = lt_stream_create(dev);
+ *     lt_tensor *h = lt_from_buffer_pinned(buf, shape, 4, LT_F32, dev);
+ *     lt_tensor *x = lt_to_device_on(h, s);          // queued; returns at once
+ *     ... the compute stream runs other work ...
+ *     lt_stream_wait(s, &x, 1);                      // before the first op on x
+ * For a CPU device (or any device without streams) every call is the synchronous
+ * equivalent: lt_to_device_on is lt_to_device, lt_stream_wait does nothing. The handle
+ * belongs to no scope: lt_stream_free (NULL ok) frees it; copies already queued still run. */
+typedef struct lt_stream lt_stream;
+lt_stream *lt_stream_create(lt_device dev);  /* NULL + message on failure */
+void lt_stream_free(lt_stream *s);
+/* t (a CPU tensor; pinned for a truly asynchronous copy) copied to s's device on s, without
+ * waiting for the copy (non_blocking), and s's event recorded after it. The result is a new
+ * handle (scope rules as ops) that must not be used before lt_stream_wait. */
+lt_tensor *lt_to_device_on(lt_tensor *t, lt_stream *s);
+/* Makes the current stream of s's device wait (on the device) for every copy queued on s so
+ * far, and records the n tensors (results of lt_to_device_on; NULL entries skipped) as used
+ * by that stream, so that libtorch's caching allocator does not hand their memory to another
+ * allocation on s before the compute stream's work on them is done (torch's record_stream).
+ * No host synchronisation. 0 or -1. */
+int lt_stream_wait(lt_stream *s, lt_tensor *const *ts, int n);
 
 /* ---- information -------------------------------------------------------------------------- */
 /* Queries on NULL answer a value no tensor has (-1, LT_DTYPE_INVALID, LT_DEVICE_INVALID; 0

@@ -260,6 +260,73 @@ START_TEST(test_sample_error_reported) {
 }
 END_TEST
 
+/* the test hooks and lm_loader_next_or: a failed sample is the loader's usual error naming its
+ * position; a stalled one never comes, and a wait with a stop callback gives up (1, the batch
+ * still next in line) instead of hanging; close ends the stall */
+static int g_polls;
+static int stop_after_3(void *ctx) {
+    (void)ctx;
+    return ++g_polls > 3;
+}
+
+START_TEST(test_hooks_and_next_or) {
+    lm_loader_opts o;
+    opts(&o, 2);
+    lm_loader *l;
+    const lm_batch *b;
+    setenv("LAMAC_TEST_LOADER_FAIL", "0:5", 1); /* sample 1 of batch 1 */
+    ck_assert_int_eq(lm_loader_open(&l, &o), 0);
+    unsetenv("LAMAC_TEST_LOADER_FAIL");
+    ck_assert_int_eq(lm_loader_next_or(&b, l, stop_after_3, NULL), 0);
+    ck_assert_int_eq(b->batch, 0);
+    ck_assert_int_eq(lm_loader_next(&b, l), LM_EIO);
+    ck_assert_msg(strstr(lm_err_msg(), "loader: epoch 0 position 5 (image "), "%s", lm_err_msg());
+    lm_loader_close(l);
+
+    setenv("LAMAC_TEST_LOADER_STALL", "0:5", 1);
+    ck_assert_int_eq(lm_loader_open(&l, &o), 0);
+    unsetenv("LAMAC_TEST_LOADER_STALL");
+    g_polls = 0;
+    ck_assert_int_eq(lm_loader_next_or(&b, l, stop_after_3, NULL), 0);
+    ck_assert_int_eq(b->batch, 0);
+    lm_err_clear();
+    b = (const lm_batch *)1;
+    ck_assert_int_eq(lm_loader_next_or(&b, l, stop_after_3, NULL), 1); /* batch 1 never comes */
+    ck_assert_ptr_null(b);
+    ck_assert_int_eq(lm_err_last_code(), LM_OK);
+    ck_assert_int_ge(g_polls, 4);
+    lm_loader_close(l); /* ends the stall (would hang otherwise) */
+}
+END_TEST
+
+/* lm_batch_check: clean batches pass; a mask value outside {0, 1} or a non-finite image value
+ * is named with the batch's position, the sample, its image and where */
+START_TEST(test_batch_check) {
+    enum { N = 2, H = 3, W = 5 };
+    float img[N * 3 * H * W], mask[N * H * W];
+    int64_t ids[N] = {7, 11};
+    for (int i = 0; i < N * 3 * H * W; i++) img[i] = (float)i / (N * 3 * H * W);
+    for (int i = 0; i < N * H * W; i++) mask[i] = (float)(i % 3 == 0);
+    lm_batch b = {N, H, W, img, mask, ids, 4, 9};
+    ck_assert_int_eq(lm_batch_check(&b), 0);
+    mask[H * W + 2 * W + 3] = 0.5f; /* sample 1, y 2, x 3 */
+    ck_assert_int_eq(lm_batch_check(&b), LM_EINVAL);
+    ck_assert_str_eq(lm_err_msg(), "batch (epoch 4, batch 9): sample 1 (image 11): mask value 0.5 at (y 2, x 3), expected 0 or 1");
+    mask[H * W + 2 * W + 3] = 1.f;
+    img[2 * H * W + 1 * W + 4] = INFINITY; /* sample 0, channel 2, y 1, x 4 */
+    ck_assert_int_eq(lm_batch_check(&b), LM_EINVAL);
+    ck_assert_str_eq(lm_err_msg(), "batch (epoch 4, batch 9): sample 0 (image 7): image value inf at (channel 2, y 1, x 4) is not finite");
+    img[2 * H * W + 1 * W + 4] = 0.f;
+    mask[0] = NAN;
+    ids[0] = -1; /* unknown image (a batch stream) */
+    ck_assert_int_eq(lm_batch_check(&b), LM_EINVAL);
+    ck_assert_str_eq(lm_err_msg(), "batch (epoch 4, batch 9): sample 0: mask value nan at (y 0, x 0), expected 0 or 1");
+    mask[0] = 1.f;
+    img[3 * H * W + 5] = NAN;
+    ck_assert_int_eq(lm_batch_check(&b), LM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(lm_err_msg(), "sample 1 (image 11): image value nan at (channel 0, y 1, x 0)"));
+}
+END_TEST
 
 /* ---- masks from a folder (data/maskdir.h) ---- */
 static void gray_png(const char *dir, const char *name, int w, int h, int value) {
@@ -542,6 +609,8 @@ Suite *check_loader_suite(void) {
     tcase_add_test(tc, test_small_image_padded);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_sample_error_reported);
+    tcase_add_test(tc, test_hooks_and_next_or);
+    tcase_add_test(tc, test_batch_check);
     tcase_add_test(tc, test_valset_pairs);
     tcase_add_test(tc, test_folder_masks);
     tcase_add_test(tc, test_folder_mask_fit);

@@ -617,12 +617,43 @@ START_TEST(test_seed_state_threads) {
 }
 END_TEST
 
+/* copy streams on the CPU: the synchronous equivalents (a plain copy, a no-op wait); the
+ * pinned buffer is an ordinary copy of the data; NULL arguments are errors, not crashes */
+START_TEST(test_copy_stream_cpu) {
+    long live0 = lt_live_count();
+    float v[6] = {1, 2, 3, 4, 5, 6}, w[6];
+    int64_t sh[2] = {2, 3};
+    lt_stream *s = lt_stream_create(LT_CPU);
+    ck_assert_ptr_nonnull(s);
+    lt_tensor *h = lt_from_buffer_pinned(v, sh, 2, LT_F32, LT_CPU);
+    ck_assert_ptr_nonnull(h);
+    v[0] = 100; /* a copy: the tensor does not see later writes */
+    lt_tensor *d = lt_to_device_on(h, s);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(lt_device_of(d), LT_CPU);
+    lt_tensor *ts[2] = {d, NULL};
+    ck_assert_int_eq(lt_stream_wait(s, ts, 2), 0);
+    ck_assert_int_eq(lt_to_buffer(d, w, sizeof w), 0);
+    ck_assert_float_eq(w[0], 1);
+    ck_assert_float_eq(w[5], 6);
+    ck_assert_ptr_null(lt_to_device_on(h, NULL));
+    ck_assert_ptr_nonnull(strstr(lt_error(), "NULL stream"));
+    ck_assert_int_eq(lt_stream_wait(NULL, ts, 1), -1);
+    ck_assert_ptr_null(lt_to_device_on(NULL, s));
+    lt_free(d), lt_free(h);
+    lt_stream_free(s);
+    lt_stream_free(NULL);
+    ck_assert_int_eq(lt_live_count(), live0);
+}
+END_TEST
+
 Suite *check_shim_suite(void) {
     Suite *s = suite_create("shim");
     TCase *tc = tcase_create("ops");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_buffers_and_creation);
     tcase_add_test(tc, test_host_reads);
+    tcase_add_test(tc, test_copy_stream_cpu);
     tcase_add_test(tc, test_arithmetic_and_inplace);
     tcase_add_test(tc, test_conv);
     tcase_add_test(tc, test_batch_norm);

@@ -187,6 +187,22 @@ mut curve_stale_pred train/step.c "curve" \
     "discriminator step on the generator's prediction from before its update (G not re-run)" \
     'rc = generator_step(s, img, mask, L, s->opts.reuse_pred ? &pred : NULL);' \
     'rc = generator_step(s, img, mask, L, &pred);'
+mut prefetch_hands_next train/prefetch.c "prefetch" \
+    "the prefetcher hands step k the batch it has just read ahead (k+1) instead of batch k" \
+    'b->img = p->cur.img;' \
+    'b->img = next && p->on && !p->ahead.rc ? p->ahead.img : p->cur.img;'
+mut prefetch_drops_error train/prefetch.c "prefetch" \
+    "a failed read ahead is taken for a give-up: the batch is read again and the loader's message is lost" \
+    'p->ahead.rc = lm_err_last_code() < 0 ? lm_err_last_code() : LM_EFAIL;' \
+    'p->ahead.rc = 1;'
+mut prefetch_epoch_end train/loop.c "prefetch" \
+    "the loop reads ahead across an epoch's end" \
+    'if (r->meta.batch + 1 >= r->nb || (o->max_steps >= 0 && r->meta.step + 1 >= o->max_steps)) return NULL;' \
+    'if (o->max_steps >= 0 && r->meta.step + 1 >= o->max_steps) return NULL;'
+mut prefetch_deaf_wait train/loop.c "prefetch" \
+    "the wait for the loader ignores signals (a stalled read hangs the run; the suite times out)" \
+    'r->world > 1 ? NULL : signalled, NULL' \
+    'NULL, NULL'
 n_mut=${#M_ID[@]}
 
 # line of SEARCH in FILE (of the given tree), or "?"

@@ -78,6 +78,7 @@ int lm_bstream_open(lm_bstream **out, const char *path) {
         goto fail;
     }
     s->b.n = s->n, s->b.h = s->h, s->b.w = s->w;
+    for (int i = 0; i < s->n; i++) s->b.image_ids[i] = -1; /* a stream holds no image indices */
     *out = s;
     return 0;
 fail:

@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/ckptfiles.h"
 #include "train/grid.h"
+#include "train/prefetch.h"
 #include "train/progress.h"
 #include "train/rundir.h"
 #include "train/signals.h"
@@ -52,6 +53,7 @@ typedef struct run {
     int64_t bpe, nb;      /* batches per epoch: the loader's, and those trained (limit_train_batches) */
     lm_bstream *stream;   /* data.train.stream instead of the loader (NULL: the loader) */
     lm_bstream_writer *dump; /* --dump-batches (NULL: none) */
+    lm_prefetch *pf;      /* the batches of the steps, read ahead onto the device (train/prefetch.h) */
     int skips_in_row;     /* non-finite steps skipped in a row */
     int deferred;         /* the step's deferred checks (on_nonfinite stop): losses read at log steps */
     int deferred_prev;    /* the step's setting before the run (teardown restores it) */
@@ -446,22 +448,33 @@ static int stop_due(run *r) {
     return 0;
 }
 
-/* The loader's next batch, which must be the one the run's position expects. */
-static int next_batch(const lm_batch **out, run *r) {
+/* lm_loader_next_or's stop: a SIGINT / SIGTERM arrived (train/signals.h). */
+static int signalled(void *ctx) {
+    (void)ctx;
+    return lm_signals_pending() != 0;
+}
+
+/* The prefetcher's source (train/prefetch.h): the batch of step pos->step — the stream's batch
+ * pos->step, or the loader's next one, which must be at (pos->epoch, pos->batch). One process
+ * gives up waiting for the loader when a signal arrives (1: the loop stops as at a signal
+ * between steps); with several ranks it waits on, so that all still stop at the same step. */
+static int next_batch(const lm_batch **out, void *ctx, const lm_batch_pos *pos) {
+    run *r = ctx;
     int rc;
     if (r->stream) { /* step k takes the stream's batch k */
-        if ((rc = lm_bstream_get(out, r->stream, r->meta.step, r->meta.epoch, r->meta.batch)) < 0)
+        if ((rc = lm_bstream_get(out, r->stream, pos->step, pos->epoch, pos->batch)) < 0)
             return lm_err_prefix("data.train.stream");
         return 0;
     }
-    if ((rc = lm_loader_next(out, r->ld)) < 0) {
+    if ((rc = lm_loader_next_or(out, r->ld, r->world > 1 ? NULL : signalled, NULL)) != 0) {
+        if (rc > 0) return rc;
         lm_err_prefix("data.train.indir %s", r->lo.shard_dir);
         return rc;
     }
     const lm_batch *b = *out;
-    if (b->epoch != r->meta.epoch || b->batch != r->meta.batch)
+    if (b->epoch != pos->epoch || b->batch != pos->batch)
         return lm_err_code(LM_EFAIL, "loader out of step: got batch (%" PRId64 ", %" PRId64 "), expected (%" PRId64
-                           ", %" PRId64 ")", b->epoch, b->batch, r->meta.epoch, r->meta.batch);
+                           ", %" PRId64 ")", b->epoch, b->batch, pos->epoch, pos->batch);
     return 0;
 }
 
@@ -491,6 +504,16 @@ static int read_losses(run *r, lm_step_losses *L) {
     }
     if (!rc && L) r->shown = *L;
     return rc ? nonfinite_stop(r, rc) : 0;
+}
+
+/* The batch the prefetcher may read ahead during this iteration: the next one, unless this
+ * is the epoch's last batch (the loader may be reopened there: limit_train_batches) or the
+ * run's last step. NULL: none. */
+static const lm_batch_pos *ahead_pos(lm_batch_pos *next, const run *r) {
+    const lm_train_opts *o = r->o;
+    if (r->meta.batch + 1 >= r->nb || (o->max_steps >= 0 && r->meta.step + 1 >= o->max_steps)) return NULL;
+    *next = (lm_batch_pos){r->meta.step + 1, r->meta.epoch, r->meta.batch + 1};
+    return next;
 }
 
 /* The step on img / mask. A NaN / Inf loss term (LM_ENONFINITE, train/step.h) is skipped
@@ -574,18 +597,24 @@ static void show_progress(run *r, const lm_step_losses *L, int skipped) {
 }
 
 /* One training iteration: the next batch, the step, the run's position moved on, the losses
- * logged, the progress line and (when due) the sample grid. */
+ * logged, the progress line and (when due) the sample grid. 1 (nothing done): a signal arrived
+ * while the loop waited for the batch. */
 static int train_batch(run *r) {
     const lm_train_opts *o = r->o;
     const lm_train_ctx *c = r->c;
-    const lm_batch *b;
     int rc, skipped;
-    if ((rc = next_batch(&b, r)) < 0) return rc;
-    if (r->dump && (rc = lm_bstream_writer_add(r->dump, b)) < 0) return lm_err_prefix("--dump-batches");
+    /* this step's batch on the device, and (prefetching on) the next one read and queued for
+     * upload before this step is launched; a failure of the latter is reported by the next call */
+    lm_prefetched pb;
+    lm_batch_pos pos = {r->meta.step, r->meta.epoch, r->meta.batch}, next;
+    if ((rc = lm_prefetch_get(&pb, r->pf, &pos, ahead_pos(&next, r))) != 0) {
+        if (rc > 0) return rc; /* a signal while waiting for the loader */
+        return lm_err_prefix("step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 ")", pos.step, pos.epoch, pos.batch);
+    }
+    if (r->dump && (rc = lm_bstream_writer_add(r->dump, pb.host)) < 0) return lm_err_prefix("--dump-batches");
     lt_scope_push();
-    int64_t si[4] = {b->n, 3, b->h, b->w}, sm[4] = {b->n, 1, b->h, b->w};
-    lt_tensor *img = lt_to_device(lt_from_buffer(b->img, si, 4, LT_F32), c->device); // (N, 3, H, W)
-    lt_tensor *mask = lt_to_device(lt_from_buffer(b->mask, sm, 4, LT_F32), c->device); // (N, 1, H, W)
+    lt_tensor *img = pb.img;   // (N, 3, H, W), the prefetcher's (valid until its next call)
+    lt_tensor *mask = pb.mask; // (N, 1, H, W)
     int vis_due = o->visualize_each_iters > 0 && r->meta.step % o->visualize_each_iters == 0;
     int log_due = o->log_every_n_steps > 0 && (r->meta.step + 1) % o->log_every_n_steps == 0;
     r->quiet = !vis_due && !log_due;
@@ -679,6 +708,7 @@ static void teardown(run *r, int rc) {
     lm_step_set_deferred(r->c->step, r->deferred_prev);
     lm_train_progress_break(&r->prog);
     if (r->sigs) lm_signals_restore();
+    lm_prefetch_free(r->pf);
     lm_loader_close(r->ld);
     lm_bstream_close(r->stream);
     lm_bstream_writer_abort(r->dump);
@@ -720,13 +750,19 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     r.deferred = r.on_nonfinite == LM_NONFINITE_STOP;
     lm_step_set_deferred(c->step, r.deferred);
     if ((rc = setup_outputs(&r, resume)) < 0 || (rc = open_loader(&r)) < 0) goto cleanup;
+    if ((rc = lm_prefetch_create(&r.pf, c->device, o->device_prefetch, next_batch, &r)) < 0) goto cleanup;
     start_loop(&r);
     for (;;) {
         int64_t reads0 = lt_host_reads();
         int stop = stop_due(&r);
         if (stop < 0) rc = stop;
         if (stop) break;
-        if ((rc = train_batch(&r)) < 0) break;
+        if ((rc = train_batch(&r)) > 0) { /* the signal seen while waiting for the batch: stop here */
+            res->signal = lm_signals_pending();
+            rc = 0;
+            break;
+        }
+        if (rc < 0) break;
         if (r.quiet) { /* host reads of an iteration between log steps (lt.h lt_host_reads) */
             int64_t n = lt_host_reads() - reads0;
             if (!res->quiet_iters || n > res->quiet_reads_max) res->quiet_reads_max = n;

@@ -79,6 +79,8 @@ typedef struct lm_train_opts {
     int on_nonfinite;                /* LM_NONFINITE_STOP / SKIP */
     uint64_t seed;                   /* data seed (fresh runs; a resume keeps the stored one) */
     int tb;                          /* write TensorBoard events */
+    int device_prefetch;             /* data.train.device_prefetch: the next batch read, checked and
+                                        uploaded while the step runs (train/prefetch.h) */
     FILE *log;                       /* progress and messages (stderr) */
 } lm_train_opts;
 
