@@ -23,8 +23,9 @@
  *     On CUDA each read waits for the device: about a dozen per iteration.
  *   deferred (the training loop with trainer.on_nonfinite: stop): an iteration reads nothing
  *     from the device (lt_host_reads() does not move; the batch's shapes are checked, its
- *     values are the caller's: data/loader.h lm_batch_check, which the training loop's prefetcher runs on the host). The terms stay on the device and each
- *     term's first non-finite step is recorded there; lm_step_read reads both at once. A
+ *     values are the caller's: data/loader.h lm_batch_check, which the training loop's
+ *     prefetcher runs on the host). The terms stay on the device and each term's first
+ *     non-finite step is recorded there; lm_step_read reads both at once. A
  *     non-finite iteration still updates the weights (as the official code does), so the
  *     caller reads before every checkpoint it writes. */
 #ifndef LM_STEP_H
