@@ -280,7 +280,7 @@ START_TEST(test_getters) {
         int rc = 0;
         if (e->type == LM_CFG_T_INT) rc = lm_cfg_get_int(c, e->path, &i);
         if (e->type == LM_CFG_T_FLOAT) rc = lm_cfg_get_float(c, e->path, &f);
-        if (e->type == LM_CFG_T_BOOL) rc = lm_cfg_get_bool(c, e->path, &b);
+        if (e->type == LM_CFG_T_BOOL && strcmp(e->def, "null")) rc = lm_cfg_get_bool(c, e->path, &b); /* null: a tri-state (LM_BIND_TRI) */
         if (e->type == LM_CFG_T_STR) rc = lm_cfg_get_str(c, e->path, &s);
         ck_assert_msg(rc == 0, "default of %s: %s", e->path, lm_err_msg());
     }
@@ -406,7 +406,8 @@ START_TEST(test_schema_bindings) {
         case LM_BIND_DOUBLE:
         case LM_BIND_KEEP: ok = k->type == LM_CFG_T_FLOAT && k->size == sizeof(double); break;
         case LM_BIND_BOOL:
-        case LM_BIND_OR: ok = k->type == LM_CFG_T_BOOL && k->size == sizeof(int); break;
+        case LM_BIND_OR:
+        case LM_BIND_TRI: ok = k->type == LM_CFG_T_BOOL && k->size == sizeof(int); break;
         case LM_BIND_CHARS: ok = k->type == LM_CFG_T_STR && k->size > 1; break;
         case LM_BIND_CSTR: ok = k->type == LM_CFG_T_STR && k->size == sizeof(char *); break;
         case LM_BIND_CHOICE:
