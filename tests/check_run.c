@@ -193,10 +193,13 @@ START_TEST(test_gpu_switches) {
             if (getenv("LAMAC_TEST_VERBOSE")) printf("channels_last %d %s rel %.3g\n", it, a.name[k], fabs(a.value[k] - b.value[k]) / fabs(b.value[k]));
         /* the second iteration follows one Adam step, which moves near-zero gradients' weights by
          * up to 2 lr on other kernels (shared/machine-variation.md): a looser bound there */
-        double tol = it ? 1e-2 : 1e-4;
-        for (int k = 0; k < a.n; k++)
+        for (int k = 0; k < a.n; k++) {
+            /* gradient norms sum every gradient: a full-size lamac step moved them 1.7e-3
+             * relative with the layout (helper's measurement), the losses far less */
+            double tol = it ? 1e-2 : strstr(a.name[k], "grad_norm") ? 5e-3 : 1e-4;
             ck_assert_msg(fabs(a.value[k] - b.value[k]) <= tol * fabs(b.value[k]) + 1e-6, "%s: %.9g vs %.9g",
                           a.name[k], a.value[k], b.value[k]);
+        }
     }
     lt_set_num_threads(prev);
     for (int i = 0; i < cl->gp.n; i++)

@@ -202,7 +202,7 @@ mut prefetch_epoch_end train/loop.c "prefetch" \
 mut prefetch_deaf_wait train/loop.c "prefetch" \
     "the wait for the loader ignores signals (a stalled read hangs the run; the suite times out)" \
     'r->world > 1 ? NULL : signalled, NULL' \
-    'NULL, NULL'
+    'r->world > 0 ? NULL : signalled, NULL'
 n_mut=${#M_ID[@]}
 
 # line of SEARCH in FILE (of the given tree), or "?"
