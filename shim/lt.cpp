@@ -864,28 +864,30 @@ int lt_backward(lt_tensor *loss) {
     if (null_in(IN(loss))) return -1;
     LT_TRY(-1, loss->t.backward(); return 0;)
 }
+/* lt_grad and lt_vjp: torch::autograd::grad of outs by ins with output gradients gos (empty:
+ * ones for scalar outputs), unused inputs refused unless LT_GRAD_ALLOW_UNUSED (`unused` ends the
+ * message), their gradients zeros otherwise. Throws; the callers catch. */
+static void grad_of(const char *fn, const std::vector<at::Tensor> &outs, const std::vector<at::Tensor> &ins,
+                    const std::vector<at::Tensor> &gos, int flags, const char *unused, lt_tensor **grads) {
+    if (flags & ~(LT_GRAD_CREATE_GRAPH | LT_GRAD_ALLOW_UNUSED))
+        throw std::runtime_error(std::string(fn) + ": unknown flags " + std::to_string(flags));
+    bool create_graph = (flags & LT_GRAD_CREATE_GRAPH) != 0;
+    std::vector<at::Tensor> g = torch::autograd::grad(outs, ins, gos, create_graph, create_graph, true);
+    if (!(flags & LT_GRAD_ALLOW_UNUSED))
+        for (size_t i = 0; i < ins.size(); i++)
+            if (!g[i].defined())
+                throw std::runtime_error(std::string(fn) + ": input " + std::to_string(i) +
+                                         " is not used to compute the outputs " + unused);
+    for (size_t i = 0; i < ins.size(); i++) grads[i] = wrap(g[i].defined() ? g[i] : at::zeros_like(ins[i]));
+}
+
 int lt_grad(lt_tensor *const *outputs, int n_out, lt_tensor *const *inputs, int n_in,
             int flags, lt_tensor **grads) {
     for (int i = 0; i < n_in; i++) grads[i] = nullptr;
     if (null_list(outputs, n_out) || null_list(inputs, n_in)) return -1;
     LT_TRY(-1, {
-        if (flags & ~(LT_GRAD_CREATE_GRAPH | LT_GRAD_ALLOW_UNUSED))
-            throw std::runtime_error("lt_grad: unknown flags " + std::to_string(flags));
-        bool create_graph = (flags & LT_GRAD_CREATE_GRAPH) != 0;
-        std::vector<at::Tensor> outs = gather(outputs, n_out), ins = gather(inputs, n_in);
-        std::vector<at::Tensor> g = torch::autograd::grad(outs, ins, {}, create_graph,
-                                                          create_graph, true);
-        if (!(flags & LT_GRAD_ALLOW_UNUSED))
-            for (int i = 0; i < n_in; i++)
-                if (!g[(size_t)i].defined())
-                    throw std::runtime_error(
-                        "lt_grad: input " + std::to_string(i) +
-                        " is not used to compute the outputs (its gradient would be zero; pass "
-                        "LT_GRAD_ALLOW_UNUSED if that is intended)");
-        for (int i = 0; i < n_in; i++) {
-            at::Tensor gi = g[(size_t)i];
-            grads[i] = wrap(gi.defined() ? gi : at::zeros_like(ins[(size_t)i]));
-        }
+        grad_of("lt_grad", gather(outputs, n_out), gather(inputs, n_in), {}, flags,
+                "(its gradient would be zero; pass LT_GRAD_ALLOW_UNUSED if that is intended)", grads);
         return 0;
     })
 }
@@ -906,24 +908,8 @@ int lt_vjp(lt_tensor *const *outputs, lt_tensor *const *grad_outputs, int n_out,
     for (int i = 0; i < n_in; i++) grads[i] = nullptr;
     if (null_list(outputs, n_out) || null_list(grad_outputs, n_out) || null_list(inputs, n_in)) return -1;
     LT_TRY(-1, {
-        if (flags & ~(LT_GRAD_CREATE_GRAPH | LT_GRAD_ALLOW_UNUSED))
-            throw std::runtime_error("lt_vjp: unknown flags " + std::to_string(flags));
-        bool create_graph = (flags & LT_GRAD_CREATE_GRAPH) != 0;
-        std::vector<at::Tensor> outs = gather(outputs, n_out), gos = gather(grad_outputs, n_out),
-                                ins = gather(inputs, n_in);
-        std::vector<at::Tensor> g = torch::autograd::grad(outs, ins, gos, create_graph,
-                                                          create_graph, true);
-        if (!(flags & LT_GRAD_ALLOW_UNUSED))
-            for (int i = 0; i < n_in; i++)
-                if (!g[(size_t)i].defined())
-                    throw std::runtime_error(
-                        "lt_vjp: input " + std::to_string(i) +
-                        " is not used to compute the outputs (pass LT_GRAD_ALLOW_UNUSED if that "
-                        "is intended)");
-        for (int i = 0; i < n_in; i++) {
-            at::Tensor gi = g[(size_t)i];
-            grads[i] = wrap(gi.defined() ? gi : at::zeros_like(ins[(size_t)i]));
-        }
+        grad_of("lt_vjp", gather(outputs, n_out), gather(inputs, n_in), gather(grad_outputs, n_out), flags,
+                "(pass LT_GRAD_ALLOW_UNUSED if that is intended)", grads);
         return 0;
     })
 }
