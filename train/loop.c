@@ -55,7 +55,6 @@ typedef struct run {
     lm_bstream_writer *dump; /* --dump-batches (NULL: none) */
     lm_prefetch *pf;      /* the batches of the steps, read ahead onto the device (train/prefetch.h) */
     int skips_in_row;     /* non-finite steps skipped in a row */
-    int deferred;         /* the step's deferred checks (on_nonfinite stop): losses read at log steps */
     int deferred_prev;    /* the step's setting before the run (teardown restores it) */
     lm_step_losses shown; /* deferred: the losses last read, for the progress line */
     int quiet;            /* the last iteration wrote no log line and no sample grid */
@@ -490,7 +489,7 @@ static int nonfinite_stop(run *r, int rc) {
  * same steps: log steps, validation points, the end). 0, or negative: the run stops with
  * nothing written after it. Called before every checkpoint. */
 static int read_losses(run *r, lm_step_losses *L) {
-    if (!r->deferred) return 0;
+    if (!lm_step_deferred(r->c->step)) return 0;
     int rc = lm_step_read(r->c->step, L);
     if (rc < 0 && rc != LM_ENONFINITE) return lm_err_prefix("step %" PRId64, r->meta.step);
     if (r->world > 1) { /* all ranks stop when any saw a non-finite term */
@@ -525,7 +524,7 @@ static int run_step(lm_step_losses *L, int *skipped, run *r, lt_tensor *img, lt_
     *skipped = 0;
     memset(L, 0, sizeof *L);
     if (!img || !mask) rc = lm_err_lt("batch to tensor");
-    else rc = lm_step_run(r->deferred ? NULL : L, r->c->step, img, mask); /* deferred: read at log steps */
+    else rc = lm_step_run(lm_step_deferred(r->c->step) ? NULL : L, r->c->step, img, mask); /* deferred: read at log steps */
     if (rc == LM_ENONFINITE) { /* the step's code for a NaN / Inf loss term (train/step.h) */
         if (r->on_nonfinite == LM_NONFINITE_SKIP && r->skips_in_row + 1 < MAX_CONSECUTIVE_SKIPS) {
             *skipped = 1;
@@ -552,12 +551,17 @@ static int run_step(lm_step_losses *L, int *skipped, run *r, lt_tensor *img, lt_
     return rc;
 }
 
+/* Whether the run logs its losses after reaching global step `step`. */
+static int log_step(const lm_train_opts *o, int64_t step) {
+    return o->log_every_n_steps > 0 && step % o->log_every_n_steps == 0;
+}
+
 /* Every log_every_n_steps: the step's losses averaged over the ranks, then (rank 0) written
  * to metrics.jsonl and TensorBoard. */
 static int log_losses(run *r, lm_step_losses *L) {
     const lm_train_opts *o = r->o;
     int rc;
-    if (o->log_every_n_steps <= 0 || r->meta.step % o->log_every_n_steps != 0) return 0;
+    if (!log_step(o, r->meta.step)) return 0;
     if ((rc = read_losses(r, L)) < 0) return rc;
     if (r->world > 1 && (rc = lm_ddp_mean(r->c->ddp, L->value, L->n)) < 0) { /* logged losses: the mean over ranks */
         lm_err_prefix("step %" PRId64 ": loss averaging", r->meta.step);
@@ -587,13 +591,13 @@ static int log_losses(run *r, lm_step_losses *L) {
  * deferred checks, of the last log step). */
 static void show_progress(run *r, const lm_step_losses *L, int skipped) {
     const lm_train_opts *o = r->o;
-    if (r->deferred) L = &r->shown;
+    if (lm_step_deferred(r->c->step)) L = &r->shown;
     lm_kv pv[2] = {{"gen_total", lm_step_losses_get(L, "gen_total")},
                    {"discr_adv", lm_step_losses_get(L, "discr_adv")}};
     int npv = skipped ? 0 : isnan(pv[1].value) ? 1 : 2; /* no discriminator step: no discr_adv */
     if (r->main)
         lm_train_progress_update(&r->prog, r->meta.step, r->meta.epoch, lm_clock_now(), pv, npv,
-                                 o->log_every_n_steps > 0 && r->meta.step % o->log_every_n_steps == 0);
+                                 log_step(o, r->meta.step));
 }
 
 /* One training iteration: the next batch, the step, the run's position moved on, the losses
@@ -616,7 +620,7 @@ static int train_batch(run *r) {
     lt_tensor *img = pb.img;   // (N, 3, H, W), the prefetcher's (valid until its next call)
     lt_tensor *mask = pb.mask; // (N, 1, H, W)
     int vis_due = o->visualize_each_iters > 0 && r->meta.step % o->visualize_each_iters == 0;
-    int log_due = o->log_every_n_steps > 0 && (r->meta.step + 1) % o->log_every_n_steps == 0;
+    int log_due = log_step(o, r->meta.step + 1); /* after this step */
     r->quiet = !vis_due && !log_due;
     lm_step_losses L;
     if ((rc = run_step(&L, &skipped, r, img, mask)) < 0) goto done;
@@ -747,8 +751,7 @@ int lm_train_run(lm_train_result *res, const lm_train_opts *o, const lm_train_ct
     /* on_nonfinite stop: nothing read from the device between log steps (train/step.h);
      * skip must know before each update, so it checks every iteration */
     r.deferred_prev = lm_step_deferred(c->step);
-    r.deferred = r.on_nonfinite == LM_NONFINITE_STOP;
-    lm_step_set_deferred(c->step, r.deferred);
+    lm_step_set_deferred(c->step, r.on_nonfinite == LM_NONFINITE_STOP);
     if ((rc = setup_outputs(&r, resume)) < 0 || (rc = open_loader(&r)) < 0) goto cleanup;
     if ((rc = lm_prefetch_create(&r.pf, c->device, o->device_prefetch, next_batch, &r)) < 0) goto cleanup;
     start_loop(&r);

@@ -84,7 +84,7 @@ void lm_optim_state_loaded(lm_optim *o) { o->steps_stale = 1; }
 static int reread_steps(lm_optim *o) {
     for (int i = 0; i < o->n; i++) {
         double v = lt_item(o->slots[i].step);
-        if (isnan(v) && lm_err_lt("optimizer state %d", i) < 0) return -1;
+        if (isnan(v)) return lm_err_lt("optimizer state %d", i);
         o->slots[i].step_host = (float)v;
     }
     o->steps_stale = 0;
